@@ -1,0 +1,46 @@
+"""The lab: what lab.yaml describes, as plain data (parsing lives in ``aitc.arch.labfile``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from aitc.domain.cluster import Cluster
+from aitc.domain.org import Member, Organisation
+
+
+@dataclass(frozen=True, slots=True)
+class Course:
+    """A workshop: sessions with reserved GPU seats (details grow with the courses feature)."""
+
+    id: str
+    name: str
+    org: str
+    instructor: str | None = None
+    seats: int = 0
+    mig_profile: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySpec:
+    """The scheduling policy by registry name, with its parameters."""
+
+    name: str = "fairshare"
+    params: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class Lab:
+    name: str
+    cluster: Cluster
+    organisations: tuple[Organisation, ...]
+    members: tuple[Member, ...] = ()
+    courses: tuple[Course, ...] = ()
+    policy: PolicySpec = field(default_factory=PolicySpec)
+
+    def org(self, org_id: str) -> Organisation:
+        for o in self.organisations:
+            if o.id == org_id:
+                return o
+        raise KeyError(org_id)

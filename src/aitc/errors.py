@@ -1,0 +1,69 @@
+"""Errors that aitc raises to its users.
+
+The tree::
+
+    AitcError                      every error aitc raises on purpose
+    ├── ConfigError                a lab.yaml, cluster file or CLI value is wrong (file, line, field, reason)
+    ├── TraceError                 a trace file is missing or malformed (row/column, reason)
+    ├── CatalogError               an unknown reference architecture, GPU, node or MIG profile
+    ├── SchedulingError            a job can never run on this cluster (too large, unknown GPU model)
+    ├── StoreError                 the database refused or lost something
+    │   └── NotFoundError          the object does not exist or is not visible to the caller
+    └── ExecutorError              the executor (local processes, Slurm) failed to start/poll/cancel
+        └── SlurmError             a Slurm command failed or Slurm is unreachable
+
+Every message says what was wrong and, where possible, how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class AitcError(Exception):
+    """Base of every error aitc raises on purpose."""
+
+
+class ConfigError(AitcError):
+    """A configuration value is wrong; the message names file, line, field and reason."""
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
+                 field: str | None = None) -> None:
+        self.file = file
+        self.line = line
+        self.field = field
+        self.reason = message
+        where = ""
+        if file:
+            where = f"{file}:{line}: " if line else f"{file}: "
+        what = f"{field}: " if field else ""
+        super().__init__(f"{where}{what}{message}")
+
+
+class TraceError(AitcError):
+    """A trace file is missing or malformed."""
+
+
+class CatalogError(AitcError, KeyError):
+    """An unknown name in one of the catalogs (RA, GPU, node model, MIG profile)."""
+
+    def __str__(self) -> str:  # KeyError would add quotes
+        return str(self.args[0]) if self.args else ""
+
+
+class SchedulingError(AitcError):
+    """A job can never be placed on this cluster."""
+
+
+class StoreError(AitcError):
+    """The store refused or could not complete an operation."""
+
+
+class NotFoundError(StoreError):
+    """The object does not exist, or the caller may not see it."""
+
+
+class ExecutorError(AitcError):
+    """The executor failed to start, poll or cancel a job."""
+
+
+class SlurmError(ExecutorError):
+    """A Slurm command failed or the Slurm controller is unreachable."""
