@@ -8,7 +8,9 @@ The tree::
     ├── CatalogError               an unknown reference architecture, GPU, node or MIG profile
     ├── SchedulingError            a job can never run on this cluster (too large, unknown GPU model)
     ├── StoreError                 the database refused or lost something
-    │   └── NotFoundError          the object does not exist or is not visible to the caller
+    │   ├── NotFoundError          the object does not exist or is not visible to the caller
+    │   └── ConflictError          the request contradicts what is stored (a reused idempotency key)
+    ├── AccessDeniedError          the caller may see the object but not do this to it
     └── ExecutorError              the executor (local processes, Slurm) failed to start/poll/cancel
         └── SlurmError             a Slurm command failed or Slurm is unreachable
 
@@ -59,6 +61,14 @@ class StoreError(AitcError):
 
 class NotFoundError(StoreError):
     """The object does not exist, or the caller may not see it."""
+
+
+class ConflictError(StoreError):
+    """The request contradicts what is stored (an idempotency key reused for another job)."""
+
+
+class AccessDeniedError(AitcError):
+    """The caller may see the object, but their role does not allow this action."""
 
 
 class ExecutorError(AitcError):

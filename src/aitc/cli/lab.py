@@ -1,7 +1,98 @@
-"""`aitc lab` commands."""
+"""`aitc lab` commands: check a lab description (and, later, apply it to the store)."""
 
 from __future__ import annotations
 
+from collections import Counter
+from pathlib import Path
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from aitc.domain.lab import Lab
+from aitc.domain.org import Role
+from aitc.errors import ConfigError
 
 app = typer.Typer(no_args_is_help=True)
+
+
+@app.command("check")
+def check(
+    file: Path = typer.Argument(..., help="The lab description to check (lab.yaml)."),
+) -> None:
+    """Validate a lab.yaml (and its roster) and print a summary of the lab.
+
+    Exits 0 when the lab is valid. Otherwise prints one line naming the file, line, field and
+    reason (e.g. ``lab.yaml:14: organisations[2].share: must be > 0``) and exits 2.
+    """
+    from aitc.arch.labfile import load_lab
+
+    try:
+        lab = load_lab(file)
+    except ConfigError as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(2) from None
+    render_lab(lab, Console())
+
+
+def render_lab(lab: Lab, console: Console) -> None:
+    """The summary that ``aitc lab check`` prints: cluster, organisations, roles, courses."""
+    console.print(f"[bold green]valid[/] lab [bold]{lab.name}[/]")
+    console.print(_cluster_line(lab))
+    console.print(_organisations_table(lab))
+    roles = Counter(m.role for m in lab.members)
+    console.print(
+        f"Members: {len(lab.members)} ("
+        + ", ".join(f"{roles[r]} {r.value}" for r in Role if roles[r])
+        + ")"
+    )
+    if lab.courses:
+        console.print(_courses_table(lab))
+    params = ", ".join(f"{k}={v}" for k, v in lab.policy.params.items())
+    console.print(f"Policy: [bold]{lab.policy.name}[/]" + (f" ({params})" if params else ""))
+
+
+def _cluster_line(lab: Lab) -> str:
+    c = lab.cluster
+    ra = c.reference_architecture or "custom"
+    models = ", ".join(c.gpu_models) or "no GPUs"
+    return (
+        f"Cluster: [bold]{ra}[/] — {len(c)} nodes, {c.total_gpus} GPUs ({models}), "
+        f"{len(c.sus())} scalable unit(s)"
+    )
+
+
+def _organisations_table(lab: Lab) -> Table:
+    counts = Counter(m.org for m in lab.members)
+    table = Table(title="Organisations", title_justify="left")
+    table.add_column("id", no_wrap=True)
+    table.add_column("kind")
+    for column in ("share", "quota", "borrow", "projects", "members"):
+        table.add_column(column, justify="right")
+    for o in lab.organisations:
+        table.add_row(
+            o.id,
+            o.kind.value,
+            f"{o.share:g}",
+            _opt(o.quota),
+            _opt(o.borrow_limit),
+            str(len(o.projects)),
+            str(counts[o.id]),
+        )
+    quota = sum(o.quota or 0 for o in lab.organisations)
+    table.caption = f"guaranteed quota: {quota} of {lab.cluster.total_gpus} GPUs"
+    return table
+
+
+def _courses_table(lab: Lab) -> Table:
+    table = Table(title="Courses", title_justify="left")
+    table.add_column("id", no_wrap=True)
+    for column in ("org", "instructor", "seats", "MIG profile"):
+        table.add_column(column, justify="right" if column == "seats" else "left")
+    for c in lab.courses:
+        table.add_row(c.id, c.org, c.instructor or "-", str(c.seats), c.mig_profile or "whole GPUs")
+    return table
+
+
+def _opt(value: int | None) -> str:
+    return "-" if value is None else str(value)

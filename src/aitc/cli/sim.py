@@ -1,9 +1,340 @@
-"""Top-level `aitc` commands of this area."""
+"""`aitc sim`: replay a trace (or a lab's generated workload) on a cluster under policies.
+
+The command parses and checks its flags, then runs one simulation per policy, side by side in
+worker processes (one per core), each writing its folder under ``--out``; with several policies
+it also writes ``comparison.json`` and ``jct_cdf.png`` and prints a comparison table.
+"""
 
 from __future__ import annotations
 
+import os
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing import Manager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
 import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from aitc.domain.cluster import Cluster
+from aitc.domain.lab import Lab
+
+from aitc.errors import AitcError, ConfigError, TraceError
+
+FORMATS = ("philly", "csv", "parquet", "lab")
+_console = Console()
+
+
+@dataclass(frozen=True)
+class SimTask:
+    """Everything one worker process needs to run one policy (picklable)."""
+
+    policy: str
+    lab: Path | None
+    cluster: Path | None
+    ra: str | None
+    nodes: int | None
+    trace: Path | None
+    fmt: str
+    mapping: str | None
+    limit: int | None
+    seed: int
+    days: float
+    out: Path
+    overhead_s: float | None
+    leaf_penalty: float
+    su_penalty: float
+    tick_s: float | None
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the top-level app."""
+    """Add ``aitc sim`` to the top-level app."""
+    app.command("sim", help=_HELP)(sim)
+
+
+_HELP = """Simulate a cluster under scheduling policies with the digital twin.
+
+Give the cluster by a lab file (--lab), a cluster file (--cluster) or a reference
+architecture and size (--ra NAME --nodes N), and the jobs by a trace (--trace, read as
+--format philly, csv or parquet; csv/parquet take a --map) or, with --format lab, by the
+lab's workload generator. Each policy of --policy writes jobs.parquet, summary.json and plots
+into OUT/POLICY; several policies run side by side and are compared in OUT/comparison.json.
+
+Example: aitc sim --ra dgx-h100-superpod --nodes 64 --trace
+../shared/traces/philly/philly_jobs.csv.gz --policy fifo,backfill,tiresias --out runs/philly
+"""
+
+
+def sim(
+    lab: Path | None = typer.Option(None, "--lab", help="lab.yaml: cluster, organisations, "
+                                    "policy and (for --format lab) workloads."),
+    cluster: Path | None = typer.Option(None, "--cluster", help="A cluster file."),
+    ra: str | None = typer.Option(None, "--ra", help="Reference architecture name "
+                                  "(with --nodes), e.g. dgx-h100-superpod."),
+    nodes: int | None = typer.Option(None, "--nodes", help="Nodes of the --ra cluster."),
+    trace: Path | None = typer.Option(None, "--trace", help="The job trace file."),
+    fmt: str | None = typer.Option(None, "--format", help="philly, csv, parquet or lab "
+                                   "(default: parquet by suffix, csv with --map, else philly)."),
+    mapping: str | None = typer.Option(None, "--map", help="Column mapping for csv/parquet, "
+                                       "e.g. submit=creation_time,end=deletion_time,gpus="
+                                       "num_gpu,tenant=qos (a unit may follow: end=t:ms)."),
+    policy: str | None = typer.Option(None, "--policy", help="Policy name(s), comma-separated, "
+                                      "or 'all' (default: the lab's policy, else fifo)."),
+    limit: int | None = typer.Option(None, "--limit", help="Only the N earliest jobs."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the workload generator."),
+    days: float = typer.Option(7.0, "--days", help="Days of jobs to generate (--format lab)."),
+    out: Path = typer.Option(..., "--out", help="Folder for the results."),
+    overhead: float | None = typer.Option(None, "--preempt-overhead", help="Seconds lost per "
+                                          "preemption (checkpoint and restore; default 60)."),
+    leaf_penalty: float = typer.Option(0.05, "--leaf-penalty", help="Slowdown of a job spread "
+                                       "across leaves (0.05 = 5 % longer)."),
+    su_penalty: float = typer.Option(0.15, "--su-penalty", help="Slowdown of a job spread "
+                                     "across scalable units."),
+    tick: float | None = typer.Option(None, "--tick", help="Seconds between policy ticks "
+                                      "(default: 300 for tiresias, none otherwise)."),
+    workers: int = typer.Option(0, "--workers", help="Processes for several policies "
+                                "(default: one per core)."),
+) -> None:
+    task = _task(lab, cluster, ra, nodes, trace, fmt, mapping, limit, seed, days, out,
+                 overhead, leaf_penalty, su_penalty, tick)
+    policies = _policies(policy, lab)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        summaries = _run_all([replace(task, policy=p) for p in policies], workers)
+    except (TraceError, ConfigError, AitcError) as exc:
+        _console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    _render(summaries)
+    if len(summaries) > 1:
+        from aitc.twin.runner import write_comparison
+
+        write_comparison(summaries, out)
+    _console.print(f"results in {out}")
+
+
+def _bad(flag: str, message: str) -> typer.BadParameter:
+    return typer.BadParameter(message, param_hint=f"'{flag}'")
+
+
+def _task(lab: Path | None, cluster: Path | None, ra: str | None, nodes: int | None,
+          trace: Path | None, fmt: str | None, mapping: str | None, limit: int | None,
+          seed: int, days: float, out: Path, overhead: float | None, leaf: float, su: float,
+          tick: float | None) -> SimTask:
+    _check_cluster(lab, cluster, ra, nodes)
+    fmt = fmt or _guess_format(trace, mapping)
+    if fmt not in FORMATS:
+        raise _bad("--format", f"{fmt!r} is not one of {', '.join(FORMATS)}")
+    _check_trace(fmt, trace, lab, mapping)
+    for flag, value in (("--limit", limit), ("--days", days), ("--tick", tick)):
+        if value is not None and value <= 0:
+            raise _bad(flag, f"must be positive, got {value}")
+    for flag, value in (("--leaf-penalty", leaf), ("--su-penalty", su), ("--preempt-overhead",
+                                                                       overhead)):
+        if value is not None and value < 0:
+            raise _bad(flag, f"must not be negative, got {value}")
+    return SimTask("", lab, cluster, ra, nodes, trace, fmt, mapping, limit, seed, days, out,
+                   overhead, leaf, su, tick)
+
+
+def _check_cluster(lab: Path | None, cluster: Path | None, ra: str | None,
+                   nodes: int | None) -> None:
+    given = [f for f, v in (("--lab", lab), ("--cluster", cluster), ("--ra", ra)) if v]
+    if len(given) != 1:
+        raise _bad("--lab", "give exactly one of --lab FILE, --cluster FILE or --ra NAME "
+                   f"--nodes N (got {', '.join(given) or 'none'})")
+    if ra and (nodes is None or nodes < 1):
+        raise _bad("--nodes", "--ra needs --nodes N with N >= 1")
+    if nodes is not None and not ra:
+        raise _bad("--nodes", "--nodes goes with --ra NAME")
+    for flag, path in (("--lab", lab), ("--cluster", cluster)):
+        if path is not None and not path.is_file():
+            raise _bad(flag, f"no such file: {path}")
+
+
+def _guess_format(trace: Path | None, mapping: str | None) -> str:
+    if trace is None:
+        return "lab"
+    if trace.suffix in (".parquet", ".pq"):
+        return "parquet"
+    return "csv" if mapping else "philly"
+
+
+def _check_trace(fmt: str, trace: Path | None, lab: Path | None, mapping: str | None) -> None:
+    if fmt == "lab":
+        if lab is None:
+            raise _bad("--format", "lab generates jobs from --lab FILE; give --lab")
+        return
+    if trace is None:
+        raise _bad("--trace", f"--format {fmt} reads a trace file; give --trace FILE")
+    if fmt in ("csv", "parquet") and not mapping:
+        raise _bad("--map", f"--format {fmt} needs --map submit=COL,gpus=COL,duration=COL,...")
+    if mapping:
+        from aitc.twin.colmap import parse_column_map
+
+        try:
+            parse_column_map(mapping)
+        except ConfigError as exc:
+            raise _bad("--map", exc.reason) from None
+
+
+def _policies(text: str | None, lab: Path | None) -> list[str]:
+    from aitc.engine.registry import POLICIES
+
+    if text is None:
+        return [_lab_policy(lab) if lab else "fifo"]
+    names = list(POLICIES) if text.strip() == "all" else [p.strip() for p in text.split(",")]
+    for name in names:
+        if name not in POLICIES:
+            raise _bad("--policy", f"unknown policy {name!r} (known: {', '.join(POLICIES)})")
+    if not names or len(set(names)) != len(names):
+        raise _bad("--policy", "name each policy once")
+    return names
+
+
+def _lab_policy(lab: Path) -> str:
+    from aitc.arch.labfile import load_lab
+
+    return load_lab(lab).policy.name
+
+
+def _run_all(tasks: list[SimTask], workers: int) -> list[dict[str, Any]]:
+    if len(tasks) == 1:
+        with _Bars([tasks[0].policy], shared=False) as bar:
+            return [run_task(tasks[0], bar.callback(tasks[0].policy))]
+    procs = min(len(tasks), workers or os.cpu_count() or 1)
+    with _Bars([t.policy for t in tasks], shared=True) as bar, \
+            ProcessPoolExecutor(max_workers=procs) as pool:
+        futures: list[Future[dict[str, Any]]] = [
+            pool.submit(run_task, t, bar.callback(t.policy)) for t in tasks]
+        bar.wait(futures)
+        return [f.result() for f in futures]
+
+
+def run_task(task: SimTask, progress: Any = None) -> dict[str, Any]:
+    """Load the cluster and the jobs, simulate one policy and write its folder (in a worker)."""
+    from aitc.twin.load import open_source, settings
+    from aitc.twin.runner import simulate, write_run
+
+    began = time.perf_counter()
+    cluster, lab = _load_cluster(task)
+    source = open_source(task.fmt, task.trace, mapping=task.mapping, limit=task.limit,
+                         seed=task.seed, days=task.days, lab=lab)
+    lab_params = dict(lab.policy.params) if lab else {}
+    params, config = settings(lab_params, overhead_s=task.overhead_s,
+                              leaf_penalty=task.leaf_penalty, su_penalty=task.su_penalty,
+                              tick_s=task.tick_s)
+    if lab is None or lab.policy.name != task.policy:  # lab parameters are for its policy
+        params = {k: v for k, v in params.items() if k == "preempt_overhead_s"}
+    result = simulate(cluster, source, task.policy, params=params, config=config,
+                      progress=progress)
+    wall = time.perf_counter() - began
+    if progress is not None:
+        summary = result.summary
+        progress(summary["makespan_s"], summary["jobs_total"], summary["events"])
+    return write_run(result, task.out / task.policy, wall_s=wall)
+
+
+def _load_cluster(task: SimTask) -> tuple[Cluster, Lab | None]:
+    if task.lab is not None:
+        from aitc.arch.labfile import load_lab
+
+        lab = load_lab(task.lab)
+        return lab.cluster, lab
+    if task.cluster is not None:
+        from aitc.arch.clusterfile import load_cluster
+
+        return load_cluster(task.cluster), None
+    from aitc.arch.builder import build
+
+    assert task.ra is not None
+    return build(task.ra, nodes=task.nodes).cluster, None
+
+
+# ---------------------------------------------------------------------- progress and table
+class _Bars:
+    """One rich progress bar per policy: simulated days, jobs done, events per second.
+
+    Worker processes report through a manager queue (``shared``); the main process drains it.
+    """
+
+    def __init__(self, policies: list[str], shared: bool) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("jobs  {task.fields[day]:>7.1f} d simulated  {task.fields[rate]:>9,.0f}"
+                       " events/s"), TimeElapsedColumn(), console=_console, transient=False)
+        self.ids = {p: self.progress.add_task(p, total=None, day=0.0, rate=0.0)
+                    for p in policies}
+        self.began = {p: time.perf_counter() for p in policies}
+        self._manager = Manager() if shared else None
+        self.queue: Any = self._manager.Queue() if self._manager else None
+
+    def __enter__(self) -> _Bars:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._drain()
+        self.progress.stop()
+        if self._manager is not None:
+            self._manager.shutdown()
+
+    def callback(self, policy: str) -> Any:
+        if self.queue is not None:
+            return _Report(self.queue, policy)
+        return lambda now, done, events: self.update(policy, now, done, events)
+
+    def update(self, policy: str, now: float, done: int, events: int) -> None:
+        wall = max(time.perf_counter() - self.began[policy], 1e-9)
+        self.progress.update(self.ids[policy], completed=done, day=now / 86400.0,
+                             rate=events / wall)
+
+    def wait(self, futures: list[Future[dict[str, Any]]]) -> None:
+        while not all(f.done() for f in futures):
+            self._drain()
+            time.sleep(0.2)
+
+    def _drain(self) -> None:
+        while self.queue is not None and not self.queue.empty():
+            self.update(*self.queue.get())
+
+
+@dataclass(frozen=True)
+class _Report:
+    """A picklable progress callback that forwards to the main process."""
+
+    queue: Any
+    policy: str
+
+    def __call__(self, now: float, done: int, events: int) -> None:
+        self.queue.put((self.policy, now, done, events))
+
+
+def _render(summaries: list[dict[str, Any]]) -> None:
+    table = Table(title="aitc sim: policies compared" if len(summaries) > 1 else None)
+    for name in ("policy", "done", "rejected", "avg JCT h", "p99 JCT h", "avg wait h",
+                 "util %", "Jain", "preempt", "vs first", "wall s", "events/s"):
+        table.add_column(name, justify="left" if name == "policy" else "right")
+    base = summaries[0].get("avg_jct_s") or 0.0
+    for s in summaries:
+        avg = s.get("avg_jct_s")
+        table.add_row(
+            s["policy"], f"{s['jobs_completed']:,}", f"{s['rejected_jobs']:,}", _h(avg),
+            _h(s.get("p99_jct_s")), _h(s.get("avg_wait_s")), f"{100 * s['utilization']:.1f}",
+            f"{s['jain_fairness']:.3f}", f"{s['preemptions']:,}",
+            f"{avg / base:.2f}x" if avg and base else "-", f"{s['wall_s']:.1f}",
+            f"{s['events'] / max(s['wall_s'], 1e-9):,.0f}")
+    _console.print(table)
+
+
+def _h(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds / 3600:.2f}"

@@ -32,6 +32,23 @@ class Project:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkloadSpec:
+    """How an organisation submits jobs, as the twin's ``lab`` generator draws them.
+
+    ``gpu_mix`` holds ``(gpus, weight)`` pairs (a job asks for ``gpus`` GPUs with probability
+    proportional to ``weight``); runtimes are log-normal with median ``median_runtime_s`` and
+    shape ``runtime_sigma``; ``time_of_day`` holds 24 relative arrival weights (hours 0-23 of
+    the day), ``None`` for a flat day.
+    """
+
+    jobs_per_day: float
+    gpu_mix: tuple[tuple[int, float], ...]
+    median_runtime_s: float
+    runtime_sigma: float = 1.0
+    time_of_day: tuple[float, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Organisation:
     """An organisation with its fair-share weight and optional guaranteed quota.
 
@@ -46,6 +63,7 @@ class Organisation:
     projects: tuple[Project, ...] = ()
     quota: int | None = None
     borrow_limit: int | None = None
+    workload: WorkloadSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)

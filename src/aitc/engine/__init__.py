@@ -1,0 +1,28 @@
+"""The scheduling engine: pure code from a view of the cluster to start/preempt decisions.
+
+Entry points: ``Scheduler`` (or ``make_scheduler(name, **params)``), ``CapacityIndex`` (owned
+by the driver), ``UsageLedger`` (decayed usage, fed by the driver) and the contract types in
+``aitc.engine.view``.
+"""
+
+from aitc.engine.capacity import CapacityIndex
+from aitc.engine.ledger import Usage, UsageLedger
+from aitc.engine.registry import POLICIES, make_scheduler, register
+from aitc.engine.scheduler import Scheduler
+from aitc.engine.view import Action, Preempt, Reason, ReasonCode, Start, View
+
+__all__ = [
+    "POLICIES",
+    "Action",
+    "CapacityIndex",
+    "Preempt",
+    "Reason",
+    "ReasonCode",
+    "Scheduler",
+    "Start",
+    "Usage",
+    "UsageLedger",
+    "View",
+    "make_scheduler",
+    "register",
+]

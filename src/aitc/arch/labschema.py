@@ -1,0 +1,199 @@
+"""The lab.yaml schema: pydantic models that check each key's type and range.
+
+These models only describe the file; ``aitc.arch.labfile`` reads YAML into them, runs the
+checks that span several keys (ids that must exist, quotas against the cluster size) and turns
+the result into the plain dataclasses of ``aitc.domain.lab``. Every model forbids unknown keys,
+so a misspelt key is an error rather than a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    model_validator,
+)
+
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+OrgKindName = Literal["research", "education", "partner", "vendor"]
+RoleName = Literal["admin", "instructor", "member", "learner", "partner"]
+PolicyName = Literal["fifo", "backfill", "fairshare", "tiresias", "quota"]
+
+
+def _check_id(value: str) -> str:
+    if not _ID.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a valid id (1-64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit)"
+        )
+    return value
+
+
+def _check_email(value: str) -> str:
+    if not _EMAIL.fullmatch(value):
+        raise ValueError(f"{value!r} is not an e-mail address")
+    return value
+
+
+Id = Annotated[str, AfterValidator(_check_id)]
+Email = Annotated[str, AfterValidator(_check_email)]
+Text = Annotated[str, Field(min_length=1)]
+Weight = Annotated[float, Field(gt=0)]
+Count = Annotated[int, Field(ge=0)]
+
+
+class _Spec(BaseModel):
+    """Strict, frozen, no unknown keys: the common ground of every lab.yaml section."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class NodeSpec(_Spec):
+    """One node of an explicit node list: its name, model and place in the topology."""
+
+    name: Id
+    model: Text
+    leaf: Count
+    su: Count
+    rack: Count = 0
+
+
+def _nodes_form(value: Any) -> str:
+    return "list" if isinstance(value, list) else "count"
+
+
+NodesField = Annotated[
+    Annotated[int, Field(gt=0), Tag("count")] | Annotated[list[NodeSpec], Tag("list")],
+    Discriminator(_nodes_form),
+]
+
+
+class ClusterSpec(_Spec):
+    """The cluster, in exactly one of three forms: an RA and a size, a cluster file, or nodes."""
+
+    reference_architecture: Text | None = None
+    sus: Annotated[int, Field(gt=0)] | None = None
+    nodes: NodesField | None = None
+    file: Text | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> ClusterSpec:
+        if self.reference_architecture is not None:
+            if self.file is not None:
+                raise ValueError("give either reference_architecture or file, not both")
+            if (self.sus is None) == (self.nodes is None) or isinstance(self.nodes, list):
+                raise ValueError(
+                    "with reference_architecture give exactly one size: sus or nodes (a count)"
+                )
+        elif self.file is not None:
+            if self.sus is not None or self.nodes is not None:
+                raise ValueError("a cluster file takes no sus or nodes")
+        elif not isinstance(self.nodes, list) or self.sus is not None:
+            raise ValueError(
+                "give reference_architecture with sus or nodes, a file, or a list of nodes"
+            )
+        return self
+
+
+def _check_mix(mix: dict[int, float]) -> dict[int, float]:
+    if not any(w > 0 for w in mix.values()):
+        raise ValueError("needs at least one job size with a weight > 0")
+    return mix
+
+
+def _check_day(day: list[float]) -> list[float]:
+    if not any(w > 0 for w in day):
+        raise ValueError("needs at least one hour with a weight > 0")
+    return day
+
+
+class WorkloadSpecModel(_Spec):
+    """How an organisation submits jobs, for the twin's lab workload generator."""
+
+    jobs_per_day: Weight
+    gpu_mix: Annotated[
+        dict[Annotated[int, Field(gt=0)], Annotated[float, Field(ge=0)]],
+        Field(min_length=1),
+        AfterValidator(_check_mix),
+    ]
+    median_runtime_s: Weight
+    runtime_sigma: Annotated[float, Field(ge=0)] = 1.0
+    time_of_day: (
+        Annotated[
+            list[Annotated[float, Field(ge=0)]],
+            Field(min_length=24, max_length=24),
+            AfterValidator(_check_day),
+        ]
+        | None
+    ) = None
+
+
+class ProjectSpec(_Spec):
+    """A project of an organisation; ``share`` weighs it against its sibling projects."""
+
+    id: Id
+    name: Text
+    share: Weight = 1.0
+
+
+class OrganisationSpec(_Spec):
+    """An organisation sharing the cluster, with its weight, optional quota and projects."""
+
+    id: Id
+    name: Text
+    kind: OrgKindName
+    share: Weight
+    quota: Count | None = None
+    borrow_limit: Count | None = None
+    projects: list[ProjectSpec] = []
+    workload: WorkloadSpecModel | None = None
+
+
+class MemberSpec(_Spec):
+    """A person: an inline entry of ``members`` or one row of the roster CSV."""
+
+    id: Id
+    name: Text
+    email: Email
+    organisation: Id
+    role: RoleName
+    projects: list[Id] = []
+
+
+class CourseSpec(_Spec):
+    """A workshop (placeholder until courses and sessions are built)."""
+
+    id: Id
+    name: Text
+    org: Id
+    instructor: Id | None = None
+    seats: Count = 0
+    mig_profile: Text | None = None
+
+
+class PolicySpecModel(_Spec):
+    """The scheduling policy by name; ``params`` are passed to it and checked by the engine."""
+
+    name: PolicyName = "fairshare"
+    params: dict[str, Any] = {}
+
+
+class LabSpec(_Spec):
+    """The whole lab.yaml."""
+
+    name: Text
+    cluster: ClusterSpec
+    organisations: Annotated[list[OrganisationSpec], Field(min_length=1)]
+    members: list[MemberSpec] = []
+    roster: Text | None = None
+    courses: list[CourseSpec] = []
+    policy: PolicySpecModel = PolicySpecModel()

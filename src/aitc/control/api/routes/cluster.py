@@ -1,0 +1,143 @@
+"""/api/v1 nodes, GPUs, the queue, usage and who you are."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+
+from aitc.control.api.deps import CallerDep, SessionDep, SettingsDep
+from aitc.control.api.schemas import (
+    GpuPublic,
+    GpusPublic,
+    JobPublic,
+    MePublic,
+    NodePublic,
+    NodesPublic,
+    QueuePublic,
+    UsagePublic,
+    UsageRowPublic,
+)
+from aitc.control.store.access import Caller, visible_jobs
+from aitc.control.store.cluster import list_nodes
+from aitc.control.store.jobs import JobFilters, jobs_in_states, list_jobs
+from aitc.control.store.models import JobRow
+from aitc.control.store.specs import placement_from_json
+from aitc.control.store.usage import UsageBy, usage
+from aitc.domain.job import JobState
+
+router = APIRouter(tags=["cluster"])
+_HOLDING = (JobState.STARTING, JobState.RUNNING)
+
+
+def _holders(session: SessionDep) -> dict[tuple[str, int], JobRow]:
+    """Which job holds each (node, GPU index) now."""
+    out: dict[tuple[str, int], JobRow] = {}
+    for job in jobs_in_states(session=session, states=_HOLDING):
+        if job.placement is None:
+            continue
+        for alloc in placement_from_json(job.placement).allocs:
+            gpus = alloc.gpus or ((alloc.mig.gpu,) if alloc.mig else ())
+            for index in gpus:
+                out[(alloc.node, index)] = job
+    return out
+
+
+def _visible_ids(session: SessionDep, caller: Caller, jobs: list[JobRow]) -> set[int]:
+    ids = [j.id for j in jobs]
+    if not ids:
+        return set()
+    stmt = select(JobRow.id).where(JobRow.id.in_(ids), visible_jobs(caller))
+    return set(session.scalars(stmt))
+
+
+@router.get("/nodes", response_model=NodesPublic)
+def read_nodes(session: SessionDep, _: CallerDep) -> NodesPublic:
+    """Every node with its GPUs and how many are busy."""
+    holders = _holders(session)
+    data = [
+        NodePublic(
+            name=n.name,
+            gpus=n.gpus,
+            gpu_model=n.gpu_model,
+            state=n.state,
+            reason=n.reason,
+            gpus_busy=sum(1 for (node, _) in holders if node == n.name),
+        )
+        for n in list_nodes(session=session)
+    ]
+    return NodesPublic(data=data)
+
+
+@router.get("/gpus", response_model=GpusPublic)
+def read_gpus(session: SessionDep, caller: CallerDep) -> GpusPublic:
+    """Every GPU and the job on it (the job's number only if you may see that job)."""
+    holders = _holders(session)
+    visible = _visible_ids(session, caller, list({j.id: j for j in holders.values()}.values()))
+    data = []
+    for n in list_nodes(session=session):
+        for i in range(n.gpus):
+            job = holders.get((n.name, i))
+            data.append(
+                GpuPublic(
+                    node=n.name,
+                    index=i,
+                    model=n.gpu_model,
+                    busy=job is not None,
+                    job_id=job.id if job is not None and job.id in visible else None,
+                )
+            )
+    return GpusPublic(data=data)
+
+
+@router.get("/queue", response_model=QueuePublic)
+def read_queue(
+    session: SessionDep,
+    caller: CallerDep,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> QueuePublic:
+    """Running jobs, then pending jobs in the order they were submitted (those you may see)."""
+
+    def pick(states: tuple[JobState, ...]) -> list[JobPublic]:
+        filters = JobFilters(states=states, limit=limit, oldest_first=True)
+        return [
+            JobPublic.of(j) for j in list_jobs(session=session, caller=caller, filters=filters)[0]
+        ]
+
+    return QueuePublic(running=pick(_HOLDING), pending=pick((JobState.PENDING,)))
+
+
+@router.get("/usage", response_model=UsagePublic)
+def read_usage(
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+    by: UsageBy = UsageBy.ORGANISATION,
+    since: Annotated[float | None, Query(ge=0, le=1e11, description="Epoch seconds.")] = None,
+) -> UsagePublic:
+    """GPU time used by the jobs you may see, per organisation, project or member."""
+    rows = usage(session=session, caller=caller, by=by, now=settings.clock.now(), since=since)
+    return UsagePublic(
+        by=by.value,
+        data=[
+            UsageRowPublic(
+                key=r.key,
+                jobs=r.jobs,
+                gpu_seconds=round(r.gpu_seconds, 3),
+                gpu_hours=round(r.gpu_seconds / 3600, 3),
+            )
+            for r in rows
+        ],
+    )
+
+
+@router.get("/me", response_model=MePublic)
+def read_me(caller: CallerDep) -> MePublic:
+    """Who the token belongs to, and what they may see."""
+    return MePublic(
+        id=caller.member_id,
+        role=caller.role,
+        organisation=caller.org_id,
+        projects=sorted(caller.projects),
+    )

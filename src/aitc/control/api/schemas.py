@@ -1,0 +1,332 @@
+"""Request and response bodies, named as in the FastAPI full-stack template
+(``JobCreate`` in, ``JobPublic`` / ``JobsPublic`` out).
+
+Times are ISO 8601 in UTC; durations (``time_limit``) are seconds. Bounds on every number and
+string keep a request from reaching the database with a value it cannot store.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from aitc.control.store.models import JobEventRow, JobRow
+from aitc.control.store.specs import JobSpec, placement_from_json
+from aitc.domain.job import JobState, Priority
+from aitc.domain.org import OrgKind, Role
+
+MAX_ID = 2**31 - 1
+
+
+def _clean(value: str) -> str:
+    """Text a database and ``exec`` can carry: no NUL characters, no unpaired surrogates."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid UTF-8 text") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_clean)]
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+
+
+def when(seconds: float | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
+
+
+class JobCreate(BaseModel):
+    """A job to submit. Give ``gpus`` (whole GPUs, default 1) or ``mig`` (one MIG slice)."""
+
+    model_config = ConfigDict(extra="forbid")
+    command: list[Text] = Field(
+        min_length=1, max_length=4096, description="Program and arguments, run without a shell."
+    )
+    project: Text | None = Field(
+        None, max_length=64, description="Project to charge; optional if you have one."
+    )
+    name: Text = Field("", max_length=200)
+    gpus: int | None = Field(None, ge=0, le=100_000)
+    mig: Text | None = Field(None, max_length=32, description="MIG profile, e.g. 1g.10gb.")
+    nodes: int | None = Field(None, ge=1, le=10_000)
+    gpu_model: Text | None = Field(None, max_length=64)
+    time_limit: float | None = Field(None, gt=0, le=366 * 86400, description="Seconds.")
+    priority: Priority = Priority.STANDARD
+    env: dict[Text, Text] = Field(default_factory=dict, max_length=1024)
+    workdir: Text | None = Field(None, max_length=4096)
+
+    def to_spec(self) -> JobSpec:
+        return JobSpec(
+            command=tuple(self.command),
+            project=self.project,
+            name=self.name,
+            gpus=self.gpus,
+            mig=self.mig,
+            nodes=self.nodes,
+            gpu_model=self.gpu_model,
+            time_limit=self.time_limit,
+            priority=self.priority,
+            env=dict(self.env),
+            workdir=self.workdir,
+        )
+
+
+class ReasonPublic(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class AllocPublic(BaseModel):
+    node: str
+    gpus: list[int]
+    mig: str | None = None
+
+
+class JobPublic(BaseModel):
+    id: int
+    name: str
+    organisation: str
+    project: str
+    member: str
+    command: list[str]
+    gpus: int
+    mig: str | None
+    nodes: int | None
+    gpu_model: str | None
+    time_limit: float | None
+    priority: Priority
+    env: dict[str, str]
+    workdir: str | None
+    state: JobState
+    placement: list[AllocPublic] | None
+    submitted_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    exit_code: int | None
+    attempt: int
+    cause: str
+    cancel_requested: bool
+    pending_reasons: list[ReasonPublic]
+    estimated_start: datetime | None
+
+    @classmethod
+    def of(cls, job: JobRow) -> JobPublic:
+        spec = JobSpec.from_json(job.spec)
+        return cls(
+            id=job.id,
+            name=job.name,
+            organisation=job.org_id,
+            project=job.project_id,
+            member=job.member_id,
+            command=list(spec.command),
+            gpus=job.gpus,
+            mig=job.mig,
+            nodes=job.nodes,
+            gpu_model=job.gpu_model,
+            time_limit=job.time_limit,
+            priority=Priority(job.priority),
+            env=dict(spec.env),
+            workdir=spec.workdir,
+            state=JobState(job.state),
+            placement=_placement(job.placement),
+            submitted_at=when(job.submitted_at),
+            started_at=when(job.started_at),
+            ended_at=when(job.ended_at),
+            exit_code=job.exit_code,
+            attempt=job.attempt,
+            cause=job.cause,
+            cancel_requested=job.cancel_requested,
+            pending_reasons=[ReasonPublic(**r) for r in job.pending_reasons or []],
+            estimated_start=when(job.estimated_start),
+        )
+
+
+def _placement(data: dict[str, Any] | None) -> list[AllocPublic] | None:
+    if data is None:
+        return None
+    allocs = placement_from_json(data).allocs
+    return [
+        AllocPublic(
+            node=a.node,
+            gpus=list(a.gpus),
+            mig=f"{a.mig.gpu}:{a.mig.profile}:{a.mig.start}" if a.mig else None,
+        )
+        for a in allocs
+    ]
+
+
+class JobsPublic(BaseModel):
+    data: list[JobPublic]
+    count: int
+
+
+class JobEventPublic(BaseModel):
+    at: datetime
+    from_state: JobState | None
+    to_state: JobState
+    attempt: int
+    cause: str
+
+    @classmethod
+    def of(cls, e: JobEventRow) -> JobEventPublic:
+        return cls(
+            at=when(e.at),
+            from_state=JobState(e.from_state) if e.from_state else None,
+            to_state=JobState(e.to_state),
+            attempt=e.attempt,
+            cause=e.cause,
+        )
+
+
+class JobEventsPublic(BaseModel):
+    data: list[JobEventPublic]
+
+
+class QueuePublic(BaseModel):
+    running: list[JobPublic]
+    pending: list[JobPublic]
+
+
+class GpuPublic(BaseModel):
+    node: str
+    index: int
+    model: str
+    busy: bool
+    job_id: int | None = Field(None, description="Only when you may see the job.")
+
+
+class NodePublic(BaseModel):
+    name: str
+    gpus: int
+    gpu_model: str
+    state: str
+    reason: str
+    gpus_busy: int
+
+
+class NodesPublic(BaseModel):
+    data: list[NodePublic]
+
+
+class GpusPublic(BaseModel):
+    data: list[GpuPublic]
+
+
+class UsageRowPublic(BaseModel):
+    key: str
+    jobs: int
+    gpu_seconds: float
+    gpu_hours: float
+
+
+class UsagePublic(BaseModel):
+    by: str
+    data: list[UsageRowPublic]
+
+
+class OrganisationPublic(BaseModel):
+    id: str
+    name: str
+    kind: OrgKind
+    share: float
+    quota: int | None
+    borrow_limit: int | None
+    enabled: bool
+
+
+class OrganisationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: Name
+    name: Text = Field(min_length=1, max_length=200)
+    kind: OrgKind
+    share: float = Field(1.0, gt=0, le=1e6)
+    quota: int | None = Field(None, ge=0, le=1_000_000)
+    borrow_limit: int | None = Field(None, ge=0, le=1_000_000)
+
+
+class OrganisationsPublic(BaseModel):
+    data: list[OrganisationPublic]
+
+
+class ProjectPublic(BaseModel):
+    id: str
+    name: str
+    organisation: str
+    share: float
+    enabled: bool
+
+
+class ProjectCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: Name
+    name: Text = Field(min_length=1, max_length=200)
+    organisation: Name
+    share: float = Field(1.0, gt=0, le=1e6)
+
+
+class ProjectsPublic(BaseModel):
+    data: list[ProjectPublic]
+
+
+class MemberPublic(BaseModel):
+    id: str
+    name: str
+    email: str
+    organisation: str | None
+    role: Role
+    enabled: bool
+    projects: list[str]
+
+
+class MemberCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: Name
+    name: Text = Field(min_length=1, max_length=200)
+    email: Text = Field("", max_length=320)
+    organisation: Name
+    role: Role = Role.MEMBER
+    projects: list[Name] = Field(default_factory=list, max_length=1000)
+
+
+class MembersPublic(BaseModel):
+    data: list[MemberPublic]
+
+
+class MePublic(BaseModel):
+    id: str
+    role: Role
+    organisation: str | None
+    projects: list[str]
+
+
+class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    member: Name
+    name: Text = Field("", max_length=100)
+
+
+class TokenPublic(BaseModel):
+    id: int
+    member: str
+    name: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class TokenCreated(TokenPublic):
+    token: str = Field(description="The secret. Shown once; only its hash is stored.")
+
+
+class TokensPublic(BaseModel):
+    data: list[TokenPublic]
+
+
+class Health(BaseModel):
+    status: str
+    database: str

@@ -1,0 +1,27 @@
+"""What the API app is built from (``create_app(settings)``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aitc.control.clock import Clock, SystemClock
+from aitc.control.store.db import Store
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Settings of the API app.
+
+    ``store`` shares an open store (``aitc serve`` hands the controller's); without it the app
+    opens ``database_url`` (default: ``$AITC_DATABASE_URL`` or the SQLite file) and migrates it.
+    ``wake`` is called after every submit and cancel so the controller schedules at once instead
+    of at its next tick. ``follow_poll_s`` is how often ``logs?follow=true`` looks for new output.
+    """
+
+    database_url: str | None = None
+    store: Store | None = None
+    wake: Callable[[], None] | None = None
+    clock: Clock = field(default_factory=SystemClock)
+    follow_poll_s: float = 0.25
+    max_body_bytes: int = 2 * 1024 * 1024

@@ -1,0 +1,146 @@
+"""Committing the engine's decisions, then handing them to the executor.
+
+The order is what makes dispatch safe across crashes:
+
+1. ``commit_decisions`` writes every decision of a pass in ONE transaction: a started job goes
+   to ``starting`` with its placement, a new attempt number and its log paths; a preempted job
+   goes back to ``pending``. A job that changed since the pass read it (cancelled meanwhile) is
+   skipped, and the engine's decision for it is dropped.
+2. Only after the commit, ``dispatch`` calls ``executor.start`` for each started job.
+
+A crash between 1 and 2 leaves jobs in ``starting``; on restart they are dispatched again with
+the same attempt number, which the executor turns into a no-op when the attempt had in fact
+started (the local executor's O_EXCL claim, Slurm's job name). So a job starts at most once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aitc.control.executors.base import ExecJob, Executor
+from aitc.control.store import JobRow, JobSpec, placement_from_json, transition
+from aitc.domain.job import JobState, Placement
+from aitc.engine.view import Action, Preempt, Start
+from aitc.errors import ExecutorError
+
+
+@dataclass(frozen=True, slots=True)
+class Preempted:
+    job_id: int
+    attempt: int
+    cause: str
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """What one pass committed: attempts to start, and attempts to stop for a requeue."""
+
+    started: Sequence[ExecJob]
+    preempted: Sequence[Preempted]
+
+
+def log_paths(log_dir: Path, job_id: int, attempt: int) -> tuple[str, str]:
+    """Where the stdout and stderr of one attempt go."""
+    base = log_dir / str(job_id)
+    return str(base / f"{attempt}.out"), str(base / f"{attempt}.err")
+
+
+def exec_job(row: JobRow) -> ExecJob:
+    """What the executor needs to run the current attempt of ``row``."""
+    spec = JobSpec.from_json(row.spec)
+    return ExecJob(
+        job_id=row.id,
+        attempt=row.attempt,
+        name=row.name,
+        command=spec.command,
+        placement=placement_from_json(row.placement or {}),
+        env=dict(spec.env),
+        workdir=spec.workdir,
+        time_limit=row.time_limit,
+        stdout_path=row.stdout_path or "",
+        stderr_path=row.stderr_path or "",
+    )
+
+
+def describe(placement: Placement) -> str:
+    parts = []
+    for a in placement.allocs:
+        what = (
+            f"MIG {a.mig.profile} on GPU {a.mig.gpu}"
+            if a.mig
+            else "GPUs " + ",".join(map(str, a.gpus))
+        )
+        parts.append(f"{a.node} ({what})")
+    return "; ".join(parts) or "no GPUs"
+
+
+def commit_decisions(
+    *,
+    session: Session,
+    actions: Sequence[Action],
+    policy: str,
+    log_dir: Path,
+    now: float,
+) -> Committed:
+    """Apply ``actions`` to the store in the caller's transaction (see the module docstring)."""
+    ids = [a.job_id for a in actions]
+    rows = {
+        r.id: r for r in session.scalars(select(JobRow).where(JobRow.id.in_(ids)).with_for_update())
+    }
+    started: list[ExecJob] = []
+    preempted: list[Preempted] = []
+    for action in actions:
+        row = rows.get(action.job_id)
+        if row is None:
+            continue
+        if isinstance(action, Start) and _may_start(row):
+            cause = f"scheduled by {policy} on {describe(action.placement)}"
+            transition(
+                session=session,
+                job=row,
+                to=JobState.STARTING,
+                cause=cause,
+                now=now,
+                placement=action.placement,
+            )
+            row.stdout_path, row.stderr_path = log_paths(log_dir, row.id, row.attempt)
+            started.append(exec_job(row))
+        elif isinstance(action, Preempt) and row.state in (JobState.STARTING, JobState.RUNNING):
+            preempted.append(Preempted(row.id, row.attempt, action.cause or "preempted"))
+            transition(
+                session=session,
+                job=row,
+                to=JobState.PENDING,
+                now=now,
+                cause=f"preempted: {action.cause or 'by the scheduler'}; requeued",
+            )
+    return Committed(started=started, preempted=preempted)
+
+
+def _may_start(row: JobRow) -> bool:
+    return row.state == JobState.PENDING and not row.cancel_requested
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchResult:
+    handles: dict[int, str]
+    failures: dict[int, str]
+
+
+def dispatch(executor: Executor, jobs: Sequence[ExecJob]) -> DispatchResult:
+    """Start each attempt; collect handles, and the reason for each attempt that failed."""
+    handles: dict[int, str] = {}
+    failures: dict[int, str] = {}
+    for job in jobs:
+        try:
+            handles[job.job_id] = executor.start(job)
+        except ExecutorError as exc:
+            failures[job.job_id] = f"the {executor.name} executor could not start it: {exc}"
+        except OSError as exc:
+            failures[job.job_id] = f"the {executor.name} executor could not start it: {exc}"
+    return DispatchResult(handles=handles, failures=failures)

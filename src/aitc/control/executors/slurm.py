@@ -1,0 +1,333 @@
+"""The Slurm executor: aitc's engine is the brain, Slurm is the hands.
+
+The engine has already chosen the nodes; ``start`` submits one batch job per attempt with
+``sbatch --nodelist=<exactly those> --nodes=N --gres=gpu:<per node>``, named
+``aitc-<job>-<attempt>``. ``poll`` reads ``squeue --json`` (and ``sinfo --json`` for node states),
+``inventory`` reads ``sinfo --json``, ``cancel`` runs ``scancel``. Every Slurm command goes
+through ``slurm_cli.SlurmCli`` (timeouts, ``SlurmError`` with a hint, a JSON parser per release).
+
+Rules kept here, on top of the executor protocol:
+- Idempotent per attempt: before sbatch, the attempt's record and then Slurm's queue are searched
+  for a job of that name, so a crash between sbatch and the record never submits twice, and a
+  restarted controller adopts what runs.
+- Slurm never requeues on its own (``--no-requeue``): a node that goes DOWN or DRAIN makes its
+  attempts LOST, with the node and Slurm's reason as the cause, and the controller requeues
+  them through the engine.
+- GPUs held by jobs aitc did not start (a plain ``sbatch``) are reported as ``foreign_gpus``.
+- Slurm picks the GPU indices within a node (``--gres`` is a count); ``allocation`` reads back
+  the indices it chose instead of assuming the engine's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from aitc.arch.slurmconf import gpu_model_of
+from aitc.control.executors.base import (
+    ExecJob,
+    ExecReport,
+    ExecStatus,
+    GpuInfo,
+    NodeInfo,
+    NodeState,
+)
+from aitc.control.executors.registry import ExecutorSettings
+from aitc.control.executors.slurm_cli import ACTIVE_STATES, SlurmCli, SlurmJob, SlurmNode
+from aitc.control.executors.slurm_cli.batch import (
+    DONE_DIR,
+    SLURM_DIR,
+    AttemptFiles,
+    Ended,
+    Record,
+    batch_script,
+    sbatch_args,
+)
+from aitc.errors import SlurmError
+
+_LOST_STATES = {"NODE_FAIL", "BOOT_FAIL", "PREEMPTED", "REVOKED"}
+_TIMEOUT_STATES = {"TIMEOUT", "DEADLINE"}
+
+
+class SlurmExecutor:
+    """Runs each attempt as one Slurm batch job on exactly the engine's nodes."""
+
+    name = "slurm"
+
+    def __init__(
+        self,
+        state_dir: Path | str,
+        *,
+        env: Mapping[str, str] | None = None,
+        partition: str | None = None,
+        name_prefix: str = "aitc",
+        accounting: bool = False,
+        timeout_s: float = 15.0,
+    ) -> None:
+        self.state_dir = Path(state_dir).resolve()
+        self.cli = SlurmCli(env, timeout_s=timeout_s)
+        self.partition = partition
+        self.prefix = name_prefix
+        self.accounting = accounting
+        self._ended_reported: list[str] = []
+        self._last_jobs: dict[str, SlurmJob] = {}
+        for sub in (SLURM_DIR, DONE_DIR, "logs"):
+            (self.state_dir / sub).mkdir(parents=True, exist_ok=True)
+
+    # -- names and files -----------------------------------------------------------------------
+
+    def job_name(self, job_id: int, attempt: int) -> str:
+        return f"{self.prefix}-{job_id}-{attempt}"
+
+    def parse_name(self, name: str) -> tuple[int, int] | None:
+        """``aitc-12-0`` -> ``(12, 0)``; a name this executor did not give -> None."""
+        head, _, attempt = name.rpartition("-")
+        prefix, _, job = head.rpartition("-")
+        if prefix != self.prefix or not job.isdigit() or not attempt.isdigit():
+            return None
+        return int(job), int(attempt)
+
+    def _files(self, name: str) -> AttemptFiles:
+        return AttemptFiles(self.state_dir / SLURM_DIR / name)
+
+    def log_paths(self, job_id: int, attempt: int) -> tuple[str, str]:
+        base = self.state_dir / "logs" / str(job_id)
+        return str(base / f"{attempt}.out"), str(base / f"{attempt}.err")
+
+    # -- start ---------------------------------------------------------------------------------
+
+    def start(self, job: ExecJob) -> str:
+        name = self.job_name(job.job_id, job.attempt)
+        files = self._files(name)
+        known = files.record() or AttemptFiles(self.state_dir / DONE_DIR / name).record()
+        if known is not None:
+            return str(known.slurm_id)
+        queued = self._find(name)
+        if queued is not None:
+            files.write_record(Record(queued.job_id, time.time()))
+            return str(queued.job_id)
+        slurm_id = self._submit(job, name, files)
+        files.write_record(Record(slurm_id, time.time()))
+        return str(slurm_id)
+
+    def _find(self, name: str) -> SlurmJob | None:
+        """The newest job of this name that Slurm still knows."""
+        return max(
+            (j for j in self.cli.jobs() if j.name == name), key=lambda j: j.job_id, default=None
+        )
+
+    def _submit(self, job: ExecJob, name: str, files: AttemptFiles) -> int:
+        if not job.command:
+            raise SlurmError(f"job {job.job_id}: command is empty")
+        out, err = self.log_paths(job.job_id, job.attempt)
+        stdout, stderr = job.stdout_path or out, job.stderr_path or err
+        for path in (stdout, stderr):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        script = files.root / "batch.sh"
+        files.root.mkdir(parents=True, exist_ok=True)
+        script.write_text(batch_script(job, name=name, files=files))
+        script.chmod(0o755)
+        args = sbatch_args(job, name=name, stdout=stdout, stderr=stderr, partition=self.partition)
+        env = {**job.env, "AITC_JOB_ID": str(job.job_id), "AITC_ATTEMPT": str(job.attempt)}
+        try:
+            out_text = self.cli.run([*args, str(script)], env=env)
+        except SlurmError:
+            shutil.rmtree(files.root, ignore_errors=True)
+            raise
+        return int(out_text.strip().split(";")[0])
+
+    # -- inventory -----------------------------------------------------------------------------
+
+    def inventory(self) -> Sequence[NodeInfo]:
+        nodes = self.cli.nodes()
+        ours: dict[str, int] = {}
+        for job in self.cli.jobs():
+            if job.state in ACTIVE_STATES and self.parse_name(job.name) is not None:
+                for node, gpus in job.gpus.items():
+                    ours[node] = ours.get(node, 0) + len(gpus)
+        return [self._node_info(n, ours.get(n.name, 0)) for n in nodes]
+
+    @staticmethod
+    def _node_info(n: SlurmNode, ours: int) -> NodeInfo:
+        model = gpu_model_of(n.gpu_type) or n.gpu_type
+        gpus = tuple(GpuInfo(i, f"slurm-{n.name}-gpu{i}", model) for i in range(n.gpus))
+        return NodeInfo(
+            name=n.name,
+            gpus=gpus,
+            state=node_state(n),
+            cpus=n.cpus,
+            memory_mb=n.memory_mb,
+            foreign_gpus=max(0, n.gpus_used - ours),
+            reason=n.reason,
+        )
+
+    # -- poll ----------------------------------------------------------------------------------
+
+    def poll(self) -> Sequence[ExecReport]:
+        self._archive_acknowledged()
+        jobs: dict[str, SlurmJob] = {}
+        for job in sorted(self.cli.jobs(), key=lambda j: j.job_id):
+            if self.parse_name(job.name) is not None:
+                jobs[job.name] = job
+        self._last_jobs = jobs
+        bad = {n.name: _why(n) for n in self.cli.nodes() if node_state(n) != NodeState.UP}
+        names = {e.name for e in os.scandir(self.state_dir / SLURM_DIR)} | set(jobs)
+        reports = []
+        for name in sorted(names):
+            key = self.parse_name(name)
+            if key is None or (self.state_dir / DONE_DIR / name).exists():
+                continue  # not ours, or ended and acknowledged (Slurm lists it MinJobAge more)
+            report = self._report(name, key, jobs.get(name), bad)
+            reports.append(report)
+            if report.status != ExecStatus.RUNNING:
+                self._ended_reported.append(name)
+        return reports
+
+    def _archive_acknowledged(self) -> None:
+        """Attempts whose end the previous poll reported are done: move them out of the way."""
+        for name in self._ended_reported:
+            with contextlib.suppress(OSError):
+                os.replace(self.state_dir / SLURM_DIR / name, self.state_dir / DONE_DIR / name)
+        self._ended_reported = []
+
+    def _report(
+        self, name: str, key: tuple[int, int], job: SlurmJob | None, bad: Mapping[str, str]
+    ) -> ExecReport:
+        files = self._files(name)
+        record = files.record()
+        handle = str(job.job_id if job else record.slurm_id if record else "")
+        nodes = job.nodes if job else ()
+        if record is None and job is not None:
+            files.write_record(Record(job.job_id, time.time()))  # adopted from Slurm's queue
+        if job is not None and job.state in ACTIVE_STATES:
+            down = [f"{n} {bad[n]}" for n in job.nodes if n in bad]
+            if not down:
+                return ExecReport(
+                    *key, handle, ExecStatus.RUNNING, nodes=nodes, cause=_pending(job)
+                )
+            self._lose(files, job, "; ".join(down))
+        ended = self._ended(files, job, bad)
+        return ExecReport(
+            *key,
+            handle,
+            ExecStatus(ended.status),
+            exit_code=ended.exit_code,
+            cause=ended.cause,
+            nodes=nodes,
+        )
+
+    def _lose(self, files: AttemptFiles, job: SlurmJob, cause: str) -> None:
+        """A node of a running attempt is down or drained: stop it; the engine requeues it."""
+        files.write("lost.json", {"status": "lost", "cause": f"node {cause}"})
+        self._scancel(job.job_id)
+
+    def _ended(self, files: AttemptFiles, job: SlurmJob | None, bad: Mapping[str, str]) -> Ended:
+        """How an attempt ended, most trustworthy source first."""
+        lost = files.ended("lost.json")
+        if lost is not None:
+            return lost
+        if job is not None and job.state in _LOST_STATES:
+            down = [f"{n} {bad[n]}" for n in job.nodes if n in bad]
+            where = f"node {'; '.join(down)}" if down else f"Slurm reason {job.reason}"
+            return Ended("lost", None, f"{job.state.lower()}: {where}")
+        exited = files.ended("exit.json")
+        if exited is not None:
+            cause = "time limit reached" if exited.status == "timeout" else ""
+            return Ended(exited.status, exited.exit_code, cause)
+        cancel = files.ended("cancel.json")
+        if cancel is not None:
+            return Ended("cancelled", None, cancel.cause or "cancelled")
+        if job is None and self.accounting:
+            job = self._accounted(files)
+        if job is not None:
+            return _from_slurm_state(job)
+        return Ended(
+            "lost",
+            None,
+            "vanished from Slurm without an exit record "
+            "(the job ended more than MinJobAge ago and accounting is off)",
+        )
+
+    def _accounted(self, files: AttemptFiles) -> SlurmJob | None:
+        record = files.record()
+        return None if record is None else self.cli.accounted_job(record.slurm_id)
+
+    # -- cancel --------------------------------------------------------------------------------
+
+    def cancel(self, job_id: int, attempt: int) -> None:
+        name = self.job_name(job_id, attempt)
+        files = self._files(name)
+        record = files.record()
+        slurm_id = record.slurm_id if record else getattr(self._find(name), "job_id", None)
+        if slurm_id is None:
+            return
+        if files.root.exists() and files.ended("exit.json") is None:
+            files.write("cancel.json", {"status": "cancelled", "cause": "cancelled"})
+        self._scancel(slurm_id)
+
+    def _scancel(self, slurm_id: int) -> None:
+        try:
+            self.cli.run(["scancel", str(slurm_id)])
+        except SlurmError as e:
+            if "already completing or completed" not in str(e) and "Invalid job id" not in str(e):
+                raise
+
+    # -- what Slurm chose ----------------------------------------------------------------------
+
+    def allocation(self, job_id: int, attempt: int) -> Mapping[str, tuple[int, ...]]:
+        """The GPU indices Slurm gave the attempt on each node (empty until it runs)."""
+        job = self._find(self.job_name(job_id, attempt))
+        return dict(job.gpus) if job else {}
+
+    def close(self) -> None:
+        """Nothing to release: the jobs belong to Slurm and keep running."""
+
+
+def node_state(n: SlurmNode) -> NodeState:
+    """DOWN once Slurm says down (or the node never registered); DRAIN when drained or failing.
+
+    A node that misses a ping shows ``NOT_RESPONDING`` first; it counts as down only when Slurm
+    decides so (after ``SlurmdTimeout``), so a slow node is not mistaken for a dead one.
+    """
+    if n.state in ("down", "unknown", "future"):
+        return NodeState.DOWN
+    if n.state in ("drained", "draining", "drain", "fail") or {"DRAIN", "FAIL"} & set(n.flags):
+        return NodeState.DRAIN
+    return NodeState.UP
+
+
+def _why(n: SlurmNode) -> str:
+    return f"is {node_state(n).value}" + (f" ({n.reason})" if n.reason else "")
+
+
+def _pending(job: SlurmJob) -> str:
+    return f"pending in Slurm: {job.reason}" if job.state == "PENDING" else ""
+
+
+def _from_slurm_state(job: SlurmJob) -> Ended:
+    if job.state in _TIMEOUT_STATES:
+        return Ended("timeout", job.exit_code, "time limit reached (Slurm)")
+    if job.state == "CANCELLED":
+        return Ended("cancelled", None, "cancelled in Slurm (scancel outside aitc)")
+    if job.state == "OUT_OF_MEMORY":
+        return Ended("exited", job.exit_code, "out of memory")
+    cause = f"killed by signal {job.signal}" if job.signal else ""
+    return Ended("exited", job.exit_code, cause)
+
+
+def from_settings(settings: ExecutorSettings) -> SlurmExecutor:
+    """The registry's factory for ``slurm``. Options: slurm_conf, partition, name_prefix,
+    accounting (``1`` when slurmdbd runs, so ``sacct`` has the final word)."""
+    opts = settings.options
+    conf = opts.get("slurm_conf") or os.environ.get("SLURM_CONF")
+    return SlurmExecutor(
+        settings.state_dir,
+        env={"SLURM_CONF": conf} if conf else None,
+        partition=opts.get("partition") or None,
+        name_prefix=opts.get("name_prefix") or "aitc",
+        accounting=opts.get("accounting", "") in ("1", "true", "yes"),
+    )

@@ -1,0 +1,237 @@
+"""A real multi-node Slurm cluster on this host, for tests, benchmarks and demos.
+
+``SlurmRig`` renders the configuration with ``aitc.arch.slurmconf`` (all nodes on localhost,
+one port each, fake GPU character devices), then starts its own ``munged`` (own key, socket and
+pid file, so a system munged is left alone), ``slurmctld`` and one ``slurmd -N <node>`` per node
+(Debian builds Slurm with ``--enable-multiple-slurmd``). Daemons run in the foreground as our
+children and write pid files; ``stop`` ends them, then any job process that still carries this
+rig's ``SLURM_CONF`` in its environment, so nothing is left behind. It installs nothing: the
+binaries come from ``slurm-wlm`` and ``munge`` (``scripts/test`` installs them). Needs root
+(``mknod`` and ``SlurmUser=root``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from aitc.arch.slurmconf import RigOptions, SlurmConfOptions, fake_devices, render
+from aitc.control.executors.slurm_cli import SBIN
+from aitc.domain.cluster import Cluster
+from aitc.errors import SlurmError
+
+BINARIES = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "sinfo", "scancel", "scontrol")
+
+
+class SlurmRig:
+    """Start, break and stop a one-host Slurm cluster for ``cluster`` under ``directory``."""
+
+    def __init__(self, cluster: Cluster, directory: Path, *, base_port: int | None = None) -> None:
+        self.cluster = cluster
+        self.dir = directory
+        port = base_port or free_port_block(len(cluster) + 2)
+        self.options = SlurmConfOptions(
+            partition="batch",
+            rig=RigOptions(
+                directory=str(directory), base_port=port, munge_socket=str(directory / "munge/sock")
+            ),
+        )
+        self.conf = directory / "slurm.conf"
+        self.env: dict[str, str] = {
+            "SLURM_CONF": str(self.conf),
+            "PATH": f"{os.environ.get('PATH', '/usr/bin:/bin')}:{SBIN}",
+        }
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    @property
+    def nodes(self) -> list[str]:
+        return [n.name for n in self.cluster.nodes]
+
+    def start(self, *, wait_s: float = 30.0) -> None:
+        """Write the configuration, start every daemon and wait until every node is idle."""
+        check_prerequisites()
+        self._write_files()
+        self._start_munge()
+        self._spawn("slurmctld", ["slurmctld", "-D", "-i"])
+        for node in self.nodes:
+            self.start_node(node)
+        self.wait_idle(wait_s)
+
+    def _write_files(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        for name, text in render(self.cluster, options=self.options).items():
+            (self.dir / name).write_text(text)
+        for sub in ["state", "munge", *(f"spool-{n}" for n in self.nodes)]:
+            (self.dir / sub).mkdir(mode=0o700, exist_ok=True)
+        for dev in fake_devices(self.cluster, options=self.options):
+            Path(dev.path).parent.mkdir(parents=True, exist_ok=True)
+            if not Path(dev.path).exists():
+                os.mknod(dev.path, 0o666 | 0o020000, os.makedev(dev.major, dev.minor))
+
+    def _start_munge(self) -> None:
+        m = self.dir / "munge"
+        key = m / "key"
+        if not key.exists():
+            key.write_bytes(os.urandom(1024))
+            key.chmod(0o600)
+        self._spawn(
+            "munged",
+            [
+                "munged",
+                "-F",
+                "--force",
+                f"--socket={m / 'sock'}",
+                f"--key-file={key}",
+                f"--pid-file={m / 'pid'}",
+                f"--log-file={m / 'log'}",
+                f"--seed-file={m / 'seed'}",
+            ],
+        )
+        _wait_for(
+            lambda: (m / "sock").exists(),
+            10.0,
+            lambda: f"munged did not create its socket:\n{self.log_tails()}",
+        )
+
+    def _spawn(self, key: str, args: list[str]) -> None:
+        out = open(self.dir / f"{key}.stdout", "ab")  # noqa: SIM115 - owned by the child
+        self._procs[key] = subprocess.Popen(
+            args,
+            env=self.env,
+            stdout=out,
+            stderr=out,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        out.close()
+
+    def start_node(self, node: str) -> None:
+        """Start (or restart) the slurmd of ``node``."""
+        self._spawn(f"slurmd-{node}", ["slurmd", "-D", "-N", node])
+
+    def kill_node(self, node: str) -> None:
+        """SIGKILL the slurmd of ``node`` (its jobs' processes stay, as on a crashed host)."""
+        proc = self._procs.pop(f"slurmd-{node}")
+        proc.kill()
+        proc.wait(10)
+
+    def node_states(self) -> dict[str, str]:
+        out = subprocess.run(
+            ["sinfo", "--json"], env=self.env, capture_output=True, text=True, timeout=15
+        )
+        if out.returncode != 0:
+            return {}
+        return {
+            n["name"]: n["state"] + "".join(f"+{f}" for f in n.get("state_flags") or [])
+            for n in json.loads(out.stdout).get("nodes", [])
+        }
+
+    def wait_idle(self, wait_s: float = 30.0, nodes: list[str] | None = None) -> None:
+        """Wait until ``nodes`` (default all) are idle; ``SlurmError`` with the log tails if not."""
+        want = nodes or self.nodes
+        last: dict[str, str] = {}
+
+        def idle() -> bool:
+            nonlocal last
+            last = self.node_states()
+            return all(last.get(n) == "idle" for n in want)
+
+        _wait_for(
+            idle, wait_s, lambda: f"nodes not idle after {wait_s:.0f} s: {last}\n{self.log_tails()}"
+        )
+
+    def log_tails(self, lines: int = 15) -> str:
+        parts = []
+        for log in sorted(self.dir.glob("*.log")) + sorted(self.dir.glob("*.stdout")):
+            tail = log.read_text(errors="replace").splitlines()[-lines:]
+            parts.append(f"--- {log.name}\n" + "\n".join(tail))
+        return "\n".join(parts)
+
+    def stop(self) -> None:
+        """Cancel every job, stop every daemon, then end what is left of this rig's jobs."""
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            subprocess.run(
+                ["scancel", "--user", "root"], env=self.env, timeout=10, capture_output=True
+            )
+        for key in sorted(self._procs, key=lambda k: k == "munged"):
+            _terminate(self._procs[key])
+        self._procs.clear()
+        for pid in _pids_with_env("SLURM_CONF", str(self.conf)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def check_prerequisites() -> None:
+    """``SlurmError`` naming what is missing to run a rig here."""
+    path = f"{os.environ.get('PATH', '')}:{SBIN}"
+    missing = [b for b in BINARIES if shutil.which(b, path=path) is None]
+    if missing:
+        raise SlurmError(
+            f"cannot start the Slurm test cluster: {', '.join(missing)} not found. "
+            "Install them with `apt-get install -y slurm-wlm munge` "
+            "(scripts/test does this)."
+        )
+    if os.geteuid() != 0:
+        raise SlurmError(
+            "the Slurm test cluster must run as root (mknod for fake GPUs, SlurmUser=root)"
+        )
+
+
+def free_port_block(count: int) -> int:
+    """A base port such that ``count`` consecutive ports are free on loopback."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base + count < 65000 and all(_free(base + i) for i in range(count)):
+            return base
+    raise SlurmError(f"no block of {count} free ports found on 127.0.0.1")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+    return True
+
+
+def _terminate(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def _pids_with_env(key: str, value: str) -> list[int]:
+    """Processes whose environment has ``key=value`` (this rig's slurmstepd and job processes)."""
+    needle = f"{key}={value}".encode()
+    out = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit() or int(d.name) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            if needle in (d / "environ").read_bytes().split(b"\0"):
+                out.append(int(d.name))
+    return out
+
+
+def _wait_for(ok: Callable[[], bool], timeout_s: float, message: Callable[[], str]) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if ok():
+            return
+        time.sleep(0.2)
+    raise SlurmError(message())

@@ -1,0 +1,171 @@
+"""The supervisor: one small process per job attempt, started by the local executor.
+
+``python -m aitc.control.executors.supervise ATTEMPT_DIR`` claims the attempt (O_EXCL, so an
+attempt runs at most once however often it is started), spawns the job in its own session with
+the environment and working directory of ``spec.json``, records its pid, waits for it, enforces
+the time limit and cancel requests (SIGTERM to the process group, a grace period, SIGKILL) and
+writes ``exit.json``. It outlives the controller, so exit codes survive a controller crash.
+
+Waiting costs no CPU: the supervisor sleeps in ``select`` on a pidfd of the job and a
+self-pipe for signals, with the time limit as the timeout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO
+
+from aitc.control.executors.attempts import (
+    AttemptDir,
+    AttemptSpec,
+    ExitRecord,
+    ProcRecord,
+    proc_start_ticks,
+)
+
+_stop_requested = False
+
+
+def _on_stop(signum: int, frame: object) -> None:
+    global _stop_requested
+    _stop_requested = True
+
+
+def _record(pid: int) -> ProcRecord:
+    return ProcRecord(pid=pid, start_ticks=proc_start_ticks(pid) or 0, started_at=time.time())
+
+
+def _open_logs(spec: AttemptSpec) -> tuple[IO[bytes], IO[bytes]]:
+    for path in {spec.stdout_path, spec.stderr_path}:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    out = open(spec.stdout_path, "ab")  # noqa: SIM115 - handed to the child, closed in run()
+    err = out if spec.stderr_path == spec.stdout_path else open(spec.stderr_path, "ab")  # noqa: SIM115
+    return out, err
+
+
+def _spawn(spec: AttemptSpec, out: IO[bytes], err: IO[bytes]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        list(spec.command),
+        cwd=spec.workdir or None,
+        env=spec.env,
+        stdin=subprocess.DEVNULL,
+        stdout=out,
+        stderr=err,
+        start_new_session=True,
+        close_fds=True,
+    )
+
+
+def _killpg(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _terminate(child: subprocess.Popen[bytes], grace_s: float) -> str:
+    """SIGTERM to the job's process group, ``grace_s`` to end, then SIGKILL. Says what it took."""
+    _killpg(child.pid, signal.SIGTERM)
+    try:
+        child.wait(timeout=grace_s)
+        return "SIGTERM"
+    except subprocess.TimeoutExpired:
+        _killpg(child.pid, signal.SIGKILL)
+        child.wait()
+        return f"SIGTERM, then SIGKILL after {grace_s:g} s"
+
+
+def _wait(child: subprocess.Popen[bytes], spec: AttemptSpec, adir: AttemptDir) -> str:
+    """Sleep until the job exits, the time limit passes or a stop is asked; return the status."""
+    deadline = None if spec.time_limit is None else time.monotonic() + spec.time_limit
+    sel = selectors.DefaultSelector()
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    signal.set_wakeup_fd(write_fd)
+    sel.register(read_fd, selectors.EVENT_READ)
+    pidfd = os.pidfd_open(child.pid) if hasattr(os, "pidfd_open") else None
+    if pidfd is not None:
+        sel.register(pidfd, selectors.EVENT_READ)
+    while True:
+        if child.poll() is not None:
+            return "exited"
+        if _stop_requested or adir.cancel_request() is not None:
+            return "cancelled"
+        if deadline is not None and time.monotonic() >= deadline:
+            return "timeout"
+        timeout = 0.5 if pidfd is None else None
+        if deadline is not None:
+            timeout = max(0.0, min(timeout or 1e9, deadline - time.monotonic()))
+        for key, _ in sel.select(timeout):
+            if key.fd == read_fd:
+                os.read(read_fd, 512)
+
+
+def _exit_code(child: subprocess.Popen[bytes]) -> int:
+    code = child.returncode
+    return 128 - code if code < 0 else code
+
+
+def _cause(
+    status: str, child: subprocess.Popen[bytes], spec: AttemptSpec, adir: AttemptDir, how: str
+) -> str:
+    if status == "timeout":
+        return f"exceeded its time limit of {spec.time_limit:g} s; stopped with {how}"
+    if status == "cancelled":
+        request = adir.cancel_request()
+        return f"{request.cause if request else 'stop requested'}; stopped with {how}"
+    if child.returncode < 0:
+        return f"killed by signal {signal.Signals(-child.returncode).name}"
+    return "" if child.returncode == 0 else f"exited with code {child.returncode}"
+
+
+def run(adir: AttemptDir) -> int:
+    """Run the attempt in ``adir`` if this process wins its claim; return the supervisor's code."""
+    if not adir.claim():
+        return 0
+    spec = adir.spec()
+    if spec is None:
+        adir.write_exit(ExitRecord("lost", None, time.time(), "spec.json missing or unreadable"))
+        return 1
+    adir.write_proc("supervisor", _record(os.getpid()))
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, _on_stop)
+    if adir.cancel_request() is not None:
+        adir.write_exit(ExitRecord("cancelled", None, time.time(), adir.cancel_request().cause))
+        return 0
+    out, err = _open_logs(spec)
+    try:
+        child = _spawn(spec, out, err)
+    except OSError as exc:
+        err.write(f"aitc: cannot start {spec.command[0]!r}: {exc.strerror}\n".encode())
+        code = 127 if isinstance(exc, FileNotFoundError) else 126
+        cause = f"cannot start {spec.command[0]!r}: {exc.strerror}"
+        adir.write_exit(ExitRecord("exited", code, time.time(), cause))
+        return 0
+    finally:
+        out.close()
+        if err is not out:
+            err.close()
+    adir.write_proc("child", _record(child.pid))
+    status = _wait(child, spec, adir)
+    how = _terminate(child, spec.grace_s) if status != "exited" else ""
+    _killpg(child.pid, signal.SIGKILL)  # leftovers of the job's process group go with it
+    cause = _cause(status, child, spec, adir, how)
+    adir.write_exit(ExitRecord(status, _exit_code(child), time.time(), cause))
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: python -m aitc.control.executors.supervise ATTEMPT_DIR", file=sys.stderr)
+        return 2
+    return run(AttemptDir(Path(argv[1])))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,117 @@
+"""What the controller writes about jobs besides their state: why pending jobs wait, when they
+may start, the handle of each dispatched attempt, and the failure of jobs that cannot run.
+
+Reasons and estimates are written only when they changed, so a long queue costs the store a
+few rows per pass, not one per pending job.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aitc.control.dispatch import Committed
+from aitc.control.planner import Plan
+from aitc.control.store import JobRow, Store, set_pending_reasons, transition
+from aitc.domain.job import JobState
+from aitc.engine.scheduler import is_impossible
+from aitc.engine.view import Reason
+
+Note = tuple[str, float | None]
+
+
+class PendingNotes:
+    """Writes the engine's reasons and estimates for pending jobs, skipping unchanged ones."""
+
+    def __init__(self) -> None:
+        self._written: dict[int, Note] = {}
+
+    def record(self, store: Store, plan: Plan, committed: Committed, now: float) -> list[int]:
+        """Write changed notes; fail jobs the engine calls impossible. Returns the failed ids."""
+        if plan.reasons is None:
+            return []
+        started = {j.job_id for j in committed.started}
+        changed = self._changed(plan, started)
+        impossible = [
+            int(j) for j, rs in plan.reasons.items() if j not in started and is_impossible(rs)
+        ]
+        if not changed and not impossible:
+            return []
+        with store.session() as s:
+            rows = _pending_rows(s, list(changed) + impossible)
+            for job_id, reasons in changed.items():
+                if job_id in rows:
+                    set_pending_reasons(
+                        session=s,
+                        job=rows[job_id],
+                        reasons=reasons,
+                        estimated_start=plan.estimates.get(job_id),
+                    )  # type: ignore[call-overload]
+            for job_id in impossible:
+                if job_id in rows:
+                    _fail_impossible(s, rows[job_id], plan.reasons[job_id], now)  # type: ignore[index]
+        for job_id in impossible:
+            self._written.pop(job_id, None)
+        return impossible
+
+    def _changed(self, plan: Plan, started: set[int]) -> dict[int, Sequence[Reason]]:
+        assert plan.reasons is not None
+        out: dict[int, Sequence[Reason]] = {}
+        alive = set()
+        for job_id, reasons in plan.reasons.items():
+            jid = int(job_id)
+            alive.add(jid)
+            if jid in started or is_impossible(reasons):
+                continue
+            estimate = plan.estimates.get(job_id)
+            note = (_fingerprint(reasons), None if estimate is None else round(estimate, 0))
+            if self._written.get(jid) != note:
+                self._written[jid] = note
+                out[jid] = reasons
+        for gone in set(self._written) - alive:
+            del self._written[gone]
+        return out
+
+
+def _fingerprint(reasons: Sequence[Reason]) -> str:
+    return json.dumps([[str(r.code), r.message] for r in reasons])
+
+
+def _pending_rows(session: Session, ids: Sequence[int]) -> dict[int, JobRow]:
+    stmt = select(JobRow).where(JobRow.id.in_(ids), JobRow.state == JobState.PENDING.value)
+    return {r.id: r for r in session.scalars(stmt.with_for_update())}
+
+
+def _fail_impossible(session: Session, row: JobRow, reasons: Sequence[Reason], now: float) -> None:
+    message = next(r.message for r in reasons if str(r.code) == "impossible")
+    transition(session=session, job=row, to=JobState.FAILED, cause=message, now=now)
+
+
+def record_dispatch(
+    *, session: Session, handles: Mapping[int, str], failures: Mapping[int, str], now: float
+) -> None:
+    """Store each started attempt's handle; fail the jobs whose start the executor refused."""
+    ids = list(handles) + list(failures)
+    rows = {
+        r.id: r for r in session.scalars(select(JobRow).where(JobRow.id.in_(ids)).with_for_update())
+    }
+    for job_id, handle in handles.items():
+        row = rows.get(job_id)
+        if row is not None and row.state in (JobState.STARTING, JobState.RUNNING):
+            row.handle = row.handle or handle
+    for job_id, cause in failures.items():
+        row = rows.get(job_id)
+        if row is not None and row.state == JobState.STARTING:
+            transition(session=session, job=row, to=JobState.FAILED, cause=cause, now=now)
+
+
+def cancel_undispatched(*, session: Session, job_ids: Sequence[int], now: float) -> None:
+    """Cancel ``starting`` jobs that were never handed to the executor."""
+    rows = session.scalars(select(JobRow).where(JobRow.id.in_(job_ids)).with_for_update())
+    for row in rows:
+        if row.state == JobState.STARTING:
+            cause = f"{row.cause or 'cancel requested'}; it had not started yet"
+            transition(session=session, job=row, to=JobState.CANCELLED, cause=cause, now=now)

@@ -1,0 +1,127 @@
+"""Reading the store into the engine's types: what the controller schedules from.
+
+Every function runs inside the caller's session and returns plain frozen values, so the engine
+pass that follows holds no database connection and no ORM object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aitc.control.holdings import PastRun
+from aitc.control.store import (
+    JobRow,
+    OrganisationRow,
+    ProjectRow,
+    ReservationRow,
+    job_request,
+    jobs_in_states,
+    placement_from_json,
+)
+from aitc.domain.job import JobRequest, JobState, Placement
+from aitc.domain.org import Organisation, OrgKind, Project
+from aitc.domain.reservation import Reservation
+
+ACTIVE = (JobState.STARTING, JobState.RUNNING)
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveJob:
+    """A starting or running job as the controller tracks it."""
+
+    request: JobRequest
+    state: JobState
+    attempt: int
+    placement: Placement
+    started: float
+    cancel_requested: bool
+    handle: str | None
+
+    @property
+    def id(self) -> int:
+        return int(self.request.id)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The queue and the active jobs at one moment, in the engine's types."""
+
+    pending: Sequence[JobRequest]
+    active: Sequence[ActiveJob]
+
+
+def active_job(row: JobRow) -> ActiveJob:
+    return ActiveJob(
+        request=job_request(row),
+        state=JobState(row.state),
+        attempt=row.attempt,
+        placement=placement_from_json(row.placement or {}),
+        started=row.started_at or 0.0,
+        cancel_requested=bool(row.cancel_requested),
+        handle=row.handle,
+    )
+
+
+def load_snapshot(session: Session) -> Snapshot:
+    """Pending jobs in arrival order and every starting or running job."""
+    pending = [job_request(r) for r in jobs_in_states(session=session, states=[JobState.PENDING])]
+    active = [active_job(r) for r in jobs_in_states(session=session, states=ACTIVE)]
+    return Snapshot(pending=pending, active=active)
+
+
+def load_organisations(session: Session) -> tuple[Organisation, ...]:
+    """Enabled organisations with their enabled projects."""
+    projects: dict[str, list[Project]] = {}
+    for p in session.scalars(select(ProjectRow).where(ProjectRow.enabled.is_(True))):
+        projects.setdefault(p.org_id, []).append(Project(p.id, p.name, p.org_id, p.share))
+    orgs = session.scalars(
+        select(OrganisationRow)
+        .where(OrganisationRow.enabled.is_(True))
+        .order_by(OrganisationRow.id)
+    )
+    return tuple(
+        Organisation(
+            id=o.id,
+            name=o.name,
+            kind=OrgKind(o.kind),
+            share=o.share,
+            projects=tuple(projects.get(o.id, ())),
+            quota=o.quota,
+            borrow_limit=o.borrow_limit,
+        )
+        for o in orgs
+    )
+
+
+def load_reservations(session: Session, now: float) -> tuple[Reservation, ...]:
+    """Reservations that have not ended yet."""
+    rows = session.scalars(
+        select(ReservationRow).where(ReservationRow.end_at > now).order_by(ReservationRow.start_at)
+    )
+    return tuple(
+        Reservation(
+            id=r.id,
+            org=r.org_id,
+            start=r.start_at,
+            end=r.end_at,
+            gpus=r.gpus,
+            nodes=tuple(r.nodes or ()),
+            mig_profile=r.mig_profile,
+            mig_seats=r.mig_seats,
+            name=r.name,
+        )
+        for r in rows
+    )
+
+
+def load_past_runs(session: Session, since: float) -> list[PastRun]:
+    """Every run that used GPUs after ``since`` (or is still running), for the usage ledger."""
+    stmt = select(JobRow).where(
+        JobRow.started_at.is_not(None),
+        (JobRow.ended_at.is_(None)) | (JobRow.ended_at >= since),
+    )
+    return [PastRun(job_request(r), r.started_at or 0.0, r.ended_at) for r in session.scalars(stmt)]

@@ -1,0 +1,107 @@
+"""Opening the store: the database URL, connection settings and migrations.
+
+SQLite (a file, the default) runs in WAL mode with a busy timeout, and every transaction starts
+with ``BEGIN IMMEDIATE``: a writer takes the write lock up front, so two concurrent transactions
+that read then write wait for each other (honouring the busy timeout) instead of failing with
+"database is locked". PostgreSQL is reached by URL (``postgresql+psycopg://…``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+ENV_URL = "AITC_DATABASE_URL"
+BUSY_TIMEOUT_MS = 30_000
+
+
+def data_dir() -> Path:
+    """Where aitc keeps its state by default (``$XDG_DATA_HOME/aitc``)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "aitc"
+
+
+def database_url(url: str | None = None) -> str:
+    """The URL to use: the one given, else ``$AITC_DATABASE_URL``, else a SQLite file."""
+    if url:
+        return url
+    if os.environ.get(ENV_URL):
+        return os.environ[ENV_URL]
+    return f"sqlite:///{data_dir() / 'aitc.db'}"
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (see module docstring)
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_db_engine(url: str | None = None) -> Engine:
+    """An engine for ``url`` (see ``database_url``), with the SQLite settings applied."""
+    resolved = make_url(database_url(url))
+    if resolved.get_backend_name() != "sqlite":
+        return create_engine(resolved, pool_size=20, max_overflow=20, pool_pre_ping=True)
+    if resolved.database and resolved.database != ":memory:":
+        Path(resolved.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(resolved, pool_size=20, max_overflow=20)
+    event.listen(engine, "connect", _sqlite_connect)
+    event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def alembic_config(engine: Engine) -> Config:
+    """An Alembic configuration without an alembic.ini: the scripts ship inside the package."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(files("aitc.control.store") / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    return cfg
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the database schema up to ``revision`` (``alembic upgrade head``)."""
+    cfg = alembic_config(engine)
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, revision)
+
+
+class Store:
+    """An engine and a session factory: what the API and the controller share."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, url: str | None = None, *, upgrade: bool = True) -> Store:
+        """Open the database at ``url`` and, by default, migrate it to the latest schema."""
+        engine = create_db_engine(url)
+        if upgrade:
+            migrate(engine)
+        return cls(engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in one transaction: committed when the block ends, rolled back on error."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,124 @@
+"""Organisations, projects and members in the store.
+
+``put_*`` functions insert or update one object from its domain type and return the list of
+changes they made in words (empty when the stored object already matched), which is how
+``aitc lab apply`` reports what it did and proves that a second run changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from aitc.control.store.models import MemberRow, OrganisationRow, ProjectMemberRow, ProjectRow
+from aitc.domain.org import Member, Organisation, Project
+
+
+def _apply(row: object, label: str, values: dict[str, object]) -> list[str]:
+    changes = []
+    for key, value in values.items():
+        old = getattr(row, key)
+        if old != value:
+            setattr(row, key, value)
+            changes.append(f"{label}: {key} {old!r} -> {value!r}")
+    return changes
+
+
+def put_organisation(*, session: Session, org: Organisation) -> list[str]:
+    row = session.get(OrganisationRow, org.id)
+    values: dict[str, object] = {
+        "name": org.name,
+        "kind": str(org.kind),
+        "share": org.share,
+        "quota": org.quota,
+        "borrow_limit": org.borrow_limit,
+        "enabled": True,
+    }
+    if row is None:
+        session.add(OrganisationRow(id=org.id, **values))
+        return [f"organisation {org.id}: created"]
+    return _apply(row, f"organisation {org.id}", values)
+
+
+def put_project(*, session: Session, project: Project) -> list[str]:
+    row = session.get(ProjectRow, project.id)
+    values: dict[str, object] = {
+        "name": project.name,
+        "org_id": project.org,
+        "share": project.share,
+        "enabled": True,
+    }
+    if row is None:
+        session.add(ProjectRow(id=project.id, **values))
+        return [f"project {project.id}: created"]
+    return _apply(row, f"project {project.id}", values)
+
+
+def put_member(*, session: Session, member: Member) -> list[str]:
+    """Insert or update a member and set their projects to exactly ``member.projects``."""
+    row = session.get(MemberRow, member.id)
+    values: dict[str, object] = {
+        "name": member.name,
+        "email": member.email,
+        "org_id": member.org,
+        "role": str(member.role),
+        "enabled": True,
+    }
+    if row is None:
+        session.add(MemberRow(id=member.id, **values))
+        session.flush()
+        changes = [f"member {member.id}: created"]
+    else:
+        changes = _apply(row, f"member {member.id}", values)
+    return changes + _set_projects(session, member.id, set(member.projects))
+
+
+def _set_projects(session: Session, member_id: str, wanted: set[str]) -> list[str]:
+    stmt = select(ProjectMemberRow.project_id).where(ProjectMemberRow.member_id == member_id)
+    have = set(session.scalars(stmt))
+    for project in sorted(wanted - have):
+        session.add(ProjectMemberRow(project_id=project, member_id=member_id))
+    gone = sorted(have - wanted)
+    if gone:
+        session.execute(
+            delete(ProjectMemberRow).where(
+                ProjectMemberRow.member_id == member_id, ProjectMemberRow.project_id.in_(gone)
+            )
+        )
+    return [f"member {member_id}: joined {p}" for p in sorted(wanted - have)] + [
+        f"member {member_id}: left {p}" for p in gone
+    ]
+
+
+def disable_missing(
+    *, session: Session, model: type, keep: Iterable[str], label: str, only_with_org: bool = False
+) -> list[str]:
+    """Disable every enabled row of ``model`` whose id is not in ``keep`` (never delete)."""
+    keep_set = set(keep)
+    stmt = select(model).where(model.enabled.is_(True))  # type: ignore[attr-defined]
+    changes = []
+    for row in session.scalars(stmt):
+        if row.id in keep_set or (only_with_org and row.org_id is None):
+            continue
+        row.enabled = False
+        changes.append(f"{label} {row.id}: disabled")
+    return changes
+
+
+def list_organisations(*, session: Session) -> list[OrganisationRow]:
+    return list(session.scalars(select(OrganisationRow).order_by(OrganisationRow.id)))
+
+
+def list_projects(*, session: Session) -> list[ProjectRow]:
+    return list(session.scalars(select(ProjectRow).order_by(ProjectRow.id)))
+
+
+def list_members(*, session: Session) -> list[tuple[MemberRow, list[str]]]:
+    """Every member with the ids of their projects."""
+    links: dict[str, list[str]] = {}
+    for pm in session.scalars(select(ProjectMemberRow).order_by(ProjectMemberRow.project_id)):
+        links.setdefault(pm.member_id, []).append(pm.project_id)
+    members = session.scalars(select(MemberRow).order_by(MemberRow.id))
+    return [(m, links.get(m.id, [])) for m in members]

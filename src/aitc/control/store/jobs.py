@@ -1,0 +1,258 @@
+"""Jobs in the store: submit, move through states (with an event per change), list, cancel.
+
+Routes and the controller call these functions and never repeat what they do. Every function
+takes keyword arguments only and works inside the caller's transaction (it never commits).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from aitc.control.store.access import Caller, check_may_cancel, project_for_submit, visible_jobs
+from aitc.control.store.cluster import check_fits_cluster
+from aitc.control.store.models import JobEventRow, JobRow
+from aitc.control.store.specs import JobSpec, check_spec_shape, placement_to_json
+from aitc.domain.job import JobState, Placement
+from aitc.errors import ConfigError, ConflictError, NotFoundError, StoreError
+
+_ACTIVE = (JobState.STARTING, JobState.RUNNING)
+ALLOWED: dict[JobState, frozenset[JobState]] = {
+    JobState.PENDING: frozenset(
+        {JobState.STARTING, JobState.RUNNING, JobState.CANCELLED, JobState.FAILED}
+    ),
+    JobState.STARTING: frozenset(set(JobState) - {JobState.STARTING}),
+    JobState.RUNNING: frozenset(set(JobState) - {JobState.STARTING, JobState.RUNNING}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilters:
+    """What ``list_jobs`` narrows to; ``None`` fields do not filter."""
+
+    states: tuple[JobState, ...] = ()
+    project: str | None = None
+    org: str | None = None
+    member: str | None = None
+    limit: int = 100
+    offset: int = 0
+    oldest_first: bool = False
+
+
+def create_job(
+    *,
+    session: Session,
+    spec: JobSpec,
+    caller: Caller,
+    now: float,
+    idempotency_key: str | None = None,
+) -> tuple[JobRow, bool]:
+    """Store a new pending job, or return the one stored before under ``idempotency_key``.
+
+    Returns ``(job, created)``. Raises ``ConfigError`` (naming the field) when the request is
+    wrong, ``ConflictError`` when the key was used for a different request.
+    """
+    if idempotency_key is not None:
+        earlier = _by_key(session, caller.member_id, idempotency_key)
+        if earlier is not None:
+            return _same_request(earlier, spec), False
+    check_spec_shape(spec)
+    project = _resolve_project(session, caller, spec)
+    check_fits_cluster(session=session, spec=spec)
+    job = _new_row(spec, project.id, project.org_id, caller.member_id, now, idempotency_key)
+    try:
+        with session.begin_nested():
+            session.add(job)
+            session.flush()
+    except IntegrityError:  # a concurrent retry with the same key won the race
+        earlier = _by_key(session, caller.member_id, idempotency_key or "")
+        if earlier is None:
+            raise
+        return _same_request(earlier, spec), False
+    _append_event(session, job, None, JobState.PENDING, "submitted", now)
+    return job, True
+
+
+def _by_key(session: Session, member_id: str, key: str) -> JobRow | None:
+    stmt = select(JobRow).where(JobRow.member_id == member_id, JobRow.idempotency_key == key)
+    return session.scalars(stmt).first()
+
+
+def _same_request(job: JobRow, spec: JobSpec) -> JobRow:
+    if json.dumps(job.spec, sort_keys=True) != json.dumps(spec.to_json(), sort_keys=True):
+        raise ConflictError("this Idempotency-Key was already used for a different job")
+    return job
+
+
+def _resolve_project(session: Session, caller: Caller, spec: JobSpec) -> Any:
+    project_id = spec.project
+    if project_id is None:
+        if len(caller.projects) != 1:
+            raise ConfigError("required (you belong to several projects, or none)", field="project")
+        project_id = next(iter(caller.projects))
+    try:
+        return project_for_submit(session=session, caller=caller, project_id=project_id)
+    except NotFoundError as exc:
+        raise ConfigError(str(exc), field="project") from None
+
+
+def _new_row(
+    spec: JobSpec, project: str, org: str, member: str, now: float, key: str | None
+) -> JobRow:
+    return JobRow(
+        name=spec.name or spec.command[0].rsplit("/", 1)[-1][:200],
+        org_id=org,
+        project_id=project,
+        member_id=member,
+        spec=spec.to_json(),
+        gpus=spec.gpu_count,
+        mig=spec.mig,
+        nodes=spec.nodes,
+        gpu_model=spec.gpu_model,
+        time_limit=spec.time_limit,
+        priority=str(spec.priority),
+        state=JobState.PENDING.value,
+        submitted_at=now,
+        attempt=0,
+        cause="",
+        idempotency_key=key,
+        cancel_requested=False,
+    )
+
+
+def _append_event(
+    session: Session, job: JobRow, frm: JobState | None, to: JobState, cause: str, now: float
+) -> None:
+    session.add(
+        JobEventRow(
+            job_id=job.id,
+            at=now,
+            from_state=frm.value if frm else None,
+            to_state=to.value,
+            attempt=job.attempt,
+            cause=cause,
+        )
+    )
+
+
+def transition(
+    *,
+    session: Session,
+    job: JobRow,
+    to: JobState,
+    cause: str,
+    now: float,
+    placement: Placement | None = None,
+    exit_code: int | None = None,
+) -> None:
+    """Move ``job`` to state ``to`` and append the change to ``job_events``.
+
+    Entering ``starting`` (or ``running`` straight from ``pending``) begins a new attempt and
+    records the placement; entering ``pending`` again (a requeue) releases it; a terminal state
+    records the end time and exit code. Illegal moves raise ``StoreError``.
+    """
+    frm = JobState(job.state)
+    if to not in ALLOWED.get(frm, frozenset()):
+        raise StoreError(f"job {job.id} cannot go from {frm} to {to}")
+    if frm is JobState.PENDING and to in _ACTIVE:
+        job.attempt += 1
+        job.started_at = now
+        job.pending_reasons = None
+        job.estimated_start = None
+    if placement is not None:
+        job.placement = placement_to_json(placement)
+    if to is JobState.RUNNING and job.started_at is None:
+        job.started_at = now
+    if to is JobState.PENDING:
+        job.placement, job.handle, job.started_at = None, None, None
+    if to.terminal:
+        job.ended_at = now
+        job.exit_code = exit_code if exit_code is not None else job.exit_code
+        job.pending_reasons, job.estimated_start = None, None
+    job.state, job.cause = to.value, cause
+    _append_event(session, job, frm, to, cause, now)
+
+
+def get_job(*, session: Session, caller: Caller, job_id: int) -> JobRow:
+    """The job ``job_id`` if ``caller`` may see it; ``NotFoundError`` otherwise."""
+    stmt = select(JobRow).where(JobRow.id == job_id, visible_jobs(caller))
+    job = session.scalars(stmt).first()
+    if job is None:
+        raise NotFoundError(f"no job {job_id}")
+    return job
+
+
+def list_jobs(*, session: Session, caller: Caller, filters: JobFilters) -> tuple[list[JobRow], int]:
+    """The jobs ``caller`` may see that match ``filters``, newest first, and their total count."""
+    where = [visible_jobs(caller)]
+    if filters.states:
+        where.append(JobRow.state.in_([s.value for s in filters.states]))
+    for column, value in (
+        (JobRow.project_id, filters.project),
+        (JobRow.org_id, filters.org),
+        (JobRow.member_id, filters.member),
+    ):
+        if value is not None:
+            where.append(column == value)
+    order = JobRow.id.asc() if filters.oldest_first else JobRow.id.desc()
+    stmt = select(JobRow).where(*where).order_by(order)
+    rows = session.scalars(stmt.limit(filters.limit).offset(filters.offset)).all()
+    count = session.scalar(select(func.count()).select_from(JobRow).where(*where)) or 0
+    return list(rows), count
+
+
+def cancel_job(*, session: Session, caller: Caller, job_id: int, now: float) -> JobRow:
+    """Cancel a pending job at once; ask the controller to stop a starting or running one."""
+    job = get_job(session=session, caller=caller, job_id=job_id)
+    check_may_cancel(caller, job)
+    state = JobState(job.state)
+    if state is JobState.PENDING:
+        transition(
+            session=session,
+            job=job,
+            to=JobState.CANCELLED,
+            now=now,
+            cause=f"cancelled by {caller.member_id}",
+        )
+    elif state in _ACTIVE and not job.cancel_requested:
+        job.cancel_requested = True
+        job.cause = f"cancel requested by {caller.member_id}"
+    return job
+
+
+def job_events(*, session: Session, caller: Caller, job_id: int) -> list[JobEventRow]:
+    """The state changes of a job ``caller`` may see, oldest first."""
+    get_job(session=session, caller=caller, job_id=job_id)
+    stmt = select(JobEventRow).where(JobEventRow.job_id == job_id).order_by(JobEventRow.id)
+    return list(session.scalars(stmt))
+
+
+def jobs_in_states(*, session: Session, states: Sequence[JobState]) -> list[JobRow]:
+    """Every job in one of ``states``, in submission order (for the controller)."""
+    stmt = select(JobRow).where(JobRow.state.in_([s.value for s in states])).order_by(JobRow.id)
+    return list(session.scalars(stmt))
+
+
+def set_pending_reasons(
+    *,
+    session: Session,
+    job: JobRow,
+    reasons: Sequence[Any],
+    estimated_start: float | None,
+) -> None:
+    """Record why a pending job waits (engine ``Reason`` objects) and when it may start."""
+    job.pending_reasons = [
+        {
+            "code": str(r.code),
+            "message": r.message,
+            "details": json.loads(json.dumps(dict(r.details), default=str)),
+        }
+        for r in reasons
+    ]
+    job.estimated_start = estimated_start

@@ -1,0 +1,49 @@
+"""``aitc lab apply``: make the store's organisations, projects and members match a lab.
+
+Idempotent: a second run with the same lab changes nothing and reports nothing. What the lab no
+longer lists is disabled, never deleted, so jobs and events keep their owners. Members without
+an organisation (operators' accounts such as the bootstrap admin) are not managed by the lab.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from aitc.control.store.directory import (
+    disable_missing,
+    put_member,
+    put_organisation,
+    put_project,
+)
+from aitc.control.store.models import MemberRow, OrganisationRow, ProjectRow
+from aitc.domain.lab import Lab
+
+
+def apply_lab(*, session: Session, lab: Lab) -> list[str]:
+    """Sync ``lab`` into the store; return the changes made, in words."""
+    changes: list[str] = []
+    for org in lab.organisations:
+        changes += put_organisation(session=session, org=org)
+    session.flush()
+    for org in lab.organisations:
+        for project in org.projects:
+            changes += put_project(session=session, project=project)
+    session.flush()
+    for member in lab.members:
+        changes += put_member(session=session, member=member)
+    projects = [p.id for o in lab.organisations for p in o.projects]
+    changes += disable_missing(
+        session=session,
+        model=MemberRow,
+        label="member",
+        keep=[m.id for m in lab.members],
+        only_with_org=True,
+    )
+    changes += disable_missing(session=session, model=ProjectRow, label="project", keep=projects)
+    changes += disable_missing(
+        session=session,
+        model=OrganisationRow,
+        label="organisation",
+        keep=[o.id for o in lab.organisations],
+    )
+    return changes

@@ -1,0 +1,184 @@
+"""The tables of the control-plane store, as SQLAlchemy 2 typed models.
+
+Times are seconds since the epoch (``float``), the unit the engine plans in, so the controller
+never converts. Every state change of a job is also a row of ``job_events``, which is only ever
+appended to. Members are disabled, never deleted, so their jobs and events keep an owner.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ID = String(64)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class RoleRow(Base):
+    """One of the five roles (admin, instructor, member, learner, partner), seeded by migration."""
+
+    __tablename__ = "roles"
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    description: Mapped[str] = mapped_column(String(200), default="")
+
+
+class OrganisationRow(Base):
+    __tablename__ = "organisations"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    share: Mapped[float] = mapped_column(Float, default=1.0)
+    quota: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    borrow_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ProjectRow(Base):
+    __tablename__ = "projects"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    share: Mapped[float] = mapped_column(Float, default=1.0)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class MemberRow(Base):
+    """A person (or a service) with a role; ``org_id`` is empty for the operators' admin."""
+
+    __tablename__ = "members"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320), default="")
+    org_id: Mapped[str | None] = mapped_column(ForeignKey("organisations.id"), nullable=True)
+    role: Mapped[str] = mapped_column(ForeignKey("roles.name"))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ProjectMemberRow(Base):
+    """Which members belong to which projects (a member may be in several)."""
+
+    __tablename__ = "project_members"
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), primary_key=True, index=True)
+
+
+class ApiTokenRow(Base):
+    """An API token: only the SHA-256 of its secret is kept; ``prefix`` helps people tell
+    tokens apart without revealing them."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[float] = mapped_column(Float)
+    revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class JobRow(Base):
+    """One job: the request (``spec`` plus the columns the scheduler filters on), where it runs,
+    and how its life went. ``pending_reasons`` and ``estimated_start`` are written by the
+    controller after each scheduling pass; ``cancel_requested`` asks it to stop a running job.
+    The controller records ``handle`` (pid, Slurm job id) and the log files of the current
+    attempt (``stdout_path``, ``stderr_path``) when it dispatches; the API serves logs from them."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        UniqueConstraint("member_id", "idempotency_key", name="uq_jobs_member_idempotency_key"),
+        Index("ix_jobs_state_id", "state", "id"),
+        {"sqlite_autoincrement": True},
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), index=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), index=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    gpus: Mapped[int] = mapped_column(Integer)
+    mig: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    nodes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    gpu_model: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    time_limit: Mapped[float | None] = mapped_column(Float, nullable=True)
+    priority: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    placement: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    submitted_at: Mapped[float] = mapped_column(Float)
+    started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    cause: Mapped[str] = mapped_column(Text, default="")
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    pending_reasons: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    estimated_start: Mapped[float | None] = mapped_column(Float, nullable=True)
+    handle: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    stdout_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    stderr_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class JobEventRow(Base):
+    """One state change of a job; rows are appended, never updated or deleted."""
+
+    __tablename__ = "job_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"), index=True)
+    at: Mapped[float] = mapped_column(Float)
+    from_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_state: Mapped[str] = mapped_column(String(16))
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    cause: Mapped[str] = mapped_column(Text, default="")
+
+
+class ReservationRow(Base):
+    __tablename__ = "reservations"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    start_at: Mapped[float] = mapped_column(Float)
+    end_at: Mapped[float] = mapped_column(Float)
+    gpus: Mapped[int] = mapped_column(Integer, default=0)
+    nodes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    mig_profile: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    mig_seats: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class NodeRow(Base):
+    """A node the executor can run on, as last reported by it."""
+
+    __tablename__ = "nodes"
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    gpus: Mapped[int] = mapped_column(Integer)
+    gpu_model: Mapped[str] = mapped_column(String(64))
+    node_model: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default="up")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    leaf: Mapped[int] = mapped_column(Integer, default=0)
+    su: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[float] = mapped_column(Float, default=0.0)

@@ -1,0 +1,151 @@
+"""What a submission asks for (``JobSpec``), its checks, and conversions between rows and the
+engine's types (``JobRequest``, ``Placement``), so that the API and the controller share them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from aitc.domain.ids import JobId
+from aitc.domain.job import JobRequest, MigSlot, NodeAlloc, Placement, Priority, RunningJob
+from aitc.errors import ConfigError
+
+MAX_COMMAND_BYTES = 64 * 1024
+MAX_ENV_BYTES = 64 * 1024
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """A job as submitted. ``gpus=None`` means one GPU, or none when ``mig`` names a profile."""
+
+    command: tuple[str, ...]
+    project: str | None = None
+    name: str = ""
+    gpus: int | None = None
+    mig: str | None = None
+    nodes: int | None = None
+    gpu_model: str | None = None
+    time_limit: float | None = None
+    priority: Priority = Priority.STANDARD
+    env: Mapping[str, str] = field(default_factory=dict)
+    workdir: str | None = None
+
+    @property
+    def gpu_count(self) -> int:
+        if self.mig is not None:
+            return 0
+        return 1 if self.gpus is None else self.gpus
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["command"] = list(self.command)
+        out["env"] = dict(self.env)
+        out["priority"] = str(self.priority)
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> JobSpec:
+        values = dict(data)
+        values["command"] = tuple(values.get("command", ()))
+        values["priority"] = Priority(values.get("priority", Priority.STANDARD))
+        values["env"] = dict(values.get("env") or {})
+        return cls(**values)
+
+
+def check_text(value: str, field_name: str) -> None:
+    """Reject text a database or ``exec`` cannot carry: NUL bytes and unpaired surrogates."""
+    if "\x00" in value:
+        raise ConfigError("must not contain NUL characters", field=field_name)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError("must be valid UTF-8 text", field=field_name) from None
+
+
+def check_spec_shape(spec: JobSpec) -> None:
+    """Checks that need no database: sizes, text, and GPU/MIG/node arithmetic."""
+    if not spec.command:
+        raise ConfigError("must name a program to run", field="command")
+    for i, arg in enumerate(spec.command):
+        check_text(arg, f"command[{i}]")
+    if sum(len(a.encode()) + 1 for a in spec.command) > MAX_COMMAND_BYTES:
+        raise ConfigError(f"is longer than {MAX_COMMAND_BYTES} bytes", field="command")
+    check_text(spec.name, "name")
+    if spec.workdir is not None:
+        check_text(spec.workdir, "workdir")
+        if not spec.workdir.startswith("/"):
+            raise ConfigError("must be an absolute path", field="workdir")
+    _check_env(spec.env)
+    _check_gpus(spec)
+
+
+def _check_env(env: Mapping[str, str]) -> None:
+    size = 0
+    for key, value in env.items():
+        if not ENV_NAME.fullmatch(key):
+            raise ConfigError(f"{key!r} is not a valid variable name", field="env")
+        check_text(value, f"env.{key}")
+        size += len(key) + len(value.encode()) + 2
+    if size > MAX_ENV_BYTES:
+        raise ConfigError(f"is larger than {MAX_ENV_BYTES} bytes", field="env")
+
+
+def _check_gpus(spec: JobSpec) -> None:
+    if spec.mig is not None and spec.gpus not in (None, 0):
+        raise ConfigError("give either gpus or a MIG profile, not both", field="gpus")
+    if spec.mig is not None and spec.nodes not in (None, 1):
+        raise ConfigError("a MIG job runs on one node", field="nodes")
+    if spec.gpus is not None and spec.gpus < 0:
+        raise ConfigError("must not be negative", field="gpus")
+    if spec.mig is None and spec.gpu_count < 1:
+        raise ConfigError("must be at least 1 (or ask for a MIG profile)", field="gpus")
+    if spec.nodes is not None and spec.nodes < 1:
+        raise ConfigError("must be at least 1", field="nodes")
+    if spec.nodes and spec.gpu_count % spec.nodes:
+        raise ConfigError(
+            f"{spec.gpu_count} GPUs do not split evenly over {spec.nodes} nodes", field="gpus"
+        )
+    if spec.time_limit is not None and spec.time_limit <= 0:
+        raise ConfigError("must be positive (seconds)", field="time_limit")
+
+
+def placement_to_json(placement: Placement) -> dict[str, Any]:
+    """A placement as JSON for the ``jobs.placement`` column."""
+    return {"allocs": [asdict(a) for a in placement.allocs]}
+
+
+def placement_from_json(data: Mapping[str, Any]) -> Placement:
+    allocs = []
+    for a in data.get("allocs", ()):
+        mig = MigSlot(**a["mig"]) if a.get("mig") else None
+        allocs.append(NodeAlloc(node=a["node"], gpus=tuple(a.get("gpus", ())), mig=mig))
+    return Placement(tuple(allocs))
+
+
+def job_request(job: Any) -> JobRequest:
+    """The engine's view of a job row (``aitc.control.store.models.JobRow``)."""
+    return JobRequest(
+        id=JobId(job.id),
+        org=job.org_id,
+        project=job.project_id,
+        member=job.member_id,
+        gpus=job.gpus,
+        submit=job.submitted_at,
+        nodes=job.nodes,
+        mig=job.mig,
+        gpu_model=job.gpu_model,
+        time_limit=job.time_limit,
+        priority=Priority(job.priority),
+        name=job.name,
+    )
+
+
+def running_job(job: Any) -> RunningJob:
+    """A running job row as the engine's ``RunningJob`` (it must have a placement)."""
+    if job.placement is None or job.started_at is None:
+        raise ValueError(f"job {job.id} has no placement or start time")
+    return RunningJob(job_request(job), placement_from_json(job.placement), job.started_at)

@@ -1,0 +1,284 @@
+"""The capacity index: free whole GPUs and MIG memory slots per node, with counts per pool.
+
+The driver (twin or control plane) owns one ``CapacityIndex`` and updates it as it applies
+actions (``allocate`` / ``release``). A scheduling pass plans on ``overlay()``, a copy-on-write
+view: the first write to a node list or a pool copies it, so the driver's index is never
+mutated and an untouched pass costs nothing.
+
+Nodes are grouped in *pools*: one per (GPU model, fence). A fence is a tag a pass puts on the
+nodes of a reservation so that only the jobs allowed there see them; down nodes sit behind the
+``DOWN`` fence, which no query asks for. Inside a pool, nodes are bucketed by their number of
+free whole GPUs and leaves keep their set of idle nodes, so placement queries never scan every
+node: a single-node job looks at (at most) one bucket per free count, a multi-node job walks the
+leaves. Plain Python sets and ints beat numpy here: updates touch one node at a time, and
+profiling showed per-element numpy writes dominating the pass.
+
+Per node the state is four bitmasks: GPUs held whole by aitc jobs, GPUs held by work outside
+aitc (``foreign``), MIG memory slots in use (8 bits per GPU) and the GPUs that carry any MIG
+slice. Two MIG slices conflict exactly when their memory slots overlap: with NVIDIA's valid
+placements, non-overlapping memory slots never need more than 7 compute slices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from aitc.domain.cluster import Cluster
+from aitc.domain.gpu import MIG_MEMORY_SLOTS
+from aitc.domain.job import MigSlot, NodeAlloc, Placement
+from aitc.engine.pool import DOWN, GENERAL, Pool, PoolKey
+from aitc.errors import CatalogError, SchedulingError
+
+_SLOT_MASK = (1 << MIG_MEMORY_SLOTS) - 1
+
+__all__ = ["DOWN", "GENERAL", "CapacityIndex", "NodeFree", "PoolKey"]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeFree:
+    """Free capacity of one node: whole GPUs by index and the MIG slot mask."""
+
+    name: str
+    gpus: tuple[int, ...]
+    mig_mask: int
+
+
+class CapacityIndex:
+    """Free GPUs and MIG slots of a cluster, indexed for placement queries."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.models = cluster.gpu_models
+        n = len(cluster.nodes)
+        self._full = [(1 << node.gpus) - 1 for node in cluster.nodes]
+        self._used = [0] * n
+        self._foreign = [0] * n
+        self._mig = [0] * n
+        self._migbusy = [0] * n
+        self._pool_of: list[PoolKey] = [(node.gpu_model, GENERAL) for node in cluster.nodes]
+        self._pools: dict[PoolKey, Pool] = {}
+        for pos, node in enumerate(cluster.nodes):
+            key = self._pool_of[pos]
+            if key not in self._pools:
+                self._pools[key] = Pool(key)
+            self._pools[key].add(pos, node.leaf, node.su, node.gpus, node.gpus, False)
+        self._own_nodes = True
+        self._own_pools: set[PoolKey] = set(self._pools)
+
+    # ------------------------------------------------------------------ copy-on-write
+    def overlay(self) -> CapacityIndex:
+        """A cheap view to plan on: writes to it never reach this index."""
+        view = object.__new__(CapacityIndex)
+        view.cluster = self.cluster
+        view.models = self.models
+        view._full = self._full
+        view._used, view._foreign = self._used, self._foreign
+        view._mig, view._migbusy = self._mig, self._migbusy
+        view._pool_of = self._pool_of
+        view._pools = dict(self._pools)
+        view._own_nodes = False
+        view._own_pools = set()
+        return view
+
+    def _write_nodes(self) -> None:
+        if not self._own_nodes:
+            self._used, self._foreign = list(self._used), list(self._foreign)
+            self._mig, self._migbusy = list(self._mig), list(self._migbusy)
+            self._pool_of = list(self._pool_of)
+            self._own_nodes = True
+
+    def _write_pool(self, key: PoolKey) -> Pool:
+        if key not in self._own_pools:
+            if key in self._pools:
+                self._pools[key] = self._pools[key].copy()
+            else:
+                self._pools[key] = Pool(key)
+            self._own_pools.add(key)
+        return self._pools[key]
+
+    # ------------------------------------------------------------------ queries
+    def position(self, node: str) -> int:
+        return self.cluster.position(node)
+
+    def free_mask(self, pos: int) -> int:
+        """Bitmask of the whole GPUs free on node ``pos`` (ignores fences and DOWN)."""
+        return self._full[pos] & ~(self._used[pos] | self._foreign[pos] | self._migbusy[pos])
+
+    def free_gpus(self, node: str) -> int:
+        """Whole GPUs free on ``node`` now (0 while it is down)."""
+        pos = self.position(node)
+        if self._pool_of[pos][1] == DOWN:
+            return 0
+        return self.free_mask(pos).bit_count()
+
+    def total_free(self) -> int:
+        """Free whole GPUs on nodes that are up (fenced nodes included)."""
+        return sum(p.free for k, p in self._pools.items() if k[1] != DOWN)
+
+    def node_free(self, node: str) -> NodeFree:
+        pos = self.position(node)
+        mask = self.free_mask(pos)
+        gpus = tuple(i for i in range(self.cluster.nodes[pos].gpus) if mask >> i & 1)
+        return NodeFree(node, gpus, self._mig[pos])
+
+    def pool(self, key: PoolKey) -> Pool | None:
+        return self._pools.get(key)
+
+    def pools(self) -> Iterator[Pool]:
+        return iter(self._pools.values())
+
+    def pool_of(self, pos: int) -> PoolKey:
+        return self._pool_of[pos]
+
+    def mig_mask(self, pos: int) -> int:
+        return self._mig[pos]
+
+    def is_down(self, node: str) -> bool:
+        return self._pool_of[self.position(node)][1] == DOWN
+
+    # ------------------------------------------------------------------ updates
+    def allocate(self, placement: Placement) -> None:
+        """Mark ``placement`` held; ``SchedulingError`` (and no change) if any part is taken."""
+        plan = [self._check_alloc(a) for a in placement.allocs]
+        self._write_nodes()
+        for pos, gpus, mig in plan:
+            before = self.free_mask(pos).bit_count()
+            self._used[pos] |= gpus
+            if mig:
+                self._mig[pos] |= mig
+                self._migbusy[pos] = _busy(self._mig[pos], self.cluster.nodes[pos].gpus)
+            self._refresh(pos, before)
+
+    def release(self, placement: Placement) -> None:
+        """Return ``placement``; ``SchedulingError`` (and no change) if any part is not held."""
+        plan = [self._check_release(a) for a in placement.allocs]
+        self._write_nodes()
+        for pos, gpus, mig in plan:
+            before = self.free_mask(pos).bit_count()
+            self._used[pos] &= ~gpus
+            if mig:
+                self._mig[pos] &= ~mig
+                self._migbusy[pos] = _busy(self._mig[pos], self.cluster.nodes[pos].gpus)
+            self._refresh(pos, before)
+
+    def hold_foreign(self, node: str, gpus: int) -> None:
+        """Take ``gpus`` free GPUs of ``node`` for work outside aitc (lowest indices first)."""
+        pos = self.position(node)
+        free = [i for i in range(self.cluster.nodes[pos].gpus) if self.free_mask(pos) >> i & 1]
+        if gpus < 0 or gpus > len(free):
+            raise SchedulingError(
+                f"cannot hold {gpus} foreign GPUs on {node}: only {len(free)} are free"
+            )
+        self._write_nodes()
+        before = len(free)
+        for i in free[:gpus]:
+            self._foreign[pos] |= 1 << i
+        self._refresh(pos, before)
+
+    def release_foreign(self, node: str, gpus: int) -> None:
+        """Give back ``gpus`` GPUs that work outside aitc held on ``node``."""
+        pos = self.position(node)
+        held = [i for i in range(self.cluster.nodes[pos].gpus) if self._foreign[pos] >> i & 1]
+        if gpus < 0 or gpus > len(held):
+            raise SchedulingError(
+                f"cannot release {gpus} foreign GPUs on {node}: only {len(held)} are held"
+            )
+        self._write_nodes()
+        before = self.free_mask(pos).bit_count()
+        for i in held[len(held) - gpus :]:
+            self._foreign[pos] &= ~(1 << i)
+        self._refresh(pos, before)
+
+    def set_node_down(self, name: str) -> None:
+        """The node's capacity leaves every query until ``set_node_up``; allocations stay."""
+        self.fence([self.position(name)], DOWN)
+
+    def set_node_up(self, name: str) -> None:
+        self.fence([self.position(name)], GENERAL)
+
+    def fence(self, positions: Iterable[int], tag: str) -> None:
+        """Move nodes to the pool (their GPU model, ``tag``); a down node stays down."""
+        self._write_nodes()
+        for pos in positions:
+            old = self._pool_of[pos]
+            if old[1] == tag or (old[1] == DOWN and tag != GENERAL):
+                continue
+            node = self.cluster.nodes[pos]
+            free = self.free_mask(pos).bit_count()
+            self._write_pool(old).remove(
+                pos, node.leaf, node.su, free, node.gpus, self._mig[pos] != 0
+            )
+            new = (old[0], tag)
+            self._pool_of[pos] = new
+            self._write_pool(new).add(pos, node.leaf, node.su, free, node.gpus, self._mig[pos] != 0)
+
+    # ------------------------------------------------------------------ internals
+    def _refresh(self, pos: int, before: int) -> None:
+        node = self.cluster.nodes[pos]
+        after = self.free_mask(pos).bit_count()
+        pool = self._write_pool(self._pool_of[pos])
+        pool.move(pos, node.leaf, node.su, before, after, node.gpus, self._mig[pos] != 0)
+
+    def _check_alloc(self, alloc: NodeAlloc) -> tuple[int, int, int]:
+        pos = self._pos_of(alloc.node)
+        gpus = self._gpu_bits(pos, alloc)
+        taken = gpus & (self._used[pos] | self._foreign[pos] | self._migbusy[pos])
+        if taken:
+            raise SchedulingError(f"GPUs {_indices(taken)} of {alloc.node} are already held")
+        mig = self._mig_bits(pos, alloc.mig)
+        if mig:
+            gpu_bit = 1 << alloc.mig.gpu  # type: ignore[union-attr]
+            if (self._used[pos] | self._foreign[pos]) & gpu_bit or self._mig[pos] & mig:
+                raise SchedulingError(f"MIG slice {alloc.mig} on {alloc.node} is already held")
+        return pos, gpus, mig
+
+    def _check_release(self, alloc: NodeAlloc) -> tuple[int, int, int]:
+        pos = self._pos_of(alloc.node)
+        gpus = self._gpu_bits(pos, alloc)
+        if gpus & ~self._used[pos]:
+            missing = _indices(gpus & ~self._used[pos])
+            raise SchedulingError(f"GPUs {missing} of {alloc.node} are not held, cannot release")
+        mig = self._mig_bits(pos, alloc.mig)
+        if mig & ~self._mig[pos]:
+            raise SchedulingError(f"MIG slice {alloc.mig} on {alloc.node} is not held")
+        return pos, gpus, mig
+
+    def _pos_of(self, name: str) -> int:
+        try:
+            return self.cluster.position(name)
+        except CatalogError as exc:
+            raise SchedulingError(str(exc)) from None
+
+    def _gpu_bits(self, pos: int, alloc: NodeAlloc) -> int:
+        bits = 0
+        for i in alloc.gpus:
+            if not 0 <= i < self.cluster.nodes[pos].gpus or bits >> i & 1:
+                raise SchedulingError(f"bad GPU index {i} in placement on {alloc.node}")
+            bits |= 1 << i
+        return bits
+
+    def _mig_bits(self, pos: int, slot: MigSlot | None) -> int:
+        if slot is None:
+            return 0
+        node = self.cluster.nodes[pos]
+        try:
+            profile = node.model.gpu.mig(slot.profile)
+        except CatalogError as exc:
+            raise SchedulingError(str(exc)) from None
+        if slot.start not in profile.placements or not 0 <= slot.gpu < node.gpus:
+            raise SchedulingError(f"invalid MIG placement {slot} on {node.name}")
+        return ((1 << profile.size) - 1) << (slot.start + MIG_MEMORY_SLOTS * slot.gpu)
+
+
+def _busy(mig: int, gpus: int) -> int:
+    """GPUs that carry any MIG slice, as a bitmask."""
+    out = 0
+    for g in range(gpus):
+        if mig >> (MIG_MEMORY_SLOTS * g) & _SLOT_MASK:
+            out |= 1 << g
+    return out
+
+
+def _indices(mask: int) -> list[int]:
+    return [i for i in range(mask.bit_length()) if mask >> i & 1]

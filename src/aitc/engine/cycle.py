@@ -1,0 +1,184 @@
+"""One scheduling pass: the overlay it plans on, the actions it took, and why jobs wait.
+
+The queue policies drive a ``Cycle``: ``try_start`` places a job (preempting victims the
+policy offers when that is what it takes), ``blocked`` records why a job did not start.
+Failed shapes are remembered for the rest of the pass: capacity only shrinks while a pass
+starts jobs, so a job at least as large as one that failed fails too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from aitc.domain.ids import JobId
+from aitc.domain.job import JobRequest, Placement, Priority, RunningJob
+from aitc.engine import reasons
+from aitc.engine.capacity import CapacityIndex
+from aitc.engine.placement import PlacementPolicy, candidate_pools
+from aitc.engine.pool import GENERAL
+from aitc.engine.reservations import Fence, allowed_fences
+from aitc.engine.shape import shape_of
+from aitc.engine.view import Action, Preempt, Reason, Start, View
+
+
+class VictimFinder(Protocol):
+    """Which running jobs a policy would preempt for ``job``, in the order to preempt them.
+
+    ``group`` names the class of jobs that get the same candidates (so a failed attempt is
+    not repeated for the rest of the pass).
+    """
+
+    def candidates(self, cycle: Cycle, job: JobRequest) -> Sequence[RunningJob]: ...
+
+    def group(self, cycle: Cycle, job: JobRequest) -> Hashable: ...
+
+    def could_preempt(self, cycle: Cycle) -> bool: ...
+
+
+@dataclass
+class Cycle:
+    """Mutable state of one pass over an overlay of the driver's capacity index."""
+
+    view: View
+    capacity: CapacityIndex
+    placer: PlacementPolicy
+    default_time_limit: float
+    fences: Sequence[Fence] = ()
+    explaining: bool = False
+    actions: list[Action] = field(default_factory=list)
+    reasons: dict[JobId, list[Reason]] = field(default_factory=dict)
+    started: dict[JobId, RunningJob] = field(default_factory=dict)
+    preempted: set[JobId] = field(default_factory=set)
+    org_gpus: dict[str, float] = field(default_factory=dict)
+    org_started: dict[str, float] = field(default_factory=dict)
+    _failed: dict[tuple[object, ...], int] = field(default_factory=dict)
+    _no_room: dict[tuple[Hashable, ...], int] = field(default_factory=dict)
+    _newest: list[RunningJob] | None = None
+    full_memo: tuple[tuple[int, int], bool] | None = None
+
+    def __post_init__(self) -> None:
+        for r in self.view.running:
+            org = r.request.org
+            self.org_gpus[org] = self.org_gpus.get(org, 0.0) + r.request.gpu_demand
+
+    @property
+    def now(self) -> float:
+        return self.view.now
+
+    def limit(self, job: JobRequest) -> float:
+        return job.time_limit if job.time_limit is not None else self.default_time_limit
+
+    def fences_for(self, job: JobRequest) -> tuple[str, ...]:
+        if not self.fences:
+            return (GENERAL,)
+        return allowed_fences(job, self.fences, self.now, self.now + self.limit(job))
+
+    def newest_first(self) -> list[RunningJob]:
+        """The view's running jobs not yet preempted, most recently started first."""
+        if self._newest is None:
+            self._newest = sorted(self.view.running, key=lambda r: (-r.started, r.request.id))
+        if self.preempted:
+            return [r for r in self._newest if r.request.id not in self.preempted]
+        return self._newest
+
+    def running(self) -> list[RunningJob]:
+        """Jobs holding resources now in this pass: the view's, minus preempted, plus started."""
+        out = [r for r in self.view.running if r.request.id not in self.preempted]
+        return out + list(self.started.values())
+
+    # ------------------------------------------------------------------ placing
+    def place(self, job: JobRequest, fences: Sequence[str] | None = None) -> Placement | None:
+        """Where ``job`` fits now (``None`` if nowhere); remembers failures for the pass."""
+        fences = tuple(fences if fences is not None else self.fences_for(job))
+        key = (job.nodes, job.mig, job.gpu_model, fences)
+        if job.submit > self.now or self._failed.get(key, 1 << 30) <= job.gpus:
+            return None
+        placement = self.placer.now(job, self.capacity, fences)
+        if placement is None:
+            self._failed[key] = min(self._failed.get(key, 1 << 30), job.gpus)
+        return placement
+
+    def start(self, job: JobRequest, placement: Placement) -> None:
+        self.capacity.allocate(placement)
+        self.actions.append(Start(job.id, placement))
+        self.started[job.id] = RunningJob(job, placement, self.now)
+        self.org_gpus[job.org] = self.org_gpus.get(job.org, 0.0) + job.gpu_demand
+        self.org_started[job.org] = self.org_started.get(job.org, 0.0) + job.gpu_demand
+
+    def preempt(self, victim: RunningJob, cause: str) -> None:
+        self.capacity.release(victim.placement)
+        self.actions.append(Preempt(victim.request.id, cause))
+        self.preempted.add(victim.request.id)
+        org = victim.request.org
+        self.org_gpus[org] = self.org_gpus.get(org, 0.0) - victim.request.gpu_demand
+        self._failed.clear()
+
+    def try_start(self, job: JobRequest, victims: VictimFinder | None = None) -> bool:
+        """Start ``job`` now if it fits, preempting victims if needed; False if it waits."""
+        placement = self.place(job)
+        if placement is None and victims is not None and job.submit <= self.now:
+            key = (job.nodes, job.mig, job.gpu_model, victims.group(self, job))
+            if self._no_room.get(key, 1 << 30) <= job.gpus:
+                return False
+            placement = self._make_room(job, victims.candidates(self, job))
+            if placement is None:
+                self._no_room[key] = job.gpus
+        if placement is None:
+            return False
+        self.start(job, placement)
+        return True
+
+    def _make_room(self, job: JobRequest, candidates: Sequence[RunningJob]) -> Placement | None:
+        """Preempt the fewest leading ``candidates`` that let ``job`` fit, or none at all."""
+        if not candidates:
+            return None
+        trial = self.capacity.overlay()
+        fences = self.fences_for(job)
+        for n, victim in enumerate(candidates, 1):
+            trial.release(victim.placement)
+            placement = self.placer.now(job, trial, fences)
+            if placement is not None:
+                for v in candidates[:n]:
+                    self.preempt(v, f"to start job {job.id}")
+                return placement
+        return None
+
+    # ------------------------------------------------------------------ reasons
+    def blocked(self, job: JobRequest, *extra: Reason) -> None:
+        """Record why ``job`` waits (only when explaining: schedule() skips the cost)."""
+        if not self.explaining:
+            return
+        found = self.reasons.setdefault(job.id, [])
+        found.extend(extra)
+        fit = self.fit_reason(job)
+        if fit is not None and all(r.code != fit.code for r in found):
+            found.append(fit)
+
+    def fit_reason(self, job: JobRequest) -> Reason | None:
+        """Why ``job`` does not fit in the capacity left now (``None`` if it does)."""
+        fences = self.fences_for(job)
+        if self.placer.now(job, self.capacity, fences) is not None:
+            return None
+        if self.fences and self.placer.now(job, self.capacity, _all_tags(self)) is not None:
+            names = ", ".join(
+                f.reservation.name or f.reservation.id for f in self.fences if f.tag not in fences
+            )
+            return reasons.reservation(job, names)
+        pools = list(candidate_pools(job, self.capacity, fences))
+        free = sum(p.free for p in pools)
+        if not pools or job.mig is not None or free < job.gpus:
+            return reasons.not_enough_gpus(job, free)
+        shape = shape_of(job, max(p.node_gpus for p in pools))
+        if shape is not None and shape.node_count == 1:
+            return reasons.no_contiguous(job, free, max(p.max_node_free() for p in pools))
+        return reasons.gang_too_large(job, free, sum(p.idle_nodes for p in pools))
+
+
+def _all_tags(cycle: Cycle) -> tuple[str, ...]:
+    return (GENERAL, *(f.tag for f in cycle.fences))
+
+
+def is_preemptible(job: RunningJob) -> bool:
+    return job.request.priority is Priority.PREEMPTIBLE

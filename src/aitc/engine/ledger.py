@@ -1,0 +1,119 @@
+"""The usage ledger: decayed GPU-seconds per organisation, project and member, fed by drivers.
+
+Usage decays exponentially with a half-life, as in Slurm's ``PriorityDecayHalfLife``: one
+GPU-second used ``h`` seconds ago counts one half. The ledger is pure: drivers call
+``job_started`` and ``job_stopped`` with their clock, and ask ``usage(now)``.
+
+Per key the ledger keeps the decayed total at its last update and the GPUs held by running
+jobs (``rate``); between events the rate is constant, so the total at any later time has a
+closed form and an update touches only the keys of one job.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from aitc.domain.ids import JobId
+from aitc.domain.job import JobRequest
+from aitc.errors import SchedulingError
+
+Key = tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Decayed GPU-seconds at one instant."""
+
+    orgs: Mapping[str, float] = field(default_factory=dict)
+    projects: Mapping[tuple[str, str], float] = field(default_factory=dict)
+    members: Mapping[tuple[str, str, str], float] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Account:
+    total: float = 0.0
+    rate: float = 0.0
+    at: float = 0.0
+
+
+class UsageLedger:
+    """Decayed usage per (org), (org, project), (org, project, member); attained per job."""
+
+    def __init__(self, half_life_s: float = 7 * 86400.0) -> None:
+        if half_life_s <= 0:
+            raise SchedulingError(f"half_life_s must be positive, got {half_life_s}")
+        self.half_life_s = half_life_s
+        self._decay = math.log(2) / half_life_s if math.isfinite(half_life_s) else 0.0
+        self._accounts: dict[Key, _Account] = {}
+        self._running: dict[JobId, tuple[JobRequest, float]] = {}
+        self._attained: dict[JobId, float] = {}
+        self._last_stop: dict[JobId, float] = {}
+
+    def job_started(self, job: JobRequest, now: float) -> None:
+        if job.id in self._running:
+            raise SchedulingError(f"job {job.id} is already running in the usage ledger")
+        self._running[job.id] = (job, now)
+        for key in _keys(job):
+            self._advance(key, now).rate += job.gpu_demand
+
+    def job_stopped(self, job_id: JobId, now: float) -> None:
+        try:
+            job, started = self._running.pop(job_id)
+        except KeyError:
+            raise SchedulingError(f"job {job_id} is not running in the usage ledger") from None
+        for key in _keys(job):
+            self._advance(key, now).rate -= job.gpu_demand
+        self._attained[job_id] = self._attained.get(job_id, 0.0) + job.gpu_demand * (now - started)
+        self._last_stop[job_id] = now
+
+    def usage(self, now: float) -> Usage:
+        orgs: dict[str, float] = {}
+        projects: dict[tuple[str, str], float] = {}
+        members: dict[tuple[str, str, str], float] = {}
+        for key, acc in self._accounts.items():
+            value = self._value(acc, now)
+            if len(key) == 1:
+                orgs[key[0]] = value
+            elif len(key) == 2:
+                projects[(key[0], key[1])] = value
+            else:
+                members[(key[0], key[1], key[2])] = value
+        return Usage(orgs, projects, members)
+
+    def attained(self, job_id: JobId, now: float) -> float:
+        """Undecayed GPU-seconds job ``job_id`` received so far, across preemptions."""
+        done = self._attained.get(job_id, 0.0)
+        if job_id in self._running:
+            job, started = self._running[job_id]
+            done += job.gpu_demand * max(0.0, now - started)
+        return done
+
+    def last_stopped(self, job_id: JobId) -> float | None:
+        """When the job last stopped running (preempted), or ``None`` if it never ran."""
+        return self._last_stop.get(job_id)
+
+    def is_running(self, job_id: JobId) -> bool:
+        return job_id in self._running
+
+    def _advance(self, key: Key, now: float) -> _Account:
+        acc = self._accounts.get(key)
+        if acc is None:
+            acc = self._accounts[key] = _Account(at=now)
+        acc.total = self._value(acc, now)
+        acc.at = now
+        return acc
+
+    def _value(self, acc: _Account, now: float) -> float:
+        dt = now - acc.at
+        if dt < 0:
+            raise SchedulingError(f"usage asked at t={now} before its last update t={acc.at}")
+        if self._decay == 0.0:
+            return acc.total + acc.rate * dt
+        keep = math.exp(-self._decay * dt)
+        return acc.total * keep + acc.rate * (1.0 - keep) / self._decay
+
+
+def _keys(job: JobRequest) -> tuple[Key, ...]:
+    return ((job.org,), (job.org, job.project), (job.org, job.project, job.member))

@@ -1,0 +1,1 @@
+"""The built-in scheduling policies; each module registers one policy by name."""

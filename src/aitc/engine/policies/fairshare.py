@@ -1,0 +1,107 @@
+"""``fairshare``: hierarchical fair share, organisation → project → member, like Slurm's Fair Tree.
+
+At each level of the tree, siblings are sorted by their *level fair share*
+``LF = (share / sum of sibling shares) / (usage / sum of sibling usage)``: the further a
+sibling is below its entitlement, the higher it ranks (no usage at all ranks first). A
+depth-first walk of the sorted tree ranks every member; jobs are tried in member rank order,
+then in arrival order. Usage is the decayed usage of the ledger, so old usage fades with the
+ledger's half-life. Shares come from lab.yaml: ``Organisation.share``, ``Project.share``;
+members of a project weigh the same. Organisations not in lab.yaml weigh ``default_share``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from aitc.domain.job import JobRequest
+from aitc.domain.org import Organisation
+from aitc.engine import reasons
+from aitc.engine.cycle import Cycle
+from aitc.engine.policy import Policy
+from aitc.engine.registry import register
+from aitc.engine.view import Reason, View
+
+MemberKey = tuple[str, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Rank:
+    """A member's place in the Fair Tree walk, and its own level fair share."""
+
+    place: int
+    of: int
+    level: float
+
+
+@register
+class FairShare(Policy):
+    """Fair Tree order with EASY backfill by default."""
+
+    name = "fairshare"
+    PARAMS: ClassVar[Mapping[str, object]] = {"queue": "backfill", "default_share": 1.0}
+
+    def __init__(
+        self, params: Mapping[str, object] = {}, organisations: Sequence[Organisation] = ()
+    ) -> None:
+        super().__init__(params, organisations)
+        self.default_share = self.params.number("default_share", minimum=0.0)
+        self._ranks: dict[MemberKey, Rank] = {}
+
+    def order(self, view: View, jobs: Sequence[JobRequest]) -> list[JobRequest]:
+        self._ranks = self.ranks(view, {(j.org, j.project, j.member) for j in jobs})
+        return sorted(jobs, key=lambda j: self._ranks[(j.org, j.project, j.member)].place)
+
+    def rank_reason(self, cycle: Cycle, job: JobRequest) -> Reason | None:
+        rank = self._ranks.get((job.org, job.project, job.member))
+        if rank is None or rank.place == 1:
+            return None
+        return reasons.fair_share(job, rank.place, rank.of, rank.level)
+
+    def ranks(self, view: View, members: set[MemberKey]) -> dict[MemberKey, Rank]:
+        """Fair Tree ranks of ``members`` (those with pending jobs) at ``view.now``."""
+        usage = view.usage.usage(view.now)
+        order: list[tuple[MemberKey, float]] = []
+        orgs = {m[0] for m in members} | set(usage.orgs)
+        org_share = {o: self._org_share(o) for o in orgs}
+        for org, _ in _sorted(org_share, {o: usage.orgs.get(o, 0.0) for o in orgs}):
+            projects = {m[1] for m in members if m[0] == org}
+            projects |= {p for (o, p) in usage.projects if o == org}
+            shares = self._project_shares(org)
+            project_share = {p: shares.get(p, 1.0) for p in projects}
+            project_use = {p: usage.projects.get((org, p), 0.0) for p in projects}
+            for project, _ in _sorted(project_share, project_use):
+                people = {m[2] for m in members if m[:2] == (org, project)}
+                use = {m: usage.members.get((org, project, m), 0.0) for m in people}
+                for member, level in _sorted(dict.fromkeys(people, 1.0), use):
+                    order.append(((org, project, member), level))
+        ranked = [k for k, _ in order if k in members]
+        levels = dict(order)
+        return {k: Rank(i, len(ranked), levels[k]) for i, k in enumerate(ranked, 1)}
+
+    def _org_share(self, org: str) -> float:
+        found = self.organisations.get(org)
+        return found.share if found is not None else self.default_share
+
+    def _project_shares(self, org: str) -> dict[str, float]:
+        found = self.organisations.get(org)
+        return {p.id: p.share for p in found.projects} if found is not None else {}
+
+
+def _sorted(share: Mapping[str, float], usage: Mapping[str, float]) -> list[tuple[str, float]]:
+    """Siblings with their level fair share, highest first (ties by name)."""
+    total_s = sum(share.values()) or 1.0
+    total_u = sum(usage.values())
+    levels = [
+        (n, _level(share[n] / total_s, usage[n] / total_u if total_u else 0.0))
+        for n in sorted(share)
+    ]
+    return sorted(levels, key=lambda x: -x[1])
+
+
+def _level(share: float, usage: float) -> float:
+    if usage <= 0.0:
+        return math.inf if share > 0 else 0.0
+    return share / usage

@@ -1,0 +1,86 @@
+"""``quota``: guaranteed GPUs per organisation, borrowing of idle quota, reclaim by preemption.
+
+Like Kueue's ClusterQueues in one cohort. ``Organisation.quota`` is the number of GPUs
+guaranteed to it (none: 0); any use above it is *borrowed* from quota others leave idle, up to
+``Organisation.borrow_limit`` more (none: no limit). Jobs that fit in their organisation's
+quota are tried before jobs that would borrow. When a job within its quota cannot start, the
+engine *reclaims*: it preempts the newest jobs of organisations that are above their quota
+(never guaranteed jobs, never pushing a borrower below its quota), then preemptible jobs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from typing import ClassVar
+
+from aitc.domain.job import JobRequest, Priority, RunningJob
+from aitc.engine import reasons
+from aitc.engine.cycle import Cycle
+from aitc.engine.policy import Policy
+from aitc.engine.registry import register
+from aitc.engine.view import Reason, View
+
+_EPS = 1e-9
+
+
+@register
+class Quota(Policy):
+    """Nominal quota first, borrowing second, reclaim when an owner needs its quota back."""
+
+    name = "quota"
+    PARAMS: ClassVar[Mapping[str, object]] = {"queue": "greedy"}
+
+    def quota(self, org: str) -> tuple[float, int | None]:
+        """(guaranteed GPUs, borrow limit or None for unlimited) of ``org``."""
+        found = self.organisations.get(org)
+        if found is None:
+            return 0.0, None
+        return float(found.quota or 0), found.borrow_limit
+
+    def order(self, view: View, jobs: Sequence[JobRequest]) -> list[JobRequest]:
+        used: dict[str, float] = {}
+        for r in view.running:
+            used[r.request.org] = used.get(r.request.org, 0.0) + r.request.gpu_demand
+        return sorted(
+            jobs, key=lambda j: used.get(j.org, 0.0) + j.gpu_demand > self.quota(j.org)[0] + _EPS
+        )
+
+    def admit(self, cycle: Cycle, job: JobRequest) -> Reason | None:
+        quota, borrow = self.quota(job.org)
+        used = cycle.org_gpus.get(job.org, 0.0)
+        if borrow is None or used + job.gpu_demand <= quota + borrow + _EPS:
+            return None
+        return reasons.quota(job, round(used), round(quota), borrow)
+
+    def candidates(self, cycle: Cycle, job: JobRequest) -> Sequence[RunningJob]:
+        base = list(super().candidates(cycle, job))
+        quota, _ = self.quota(job.org)
+        if cycle.org_gpus.get(job.org, 0.0) + job.gpu_demand > quota + _EPS:
+            return base
+        # Only use that was there before this pass can be reclaimed: jobs started in this
+        # pass are never preempted by it.
+        left = {o: u - cycle.org_started.get(o, 0.0) for o, u in cycle.org_gpus.items()}
+        out: list[RunningJob] = []
+        quotas = {org: self.quota(org)[0] for org in left}
+        if all(used <= quotas[org] + _EPS for org, used in left.items()):
+            return base
+        for r in cycle.newest_first():
+            org = r.request.org
+            if org == job.org or r.request.priority is Priority.GUARANTEED:
+                continue
+            if left[org] > quotas[org] + _EPS:
+                out.append(r)
+                left[org] -= r.request.gpu_demand
+        seen = {r.request.id for r in out}
+        return out + [r for r in base if r.request.id not in seen]
+
+    def group(self, cycle: Cycle, job: JobRequest) -> Hashable:
+        within = cycle.org_gpus.get(job.org, 0.0) + job.gpu_demand <= self.quota(job.org)[0]
+        return (job.org, job.priority, within)
+
+    def could_preempt(self, cycle: Cycle) -> bool:
+        borrowing = any(
+            used - cycle.org_started.get(org, 0.0) > self.quota(org)[0] + _EPS
+            for org, used in cycle.org_gpus.items()
+        )
+        return borrowing or super().could_preempt(cycle)

@@ -1,0 +1,106 @@
+"""``tiresias``: discretised two-dimensional least-attained-service (Gu et al., NSDI'19).
+
+A job's attained service is GPUs × seconds it has run, across preemptions (from the usage
+ledger). ``thresholds`` cut it into queues: queue 0 holds jobs below the first threshold, and
+so on. Jobs are tried queue by queue, in arrival order inside a queue, so short and small jobs
+overtake long, large ones without anyone knowing durations in advance. A job that has waited
+``starvation_s`` since it last ran (or was submitted) is promoted to queue 0.
+
+A waiting job may preempt running jobs of a *lower* queue when that lets it start:
+``preempt_running`` is ``preemptible`` (only jobs marked preemptible, the default), ``any``
+(as in the paper; guaranteed jobs are never preempted) or ``none``.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Hashable, Mapping, Sequence
+from typing import ClassVar
+
+from aitc.domain.job import JobRequest, Priority, RunningJob
+from aitc.domain.org import Organisation
+from aitc.engine import reasons
+from aitc.engine.cycle import Cycle
+from aitc.engine.policy import Policy
+from aitc.engine.registry import register
+from aitc.engine.view import Reason, ReasonCode, View
+
+_MODES = {"preemptible": None, "any": None, "none": None}
+
+
+@register
+class Tiresias(Policy):
+    """Least attained service first, in discrete queues, greedy queue by default."""
+
+    name = "tiresias"
+    PARAMS: ClassVar[Mapping[str, object]] = {
+        "queue": "greedy",
+        "thresholds": (3600.0, 36000.0),
+        "starvation_s": 86400.0,
+        "preempt_running": "preemptible",
+    }
+
+    def __init__(
+        self, params: Mapping[str, object] = {}, organisations: Sequence[Organisation] = ()
+    ) -> None:
+        super().__init__(params, organisations)
+        self.thresholds = self.params.numbers("thresholds")
+        self.starvation_s = self.params.number("starvation_s", minimum=0.0)
+        self.mode = self.params.choice("preempt_running", _MODES)
+        self._levels: dict[int, int] = {}
+
+    def level(self, view: View, job: JobRequest, attained: float = 0.0) -> int:
+        done = max(attained, view.usage.attained(job.id, view.now))
+        return bisect.bisect_right(self.thresholds, done)
+
+    def pending_level(self, view: View, job: JobRequest) -> int:
+        last = view.usage.last_stopped(job.id)
+        waited = view.now - (last if last is not None else job.submit)
+        if self.starvation_s > 0 and waited >= self.starvation_s:
+            return 0
+        return self.level(view, job)
+
+    def order(self, view: View, jobs: Sequence[JobRequest]) -> list[JobRequest]:
+        self._levels = {j.id: self.pending_level(view, j) for j in jobs}
+        return sorted(jobs, key=lambda j: self._levels[j.id])
+
+    def rank_reason(self, cycle: Cycle, job: JobRequest) -> Reason | None:
+        level = self._levels.get(job.id, 0)
+        if level == 0:
+            return None
+        return Reason(
+            ReasonCode.PRIORITY,
+            f"It has already received {cycle.view.usage.attained(job.id, cycle.now):.0f}"
+            f" GPU-seconds, so it sits in queue {level}: jobs that have run less go "
+            "first.",
+            {"queue": level},
+        )
+
+    def candidates(self, cycle: Cycle, job: JobRequest) -> Sequence[RunningJob]:
+        base = list(super().candidates(cycle, job))
+        if self.mode == "none":
+            return base
+        mine = self._levels.get(job.id, self.pending_level(cycle.view, job))
+        lower = []
+        for r in cycle.view.running:
+            if r.request.id in cycle.preempted or r.request.priority is Priority.GUARANTEED:
+                continue
+            if self.mode == "preemptible" and r.request.priority is not Priority.PREEMPTIBLE:
+                continue
+            level = self.level(cycle.view, r.request, r.attained_gpu_seconds)
+            if level > mine:
+                lower.append((-level, -r.started, r.request.id, r))
+        ranked = [r for *_, r in sorted(lower, key=lambda x: x[:3])]
+        seen = {r.request.id for r in ranked}
+        return ranked + [r for r in base if r.request.id not in seen]
+
+    def could_preempt(self, cycle: Cycle) -> bool:
+        if self.mode == "any":
+            return any(r.request.priority is not Priority.GUARANTEED for r in cycle.newest_first())
+        return super().could_preempt(cycle)
+
+    def group(self, cycle: Cycle, job: JobRequest) -> Hashable:
+        return (self._levels.get(job.id, 0), job.priority)
+
+
+__all__ = ["Tiresias", "reasons"]

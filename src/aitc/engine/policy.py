@@ -1,0 +1,99 @@
+"""The priority seam and the base every policy builds on.
+
+A policy answers three questions, each one method: in what order pending jobs are tried
+(``order``, the priority seam), whether a job may start at all (``admit``: quota), and which
+running jobs may be preempted for it (``candidates``). The queue discipline (strict, EASY
+backfill, greedy) and the placement are parameters, so every policy composes with both.
+
+Parameters common to every policy (defaults in ``COMMON``):
+
+- ``queue``: ``strict`` | ``backfill`` | ``greedy`` (each policy picks its default);
+- ``placement``: ``topology`` (best fit in a node, a leaf, an SU) | ``first_fit``;
+- ``default_time_limit_s``: the time limit assumed for jobs without one (backfill and
+  reservations plan with it);
+- ``preempt``: whether jobs marked preemptible may be stopped for non-preemptible ones;
+- ``preempt_overhead_s``: seconds of work a preemption costs (applied by the driver).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from typing import ClassVar, Protocol
+
+from aitc.domain.job import JobRequest, Priority, RunningJob
+from aitc.domain.org import Organisation
+from aitc.engine.cycle import Cycle
+from aitc.engine.params import Params
+from aitc.engine.placement import FirstFit, PlacementPolicy, TopologyPlacement
+from aitc.engine.queue import BackfillQueue, GreedyQueue, QueuePolicy, StrictQueue
+from aitc.engine.view import Reason, View
+
+COMMON: Mapping[str, object] = {
+    "queue": "greedy",
+    "placement": "topology",
+    "default_time_limit_s": 86400.0,
+    "preempt": True,
+    "preempt_overhead_s": 0.0,
+}
+
+QUEUES: Mapping[str, type[QueuePolicy]] = {
+    "strict": StrictQueue,
+    "backfill": BackfillQueue,
+    "greedy": GreedyQueue,
+}
+PLACEMENTS: Mapping[str, type[PlacementPolicy]] = {
+    "topology": TopologyPlacement,
+    "first_fit": FirstFit,
+}
+
+
+class PriorityPolicy(Protocol):
+    """Orders the pending jobs of one pass, most important first."""
+
+    def order(self, view: View, jobs: Sequence[JobRequest]) -> Sequence[JobRequest]: ...
+
+
+class Policy:
+    """Arrival order, no admission limits, preempts preemptible jobs for the others.
+
+    Subclasses set ``name``, add their parameters to ``PARAMS`` and override what differs.
+    """
+
+    name: ClassVar[str] = ""
+    PARAMS: ClassVar[Mapping[str, object]] = {}
+
+    def __init__(
+        self, params: Mapping[str, object] = {}, organisations: Sequence[Organisation] = ()
+    ) -> None:
+        self.params = Params(self.name, {**COMMON, **self.PARAMS}, params)
+        self.organisations = {o.id: o for o in organisations}
+        self.queue: QueuePolicy = QUEUES[self.params.choice("queue", QUEUES)]()
+        self.placement: PlacementPolicy = PLACEMENTS[self.params.choice("placement", PLACEMENTS)]()
+        self.default_time_limit = self.params.number("default_time_limit_s", minimum=0.0)
+        self.allow_preempt = self.params.flag("preempt")
+        self.params.number("preempt_overhead_s", minimum=0.0)
+
+    def order(self, view: View, jobs: Sequence[JobRequest]) -> Sequence[JobRequest]:
+        return jobs
+
+    def admit(self, cycle: Cycle, job: JobRequest) -> Reason | None:
+        return None
+
+    def rank_reason(self, cycle: Cycle, job: JobRequest) -> Reason | None:
+        """A reason a waiting job has from its place in the order (fair share, queue level)."""
+        return None
+
+    def candidates(self, cycle: Cycle, job: JobRequest) -> Sequence[RunningJob]:
+        """Preemptible jobs (newest first: the least work lost) for a non-preemptible job."""
+        if not self.allow_preempt or job.priority is Priority.PREEMPTIBLE:
+            return ()
+        return [r for r in cycle.newest_first() if r.request.priority is Priority.PREEMPTIBLE]
+
+    def could_preempt(self, cycle: Cycle) -> bool:
+        """Whether any running job could still be preempted in this pass."""
+        return self.allow_preempt and any(
+            r.request.priority is Priority.PREEMPTIBLE for r in cycle.newest_first()
+        )
+
+    def group(self, cycle: Cycle, job: JobRequest) -> Hashable:
+        return job.priority is Priority.PREEMPTIBLE

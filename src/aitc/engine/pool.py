@@ -1,0 +1,123 @@
+"""One pool of the capacity index: counts over the nodes of one GPU model behind one fence."""
+
+from __future__ import annotations
+
+GENERAL = ""
+DOWN = "!down"
+
+PoolKey = tuple[str, str]  # (GPU model, fence tag)
+
+
+class Pool:
+    """Free whole GPUs of a set of nodes, bucketed by free count and grouped by leaf and SU.
+
+    ``buckets[k]`` holds the positions of nodes with exactly ``k`` free whole GPUs;
+    ``leaf_idle[leaf]`` the nodes of a leaf whose GPUs are all free; ``mig_nodes`` the nodes
+    that carry at least one MIG slice (where a new slice is tried first, to pack them).
+    """
+
+    __slots__ = (
+        "buckets",
+        "free",
+        "key",
+        "leaf_free",
+        "leaf_idle",
+        "leaf_su",
+        "mig_nodes",
+        "node_gpus",
+        "nodes",
+        "su_idle",
+    )
+
+    def __init__(self, key: PoolKey) -> None:
+        self.key = key
+        self.buckets: list[set[int]] = [set() for _ in range(9)]
+        self.leaf_idle: dict[int, set[int]] = {}
+        self.leaf_free: dict[int, int] = {}
+        self.leaf_su: dict[int, int] = {}
+        self.su_idle: dict[int, int] = {}
+        self.mig_nodes: set[int] = set()
+        self.free = 0
+        self.nodes = 0
+        self.node_gpus = 0
+
+    def copy(self) -> Pool:
+        out = Pool.__new__(Pool)
+        out.key = self.key
+        out.buckets = [set(b) for b in self.buckets]
+        out.leaf_idle = {k: set(v) for k, v in self.leaf_idle.items()}
+        out.leaf_free = dict(self.leaf_free)
+        out.leaf_su = self.leaf_su  # fixed once a leaf is known; shared on purpose
+        out.su_idle = dict(self.su_idle)
+        out.mig_nodes = set(self.mig_nodes)
+        out.free = self.free
+        out.nodes = self.nodes
+        out.node_gpus = self.node_gpus
+        return out
+
+    @property
+    def idle_nodes(self) -> int:
+        return sum(self.su_idle.values())
+
+    def add(self, pos: int, leaf: int, su: int, free: int, gpus: int, has_mig: bool) -> None:
+        self.node_gpus = max(self.node_gpus, gpus)
+        while len(self.buckets) <= gpus:
+            self.buckets.append(set())
+        if leaf not in self.leaf_su:
+            self.leaf_su = {**self.leaf_su, leaf: su}  # a new dict: copies share the old one
+        self.leaf_idle.setdefault(leaf, set())
+        self.leaf_free[leaf] = self.leaf_free.get(leaf, 0) + free
+        self.su_idle.setdefault(su, 0)
+        self.nodes += 1
+        self.free += free
+        self.buckets[free].add(pos)
+        if free == gpus:
+            self.leaf_idle[leaf].add(pos)
+            self.su_idle[su] += 1
+        if has_mig:
+            self.mig_nodes.add(pos)
+
+    def remove(self, pos: int, leaf: int, su: int, free: int, gpus: int, has_mig: bool) -> None:
+        self.nodes -= 1
+        self.free -= free
+        self.leaf_free[leaf] -= free
+        self.buckets[free].discard(pos)
+        if free == gpus:
+            self.leaf_idle[leaf].discard(pos)
+            self.su_idle[su] -= 1
+        self.mig_nodes.discard(pos)
+
+    def move(
+        self, pos: int, leaf: int, su: int, before: int, after: int, gpus: int, has_mig: bool
+    ) -> None:
+        """Node ``pos`` went from ``before`` to ``after`` free whole GPUs."""
+        if has_mig:
+            self.mig_nodes.add(pos)
+        else:
+            self.mig_nodes.discard(pos)
+        if before == after:
+            return
+        self.buckets[before].discard(pos)
+        self.buckets[after].add(pos)
+        self.free += after - before
+        self.leaf_free[leaf] += after - before
+        if before == gpus:
+            self.leaf_idle[leaf].discard(pos)
+            self.su_idle[su] -= 1
+        elif after == gpus:
+            self.leaf_idle[leaf].add(pos)
+            self.su_idle[su] += 1
+
+    def best_fit(self, gpus: int) -> int | None:
+        """A node with the fewest free whole GPUs that still has ``gpus`` free."""
+        for k in range(max(gpus, 1), len(self.buckets)):
+            bucket = self.buckets[k]
+            if bucket:
+                return next(iter(bucket))
+        return None
+
+    def max_node_free(self) -> int:
+        for k in range(len(self.buckets) - 1, 0, -1):
+            if self.buckets[k]:
+                return k
+        return 0

@@ -1,0 +1,185 @@
+"""The queue-policy seam: in what order jobs are tried, and who may jump ahead.
+
+Three disciplines, chosen per policy with the ``queue`` parameter:
+
+- ``strict``: try jobs in order and stop at the first that does not fit (plain FIFO);
+- ``backfill``: EASY backfilling. The first job that does not fit (the *head*) gets a
+  reservation at its earliest start, computed from the running jobs' time limits; later jobs
+  start only if they fit now and do not delay the head (they end before its start, or use none
+  of the nodes it was promised);
+- ``greedy``: try every job in order, start whatever fits (Kueue's BestEffortFIFO).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from aitc.domain.job import JobRequest, Placement
+from aitc.engine import reasons
+from aitc.engine.cycle import Cycle, VictimFinder
+from aitc.engine.pool import GENERAL
+from aitc.engine.view import Reason
+
+SHADOW = "!shadow"
+
+
+class QueuePolicy(Protocol):
+    """Walks the ordered queue of one pass, starting what it may."""
+
+    def run(
+        self,
+        cycle: Cycle,
+        ordered: Iterable[JobRequest],
+        victims: VictimFinder | None,
+        admit: Admit,
+    ) -> None: ...
+
+
+class Admit(Protocol):
+    def __call__(self, cycle: Cycle, job: JobRequest) -> Reason | None: ...
+
+
+def _full(cycle: Cycle, victims: VictimFinder | None) -> bool:
+    """Nothing more can start in this pass: no GPU is free and nothing may be preempted."""
+    if cycle.explaining or cycle.capacity.total_free() > 0:
+        return False
+    if victims is None:
+        return True
+    state = (len(cycle.preempted), len(cycle.started))
+    if cycle.full_memo is None or cycle.full_memo[0] != state:
+        cycle.full_memo = (state, not victims.could_preempt(cycle))
+    return cycle.full_memo[1]
+
+
+def _admitted(cycle: Cycle, job: JobRequest, admit: Admit) -> bool:
+    refused = admit(cycle, job)
+    if refused is not None:
+        cycle.blocked(job, refused)
+    return refused is None
+
+
+class StrictQueue:
+    """Stop at the first job that cannot start."""
+
+    def run(
+        self,
+        cycle: Cycle,
+        ordered: Iterable[JobRequest],
+        victims: VictimFinder | None,
+        admit: Admit,
+    ) -> None:
+        rest = iter(ordered)
+        for job in rest:
+            if not _admitted(cycle, job, admit) or not cycle.try_start(job, victims):
+                cycle.blocked(job)
+                if cycle.explaining:
+                    for n, later in enumerate(rest, 1):
+                        cycle.blocked(later, reasons.priority(later, n, "first come, first served"))
+                return
+
+
+class GreedyQueue:
+    """Try every job in order; stop early once no GPU is free anywhere."""
+
+    def run(
+        self,
+        cycle: Cycle,
+        ordered: Iterable[JobRequest],
+        victims: VictimFinder | None,
+        admit: Admit,
+    ) -> None:
+        for job in ordered:
+            if _full(cycle, victims):
+                return
+            if not _admitted(cycle, job, admit):
+                continue
+            if not cycle.try_start(job, victims):
+                cycle.blocked(job)
+
+
+@dataclass(frozen=True, slots=True)
+class Shadow:
+    """The head job's promise: it starts at ``time`` on ``placement``."""
+
+    job: JobRequest
+    time: float
+    placement: Placement
+
+
+class BackfillQueue:
+    """EASY backfilling: one reservation for the head job, others fill around it."""
+
+    def run(
+        self,
+        cycle: Cycle,
+        ordered: Iterable[JobRequest],
+        victims: VictimFinder | None,
+        admit: Admit,
+    ) -> None:
+        shadow: Shadow | None = None
+        head: JobRequest | None = None
+        for job in ordered:
+            if head is not None and _full(cycle, None):
+                return
+            if not _admitted(cycle, job, admit):
+                continue
+            if head is None:
+                if not cycle.try_start(job, victims):
+                    head = job
+                    cycle.blocked(job)
+                continue
+            if shadow is None:
+                shadow = self._promise(cycle, head)
+            self._backfill(cycle, job, shadow)
+
+    def _promise(self, cycle: Cycle, head: JobRequest) -> Shadow | None:
+        found = earliest_start(cycle, head)
+        if found is None:
+            return None
+        time, placement = found
+        positions = [cycle.capacity.position(n) for n in placement.nodes]
+        cycle.capacity.fence(positions, SHADOW)
+        return Shadow(head, time, placement)
+
+    def _backfill(self, cycle: Cycle, job: JobRequest, shadow: Shadow | None) -> None:
+        fences = cycle.fences_for(job)
+        if shadow is not None and cycle.now + cycle.limit(job) <= shadow.time:
+            fences = (*fences, SHADOW)
+        placement = cycle.place(job, fences)
+        if placement is not None:
+            cycle.start(job, placement)
+            return
+        if shadow is not None and cycle.explaining and cycle.place(job, (*fences, SHADOW)):
+            cycle.blocked(job, reasons.backfill(job, shadow.job.id, shadow.time))
+        else:
+            cycle.blocked(job)
+
+
+def earliest_start(
+    cycle: Cycle, job: JobRequest, fences: Sequence[str] | None = None
+) -> tuple[float, Placement] | None:
+    """When and where ``job`` could start if running jobs end at their time limits."""
+    fences = tuple(fences if fences is not None else cycle.fences_for(job))
+    placement = cycle.placer.now(job, cycle.capacity, fences)
+    if placement is not None:
+        return cycle.now, placement
+    trial = cycle.capacity.overlay()
+    ends = [
+        (max(cycle.now, r.started + cycle.limit(r.request)), i, r)
+        for i, r in enumerate(cycle.running())
+    ]
+    heapq.heapify(ends)
+    while ends:
+        time, _, r = heapq.heappop(ends)
+        trial.release(r.placement)
+        if ends and ends[0][0] == time:
+            continue
+        if trial.total_free() < job.gpus:
+            continue
+        placement = cycle.placer.now(job, trial, (*fences, SHADOW) if GENERAL in fences else fences)
+        if placement is not None:
+            return time, placement
+    return None

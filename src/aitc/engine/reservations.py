@@ -1,0 +1,146 @@
+"""Time-window reservations: which nodes each one holds, and who may use them when.
+
+A reservation holds whole nodes: the ones it names, or ``ceil(GPUs / GPUs per node)`` nodes the
+engine chooses from the end of the node list (MIG seats count as the GPUs they fill). A pass
+*fences* those nodes (``res:<id>``):
+
+- while the reservation is active only its organisation's jobs see them; preemptible jobs of
+  others still on them are preempted at its start;
+- before it starts, a job may use them only if its time limit ends before the start, or it is
+  preemptible, or it belongs to the reservation's organisation.
+
+A node held by several reservations is fenced for the earliest one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from aitc.domain.cluster import Cluster
+from aitc.domain.job import JobRequest, Priority
+from aitc.domain.reservation import Reservation
+from aitc.engine.pool import GENERAL
+from aitc.errors import CatalogError, ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class Fence:
+    """One reservation as a pass sees it: its tag, node positions and window."""
+
+    tag: str
+    reservation: Reservation
+    positions: tuple[int, ...]
+
+    def admits(self, job: JobRequest, now: float, end: float) -> bool:
+        r = self.reservation
+        if job.org == r.org:
+            return True
+        if r.active(now):
+            return False
+        return job.priority is Priority.PREEMPTIBLE or end <= r.start
+
+
+class ReservationBook:
+    """Node assignment of reservations, stable across passes (memoised by reservation id)."""
+
+    def __init__(self) -> None:
+        self._nodes: dict[str, tuple[int, ...]] = {}
+
+    def fences(
+        self, cluster: Cluster, reservations: Sequence[Reservation], now: float
+    ) -> list[Fence]:
+        live = sorted((r for r in reservations if r.end > now), key=lambda r: (r.start, r.id))
+        out: list[Fence] = []
+        claimed: dict[int, str] = {}
+        for r in live:
+            positions = self._assign(cluster, r, live)
+            mine = tuple(p for p in positions if p not in claimed)
+            for p in mine:
+                claimed[p] = r.id
+            out.append(Fence(f"res:{r.id}", r, mine))
+        return out
+
+    def _assign(
+        self, cluster: Cluster, r: Reservation, live: Sequence[Reservation]
+    ) -> tuple[int, ...]:
+        if r.id in self._nodes:
+            return self._nodes[r.id]
+        if r.nodes:
+            try:
+                chosen = tuple(cluster.position(n) for n in r.nodes)
+            except CatalogError as exc:
+                raise ConfigError(str(exc), field=f"reservations.{r.id}.nodes") from None
+        else:
+            chosen = self._choose(cluster, r, live)
+        self._nodes[r.id] = chosen
+        return chosen
+
+    def _choose(
+        self, cluster: Cluster, r: Reservation, live: Sequence[Reservation]
+    ) -> tuple[int, ...]:
+        busy = {
+            p for o in live if o.id in self._nodes and _overlap(o, r) for p in self._nodes[o.id]
+        }
+        gpus = r.gpus + _mig_gpus(cluster, r)
+        chosen: list[int] = []
+        held = 0
+        for pos in range(len(cluster.nodes) - 1, -1, -1):
+            if held >= gpus:
+                break
+            if pos not in busy:
+                chosen.append(pos)
+                held += cluster.nodes[pos].gpus
+        if held < gpus:
+            raise ConfigError(
+                f"reservation {r.id!r} needs {gpus} GPUs but only {held} are "
+                "not held by overlapping reservations",
+                field="reservations",
+            )
+        return tuple(sorted(chosen))
+
+
+def _overlap(a: Reservation, b: Reservation) -> bool:
+    return a.start < b.end and b.start < a.end
+
+
+def _mig_gpus(cluster: Cluster, r: Reservation) -> int:
+    if not r.mig_seats or r.mig_profile is None:
+        return 0
+    for node in cluster.nodes:
+        try:
+            profile = node.model.gpu.mig(r.mig_profile)
+        except CatalogError:
+            continue
+        per_gpu = _seats_per_gpu(profile.placements, profile.size)
+        return math.ceil(r.mig_seats / per_gpu)
+    raise ConfigError(
+        f"no GPU in the cluster offers MIG profile {r.mig_profile!r}",
+        field=f"reservations.{r.id}.mig_profile",
+    )
+
+
+def _seats_per_gpu(placements: Sequence[int], size: int) -> int:
+    seats, end = 0, -1
+    for start in sorted(placements):
+        if start > end:
+            seats += 1
+            end = start + size - 1
+    return seats
+
+
+def allowed_fences(
+    job: JobRequest, fences: Sequence[Fence], now: float, end: float
+) -> tuple[str, ...]:
+    """Pool tags the job may use: its own active reservations, then general, then the
+    future reservations it would leave in time."""
+    if not fences:
+        return (GENERAL,)
+    own = [f.tag for f in fences if f.reservation.active(now) and f.reservation.org == job.org]
+    later = [f.tag for f in fences if not f.reservation.active(now) and f.admits(job, now, end)]
+    return (*own, GENERAL, *later)
+
+
+def fenced_positions(fences: Sequence[Fence]) -> Mapping[int, Fence]:
+    return {p: f for f in fences for p in f.positions}

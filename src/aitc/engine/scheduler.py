@@ -1,0 +1,139 @@
+"""``Scheduler``: one pure pass from a ``View`` to the actions that start and preempt jobs.
+
+The pass reads like Kueue's ``Scheduler.schedule``, in numbered steps that match
+docs/scheduling.md. The scheduler keeps no state between passes except caches that never
+change an answer (which jobs are impossible, where auto-placed reservations sit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from aitc.domain.cluster import Cluster
+from aitc.domain.ids import JobId
+from aitc.domain.job import JobRequest
+from aitc.domain.org import Organisation
+from aitc.engine.cycle import Cycle
+from aitc.engine.policy import Policy
+from aitc.engine.queue import earliest_start
+from aitc.engine.registry import policy_class
+from aitc.engine.reservations import ReservationBook
+from aitc.engine.view import Action, Reason, ReasonCode, View
+
+_ShapeKey = tuple[int, int | None, str | None, str | None]
+
+
+class Scheduler:
+    """A policy (chosen by name) with placement, reservations, preemption and reasons."""
+
+    def __init__(
+        self,
+        policy: str,
+        *,
+        params: Mapping[str, object] = {},
+        organisations: Sequence[Organisation] = (),
+    ) -> None:
+        self.policy: Policy = policy_class(policy)(params, organisations)
+        self.name = policy
+        self._book = ReservationBook()
+        self._cluster: Cluster | None = None
+        self._impossible: dict[_ShapeKey, Reason | None] = {}
+
+    def schedule(self, view: View) -> list[Action]:
+        """The actions to apply, in order: applying them never over-allocates."""
+        return self._pass(view, explaining=False).actions
+
+    def explain(self, view: View) -> Mapping[JobId, tuple[Reason, ...]]:
+        """Every reason each pending job waits (an empty tuple: it starts in this pass)."""
+        cycle = self._pass(view, explaining=True)
+        started = {job_id for job_id in cycle.started}
+        out: dict[JobId, tuple[Reason, ...]] = {}
+        for job in view.pending:
+            if job.id in started:
+                out[job.id] = ()
+                continue
+            found = list(cycle.reasons.get(job.id, ()))
+            rank = self.policy.rank_reason(cycle, job)
+            if rank is not None and all(r.code != rank.code for r in found):
+                found.insert(0, rank)
+            out[job.id] = tuple(found)
+        return out
+
+    def impossible(self, view: View) -> tuple[JobId, ...]:
+        """Pending jobs that can never run on this cluster; drivers reject them."""
+        return tuple(j.id for j in view.pending if self._never(view.cluster, j) is not None)
+
+    def estimate_starts(self, view: View) -> Mapping[JobId, float | None]:
+        """Earliest start of each pending job if it were next in line, from the running jobs'
+        time limits (``None``: it can never run here)."""
+        cycle = self._pass(view, explaining=False)
+        out: dict[JobId, float | None] = {}
+        memo: dict[tuple[object, ...], float | None] = {}
+        for job in view.pending:
+            if job.id in cycle.started:
+                out[job.id] = view.now
+                continue
+            if self._never(view.cluster, job) is not None:
+                out[job.id] = None
+                continue
+            key = (job.gpus, job.nodes, job.mig, job.gpu_model, cycle.fences_for(job))
+            if key not in memo:
+                found = earliest_start(cycle, job)
+                memo[key] = None if found is None else found[0]
+            out[job.id] = memo[key] if memo[key] is None else max(memo[key] or 0.0, job.submit)
+        return out
+
+    def _pass(self, view: View, *, explaining: bool) -> Cycle:
+        # 1. Plan on a copy-on-write overlay of the driver's capacity index.
+        cycle = Cycle(
+            view,
+            view.capacity.overlay(),
+            self.policy.placement,
+            self.policy.default_time_limit,
+            explaining=explaining,
+        )
+        # 2. Fence reserved nodes; preempt preemptible jobs of others on active reservations.
+        self._fence_reservations(cycle)
+        # 3. Order the queue by the policy's priority.
+        ordered = self.policy.order(view, view.pending)
+        # 4. Set impossible jobs aside as the walk reaches them (drivers reject them).
+        possible = (j for j in ordered if self._possible(cycle, j))
+        # 5. Walk the queue with the policy's discipline: admission, placement, preemption and
+        #    backfill all happen here, on the overlay.
+        self.policy.queue.run(cycle, possible, self.policy, self.policy.admit)
+        # 6. The actions, in the order they must be applied.
+        return cycle
+
+    def _fence_reservations(self, cycle: Cycle) -> None:
+        view = cycle.view
+        if not view.reservations:
+            return
+        cycle.fences = self._book.fences(view.cluster, view.reservations, view.now)
+        for fence in cycle.fences:
+            cycle.capacity.fence(fence.positions, fence.tag)
+            if not fence.reservation.active(view.now):
+                continue
+            mine = {view.cluster.nodes[p].name for p in fence.positions}
+            for r in list(cycle.running()):
+                if r.request.org == fence.reservation.org or not set(r.placement.nodes) & mine:
+                    continue
+                if r.request.priority.value == "preemptible":
+                    cycle.preempt(r, f"reservation {fence.reservation.id} starts")
+
+    def _possible(self, cycle: Cycle, job: JobRequest) -> bool:
+        reason = self._never(cycle.view.cluster, job)
+        if reason is not None and cycle.explaining:
+            cycle.reasons.setdefault(job.id, []).append(reason)
+        return reason is None
+
+    def _never(self, cluster: Cluster, job: JobRequest) -> Reason | None:
+        if cluster is not self._cluster:
+            self._cluster, self._impossible = cluster, {}
+        key = (job.gpus, job.nodes, job.mig, job.gpu_model)
+        if key not in self._impossible:
+            self._impossible[key] = self.policy.placement.ever(job, cluster)
+        return self._impossible[key]
+
+
+def is_impossible(reasons: Sequence[Reason]) -> bool:
+    return any(r.code is ReasonCode.IMPOSSIBLE for r in reasons)

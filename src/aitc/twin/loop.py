@@ -1,0 +1,229 @@
+"""The twin's event loop: a heap of ``(time, priority, seq, event)``, as in SimPy's core.
+
+Events are arrivals, completions, reservation starts and ends, and policy ticks. All events of
+one instant are handled first (completions before arrivals, by priority; ties by a counter, so
+runs replay exactly); then, if the state changed, the engine is called once and its actions are
+applied in order to the twin's own ``CapacityIndex`` and ``UsageLedger``. Preempted jobs free
+their GPUs at once and return to the queue; their next run begins with ``preempt_overhead_s``
+seconds of checkpoint restore and lost work. The loop never reads the wall clock.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from aitc.domain.cluster import Cluster
+from aitc.domain.job import JobRequest, RunningJob
+from aitc.domain.org import Organisation
+from aitc.domain.reservation import Reservation
+from aitc.engine.capacity import CapacityIndex
+from aitc.engine.ledger import UsageLedger
+from aitc.engine.view import Preempt, Start, View
+from aitc.twin.jobs import JobRecord, Outcome
+from aitc.twin.locality import LocalityModel, Topology
+from aitc.twin.metrics import JobTable, Timeline
+from aitc.twin.trace import TraceJob
+
+# Event priorities within one instant: resources come back before anyone asks for them.
+END, RES_END, ARRIVE, RES_START, TICK = 0, 1, 2, 3, 4
+
+Event = tuple[float, str, int | str]
+Progress = Callable[[float, int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class TwinConfig:
+    """Knobs of the twin (not of the policy): locality, preemption cost, ticks, decay."""
+
+    locality: LocalityModel = field(default_factory=LocalityModel)
+    preempt_overhead_s: float = 60.0
+    tick_s: float | None = None
+    half_life_s: float = 7 * 86400.0
+    progress_every: int = 50_000
+
+
+class SchedulerLike:
+    """What the loop needs of an ``aitc.engine`` scheduler (structural; documented here)."""
+
+    def schedule(self, view: View) -> Sequence[Start | Preempt]: ...  # pragma: no cover
+
+
+class Twin:
+    """One simulated run of ``jobs`` on ``cluster`` under ``scheduler``."""
+
+    def __init__(self, cluster: Cluster, scheduler: SchedulerLike, jobs: Iterator[TraceJob], *,
+                 organisations: Sequence[Organisation] = (),
+                 reservations: Sequence[Reservation] = (), config: TwinConfig | None = None,
+                 can_ever_run: Callable[[JobRequest], bool] | None = None,
+                 record: bool = False, progress: Progress | None = None) -> None:
+        self.cfg = config or TwinConfig()
+        self.cluster, self.scheduler = cluster, scheduler
+        self.organisations = tuple(organisations)
+        self.reservations = tuple(sorted(reservations, key=lambda r: (r.start, r.id)))
+        self.capacity = CapacityIndex(cluster)
+        self.ledger = UsageLedger(self.cfg.half_life_s)
+        self.topology = Topology(cluster, self.cfg.locality)
+        self.table, self.timeline = JobTable(), Timeline()
+        self.events: list[Event] | None = [] if record else None
+        self.now, self.passes, self.handled = 0.0, 0, 0
+        self._jobs, self._can_run, self._progress = jobs, can_ever_run, progress
+        self._heap: list[tuple[float, int, int, int, int]] = []
+        self._seq = 0
+        self._records: dict[int, JobRecord] = {}
+        self._pending: dict[int, JobRequest] = {}
+        self._running: dict[int, RunningJob] = {}
+        self._busy, self._tick_at, self._last_submit = 0.0, -1.0, 0.0
+        self._dirty = self._force = False
+        self.tenant_gpu_seconds: dict[str, float] = {}
+        self.outcomes: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ the loop
+    def run(self) -> Twin:
+        """Run until no event is left; every job ends completed, rejected or unfinished."""
+        for i, res in enumerate(self.reservations):
+            self._push(res.start, RES_START, i)
+            self._push(res.end, RES_END, i)
+        self._next_arrival()
+        heap, handlers = self._heap, self._handlers()
+        while heap:
+            t, prio, _, a, b = heapq.heappop(heap)
+            self.now = t
+            handlers[prio](a, b)
+            self.handled += 1
+            if self._dirty and (not heap or heap[0][0] > t):
+                self._pass()
+            if self._progress and self.handled % self.cfg.progress_every == 0:
+                self._progress(t, len(self.table), self.handled)
+        self._finish_unfinished()
+        return self
+
+    def _handlers(self) -> dict[int, Callable[[int, int], None]]:
+        return {END: self._on_end, RES_END: self._on_reservation, ARRIVE: self._on_arrival,
+                RES_START: self._on_reservation, TICK: self._on_tick}
+
+    def _push(self, t: float, prio: int, a: int, b: int = 0) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (t, prio, self._seq, a, b))
+
+    def _record(self, kind: str, subject: int | str) -> None:
+        if self.events is not None:
+            self.events.append((self.now, kind, subject))
+
+    # ------------------------------------------------------------------ handlers
+    def _next_arrival(self) -> None:
+        nxt = next(self._jobs, None)
+        if nxt is None:
+            return
+        req = nxt.request
+        if req.submit < self._last_submit:
+            raise ValueError(f"job {req.id} submitted at {req.submit} arrives out of order")
+        self._last_submit = req.submit
+        self._records[req.id] = JobRecord(req, nxt.runtime)
+        self._push(req.submit, ARRIVE, req.id)
+
+    def _on_arrival(self, job_id: int, _: int) -> None:
+        rec = self._records[job_id]
+        self._record("arrive", job_id)
+        self._next_arrival()
+        if self._can_run is not None and not self._can_run(rec.request):
+            self._record("reject", job_id)
+            self._close(rec, Outcome.REJECTED)
+            return
+        self._pending[job_id] = rec.request
+        self._dirty = True
+
+    def _on_end(self, job_id: int, epoch: int) -> None:
+        rec = self._records.get(job_id)
+        if rec is None or rec.epoch != epoch:  # a run that a preemption cut short
+            return
+        timed_out = rec.timed_out
+        self._stop(rec)
+        self._record("timeout" if timed_out else "end", job_id)
+        self._close(rec, Outcome.TIMEOUT if timed_out else Outcome.COMPLETED)
+        self._dirty = True
+
+    def _on_reservation(self, index: int, _: int) -> None:
+        res = self.reservations[index]
+        self._record("reserve" if self.now == res.start else "release", res.id)
+        self._dirty = True
+        self._force = True
+
+    def _on_tick(self, _: int, __: int) -> None:
+        self._dirty = True
+
+    # ------------------------------------------------------------------ engine pass
+    def _pass(self) -> None:
+        self._dirty = False
+        forced, self._force = self._force, False
+        if self._pending or forced:
+            self.passes += 1
+            actions = self.scheduler.schedule(self._view())
+            requeued = False
+            for action in actions:
+                if isinstance(action, Start):
+                    self._start(action)
+                else:
+                    requeued |= self._preempt(action)
+            if requeued:
+                self._pending = dict(sorted(self._pending.items()))
+        self.timeline.sample(self.now, self._busy, len(self._pending))
+        self._schedule_tick()
+
+    def _view(self) -> View:
+        now = self.now
+        return View(now=now, cluster=self.cluster, pending=tuple(self._pending.values()),
+                    running=tuple(self._running.values()), capacity=self.capacity,
+                    usage=self.ledger, organisations=self.organisations,
+                    reservations=tuple(r for r in self.reservations if r.end > now))
+
+    def _schedule_tick(self) -> None:
+        tick = self.cfg.tick_s
+        if tick and self._pending and self._running and self._tick_at <= self.now:
+            self._tick_at = self.now + tick
+            self._push(self._tick_at, TICK, 0)
+
+    def _start(self, action: Start) -> None:
+        job = self._pending.pop(action.job_id)
+        rec = self._records[job.id]
+        self.capacity.allocate(action.placement)
+        attained = self.ledger.attained(job.id, self.now)
+        self.ledger.job_started(job, self.now)
+        self._running[job.id] = RunningJob(job, action.placement, self.now, attained)
+        spread = self.topology.spread(action.placement)
+        end = rec.begin_run(self.now, action.placement, spread, self.cfg.preempt_overhead_s)
+        self._busy += job.gpu_demand
+        self._record("start", job.id)
+        self._push(end, END, job.id, rec.epoch)
+
+    def _preempt(self, action: Preempt) -> bool:
+        if action.job_id not in self._running:
+            raise ValueError(f"the engine preempted job {action.job_id}, which is not running")
+        rec = self._records[action.job_id]
+        self._stop(rec, preempted=True)
+        self._pending[rec.request.id] = rec.request
+        self._record("preempt", rec.request.id)
+        return True
+
+    def _stop(self, rec: JobRecord, *, preempted: bool = False) -> None:
+        """End the current run of ``rec``: free its GPUs, stop its usage, count its GPU time."""
+        job = rec.request
+        run = self._running.pop(job.id)
+        self.capacity.release(run.placement)
+        self.ledger.job_stopped(job.id, self.now)
+        self._busy -= job.gpu_demand
+        held = rec.end_run(self.now, preempted=preempted)
+        self.tenant_gpu_seconds[job.org] = self.tenant_gpu_seconds.get(job.org, 0.0) + held
+
+    # ------------------------------------------------------------------ bookkeeping
+    def _close(self, rec: JobRecord, outcome: Outcome) -> None:
+        del self._records[rec.request.id]
+        self.table.add(rec.row(self.now, outcome))
+        self.outcomes[outcome.value] = self.outcomes.get(outcome.value, 0) + 1
+
+    def _finish_unfinished(self) -> None:
+        """Jobs still queued when nothing can happen any more (the engine never started them)."""
+        for job_id in list(self._pending):
+            self._pending.pop(job_id)
+            self._close(self._records[job_id], Outcome.UNFINISHED)

@@ -1,0 +1,122 @@
+"""What the twin measures while it runs: one row per job and the cluster over time.
+
+Rows are kept in typed arrays (``array('d')``, ``array('q')``), not as objects, so a
+million-job run costs tens of megabytes. Tenants, projects and members are interned as codes.
+"""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+STATES = ("completed", "timeout", "rejected", "unfinished")
+
+
+class Interner:
+    """Strings to small integer codes, in order of first appearance."""
+
+    def __init__(self) -> None:
+        self.codes: dict[str, int] = {}
+        self.names: list[str] = []
+
+    def __call__(self, name: str) -> int:
+        code = self.codes.get(name)
+        if code is None:
+            code = self.codes[name] = len(self.names)
+            self.names.append(name)
+        return code
+
+
+@dataclass(frozen=True, slots=True)
+class JobRow:
+    """The outcome of one job, as the loop reports it to ``JobTable.add``."""
+
+    job_id: int
+    tenant: str
+    project: str
+    member: str
+    gpus: float
+    submit: float
+    start: float  # NaN if it never ran
+    end: float  # NaN if it never finished
+    runtime: float
+    preemptions: int
+    nodes: int
+    leaves: int
+    sus: int
+    slowdown: float
+    state: str
+
+
+class JobTable:
+    """Column-wise store of ``JobRow`` values, convertible to a DataFrame."""
+
+    _FLOATS = ("gpus", "submit", "start", "end", "runtime", "slowdown")
+    _INTS = ("job_id", "preemptions", "nodes", "leaves", "sus")
+
+    def __init__(self) -> None:
+        self._f = {k: array("d") for k in self._FLOATS}
+        self._i = {k: array("q") for k in self._INTS}
+        self._labels = {k: (Interner(), array("q")) for k in ("tenant", "project", "member")}
+        self._state = array("b")
+
+    def __len__(self) -> int:
+        return len(self._state)
+
+    def add(self, row: JobRow) -> None:
+        for k, col in self._f.items():
+            col.append(getattr(row, k))
+        for k, icol in self._i.items():
+            icol.append(getattr(row, k))
+        for k, (intern, codes) in self._labels.items():
+            codes.append(intern(getattr(row, k)))
+        self._state.append(STATES.index(row.state))
+
+    def frame(self) -> pd.DataFrame:
+        """One row per job, sorted by job id, with wait and JCT derived."""
+        data: dict[str, object] = {"job_id": np.frombuffer(self._i["job_id"], dtype=np.int64)}
+        for k, (intern, codes) in self._labels.items():
+            data[k] = pd.Categorical.from_codes(np.frombuffer(codes, dtype=np.int64),
+                                                categories=intern.names or ["-"])
+        for k in ("gpus", "submit", "start", "end"):
+            data[k] = np.frombuffer(self._f[k], dtype=np.float64)
+        df = pd.DataFrame(data)
+        df["wait"] = df["start"] - df["submit"]
+        df["jct"] = df["end"] - df["submit"]
+        df["runtime"] = np.frombuffer(self._f["runtime"], dtype=np.float64)
+        for k in ("preemptions", "nodes", "leaves", "sus"):
+            df[k] = np.frombuffer(self._i[k], dtype=np.int64)
+        df["slowdown"] = np.frombuffer(self._f["slowdown"], dtype=np.float64)
+        df["state"] = pd.Categorical.from_codes(np.frombuffer(self._state, dtype=np.int8),
+                                                categories=list(STATES))
+        return df.sort_values("job_id", kind="stable").reset_index(drop=True)
+
+
+class Timeline:
+    """Busy GPUs and queue length after each change, plus the exact busy GPU-second integral."""
+
+    def __init__(self) -> None:
+        self.time = array("d")
+        self.busy = array("d")
+        self.queue = array("q")
+        self.busy_gpu_seconds = 0.0
+        self._last_t = 0.0
+        self._last_busy = 0.0
+
+    def sample(self, now: float, busy: float, queue: int) -> None:
+        self.busy_gpu_seconds += self._last_busy * (now - self._last_t)
+        self._last_t, self._last_busy = now, busy
+        if self.time and self.time[-1] == now:
+            self.busy[-1], self.queue[-1] = busy, queue
+            return
+        self.time.append(now)
+        self.busy.append(busy)
+        self.queue.append(queue)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return (np.frombuffer(self.time, dtype=np.float64),
+                np.frombuffer(self.busy, dtype=np.float64),
+                np.frombuffer(self.queue, dtype=np.int64))

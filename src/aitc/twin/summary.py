@@ -1,0 +1,98 @@
+"""The summary of one run: JCT and waiting percentiles, utilisation, fairness, shares.
+
+Definitions (docs/twin.md repeats them):
+
+- JCT (job completion time) = end - submit, over jobs that ran to their end (completed or
+  killed at their time limit); wait = first start - submit, over jobs that started.
+- makespan = last end - first submission; utilisation = GPU-seconds held / (GPUs x makespan).
+- per tenant: ``share`` of all GPU-seconds held, ``entitlement`` = its weight over the weights
+  of tenants that submitted jobs; Jain's index over share / entitlement of those tenants
+  (1 = every tenant got exactly its entitlement's proportion).
+
+Floats are rounded (seconds to 3 decimals, fractions to 6) so that equal runs write equal bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from aitc.domain.org import Organisation
+
+
+def summarise(jobs: pd.DataFrame, *, policy: str, total_gpus: int, busy_gpu_seconds: float,
+              tenant_gpu_seconds: Mapping[str, float], organisations: tuple[Organisation, ...],
+              events: int, passes: int) -> dict[str, Any]:
+    """All figures of ``summary.json`` except ``wall_s`` (the caller measures that)."""
+    ran = jobs[jobs["state"].isin(["completed", "timeout"])]
+    started = jobs[jobs["start"].notna()]
+    makespan = float(ran["end"].max() - jobs["submit"].min()) if len(ran) else 0.0
+    out: dict[str, Any] = {
+        "policy": policy,
+        "jobs_total": len(jobs),
+        "jobs_completed": int((jobs["state"] == "completed").sum()),
+        "jobs_timed_out": int((jobs["state"] == "timeout").sum()),
+        "rejected_jobs": int((jobs["state"] == "rejected").sum()),
+        "unfinished_jobs": int((jobs["state"] == "unfinished").sum()),
+        "preemptions": int(jobs["preemptions"].sum()),
+        "makespan_s": makespan,
+        "utilization": busy_gpu_seconds / (total_gpus * makespan) if makespan > 0 else 0.0,
+        "events": events,
+        "engine_passes": passes,
+        "gpus": total_gpus,
+        "multi_leaf_jobs": int((started["leaves"] > 1).sum()),
+        "multi_su_jobs": int((started["sus"] > 1).sum()),
+    }
+    out |= _stats("jct", ran["jct"].to_numpy())
+    out |= _stats("wait", started["wait"].to_numpy())
+    out |= _tenants(jobs, tenant_gpu_seconds, organisations)
+    return out
+
+
+def _stats(name: str, values: np.ndarray) -> dict[str, float | None]:
+    if values.size == 0:
+        return {f"avg_{name}_s": None, f"median_{name}_s": None, f"p95_{name}_s": None,
+                f"p99_{name}_s": None}
+    p50, p95, p99 = np.percentile(values, [50, 95, 99])
+    return {f"avg_{name}_s": float(values.mean()), f"median_{name}_s": float(p50),
+            f"p95_{name}_s": float(p95), f"p99_{name}_s": float(p99)}
+
+
+def _tenants(jobs: pd.DataFrame, held: Mapping[str, float],
+             organisations: tuple[Organisation, ...]) -> dict[str, Any]:
+    weights = {o.id: o.share for o in organisations}
+    present = sorted(set(jobs["tenant"].astype(str)))
+    weight_sum = sum(weights.get(t, 1.0) for t in present) or 1.0
+    total = sum(held.values()) or 1.0
+    per: dict[str, dict[str, float]] = {}
+    for t in present:
+        per[t] = {"gpu_hours": held.get(t, 0.0) / 3600.0, "share": held.get(t, 0.0) / total,
+                  "entitlement": weights.get(t, 1.0) / weight_sum}
+    ratios = np.array([p["share"] / p["entitlement"] for p in per.values() if p["entitlement"]])
+    jain = float(ratios.sum() ** 2 / (ratios.size * (ratios**2).sum())) if ratios.any() else 0.0
+    return {"per_tenant": per, "jain_fairness": jain}
+
+
+def canonical(summary: Mapping[str, Any]) -> str:
+    """The summary as JSON text: sorted keys, rounded floats, NaN as null."""
+    return json.dumps(_round(summary), sort_keys=True, indent=2) + "\n"
+
+
+def _round(value: Any, key: str = "") -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _round(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_round(v, key) for v in value]
+    if isinstance(value, float | np.floating):
+        f = float(value)
+        if not math.isfinite(f):
+            return None
+        return round(f, 3 if key.endswith("_s") or key == "gpu_hours" else 6)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value

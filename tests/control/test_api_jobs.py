@@ -1,0 +1,117 @@
+"""Submitting, listing, showing and cancelling jobs through the API."""
+
+from __future__ import annotations
+
+from conftest import Api
+
+from aitc.control.store import JobRow, transition
+from aitc.domain.job import JobState
+
+
+def test_submit_stores_a_pending_job_and_wakes_the_controller(api: Api) -> None:
+    job = api.submit("alice", project="vision", gpus=4, command=["python", "train.py"],
+                     time_limit=7200, priority="preemptible", env={"SEED": "1"})
+    assert (job["state"], job["gpus"], job["project"], job["organisation"]) == (
+        "pending", 4, "vision", "uni")
+    assert job["command"] == ["python", "train.py"] and job["name"] == "python"
+    assert api.wakes == 1
+    shown = api.client.get(f"/api/v1/jobs/{job['id']}", headers=api.auth("alice")).json()
+    assert shown == job
+
+
+def test_project_defaults_to_the_only_one_of_the_member(api: Api) -> None:
+    assert api.submit("bob")["project"] == "nlp"
+
+
+def test_same_idempotency_key_returns_the_same_job(api: Api) -> None:
+    headers = {**api.auth("alice"), "Idempotency-Key": "retry-1"}
+    body = {"command": ["sleep", "1"], "gpus": 2}
+    first = api.client.post("/api/v1/jobs", json=body, headers=headers)
+    again = api.client.post("/api/v1/jobs", json=body, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["id"] == again.json()["id"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    listed = api.client.get("/api/v1/jobs", headers=api.auth("alice")).json()
+    assert listed["count"] == 1 and api.wakes == 1
+
+
+def test_idempotency_key_reused_for_another_job_is_a_conflict(api: Api) -> None:
+    headers = {**api.auth("alice"), "Idempotency-Key": "k"}
+    api.client.post("/api/v1/jobs", json={"command": ["a"]}, headers=headers)
+    r = api.client.post("/api/v1/jobs", json={"command": ["b"]}, headers=headers)
+    assert r.status_code == 409
+
+
+def test_same_key_from_two_members_makes_two_jobs(api: Api) -> None:
+    ids = {
+        api.client.post("/api/v1/jobs", json={"command": ["a"]},
+                        headers={**api.auth(m), "Idempotency-Key": "same"}).json()["id"]
+        for m in ("alice", "bob")
+    }
+    assert len(ids) == 2
+
+
+def test_list_filters_by_state_and_project(api: Api) -> None:
+    a = api.submit("alice", gpus=1)
+    api.submit("admin", project="nlp", gpus=1)
+    _cancel(api, "alice", a["id"])
+    r = api.client.get("/api/v1/jobs", params={"state": "cancelled"}, headers=api.auth("admin"))
+    assert [j["id"] for j in r.json()["data"]] == [a["id"]]
+    r = api.client.get("/api/v1/jobs", params={"project": "nlp"}, headers=api.auth("admin"))
+    assert [j["project"] for j in r.json()["data"]] == ["nlp"]
+
+
+def _cancel(api: Api, member: str, job_id: object) -> dict[str, object]:
+    r = api.client.post(f"/api/v1/jobs/{job_id}/cancel", headers=api.auth(member))
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def test_cancel_pending_job_ends_it_at_once(api: Api) -> None:
+    job = api.submit("alice")
+    assert _cancel(api, "alice", job["id"])["state"] == "cancelled"
+    events = api.client.get(f"/api/v1/jobs/{job['id']}/events", headers=api.auth("alice"))
+    assert [(e["from_state"], e["to_state"]) for e in events.json()["data"]] == [
+        (None, "pending"), ("pending", "cancelled")]
+
+
+def test_cancel_running_job_asks_the_controller(api: Api) -> None:
+    job = api.submit("alice")
+    with api.store.session() as s:
+        transition(session=s, job=s.get_one(JobRow, job["id"]), to=JobState.RUNNING,
+                   cause="started", now=api.clock.now())
+    out = _cancel(api, "alice", job["id"])
+    assert (out["state"], out["cancel_requested"]) == ("running", True)
+    assert api.wakes == 2
+
+
+def test_show_returns_stored_pending_reasons_and_estimate(api: Api) -> None:
+    job = api.submit("alice", gpus=8)
+    with api.store.session() as s:
+        row = s.get_one(JobRow, job["id"])
+        row.pending_reasons = [{"code": "not_enough_gpus", "message": "waits for 8 GPUs",
+                                "details": {"free": 4}}]
+        row.estimated_start = api.clock.now() + 60
+    shown = api.client.get(f"/api/v1/jobs/{job['id']}", headers=api.auth("alice")).json()
+    assert shown["pending_reasons"][0]["message"] == "waits for 8 GPUs"
+    assert shown["estimated_start"] is not None
+
+
+def test_queue_lists_running_then_pending_in_submission_order(api: Api) -> None:
+    first, second, third = (api.submit("alice") for _ in range(3))
+    with api.store.session() as s:
+        transition(session=s, job=s.get_one(JobRow, second["id"]), to=JobState.RUNNING,
+                   cause="started", now=api.clock.now())
+    q = api.client.get("/api/v1/queue", headers=api.auth("alice")).json()
+    assert [j["id"] for j in q["running"]] == [second["id"]]
+    assert [j["id"] for j in q["pending"]] == [first["id"], third["id"]]
+
+
+def test_healthz_needs_no_token(api: Api) -> None:
+    assert api.client.get("/healthz").json()["status"] == "ok"
+
+
+def test_missing_or_unknown_token_is_401(api: Api) -> None:
+    assert api.client.get("/api/v1/jobs").status_code == 401
+    r = api.client.get("/api/v1/jobs", headers={"Authorization": "Bearer aitc_nope"})
+    assert r.status_code == 401 and r.headers["WWW-Authenticate"] == "Bearer"

@@ -1,0 +1,107 @@
+"""The Slurm executor against the real test cluster: start, poll, logs, cancel, time limit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from slurm_helpers import SlurmCluster, job, placement, wait_allocated, wait_report
+
+from aitc.control.executors.base import ExecStatus
+from aitc.control.executors.slurm import SlurmExecutor
+
+ENDED = {ExecStatus.EXITED, ExecStatus.TIMEOUT, ExecStatus.CANCELLED, ExecStatus.LOST}
+SHOW = "echo $SLURMD_NODENAME gpus=$CUDA_VISIBLE_DEVICES slurm=$SLURM_JOB_GPUS; sleep 1"
+
+
+def _out(ex: SlurmExecutor, job_id: int) -> str:
+    return Path(ex.log_paths(job_id, 0)[0]).read_text()
+
+
+def test_gang_job_runs_one_task_on_each_chosen_node(executor: SlurmExecutor) -> None:
+    handle = executor.start(job(1, ["bash", "-c", SHOW], placement(node01=8, node02=8)))
+    assert handle.isdigit()
+    assert wait_allocated(executor, 1, nodes=2) == {
+        "node01": tuple(range(8)),
+        "node02": tuple(range(8)),
+    }
+    report = wait_report(executor, 1, until=ENDED)
+    assert (report.status, report.exit_code) == (ExecStatus.EXITED, 0)
+    lines = sorted(_out(executor, 1).split("\n"))[1:]
+    assert lines == [
+        "node01 gpus=0,1,2,3,4,5,6,7 slurm=0,1,2,3,4,5,6,7",
+        "node02 gpus=0,1,2,3,4,5,6,7 slurm=0,1,2,3,4,5,6,7",
+    ]
+
+
+def test_jobs_sharing_a_node_get_disjoint_gpus_chosen_by_slurm(executor: SlurmExecutor) -> None:
+    executor.start(job(1, ["sleep", "30"], placement(node03=8)))
+    executor.start(job(2, ["sleep", "30"], placement(node04=4)))
+    executor.start(job(3, ["sleep", "30"], placement(node04=4)))
+    assert wait_allocated(executor, 1, nodes=1) == {"node03": tuple(range(8))}
+    a, b = (wait_allocated(executor, j, nodes=1)["node04"] for j in (2, 3))
+    assert len(a) == len(b) == 4 and not set(a) & set(b)
+    running = {r.job_id for r in executor.poll() if r.status == ExecStatus.RUNNING}
+    assert running == {1, 2, 3}
+    assert {n.name: n.foreign_gpus for n in executor.inventory()}["node04"] == 0
+
+
+def test_start_is_idempotent_and_a_new_executor_adopts_the_attempt(
+    executor: SlurmExecutor, slurm: SlurmCluster
+) -> None:
+    first = executor.start(job(7, ["sleep", "30"], placement(node01=2)))
+    assert executor.start(job(7, ["sleep", "30"], placement(node01=2))) == first
+    again = SlurmExecutor(executor.state_dir, env=slurm.env, name_prefix=executor.prefix)
+    assert again.start(job(7, ["sleep", "30"], placement(node01=2))) == first
+    assert wait_report(again, 7, until={ExecStatus.RUNNING}).handle == first
+    names = slurm.run("squeue", "-h", "-o", "%j").split()
+    assert names.count(executor.job_name(7, 0)) == 1
+
+
+def test_exit_code_stdout_and_stderr_come_back(executor: SlurmExecutor) -> None:
+    executor.start(
+        job(
+            4,
+            ["bash", "-c", "echo to-out; echo to-err >&2; exit 3"],
+            placement(node02=1),
+            env={"GREETING": "hello"},
+        )
+    )
+    report = wait_report(executor, 4, until=ENDED)
+    assert (report.status, report.exit_code) == (ExecStatus.EXITED, 3)
+    out, err = (Path(p).read_text() for p in executor.log_paths(4, 0))
+    assert out == "to-out\n" and "to-err" in err
+
+
+def test_job_environment_reaches_every_task(executor: SlurmExecutor) -> None:
+    executor.start(
+        job(
+            5,
+            ["bash", "-c", "echo $GREETING $AITC_JOB_ID"],
+            placement(node03=1, node04=1),
+            env={"GREETING": "hello"},
+        )
+    )
+    assert wait_report(executor, 5, until=ENDED).exit_code == 0
+    assert _out(executor, 5) == "hello 5\nhello 5\n"
+
+
+def test_cancel_stops_a_running_attempt(executor: SlurmExecutor) -> None:
+    executor.start(job(6, ["sleep", "300"], placement(node01=4)))
+    wait_allocated(executor, 6, nodes=1)
+    executor.cancel(6, 0)
+    report = wait_report(executor, 6, until=ENDED)
+    assert report.status == ExecStatus.CANCELLED
+    executor.cancel(6, 0)  # cancelling again is harmless
+
+
+def test_time_limit_stops_the_attempt_as_timeout(executor: SlurmExecutor) -> None:
+    executor.start(job(8, ["sleep", "300"], placement(node02=2), time_limit=2))
+    report = wait_report(executor, 8, until=ENDED, timeout_s=30)
+    assert report.status == ExecStatus.TIMEOUT
+    assert "time limit" in report.cause
+
+
+def test_an_ended_attempt_is_reported_until_the_next_poll(executor: SlurmExecutor) -> None:
+    executor.start(job(9, ["true"], placement(node01=1)))
+    assert wait_report(executor, 9, until=ENDED).status == ExecStatus.EXITED
+    assert [r for r in executor.poll() if r.job_id == 9] == []
