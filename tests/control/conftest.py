@@ -61,8 +61,9 @@ class Api:
 
         self.store, self.clock, self.tokens = store, clock, tokens
         self.wakes = 0
-        self.app = create_app(Settings(store=store, clock=clock, wake=self._wake,
-                                       follow_poll_s=0.02))
+        self.app = create_app(
+            Settings(store=store, clock=clock, wake=self._wake, follow_poll_s=0.02)
+        )
         self.client = TestClient(self.app)
 
     def _wake(self) -> None:

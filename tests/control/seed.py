@@ -20,14 +20,32 @@ from aitc.domain.org import Member, Organisation, OrgKind, Project, Role
 
 def small_lab() -> Lab:
     orgs = (
-        Organisation("uni", "University", OrgKind.RESEARCH, 2.0,
-                     (Project("vision", "Vision", "uni"), Project("nlp", "Language", "uni"))),
-        Organisation("acme", "Acme Health", OrgKind.PARTNER, 1.0,
-                     (Project("health", "Health", "acme"),), quota=4),
-        Organisation("globex", "Globex Energy", OrgKind.PARTNER, 1.0,
-                     (Project("energy", "Energy", "globex"),), quota=4),
-        Organisation("school", "School", OrgKind.EDUCATION, 1.0,
-                     (Project("course", "Course", "school"),)),
+        Organisation(
+            "uni",
+            "University",
+            OrgKind.RESEARCH,
+            2.0,
+            (Project("vision", "Vision", "uni"), Project("nlp", "Language", "uni")),
+        ),
+        Organisation(
+            "acme",
+            "Acme Health",
+            OrgKind.PARTNER,
+            1.0,
+            (Project("health", "Health", "acme"),),
+            quota=4,
+        ),
+        Organisation(
+            "globex",
+            "Globex Energy",
+            OrgKind.PARTNER,
+            1.0,
+            (Project("energy", "Energy", "globex"),),
+            quota=4,
+        ),
+        Organisation(
+            "school", "School", OrgKind.EDUCATION, 1.0, (Project("course", "Course", "school"),)
+        ),
     )
     members = (
         Member("alice", "Alice", "alice@uni.example", "uni", Role.MEMBER, ("vision",)),
@@ -47,10 +65,14 @@ def seed(store: Store, clock: FakeClock) -> dict[str, str]:
     lab = small_lab()
     with store.session() as session:
         apply_lab(session=session, lab=lab)
-        upsert_nodes(session=session, now=clock.now(), nodes=[
-            NodeRecord("n1", 8, "H100-80GB"), NodeRecord("n2", 8, "H100-80GB")])
+        upsert_nodes(
+            session=session,
+            now=clock.now(),
+            nodes=[NodeRecord("n1", 8, "H100-80GB"), NodeRecord("n2", 8, "H100-80GB")],
+        )
         tokens = {"admin": bootstrap_admin(session=session, now=clock.now())}
         for m in lab.members:
-            tokens[m.id] = create_token(session=session, member_id=m.id, name="test",
-                                        now=clock.now())[1]
+            tokens[m.id] = create_token(
+                session=session, member_id=m.id, name="test", now=clock.now()
+            )[1]
     return tokens

@@ -9,10 +9,21 @@ from aitc.domain.job import JobState
 
 
 def test_submit_stores_a_pending_job_and_wakes_the_controller(api: Api) -> None:
-    job = api.submit("alice", project="vision", gpus=4, command=["python", "train.py"],
-                     time_limit=7200, priority="preemptible", env={"SEED": "1"})
+    job = api.submit(
+        "alice",
+        project="vision",
+        gpus=4,
+        command=["python", "train.py"],
+        time_limit=7200,
+        priority="preemptible",
+        env={"SEED": "1"},
+    )
     assert (job["state"], job["gpus"], job["project"], job["organisation"]) == (
-        "pending", 4, "vision", "uni")
+        "pending",
+        4,
+        "vision",
+        "uni",
+    )
     assert job["command"] == ["python", "train.py"] and job["name"] == "python"
     assert api.wakes == 1
     shown = api.client.get(f"/api/v1/jobs/{job['id']}", headers=api.auth("alice")).json()
@@ -44,8 +55,11 @@ def test_idempotency_key_reused_for_another_job_is_a_conflict(api: Api) -> None:
 
 def test_same_key_from_two_members_makes_two_jobs(api: Api) -> None:
     ids = {
-        api.client.post("/api/v1/jobs", json={"command": ["a"]},
-                        headers={**api.auth(m), "Idempotency-Key": "same"}).json()["id"]
+        api.client.post(
+            "/api/v1/jobs",
+            json={"command": ["a"]},
+            headers={**api.auth(m), "Idempotency-Key": "same"},
+        ).json()["id"]
         for m in ("alice", "bob")
     }
     assert len(ids) == 2
@@ -72,14 +86,21 @@ def test_cancel_pending_job_ends_it_at_once(api: Api) -> None:
     assert _cancel(api, "alice", job["id"])["state"] == "cancelled"
     events = api.client.get(f"/api/v1/jobs/{job['id']}/events", headers=api.auth("alice"))
     assert [(e["from_state"], e["to_state"]) for e in events.json()["data"]] == [
-        (None, "pending"), ("pending", "cancelled")]
+        (None, "pending"),
+        ("pending", "cancelled"),
+    ]
 
 
 def test_cancel_running_job_asks_the_controller(api: Api) -> None:
     job = api.submit("alice")
     with api.store.session() as s:
-        transition(session=s, job=s.get_one(JobRow, job["id"]), to=JobState.RUNNING,
-                   cause="started", now=api.clock.now())
+        transition(
+            session=s,
+            job=s.get_one(JobRow, job["id"]),
+            to=JobState.RUNNING,
+            cause="started",
+            now=api.clock.now(),
+        )
     out = _cancel(api, "alice", job["id"])
     assert (out["state"], out["cancel_requested"]) == ("running", True)
     assert api.wakes == 2
@@ -89,8 +110,9 @@ def test_show_returns_stored_pending_reasons_and_estimate(api: Api) -> None:
     job = api.submit("alice", gpus=8)
     with api.store.session() as s:
         row = s.get_one(JobRow, job["id"])
-        row.pending_reasons = [{"code": "not_enough_gpus", "message": "waits for 8 GPUs",
-                                "details": {"free": 4}}]
+        row.pending_reasons = [
+            {"code": "not_enough_gpus", "message": "waits for 8 GPUs", "details": {"free": 4}}
+        ]
         row.estimated_start = api.clock.now() + 60
     shown = api.client.get(f"/api/v1/jobs/{job['id']}", headers=api.auth("alice")).json()
     assert shown["pending_reasons"][0]["message"] == "waits for 8 GPUs"
@@ -100,8 +122,13 @@ def test_show_returns_stored_pending_reasons_and_estimate(api: Api) -> None:
 def test_queue_lists_running_then_pending_in_submission_order(api: Api) -> None:
     first, second, third = (api.submit("alice") for _ in range(3))
     with api.store.session() as s:
-        transition(session=s, job=s.get_one(JobRow, second["id"]), to=JobState.RUNNING,
-                   cause="started", now=api.clock.now())
+        transition(
+            session=s,
+            job=s.get_one(JobRow, second["id"]),
+            to=JobState.RUNNING,
+            cause="started",
+            now=api.clock.now(),
+        )
     q = api.client.get("/api/v1/queue", headers=api.auth("alice")).json()
     assert [j["id"] for j in q["running"]] == [second["id"]]
     assert [j["id"] for j in q["pending"]] == [first["id"], third["id"]]

@@ -71,8 +71,9 @@ def test_time_limit_and_lost_attempts_end_with_their_cause(rig: Rig) -> None:
     assert rig.job(lost).attempt == 2 and rig.fake.launches[(lost, 2)] == 1
 
 
-def test_a_job_lost_on_its_last_attempt_fails(store: Store, clock: FakeClock,
-                                              tmp_path: Path) -> None:
+def test_a_job_lost_on_its_last_attempt_fails(
+    store: Store, clock: FakeClock, tmp_path: Path
+) -> None:
     rig = Rig(store, clock, tmp_path, max_attempts=1)
     job = rig.submit()
     rig.step()
@@ -112,12 +113,15 @@ def test_an_executor_that_refuses_to_start_fails_the_job_with_its_words(rig: Rig
     result = rig.step()
     assert result.failed_to_start == (job,)
     assert rig.events(job)[-1] == (
-        "failed", "the fake executor could not start it: no such file: train")
+        "failed",
+        "the fake executor could not start it: no such file: train",
+    )
     assert rig.step().started == ()  # its GPU is free again, nothing else waits
 
 
-def test_an_impossible_job_fails_with_the_engine_reason(store: Store, clock: FakeClock,
-                                                         tmp_path: Path) -> None:
+def test_an_impossible_job_fails_with_the_engine_reason(
+    store: Store, clock: FakeClock, tmp_path: Path
+) -> None:
     rig = Rig(store, clock, tmp_path)
     job = rig.submit(gpus=16, nodes=2)  # submitted before the controller recorded one node
     rig.step()

@@ -43,7 +43,8 @@ def rig(store: Store, clock: FakeClock, tmp_path: Path) -> Rig:
 
 @pytest.mark.parametrize("after_launch", [False, True], ids=["before-launch", "after-launch"])
 def test_a_crash_between_commit_and_dispatch_starts_the_job_exactly_once(
-        rig: Rig, after_launch: bool) -> None:
+    rig: Rig, after_launch: bool
+) -> None:
     rig.fake = DyingHost(after_launch=after_launch)
     rig.ctl = rig.new_controller()
     job = rig.submit()

@@ -23,15 +23,29 @@ def executor(state: Path, grace_s: float = 0.5) -> LocalExecutor:
     return LocalExecutor(state, virtual_gpus=8, node_name=NODE, grace_s=grace_s)
 
 
-def job(job_id: int, script: str, *, gpus: Sequence[int] = (0,), attempt: int = 1,
-        mig: MigSlot | None = None, **kw: object) -> ExecJob:
+def job(
+    job_id: int,
+    script: str,
+    *,
+    gpus: Sequence[int] = (0,),
+    attempt: int = 1,
+    mig: MigSlot | None = None,
+    **kw: object,
+) -> ExecJob:
     alloc = NodeAlloc(node=NODE, gpus=tuple(gpus), mig=mig)
-    return ExecJob(job_id=job_id, attempt=attempt, name=f"job{job_id}",
-                   command=("sh", "-c", script), placement=Placement((alloc,)), **kw)  # type: ignore[arg-type]
+    return ExecJob(
+        job_id=job_id,
+        attempt=attempt,
+        name=f"job{job_id}",
+        command=("sh", "-c", script),
+        placement=Placement((alloc,)),
+        **kw,
+    )  # type: ignore[arg-type]
 
 
-def wait_for(ex: LocalExecutor, job_id: int, done: Callable[[ExecReport], bool],
-             timeout: float = 10.0) -> ExecReport:
+def wait_for(
+    ex: LocalExecutor, job_id: int, done: Callable[[ExecReport], bool], timeout: float = 10.0
+) -> ExecReport:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for r in ex.poll():
@@ -73,8 +87,9 @@ def test_mig_slice_is_pinned_by_its_uuid(tmp_path: Path) -> None:
     assert stdout(ex, 1) == f"{uuid}\n"
 
 
-def test_server_secrets_in_aitc_variables_do_not_reach_jobs(tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_server_secrets_in_aitc_variables_do_not_reach_jobs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AITC_TOKEN", "secret")
     ex = executor(tmp_path)
     ex.start(job(1, 'echo "[$AITC_TOKEN]"'))
@@ -93,8 +108,15 @@ def test_stderr_has_its_own_file_and_the_exit_code_comes_back(tmp_path: Path) ->
 
 def test_a_missing_program_exits_127_with_the_reason(tmp_path: Path) -> None:
     ex = executor(tmp_path)
-    ex.start(ExecJob(job_id=1, attempt=1, name="x", command=("/no/such/program",),
-                     placement=Placement((NodeAlloc(NODE, (0,)),))))
+    ex.start(
+        ExecJob(
+            job_id=1,
+            attempt=1,
+            name="x",
+            command=("/no/such/program",),
+            placement=Placement((NodeAlloc(NODE, (0,)),)),
+        )
+    )
     r = wait_for(ex, 1, ended)
     assert (r.status, r.exit_code) == (ExecStatus.EXITED, 127)
     assert "cannot start '/no/such/program'" in r.cause
@@ -192,8 +214,13 @@ def test_an_orphaned_job_is_still_cancelled(tmp_path: Path) -> None:
 
 def test_a_placement_on_another_node_is_refused(tmp_path: Path) -> None:
     ex = executor(tmp_path)
-    other = ExecJob(job_id=1, attempt=1, name="x", command=("true",),
-                    placement=Placement((NodeAlloc("elsewhere", (0,)),)))
+    other = ExecJob(
+        job_id=1,
+        attempt=1,
+        name="x",
+        command=("true",),
+        placement=Placement((NodeAlloc("elsewhere", (0,)),)),
+    )
     with pytest.raises(ExecutorError, match="placement names node 'elsewhere'"):
         ex.start(other)
     with pytest.raises(ExecutorError, match=r"GPU indices \[9\] do not exist"):

@@ -68,3 +68,41 @@ def test_executors_are_found_by_name(tmp_path: Path) -> None:
 def test_an_unknown_executor_names_the_known_ones(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown executor 'k8s' \\(known: .*local"):
         create_executor("k8s", ExecutorSettings(state_dir=tmp_path))
+
+
+REAL_GPUS = nvml_gpus()
+
+
+@pytest.mark.skipif(not REAL_GPUS, reason="NVML finds no GPU on this machine")
+def test_nvml_reports_each_real_gpu_with_index_uuid_model_and_memory() -> None:
+    from aitc.domain.gpu import GPU_MODELS
+
+    assert [g.index for g in REAL_GPUS] == list(range(len(REAL_GPUS)))
+    assert all(g.uuid.startswith("GPU-") and g.memory_mb > 1024 for g in REAL_GPUS)
+    assert len({g.uuid for g in REAL_GPUS}) == len(REAL_GPUS)
+    assert all(g.model in GPU_MODELS for g in REAL_GPUS), [g.model for g in REAL_GPUS]
+
+
+@pytest.mark.skipif(not REAL_GPUS, reason="NVML finds no GPU on this machine")
+def test_a_job_on_a_real_gpu_sees_only_its_gpu(tmp_path: Path) -> None:
+    import time
+
+    from aitc.control.executors.base import ExecJob, ExecStatus
+    from aitc.domain.job import NodeAlloc, Placement
+
+    ex = LocalExecutor(tmp_path, node_name="gpu-host")
+    (node,) = ex.inventory()
+    last = node.gpus[-1].index
+    ex.start(
+        ExecJob(
+            job_id=1,
+            attempt=1,
+            name="x",
+            command=("sh", "-c", "echo $CUDA_VISIBLE_DEVICES"),
+            placement=Placement((NodeAlloc("gpu-host", (last,)),)),
+        )
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any(r.status == ExecStatus.EXITED for r in ex.poll()):
+        time.sleep(0.02)
+    assert Path(ex.log_paths(1, 1)[0]).read_text() == f"{last}\n"

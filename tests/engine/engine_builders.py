@@ -31,8 +31,14 @@ def jid(name: str | int) -> JobId:
     return JobId(_IDS.setdefault(name, len(_IDS) + 1))
 
 
-def cluster(nodes: int = 4, *, per_leaf: int = 2, leaves_per_su: int = 2,
-            model: str = "dgx-h100", models: Sequence[str] = ()) -> Cluster:
+def cluster(
+    nodes: int = 4,
+    *,
+    per_leaf: int = 2,
+    leaves_per_su: int = 2,
+    model: str = "dgx-h100",
+    models: Sequence[str] = (),
+) -> Cluster:
     """Nodes n1..nN of 8 GPUs, ``per_leaf`` to a leaf, ``leaves_per_su`` leaves to an SU."""
     out = []
     for i in range(nodes):
@@ -42,13 +48,34 @@ def cluster(nodes: int = 4, *, per_leaf: int = 2, leaves_per_su: int = 2,
     return Cluster("rig", tuple(out))
 
 
-def job(name: str | int, gpus: int = 1, *, org: str = "ai-institute", project: str = "p",
-        member: str = "m", submit: float = 0.0, limit: float | None = None,
-        nodes: int | None = None, mig: str | None = None, model: str | None = None,
-        priority: Priority = Priority.STANDARD) -> JobRequest:
-    return JobRequest(jid(name), org, project, member, 0 if mig else gpus, submit, nodes=nodes,
-                      mig=mig, gpu_model=model, time_limit=limit, priority=priority,
-                      name=str(name))
+def job(
+    name: str | int,
+    gpus: int = 1,
+    *,
+    org: str = "ai-institute",
+    project: str = "p",
+    member: str = "m",
+    submit: float = 0.0,
+    limit: float | None = None,
+    nodes: int | None = None,
+    mig: str | None = None,
+    model: str | None = None,
+    priority: Priority = Priority.STANDARD,
+) -> JobRequest:
+    return JobRequest(
+        jid(name),
+        org,
+        project,
+        member,
+        0 if mig else gpus,
+        submit,
+        nodes=nodes,
+        mig=mig,
+        gpu_model=model,
+        time_limit=limit,
+        priority=priority,
+        name=str(name),
+    )
 
 
 def on(*allocs: tuple[str, Iterable[int]]) -> Placement:
@@ -64,14 +91,28 @@ def mig_start(name: str | int, node: str, gpu: int, profile: str, at: int) -> St
     return Start(jid(name), Placement((NodeAlloc(node, (), MigSlot(gpu, profile, at)),)))
 
 
-def org(name: str, share: float = 1.0, *, quota: int | None = None,
-        borrow: int | None = None, projects: Sequence[tuple[str, float]] = ()) -> Organisation:
-    return Organisation(name, name, OrgKind.RESEARCH, share,
-                        tuple(Project(p, p, name, s) for p, s in projects), quota, borrow)
+def org(
+    name: str,
+    share: float = 1.0,
+    *,
+    quota: int | None = None,
+    borrow: int | None = None,
+    projects: Sequence[tuple[str, float]] = (),
+) -> Organisation:
+    return Organisation(
+        name,
+        name,
+        OrgKind.RESEARCH,
+        share,
+        tuple(Project(p, p, name, s) for p, s in projects),
+        quota,
+        borrow,
+    )
 
 
-def reservation(rid: str, org: str, start: float, end: float, *, gpus: int = 0,
-                nodes: Sequence[str] = ()) -> Reservation:
+def reservation(
+    rid: str, org: str, start: float, end: float, *, gpus: int = 0, nodes: Sequence[str] = ()
+) -> Reservation:
     return Reservation(rid, org, start, end, gpus=gpus, nodes=tuple(nodes))
 
 
@@ -94,9 +135,16 @@ class Rig:
         self.ledger = UsageLedger(self.half_life_s)
 
     def view(self) -> View:
-        return View(self.now, self.cluster, tuple(self.pending), tuple(self.running.values()),
-                    self.capacity, self.ledger, tuple(self.organisations),
-                    tuple(self.reservations))
+        return View(
+            self.now,
+            self.cluster,
+            tuple(self.pending),
+            tuple(self.running.values()),
+            self.capacity,
+            self.ledger,
+            tuple(self.organisations),
+            tuple(self.reservations),
+        )
 
     def submit(self, *jobs: JobRequest) -> Rig:
         self.pending.extend(jobs)
@@ -106,8 +154,9 @@ class Rig:
         """Mark a job running now on ``placement`` (as if an earlier pass started it)."""
         self.apply([Start(request.id, placement)], requests={request.id: request})
 
-    def apply(self, actions: Sequence[Action],
-              requests: dict[JobId, JobRequest] | None = None) -> None:
+    def apply(
+        self, actions: Sequence[Action], requests: dict[JobId, JobRequest] | None = None
+    ) -> None:
         waiting = {j.id: j for j in self.pending} | (requests or {})
         for action in actions:
             if isinstance(action, Preempt):

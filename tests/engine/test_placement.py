@@ -1,7 +1,7 @@
 """Placement: gang, pack within a node, then a leaf, then an SU; whole nodes; MIG; GPU model."""
 
 import pytest
-from engine_builders import Rig, cluster, job, jid, mig_start, on, start
+from engine_builders import Rig, cluster, jid, job, mig_start, on, start
 
 from aitc.engine.scheduler import Scheduler
 from aitc.engine.view import Start

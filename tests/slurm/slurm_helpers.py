@@ -81,10 +81,14 @@ def wait_report(
     attempt: int = 0,
     timeout_s: float = 30.0,
 ) -> ExecReport:
-    """Poll until the attempt's report has one of ``until`` (AssertionError with the last one)."""
+    """Poll until the attempt's report has one of ``until`` (AssertionError with the last one).
+
+    Each round reads the inventory first, as the controller does before it polls.
+    """
     deadline = time.monotonic() + timeout_s
     last: ExecReport | None = None
     while time.monotonic() < deadline:
+        ex.inventory()
         for r in ex.poll():
             if (r.job_id, r.attempt) == (job_id, attempt):
                 last = r

@@ -22,11 +22,13 @@ def test_inventory_lists_every_node_with_its_gpus(executor: SlurmExecutor) -> No
     nodes = executor.inventory()
     assert [n.name for n in nodes] == ["node01", "node02", "node03", "node04"]
     assert {(len(n.gpus), n.gpus[0].model, n.state) for n in nodes} == {
-        (8, "H100-80GB", NodeState.UP)}
+        (8, "H100-80GB", NodeState.UP)
+    }
 
 
-def test_gpus_of_a_plain_sbatch_job_are_foreign(executor: SlurmExecutor,
-                                                slurm: SlurmCluster) -> None:
+def test_gpus_of_a_plain_sbatch_job_are_foreign(
+    executor: SlurmExecutor, slurm: SlurmCluster
+) -> None:
     slurm.run("sbatch", "--parsable", "-w", "node02", "--gres=gpu:3", "--wrap", "sleep 60")
     executor.start(job(1, ["sleep", "60"], placement(node02=4)))
     wait_allocated(executor, 1, nodes=1)
@@ -35,7 +37,8 @@ def test_gpus_of_a_plain_sbatch_job_are_foreign(executor: SlurmExecutor,
 
 
 def test_killed_slurmd_makes_the_node_down_and_its_attempt_lost(
-        executor: SlurmExecutor, slurm: SlurmCluster) -> None:
+    executor: SlurmExecutor, slurm: SlurmCluster
+) -> None:
     executor.start(job(2, ["sleep", "300"], placement(node03=8, node04=8)))
     wait_allocated(executor, 2, nodes=2)
     slurm.rig.kill_node("node04")
@@ -44,8 +47,7 @@ def test_killed_slurmd_makes_the_node_down_and_its_attempt_lost(
     assert _nodes(executor)["node04"][0] == NodeState.DOWN
 
 
-def test_drained_node_makes_its_attempt_lost(executor: SlurmExecutor,
-                                             slurm: SlurmCluster) -> None:
+def test_drained_node_makes_its_attempt_lost(executor: SlurmExecutor, slurm: SlurmCluster) -> None:
     executor.start(job(3, ["sleep", "300"], placement(node01=2)))
     wait_allocated(executor, 3, nodes=1)
     slurm.run("scontrol", "update", "NodeName=node01", "State=DRAIN", "Reason=maintenance")
@@ -64,16 +66,19 @@ def test_unknown_node_is_a_slurm_error_with_a_hint(executor: SlurmExecutor) -> N
     assert not any(r.job_id == 4 for r in executor.poll())
 
 
-def test_unreachable_controller_is_a_slurm_error_not_a_hang(slurm: SlurmCluster,
-                                                            tmp_path: Path) -> None:
+def test_unreachable_controller_is_a_slurm_error_not_a_hang(
+    slurm: SlurmCluster, tmp_path: Path
+) -> None:
     conf = (slurm.directory / "slurm.conf").read_text()
     port = slurm.rig.options.rig.base_port if slurm.rig.options.rig else 0
     for name in ("gres.conf", "topology.conf", "cgroup.conf"):
         (tmp_path / name).write_text((slurm.directory / name).read_text())
     (tmp_path / "slurm.conf").write_text(
-        conf.replace(f"SlurmctldPort={port}\n", "SlurmctldPort=9\n"))
-    ex = SlurmExecutor(tmp_path / "state", env={"SLURM_CONF": str(tmp_path / "slurm.conf")},
-                       timeout_s=8)
+        conf.replace(f"SlurmctldPort={port}\n", "SlurmctldPort=9\n")
+    )
+    ex = SlurmExecutor(
+        tmp_path / "state", env={"SLURM_CONF": str(tmp_path / "slurm.conf")}, timeout_s=8
+    )
     started = time.monotonic()
     with pytest.raises(SlurmError, match="sinfo"):
         ex.inventory()

@@ -128,7 +128,7 @@ def _slurm_conf(cluster: Cluster, options: SlurmConfOptions) -> str:
         "# aitc decides placements; Slurm launches exactly there (sbatch --nodelist --gres).",
         f"ClusterName={_name(cluster, options)}",
         f"SlurmctldHost={'localhost' if rig else options.control_host}",
-        *(_rig_core(rig) if rig else _real_core()),
+        *(_rig_core(rig) if rig else _real_core(options.control_host)),
         "AuthType=auth/munge",
         "CredType=cred/munge",
         "MpiDefault=none",
@@ -147,7 +147,8 @@ def _slurm_conf(cluster: Cluster, options: SlurmConfOptions) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _real_core() -> list[str]:
+def _real_core(host: str) -> list[str]:
+    """Production defaults: cgroups confine each job to its cores, memory and GPUs."""
     return [
         "SlurmctldPort=6817",
         "SlurmdPort=6818",
@@ -162,6 +163,8 @@ def _real_core() -> list[str]:
         "SlurmctldLogFile=/var/log/slurm/slurmctld.log",
         "SlurmdLogFile=/var/log/slurm/slurmd.log",
         "AccountingStorageType=accounting_storage/slurmdbd",
+        f"AccountingStorageHost={host}",
+        "JobAcctGatherType=jobacct_gather/cgroup",
     ]
 
 
@@ -264,8 +267,12 @@ def _gres_conf(cluster: Cluster, options: SlurmConfOptions) -> str:
 
 
 def _gres_lines(names: str, node: Node, options: SlurmConfOptions) -> list[str]:
-    dev = options.rig.device_dir if options.rig and options.rig.fake_gpus else "/dev"
+    fake = options.rig is not None and options.rig.fake_gpus
+    dev = options.rig.device_dir if options.rig and fake else "/dev"
     mig = _mig_gpus(node, options)
+    if mig and not fake:
+        # Real MIG devices: on these nodes Slurm reads GPUs and slices from the driver (NVML).
+        return [f"NodeName={names} AutoDetect=nvml"]
     whole = [g for g in range(node.gpus) if g not in mig]
     lines = []
     if whole:
@@ -274,14 +281,10 @@ def _gres_lines(names: str, node: Node, options: SlurmConfOptions) -> list[str]:
             f" File={dev}/nvidia{_index_list(whole)}"
         )
     for s in options.mig.get(node.name, ()):
-        if options.rig and options.rig.fake_gpus:
-            lines.append(
-                f"NodeName={names} Name=gpu Type={s.profile}"
-                f" MultipleFiles={dev}/nvidia{s.gpu},{_cap_path(dev, s)}"
-            )
-    if mig and not (options.rig and options.rig.fake_gpus):
-        lines.append(f"# MIG slices on {names}: Slurm reads them from the driver (NVML).")
-        lines.append(f"NodeName={names} AutoDetect=nvml")
+        lines.append(
+            f"NodeName={names} Name=gpu Type={s.profile}"
+            f" MultipleFiles={dev}/nvidia{s.gpu},{_cap_path(dev, s)}"
+        )
     return lines
 
 

@@ -96,3 +96,39 @@ def _courses_table(lab: Lab) -> Table:
 
 def _opt(value: int | None) -> str:
     return "-" if value is None else str(value)
+
+
+@app.command("apply")
+def apply(
+    file: Path = typer.Argument(..., help="The lab description to apply (lab.yaml)."),
+    db: str | None = typer.Option(
+        None,
+        "--db",
+        envvar="AITC_DATABASE_URL",
+        help="Database URL (default: the SQLite file in $XDG_DATA_HOME/aitc; "
+        "PostgreSQL: postgresql+psycopg://user@host/db).",
+    ),
+) -> None:
+    """Sync a lab's organisations, projects and members into the store, and print the changes.
+
+    Idempotent: running it again with the same file changes nothing. Members, projects and
+    organisations that the file no longer lists are disabled, never deleted, so their jobs and
+    history stay. Exits 2 when the file is invalid.
+    """
+    from aitc.arch.labfile import load_lab
+    from aitc.control.store import Store, apply_lab
+
+    try:
+        lab = load_lab(file)
+    except ConfigError as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(2) from None
+    store = Store.open(db)
+    try:
+        with store.session() as session:
+            changes = apply_lab(session=session, lab=lab)
+    finally:
+        store.close()
+    for line in changes:
+        typer.echo(line)
+    typer.echo(f"{lab.name}: {len(changes)} change(s)" if changes else f"{lab.name}: up to date")

@@ -1,9 +1,107 @@
-"""Top-level `aitc` commands of this area."""
+"""``aitc serve``: run the control plane (store, controller, API) on this machine."""
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import typer
+
+from aitc.errors import AitcError
+
+
+def serve(
+    lab: Path | None = typer.Option(
+        None,
+        "--lab",
+        help="lab.yaml to apply at start-up (organisations, projects, members, policy).",
+    ),
+    db: str | None = typer.Option(
+        None,
+        "--db",
+        envvar="AITC_DATABASE_URL",
+        help="Database URL (default: SQLite file STATE_DIR/aitc.db; "
+        "PostgreSQL: postgresql+psycopg://user@host/db).",
+    ),
+    executor: str = typer.Option(
+        "local",
+        "--executor",
+        help="Where jobs run: local (processes on this host), slurm, "
+        "or fake (in memory, for tests).",
+    ),
+    virtual_gpus: int | None = typer.Option(
+        None,
+        "--virtual-gpus",
+        min=0,
+        help="Declare N GPUs instead of asking NVML (for machines without GPUs).",
+    ),
+    virtual_model: str = typer.Option(
+        "H100-80GB", "--virtual-model", help="GPU model of the virtual GPUs."
+    ),
+    state_dir: Path = typer.Option(
+        Path("var"),
+        "--state-dir",
+        help="Where the server keeps its SQLite file, job logs and the executor's records.",
+    ),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8600, "--port", help="Port to listen on."),
+    node_name: str | None = typer.Option(
+        None, "--node-name", help="Name of this host's node (default: hostname)."
+    ),
+    grace: float = typer.Option(
+        10.0,
+        "--grace",
+        help="Seconds between SIGTERM and SIGKILL when a job is cancelled or over its time limit.",
+    ),
+    tick: float = typer.Option(
+        0.5,
+        "--tick",
+        help="Seconds between scheduling passes when nothing wakes the controller earlier.",
+    ),
+    new_admin_token: bool = typer.Option(
+        False,
+        "--new-admin-token",
+        help="Print a fresh admin token even if this is not the first start.",
+    ),
+    access_log: bool = typer.Option(False, "--access-log", help="Log every HTTP request."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log the controller's passes."),
+) -> None:
+    """Run the control plane: apply the lab, schedule jobs with the engine, serve the API.
+
+    Prints the URL and, on the first start, an admin token. Runs until Ctrl-C or SIGTERM;
+    jobs keep running and are adopted on the next start.
+    """
+    from aitc.control.serve import ServeOptions, Server
+
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    options = ServeOptions(
+        state_dir=state_dir,
+        lab=lab,
+        db_url=db,
+        executor=executor,
+        virtual_gpus=virtual_gpus,
+        virtual_model=virtual_model,
+        node_name=node_name,
+        host=host,
+        port=port,
+        grace_s=grace,
+        tick_s=tick,
+        new_admin_token=new_admin_token,
+        access_log=access_log,
+    )
+    server = Server(options)
+    try:
+        server.prepare()
+    except AitcError as exc:
+        server.close()
+        typer.echo(f"aitc serve: {exc}", err=True)
+        raise typer.Exit(2) from None
+    server.serve()
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the top-level app."""
+    """Add ``aitc serve`` to the top-level app."""
+    app.command("serve")(serve)

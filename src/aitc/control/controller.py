@@ -69,10 +69,12 @@ class PassResult:
     preempted: tuple[int, ...] = ()
     ended: tuple[int, ...] = ()
     failed_to_start: tuple[int, ...] = ()
+    starting: int = 0  # jobs dispatched but not yet seen running
 
     @property
     def busy(self) -> bool:
-        return bool(self.started or self.preempted or self.ended)
+        """Whether to pass again soon: something changed, or a start is to be confirmed."""
+        return bool(self.started or self.preempted or self.ended or self.starting)
 
 
 class Controller:
@@ -148,13 +150,16 @@ class Controller:
         plan = self.planner.plan(self.cluster, snapshot, self.holdings, reservations, now)
         committed = self._commit(plan.actions, now)
         handles = dispatch(self.executor, self.draining.admit(committed.started))
+        self.notes.record(self.store, self.planner.explain(plan), committed, now)
+        for p in committed.preempted:  # after explain, which plans on the same capacity
+            self.holdings.release(p.job_id, now)
         self._record_dispatch(handles.handles, handles.failures, now)
-        self.notes.record(self.store, plan, committed, now)
         return PassResult(
             started=tuple(handles.handles),
             preempted=tuple(p.job_id for p in committed.preempted),
             ended=tuple(ended),
             failed_to_start=tuple(handles.failures),
+            starting=sum(1 for a in snapshot.active if a.state == JobState.STARTING),
         )
 
     def _commit(self, actions: Sequence[object], now: float) -> Committed:
@@ -169,7 +174,7 @@ class Controller:
                 now=now,
             )
         for p in committed.preempted:
-            placement = self.holdings.release(p.job_id, now)
+            placement = self.holdings.placement(p.job_id)
             if placement is not None:
                 self.draining.add((p.job_id, p.attempt), placement)
         self._stop_attempts([(p.job_id, p.attempt) for p in committed.preempted])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from aitc.control.holdings import Holdings
 from aitc.control.snapshot import Snapshot
@@ -24,6 +24,9 @@ from aitc.engine.scheduler import Scheduler
 from aitc.engine.view import Action, Reason, View
 
 DEFAULT_HALF_LIFE_S = 7 * 86400.0
+# Policy parameters that belong to a driver, not to the engine: the ledger's half-life (the
+# controller owns the ledger) and the twin's simulation settings.
+DRIVER_PARAMS = frozenset({"half_life_s", "tick_s", "leaf_penalty", "su_penalty"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +34,8 @@ class Plan:
     """The actions of one pass and, when computed, the reasons and estimates of pending jobs."""
 
     actions: Sequence[Action]
+    view: View | None = None
+    explain_due: bool = False
     reasons: Mapping[JobId, tuple[Reason, ...]] | None = None
     estimates: Mapping[JobId, float | None] = field(default_factory=dict)
 
@@ -48,9 +53,8 @@ class Planner:
         self._explained_at = -math.inf
 
     def _scheduler(self) -> Scheduler:
-        return Scheduler(
-            self.policy.name, params=self.policy.params, organisations=self.organisations
-        )
+        params = {k: v for k, v in self.policy.params.items() if k not in DRIVER_PARAMS}
+        return Scheduler(self.policy.name, params=params, organisations=self.organisations)
 
     def set_organisations(self, organisations: tuple[Organisation, ...]) -> None:
         if organisations != self.organisations:
@@ -92,14 +96,23 @@ class Planner:
         reservations: Sequence[Reservation],
         now: float,
     ) -> Plan:
+        """The pass's actions; reasons and estimates come later from ``explain`` (off the
+        submit-to-running path)."""
         view = self.view(cluster, snapshot, holdings, reservations, now)
-        actions = self.scheduler.schedule(view)
-        if not self._explain_due(snapshot, now):
-            return Plan(actions=actions)
         return Plan(
-            actions=actions,
-            reasons=self.scheduler.explain(view),
-            estimates=self.scheduler.estimate_starts(view),
+            actions=self.scheduler.schedule(view),
+            view=view,
+            explain_due=self._explain_due(snapshot, now),
+        )
+
+    def explain(self, plan: Plan) -> Plan:
+        """``plan`` with why each pending job waits and when it may start, when due."""
+        if not plan.explain_due or plan.view is None:
+            return plan
+        return replace(
+            plan,
+            reasons=self.scheduler.explain(plan.view),
+            estimates=self.scheduler.estimate_starts(plan.view),
         )
 
     def _explain_due(self, snapshot: Snapshot, now: float) -> bool:

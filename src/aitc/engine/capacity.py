@@ -116,6 +116,11 @@ class CapacityIndex:
         """Free whole GPUs on nodes that are up (fenced nodes included)."""
         return sum(p.free for k, p in self._pools.items() if k[1] != DOWN)
 
+    def has_room(self) -> bool:
+        """Whether anything could still be placed: a free whole GPU, or a GPU carrying MIG
+        slices (it may have free slots)."""
+        return any(p.free or p.mig_nodes for k, p in self._pools.items() if k[1] != DOWN)
+
     def node_free(self, node: str) -> NodeFree:
         pos = self.position(node)
         mask = self.free_mask(pos)

@@ -51,21 +51,31 @@ class Cycle:
     reasons: dict[JobId, list[Reason]] = field(default_factory=dict)
     started: dict[JobId, RunningJob] = field(default_factory=dict)
     preempted: set[JobId] = field(default_factory=set)
-    org_gpus: dict[str, float] = field(default_factory=dict)
+    _org_gpus: dict[str, float] | None = None
     org_started: dict[str, float] = field(default_factory=dict)
     _failed: dict[tuple[object, ...], int] = field(default_factory=dict)
     _no_room: dict[tuple[Hashable, ...], int] = field(default_factory=dict)
     _newest: list[RunningJob] | None = None
     full_memo: tuple[tuple[int, int], bool] | None = None
-
-    def __post_init__(self) -> None:
-        for r in self.view.running:
-            org = r.request.org
-            self.org_gpus[org] = self.org_gpus.get(org, 0.0) + r.request.gpu_demand
+    shadowed: list[int] = field(default_factory=list)
+    now: float = field(init=False)
 
     @property
-    def now(self) -> float:
-        return self.view.now
+    def org_gpus(self) -> dict[str, float]:
+        """GPUs each organisation holds now in this pass (computed on first use, from the
+        ledger's running totals, which the driver keeps in step with ``view.running``)."""
+        if self._org_gpus is None:
+            self._org_gpus = self.view.usage.holding()
+            for r in self.view.running:
+                if r.request.id in self.preempted:
+                    org = r.request.org
+                    self._org_gpus[org] = self._org_gpus.get(org, 0.0) - r.request.gpu_demand
+            for org, gpus in self.org_started.items():
+                self._org_gpus[org] = self._org_gpus.get(org, 0.0) + gpus
+        return self._org_gpus
+
+    def __post_init__(self) -> None:
+        self.now = self.view.now
 
     def limit(self, job: JobRequest) -> float:
         return job.time_limit if job.time_limit is not None else self.default_time_limit
@@ -104,7 +114,8 @@ class Cycle:
         self.capacity.allocate(placement)
         self.actions.append(Start(job.id, placement))
         self.started[job.id] = RunningJob(job, placement, self.now)
-        self.org_gpus[job.org] = self.org_gpus.get(job.org, 0.0) + job.gpu_demand
+        if self._org_gpus is not None:
+            self._org_gpus[job.org] = self._org_gpus.get(job.org, 0.0) + job.gpu_demand
         self.org_started[job.org] = self.org_started.get(job.org, 0.0) + job.gpu_demand
 
     def preempt(self, victim: RunningJob, cause: str) -> None:
@@ -112,7 +123,8 @@ class Cycle:
         self.actions.append(Preempt(victim.request.id, cause))
         self.preempted.add(victim.request.id)
         org = victim.request.org
-        self.org_gpus[org] = self.org_gpus.get(org, 0.0) - victim.request.gpu_demand
+        if self._org_gpus is not None:
+            self._org_gpus[org] = self._org_gpus.get(org, 0.0) - victim.request.gpu_demand
         self._failed.clear()
 
     def try_start(self, job: JobRequest, victims: VictimFinder | None = None) -> bool:
@@ -146,15 +158,15 @@ class Cycle:
         return None
 
     # ------------------------------------------------------------------ reasons
-    def blocked(self, job: JobRequest, *extra: Reason) -> None:
+    def blocked(self, job: JobRequest, *extra: Reason, fit: bool = True) -> None:
         """Record why ``job`` waits (only when explaining: schedule() skips the cost)."""
         if not self.explaining:
             return
         found = self.reasons.setdefault(job.id, [])
         found.extend(extra)
-        fit = self.fit_reason(job)
-        if fit is not None and all(r.code != fit.code for r in found):
-            found.append(fit)
+        why = self.fit_reason(job) if fit else None
+        if why is not None and all(r.code != why.code for r in found):
+            found.append(why)
 
     def fit_reason(self, job: JobRequest) -> Reason | None:
         """Why ``job`` does not fit in the capacity left now (``None`` if it does)."""

@@ -14,9 +14,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from aitc.domain.ids import JobId
-from aitc.domain.job import JobRequest
+from aitc.domain.job import JobRequest, Priority
 from aitc.errors import SchedulingError
 
 Key = tuple[str, ...]
@@ -50,21 +51,27 @@ class UsageLedger:
         self._running: dict[JobId, tuple[JobRequest, float]] = {}
         self._attained: dict[JobId, float] = {}
         self._last_stop: dict[JobId, float] = {}
+        self._ran_before = MappingProxyType(self._attained)
+        self._preemptible = 0
 
     def job_started(self, job: JobRequest, now: float) -> None:
         if job.id in self._running:
             raise SchedulingError(f"job {job.id} is already running in the usage ledger")
         self._running[job.id] = (job, now)
+        if job.priority is Priority.PREEMPTIBLE:
+            self._preemptible += 1
         for key in _keys(job):
-            self._advance(key, now).rate += job.gpu_demand
+            self._change(key, now, job.gpu_demand)
 
     def job_stopped(self, job_id: JobId, now: float) -> None:
         try:
             job, started = self._running.pop(job_id)
         except KeyError:
             raise SchedulingError(f"job {job_id} is not running in the usage ledger") from None
+        if job.priority is Priority.PREEMPTIBLE:
+            self._preemptible -= 1
         for key in _keys(job):
-            self._advance(key, now).rate -= job.gpu_demand
+            self._change(key, now, -job.gpu_demand)
         self._attained[job_id] = self._attained.get(job_id, 0.0) + job.gpu_demand * (now - started)
         self._last_stop[job_id] = now
 
@@ -90,29 +97,62 @@ class UsageLedger:
             done += job.gpu_demand * max(0.0, now - started)
         return done
 
+    def ran_before(self) -> Mapping[JobId, float]:
+        """A live read-only view: GPU-seconds of every job that has run and stopped at least
+        once (a cheap membership test for policies that treat fresh jobs alike)."""
+        return self._ran_before
+
     def last_stopped(self, job_id: JobId) -> float | None:
         """When the job last stopped running (preempted), or ``None`` if it never ran."""
         return self._last_stop.get(job_id)
 
+    def forget(self, job_id: JobId) -> None:
+        """Drop a finished job's attained service (its usage stays in the decayed totals);
+        drivers call it when a job ends for good, so long replays keep memory flat."""
+        if job_id in self._running:
+            raise SchedulingError(f"job {job_id} is still running; stop it before forgetting it")
+        self._attained.pop(job_id, None)
+        self._last_stop.pop(job_id, None)
+
+    def holding(self) -> dict[str, float]:
+        """GPUs each organisation's running jobs hold now (a MIG slice counts its fraction)."""
+        return {
+            key[0]: acc.rate
+            for key, acc in self._accounts.items()
+            if len(key) == 1 and acc.rate > 1e-9
+        }
+
+    def preemptible_running(self) -> int:
+        """How many running jobs are preemptible (lets a pass skip looking for victims)."""
+        return self._preemptible
+
     def is_running(self, job_id: JobId) -> bool:
         return job_id in self._running
 
-    def _advance(self, key: Key, now: float) -> _Account:
+    def _change(self, key: Key, now: float, delta: float) -> None:
+        """The GPUs held by ``key`` change by ``delta`` at ``now`` (events may come late)."""
         acc = self._accounts.get(key)
         if acc is None:
             acc = self._accounts[key] = _Account(at=now)
-        acc.total = self._value(acc, now)
-        acc.at = now
-        return acc
+        if now >= acc.at:
+            acc.total = self._value(acc, now)
+            acc.at = now
+        else:  # a late event: add what ``delta`` accrued between ``now`` and the last update
+            acc.total += delta * self._accrued(acc.at - now)
+        acc.rate += delta
 
     def _value(self, acc: _Account, now: float) -> float:
+        """Decayed total at ``now``; the closed form also holds before the last update."""
         dt = now - acc.at
-        if dt < 0:
-            raise SchedulingError(f"usage asked at t={now} before its last update t={acc.at}")
         if self._decay == 0.0:
             return acc.total + acc.rate * dt
-        keep = math.exp(-self._decay * dt)
-        return acc.total * keep + acc.rate * (1.0 - keep) / self._decay
+        return acc.total * math.exp(-self._decay * dt) + acc.rate * self._accrued(dt)
+
+    def _accrued(self, dt: float) -> float:
+        """Decayed GPU-seconds one GPU held for the last ``dt`` seconds counts now."""
+        if self._decay == 0.0:
+            return dt
+        return (1.0 - math.exp(-self._decay * dt)) / self._decay
 
 
 def _keys(job: JobRequest) -> tuple[Key, ...]:

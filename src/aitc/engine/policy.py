@@ -12,7 +12,9 @@ Parameters common to every policy (defaults in ``COMMON``):
 - ``default_time_limit_s``: the time limit assumed for jobs without one (backfill and
   reservations plan with it);
 - ``preempt``: whether jobs marked preemptible may be stopped for non-preemptible ones;
-- ``preempt_overhead_s``: seconds of work a preemption costs (applied by the driver).
+- ``preempt_overhead_s``: seconds of work a preemption costs (applied by the driver);
+- ``half_life_s``: the usage ledger's half-life. The ledger belongs to the driver, which builds
+  it with this value; the engine accepts it so that one parameter table serves both.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ COMMON: Mapping[str, object] = {
     "default_time_limit_s": 86400.0,
     "preempt": True,
     "preempt_overhead_s": 0.0,
+    "half_life_s": 7 * 86400.0,
 }
 
 QUEUES: Mapping[str, type[QueuePolicy]] = {
@@ -71,7 +74,8 @@ class Policy:
         self.placement: PlacementPolicy = PLACEMENTS[self.params.choice("placement", PLACEMENTS)]()
         self.default_time_limit = self.params.number("default_time_limit_s", minimum=0.0)
         self.allow_preempt = self.params.flag("preempt")
-        self.params.number("preempt_overhead_s", minimum=0.0)
+        self.preempt_overhead_s = self.params.number("preempt_overhead_s", minimum=0.0)
+        self.half_life_s = self.params.number("half_life_s", minimum=1e-9)
 
     def order(self, view: View, jobs: Sequence[JobRequest]) -> Sequence[JobRequest]:
         return jobs
@@ -85,14 +89,22 @@ class Policy:
 
     def candidates(self, cycle: Cycle, job: JobRequest) -> Sequence[RunningJob]:
         """Preemptible jobs (newest first: the least work lost) for a non-preemptible job."""
-        if not self.allow_preempt or job.priority is Priority.PREEMPTIBLE:
+        if job.priority is Priority.PREEMPTIBLE or not Policy.could_preempt(self, cycle):
             return ()
-        return [r for r in cycle.newest_first() if r.request.priority is Priority.PREEMPTIBLE]
+        out = [
+            r
+            for r in cycle.view.running
+            if r.request.priority is Priority.PREEMPTIBLE and r.request.id not in cycle.preempted
+        ]
+        return sorted(out, key=lambda r: (-r.started, r.request.id))
 
     def could_preempt(self, cycle: Cycle) -> bool:
         """Whether any running job could still be preempted in this pass."""
-        return self.allow_preempt and any(
-            r.request.priority is Priority.PREEMPTIBLE for r in cycle.newest_first()
+        if not self.allow_preempt or cycle.view.usage.preemptible_running() == 0:
+            return False  # the ledger counts them: no scan of the running jobs needed
+        return any(
+            r.request.priority is Priority.PREEMPTIBLE and r.request.id not in cycle.preempted
+            for r in cycle.view.running
         )
 
     def group(self, cycle: Cycle, job: JobRequest) -> Hashable:

@@ -44,13 +44,13 @@ class Admit(Protocol):
 
 def _full(cycle: Cycle, victims: VictimFinder | None) -> bool:
     """Nothing more can start in this pass: no GPU is free and nothing may be preempted."""
-    if cycle.explaining or cycle.capacity.total_free() > 0:
+    if cycle.explaining:
         return False
-    if victims is None:
-        return True
     state = (len(cycle.preempted), len(cycle.started))
     if cycle.full_memo is None or cycle.full_memo[0] != state:
-        cycle.full_memo = (state, not victims.could_preempt(cycle))
+        room = cycle.capacity.has_room()
+        full = not room and (victims is None or not victims.could_preempt(cycle))
+        cycle.full_memo = (state, full)
     return cycle.full_memo[1]
 
 
@@ -110,7 +110,15 @@ class Shadow:
 
 
 class BackfillQueue:
-    """EASY backfilling: one reservation for the head job, others fill around it."""
+    """EASY backfilling: one promise for the head job, others fill around it.
+
+    The promise is computed only when a later job could start now (most passes of a busy
+    cluster never need it), and kept across passes while the head stays the same: the nodes
+    it names stay fenced, so it remains valid, and the head never starts later than promised.
+    """
+
+    def __init__(self) -> None:
+        self._kept: tuple[tuple[str, ...], Shadow] | None = None
 
     def run(
         self,
@@ -119,8 +127,8 @@ class BackfillQueue:
         victims: VictimFinder | None,
         admit: Admit,
     ) -> None:
-        shadow: Shadow | None = None
         head: JobRequest | None = None
+        shadow: list[Shadow | None] = []  # empty until computed
         for job in ordered:
             if head is not None and _full(cycle, None):
                 return
@@ -131,29 +139,53 @@ class BackfillQueue:
                     head = job
                     cycle.blocked(job)
                 continue
-            if shadow is None:
-                shadow = self._promise(cycle, head)
-            self._backfill(cycle, job, shadow)
+            self._backfill(cycle, job, head, shadow)
 
     def _promise(self, cycle: Cycle, head: JobRequest) -> Shadow | None:
-        found = earliest_start(cycle, head)
-        if found is None:
-            return None
-        time, placement = found
-        positions = [cycle.capacity.position(n) for n in placement.nodes]
-        cycle.capacity.fence(positions, SHADOW)
-        return Shadow(head, time, placement)
+        fences = cycle.fences_for(head)
+        promise = self._kept_for(cycle, head, fences)
+        if promise is None:
+            found = earliest_start(cycle, head)
+            if found is None:
+                return None
+            promise = Shadow(head, found[0], found[1])
+            if not cycle.explaining:
+                self._kept = (fences, promise)
+        capacity = cycle.capacity
+        positions = [capacity.position(n) for n in promise.placement.nodes]
+        # nodes behind a reservation fence keep it: the reservation rules are stricter
+        cycle.shadowed = [p for p in positions if capacity.pool_of(p)[1] == GENERAL]
+        capacity.fence(cycle.shadowed, SHADOW)
+        return promise
 
-    def _backfill(self, cycle: Cycle, job: JobRequest, shadow: Shadow | None) -> None:
+    def _kept_for(self, cycle: Cycle, head: JobRequest, fences: tuple[str, ...]) -> Shadow | None:
+        if self._kept is None:
+            return None
+        kept_fences, promise = self._kept
+        if promise.job != head or kept_fences != fences or promise.time < cycle.now:
+            return None
+        if any(cycle.capacity.is_down(n) for n in promise.placement.nodes):
+            return None
+        return promise
+
+    def _backfill(
+        self, cycle: Cycle, job: JobRequest, head: JobRequest, shadow: list[Shadow | None]
+    ) -> None:
         fences = cycle.fences_for(job)
-        if shadow is not None and cycle.now + cycle.limit(job) <= shadow.time:
+        if not shadow:
+            if cycle.place(job, fences) is None:  # no room even before the promise
+                cycle.blocked(job)
+                return
+            shadow.append(self._promise(cycle, head))
+        promise = shadow[0]
+        if promise is not None and cycle.now + cycle.limit(job) <= promise.time:
             fences = (*fences, SHADOW)
         placement = cycle.place(job, fences)
         if placement is not None:
             cycle.start(job, placement)
             return
-        if shadow is not None and cycle.explaining and cycle.place(job, (*fences, SHADOW)):
-            cycle.blocked(job, reasons.backfill(job, shadow.job.id, shadow.time))
+        if promise is not None and cycle.explaining and cycle.place(job, (*fences, SHADOW)):
+            cycle.blocked(job, reasons.backfill(job, promise.job.id, promise.time), fit=False)
         else:
             cycle.blocked(job)
 

@@ -11,15 +11,17 @@ from collections.abc import Mapping, Sequence
 
 from aitc.domain.cluster import Cluster
 from aitc.domain.ids import JobId
-from aitc.domain.job import JobRequest
+from aitc.domain.job import JobRequest, Priority
 from aitc.domain.org import Organisation
 from aitc.engine.cycle import Cycle
 from aitc.engine.policy import Policy
+from aitc.engine.pool import GENERAL
 from aitc.engine.queue import earliest_start
 from aitc.engine.registry import policy_class
 from aitc.engine.reservations import ReservationBook
 from aitc.engine.view import Action, Reason, ReasonCode, View
 
+_UNKNOWN = object()
 _ShapeKey = tuple[int, int | None, str | None, str | None]
 
 
@@ -38,6 +40,7 @@ class Scheduler:
         self._book = ReservationBook()
         self._cluster: Cluster | None = None
         self._impossible: dict[_ShapeKey, Reason | None] = {}
+        self._by_id: dict[JobId, Reason | None] = {}
 
     def schedule(self, view: View) -> list[Action]:
         """The actions to apply, in order: applying them never over-allocates."""
@@ -67,6 +70,7 @@ class Scheduler:
         """Earliest start of each pending job if it were next in line, from the running jobs'
         time limits (``None``: it can never run here)."""
         cycle = self._pass(view, explaining=False)
+        cycle.capacity.fence(cycle.shadowed, GENERAL)  # estimates ignore the head's promise
         out: dict[JobId, float | None] = {}
         memo: dict[tuple[object, ...], float | None] = {}
         for job in view.pending:
@@ -94,14 +98,18 @@ class Scheduler:
         )
         # 2. Fence reserved nodes; preempt preemptible jobs of others on active reservations.
         self._fence_reservations(cycle)
-        # 3. Order the queue by the policy's priority.
+        # 3. Nothing free and nothing to preempt: nothing can change, whatever the queue holds.
+        idle = not cycle.capacity.has_room() and not self.policy.could_preempt(cycle)
+        if idle and not explaining:
+            return cycle
+        # 4. Order the queue by the policy's priority.
         ordered = self.policy.order(view, view.pending)
-        # 4. Set impossible jobs aside as the walk reaches them (drivers reject them).
-        possible = (j for j in ordered if self._possible(cycle, j))
-        # 5. Walk the queue with the policy's discipline: admission, placement, preemption and
+        # 5. Skip jobs not yet submitted; set impossible ones aside (drivers reject them).
+        possible = (j for j in ordered if j.submit <= view.now and self._possible(cycle, j))
+        # 6. Walk the queue with the policy's discipline: admission, placement, preemption and
         #    backfill all happen here, on the overlay.
         self.policy.queue.run(cycle, possible, self.policy, self.policy.admit)
-        # 6. The actions, in the order they must be applied.
+        # 7. The actions, in the order they must be applied.
         return cycle
 
     def _fence_reservations(self, cycle: Cycle) -> None:
@@ -117,7 +125,7 @@ class Scheduler:
             for r in list(cycle.running()):
                 if r.request.org == fence.reservation.org or not set(r.placement.nodes) & mine:
                     continue
-                if r.request.priority.value == "preemptible":
+                if r.request.priority is Priority.PREEMPTIBLE:
                     cycle.preempt(r, f"reservation {fence.reservation.id} starts")
 
     def _possible(self, cycle: Cycle, job: JobRequest) -> bool:
@@ -128,10 +136,16 @@ class Scheduler:
 
     def _never(self, cluster: Cluster, job: JobRequest) -> Reason | None:
         if cluster is not self._cluster:
-            self._cluster, self._impossible = cluster, {}
+            self._cluster, self._impossible, self._by_id = cluster, {}, {}
+        found = self._by_id.get(job.id, _UNKNOWN)
+        if found is not _UNKNOWN:
+            return found  # type: ignore[return-value]
         key = (job.gpus, job.nodes, job.mig, job.gpu_model)
         if key not in self._impossible:
             self._impossible[key] = self.policy.placement.ever(job, cluster)
+        if len(self._by_id) > 100_000:  # bounded: a long replay sees millions of jobs
+            self._by_id.clear()
+        self._by_id[job.id] = self._impossible[key]
         return self._impossible[key]
 
 

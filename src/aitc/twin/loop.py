@@ -13,6 +13,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar, overload
 
 from aitc.domain.cluster import Cluster
 from aitc.domain.job import JobRequest, RunningJob
@@ -30,6 +31,7 @@ from aitc.twin.trace import TraceJob
 END, RES_END, ARRIVE, RES_START, TICK = 0, 1, 2, 3, 4
 
 Event = tuple[float, str, int | str]
+T = TypeVar("T")
 Progress = Callable[[float, int, int], None]
 
 
@@ -42,6 +44,38 @@ class TwinConfig:
     tick_s: float | None = None
     half_life_s: float = 7 * 86400.0
     progress_every: int = 50_000
+
+
+class Snapshot(Sequence[T]):
+    """The values of a dict as a read-only sequence, without copying them.
+
+    The loop never changes the dict while the engine holds the view (actions are applied
+    after ``schedule`` returns), so iterating the live values is a faithful snapshot; indexing,
+    which the engine rarely needs, materialises a list once.
+    """
+
+    __slots__ = ("_items", "_list")
+
+    def __init__(self, items: dict[int, T]) -> None:
+        self._items = items
+        self._list: list[T] | None = None
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._items.values())
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[T]: ...
+
+    def __getitem__(self, index: int | slice) -> T | Sequence[T]:
+        if self._list is None:
+            self._list = list(self._items.values())
+        return self._list[index]
 
 
 class SchedulerLike:
@@ -167,16 +201,16 @@ class Twin:
                 else:
                     requeued |= self._preempt(action)
             if requeued:
-                self._pending = dict(sorted(self._pending.items()))
+                self._pending = dict(sorted(self._pending.items(), key=_arrival_order))
         self.timeline.sample(self.now, self._busy, len(self._pending))
         self._schedule_tick()
 
     def _view(self) -> View:
         now = self.now
-        return View(now=now, cluster=self.cluster, pending=tuple(self._pending.values()),
-                    running=tuple(self._running.values()), capacity=self.capacity,
-                    usage=self.ledger, organisations=self.organisations,
-                    reservations=tuple(r for r in self.reservations if r.end > now))
+        held = tuple(r for r in self.reservations if r.end > now) if self.reservations else ()
+        return View(now=now, cluster=self.cluster, pending=Snapshot(self._pending),
+                    running=Snapshot(self._running), capacity=self.capacity,
+                    usage=self.ledger, organisations=self.organisations, reservations=held)
 
     def _schedule_tick(self) -> None:
         tick = self.cfg.tick_s
@@ -227,3 +261,7 @@ class Twin:
         for job_id in list(self._pending):
             self._pending.pop(job_id)
             self._close(self._records[job_id], Outcome.UNFINISHED)
+
+
+def _arrival_order(item: tuple[int, JobRequest]) -> tuple[float, int]:
+    return item[1].submit, item[0]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from aitc.domain.job import JobRequest
-from aitc.domain.org import Organisation
+from aitc.domain.org import Organisation, OrgKind
 from aitc.domain.reservation import Reservation
 
 # Standard wall-time requests (seconds): 1 h, 2 h, 4 h, 8 h, 12 h, 1 d, 2 d, 3 d, 7 d, 14 d,
@@ -58,3 +58,32 @@ def standard_time_limit(runtime: float) -> float:
         if need <= step:
             return step
     return math.ceil(need / 86400.0) * 86400.0
+
+
+@dataclass(frozen=True)
+class ListSource:
+    """A small trace held as a list (tests, what-if replays); sorted by submit on creation.
+
+    Organisations default to one per submitting org, each of weight 1.
+    """
+
+    items: tuple[TraceJob, ...]
+    orgs: tuple[Organisation, ...] = ()
+    held: tuple[Reservation, ...] = ()
+    name: str = "list"
+
+    def __post_init__(self) -> None:
+        ordered = tuple(sorted(self.items, key=lambda j: j.request.submit))
+        object.__setattr__(self, "items", ordered)
+
+    def organisations(self) -> Sequence[Organisation]:
+        if self.orgs:
+            return self.orgs
+        ids = sorted({j.request.org for j in self.items})
+        return tuple(Organisation(i, i, OrgKind.RESEARCH, 1.0) for i in ids)
+
+    def reservations(self) -> Sequence[Reservation]:
+        return self.held
+
+    def jobs(self) -> Iterator[TraceJob]:
+        return iter(self.items)

@@ -7,8 +7,13 @@ every validation error the same way; ``NotFoundError`` → 404; ``AccessDeniedEr
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request, status
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import FastAPI, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from aitc.errors import AccessDeniedError, ConfigError, NotFoundError, StoreError
 
@@ -36,7 +41,40 @@ def _conflict(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_409_CONFLICT)
 
 
+def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422 without echoing the input back (it may be huge, or not encodable)."""
+    assert isinstance(exc, RequestValidationError)
+    detail = [
+        {
+            "loc": list(e.get("loc", ())),
+            "msg": str(e.get("msg", "")),
+            "type": str(e.get("type", "value_error")),
+        }
+        for e in exc.errors()
+    ]
+    return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+class Utf8Route(APIRoute):
+    """A route that refuses a request body that is not UTF-8 with a 422 naming the body
+    (FastAPI would answer a bare 400)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            if request.method in ("POST", "PUT", "PATCH"):
+                try:
+                    (await request.body()).decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    return validation_response(None, f"is not valid UTF-8 (byte {exc.start})")
+            return await handler(request)
+
+        return route
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(ConfigError, _config_error)
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(AccessDeniedError, _denied)

@@ -12,7 +12,8 @@ Rules kept here, on top of the executor protocol:
   restarted controller adopts what runs.
 - Slurm never requeues on its own (``--no-requeue``): a node that goes DOWN or DRAIN makes its
   attempts LOST, with the node and Slurm's reason as the cause, and the controller requeues
-  them through the engine.
+  them through the engine. Such a loss is reported only once ``inventory()`` has shown the
+  node down (or after ``LOST_HOLD_S``), so the requeued job is never placed back on it.
 - GPUs held by jobs aitc did not start (a plain ``sbatch``) are reported as ``foreign_gpus``.
 - Slurm picks the GPU indices within a node (``--gres`` is a count); ``allocation`` reads back
   the indices it chose instead of assuming the engine's.
@@ -51,6 +52,7 @@ from aitc.errors import SlurmError
 
 _LOST_STATES = {"NODE_FAIL", "BOOT_FAIL", "PREEMPTED", "REVOKED"}
 _TIMEOUT_STATES = {"TIMEOUT", "DEADLINE"}
+LOST_HOLD_S = 15.0
 
 
 class SlurmExecutor:
@@ -74,7 +76,8 @@ class SlurmExecutor:
         self.prefix = name_prefix
         self.accounting = accounting
         self._ended_reported: list[str] = []
-        self._last_jobs: dict[str, SlurmJob] = {}
+        self._known_bad: set[str] = set()  # nodes the last inventory() showed down or drained
+        self._lost_since: dict[str, float] = {}
         for sub in (SLURM_DIR, DONE_DIR, "logs"):
             (self.state_dir / sub).mkdir(parents=True, exist_ok=True)
 
@@ -149,7 +152,9 @@ class SlurmExecutor:
             if job.state in ACTIVE_STATES and self.parse_name(job.name) is not None:
                 for node, gpus in job.gpus.items():
                     ours[node] = ours.get(node, 0) + len(gpus)
-        return [self._node_info(n, ours.get(n.name, 0)) for n in nodes]
+        infos = [self._node_info(n, ours.get(n.name, 0)) for n in nodes]
+        self._known_bad = {i.name for i in infos if i.state != NodeState.UP}
+        return infos
 
     @staticmethod
     def _node_info(n: SlurmNode, ours: int) -> NodeInfo:
@@ -173,7 +178,6 @@ class SlurmExecutor:
         for job in sorted(self.cli.jobs(), key=lambda j: j.job_id):
             if self.parse_name(job.name) is not None:
                 jobs[job.name] = job
-        self._last_jobs = jobs
         bad = {n.name: _why(n) for n in self.cli.nodes() if node_state(n) != NodeState.UP}
         names = {e.name for e in os.scandir(self.state_dir / SLURM_DIR)} | set(jobs)
         reports = []
@@ -204,13 +208,21 @@ class SlurmExecutor:
         if record is None and job is not None:
             files.write_record(Record(job.job_id, time.time()))  # adopted from Slurm's queue
         if job is not None and job.state in ACTIVE_STATES:
-            down = [f"{n} {bad[n]}" for n in job.nodes if n in bad]
+            down = [n for n in job.nodes or job.required if n in bad]
             if not down:
                 return ExecReport(
                     *key, handle, ExecStatus.RUNNING, nodes=nodes, cause=_pending(job)
                 )
-            self._lose(files, job, "; ".join(down))
+            self._lose(files, job, down, bad)
         ended = self._ended(files, job, bad)
+        if ended.status == "lost" and self._hold_lost(name, ended):
+            return ExecReport(
+                *key,
+                handle,
+                ExecStatus.RUNNING,
+                nodes=nodes,
+                cause=f"{ended.cause}; reported once inventory shows the node",
+            )
         return ExecReport(
             *key,
             handle,
@@ -220,10 +232,22 @@ class SlurmExecutor:
             nodes=nodes,
         )
 
-    def _lose(self, files: AttemptFiles, job: SlurmJob, cause: str) -> None:
+    def _lose(
+        self, files: AttemptFiles, job: SlurmJob, down: list[str], bad: Mapping[str, str]
+    ) -> None:
         """A node of a running attempt is down or drained: stop it; the engine requeues it."""
-        files.write("lost.json", {"status": "lost", "cause": f"node {cause}"})
+        cause = "; ".join(f"node {n} {bad[n]}" for n in down)
+        files.write("lost.json", {"status": "lost", "cause": cause, "nodes": down})
         self._scancel(job.job_id)
+
+    def _hold_lost(self, name: str, ended: Ended) -> bool:
+        """Whether to keep a node-failure loss back until ``inventory()`` has shown the node
+        down: the controller then requeues the job onto the nodes that remain, never onto the
+        dead one. Held at most ``LOST_HOLD_S`` seconds."""
+        if not ended.nodes or set(ended.nodes) <= self._known_bad:
+            return False
+        first = self._lost_since.setdefault(name, time.monotonic())
+        return time.monotonic() - first < LOST_HOLD_S
 
     def _ended(self, files: AttemptFiles, job: SlurmJob | None, bad: Mapping[str, str]) -> Ended:
         """How an attempt ended, most trustworthy source first."""
@@ -231,9 +255,9 @@ class SlurmExecutor:
         if lost is not None:
             return lost
         if job is not None and job.state in _LOST_STATES:
-            down = [f"{n} {bad[n]}" for n in job.nodes if n in bad]
-            where = f"node {'; '.join(down)}" if down else f"Slurm reason {job.reason}"
-            return Ended("lost", None, f"{job.state.lower()}: {where}")
+            down = [n for n in job.nodes if n in bad]
+            where = "; ".join(f"node {n} {bad[n]}" for n in down) or f"Slurm reason {job.reason}"
+            return Ended("lost", None, f"{job.state.lower()}: {where}", tuple(down))
         exited = files.ended("exit.json")
         if exited is not None:
             cause = "time limit reached" if exited.status == "timeout" else ""
@@ -282,6 +306,10 @@ class SlurmExecutor:
         """The GPU indices Slurm gave the attempt on each node (empty until it runs)."""
         job = self._find(self.job_name(job_id, attempt))
         return dict(job.gpus) if job else {}
+
+    def topology(self) -> Mapping[str, tuple[int, int]]:
+        """Each node's (leaf, scalable unit) as Slurm's topology plugin sees it."""
+        return self.cli.topology()
 
     def close(self) -> None:
         """Nothing to release: the jobs belong to Slurm and keep running."""

@@ -81,14 +81,12 @@ def check_may_cancel(caller: Caller, job: JobRow) -> None:
 def project_for_submit(*, session: Session, caller: Caller, project_id: str) -> ProjectRow:
     """The enabled project ``caller`` may submit to; unknown and forbidden look the same."""
     project = session.get(ProjectRow, project_id)
+    own_org = project is not None and project.org_id == caller.org_id
+    member_of = project_id in caller.projects and (own_org or caller.role is not Role.PARTNER)
     allowed = (
         project is not None
         and project.enabled
-        and (
-            caller.is_admin
-            or project_id in caller.projects
-            or (caller.role is Role.INSTRUCTOR and project.org_id == caller.org_id)
-        )
+        and (caller.is_admin or member_of or (caller.role is Role.INSTRUCTOR and own_org))
     )
     if not allowed or project is None:
         raise NotFoundError(f"unknown project {project_id!r}, or you are not one of its members")

@@ -58,9 +58,11 @@ def create_db_engine(url: str | None = None) -> Engine:
     resolved = make_url(database_url(url))
     if resolved.get_backend_name() != "sqlite":
         return create_engine(resolved, pool_size=20, max_overflow=20, pool_pre_ping=True)
+    pool: dict[str, Any] = {}
     if resolved.database and resolved.database != ":memory:":
         Path(resolved.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(resolved, pool_size=20, max_overflow=20)
+        pool = {"pool_size": 20, "max_overflow": 20}
+    engine = create_engine(resolved, **pool)
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)
     return engine

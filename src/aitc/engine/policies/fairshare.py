@@ -61,25 +61,30 @@ class FairShare(Policy):
         return reasons.fair_share(job, rank.place, rank.of, rank.level)
 
     def ranks(self, view: View, members: set[MemberKey]) -> dict[MemberKey, Rank]:
-        """Fair Tree ranks of ``members`` (those with pending jobs) at ``view.now``."""
+        """Fair Tree ranks of ``members`` (those with pending jobs) at ``view.now``.
+
+        Siblings are compared with every sibling that has usage, pending jobs or not.
+        """
         usage = view.usage.usage(view.now)
+        tree: dict[str, dict[str, set[str]]] = {o: {} for o in usage.orgs}
+        for o, p in usage.projects:
+            tree.setdefault(o, {}).setdefault(p, set())
+        for o, p, m in (*usage.members, *members):
+            tree.setdefault(o, {}).setdefault(p, set()).add(m)
         order: list[tuple[MemberKey, float]] = []
-        orgs = {m[0] for m in members} | set(usage.orgs)
-        org_share = {o: self._org_share(o) for o in orgs}
-        for org, _ in _sorted(org_share, {o: usage.orgs.get(o, 0.0) for o in orgs}):
-            projects = {m[1] for m in members if m[0] == org}
-            projects |= {p for (o, p) in usage.projects if o == org}
+        org_share = {o: self._org_share(o) for o in tree}
+        for org, _ in _sorted(org_share, {o: usage.orgs.get(o, 0.0) for o in tree}):
             shares = self._project_shares(org)
+            projects = tree[org]
             project_share = {p: shares.get(p, 1.0) for p in projects}
             project_use = {p: usage.projects.get((org, p), 0.0) for p in projects}
             for project, _ in _sorted(project_share, project_use):
-                people = {m[2] for m in members if m[:2] == (org, project)}
+                people = projects[project]
                 use = {m: usage.members.get((org, project, m), 0.0) for m in people}
                 for member, level in _sorted(dict.fromkeys(people, 1.0), use):
                     order.append(((org, project, member), level))
-        ranked = [k for k, _ in order if k in members]
-        levels = dict(order)
-        return {k: Rank(i, len(ranked), levels[k]) for i, k in enumerate(ranked, 1)}
+        ranked = [(k, level) for k, level in order if k in members]
+        return {k: Rank(i, len(ranked), level) for i, (k, level) in enumerate(ranked, 1)}
 
     def _org_share(self, org: str) -> float:
         found = self.organisations.get(org)

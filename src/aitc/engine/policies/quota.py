@@ -14,6 +14,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from typing import ClassVar
 
 from aitc.domain.job import JobRequest, Priority, RunningJob
+from aitc.domain.org import Organisation
 from aitc.engine import reasons
 from aitc.engine.cycle import Cycle
 from aitc.engine.policy import Policy
@@ -21,6 +22,7 @@ from aitc.engine.registry import register
 from aitc.engine.view import Reason, View
 
 _EPS = 1e-9
+_NO_QUOTA: tuple[float, int | None] = (0.0, None)
 
 
 @register
@@ -30,25 +32,27 @@ class Quota(Policy):
     name = "quota"
     PARAMS: ClassVar[Mapping[str, object]] = {"queue": "greedy"}
 
+    def __init__(
+        self, params: Mapping[str, object] = {}, organisations: Sequence[Organisation] = ()
+    ) -> None:
+        super().__init__(params, organisations)
+        self._quotas = {o.id: (float(o.quota or 0), o.borrow_limit) for o in organisations}
+
     def quota(self, org: str) -> tuple[float, int | None]:
         """(guaranteed GPUs, borrow limit or None for unlimited) of ``org``."""
-        found = self.organisations.get(org)
-        if found is None:
-            return 0.0, None
-        return float(found.quota or 0), found.borrow_limit
+        return self._quotas.get(org, _NO_QUOTA)
 
     def order(self, view: View, jobs: Sequence[JobRequest]) -> list[JobRequest]:
-        used: dict[str, float] = {}
-        for r in view.running:
-            used[r.request.org] = used.get(r.request.org, 0.0) + r.request.gpu_demand
-        return sorted(
-            jobs, key=lambda j: used.get(j.org, 0.0) + j.gpu_demand > self.quota(j.org)[0] + _EPS
-        )
+        used = view.usage.holding()
+        room = {o: q - used.get(o, 0.0) + _EPS for o, (q, _) in self._quotas.items()}
+        return sorted(jobs, key=lambda j: j.gpu_demand > room.get(j.org, _EPS))
 
     def admit(self, cycle: Cycle, job: JobRequest) -> Reason | None:
-        quota, borrow = self.quota(job.org)
+        quota, borrow = self._quotas.get(job.org, _NO_QUOTA)
+        if borrow is None:
+            return None
         used = cycle.org_gpus.get(job.org, 0.0)
-        if borrow is None or used + job.gpu_demand <= quota + borrow + _EPS:
+        if used + job.gpu_demand <= quota + borrow + _EPS:
             return None
         return reasons.quota(job, round(used), round(quota), borrow)
 

@@ -61,8 +61,19 @@ class Tiresias(Policy):
         return self.level(view, job)
 
     def order(self, view: View, jobs: Sequence[JobRequest]) -> list[JobRequest]:
-        self._levels = {j.id: self.pending_level(view, j) for j in jobs}
-        return sorted(jobs, key=lambda j: self._levels[j.id])
+        """Queue 0 first; jobs that never ran are in queue 0 unless ``thresholds`` say so."""
+        history = view.usage.ran_before()
+        fresh = bisect.bisect_right(self.thresholds, 0.0)
+        levels: dict[int, int] = {}
+        for j in jobs:
+            if j.id in history:
+                levels[j.id] = self.pending_level(view, j)
+            elif self.starvation_s > 0 and view.now - j.submit >= self.starvation_s:
+                levels[j.id] = 0
+            else:
+                levels[j.id] = fresh
+        self._levels = levels
+        return sorted(jobs, key=lambda j: levels[j.id])
 
     def rank_reason(self, cycle: Cycle, job: JobRequest) -> Reason | None:
         level = self._levels.get(job.id, 0)

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, status
 
 from aitc.control.api.deps import CallerDep, SessionDep, SettingsDep
+from aitc.control.api.errors import Utf8Route
 from aitc.control.api.schemas import (
     MAX_ID,
     MemberCreate,
@@ -38,7 +39,7 @@ from aitc.control.store.tokens import create_token, list_tokens, revoke_token
 from aitc.domain.org import Member, Organisation, Project
 from aitc.errors import ConfigError, ConflictError
 
-router = APIRouter(tags=["admin"])
+router = APIRouter(tags=["admin"], route_class=Utf8Route)
 
 
 def _org(o: OrganisationRow) -> OrganisationPublic:

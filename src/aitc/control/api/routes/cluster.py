@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from aitc.control.api.deps import CallerDep, SessionDep, SettingsDep
+from aitc.control.api.errors import Utf8Route
 from aitc.control.api.schemas import (
     GpuPublic,
     GpusPublic,
@@ -27,7 +28,7 @@ from aitc.control.store.specs import placement_from_json
 from aitc.control.store.usage import UsageBy, usage
 from aitc.domain.job import JobState
 
-router = APIRouter(tags=["cluster"])
+router = APIRouter(tags=["cluster"], route_class=Utf8Route)
 _HOLDING = (JobState.STARTING, JobState.RUNNING)
 
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Path, Query, Response, status
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from aitc.control.api.deps import CallerDep, SessionDep, SettingsDep, StoreDep, after_commit
+from aitc.control.api.errors import Utf8Route
 from aitc.control.api.logs import follow_log, read_log
 from aitc.control.api.schemas import (
     MAX_ID,
@@ -28,7 +29,7 @@ from aitc.control.store.jobs import (
 )
 from aitc.domain.job import JobState
 
-router = APIRouter(prefix="/jobs", tags=["jobs"])
+router = APIRouter(prefix="/jobs", tags=["jobs"], route_class=Utf8Route)
 JobIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The job's number.")]
 Filter = Annotated[Text | None, Query(max_length=64)]
 

@@ -56,6 +56,7 @@ class SlurmJob:
     signal: int | None = None
     submit_time: int = 0
     start_time: int = 0
+    required: tuple[str, ...] = ()  # --nodelist, known before the job runs
 
 
 ACTIVE_STATES = frozenset(
@@ -135,6 +136,10 @@ class SlurmCli:
     def jobs(self) -> list[SlurmJob]:
         """Every job the controller still knows (running, pending, or ended < MinJobAge ago)."""
         return list(self.adapter.parse_jobs(self.run(["squeue", "--json"])))
+
+    def topology(self) -> dict[str, tuple[int, int]]:
+        """Each node's (leaf, scalable unit) from Slurm's topology plugin (empty if it has none)."""
+        return dict(self.adapter.parse_topology(self.run(["scontrol", "show", "topology"])))
 
     def accounted_job(self, job_id: int) -> SlurmJob | None:
         """The job from accounting (``sacct``), for clusters that run slurmdbd."""

@@ -15,6 +15,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from aitc.arch.hostlist import expand
 from aitc.control.executors.slurm_cli import SlurmJob, SlurmNode
 from aitc.errors import SlurmError
 
@@ -122,6 +123,7 @@ def _job(j: Mapping[str, Any]) -> SlurmJob:
         signal=sig,
         submit_time=int(j.get("submit_time") or 0),
         start_time=int(j.get("start_time") or 0),
+        required=tuple(expand(str(j.get("required_nodes") or ""))),
     )
 
 
@@ -158,4 +160,19 @@ def parse_sacct(text: str) -> list[SlurmJob]:
                 signal=sig if isinstance(sig, int) and sig > 0 else None,
             )
         )
+    return out
+
+
+def parse_topology(text: str) -> dict[str, tuple[int, int]]:
+    """``scontrol show topology`` (text): level-0 switches are leaves, level-1 switches SUs."""
+    switches: list[tuple[int, list[str]]] = []
+    for line in text.splitlines():
+        fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+        if "Level" in fields and "Nodes" in fields:
+            switches.append((int(fields["Level"]), expand(fields["Nodes"])))
+    out: dict[str, tuple[int, int]] = {}
+    for leaf, (_, nodes) in enumerate(s for s in switches if s[0] == 0):
+        out.update({n: (leaf, 0) for n in nodes})
+    for su, (_, nodes) in enumerate(s for s in switches if s[0] == 1):
+        out.update({n: (out.get(n, (0, 0))[0], su) for n in nodes})
     return out

@@ -1,0 +1,143 @@
+"""A small HTTP client of the control-plane API (what ``aitc submit``, ``queue``, … use).
+
+Where to connect, in order: the values given (command-line flags), the environment
+(``AITC_URL``, ``AITC_TOKEN``), then ``$XDG_CONFIG_HOME/aitc/config.toml`` (default
+``~/.config/aitc/config.toml``) with keys ``url`` and ``token``.
+
+Every failure becomes an ``ApiError`` whose message says what went wrong and what to do; its
+``exit_code`` is 2 for a request the server found invalid (422), 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from aitc.errors import AitcError
+
+DEFAULT_URL = "http://127.0.0.1:8600"
+RETRIES = 3
+
+
+class ApiError(AitcError):
+    """The server could not be reached, or refused the request."""
+
+    def __init__(self, message: str, *, status: int | None = None, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.status, self.exit_code = status, exit_code
+
+
+def config_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "aitc" / "config.toml"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    url: str
+    token: str | None
+
+
+def resolve(url: str | None = None, token: str | None = None) -> Target:
+    """Where to connect and with which token (flags, then environment, then config file)."""
+    file: dict[str, Any] = {}
+    path = config_path()
+    if path.exists():
+        try:
+            file = tomllib.loads(path.read_text())
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ApiError(f"{path}: not valid TOML ({exc})", exit_code=2) from None
+    url = url or os.environ.get("AITC_URL") or file.get("url") or DEFAULT_URL
+    token = token or os.environ.get("AITC_TOKEN") or file.get("token")
+    return Target(str(url).rstrip("/"), str(token) if token else None)
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        detail = response.json().get("detail", response.text)
+    except ValueError:
+        return response.text[:500]
+    if isinstance(detail, list):  # FastAPI validation errors: name each field
+        return "; ".join(_field_error(d) for d in detail)
+    return str(detail)
+
+
+def _field_error(d: dict[str, Any]) -> str:
+    loc = [str(p) for p in d.get("loc", ()) if p not in ("body", "query", "path")]
+    return f"{'.'.join(loc) or 'request'}: {d.get('msg', '')}"
+
+
+def raise_for(response: httpx.Response, url: str) -> None:
+    """Turn an error response into an ``ApiError`` with a message for people."""
+    status = response.status_code
+    if status < 400:
+        return
+    detail = _detail(response)
+    if status == 401:
+        msg = (
+            "the server refused the token (missing, unknown or revoked); pass --token, "
+            f'set AITC_TOKEN or put token = "…" in {config_path()}'
+        )
+    elif status == 403:
+        msg = f"not allowed: {detail}"
+    elif status == 404:
+        msg = f"not found: {detail}"
+    elif status == 422:
+        raise ApiError(f"invalid request: {detail}", status=status, exit_code=2)
+    elif status >= 500:
+        msg = f"the server at {url} failed ({status}); see its log"
+    else:
+        msg = detail
+    raise ApiError(msg, status=status)
+
+
+class ApiClient:
+    """Calls to /api/v1 with a bearer token."""
+
+    def __init__(self, target: Target, timeout: float = 30.0) -> None:
+        self.target = target
+        headers = {"Authorization": f"Bearer {target.token}"} if target.token else {}
+        self.http = httpx.Client(base_url=f"{target.url}/api/v1", headers=headers, timeout=timeout)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One call; retried on connection failures (submissions carry an Idempotency-Key)."""
+        for attempt in range(RETRIES):
+            try:
+                response = self.http.request(method, path, **kwargs)
+                break
+            except httpx.TransportError as exc:
+                if attempt == RETRIES - 1:
+                    raise ApiError(
+                        f"cannot reach the aitc server at {self.target.url} ({exc}); "
+                        "is `aitc serve` running? (set --url or AITC_URL)"
+                    ) from None
+        raise_for(response, self.target.url)
+        return response.json() if response.content else None
+
+    def submit(self, body: dict[str, Any]) -> dict[str, Any]:
+        headers = {"Idempotency-Key": str(uuid.uuid4())}
+        result: dict[str, Any] = self.request("POST", "/jobs", json=body, headers=headers)
+        return result
+
+    def stream_logs(self, job_id: int, *, stream: str, follow: bool) -> Iterator[bytes]:
+        params = {"stream": stream, "follow": str(follow).lower()}
+        try:
+            with self.http.stream(
+                "GET", f"/jobs/{job_id}/logs", params=params, timeout=httpx.Timeout(30.0, read=None)
+            ) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise_for(response, self.target.url)
+                yield from response.iter_bytes()
+        except httpx.TransportError as exc:
+            raise ApiError(f"cannot reach the aitc server at {self.target.url} ({exc})") from None

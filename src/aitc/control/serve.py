@@ -1,0 +1,178 @@
+"""``aitc serve``: the store, the controller thread and the HTTP API in one process.
+
+Start-up, in order: open (and migrate) the store; apply the lab (organisations, projects,
+members) when one is given; build the executor by name and the cluster from its inventory;
+make sure an operators' admin exists and, on the first start, print a fresh admin token; start
+the controller thread (which reconciles first); then serve ``create_app`` with uvicorn until
+SIGINT or SIGTERM. Shutting down stops the loop and the HTTP server only: jobs keep running,
+and the next start adopts them.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from aitc.control.clock import Clock, SystemClock
+from aitc.control.controller import Controller, ControllerConfig
+from aitc.control.executors.base import Executor
+from aitc.control.executors.inventory import cluster_from_inventory
+from aitc.control.executors.registry import ExecutorSettings, create_executor
+from aitc.control.store import MemberRow, Store, apply_lab
+from aitc.control.store.tokens import bootstrap_admin
+from aitc.domain.lab import Lab, PolicySpec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ServeOptions:
+    """Everything ``aitc serve`` is told on its command line."""
+
+    state_dir: Path
+    lab: Path | None = None
+    db_url: str | None = None
+    executor: str = "local"
+    virtual_gpus: int | None = None
+    virtual_model: str = "H100-80GB"
+    node_name: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8600
+    grace_s: float = 10.0
+    tick_s: float = 0.5
+    new_admin_token: bool = False
+    access_log: bool = False
+    executor_options: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def default_db_url(state_dir: Path) -> str:
+    return f"sqlite:///{(state_dir / 'aitc.db').resolve()}"
+
+
+class Server:
+    """One aitc server: built by ``prepare()``, run by ``serve()`` (blocks until a signal)."""
+
+    def __init__(
+        self, options: ServeOptions, *, clock: Clock | None = None, out: TextIO = sys.stdout
+    ) -> None:
+        self.options = options
+        self.clock = clock or SystemClock()
+        self.out = out
+        self.store: Store | None = None
+        self.executor: Executor | None = None
+        self.controller: Controller | None = None
+        self.admin_token: str | None = None
+
+    def prepare(self) -> Controller:
+        """Open the store, apply the lab, build executor, cluster and controller."""
+        o = self.options
+        o.state_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store.open(o.db_url or default_db_url(o.state_dir))
+        lab = _load_lab(o.lab) if o.lab else None
+        if lab is not None:
+            with self.store.session() as s:
+                changes = apply_lab(session=s, lab=lab)
+            log.info("lab %s applied: %d changes", lab.name, len(changes))
+        self.executor = create_executor(
+            o.executor,
+            ExecutorSettings(
+                state_dir=o.state_dir / o.executor,
+                virtual_gpus=o.virtual_gpus,
+                virtual_model=o.virtual_model,
+                node_name=o.node_name,
+                grace_s=o.grace_s,
+                options=o.executor_options,
+            ),
+        )
+        cluster = cluster_from_inventory(lab.name if lab else "local", self.executor.inventory())
+        self.admin_token = self._admin_token()
+        self.controller = Controller(
+            store=self.store,
+            executor=self.executor,
+            cluster=cluster,
+            policy=lab.policy if lab else PolicySpec(),
+            clock=self.clock,
+            config=ControllerConfig(log_dir=o.state_dir / "logs", tick_s=o.tick_s),
+        )
+        return self.controller
+
+    def _admin_token(self) -> str | None:
+        """A fresh admin token on the first start (or when asked), else ``None``."""
+        assert self.store is not None
+        with self.store.session() as s:
+            first = s.get(MemberRow, "admin") is None
+            if not (first or self.options.new_admin_token):
+                return None
+            return bootstrap_admin(session=s, now=self.clock.now())
+
+    def banner(self) -> str:
+        """What the server prints once it is ready to start."""
+        assert self.controller is not None
+        cluster = self.controller.cluster
+        lines = [
+            f"aitc serving on {self.options.url}  (API docs: {self.options.url}/docs)",
+            f"executor: {self.options.executor}; nodes: "
+            + ", ".join(f"{n.name} ({n.gpus}x {n.gpu_model})" for n in cluster.nodes),
+            f"policy: {self.controller.planner.policy.name}",
+        ]
+        if self.admin_token:
+            lines.append(f"admin token (shown once, keep it): {self.admin_token}")
+        else:
+            lines.append(
+                "admin token: the one printed on first start "
+                "(aitc serve --new-admin-token prints another)"
+            )
+        return "\n".join(lines)
+
+    def serve(self) -> None:
+        """Run the controller and the API until SIGINT/SIGTERM; jobs keep running after."""
+        import uvicorn
+
+        from aitc.control.api import Settings, create_app
+
+        controller = self.controller or self.prepare()
+        app = create_app(Settings(store=self.store, wake=controller.wake, clock=self.clock))
+        config = uvicorn.Config(
+            app,
+            host=self.options.host,
+            port=self.options.port,
+            log_level="warning",
+            access_log=self.options.access_log,
+        )
+        server = uvicorn.Server(config)
+        controller.start()
+        threading.Thread(target=self._announce, args=(server,), daemon=True).start()
+        try:
+            server.run()
+        finally:
+            self.close()
+
+    def _announce(self, server: object) -> None:
+        """Print the banner once uvicorn listens, so whoever reads it may connect at once."""
+        while not getattr(server, "started", False) and not getattr(server, "should_exit", True):
+            time.sleep(0.02)
+        if getattr(server, "started", False):
+            print(self.banner(), file=self.out, flush=True)
+
+    def close(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+        if self.executor is not None:
+            self.executor.close()
+        if self.store is not None:
+            self.store.close()
+
+
+def _load_lab(path: Path) -> Lab:
+    from aitc.arch.labfile import load_lab
+
+    return load_lab(path)

@@ -1,0 +1,106 @@
+"""`aitc sim`: a real run on the first 2,000 Philly jobs, determinism, and bad flags."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from aitc.cli.main import app
+
+ROOT = Path(__file__).resolve().parents[2]
+TRACE = ROOT / "../shared/traces/philly/philly_jobs.csv.gz"
+needs_trace = pytest.mark.skipif(not TRACE.is_file(), reason="the Philly trace is not here")
+
+
+def aitc_sim(out: Path, *flags: str, hash_seed: str = "0") -> subprocess.CompletedProcess[str]:
+    args = [sys.executable, "-m", "aitc.cli.main", "sim", "--ra", "dgx-h100-superpod",
+            "--nodes", "64", "--trace", str(TRACE), "--limit", "2000", "--out", str(out), *flags]
+    env = dict(os.environ, PYTHONHASHSEED=hash_seed, COLUMNS="160")
+    return subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT, timeout=240)
+
+
+def summary_without_wall(path: Path) -> dict[str, object]:
+    data = json.loads(path.read_text())
+    data.pop("wall_s")
+    return data
+
+
+@needs_trace
+def test_two_policies_on_2000_philly_jobs_write_results_and_compare(tmp_path: Path) -> None:
+    done = aitc_sim(tmp_path / "a", "--policy", "fifo,backfill")
+    assert done.returncode == 0, done.stderr
+    assert "policies compared" in done.stdout and "backfill" in done.stdout
+    for policy in ("fifo", "backfill"):
+        folder = tmp_path / "a" / policy
+        assert {p.name for p in folder.iterdir()} >= {"jobs.parquet", "summary.json",
+                                                     "timeline.png", "jct_cdf.png"}
+        summary = json.loads((folder / "summary.json").read_text())
+        assert summary["policy"] == policy and summary["jobs_completed"] == 2000
+        assert len(pd.read_parquet(folder / "jobs.parquet")) == 2000
+    comparison = json.loads((tmp_path / "a" / "comparison.json").read_text())
+    assert comparison["baseline"] == "fifo"
+    assert comparison["policies"]["fifo"]["avg_jct_vs_first"] == 1.0
+    assert (tmp_path / "a" / "jct_cdf.png").stat().st_size > 10_000
+
+    # the same run in another process, with another string hash seed: identical summaries
+    again = aitc_sim(tmp_path / "b", "--policy", "fifo,backfill", hash_seed="12345")
+    assert again.returncode == 0, again.stderr
+    for policy in ("fifo", "backfill"):
+        first = (tmp_path / "a" / policy / "summary.json")
+        second = (tmp_path / "b" / policy / "summary.json")
+        assert summary_without_wall(first) == summary_without_wall(second)
+        text = [p.read_text().splitlines() for p in (first, second)]
+        assert [ln for ln in text[0] if "wall_s" not in ln] == [
+            ln for ln in text[1] if "wall_s" not in ln]
+
+
+runner = CliRunner()
+
+
+def sim(*flags: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["sim", *flags])
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize(("flags", "flag", "message"), [
+    (["--trace", "t.csv"], "--lab", "exactly one of --lab FILE, --cluster FILE or --ra"),
+    (["--ra", "dgx-h100-superpod", "--trace", "t.csv"], "--nodes", "--ra needs --nodes"),
+    (["--ra", "x", "--nodes", "2", "--trace", "t.csv", "--format", "csv"], "--map",
+     "needs --map"),
+    (["--ra", "x", "--nodes", "2", "--trace", "t.csv", "--map", "submit=a"], "--map",
+     "needs gpus=COLUMN"),
+    (["--ra", "x", "--nodes", "2", "--trace", "t.csv", "--format", "yaml"], "--format",
+     "'yaml' is not one of"),
+    (["--ra", "x", "--nodes", "2", "--trace", "t.csv", "--policy", "fifo,lottery"],
+     "--policy", "unknown policy 'lottery'"),
+    (["--ra", "x", "--nodes", "2", "--trace", "t.csv", "--limit", "0"], "--limit",
+     "must be positive"),
+    (["--ra", "x", "--nodes", "2"], "--trace", "give --trace FILE"),
+    (["--cluster", "nowhere.yaml", "--trace", "t.csv"], "--cluster", "no such file"),
+])
+def test_bad_flags_exit_2_naming_the_flag(tmp_path: Path, flags: list[str], flag: str,
+                                          message: str) -> None:
+    code, output = sim(*flags, "--out", str(tmp_path))
+    assert code == 2
+    flat = " ".join(output.replace("│", " ").split())
+    assert flag in flat and message in flat
+
+
+def test_a_missing_trace_file_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    code, output = sim("--ra", "dgx-h100-superpod", "--nodes", "4", "--trace",
+                       str(tmp_path / "gone.csv.gz"), "--out", str(tmp_path / "o"))
+    assert code == 1
+    assert "gone.csv.gz: no such trace file" in " ".join(output.split())
+
+
+def test_an_unknown_reference_architecture_is_an_error(tmp_path: Path) -> None:
+    code, output = sim("--ra", "dgx-z9000", "--nodes", "4", "--trace", str(TRACE),
+                       "--out", str(tmp_path / "o"))
+    assert code == 1 and "dgx-z9000" in output

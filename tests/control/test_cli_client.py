@@ -1,0 +1,147 @@
+"""The client commands against a real HTTP server (uvicorn on 127.0.0.1, SQLite)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import typer
+import uvicorn
+from seed import seed
+from typer.testing import CliRunner
+
+from aitc.cli.client import parse_duration
+from aitc.cli.main import app
+from aitc.control.api import Settings, create_app
+from aitc.control.clock import SystemClock
+from aitc.control.store import Store
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    store = Store.open(f"sqlite:///{tmp_path_factory.mktemp('cli') / 'aitc.db'}")
+    tokens = seed(store, SystemClock())  # type: ignore[arg-type]
+    port = _free_port()
+    config = uvicorn.Config(
+        create_app(Settings(store=store)), host="127.0.0.1", port=port, log_level="warning"
+    )
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    while not srv.started:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}", tokens
+    srv.should_exit = True
+    thread.join(10)
+    store.close()
+
+
+def aitc(server: tuple[str, dict[str, str]], member: str, *args: str) -> tuple[int, str]:
+    url, tokens = server
+    env = {"AITC_URL": url, "AITC_TOKEN": tokens[member], "XDG_CONFIG_HOME": "/nonexistent"}
+    result = CliRunner().invoke(app, list(args), env=env)
+    return result.exit_code, result.output
+
+
+def test_submit_queue_show_cancel(server: tuple[str, dict[str, str]]) -> None:
+    code, out = aitc(
+        server,
+        "alice",
+        "submit",
+        "--gpus",
+        "2",
+        "--time",
+        "1h30m",
+        "--name",
+        "train",
+        "--",
+        "python",
+        "-c",
+        "print(1)",
+    )
+    assert code == 0 and "submitted job" in out and "(pending)" in out
+    job_id = out.split()[2]
+    code, out = aitc(server, "alice", "queue")
+    assert code == 0 and "train" in out
+    code, out = aitc(server, "alice", "show", job_id)
+    assert code == 0 and "python -c print(1)" in out and "submitted" in out
+    code, out = aitc(server, "alice", "cancel", job_id)
+    assert (code, out.strip()) == (0, f"job {job_id}: cancelled")
+    code, out = aitc(server, "alice", "logs", job_id)
+    assert (code, out) == (0, "")
+
+
+def test_an_invalid_submission_exits_2_naming_the_field(server: tuple[str, dict[str, str]]) -> None:
+    code, out = aitc(server, "alice", "submit", "--gpus", "64", "--", "true")
+    assert code == 2 and "gpus:" in out and "more than any node has" in out
+
+
+def test_someone_elses_job_is_not_found(server: tuple[str, dict[str, str]]) -> None:
+    code, out = aitc(server, "bob", "submit", "--", "true")
+    job_id = out.split()[2]
+    code, out = aitc(server, "pat", "show", job_id)
+    assert code == 1 and "not found" in out
+
+
+def test_a_bad_token_says_so(server: tuple[str, dict[str, str]]) -> None:
+    url, _ = server
+    result = CliRunner().invoke(
+        app,
+        ["queue", "--url", url, "--token", "aitc_wrong"],
+        env={"XDG_CONFIG_HOME": "/nonexistent"},
+    )
+    assert result.exit_code == 1 and "refused the token" in result.output
+
+
+def test_a_server_that_is_down_is_named(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{_free_port()}"
+    result = CliRunner().invoke(
+        app, ["queue", "--url", url, "--token", "x"], env={"XDG_CONFIG_HOME": str(tmp_path)}
+    )
+    assert result.exit_code == 1 and f"cannot reach the aitc server at {url}" in result.output
+
+
+def test_tokens_are_for_admins(server: tuple[str, dict[str, str]]) -> None:
+    code, out = aitc(server, "alice", "token", "create", "bob")
+    assert code == 1 and "not allowed" in out
+    code, out = aitc(server, "admin", "token", "create", "bob", "--name", "laptop")
+    secret = out.splitlines()[0]
+    assert code == 0 and secret.startswith("aitc_")
+    code, out = aitc(server, "admin", "token", "list")
+    assert code == 0 and "laptop" in out and secret not in out
+
+
+def test_url_and_token_come_from_the_config_file(
+    server: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    url, tokens = server
+    (tmp_path / "aitc").mkdir()
+    (tmp_path / "aitc" / "config.toml").write_text(f'url = "{url}"\ntoken = "{tokens["bob"]}"\n')
+    result = CliRunner().invoke(
+        app, ["queue"], env={"XDG_CONFIG_HOME": str(tmp_path), "AITC_URL": "", "AITC_TOKEN": ""}
+    )
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("2h", 7200), ("90m", 5400), ("1h30m", 5400), ("45s", 45), ("1d", 86400), ("600", 600)],
+)
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "2x", "h", "1h-5m"])
+def test_bad_durations_are_refused(text: str) -> None:
+    with pytest.raises(typer.BadParameter):
+        parse_duration(text)

@@ -1,0 +1,44 @@
+"""quota: guaranteed GPUs per organisation, bounded borrowing, reclaim from borrowers."""
+
+from engine_builders import Rig, cluster, job, on, org, start
+
+from aitc.engine import make_scheduler
+from aitc.engine.view import Preempt
+from aitc.engine.view import ReasonCode as R
+
+
+def test_jobs_within_quota_and_borrow_limit_start_the_rest_wait():
+    rig = Rig(cluster(3)).submit(
+        job("a1", 8, org="a"), job("a2", 8, org="a"), job("a3", 8, org="a")
+    )
+    scheduler = make_scheduler("quota", organisations=[org("a", quota=8, borrow=8)])
+    assert scheduler.schedule(rig.view()) == [
+        start("a1", ("n1", range(8))),
+        start("a2", ("n2", range(8))),
+    ]
+    why = scheduler.explain(rig.view())[rig.pending[2].id]
+    assert [r.code for r in why] == [R.QUOTA]
+    assert "quota of 8" in why[0].message
+
+
+def test_an_owner_reclaims_its_quota_from_a_borrower():
+    rig = Rig(cluster(2))
+    early, late = job("b1", 8, org="b"), job("b2", 8, org="b")
+    rig.run_job(early, on(("n1", range(8))))
+    rig.now = 10.0
+    rig.run_job(late, on(("n2", range(8))))  # b borrows a's idle quota
+    rig.submit(job("a1", 8, org="a", submit=10.0))
+    orgs = [org("a", quota=8), org("b", quota=8)]
+    assert make_scheduler("quota", organisations=orgs).schedule(rig.view()) == [
+        Preempt(late.id, f"to start job {rig.pending[0].id}"),
+        start("a1", ("n2", range(8))),
+    ]
+
+
+def test_a_borrower_never_reclaims():
+    rig = Rig(cluster(2))
+    rig.run_job(job("b1", 8, org="b"), on(("n1", range(8))))
+    rig.run_job(job("b2", 8, org="b"), on(("n2", range(8))))
+    rig.submit(job("a1", 8, org="a"))
+    orgs = [org("a", quota=0), org("b", quota=8)]  # a would borrow: it may not preempt
+    assert make_scheduler("quota", organisations=orgs).schedule(rig.view()) == []

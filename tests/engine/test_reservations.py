@@ -1,0 +1,62 @@
+"""Reservations: held nodes are the owner's from the start; others leave in time or wait."""
+
+import pytest
+from engine_builders import Rig, cluster, job, on, reservation, start
+
+from aitc.domain.job import Priority
+from aitc.engine import make_scheduler
+from aitc.engine.view import Preempt
+from aitc.engine.view import ReasonCode as R
+
+
+def rig_with(res_start: float, now: float = 0.0) -> Rig:
+    rig = Rig(cluster(2), now=now)
+    rig.reservations.append(reservation("ws", "edu", res_start, res_start + 3600, nodes=["n2"]))
+    rig.run_job(job("x", 8, limit=10_000.0), on(("n1", range(8))))
+    return rig
+
+
+def test_an_active_reservation_serves_only_its_organisation():
+    rig = rig_with(0.0).submit(job("other", 4, org="lab"), job("mine", 4, org="edu"))
+    assert make_scheduler("backfill").schedule(rig.view()) == [start("mine", ("n2", range(4)))]
+
+
+def test_preemptible_jobs_of_others_are_preempted_when_it_starts():
+    rig = Rig(cluster(2))
+    rig.reservations.append(reservation("ws", "edu", 100.0, 200.0, nodes=["n2"]))
+    squatter = job("p", 8, org="lab", priority=Priority.PREEMPTIBLE)
+    rig.run_job(squatter, on(("n2", range(8))))  # allowed before the start: it is preemptible
+    rig.now = 100.0
+    assert make_scheduler("fifo").schedule(rig.view()) == [
+        Preempt(squatter.id, "reservation ws starts")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("limit", "priority", "starts"),
+    [
+        (50.0, Priority.STANDARD, True),  # ends at t=50, before the reservation at t=100
+        (500.0, Priority.STANDARD, False),  # would overlap the window: held back
+        (None, Priority.STANDARD, False),  # no limit: planned with the default (1 day)
+        (500.0, Priority.PREEMPTIBLE, True),  # may overlap: it will be preempted at t=100
+    ],
+)
+def test_jobs_that_would_overlap_a_future_window_are_held_back(limit, priority, starts):
+    rig = rig_with(100.0).submit(job("a", 8, org="lab", limit=limit, priority=priority))
+    expected = [start("a", ("n2", range(8)))] if starts else []
+    assert make_scheduler("backfill").schedule(rig.view()) == expected
+
+
+def test_a_held_back_job_says_it_waits_for_a_reservation():
+    rig = rig_with(100.0).submit(job("a", 8, org="lab", limit=500.0))
+    why = make_scheduler("backfill").explain(rig.view())[rig.pending[0].id]
+    assert [r.code for r in why] == [R.RESERVATION]
+    assert "ws" in why[0].message
+
+
+def test_the_engine_chooses_whole_nodes_for_a_reservation_without_nodes():
+    rig = Rig(cluster(3))
+    rig.reservations.append(reservation("ws", "edu", 0.0, 100.0, gpus=12))
+    rig.submit(job("a", 16, org="lab"), job("b", 8, org="lab"))
+    # 12 GPUs hold the last two nodes (n2, n3): only n1 is left for others
+    assert make_scheduler("tiresias").schedule(rig.view()) == [start("b", ("n1", range(8)))]

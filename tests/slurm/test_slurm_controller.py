@@ -1,0 +1,120 @@
+"""aitc's controller with the Slurm executor, end to end on the real test cluster: the engine
+decides, Slurm launches on exactly those nodes, failures come back as requeues."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from slurm_helpers import SlurmCluster
+from slurm_lab import SlurmLab
+
+SHOW = 'echo "$SLURMD_NODENAME gpus=$CUDA_VISIBLE_DEVICES"; sleep {s}'
+LEAVES = ({"node01", "node02"}, {"node03", "node04"})
+
+
+@pytest.fixture
+def lab(slurm: SlurmCluster, tmp_path: Path) -> Iterator[SlurmLab]:
+    lab = SlurmLab(slurm, tmp_path)
+    yield lab
+    lab.close()
+
+
+def _tasks(output: str) -> dict[str, str]:
+    return dict(line.split(" ", 1) for line in output.splitlines() if line.startswith("node"))
+
+
+def test_gang_job_runs_on_one_leaf_and_the_rest_fills_the_cluster(lab: SlurmLab) -> None:
+    gang = lab.submit(SHOW.format(s=4), gpus=16, nodes=2)
+    eight = lab.submit(SHOW.format(s=4), gpus=8)
+    fours = [lab.submit(SHOW.format(s=4), gpus=4) for _ in range(2)]
+    jobs = [gang, eight, *fours]
+    lab.run_until(lambda: all(lab.state(j) == "running" for j in jobs))
+    assert set(lab.nodes_of(gang)) in LEAVES
+    lab.run_until(lambda: all(lab.state(j) == "completed" for j in jobs))
+    tasks = _tasks(lab.output(gang))
+    assert set(tasks) == set(lab.nodes_of(gang))
+    assert set(tasks.values()) == {"gpus=0,1,2,3,4,5,6,7"}
+    used = [n for j in jobs for n in lab.nodes_of(j)]
+    assert sorted(used) == ["node01", "node02", "node03", "node04", *sorted(lab.nodes_of(fours[0]))]
+    assert lab.nodes_of(fours[0]) == lab.nodes_of(fours[1])
+    four_gpus = [_tasks(lab.output(j))[lab.nodes_of(j)[0]] for j in fours]
+    assert (
+        len({*four_gpus[0].split("=")[1].split(","), *four_gpus[1].split("=")[1].split(",")}) == 8
+    )
+
+
+def test_killed_slurmd_requeues_the_job_onto_another_node(
+    lab: SlurmLab, slurm: SlurmCluster
+) -> None:
+    job = lab.submit(
+        'echo "attempt $AITC_ATTEMPT on $SLURMD_NODENAME"; '
+        '[ "$AITC_ATTEMPT" = 1 ] && sleep 300; exit 0',
+        gpus=8,
+    )
+    lab.run_until(lambda: lab.state(job) == "running")
+    first = lab.nodes_of(job)[0]
+    slurm.rig.kill_node(first)
+    lab.run_until(lambda: lab.state(job) == "completed", timeout_s=60)
+    assert lab.nodes_of(job)[0] != first
+    assert lab.job(job).attempt == 2
+    states = [state for state, _ in lab.events(job)]
+    assert states == [
+        "pending",
+        "starting",
+        "running",
+        "pending",
+        "starting",
+        "running",
+        "completed",
+    ]
+    requeue_cause = lab.events(job)[3][1]
+    assert first in requeue_cause and "down" in requeue_cause
+    assert {n.name: str(n.state) for n in lab.executor.inventory()}[first] == "down"
+
+
+def test_restarted_controller_adopts_slurm_jobs_without_duplicating_them(
+    lab: SlurmLab, slurm: SlurmCluster
+) -> None:
+    jobs = [lab.submit("sleep 6", gpus=8), lab.submit("sleep 6", gpus=16, nodes=2)]
+    lab.run_until(lambda: all(lab.state(j) == "running" for j in jobs))
+    handles = [lab.job(j).handle for j in jobs]
+    lab.restart()
+    lab.run_until(lambda: all(lab.state(j) == "completed" for j in jobs), timeout_s=40)
+    assert [lab.job(j).handle for j in jobs] == handles
+    assert [lab.job(j).attempt for j in jobs] == [1, 1]
+    names = slurm.run("squeue", "-h", "-t", "all", "-o", "%j").split()
+    assert sorted(n for n in names if n.startswith(lab.prefix)) == [
+        f"{lab.prefix}-{j}-1" for j in sorted(jobs)
+    ]
+
+
+def test_plain_sbatch_job_is_respected(lab: SlurmLab, slurm: SlurmCluster) -> None:
+    slurm.run("sbatch", "-w", "node01", "--gres=gpu:8", "--wrap", "sleep 60")
+    # the controller's own books (refreshed from inventory) take node01's GPUs out
+    lab.run_until(lambda: not lab.ctl.holdings.capacity.node_free("node01").gpus)
+    gang = lab.submit("sleep 2", gpus=16, nodes=2)
+    eight = lab.submit("sleep 2", gpus=8)
+    waiting = lab.submit("sleep 2", gpus=8)
+    lab.run_until(lambda: lab.state(gang) == "running" and lab.state(eight) == "running")
+    assert set(lab.nodes_of(gang)) == {"node03", "node04"}
+    assert lab.nodes_of(eight) == ["node02"]
+    assert lab.state(waiting) == "pending"
+    lab.run_until(lambda: lab.state(waiting) == "completed", timeout_s=30)
+    assert lab.nodes_of(waiting) != ["node01"]
+
+
+def test_refused_submission_fails_the_job_with_slurms_reason_and_the_loop_goes_on(
+    lab: SlurmLab, slurm: SlurmCluster
+) -> None:
+    slurm.run("scontrol", "update", "PartitionName=batch", "State=INACTIVE")
+    try:
+        refused = lab.submit("true", gpus=1)
+        lab.run_until(lambda: lab.state(refused) == "failed")
+    finally:
+        slurm.run("scontrol", "update", "PartitionName=batch", "State=UP")
+    cause = lab.job(refused).cause
+    assert "sbatch" in cause and "Required partition not available" in cause
+    later = lab.submit("true", gpus=1)
+    lab.run_until(lambda: lab.state(later) == "completed")
