@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,10 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+class PortTaken(RuntimeError):
+    """Another process took the port between choosing it and binding it."""
 
 
 class ServerProcess:
@@ -43,6 +48,7 @@ class ServerProcess:
         self.token: str | None = None
         self.proc: subprocess.Popen[str] | None = None
         self.starts = 0
+        self.output: list[str] = []
 
     def command(self) -> list[str]:
         cmd = [
@@ -67,7 +73,21 @@ class ServerProcess:
         return cmd + (["--db", self.db_url] if self.db_url else [])
 
     def start(self, timeout: float = 60.0) -> None:
-        """Start the server and wait for its banner (reads the admin token on first start)."""
+        """Start the server and wait for its banner (reads the admin token on first start).
+
+        On the first start a port taken meanwhile by another process is replaced by a new one.
+        """
+        for _ in range(3):
+            try:
+                return self._start(timeout)
+            except PortTaken:
+                if self.starts > 1:
+                    raise
+                self.port = free_port()
+                self.url = f"http://127.0.0.1:{self.port}"
+        raise RuntimeError("no free port for aitc serve")
+
+    def _start(self, timeout: float) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AITC_")}
         self.proc = subprocess.Popen(
             self.command(),
@@ -84,20 +104,28 @@ class ServerProcess:
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()
             if not line:
-                raise RuntimeError("aitc serve exited:\n" + "".join(seen))
+                output = "".join(seen)
+                if "address already in use" in output:
+                    raise PortTaken(output)
+                raise RuntimeError("aitc serve exited:\n" + output)
             seen.append(line)
             if line.startswith("admin token (shown once"):
                 self.token = line.rsplit(" ", 1)[1].strip()
             if line.startswith("admin token"):  # the banner's last line
+                self.output.extend(seen)
+                threading.Thread(target=self._drain, args=(self.proc.stdout,), daemon=True).start()
                 return
         raise RuntimeError("aitc serve did not start:\n" + "".join(seen))
+
+    def _drain(self, stream: Any) -> None:
+        """Keep reading the server's output, so a full pipe never blocks it."""
+        for line in stream:
+            self.output.append(line)
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(sig)
             self.proc.wait(30)
-        if self.proc is not None and self.proc.stdout is not None:
-            self.proc.stdout.close()
         self.proc = None
 
     def client(self, timeout: float = 30.0) -> httpx.Client:

@@ -84,3 +84,14 @@ def test_secrets_are_never_stored_or_logged_in_clear(
     for s in [secret, *api.tokens.values()]:
         assert s not in caplog.text
         assert s[12:] not in _all_stored_text(api)
+
+
+def test_a_token_owner_is_remembered_for_the_cache_time_only(api: Api) -> None:
+    from aitc.control.store import MemberRow
+
+    assert api.client.get("/api/v1/me", headers=api.auth("bob")).status_code == 200
+    with api.store.session() as s:  # as `aitc lab apply` would, from another process
+        s.get_one(MemberRow, "bob").enabled = False
+    assert api.client.get("/api/v1/me", headers=api.auth("bob")).status_code == 200
+    api.clock.advance(api.app.state.settings.auth_cache_s)
+    assert api.client.get("/api/v1/me", headers=api.auth("bob")).status_code == 401

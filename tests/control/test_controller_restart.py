@@ -126,3 +126,46 @@ def test_usage_is_rebuilt_from_the_store_after_restart(rig: Rig) -> None:
     rig.restart()
     assert rig.ctl.holdings.ledger.usage(rig.clock.now()).orgs["uni"] == pytest.approx(used)
     assert used == pytest.approx(4 * 101, rel=0.01)
+
+
+def test_an_exit_polled_while_the_store_fails_is_recorded_on_the_next_pass(rig: Rig) -> None:
+    from collections.abc import Iterator, Sequence
+    from contextlib import contextmanager
+
+    from sqlalchemy.orm import Session
+
+    from aitc.control.executors.base import ExecReport
+    from aitc.errors import StoreError
+
+    class FlakyStore(Store):
+        fail_next = False
+
+        @contextmanager
+        def session(self) -> Iterator[Session]:
+            if self.fail_next:
+                self.fail_next = False
+                raise StoreError("injected: the database went away")
+            with super().session() as s:
+                yield s
+
+    class Host(FakeExecutor):
+        store: FlakyStore | None = None
+
+        def poll(self) -> Sequence[ExecReport]:
+            reports = super().poll()
+            if self.store is not None and any(r.status != "running" for r in reports):
+                self.store.fail_next, self.store = True, None  # the store fails right after
+            return reports
+
+    flaky = FlakyStore(rig.store.engine)
+    rig.store, rig.fake = flaky, Host()
+    rig.ctl = rig.new_controller()
+    job = rig.submit()
+    rig.step()
+    rig.step()
+    rig.fake.finish(job, exit_code=7)
+    rig.fake.store = flaky
+    with pytest.raises(StoreError):
+        rig.step()
+    rig.step()
+    assert rig.events(job)[-1] == ("failed", "exited with code 7")

@@ -157,6 +157,9 @@ def crash_run(
     try:
         run.run(kills)
         check_promises(run)
+    except BaseException:
+        print("server output (last lines):\n" + "".join(server.output[-80:]))
+        raise
     finally:
         server.kill()
     return run

@@ -115,3 +115,22 @@ def test_cancel_works_on_running_and_on_pending_jobs(server: ServerProcess, tmp_
         assert stopped["state"] == "cancelled"
         assert stopped["cause"].startswith("cancel requested by admin")
         assert not marker.exists()
+
+
+def test_sigterm_stops_the_server_not_its_jobs_which_the_next_start_adopts(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    import signal
+
+    flag = tmp_path / "go"
+    with server.client() as c:
+        job_id = submit(c, waiting_on(flag, code=5), 2)
+        wait_state(c, job_id, "running")
+    server.kill(signal.SIGTERM)
+    flag.touch()
+    server.start()
+    with server.client() as c:
+        ended = wait_state(c, job_id, "failed", "completed")
+        assert (ended["exit_code"], ended["cause"]) == (5, "exited with code 5")
+        events = [e["to_state"] for e in c.get(f"/jobs/{job_id}/events").json()["data"]]
+        assert events == ["pending", "starting", "running", "failed"]

@@ -106,3 +106,17 @@ def test_a_job_on_a_real_gpu_sees_only_its_gpu(tmp_path: Path) -> None:
     while time.monotonic() < deadline and not any(r.status == ExecStatus.EXITED for r in ex.poll()):
         time.sleep(0.02)
     assert Path(ex.log_paths(1, 1)[0]).read_text() == f"{last}\n"
+
+
+def test_the_cluster_follows_the_inventory_and_the_executor_topology() -> None:
+    from aitc.control.executors.base import NodeInfo
+    from aitc.control.executors.inventory import cluster_from_inventory
+
+    nodes = [NodeInfo(name=f"n{i}", gpus=virtual_gpus(8, "H200-141GB", f"n{i}")) for i in range(3)]
+    cluster = cluster_from_inventory("rig", nodes, {"n0": (0, 0), "n1": (0, 0), "n2": (1, 0)})
+    assert [(n.name, n.gpus, n.gpu_model, n.leaf) for n in cluster.nodes] == [
+        ("n0", 8, "H200-141GB", 0),
+        ("n1", 8, "H200-141GB", 0),
+        ("n2", 8, "H200-141GB", 1),
+    ]
+    assert cluster.distance("n0", "n1") == 1 and cluster.distance("n0", "n2") == 2

@@ -152,6 +152,25 @@ def test_no_double_allocation_gangs_whole_and_no_start_before_submit(specs, poli
     assert all(loop.started[j] >= submits.get(j, 0.0) for j in loop.started)
 
 
+@settings(max_examples=20, deadline=None)
+@given(specs=job_specs, policy=st.sampled_from(POLICIES), shape=clusters)
+def test_every_waiting_job_has_a_reason_and_only_starting_jobs_have_none(specs, policy, shape):
+    loop = build(specs, policy, shape)
+
+    def check(loop: Loop) -> None:
+        view = loop.rig.view()
+        starting = {a.job_id for a in loop.scheduler.schedule(view) if isinstance(a, Start)}
+        why = loop.scheduler.explain(view)
+        assert set(why) == {j.id for j in view.pending}
+        for job_id, reasons in why.items():
+            assert (reasons == ()) == (job_id in starting), (job_id, reasons)
+            assert all(r.message.endswith(".") for r in reasons)
+        estimates = loop.scheduler.estimate_starts(view)
+        assert all(estimates[j] == view.now for j in starting)
+
+    loop.run(on_pass=check)
+
+
 @settings(max_examples=25, deadline=None)
 @given(specs=job_specs, shape=clusters)
 def test_backfill_never_delays_the_head_job(specs, shape):

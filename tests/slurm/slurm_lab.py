@@ -56,8 +56,8 @@ class SlurmLab:
         self.executor = SlurmExecutor(
             self.tmp / "slurm", env=self.slurm.env, name_prefix=self.prefix
         )
-        leaves = {n: leaf for n, (leaf, _) in self.executor.topology().items()}
-        cluster = cluster_from_inventory("rig", self.executor.inventory(), leaves)
+        topology = self.executor.topology()
+        cluster = cluster_from_inventory("rig", self.executor.inventory(), topology)
         return Controller(
             store=self.store,
             executor=self.executor,

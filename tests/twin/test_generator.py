@@ -15,9 +15,14 @@ HOURS = tuple(1.0 if h == 10 else 0.0 for h in range(24))
 
 def lab(*, workload: WorkloadSpec | None = None, courses: tuple[Course, ...] = ()) -> Lab:
     orgs = (
-        Organisation("uni", "Uni", OrgKind.RESEARCH, 3.0,
-                     (Project("p1", "P1", "uni", 1.0), Project("p2", "P2", "uni", 3.0)),
-                     workload=workload),
+        Organisation(
+            "uni",
+            "Uni",
+            OrgKind.RESEARCH,
+            3.0,
+            (Project("p1", "P1", "uni", 1.0), Project("p2", "P2", "uni", 3.0)),
+            workload=workload,
+        ),
         Organisation("edu", "Edu", OrgKind.EDUCATION, 1.0),
     )
     return Lab("t", cluster(4), orgs, courses=courses)
@@ -60,8 +65,9 @@ def test_courses_hold_weekly_morning_sessions_and_learners_fill_them() -> None:
     course = Course("c1", "Intro", "edu", seats=5, mig_profile="1g.10gb")
     source = generate(lab(workload=SPEC, courses=(course,)), days=10, seed=3)
     assert [(r.id, r.start, r.end, r.mig_seats) for r in source.reservations()] == [
-        ("c1-d0", 9 * 3600.0, 12 * 3600.0, 5), ("c1-d7", 7 * 86400 + 9 * 3600.0,
-                                                 7 * 86400 + 12 * 3600.0, 5)]
+        ("c1-d0", 9 * 3600.0, 12 * 3600.0, 5),
+        ("c1-d7", 7 * 86400 + 9 * 3600.0, 7 * 86400 + 12 * 3600.0, 5),
+    ]
     seats = [j.request for j in source.jobs() if j.request.mig == "1g.10gb"]
     assert len(seats) == 10 and {r.submit for r in seats} == {9 * 3600.0, 7 * 86400 + 9 * 3600.0}
 

@@ -22,21 +22,36 @@ K8S_MAP = "submit=creation_time,end=deletion_time,gpus=num_gpu,tenant=qos"
 
 
 def test_rows_stream_in_submit_order_with_runtime_end_minus_submit(tmp_path: Path) -> None:
-    path = write_csv(tmp_path, [
-        {"creation_time": "2024-01-01 00:10:00", "deletion_time": "2024-01-01 01:10:00",
-         "num_gpu": 2, "qos": "b"},
-        {"creation_time": "2024-01-01 00:00:00", "deletion_time": "2024-01-01 00:00:30",
-         "num_gpu": 1, "qos": "a"},
-    ])
+    path = write_csv(
+        tmp_path,
+        [
+            {
+                "creation_time": "2024-01-01 00:10:00",
+                "deletion_time": "2024-01-01 01:10:00",
+                "num_gpu": 2,
+                "qos": "b",
+            },
+            {
+                "creation_time": "2024-01-01 00:00:00",
+                "deletion_time": "2024-01-01 00:00:30",
+                "num_gpu": 1,
+                "qos": "a",
+            },
+        ],
+    )
     jobs = list(load_table(path, K8S_MAP, fmt="csv").jobs())
-    assert [(j.request.id, j.request.org, j.request.gpus, j.request.submit, j.runtime)
-            for j in jobs] == [(1, "a", 1, 0.0, 30.0), (2, "b", 2, 600.0, 3600.0)]
+    assert [
+        (j.request.id, j.request.org, j.request.gpus, j.request.submit, j.runtime) for j in jobs
+    ] == [(1, "a", 1, 0.0, 30.0), (2, "b", 2, 600.0, 3600.0)]
 
 
 def test_epoch_milliseconds_are_detected_and_start_column_gives_runtime(tmp_path: Path) -> None:
-    path = write_csv(tmp_path, [
-        {"sub": 1_700_000_000_000, "beg": 1_700_000_005_000, "fin": 1_700_000_065_000, "g": 8},
-    ])
+    path = write_csv(
+        tmp_path,
+        [
+            {"sub": 1_700_000_000_000, "beg": 1_700_000_005_000, "fin": 1_700_000_065_000, "g": 8},
+        ],
+    )
     (job,) = load_table(path, "submit=sub,start=beg,end=fin,gpus=g", fmt="csv").jobs()
     assert (job.request.submit, job.runtime, job.request.org) == (0.0, 60.0, "default")
 
@@ -55,7 +70,9 @@ def test_time_limit_is_a_standard_request_above_the_runtime(tmp_path: Path) -> N
 
 def test_parquet_reads_like_csv(tmp_path: Path) -> None:
     path = tmp_path / "jobs.parquet"
-    pd.DataFrame({"t": [3.0, 1.0], "d": [10.0, 20.0], "g": [1, 2], "org": ["x", "y"]}).to_parquet(path)
+    pd.DataFrame({"t": [3.0, 1.0], "d": [10.0, 20.0], "g": [1, 2], "org": ["x", "y"]}).to_parquet(
+        path
+    )
     src = load_table(path, "submit=t,duration=d,gpus=g,tenant=org", fmt="parquet")
     assert [(j.request.org, j.runtime) for j in src.jobs()] == [("y", 20.0), ("x", 10.0)]
     assert [o.id for o in src.organisations()] == ["x", "y"]
@@ -97,8 +114,10 @@ def test_end_before_submit_is_a_negative_duration(tmp_path: Path) -> None:
 
 
 def test_unparsable_time_names_row_and_column(tmp_path: Path) -> None:
-    path = write_csv(tmp_path, [{"c": "2024-01-01 00:00:00", "d": 1, "g": 1},
-                                {"c": "yesterday-ish", "d": 1, "g": 1}])
+    path = write_csv(
+        tmp_path,
+        [{"c": "2024-01-01 00:00:00", "d": 1, "g": 1}, {"c": "yesterday-ish", "d": 1, "g": 1}],
+    )
     with pytest.raises(TraceError, match=r"row 2: column 'c': cannot read 'yesterday-ish'"):
         load_table(path, "submit=c,duration=d,gpus=g", fmt="csv")
 
@@ -116,13 +135,16 @@ def test_unreadable_parquet_is_a_trace_error(tmp_path: Path) -> None:
         load_table(path, "submit=t,duration=d,gpus=g", fmt="parquet")
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("submit=a,gpus=b", "needs duration=COLUMN or end=COLUMN"),
-    ("submit=a,duration=d", "needs gpus=COLUMN"),
-    ("submit=a,gpus=b,end=c,colour=d", "unknown field 'colour'"),
-    ("submit=a,gpus=b,end=c:fortnights", "unknown unit 'fortnights'"),
-    ("submit=a,gpus", "entry 'gpus' is not field=column"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("submit=a,gpus=b", "needs duration=COLUMN or end=COLUMN"),
+        ("submit=a,duration=d", "needs gpus=COLUMN"),
+        ("submit=a,gpus=b,end=c,colour=d", "unknown field 'colour'"),
+        ("submit=a,gpus=b,end=c:fortnights", "unknown unit 'fortnights'"),
+        ("submit=a,gpus", "entry 'gpus' is not field=column"),
+    ],
+)
 def test_bad_mappings_name_the_flag_and_the_entry(text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message) as err:
         parse_column_map(text)

@@ -11,15 +11,19 @@ from aitc.twin.loop import TwinConfig
 
 
 def test_a_job_on_an_idle_cluster_runs_at_once_for_its_runtime() -> None:
-    assert run([job(1, runs=100)]).events == [
-        (0, "arrive", 1), (0, "start", 1), (100, "end", 1)]
+    assert run([job(1, runs=100)]).events == [(0, "arrive", 1), (0, "start", 1), (100, "end", 1)]
 
 
 def test_fifo_job_waits_until_the_gpus_it_needs_come_back() -> None:
     result = run([job(1, gpus=16, runs=100), job(2, gpus=1, at=10, runs=5)])
     assert result.events == [
-        (0, "arrive", 1), (0, "start", 1), (10, "arrive", 2),
-        (100, "end", 1), (100, "start", 2), (105, "end", 2)]
+        (0, "arrive", 1),
+        (0, "start", 1),
+        (10, "arrive", 2),
+        (100, "end", 1),
+        (100, "start", 2),
+        (105, "end", 2),
+    ]
 
 
 def test_a_job_spread_across_leaves_runs_longer_by_the_leaf_penalty() -> None:
@@ -42,8 +46,12 @@ def test_a_job_within_one_leaf_is_not_slowed() -> None:
 def test_a_job_larger_than_the_cluster_is_rejected_and_the_run_goes_on() -> None:
     result = run([job(1, gpus=32), job(2, gpus=8, at=5, runs=100)])
     assert result.events == [
-        (0, "arrive", 1), (0, "reject", 1), (5, "arrive", 2), (5, "start", 2),
-        (105, "end", 2)]
+        (0, "arrive", 1),
+        (0, "reject", 1),
+        (5, "arrive", 2),
+        (5, "start", 2),
+        (105, "end", 2),
+    ]
     assert (result.summary["rejected_jobs"], result.summary["jobs_completed"]) == (1, 1)
 
 
@@ -54,45 +62,82 @@ def test_a_job_is_stopped_at_its_time_limit() -> None:
 
 
 def test_a_preempted_job_resumes_its_remaining_work_after_the_overhead() -> None:
-    result = run([job(1, gpus=16, runs=100, preemptible=True), job(2, gpus=16, at=10, runs=20)],
-                 config=TwinConfig(preempt_overhead_s=60))
+    result = run(
+        [job(1, gpus=16, runs=100, preemptible=True), job(2, gpus=16, at=10, runs=20)],
+        config=TwinConfig(preempt_overhead_s=60),
+    )
     # job 1 did 10 s of work; it resumes at 30 with 60 s of restore, then 90 s of work
     assert result.events == [
-        (0, "arrive", 1), (0, "start", 1), (10, "arrive", 2), (10, "preempt", 1),
-        (10, "start", 2), (30, "end", 2), (30, "start", 1), (180, "end", 1)]
+        (0, "arrive", 1),
+        (0, "start", 1),
+        (10, "arrive", 2),
+        (10, "preempt", 1),
+        (10, "start", 2),
+        (30, "end", 2),
+        (30, "start", 1),
+        (180, "end", 1),
+    ]
     assert result.jobs["preemptions"].tolist() == [1, 0]
 
 
 def test_reserved_gpus_wait_for_their_organisation() -> None:
     reservation = Reservation("r", "b", start=100, end=200, gpus=8)
-    result = run([job(1, runs=50, limit=3600), job(2, runs=50, limit=3600),
-                  job(3, at=100, org="b", runs=30)], reservations=(reservation,))
+    result = run(
+        [
+            job(1, runs=50, limit=3600),
+            job(2, runs=50, limit=3600),
+            job(3, at=100, org="b", runs=30),
+        ],
+        reservations=(reservation,),
+    )
     # job 2 may not take the reserved node (its time limit overlaps the window)
     assert result.events == [
-        (0, "arrive", 1), (0, "arrive", 2), (0, "start", 1), (50, "end", 1), (50, "start", 2),
-        (100, "end", 2), (100, "arrive", 3), (100, "reserve", "r"), (100, "start", 3),
-        (130, "end", 3), (200, "release", "r")]
+        (0, "arrive", 1),
+        (0, "arrive", 2),
+        (0, "start", 1),
+        (50, "end", 1),
+        (50, "start", 2),
+        (100, "end", 2),
+        (100, "arrive", 3),
+        (100, "reserve", "r"),
+        (100, "start", 3),
+        (130, "end", 3),
+        (200, "release", "r"),
+    ]
 
 
 def test_events_of_one_instant_keep_their_order_and_ends_come_before_starts() -> None:
     result = run([job(2, at=0, runs=10), job(1, at=0, runs=10), job(3, at=0, runs=10)])
     # two 8-GPU nodes: job 3 starts once the first two have ended, at the same instant
     assert result.events == [
-        (0, "arrive", 2), (0, "arrive", 1), (0, "arrive", 3), (0, "start", 2), (0, "start", 1),
-        (10, "end", 2), (10, "end", 1), (10, "start", 3), (20, "end", 3)]
+        (0, "arrive", 2),
+        (0, "arrive", 1),
+        (0, "arrive", 3),
+        (0, "start", 2),
+        (0, "start", 1),
+        (10, "end", 2),
+        (10, "end", 1),
+        (10, "start", 3),
+        (20, "end", 3),
+    ]
 
 
 def test_every_job_leaves_exactly_one_row() -> None:
     result = run([job(1, gpus=32), job(2, runs=5), job(3, gpus=16, at=1, runs=5)])
     assert result.jobs[["job_id", "state"]].values.tolist() == [
-        [1, "rejected"], [2, "completed"], [3, "completed"]]
+        [1, "rejected"],
+        [2, "completed"],
+        [3, "completed"],
+    ]
     assert result.jobs.loc[2, ["start", "wait", "jct"]].tolist() == [5, 4, 9]
 
 
 @pytest.mark.parametrize("policy", ["fifo", "backfill", "fairshare", "tiresias", "quota"])
 def test_every_policy_completes_a_small_mixed_workload(policy: str) -> None:
-    jobs = [job(i, gpus=(1, 2, 8, 16)[i % 4], at=7 * i, runs=50 + 13 * i,
-                org="ab"[i % 2]) for i in range(1, 25)]
+    jobs = [
+        job(i, gpus=(1, 2, 8, 16)[i % 4], at=7 * i, runs=50 + 13 * i, org="ab"[i % 2])
+        for i in range(1, 25)
+    ]
     result = run(jobs, policy=policy)
     assert result.summary["jobs_completed"] == 24
     assert result.summary["unfinished_jobs"] == 0

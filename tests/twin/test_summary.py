@@ -12,13 +12,15 @@ from aitc.domain.org import Organisation, OrgKind
 from aitc.twin.runner import write_run
 from aitc.twin.summary import canonical
 
-ORGS = (Organisation("a", "A", OrgKind.RESEARCH, 3.0), Organisation("b", "B", OrgKind.RESEARCH, 1.0))
+ORGS = (
+    Organisation("a", "A", OrgKind.RESEARCH, 3.0),
+    Organisation("b", "B", OrgKind.RESEARCH, 1.0),
+)
 
 
 def test_jct_wait_makespan_and_utilisation_by_hand() -> None:
     # 16 GPUs; a: 16 GPUs for 100 s from 0; b: 8 GPUs for 50 s, submitted at 20, starts at 100
-    s = run([job(1, gpus=16, runs=100), job(2, gpus=8, at=20, runs=50, org="b")],
-            orgs=ORGS).summary
+    s = run([job(1, gpus=16, runs=100), job(2, gpus=8, at=20, runs=50, org="b")], orgs=ORGS).summary
     assert (s["avg_jct_s"], s["median_jct_s"]) == (115.0, 115.0)  # JCTs 100 and 130
     assert (s["avg_wait_s"], s["p99_wait_s"]) == (40.0, pytest.approx(79.2))
     assert s["makespan_s"] == 150.0
@@ -26,8 +28,7 @@ def test_jct_wait_makespan_and_utilisation_by_hand() -> None:
 
 
 def test_shares_entitlements_and_jain_by_hand() -> None:
-    s = run([job(1, gpus=16, runs=100), job(2, gpus=8, at=20, runs=50, org="b")],
-            orgs=ORGS).summary
+    s = run([job(1, gpus=16, runs=100), job(2, gpus=8, at=20, runs=50, org="b")], orgs=ORGS).summary
     a, b = s["per_tenant"]["a"], s["per_tenant"]["b"]
     assert (a["share"], b["share"]) == (pytest.approx(0.8), pytest.approx(0.2))
     assert (a["entitlement"], b["entitlement"]) == (0.75, 0.25)
@@ -52,13 +53,34 @@ def test_write_run_puts_every_output_in_the_folder(tmp_path: Path) -> None:
     result = run([job(1, runs=100), job(2, gpus=4, at=3, runs=7, org="b")], orgs=ORGS)
     summary = write_run(result, tmp_path, wall_s=0.25)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "jct_cdf.png", "jobs.parquet", "shares.png", "summary.json", "timeline.png"]
+        "jct_cdf.png",
+        "jobs.parquet",
+        "shares.png",
+        "summary.json",
+        "timeline.png",
+    ]
     assert json.loads((tmp_path / "summary.json").read_text())["wall_s"] == 0.25
     assert summary["policy"] == "fifo"
     import pandas as pd
 
     jobs = pd.read_parquet(tmp_path / "jobs.parquet")
     assert list(jobs.columns) == [
-        "job_id", "tenant", "project", "member", "gpus", "submit", "start", "end", "wait",
-        "jct", "runtime", "preemptions", "nodes", "leaves", "sus", "slowdown", "state"]
+        "job_id",
+        "tenant",
+        "project",
+        "member",
+        "gpus",
+        "submit",
+        "start",
+        "end",
+        "wait",
+        "jct",
+        "runtime",
+        "preemptions",
+        "nodes",
+        "leaves",
+        "sus",
+        "slowdown",
+        "state",
+    ]
     assert jobs["jct"].tolist() == [100.0, 7.0]

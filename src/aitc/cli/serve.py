@@ -63,6 +63,11 @@ def serve(
         "--new-admin-token",
         help="Print a fresh admin token even if this is not the first start.",
     ),
+    executor_option: list[str] = typer.Option(
+        [],
+        "--executor-option",
+        help="KEY=VALUE for the executor (repeatable), e.g. slurm_conf=/etc/slurm/slurm.conf.",
+    ),
     access_log: bool = typer.Option(False, "--access-log", help="Log every HTTP request."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log the controller's passes."),
 ) -> None:
@@ -91,6 +96,7 @@ def serve(
         tick_s=tick,
         new_admin_token=new_admin_token,
         access_log=access_log,
+        executor_options=_key_values(executor_option),
     )
     server = Server(options)
     try:
@@ -100,6 +106,16 @@ def serve(
         typer.echo(f"aitc serve: {exc}", err=True)
         raise typer.Exit(2) from None
     server.serve()
+
+
+def _key_values(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--executor-option")
+        out[key] = value
+    return out
 
 
 def register(app: typer.Typer) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
-from multiprocessing import Manager
 from dataclasses import dataclass, replace
+from multiprocessing import Manager
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,6 @@ from rich.table import Table
 
 from aitc.domain.cluster import Cluster
 from aitc.domain.lab import Lab
-
 from aitc.errors import AitcError, ConfigError, TraceError
 
 FORMATS = ("philly", "csv", "parquet", "lab")
@@ -55,6 +54,7 @@ class SimTask:
     leaf_penalty: float
     su_penalty: float
     tick_s: float | None
+    params: tuple[tuple[str, str, Any], ...] = ()  # (policy or "", key, value)
 
 
 def register(app: typer.Typer) -> None:
@@ -76,37 +76,84 @@ Example: aitc sim --ra dgx-h100-superpod --nodes 64 --trace
 
 
 def sim(
-    lab: Path | None = typer.Option(None, "--lab", help="lab.yaml: cluster, organisations, "
-                                    "policy and (for --format lab) workloads."),
+    lab: Path | None = typer.Option(
+        None,
+        "--lab",
+        help="lab.yaml: cluster, organisations, policy and (for --format lab) workloads.",
+    ),
     cluster: Path | None = typer.Option(None, "--cluster", help="A cluster file."),
-    ra: str | None = typer.Option(None, "--ra", help="Reference architecture name "
-                                  "(with --nodes), e.g. dgx-h100-superpod."),
+    ra: str | None = typer.Option(
+        None, "--ra", help="Reference architecture name (with --nodes), e.g. dgx-h100-superpod."
+    ),
     nodes: int | None = typer.Option(None, "--nodes", help="Nodes of the --ra cluster."),
     trace: Path | None = typer.Option(None, "--trace", help="The job trace file."),
-    fmt: str | None = typer.Option(None, "--format", help="philly, csv, parquet or lab "
-                                   "(default: parquet by suffix, csv with --map, else philly)."),
-    mapping: str | None = typer.Option(None, "--map", help="Column mapping for csv/parquet, "
-                                       "e.g. submit=creation_time,end=deletion_time,gpus="
-                                       "num_gpu,tenant=qos (a unit may follow: end=t:ms)."),
-    policy: str | None = typer.Option(None, "--policy", help="Policy name(s), comma-separated, "
-                                      "or 'all' (default: the lab's policy, else fifo)."),
+    fmt: str | None = typer.Option(
+        None,
+        "--format",
+        help="philly, csv, parquet or lab "
+        "(default: parquet by suffix, csv with --map, else philly).",
+    ),
+    mapping: str | None = typer.Option(
+        None,
+        "--map",
+        help="Column mapping for csv/parquet, "
+        "e.g. submit=creation_time,end=deletion_time,gpus="
+        "num_gpu,tenant=qos (a unit may follow: end=t:ms).",
+    ),
+    policy: str | None = typer.Option(
+        None,
+        "--policy",
+        help="Policy name(s), comma-separated, or 'all' (default: the lab's policy, else fifo).",
+    ),
     limit: int | None = typer.Option(None, "--limit", help="Only the N earliest jobs."),
     seed: int = typer.Option(0, "--seed", help="Seed of the workload generator."),
     days: float = typer.Option(7.0, "--days", help="Days of jobs to generate (--format lab)."),
     out: Path = typer.Option(..., "--out", help="Folder for the results."),
-    overhead: float | None = typer.Option(None, "--preempt-overhead", help="Seconds lost per "
-                                          "preemption (checkpoint and restore; default 60)."),
-    leaf_penalty: float = typer.Option(0.05, "--leaf-penalty", help="Slowdown of a job spread "
-                                       "across leaves (0.05 = 5 % longer)."),
-    su_penalty: float = typer.Option(0.15, "--su-penalty", help="Slowdown of a job spread "
-                                     "across scalable units."),
-    tick: float | None = typer.Option(None, "--tick", help="Seconds between policy ticks "
-                                      "(default: 300 for tiresias, none otherwise)."),
-    workers: int = typer.Option(0, "--workers", help="Processes for several policies "
-                                "(default: one per core)."),
+    overhead: float | None = typer.Option(
+        None,
+        "--preempt-overhead",
+        help="Seconds lost per preemption (checkpoint and restore; default 60).",
+    ),
+    leaf_penalty: float = typer.Option(
+        0.05, "--leaf-penalty", help="Slowdown of a job spread across leaves (0.05 = 5 % longer)."
+    ),
+    su_penalty: float = typer.Option(
+        0.15, "--su-penalty", help="Slowdown of a job spread across scalable units."
+    ),
+    tick: float | None = typer.Option(
+        None,
+        "--tick",
+        help="Seconds between policy ticks (default: 300 for tiresias, none otherwise).",
+    ),
+    param: list[str] = typer.Option(
+        [],
+        "--param",
+        help="A policy parameter, KEY=VALUE for "
+        "every policy or POLICY.KEY=VALUE for one (repeatable), "
+        "e.g. tiresias.preempt_running=any.",
+    ),
+    workers: int = typer.Option(
+        0, "--workers", help="Processes for several policies (default: one per core)."
+    ),
 ) -> None:
-    task = _task(lab, cluster, ra, nodes, trace, fmt, mapping, limit, seed, days, out,
-                 overhead, leaf_penalty, su_penalty, tick)
+    task = _task(
+        lab,
+        cluster,
+        ra,
+        nodes,
+        trace,
+        fmt,
+        mapping,
+        limit,
+        seed,
+        days,
+        out,
+        overhead,
+        leaf_penalty,
+        su_penalty,
+        tick,
+    )
+    task = replace(task, params=tuple(_param(p) for p in param))
     policies = _policies(policy, lab)
     out.mkdir(parents=True, exist_ok=True)
     try:
@@ -126,32 +173,68 @@ def _bad(flag: str, message: str) -> typer.BadParameter:
     return typer.BadParameter(message, param_hint=f"'{flag}'")
 
 
-def _task(lab: Path | None, cluster: Path | None, ra: str | None, nodes: int | None,
-          trace: Path | None, fmt: str | None, mapping: str | None, limit: int | None,
-          seed: int, days: float, out: Path, overhead: float | None, leaf: float, su: float,
-          tick: float | None) -> SimTask:
+def _task(
+    lab: Path | None,
+    cluster: Path | None,
+    ra: str | None,
+    nodes: int | None,
+    trace: Path | None,
+    fmt: str | None,
+    mapping: str | None,
+    limit: int | None,
+    seed: int,
+    days: float,
+    out: Path,
+    overhead: float | None,
+    leaf: float,
+    su: float,
+    tick: float | None,
+) -> SimTask:
     _check_cluster(lab, cluster, ra, nodes)
-    fmt = fmt or _guess_format(trace, mapping)
+    fmt = fmt or _guess_format(trace, mapping, lab)
     if fmt not in FORMATS:
         raise _bad("--format", f"{fmt!r} is not one of {', '.join(FORMATS)}")
     _check_trace(fmt, trace, lab, mapping)
     for flag, value in (("--limit", limit), ("--days", days), ("--tick", tick)):
         if value is not None and value <= 0:
             raise _bad(flag, f"must be positive, got {value}")
-    for flag, value in (("--leaf-penalty", leaf), ("--su-penalty", su), ("--preempt-overhead",
-                                                                       overhead)):
+    for flag, value in (
+        ("--leaf-penalty", leaf),
+        ("--su-penalty", su),
+        ("--preempt-overhead", overhead),
+    ):
         if value is not None and value < 0:
             raise _bad(flag, f"must not be negative, got {value}")
-    return SimTask("", lab, cluster, ra, nodes, trace, fmt, mapping, limit, seed, days, out,
-                   overhead, leaf, su, tick)
+    return SimTask(
+        "",
+        lab,
+        cluster,
+        ra,
+        nodes,
+        trace,
+        fmt,
+        mapping,
+        limit,
+        seed,
+        days,
+        out,
+        overhead,
+        leaf,
+        su,
+        tick,
+    )
 
 
-def _check_cluster(lab: Path | None, cluster: Path | None, ra: str | None,
-                   nodes: int | None) -> None:
+def _check_cluster(
+    lab: Path | None, cluster: Path | None, ra: str | None, nodes: int | None
+) -> None:
     given = [f for f, v in (("--lab", lab), ("--cluster", cluster), ("--ra", ra)) if v]
     if len(given) != 1:
-        raise _bad("--lab", "give exactly one of --lab FILE, --cluster FILE or --ra NAME "
-                   f"--nodes N (got {', '.join(given) or 'none'})")
+        raise _bad(
+            "--lab",
+            "give exactly one of --lab FILE, --cluster FILE or --ra NAME "
+            f"--nodes N (got {', '.join(given) or 'none'})",
+        )
     if ra and (nodes is None or nodes < 1):
         raise _bad("--nodes", "--ra needs --nodes N with N >= 1")
     if nodes is not None and not ra:
@@ -161,9 +244,23 @@ def _check_cluster(lab: Path | None, cluster: Path | None, ra: str | None,
             raise _bad(flag, f"no such file: {path}")
 
 
-def _guess_format(trace: Path | None, mapping: str | None) -> str:
+def _param(text: str) -> tuple[str, str, Any]:
+    import yaml
+
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise _bad("--param", f"{text!r} is not KEY=VALUE or POLICY.KEY=VALUE")
+    policy, _, name = key.strip().rpartition(".")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        raise _bad("--param", f"cannot read the value of {text!r}") from None
+    return policy, name, value
+
+
+def _guess_format(trace: Path | None, mapping: str | None, lab: Path | None) -> str:
     if trace is None:
-        return "lab"
+        return "lab" if lab else "philly"
     if trace.suffix in (".parquet", ".pq"):
         return "parquet"
     return "csv" if mapping else "philly"
@@ -175,7 +272,11 @@ def _check_trace(fmt: str, trace: Path | None, lab: Path | None, mapping: str | 
             raise _bad("--format", "lab generates jobs from --lab FILE; give --lab")
         return
     if trace is None:
-        raise _bad("--trace", f"--format {fmt} reads a trace file; give --trace FILE")
+        raise _bad(
+            "--trace",
+            f"--format {fmt} reads a trace file; give --trace FILE (or "
+            "--lab FILE --format lab to generate jobs)",
+        )
     if fmt in ("csv", "parquet") and not mapping:
         raise _bad("--map", f"--format {fmt} needs --map submit=COL,gpus=COL,duration=COL,...")
     if mapping:
@@ -212,10 +313,13 @@ def _run_all(tasks: list[SimTask], workers: int) -> list[dict[str, Any]]:
         with _Bars([tasks[0].policy], shared=False) as bar:
             return [run_task(tasks[0], bar.callback(tasks[0].policy))]
     procs = min(len(tasks), workers or os.cpu_count() or 1)
-    with _Bars([t.policy for t in tasks], shared=True) as bar, \
-            ProcessPoolExecutor(max_workers=procs) as pool:
+    with (
+        _Bars([t.policy for t in tasks], shared=True) as bar,
+        ProcessPoolExecutor(max_workers=procs) as pool,
+    ):
         futures: list[Future[dict[str, Any]]] = [
-            pool.submit(run_task, t, bar.callback(t.policy)) for t in tasks]
+            pool.submit(run_task, t, bar.callback(t.policy)) for t in tasks
+        ]
         bar.wait(futures)
         return [f.result() for f in futures]
 
@@ -227,16 +331,27 @@ def run_task(task: SimTask, progress: Any = None) -> dict[str, Any]:
 
     began = time.perf_counter()
     cluster, lab = _load_cluster(task)
-    source = open_source(task.fmt, task.trace, mapping=task.mapping, limit=task.limit,
-                         seed=task.seed, days=task.days, lab=lab)
+    source = open_source(
+        task.fmt,
+        task.trace,
+        mapping=task.mapping,
+        limit=task.limit,
+        seed=task.seed,
+        days=task.days,
+        lab=lab,
+    )
     lab_params = dict(lab.policy.params) if lab else {}
-    params, config = settings(lab_params, overhead_s=task.overhead_s,
-                              leaf_penalty=task.leaf_penalty, su_penalty=task.su_penalty,
-                              tick_s=task.tick_s)
+    params, config = settings(
+        lab_params,
+        overhead_s=task.overhead_s,
+        leaf_penalty=task.leaf_penalty,
+        su_penalty=task.su_penalty,
+        tick_s=task.tick_s,
+    )
     if lab is None or lab.policy.name != task.policy:  # lab parameters are for its policy
         params = {k: v for k, v in params.items() if k == "preempt_overhead_s"}
-    result = simulate(cluster, source, task.policy, params=params, config=config,
-                      progress=progress)
+    params |= {key: value for policy, key, value in task.params if policy in ("", task.policy)}
+    result = simulate(cluster, source, task.policy, params=params, config=config, progress=progress)
     wall = time.perf_counter() - began
     if progress is not None:
         summary = result.summary
@@ -269,11 +384,17 @@ class _Bars:
 
     def __init__(self, policies: list[str], shared: bool) -> None:
         self.progress = Progress(
-            TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("jobs  {task.fields[day]:>7.1f} d simulated  {task.fields[rate]:>9,.0f}"
-                       " events/s"), TimeElapsedColumn(), console=_console, transient=False)
-        self.ids = {p: self.progress.add_task(p, total=None, day=0.0, rate=0.0)
-                    for p in policies}
+            TextColumn("{task.description:<10}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn(
+                "jobs  {task.fields[day]:>7.1f} d simulated  {task.fields[rate]:>9,.0f} events/s"
+            ),
+            TimeElapsedColumn(),
+            console=_console,
+            transient=False,
+        )
+        self.ids = {p: self.progress.add_task(p, total=None, day=0.0, rate=0.0) for p in policies}
         self.began = {p: time.perf_counter() for p in policies}
         self._manager = Manager() if shared else None
         self.queue: Any = self._manager.Queue() if self._manager else None
@@ -295,8 +416,9 @@ class _Bars:
 
     def update(self, policy: str, now: float, done: int, events: int) -> None:
         wall = max(time.perf_counter() - self.began[policy], 1e-9)
-        self.progress.update(self.ids[policy], completed=done, day=now / 86400.0,
-                             rate=events / wall)
+        self.progress.update(
+            self.ids[policy], completed=done, day=now / 86400.0, rate=events / wall
+        )
 
     def wait(self, futures: list[Future[dict[str, Any]]]) -> None:
         while not all(f.done() for f in futures):
@@ -321,18 +443,38 @@ class _Report:
 
 def _render(summaries: list[dict[str, Any]]) -> None:
     table = Table(title="aitc sim: policies compared" if len(summaries) > 1 else None)
-    for name in ("policy", "done", "rejected", "avg JCT h", "p99 JCT h", "avg wait h",
-                 "util %", "Jain", "preempt", "vs first", "wall s", "events/s"):
+    for name in (
+        "policy",
+        "done",
+        "rejected",
+        "avg JCT h",
+        "p99 JCT h",
+        "avg wait h",
+        "util %",
+        "Jain",
+        "preempt",
+        "vs first",
+        "wall s",
+        "events/s",
+    ):
         table.add_column(name, justify="left" if name == "policy" else "right")
     base = summaries[0].get("avg_jct_s") or 0.0
     for s in summaries:
         avg = s.get("avg_jct_s")
         table.add_row(
-            s["policy"], f"{s['jobs_completed']:,}", f"{s['rejected_jobs']:,}", _h(avg),
-            _h(s.get("p99_jct_s")), _h(s.get("avg_wait_s")), f"{100 * s['utilization']:.1f}",
-            f"{s['jain_fairness']:.3f}", f"{s['preemptions']:,}",
-            f"{avg / base:.2f}x" if avg and base else "-", f"{s['wall_s']:.1f}",
-            f"{s['events'] / max(s['wall_s'], 1e-9):,.0f}")
+            s["policy"],
+            f"{s['jobs_completed']:,}",
+            f"{s['rejected_jobs']:,}",
+            _h(avg),
+            _h(s.get("p99_jct_s")),
+            _h(s.get("avg_wait_s")),
+            f"{100 * s['utilization']:.1f}",
+            f"{s['jain_fairness']:.3f}",
+            f"{s['preemptions']:,}",
+            f"{avg / base:.2f}x" if avg and base else "-",
+            f"{s['wall_s']:.1f}",
+            f"{s['events'] / max(s['wall_s'], 1e-9):,.0f}",
+        )
     _console.print(table)
 
 

@@ -100,6 +100,7 @@ class Controller:
         self._next_inventory = 0.0
         self._misses: Counter[int] = Counter()
         self._stopping: set[Attempt] = set()
+        self._unrecorded: Sequence[ExecReport] | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -133,13 +134,21 @@ class Controller:
         now = self.now()
         if now >= self._next_inventory:
             self._refresh_inventory(now)
-        reports = self.executor.poll()
+        # A poll acknowledges the previous one: reports not yet recorded are applied again
+        # before the executor is polled anew, so a failed transaction loses no exit.
+        if self._unrecorded is None:
+            self._unrecorded = self.executor.poll()
+        reports = self._unrecorded
         with self.store.session() as s:
             outcome = apply_reports(session=s, reports=reports, now=now, policy=self.config.requeue)
             snapshot = load_snapshot(s)
             reservations = load_reservations(s, now)
+        self._unrecorded = None
         self.draining.settle(
             {(r.job_id, r.attempt) for r in reports if r.status == ExecStatus.RUNNING}
+        )
+        self._stopping.difference_update(
+            (r.job_id, r.attempt) for r in reports if r.status != ExecStatus.RUNNING
         )
         ended = list(outcome.ended) + self._fail_vanished(snapshot, reports, now, vanish_after)
         if ended:

@@ -15,6 +15,7 @@ started (the local executor's O_EXCL claim, Slurm's job name). So a job starts a
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,8 @@ from aitc.control.store import JobRow, JobSpec, placement_from_json, transition
 from aitc.domain.job import JobState, Placement
 from aitc.engine.view import Action, Preempt, Start
 from aitc.errors import ExecutorError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +142,12 @@ def dispatch(executor: Executor, jobs: Sequence[ExecJob]) -> DispatchResult:
     for job in jobs:
         try:
             handles[job.job_id] = executor.start(job)
-        except ExecutorError as exc:
+        except (ExecutorError, OSError) as exc:
             failures[job.job_id] = f"the {executor.name} executor could not start it: {exc}"
-        except OSError as exc:
-            failures[job.job_id] = f"the {executor.name} executor could not start it: {exc}"
+        except Exception as exc:  # a bug in an executor must not leave jobs in starting
+            log.exception("executor %s failed to start job %s", executor.name, job.job_id)
+            failures[job.job_id] = (
+                f"the {executor.name} executor failed while starting it: "
+                f"{type(exc).__name__}: {exc}"
+            )
     return DispatchResult(handles=handles, failures=failures)

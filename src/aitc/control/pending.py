@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from aitc.control.dispatch import Committed
 from aitc.control.planner import Plan
 from aitc.control.store import JobRow, Store, set_pending_reasons, transition
+from aitc.domain.ids import JobId
 from aitc.domain.job import JobState
 from aitc.engine.scheduler import is_impossible
 from aitc.engine.view import Reason
@@ -48,11 +49,11 @@ class PendingNotes:
                         session=s,
                         job=rows[job_id],
                         reasons=reasons,
-                        estimated_start=plan.estimates.get(job_id),
-                    )  # type: ignore[call-overload]
+                        estimated_start=plan.estimates.get(JobId(job_id)),
+                    )
             for job_id in impossible:
                 if job_id in rows:
-                    _fail_impossible(s, rows[job_id], plan.reasons[job_id], now)  # type: ignore[index]
+                    _fail_impossible(s, rows[job_id], plan.reasons[JobId(job_id)], now)
         for job_id in impossible:
             self._written.pop(job_id, None)
         return impossible

@@ -20,7 +20,7 @@ from typing import TextIO
 
 from aitc.control.clock import Clock, SystemClock
 from aitc.control.controller import Controller, ControllerConfig
-from aitc.control.executors.base import Executor
+from aitc.control.executors.base import Executor, KnowsTopology
 from aitc.control.executors.inventory import cluster_from_inventory
 from aitc.control.executors.registry import ExecutorSettings, create_executor
 from aitc.control.store import MemberRow, Store, apply_lab
@@ -93,7 +93,10 @@ class Server:
                 options=o.executor_options,
             ),
         )
-        cluster = cluster_from_inventory(lab.name if lab else "local", self.executor.inventory())
+        topology = self.executor.topology() if isinstance(self.executor, KnowsTopology) else {}
+        cluster = cluster_from_inventory(
+            lab.name if lab else "local", self.executor.inventory(), topology
+        )
         self.admin_token = self._admin_token()
         self.controller = Controller(
             store=self.store,

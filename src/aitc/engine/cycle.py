@@ -8,7 +8,7 @@ starts jobs, so a job at least as large as one that failed fails too.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -59,6 +59,7 @@ class Cycle:
     full_memo: tuple[tuple[int, int], bool] | None = None
     shadowed: list[int] = field(default_factory=list)
     now: float = field(init=False)
+    possible: Callable[[JobRequest], bool] = lambda job: True
 
     @property
     def org_gpus(self) -> dict[str, float]:

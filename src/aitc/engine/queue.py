@@ -71,7 +71,7 @@ class StrictQueue:
         victims: VictimFinder | None,
         admit: Admit,
     ) -> None:
-        rest = iter(ordered)
+        rest = (job for job in ordered if cycle.possible(job))
         for job in rest:
             if not _admitted(cycle, job, admit) or not cycle.try_start(job, victims):
                 cycle.blocked(job)
@@ -82,7 +82,13 @@ class StrictQueue:
 
 
 class GreedyQueue:
-    """Try every job in order; stop early once no GPU is free anywhere."""
+    """Try every job in order, start whatever fits; stop once nothing more can start.
+
+    Jobs of one *class* (organisation, priority, shape, and time limit while reservations
+    exist) meet the same answer: once one fails, the rest of its class is skipped until a
+    preemption frees capacity. Policies keep this sound by ordering jobs so that a later job
+    of a class never has more right to preempt than an earlier one.
+    """
 
     def run(
         self,
@@ -91,13 +97,31 @@ class GreedyQueue:
         victims: VictimFinder | None,
         admit: Admit,
     ) -> None:
+        dead: set[tuple[object, ...]] = set()
+        seen = (-1, -1)
+        explaining = cycle.explaining
         for job in ordered:
-            if _full(cycle, victims):
-                return
-            if not _admitted(cycle, job, admit):
+            state = (len(cycle.preempted), len(cycle.started))
+            if state != seen:  # capacity changed: look again
+                if _full(cycle, victims):
+                    return
+                if state[0] != seen[0]:
+                    dead.clear()  # a preemption freed capacity
+                seen = state
+            cls = job_class(cycle, job)
+            if cls in dead and not explaining:  # explaining tries each job for its reasons
                 continue
-            if not cycle.try_start(job, victims):
+            if not cycle.possible(job):
+                continue
+            elif not _admitted(cycle, job, admit) or not cycle.try_start(job, victims):
+                dead.add(cls)
                 cycle.blocked(job)
+
+
+def job_class(cycle: Cycle, job: JobRequest) -> tuple[object, ...]:
+    """Jobs that admission, placement and preemption cannot tell apart in one pass."""
+    limit = job.time_limit if cycle.fences else None
+    return (job.org, job.priority, job.gpus, job.nodes, job.mig, job.gpu_model, limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,17 +153,40 @@ class BackfillQueue:
     ) -> None:
         head: JobRequest | None = None
         shadow: list[Shadow | None] = []  # empty until computed
+        dead: set[tuple[object, ...]] = set()
+        seen = (-1, -1)
+        explaining = cycle.explaining
         for job in ordered:
-            if head is not None and _full(cycle, None):
-                return
-            if not _admitted(cycle, job, admit):
-                continue
             if head is None:
-                if not cycle.try_start(job, victims):
-                    head = job
-                    cycle.blocked(job)
+                if cycle.possible(job) and _admitted(cycle, job, admit):
+                    if not cycle.try_start(job, victims):
+                        head = job
+                        cycle.blocked(job)
                 continue
-            self._backfill(cycle, job, head, shadow)
+            state = (len(cycle.preempted), len(cycle.started))
+            if state != seen:  # capacity changed: look again
+                if _full(cycle, None):
+                    return
+                seen = state
+            # jobs of one class (and the same side of the promise) meet the same answer
+            cls = job_class(cycle, job)
+            side = (*cls, self._side(cycle, job, shadow))
+            if not explaining and ((*cls, None) in dead or side in dead):
+                continue
+            if not cycle.possible(job):
+                continue
+            if not _admitted(cycle, job, admit):
+                dead.add(side)
+                continue
+            if not self._backfill(cycle, job, head, shadow):
+                dead.add((*cls, self._side(cycle, job, shadow)))
+
+    @staticmethod
+    def _side(cycle: Cycle, job: JobRequest, shadow: list[Shadow | None]) -> bool | None:
+        """Whether ``job`` would end before the head's promise (None: no promise yet)."""
+        if not shadow or shadow[0] is None:
+            return None
+        return cycle.now + cycle.limit(job) <= shadow[0].time
 
     def _promise(self, cycle: Cycle, head: JobRequest) -> Shadow | None:
         fences = cycle.fences_for(head)
@@ -170,12 +217,13 @@ class BackfillQueue:
 
     def _backfill(
         self, cycle: Cycle, job: JobRequest, head: JobRequest, shadow: list[Shadow | None]
-    ) -> None:
+    ) -> bool:
+        """Start ``job`` now if that does not delay the head; False if it waits."""
         fences = cycle.fences_for(job)
         if not shadow:
             if cycle.place(job, fences) is None:  # no room even before the promise
                 cycle.blocked(job)
-                return
+                return False
             shadow.append(self._promise(cycle, head))
         promise = shadow[0]
         if promise is not None and cycle.now + cycle.limit(job) <= promise.time:
@@ -183,11 +231,12 @@ class BackfillQueue:
         placement = cycle.place(job, fences)
         if placement is not None:
             cycle.start(job, placement)
-            return
+            return True
         if promise is not None and cycle.explaining and cycle.place(job, (*fences, SHADOW)):
             cycle.blocked(job, reasons.backfill(job, promise.job.id, promise.time), fit=False)
         else:
             cycle.blocked(job)
+        return False
 
 
 def earliest_start(

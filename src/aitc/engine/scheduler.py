@@ -104,12 +104,12 @@ class Scheduler:
             return cycle
         # 4. Order the queue by the policy's priority.
         ordered = self.policy.order(view, view.pending)
-        # 5. Skip jobs not yet submitted; set impossible ones aside (drivers reject them).
-        possible = (j for j in ordered if j.submit <= view.now and self._possible(cycle, j))
-        # 6. Walk the queue with the policy's discipline: admission, placement, preemption and
-        #    backfill all happen here, on the overlay.
-        self.policy.queue.run(cycle, possible, self.policy, self.policy.admit)
-        # 7. The actions, in the order they must be applied.
+        # 5. Walk the queue with the policy's discipline: admission, placement, preemption and
+        #    backfill all happen here, on the overlay. Jobs not yet submitted are skipped and
+        #    impossible ones set aside (``cycle.possible``); drivers reject the latter.
+        cycle.possible = lambda job: job.submit <= view.now and self._possible(cycle, job)
+        self.policy.queue.run(cycle, ordered, self.policy, self.policy.admit)
+        # 6. The actions, in the order they must be applied.
         return cycle
 
     def _fence_reservations(self, cycle: Cycle) -> None:

@@ -84,4 +84,4 @@ def _complete(refs: dict[str, ColumnRef]) -> ColumnMap:
             raise ConfigError(f"the mapping needs {required}=COLUMN", field=FLAG)
     if "duration" not in refs and "end" not in refs:
         raise ConfigError("the mapping needs duration=COLUMN or end=COLUMN", field=FLAG)
-    return ColumnMap(**refs)  # type: ignore[arg-type]
+    return ColumnMap(**refs)

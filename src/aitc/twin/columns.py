@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -71,9 +72,13 @@ class JobColumns:
         mig = self.mig[lo:hi].tolist() if self.mig is not None else [-1] * (hi - lo)
         for i in range(hi - lo):
             req = JobRequest(
-                id=JobId(first_id + lo + i), org=tenants[tenant[i]],
-                project=projects[project[i]][1], member=members[member[i]], gpus=gpus[i],
-                submit=submit[i], nodes=nodes[i] or None,
+                id=JobId(first_id + lo + i),
+                org=tenants[tenant[i]],
+                project=projects[project[i]][1],
+                member=members[member[i]],
+                gpus=gpus[i],
+                submit=submit[i],
+                nodes=nodes[i] or None,
                 time_limit=None if limit[i] != limit[i] else limit[i],
                 mig=None if mig[i] < 0 else migs[mig[i]],
             )
@@ -98,7 +103,7 @@ def standard_time_limits(runtime: FloatArray) -> FloatArray:
     return np.where(idx < ladder.size, ladder[np.minimum(idx, ladder.size - 1)], beyond)
 
 
-def codes(values: Sequence[str] | npt.NDArray[np.object_]) -> tuple[IntArray, tuple[str, ...]]:
+def codes(values: Sequence[str] | npt.NDArray[Any]) -> tuple[IntArray, tuple[str, ...]]:
     """Dictionary-encode strings: codes into the sorted tuple of distinct values."""
     uniq, inverse = np.unique(np.asarray(values, dtype=str), return_inverse=True)
     return inverse.astype(np.int64), tuple(str(u) for u in uniq)
@@ -115,9 +120,18 @@ def sort_by_submit(cols: JobColumns, *, rebase: bool = True) -> JobColumns:
 
 def _take(cols: JobColumns, idx: slice | IntArray) -> JobColumns:
     return JobColumns(
-        submit=cols.submit[idx], runtime=cols.runtime[idx], gpus=cols.gpus[idx],
-        time_limit=cols.time_limit[idx], nodes=cols.nodes[idx], tenant=cols.tenant[idx],
-        project=cols.project[idx], member=cols.member[idx], tenants=cols.tenants,
-        projects=cols.projects, members=cols.members, skipped=cols.skipped,
-        mig=None if cols.mig is None else cols.mig[idx], migs=cols.migs,
+        submit=cols.submit[idx],
+        runtime=cols.runtime[idx],
+        gpus=cols.gpus[idx],
+        time_limit=cols.time_limit[idx],
+        nodes=cols.nodes[idx],
+        tenant=cols.tenant[idx],
+        project=cols.project[idx],
+        member=cols.member[idx],
+        tenants=cols.tenants,
+        projects=cols.projects,
+        members=cols.members,
+        skipped=cols.skipped,
+        mig=None if cols.mig is None else cols.mig[idx],
+        migs=cols.migs,
     )

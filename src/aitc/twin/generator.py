@@ -54,8 +54,9 @@ class LabSource:
         return 0
 
 
-def generate(lab: Lab, *, days: float = 7.0, seed: int = 0, load: float = 0.7,
-             limit: int | None = None) -> LabSource:
+def generate(
+    lab: Lab, *, days: float = 7.0, seed: int = 0, load: float = 0.7, limit: int | None = None
+) -> LabSource:
     """Draw ``days`` of jobs for ``lab`` (``limit``: keep the N earliest)."""
     rng = np.random.default_rng(seed)
     specs = workloads(lab, load=load)
@@ -69,16 +70,18 @@ def generate(lab: Lab, *, days: float = 7.0, seed: int = 0, load: float = 0.7,
 def workloads(lab: Lab, *, load: float) -> dict[str, WorkloadSpec]:
     """Each organisation's workload: its own, or a scaled Philly profile."""
     out = {o.id: o.workload for o in lab.organisations if o.workload is not None}
-    rest = sorted((o for o in lab.organisations if o.workload is None),
-                  key=lambda o: (-o.share, o.id))
+    rest = sorted(
+        (o for o in lab.organisations if o.workload is None), key=lambda o: (-o.share, o.id)
+    )
     weight = sum(o.share for o in rest) or 1.0
     profiles = list(PHILLY_PROFILES.values())
     for i, org in enumerate(rest):
         base = profiles[i % len(profiles)]
         gpu_seconds = _mean_gpu_seconds(base)
         per_day = load * lab.cluster.total_gpus * DAY * org.share / weight / gpu_seconds
-        out[org.id] = WorkloadSpec(per_day, base.gpu_mix, base.median_runtime_s,
-                                   base.runtime_sigma, base.time_of_day)
+        out[org.id] = WorkloadSpec(
+            per_day, base.gpu_mix, base.median_runtime_s, base.runtime_sigma, base.time_of_day
+        )
     return out
 
 
@@ -95,23 +98,30 @@ def _mix(spec: WorkloadSpec) -> tuple[np.ndarray, np.ndarray]:
     return sizes, weights / weights.sum()
 
 
-def _org_jobs(rng: np.random.Generator, lab: Lab, org: Organisation, spec: WorkloadSpec,
-              days: float) -> dict[str, np.ndarray]:
+def _org_jobs(
+    rng: np.random.Generator, lab: Lab, org: Organisation, spec: WorkloadSpec, days: float
+) -> dict[str, np.ndarray]:
     submit = _arrivals(rng, spec, days)
     sizes, weights = _mix(spec)
     gpus = rng.choice(sizes, size=submit.size, p=weights)
-    runtime = np.exp(np.log(spec.median_runtime_s)
-                     + spec.runtime_sigma * rng.standard_normal(submit.size))
+    runtime = np.exp(
+        np.log(spec.median_runtime_s) + spec.runtime_sigma * rng.standard_normal(submit.size)
+    )
     runtime = np.clip(np.round(runtime), 1.0, MAX_RUNTIME_S)
     projects = [p.id for p in org.projects] or [org.id]
     shares = np.array([p.share for p in org.projects] or [1.0])
     members = [m.id for m in lab.members if m.org == org.id] or [org.id]
-    return {"submit": submit, "runtime": runtime, "gpus": gpus,
-            "tenant": np.full(submit.size, org.id, dtype=object),
-            "project": rng.choice(np.array(projects, dtype=object), size=submit.size,
-                                  p=shares / shares.sum()),
-            "member": rng.choice(np.array(members, dtype=object), size=submit.size),
-            "mig": np.full(submit.size, "", dtype=object)}
+    return {
+        "submit": submit,
+        "runtime": runtime,
+        "gpus": gpus,
+        "tenant": np.full(submit.size, org.id, dtype=object),
+        "project": rng.choice(
+            np.array(projects, dtype=object), size=submit.size, p=shares / shares.sum()
+        ),
+        "member": rng.choice(np.array(members, dtype=object), size=submit.size),
+        "mig": np.full(submit.size, "", dtype=object),
+    }
 
 
 def _arrivals(rng: np.random.Generator, spec: WorkloadSpec, days: float) -> np.ndarray:
@@ -122,7 +132,8 @@ def _arrivals(rng: np.random.Generator, spec: WorkloadSpec, days: float) -> np.n
     t = np.sort(rng.uniform(0.0, days * DAY, size=n))
     hour = (t // 3600 % 24).astype(np.int64)
     keep = rng.uniform(size=n) < hours[hour] / hours.max()
-    return np.floor(t[keep])
+    out: np.ndarray = np.floor(t[keep])
+    return out
 
 
 def course_sessions(courses: Sequence[Course], days: float) -> tuple[Reservation, ...]:
@@ -133,10 +144,18 @@ def course_sessions(courses: Sequence[Course], days: float) -> tuple[Reservation
         while day < days:
             start = day * DAY + SESSION_START_H * 3600.0
             mig = course.mig_profile
-            out.append(Reservation(
-                id=f"{course.id}-d{day}", org=course.org, start=start,
-                end=start + SESSION_HOURS * 3600.0, gpus=0 if mig else course.seats,
-                mig_profile=mig, mig_seats=course.seats if mig else 0, name=course.name))
+            out.append(
+                Reservation(
+                    id=f"{course.id}-d{day}",
+                    org=course.org,
+                    start=start,
+                    end=start + SESSION_HOURS * 3600.0,
+                    gpus=0 if mig else course.seats,
+                    mig_profile=mig,
+                    mig_seats=course.seats if mig else 0,
+                    name=course.name,
+                )
+            )
             day += 7
     return tuple(sorted(out, key=lambda r: (r.start, r.id)))
 
@@ -144,17 +163,22 @@ def course_sessions(courses: Sequence[Course], days: float) -> tuple[Reservation
 def _session_jobs(lab: Lab, res: Reservation) -> dict[str, np.ndarray]:
     seats = res.gpus or res.mig_seats
     length = res.end - res.start - 600.0  # learners stop ten minutes before the end
-    return {"submit": np.full(seats, res.start), "runtime": np.full(seats, length),
-            "gpus": np.full(seats, 0 if res.mig_profile else 1, dtype=np.int64),
-            "mig": np.full(seats, res.mig_profile or "", dtype=object),
-            "tenant": np.full(seats, res.org, dtype=object),
-            "project": np.full(seats, res.name or res.org, dtype=object),
-            "member": np.array([f"{res.id}-seat{k}" for k in range(seats)], dtype=object)}
+    return {
+        "submit": np.full(seats, res.start),
+        "runtime": np.full(seats, length),
+        "gpus": np.full(seats, 0 if res.mig_profile else 1, dtype=np.int64),
+        "mig": np.full(seats, res.mig_profile or "", dtype=object),
+        "tenant": np.full(seats, res.org, dtype=object),
+        "project": np.full(seats, res.name or res.org, dtype=object),
+        "member": np.array([f"{res.id}-seat{k}" for k in range(seats)], dtype=object),
+    }
 
 
 def _concat(parts: list[dict[str, np.ndarray]]) -> JobColumns:
-    col = {k: np.concatenate([p[k] for p in parts]) if parts else np.zeros(0)
-           for k in ("submit", "runtime", "gpus", "tenant", "project", "member", "mig")}
+    col = {
+        k: np.concatenate([p[k] for p in parts]) if parts else np.zeros(0)
+        for k in ("submit", "runtime", "gpus", "tenant", "project", "member", "mig")
+    }
     tenant, tenants = codes(col["tenant"].astype(str))
     pairs = np.char.add(np.char.add(col["tenant"].astype(str), "\x1f"), col["project"].astype(str))
     project, project_names = codes(pairs)
@@ -163,10 +187,17 @@ def _concat(parts: list[dict[str, np.ndarray]]) -> JobColumns:
     mig_codes, mig_names = codes(np.concatenate([[""], col["mig"].astype(str)]))
     mig_codes = mig_codes[1:]
     return JobColumns(
-        submit=col["submit"].astype(np.float64), runtime=runtime,
-        gpus=col["gpus"].astype(np.int64), time_limit=standard_time_limits(runtime),
-        nodes=np.zeros(runtime.size, dtype=np.int64), tenant=tenant, project=project,
-        member=member, tenants=tenants,
+        submit=col["submit"].astype(np.float64),
+        runtime=runtime,
+        gpus=col["gpus"].astype(np.int64),
+        time_limit=standard_time_limits(runtime),
+        nodes=np.zeros(runtime.size, dtype=np.int64),
+        tenant=tenant,
+        project=project,
+        member=member,
+        tenants=tenants,
         projects=tuple(tuple(p.split("\x1f", 1)) for p in project_names),  # type: ignore[misc]
-        members=members, mig=mig_codes - 1, migs=mig_names[1:],
+        members=members,
+        mig=mig_codes - 1,
+        migs=mig_names[1:],
     )

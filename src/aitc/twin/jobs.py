@@ -27,8 +27,18 @@ class Outcome(StrEnum):
 class JobRecord:
     """Mutable state of a job inside the twin (one per job in the system)."""
 
-    __slots__ = ("request", "runtime", "remaining", "first_start", "epoch", "preemptions",
-                 "spread", "timed_out", "_seg_start", "_seg_overhead")
+    __slots__ = (
+        "request",
+        "runtime",
+        "remaining",
+        "first_start",
+        "epoch",
+        "preemptions",
+        "spread",
+        "timed_out",
+        "_seg_start",
+        "_seg_overhead",
+    )
 
     def __init__(self, request: JobRequest, runtime: float) -> None:
         self.request, self.runtime, self.remaining = request, runtime, runtime
@@ -38,8 +48,9 @@ class JobRecord:
         self.timed_out = False
         self._seg_start = self._seg_overhead = 0.0
 
-    def begin_run(self, now: float, placement: Placement, spread: Spread,
-                  overhead_s: float) -> float:
+    def begin_run(
+        self, now: float, placement: Placement, spread: Spread, overhead_s: float
+    ) -> float:
         """Start a run at ``now``; returns when it ends (done, or killed at the time limit)."""
         del placement  # the spread summarises what the twin needs of it
         self.epoch += 1
@@ -68,10 +79,19 @@ class JobRecord:
         req, spread = self.request, self.spread
         ran = outcome in (Outcome.COMPLETED, Outcome.TIMEOUT)
         return JobRow(
-            job_id=int(req.id), tenant=req.org, project=req.project, member=req.member,
-            gpus=req.gpu_demand, submit=req.submit, start=self.first_start,
-            end=now if ran else _NAN, runtime=self.runtime, preemptions=self.preemptions,
-            nodes=spread.nodes if spread else 0, leaves=spread.leaves if spread else 0,
-            sus=spread.sus if spread else 0, slowdown=spread.slowdown if spread else _NAN,
+            job_id=int(req.id),
+            tenant=req.org,
+            project=req.project,
+            member=req.member,
+            gpus=req.gpu_demand,
+            submit=req.submit,
+            start=self.first_start,
+            end=now if ran else _NAN,
+            runtime=self.runtime,
+            preemptions=self.preemptions,
+            nodes=spread.nodes if spread else 0,
+            leaves=spread.leaves if spread else 0,
+            sus=spread.sus if spread else 0,
+            slowdown=spread.slowdown if spread else _NAN,
             state=outcome.value,
         )

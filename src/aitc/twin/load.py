@@ -26,9 +26,16 @@ from aitc.twin.trace import JobSource, TraceJob
 TWIN_PARAMS = ("tick_s", "leaf_penalty", "su_penalty")
 
 
-def open_source(fmt: str, path: Path | None, *, mapping: str | None = None,
-                limit: int | None = None, seed: int = 0, days: float = 7.0,
-                lab: Lab | None = None) -> JobSource:
+def open_source(
+    fmt: str,
+    path: Path | None,
+    *,
+    mapping: str | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+    days: float = 7.0,
+    lab: Lab | None = None,
+) -> JobSource:
     """The jobs of ``path`` read as ``fmt`` (philly, csv, parquet), or generated (lab)."""
     if fmt == "lab":
         if lab is None:
@@ -74,9 +81,14 @@ class WithLab:
         return self.trace.jobs()
 
 
-def settings(params: Mapping[str, Any], *, overhead_s: float | None = None,
-             leaf_penalty: float | None = None, su_penalty: float | None = None,
-             tick_s: float | None = None) -> tuple[dict[str, Any], TwinConfig]:
+def settings(
+    params: Mapping[str, Any],
+    *,
+    overhead_s: float | None = None,
+    leaf_penalty: float | None = None,
+    su_penalty: float | None = None,
+    tick_s: float | None = None,
+) -> tuple[dict[str, Any], TwinConfig]:
     """Split policy ``params`` into the engine's and a ``TwinConfig``; flags override."""
     engine = {k: v for k, v in params.items() if k not in TWIN_PARAMS}
     if overhead_s is not None:
@@ -85,9 +97,11 @@ def settings(params: Mapping[str, Any], *, overhead_s: float | None = None,
     cfg = TwinConfig(
         locality=LocalityModel(
             float(_pick(leaf_penalty, params, "leaf_penalty", loc.leaf_penalty)),
-            float(_pick(su_penalty, params, "su_penalty", loc.su_penalty))),
-        preempt_overhead_s=float(_pick(overhead_s, params, "preempt_overhead_s",
-                                       base.preempt_overhead_s)),
+            float(_pick(su_penalty, params, "su_penalty", loc.su_penalty)),
+        ),
+        preempt_overhead_s=float(
+            _pick(overhead_s, params, "preempt_overhead_s", base.preempt_overhead_s)
+        ),
         tick_s=_pick(tick_s, params, "tick_s", None),
         half_life_s=float(params.get("half_life_s", base.half_life_s)),
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar, overload
+from typing import Protocol, TypeVar, overload
 
 from aitc.domain.cluster import Cluster
 from aitc.domain.job import JobRequest, RunningJob
@@ -78,20 +78,28 @@ class Snapshot(Sequence[T]):
         return self._list[index]
 
 
-class SchedulerLike:
-    """What the loop needs of an ``aitc.engine`` scheduler (structural; documented here)."""
+class SchedulerLike(Protocol):
+    """What the loop needs of an ``aitc.engine`` scheduler."""
 
-    def schedule(self, view: View) -> Sequence[Start | Preempt]: ...  # pragma: no cover
+    def schedule(self, view: View) -> Sequence[Start | Preempt]: ...
 
 
 class Twin:
     """One simulated run of ``jobs`` on ``cluster`` under ``scheduler``."""
 
-    def __init__(self, cluster: Cluster, scheduler: SchedulerLike, jobs: Iterator[TraceJob], *,
-                 organisations: Sequence[Organisation] = (),
-                 reservations: Sequence[Reservation] = (), config: TwinConfig | None = None,
-                 can_ever_run: Callable[[JobRequest], bool] | None = None,
-                 record: bool = False, progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        scheduler: SchedulerLike,
+        jobs: Iterator[TraceJob],
+        *,
+        organisations: Sequence[Organisation] = (),
+        reservations: Sequence[Reservation] = (),
+        config: TwinConfig | None = None,
+        can_ever_run: Callable[[JobRequest], bool] | None = None,
+        record: bool = False,
+        progress: Progress | None = None,
+    ) -> None:
         self.cfg = config or TwinConfig()
         self.cluster, self.scheduler = cluster, scheduler
         self.organisations = tuple(organisations)
@@ -134,8 +142,13 @@ class Twin:
         return self
 
     def _handlers(self) -> dict[int, Callable[[int, int], None]]:
-        return {END: self._on_end, RES_END: self._on_reservation, ARRIVE: self._on_arrival,
-                RES_START: self._on_reservation, TICK: self._on_tick}
+        return {
+            END: self._on_end,
+            RES_END: self._on_reservation,
+            ARRIVE: self._on_arrival,
+            RES_START: self._on_reservation,
+            TICK: self._on_tick,
+        }
 
     def _push(self, t: float, prio: int, a: int, b: int = 0) -> None:
         self._seq += 1
@@ -208,9 +221,16 @@ class Twin:
     def _view(self) -> View:
         now = self.now
         held = tuple(r for r in self.reservations if r.end > now) if self.reservations else ()
-        return View(now=now, cluster=self.cluster, pending=Snapshot(self._pending),
-                    running=Snapshot(self._running), capacity=self.capacity,
-                    usage=self.ledger, organisations=self.organisations, reservations=held)
+        return View(
+            now=now,
+            cluster=self.cluster,
+            pending=Snapshot(self._pending),
+            running=Snapshot(self._running),
+            capacity=self.capacity,
+            usage=self.ledger,
+            organisations=self.organisations,
+            reservations=held,
+        )
 
     def _schedule_tick(self) -> None:
         tick = self.cfg.tick_s

@@ -79,8 +79,9 @@ class JobTable:
         """One row per job, sorted by job id, with wait and JCT derived."""
         data: dict[str, object] = {"job_id": np.frombuffer(self._i["job_id"], dtype=np.int64)}
         for k, (intern, codes) in self._labels.items():
-            data[k] = pd.Categorical.from_codes(np.frombuffer(codes, dtype=np.int64),
-                                                categories=intern.names or ["-"])
+            data[k] = pd.Categorical.from_codes(
+                np.frombuffer(codes, dtype=np.int64), categories=intern.names or ["-"]
+            )
         for k in ("gpus", "submit", "start", "end"):
             data[k] = np.frombuffer(self._f[k], dtype=np.float64)
         df = pd.DataFrame(data)
@@ -90,8 +91,9 @@ class JobTable:
         for k in ("preemptions", "nodes", "leaves", "sus"):
             df[k] = np.frombuffer(self._i[k], dtype=np.int64)
         df["slowdown"] = np.frombuffer(self._f["slowdown"], dtype=np.float64)
-        df["state"] = pd.Categorical.from_codes(np.frombuffer(self._state, dtype=np.int8),
-                                                categories=list(STATES))
+        df["state"] = pd.Categorical.from_codes(
+            np.frombuffer(self._state, dtype=np.int8), categories=list(STATES)
+        )
         return df.sort_values("job_id", kind="stable").reset_index(drop=True)
 
 
@@ -117,6 +119,8 @@ class Timeline:
         self.queue.append(queue)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return (np.frombuffer(self.time, dtype=np.float64),
-                np.frombuffer(self.busy, dtype=np.float64),
-                np.frombuffer(self.queue, dtype=np.int64))
+        return (
+            np.frombuffer(self.time, dtype=np.float64),
+            np.frombuffer(self.busy, dtype=np.float64),
+            np.frombuffer(self.queue, dtype=np.int64),
+        )

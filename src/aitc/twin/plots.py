@@ -15,8 +15,15 @@ import numpy as np  # noqa: E402
 POINTS = 2000
 
 
-def timeline(path: Path, time: np.ndarray, busy: np.ndarray, queue: np.ndarray, *,
-             total_gpus: int, title: str) -> None:
+def timeline(
+    path: Path,
+    time: np.ndarray,
+    busy: np.ndarray,
+    queue: np.ndarray,
+    *,
+    total_gpus: int,
+    title: str,
+) -> None:
     """Queue length and GPU utilisation over simulated days (step values, resampled)."""
     if time.size == 0:
         time, busy, queue = np.zeros(1), np.zeros(1), np.zeros(1, dtype=np.int64)

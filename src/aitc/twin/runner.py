@@ -42,24 +42,45 @@ class SimResult:
     events: list[tuple[float, str, int | str]] | None = field(default=None)
 
 
-def simulate(cluster: Cluster, source: JobSource, policy: str, *,
-             params: Mapping[str, Any] | None = None, config: TwinConfig | None = None,
-             record: bool = False, progress: Progress | None = None) -> SimResult:
+def simulate(
+    cluster: Cluster,
+    source: JobSource,
+    policy: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    config: TwinConfig | None = None,
+    record: bool = False,
+    progress: Progress | None = None,
+) -> SimResult:
     """Replay ``source`` on ``cluster`` under the policy called ``policy``."""
     cfg = config or TwinConfig()
     if cfg.tick_s is None and policy in TICK_S:
         cfg = replace(cfg, tick_s=TICK_S[policy])
     orgs = organisations_for(policy, source.organisations(), cluster.total_gpus)
     scheduler = make_scheduler(policy, organisations=orgs, **dict(params or {}))
-    twin = Twin(cluster, scheduler, source.jobs(), organisations=orgs,
-                reservations=source.reservations(), config=cfg,
-                can_ever_run=_possible_on(cluster), record=record, progress=progress)
+    twin = Twin(
+        cluster,
+        scheduler,
+        source.jobs(),
+        organisations=orgs,
+        reservations=source.reservations(),
+        config=cfg,
+        can_ever_run=_possible_on(cluster),
+        record=record,
+        progress=progress,
+    )
     twin.run()
     jobs = twin.table.frame()
-    summary = summarise(jobs, policy=policy, total_gpus=cluster.total_gpus,
-                        busy_gpu_seconds=twin.timeline.busy_gpu_seconds,
-                        tenant_gpu_seconds=twin.tenant_gpu_seconds, organisations=orgs,
-                        events=twin.handled, passes=twin.passes)
+    summary = summarise(
+        jobs,
+        policy=policy,
+        total_gpus=cluster.total_gpus,
+        busy_gpu_seconds=twin.timeline.busy_gpu_seconds,
+        tenant_gpu_seconds=twin.tenant_gpu_seconds,
+        organisations=orgs,
+        events=twin.handled,
+        passes=twin.passes,
+    )
     summary["skipped_rows"] = int(getattr(source, "skipped", 0))
     summary["trace"] = source.name
     summary["cluster"] = {"name": cluster.name, "nodes": len(cluster), "gpus": cluster.total_gpus}
@@ -79,8 +100,9 @@ def _possible_on(cluster: Cluster) -> Callable[[JobRequest], bool]:
     return possible
 
 
-def organisations_for(policy: str, orgs: Sequence[Organisation],
-                      total_gpus: int) -> tuple[Organisation, ...]:
+def organisations_for(
+    policy: str, orgs: Sequence[Organisation], total_gpus: int
+) -> tuple[Organisation, ...]:
     """For ``quota`` without any quota given: each organisation is guaranteed its weighted
     part of the cluster (rounded down), so the policy has something to enforce."""
     if policy != "quota" or any(o.quota is not None for o in orgs):
@@ -97,18 +119,39 @@ def write_run(result: SimResult, out: Path, *, wall_s: float) -> dict[str, Any]:
     (out / "summary.json").write_text(canonical(summary))
     policy = summary["policy"]
     time, busy, queue = result.timeline
-    plots.timeline(out / "timeline.png", time, busy, queue, total_gpus=result.total_gpus,
-                   title=f"{summary['trace']} under {policy}")
-    plots.jct_cdf(out / "jct_cdf.png", {policy: result.jobs["jct"].to_numpy()},
-                  title=f"JCT under {policy}")
-    plots.shares(out / "shares.png", summary["per_tenant"],
-                 title=f"share vs entitlement under {policy}")
+    plots.timeline(
+        out / "timeline.png",
+        time,
+        busy,
+        queue,
+        total_gpus=result.total_gpus,
+        title=f"{summary['trace']} under {policy}",
+    )
+    plots.jct_cdf(
+        out / "jct_cdf.png", {policy: result.jobs["jct"].to_numpy()}, title=f"JCT under {policy}"
+    )
+    plots.shares(
+        out / "shares.png", summary["per_tenant"], title=f"share vs entitlement under {policy}"
+    )
     return summary
 
 
-COMPARED = ("jobs_completed", "avg_jct_s", "median_jct_s", "p95_jct_s", "p99_jct_s",
-            "avg_wait_s", "p99_wait_s", "makespan_s", "utilization", "jain_fairness",
-            "preemptions", "rejected_jobs", "events", "wall_s")
+COMPARED = (
+    "jobs_completed",
+    "avg_jct_s",
+    "median_jct_s",
+    "p95_jct_s",
+    "p99_jct_s",
+    "avg_wait_s",
+    "p99_wait_s",
+    "makespan_s",
+    "utilization",
+    "jain_fairness",
+    "preemptions",
+    "rejected_jobs",
+    "events",
+    "wall_s",
+)
 
 
 def write_comparison(summaries: Sequence[Mapping[str, Any]], out: Path) -> dict[str, Any]:
@@ -121,7 +164,11 @@ def write_comparison(summaries: Sequence[Mapping[str, Any]], out: Path) -> dict[
         table[s["policy"]]["avg_jct_vs_first"] = avg / base if avg and base else None
     doc = {"baseline": summaries[0]["policy"], "policies": table}
     (out / "comparison.json").write_text(canonical(doc))
-    jcts = {s["policy"]: pd.read_parquet(out / s["policy"] / "jobs.parquet",
-                                         columns=["jct"])["jct"].to_numpy() for s in summaries}
+    jcts = {
+        s["policy"]: pd.read_parquet(out / s["policy"] / "jobs.parquet", columns=["jct"])[
+            "jct"
+        ].to_numpy()
+        for s in summaries
+    }
     plots.jct_cdf(out / "jct_cdf.png", jcts, title="JCT per policy")
     return doc

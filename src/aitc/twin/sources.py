@@ -25,8 +25,17 @@ from aitc.twin.trace import TraceJob
 PHILLY_JOBS = 82_247
 PHILLY_TRACE = Path("../shared/traces/philly/philly_jobs.csv.gz")
 HELIOS_VC_NODES: dict[str, float] = {
-    "6214e9": 64, "b436b2": 64, "ee9e8c": 64, "7f04ca": 32, "6c71a0": 32, "0e4a51": 32,
-    "11cb48": 16, "e13805": 16, "2869ce": 16, "ed69ec": 8, "103959": 8,
+    "6214e9": 64,
+    "b436b2": 64,
+    "ee9e8c": 64,
+    "7f04ca": 32,
+    "6c71a0": 32,
+    "0e4a51": 32,
+    "11cb48": 16,
+    "e13805": 16,
+    "2869ce": 16,
+    "ed69ec": 8,
+    "103959": 8,
 }
 UNLISTED_VC_NODES = 8.0
 
@@ -53,8 +62,9 @@ class TableSource:
         return self.columns.skipped
 
 
-def load_table(path: Path, mapping: ColumnMap | str, *, fmt: str,
-               limit: int | None = None) -> TableSource:
+def load_table(
+    path: Path, mapping: ColumnMap | str, *, fmt: str, limit: int | None = None
+) -> TableSource:
     """A CSV/Parquet table read through ``mapping``; tenants weigh the same."""
     cmap = parse_column_map(mapping) if isinstance(mapping, str) else mapping
     return TableSource(path.name, read_table(path, cmap, fmt=fmt).head(limit))
@@ -67,8 +77,9 @@ def load_philly(path: Path = PHILLY_TRACE, *, limit: int | None = None) -> Table
     return TableSource("philly", cols, weights)
 
 
-def replicate(source: TableSource, jobs: int, *, seed: int = 0,
-              stagger_s: float = 60.0) -> TableSource:
+def replicate(
+    source: TableSource, jobs: int, *, seed: int = 0, stagger_s: float = 60.0
+) -> TableSource:
     """``jobs`` jobs drawn from overlapping copies of ``source`` (scaling experiments).
 
     Copy ``c`` is shifted by ``c * stagger_s`` seconds; exactly ``jobs`` of the copies' jobs
@@ -78,8 +89,9 @@ def replicate(source: TableSource, jobs: int, *, seed: int = 0,
     base = source.columns
     copies = max(1, -(-jobs // len(base)))
     rng = np.random.default_rng(seed)
-    chosen = np.sort(rng.choice(copies * len(base), size=min(jobs, copies * len(base)),
-                                replace=False))
+    chosen = np.sort(
+        rng.choice(copies * len(base), size=min(jobs, copies * len(base)), replace=False)
+    )
     copy, row = np.divmod(chosen, len(base))
     cols = _take(base, row)
     shifted = cols.submit + copy * stagger_s

@@ -25,9 +25,17 @@ import pandas as pd
 from aitc.domain.org import Organisation
 
 
-def summarise(jobs: pd.DataFrame, *, policy: str, total_gpus: int, busy_gpu_seconds: float,
-              tenant_gpu_seconds: Mapping[str, float], organisations: tuple[Organisation, ...],
-              events: int, passes: int) -> dict[str, Any]:
+def summarise(
+    jobs: pd.DataFrame,
+    *,
+    policy: str,
+    total_gpus: int,
+    busy_gpu_seconds: float,
+    tenant_gpu_seconds: Mapping[str, float],
+    organisations: tuple[Organisation, ...],
+    events: int,
+    passes: int,
+) -> dict[str, Any]:
     """All figures of ``summary.json`` except ``wall_s`` (the caller measures that)."""
     ran = jobs[jobs["state"].isin(["completed", "timeout"])]
     started = jobs[jobs["start"].notna()]
@@ -56,23 +64,35 @@ def summarise(jobs: pd.DataFrame, *, policy: str, total_gpus: int, busy_gpu_seco
 
 def _stats(name: str, values: np.ndarray) -> dict[str, float | None]:
     if values.size == 0:
-        return {f"avg_{name}_s": None, f"median_{name}_s": None, f"p95_{name}_s": None,
-                f"p99_{name}_s": None}
+        return {
+            f"avg_{name}_s": None,
+            f"median_{name}_s": None,
+            f"p95_{name}_s": None,
+            f"p99_{name}_s": None,
+        }
     p50, p95, p99 = np.percentile(values, [50, 95, 99])
-    return {f"avg_{name}_s": float(values.mean()), f"median_{name}_s": float(p50),
-            f"p95_{name}_s": float(p95), f"p99_{name}_s": float(p99)}
+    return {
+        f"avg_{name}_s": float(values.mean()),
+        f"median_{name}_s": float(p50),
+        f"p95_{name}_s": float(p95),
+        f"p99_{name}_s": float(p99),
+    }
 
 
-def _tenants(jobs: pd.DataFrame, held: Mapping[str, float],
-             organisations: tuple[Organisation, ...]) -> dict[str, Any]:
+def _tenants(
+    jobs: pd.DataFrame, held: Mapping[str, float], organisations: tuple[Organisation, ...]
+) -> dict[str, Any]:
     weights = {o.id: o.share for o in organisations}
     present = sorted(set(jobs["tenant"].astype(str)))
     weight_sum = sum(weights.get(t, 1.0) for t in present) or 1.0
     total = sum(held.values()) or 1.0
     per: dict[str, dict[str, float]] = {}
     for t in present:
-        per[t] = {"gpu_hours": held.get(t, 0.0) / 3600.0, "share": held.get(t, 0.0) / total,
-                  "entitlement": weights.get(t, 1.0) / weight_sum}
+        per[t] = {
+            "gpu_hours": held.get(t, 0.0) / 3600.0,
+            "share": held.get(t, 0.0) / total,
+            "entitlement": weights.get(t, 1.0) / weight_sum,
+        }
     ratios = np.array([p["share"] / p["entitlement"] for p in per.values() if p["entitlement"]])
     jain = float(ratios.sum() ** 2 / (ratios.size * (ratios**2).sum())) if ratios.any() else 0.0
     return {"per_tenant": per, "jain_fairness": jain}

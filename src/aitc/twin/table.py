@@ -69,12 +69,18 @@ def _to_columns(frame: pd.DataFrame, m: ColumnMap, file: str) -> JobColumns:
     member_codes, members = codes(member[keep])
     kept_runtime = runtime[keep]
     return JobColumns(
-        submit=submit[keep], runtime=kept_runtime, gpus=gpus[keep],
+        submit=submit[keep],
+        runtime=kept_runtime,
+        gpus=gpus[keep],
         time_limit=derive_limits(kept_runtime) if limit is None else limit[keep],
-        nodes=nodes[keep].astype(np.int64), tenant=tenant_codes, project=project_codes,
-        member=member_codes, tenants=tenants,
+        nodes=nodes[keep].astype(np.int64),
+        tenant=tenant_codes,
+        project=project_codes,
+        member=member_codes,
+        tenants=tenants,
         projects=tuple(tuple(p.split("\x1f", 1)) for p in project_names),  # type: ignore[misc]
-        members=members, skipped=int((~keep).sum()),
+        members=members,
+        skipped=int((~keep).sum()),
     )
 
 
@@ -97,15 +103,15 @@ def _times(frame: pd.DataFrame, ref: ColumnRef, file: str, *, duration: bool = F
     """A time column in seconds: numbers (with a unit or detected) or date-time text."""
     series = frame[ref.column]
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-        values = series.to_numpy(dtype=np.float64)
+        values: FloatArray = series.to_numpy(dtype=np.float64)
         _no_gaps(values, series, ref, file)
         return values * UNITS[ref.unit or ("s" if duration else _detect_unit(values))]
     if ref.unit is not None or duration:
-        numeric = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
+        numeric: FloatArray = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
         _no_gaps(numeric, series, ref, file, "a number")
         return numeric * UNITS[ref.unit or "s"]
     stamps = pd.to_datetime(series, errors="coerce", utc=True, format="mixed")
-    seconds = ((stamps - _EPOCH) / pd.Timedelta(seconds=1)).to_numpy(dtype=np.float64)
+    seconds: FloatArray = ((stamps - _EPOCH) / pd.Timedelta(seconds=1)).to_numpy(np.float64)
     _no_gaps(seconds, series, ref, file, "a date-time")
     return seconds
 
@@ -116,8 +122,9 @@ def _detect_unit(values: FloatArray) -> str:
     return "ns" if top > 1e17 else "us" if top > 1e14 else "ms" if top > 1e11 else "s"
 
 
-def _no_gaps(values: FloatArray, series: pd.Series, ref: ColumnRef, file: str,
-             kind: str = "a number") -> None:
+def _no_gaps(
+    values: FloatArray, series: pd.Series, ref: ColumnRef, file: str, kind: str = "a number"
+) -> None:
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
         row = int(bad[0])
@@ -135,15 +142,23 @@ def _integers(frame: pd.DataFrame, ref: ColumnRef | None, file: str, *, minimum:
     bad = np.flatnonzero(values < minimum)
     if bad.size:
         row = int(bad[0])
-        raise TraceError(f"{file}: row {row + 1}: column {ref.column!r}: {values[row]:g} "
-                         f"is below {minimum}")
-    return np.ceil(values).astype(np.int64)  # fractional GPUs (shared GPUs) round up
+        raise TraceError(
+            f"{file}: row {row + 1}: column {ref.column!r}: {values[row]:g} is below {minimum}"
+        )
+    out: IntArray = np.ceil(values).astype(np.int64)  # fractional (shared) GPUs round up
+    return out
 
 
-def _labels(frame: pd.DataFrame, ref: ColumnRef | None, default: str | None, *,
-            fallback: np.ndarray | None = None) -> np.ndarray:
+def _labels(
+    frame: pd.DataFrame,
+    ref: ColumnRef | None,
+    default: str | None,
+    *,
+    fallback: np.ndarray | None = None,
+) -> np.ndarray:
     if ref is not None:
-        return frame[ref.column].fillna("unknown").astype(str).to_numpy(dtype=str)
+        labels: np.ndarray = frame[ref.column].fillna("unknown").astype(str).to_numpy(dtype=str)
+        return labels
     if fallback is not None:
         return fallback
     return np.full(len(frame), default, dtype=object).astype(str)

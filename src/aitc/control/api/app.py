@@ -9,6 +9,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from aitc import __version__
 from aitc.control.api import errors
+from aitc.control.api.authcache import AuthCache
 from aitc.control.api.deps import StoreDep
 from aitc.control.api.routes import admin, cluster, jobs
 from aitc.control.api.schemas import Health
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Submit and watch jobs on the lab's GPU cluster.",
     )
     app.state.settings, app.state.store = settings, store
+    app.state.auth_cache = AuthCache(settings.clock, settings.auth_cache_s)
     errors.install(app)
     for module in (jobs, cluster, admin):
         app.include_router(module.router, prefix=API_PREFIX)

@@ -7,44 +7,52 @@ committed before its submission is acknowledged, so an acknowledged job survives
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from aitc.control.api.authcache import AuthCache
 from aitc.control.api.settings import Settings
 from aitc.control.store.access import Caller
 from aitc.control.store.db import Store
 from aitc.control.store.tokens import authenticate
 
-WAKE = "aitc.wake"
+AFTER_COMMIT = "aitc.after_commit"
 bearer = HTTPBearer(auto_error=False, description="An API token (`aitc token create`).")
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     store: Store = request.app.state.store
     return store
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """One transaction per request; after it commits, wake the controller if asked to."""
-    with get_store(request).session() as session:
+    """One transaction per request; what ``on_commit`` registered runs after it commits."""
+    store: Store = request.app.state.store
+    with store.session(readonly=request.method in ("GET", "HEAD")) as session:
         yield session
-    if session.info.pop(WAKE, False):
-        notify(get_settings(request))
+    for action in session.info.pop(AFTER_COMMIT, ()):
+        action()
+
+
+def on_commit(session: Session, action: Callable[[], None]) -> None:
+    """Run ``action`` once this request's transaction has committed (never if it fails)."""
+    session.info.setdefault(AFTER_COMMIT, []).append(action)
 
 
 def after_commit(session: Session, settings: Settings) -> None:
     """Wake the controller once this request's transaction has committed."""
     if settings.wake is not None:
-        session.info[WAKE] = True
+        on_commit(session, lambda: notify(settings))
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
@@ -52,14 +60,25 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[Store, Depends(get_store)]
 
 
-def get_caller(
+async def get_caller(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Caller:
-    """The member behind the bearer token; 401 when it is missing, unknown or revoked."""
+    """The member behind the bearer token; 401 when it is missing, unknown or revoked.
+
+    A remembered caller (``AuthCache``) is answered on the event loop; only a miss reads the
+    store, in a worker thread.
+    """
     caller = None
     if credentials is not None and credentials.scheme.lower() == "bearer":
-        caller = authenticate(session=session, secret=credentials.credentials)
+        cache: AuthCache = request.app.state.auth_cache
+        secret = credentials.credentials
+        caller = cache.get(secret)
+        if caller is None:
+            caller = await run_in_threadpool(authenticate, session=session, secret=secret)
+            if caller is not None:
+                cache.put(secret, caller)
     if caller is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

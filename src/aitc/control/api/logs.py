@@ -43,7 +43,7 @@ def read_log(job: JobRow, stream: str, offset: int) -> str:
 
 
 def _poll(store: Store, caller: Caller, job_id: int, stream: str) -> tuple[Path | None, bool]:
-    with store.session() as session:
+    with store.session(readonly=True) as session:
         job = get_job(session=session, caller=caller, job_id=job_id)
         return log_path(job, stream), JobState(job.state).terminal
 

@@ -22,6 +22,8 @@ MAX_ID = 2**31 - 1
 
 def _clean(value: str) -> str:
     """Text a database and ``exec`` can carry: no NUL characters, no unpaired surrogates."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:

@@ -17,6 +17,7 @@ class Settings:
     opens ``database_url`` (default: ``$AITC_DATABASE_URL`` or the SQLite file) and migrates it.
     ``wake`` is called after every submit and cancel so the controller schedules at once instead
     of at its next tick. ``follow_poll_s`` is how often ``logs?follow=true`` looks for new output.
+    ``auth_cache_s`` is how long a token's owner is remembered (see ``authcache``; 0: never).
     """
 
     database_url: str | None = None
@@ -25,3 +26,4 @@ class Settings:
     clock: Clock = field(default_factory=SystemClock)
     follow_poll_s: float = 0.25
     max_body_bytes: int = 2 * 1024 * 1024
+    auth_cache_s: float = 2.0

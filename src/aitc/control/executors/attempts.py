@@ -24,6 +24,7 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 ATTEMPTS = "attempts"
 DONE = "done"
@@ -140,7 +141,7 @@ class AttemptDir:
         tmp.write_text(json.dumps(data), encoding="utf-8")
         os.replace(tmp, self.root / name)
 
-    def _read(self, name: str) -> dict[str, object] | None:
+    def _read(self, name: str) -> dict[str, Any] | None:
         try:
             data = json.loads((self.root / name).read_text(encoding="utf-8"))
         except (FileNotFoundError, json.JSONDecodeError):

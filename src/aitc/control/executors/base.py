@@ -113,3 +113,16 @@ class Executor(Protocol):
     def close(self) -> None:
         """Release resources held by the executor object (not the jobs: they keep running)."""
         ...
+
+
+@runtime_checkable
+class KnowsTopology(Protocol):
+    """An executor that knows where its nodes sit in the fabric (Slurm's topology plugin).
+
+    ``aitc serve`` builds the cluster's leaves and scalable units from it, so the engine packs
+    gang jobs the way the fabric is wired.
+    """
+
+    def topology(self) -> Mapping[str, tuple[int, int]]:
+        """Each node's (leaf, scalable unit)."""
+        ...

@@ -4,8 +4,8 @@ Like httpx's ``MockTransport``: it keeps the protocol's promises (idempotent ``s
 attempt, ``poll`` reports an ended attempt until the next ``poll`` acknowledges it, ``cancel``
 ends a running attempt) without processes, and is fully deterministic. Tests drive it:
 ``finish(job_id)``, ``time_out(job_id)``, ``lose(job_id)``, ``fail_next_start(job_id)``,
-``set_node_state(...)``, ``slow_stop`` with ``stop_cancelled()``; and read what happened: ``launches`` counts real launches per attempt,
-``start_calls`` every call.
+``set_node_state(...)``, ``slow_stop`` with ``stop_cancelled()``; and read what happened:
+``launches`` counts real launches per attempt, ``start_calls`` every call.
 
 One ``FakeExecutor`` stands for the host: give the same object to a new controller to simulate
 a controller restart while the "processes" keep running.

@@ -8,7 +8,7 @@ MIG profiles, so scheduling still works on it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aitc.control.executors.base import NodeInfo
 from aitc.domain.cluster import Cluster, Node
@@ -43,16 +43,22 @@ def node_model_of(node: NodeInfo) -> NodeModel:
 
 
 def cluster_from_inventory(
-    name: str, nodes: Sequence[NodeInfo], leaves: dict[str, int] | None = None
+    name: str, nodes: Sequence[NodeInfo], topology: Mapping[str, tuple[int, int]] | None = None
 ) -> Cluster:
-    """One ``Cluster`` node per reported node (all on leaf 0 unless ``leaves`` says otherwise)."""
+    """One ``Cluster`` node per reported node, placed by ``topology`` (node -> (leaf, SU));
+    nodes it does not name sit on leaf 0 of SU 0."""
     if not nodes:
         raise ConfigError("the executor reports no node to run on", field="executor")
-    leaves = leaves or {}
+    where = topology or {}
     return Cluster(
         name=name,
         nodes=tuple(
-            Node(name=n.name, model=node_model_of(n), leaf=leaves.get(n.name, 0), su=0)
+            Node(
+                name=n.name,
+                model=node_model_of(n),
+                leaf=where.get(n.name, (0, 0))[0],
+                su=where.get(n.name, (0, 0))[1],
+            )
             for n in nodes
         ),
     )

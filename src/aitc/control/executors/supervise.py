@@ -135,8 +135,9 @@ def run(adir: AttemptDir) -> int:
     adir.write_proc("supervisor", _record(os.getpid()))
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, _on_stop)
-    if adir.cancel_request() is not None:
-        adir.write_exit(ExitRecord("cancelled", None, time.time(), adir.cancel_request().cause))
+    early = adir.cancel_request()
+    if early is not None:
+        adir.write_exit(ExitRecord("cancelled", None, time.time(), early.cause))
         return 0
     out, err = _open_logs(spec)
     try:

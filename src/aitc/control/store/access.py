@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, bindparam, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from aitc.control.store.models import JobRow, MemberRow, ProjectMemberRow, ProjectRow
@@ -38,13 +38,26 @@ class Caller:
 
 def load_caller(*, session: Session, member_id: str) -> Caller:
     """The ``Caller`` for an enabled member (``NotFoundError`` if missing or disabled)."""
-    member = session.get(MemberRow, member_id)
-    if member is None or not member.enabled:
-        raise NotFoundError(f"no enabled member {member_id!r}")
-    rows = session.scalars(
-        select(ProjectMemberRow.project_id).where(ProjectMemberRow.member_id == member_id)
+    stmt = select(MemberRow.id, MemberRow.role, MemberRow.org_id).where(
+        MemberRow.id == member_id, MemberRow.enabled.is_(True)
     )
-    return Caller(member.id, Role(member.role), member.org_id, frozenset(rows))
+    member = session.connection().execute(stmt).first()
+    if member is None:
+        raise NotFoundError(f"no enabled member {member_id!r}")
+    return caller_of(session, member.id, member.role, member.org_id)
+
+
+_PROJECTS_OF = select(ProjectMemberRow.project_id).where(
+    ProjectMemberRow.member_id == bindparam("member_id")
+)
+_PROJECT = select(ProjectRow.org_id, ProjectRow.enabled).where(ProjectRow.id == bindparam("id"))
+
+
+def caller_of(session: Session, member_id: str, role: str, org_id: str | None) -> Caller:
+    """A ``Caller`` with the member's projects read from the store."""
+    params = {"member_id": member_id}
+    projects = frozenset(session.connection().execute(_PROJECTS_OF, params).scalars())
+    return Caller(member_id, Role(role), org_id, projects)
 
 
 def visible_jobs(caller: Caller) -> ColumnElement[bool]:
@@ -78,16 +91,17 @@ def check_may_cancel(caller: Caller, job: JobRow) -> None:
     raise AccessDeniedError(f"you may not cancel job {job.id}: it belongs to {job.member_id}")
 
 
-def project_for_submit(*, session: Session, caller: Caller, project_id: str) -> ProjectRow:
-    """The enabled project ``caller`` may submit to; unknown and forbidden look the same."""
-    project = session.get(ProjectRow, project_id)
-    own_org = project is not None and project.org_id == caller.org_id
+def project_for_submit(*, session: Session, caller: Caller, project_id: str) -> str:
+    """The organisation of the enabled project ``caller`` may submit to (``NotFoundError``
+    otherwise: an unknown project and a forbidden one look the same)."""
+    row = session.connection().execute(_PROJECT, {"id": project_id}).first()
+    own_org = row is not None and row.org_id == caller.org_id
     member_of = project_id in caller.projects and (own_org or caller.role is not Role.PARTNER)
     allowed = (
-        project is not None
-        and project.enabled
+        row is not None
+        and row.enabled
         and (caller.is_admin or member_of or (caller.role is Role.INSTRUCTOR and own_org))
     )
-    if not allowed or project is None:
+    if not allowed or row is None:
         raise NotFoundError(f"unknown project {project_id!r}, or you are not one of its members")
-    return project
+    return str(row.org_id)

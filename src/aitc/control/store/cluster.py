@@ -5,6 +5,7 @@ pass against them (a job that could never run on this cluster is refused at the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -43,12 +44,15 @@ def list_nodes(*, session: Session) -> list[NodeRow]:
     return list(session.scalars(select(NodeRow).order_by(NodeRow.name)))
 
 
+_NODE_GPUS = select(NodeRow.gpus, NodeRow.gpu_model)
+
+
 def check_fits_cluster(*, session: Session, spec: JobSpec) -> None:
     """``ConfigError`` naming the field when ``spec`` can never run on the recorded nodes.
 
     With no nodes recorded yet nothing is checked: the cluster is not known.
     """
-    nodes = list_nodes(session=session)
+    nodes = list(session.connection().execute(_NODE_GPUS))
     if not nodes:
         return
     if spec.gpu_model is not None:
@@ -61,7 +65,7 @@ def check_fits_cluster(*, session: Session, spec: JobSpec) -> None:
     _check_gpu_count(spec, nodes)
 
 
-def _check_gpu_count(spec: JobSpec, nodes: list[NodeRow]) -> None:
+def _check_gpu_count(spec: JobSpec, nodes: list[Any]) -> None:
     biggest = max(n.gpus for n in nodes)
     wanted = spec.gpu_count
     if spec.nodes is None and wanted > biggest:

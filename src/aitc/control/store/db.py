@@ -9,8 +9,9 @@ that read then write wait for each other (honouring the busy timeout) instead of
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 ENV_URL = "AITC_DATABASE_URL"
 BUSY_TIMEOUT_MS = 30_000
+READONLY = "aitc_readonly"
 
 
 def data_dir() -> Path:
@@ -50,7 +52,8 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    readonly = connection.get_execution_options().get(READONLY, False)
+    connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
 def create_db_engine(url: str | None = None) -> Engine:
@@ -85,11 +88,19 @@ def migrate(engine: Engine, revision: str = "head") -> None:
 
 
 class Store:
-    """An engine and a session factory: what the API and the controller share."""
+    """An engine and a session factory: what the API and the controller share.
+
+    On SQLite, writers of this process queue on a lock before ``BEGIN IMMEDIATE``: waiting on
+    it wakes a writer the moment the previous one commits, where SQLite's own busy handler
+    would sleep in steps of up to 100 ms (long tails under concurrent submissions). Read-only
+    transactions take no lock (WAL readers never wait for writers).
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
+        self.is_sqlite = engine.dialect.name == "sqlite"
+        self._writers = threading.Lock()
 
     @classmethod
     def open(cls, url: str | None = None, *, upgrade: bool = True) -> Store:
@@ -100,9 +111,16 @@ class Store:
         return cls(engine)
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session in one transaction: committed when the block ends, rolled back on error."""
-        with self.sessions() as session, session.begin():
+    def session(self, *, readonly: bool = False) -> Iterator[Session]:
+        """A session in one transaction: committed when the block ends, rolled back on error.
+
+        ``readonly=True`` promises not to write (on SQLite it then neither locks nor waits).
+        """
+        serialize = self.is_sqlite and not readonly
+        lock = self._writers if serialize else nullcontext()
+        with lock, self.sessions() as session, session.begin():
+            if readonly:
+                session.connection(execution_options={READONLY: True})
             yield session
 
     def close(self) -> None:

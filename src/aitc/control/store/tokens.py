@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from aitc.control.store.access import Caller, load_caller
+from aitc.control.store.access import Caller, caller_of
 from aitc.control.store.models import ApiTokenRow, MemberRow
 from aitc.domain.org import Role
 from aitc.errors import NotFoundError
@@ -45,18 +45,24 @@ def create_token(
     return row, secret
 
 
+_BY_TOKEN = (
+    select(MemberRow.id, MemberRow.role, MemberRow.org_id)
+    .join(ApiTokenRow, ApiTokenRow.member_id == MemberRow.id)
+    .where(
+        ApiTokenRow.token_hash == bindparam("token_hash"),
+        ApiTokenRow.revoked_at.is_(None),
+        MemberRow.enabled.is_(True),
+    )
+)
+
+
 def authenticate(*, session: Session, secret: str) -> Caller | None:
     """The caller a token belongs to, or ``None`` if it is unknown, revoked or disabled."""
-    stmt = select(ApiTokenRow.member_id).where(
-        ApiTokenRow.token_hash == hash_token(secret), ApiTokenRow.revoked_at.is_(None)
-    )
-    member_id = session.scalars(stmt).first()
-    if member_id is None:
+    params = {"token_hash": hash_token(secret)}
+    member = session.connection().execute(_BY_TOKEN, params).first()
+    if member is None:
         return None
-    try:
-        return load_caller(session=session, member_id=member_id)
-    except NotFoundError:
-        return None
+    return caller_of(session, member.id, member.role, member.org_id)
 
 
 def revoke_token(*, session: Session, token_id: int, now: float) -> ApiTokenRow:

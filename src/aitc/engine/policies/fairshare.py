@@ -41,27 +41,47 @@ class FairShare(Policy):
     """Fair Tree order with EASY backfill by default."""
 
     name = "fairshare"
-    PARAMS: ClassVar[Mapping[str, object]] = {"queue": "backfill", "default_share": 1.0}
+    PARAMS: ClassVar[Mapping[str, object]] = {
+        "queue": "backfill",
+        "default_share": 1.0,
+        "recalc_s": 300.0,
+    }
 
     def __init__(
         self, params: Mapping[str, object] = {}, organisations: Sequence[Organisation] = ()
     ) -> None:
         super().__init__(params, organisations)
         self.default_share = self.params.number("default_share", minimum=0.0)
-        self._ranks: dict[MemberKey, Rank] = {}
+        self.recalc_s = self.params.number("recalc_s", minimum=0.0)
+        self._walk: dict[MemberKey, Rank] = {}
+        self._walked_at = -math.inf
+        self._waiting: set[MemberKey] = set()
 
     def order(self, view: View, jobs: Sequence[JobRequest]) -> list[JobRequest]:
-        self._ranks = self.ranks(view, {(j.org, j.project, j.member) for j in jobs})
-        return sorted(jobs, key=lambda j: self._ranks[(j.org, j.project, j.member)].place)
+        waiting = {(j.org, j.project, j.member) for j in jobs}
+        fresh = 0.0 <= view.now - self._walked_at < self.recalc_s
+        if not fresh or not waiting <= self._walk.keys():
+            self._walk = self.ranks(view, waiting, everyone=True)
+            self._walked_at = view.now
+        self._waiting = waiting
+        walk = self._walk
+        return sorted(jobs, key=lambda j: walk[(j.org, j.project, j.member)].place)
 
     def rank_reason(self, cycle: Cycle, job: JobRequest) -> Reason | None:
-        rank = self._ranks.get((job.org, job.project, job.member))
-        if rank is None or rank.place == 1:
+        key = (job.org, job.project, job.member)
+        rank = self._walk.get(key)
+        if rank is None:
             return None
-        return reasons.fair_share(job, rank.place, rank.of, rank.level)
+        place = 1 + sum(1 for k in self._waiting if self._walk[k].place < rank.place)
+        if place == 1:
+            return None
+        return reasons.fair_share(job, place, len(self._waiting), rank.level)
 
-    def ranks(self, view: View, members: set[MemberKey]) -> dict[MemberKey, Rank]:
-        """Fair Tree ranks of ``members`` (those with pending jobs) at ``view.now``.
+    def ranks(
+        self, view: View, members: set[MemberKey], *, everyone: bool = False
+    ) -> dict[MemberKey, Rank]:
+        """Fair Tree ranks of ``members`` (those with pending jobs) at ``view.now``; with
+        ``everyone``, of every member with usage too (the walk the order reuses).
 
         Siblings are compared with every sibling that has usage, pending jobs or not.
         """
@@ -83,7 +103,7 @@ class FairShare(Policy):
                 use = {m: usage.members.get((org, project, m), 0.0) for m in people}
                 for member, level in _sorted(dict.fromkeys(people, 1.0), use):
                     order.append(((org, project, member), level))
-        ranked = [(k, level) for k, level in order if k in members]
+        ranked = [(k, level) for k, level in order if everyone or k in members]
         return {k: Rank(i, len(ranked), level) for i, (k, level) in enumerate(ranked, 1)}
 
     def _org_share(self, org: str) -> float:

@@ -14,9 +14,12 @@ A waiting job may preempt running jobs of a *lower* queue when that lets it star
 from __future__ import annotations
 
 import bisect
+import math
+import operator
 from collections.abc import Hashable, Mapping, Sequence
 from typing import ClassVar
 
+from aitc.domain.ids import JobId
 from aitc.domain.job import JobRequest, Priority, RunningJob
 from aitc.domain.org import Organisation
 from aitc.engine import reasons
@@ -25,6 +28,7 @@ from aitc.engine.policy import Policy
 from aitc.engine.registry import register
 from aitc.engine.view import Reason, ReasonCode, View
 
+_ID = operator.attrgetter("id")
 _MODES = {"preemptible": None, "any": None, "none": None}
 
 
@@ -47,7 +51,8 @@ class Tiresias(Policy):
         self.thresholds = self.params.numbers("thresholds")
         self.starvation_s = self.params.number("starvation_s", minimum=0.0)
         self.mode = self.params.choice("preempt_running", _MODES)
-        self._levels: dict[int, int] = {}
+        self._levels: dict[JobId, int] = {}
+        self._fresh = 0
 
     def level(self, view: View, job: JobRequest, attained: float = 0.0) -> int:
         done = max(attained, view.usage.attained(job.id, view.now))
@@ -61,22 +66,29 @@ class Tiresias(Policy):
         return self.level(view, job)
 
     def order(self, view: View, jobs: Sequence[JobRequest]) -> list[JobRequest]:
-        """Queue 0 first; jobs that never ran are in queue 0 unless ``thresholds`` say so."""
+        """Queue by queue, arrival order inside each (one pass over the jobs, no sort)."""
         history = view.usage.ran_before()
         fresh = bisect.bisect_right(self.thresholds, 0.0)
-        levels: dict[int, int] = {}
+        if fresh == 0 and history.keys().isdisjoint(map(_ID, jobs)):
+            # no job has run before: all sit in queue 0, in arrival order (checked in C)
+            self._levels, self._fresh = {}, 0
+            return list(jobs)
+        starving = view.now - self.starvation_s if self.starvation_s > 0 else -math.inf
+        queues: list[list[JobRequest]] = [[] for _ in range(len(self.thresholds) + 1)]
+        levels: dict[JobId, int] = {}
         for j in jobs:
             if j.id in history:
-                levels[j.id] = self.pending_level(view, j)
-            elif self.starvation_s > 0 and view.now - j.submit >= self.starvation_s:
-                levels[j.id] = 0
+                level = levels[j.id] = self.pending_level(view, j)
+            elif j.submit <= starving:
+                level = levels[j.id] = 0
             else:
-                levels[j.id] = fresh
-        self._levels = levels
-        return sorted(jobs, key=lambda j: levels[j.id])
+                level = fresh
+            queues[level].append(j)
+        self._levels, self._fresh = levels, fresh
+        return [j for queue in queues for j in queue]
 
     def rank_reason(self, cycle: Cycle, job: JobRequest) -> Reason | None:
-        level = self._levels.get(job.id, 0)
+        level = self._levels.get(job.id, self._fresh)
         if level == 0:
             return None
         return Reason(
@@ -89,9 +101,9 @@ class Tiresias(Policy):
 
     def candidates(self, cycle: Cycle, job: JobRequest) -> Sequence[RunningJob]:
         base = list(super().candidates(cycle, job))
-        if self.mode == "none":
+        if self.mode == "none" or not self.could_preempt(cycle):
             return base
-        mine = self._levels.get(job.id, self.pending_level(cycle.view, job))
+        mine = self._levels.get(job.id, self._fresh)
         lower = []
         for r in cycle.view.running:
             if r.request.id in cycle.preempted or r.request.priority is Priority.GUARANTEED:
@@ -107,11 +119,15 @@ class Tiresias(Policy):
 
     def could_preempt(self, cycle: Cycle) -> bool:
         if self.mode == "any":
-            return any(r.request.priority is not Priority.GUARANTEED for r in cycle.newest_first())
+            return any(
+                r.request.priority is not Priority.GUARANTEED
+                and r.request.id not in cycle.preempted
+                for r in cycle.view.running
+            )
         return super().could_preempt(cycle)
 
     def group(self, cycle: Cycle, job: JobRequest) -> Hashable:
-        return (self._levels.get(job.id, 0), job.priority)
+        return (self._levels.get(job.id, self._fresh), job.priority)
 
 
 __all__ = ["Tiresias", "reasons"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Path, Request, status
 
-from aitc.control.api.deps import CallerDep, SessionDep, SettingsDep
+from aitc.control.api.deps import CallerDep, SessionDep, SettingsDep, on_commit
 from aitc.control.api.errors import Utf8Route
 from aitc.control.api.schemas import (
     MAX_ID,
@@ -182,6 +182,7 @@ def create_api_token(
 
 @router.delete("/tokens/{token_id}", response_model=TokenPublic)
 def revoke_api_token(
+    request: Request,
     token_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     session: SessionDep,
     caller: CallerDep,
@@ -189,4 +190,6 @@ def revoke_api_token(
 ) -> TokenPublic:
     """Revoke a token: it stops working at once."""
     require_admin(caller)
-    return _token(revoke_token(session=session, token_id=token_id, now=settings.clock.now()))
+    row = revoke_token(session=session, token_id=token_id, now=settings.clock.now())
+    on_commit(session, request.app.state.auth_cache.clear)
+    return _token(row)

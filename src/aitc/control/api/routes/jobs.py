@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Response, status
 from fastapi.responses import PlainTextResponse, StreamingResponse
+from pydantic import BaseModel
 
 from aitc.control.api.deps import CallerDep, SessionDep, SettingsDep, StoreDep, after_commit
 from aitc.control.api.errors import Utf8Route
@@ -34,15 +35,19 @@ JobIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The job's number."
 Filter = Annotated[Text | None, Query(max_length=64)]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=JobPublic)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=JobPublic,
+    responses={200: {"model": JobPublic, "description": "A retry: the job stored before."}},
+)
 def submit_job(
     body: JobCreate,
     session: SessionDep,
     caller: CallerDep,
     settings: SettingsDep,
-    response: Response,
     idempotency_key: Annotated[Text | None, Header(max_length=200)] = None,
-) -> JobPublic:
+) -> Response:
     """Submit a job. Retrying with the same `Idempotency-Key` returns the same job (200)."""
     job, created = create_job(
         session=session,
@@ -53,10 +58,13 @@ def submit_job(
     )
     if created:
         after_commit(session, settings)
-    else:
-        response.status_code = status.HTTP_200_OK
-        response.headers["Idempotent-Replayed"] = "true"
-    return JobPublic.of(job)
+        return json_response(JobPublic.of(job), status.HTTP_201_CREATED)
+    return json_response(JobPublic.of(job), status.HTTP_200_OK, {"Idempotent-Replayed": "true"})
+
+
+def json_response(model: BaseModel, code: int, headers: dict[str, str] | None = None) -> Response:
+    """``model`` serialised once by pydantic (FastAPI would validate it again first)."""
+    return Response(model.model_dump_json(), code, headers, media_type="application/json")
 
 
 @router.get("", response_model=JobsPublic)
@@ -84,9 +92,10 @@ def read_jobs(
 
 
 @router.get("/{job_id}", response_model=JobPublic)
-def read_job(job_id: JobIdPath, session: SessionDep, caller: CallerDep) -> JobPublic:
+def read_job(job_id: JobIdPath, session: SessionDep, caller: CallerDep) -> Response:
     """One job, with why it waits (`pending_reasons`) and when it may start."""
-    return JobPublic.of(get_job(session=session, caller=caller, job_id=job_id))
+    job = get_job(session=session, caller=caller, job_id=job_id)
+    return json_response(JobPublic.of(job), status.HTTP_200_OK)
 
 
 @router.post("/{job_id}/cancel", response_model=JobPublic)
