@@ -75,14 +75,12 @@ class ServerProcess:
     def start(self, timeout: float = 60.0) -> None:
         """Start the server and wait for its banner (reads the admin token on first start).
 
-        On the first start a port taken meanwhile by another process is replaced by a new one.
+        A port another process took meanwhile is replaced by a new one (read ``url`` again).
         """
         for _ in range(3):
             try:
                 return self._start(timeout)
             except PortTaken:
-                if self.starts > 1:
-                    raise
                 self.port = free_port()
                 self.url = f"http://127.0.0.1:{self.port}"
         raise RuntimeError("no free port for aitc serve")

@@ -27,9 +27,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+STORES: list[Store] = []
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
     store = Store.open(f"sqlite:///{tmp_path_factory.mktemp('cli') / 'aitc.db'}")
+    STORES[:] = [store]
     tokens = seed(store, SystemClock())  # type: ignore[arg-type]
     port = _free_port()
     config = uvicorn.Config(
@@ -145,3 +149,38 @@ def test_durations(text: str, seconds: float) -> None:
 def test_bad_durations_are_refused(text: str) -> None:
     with pytest.raises(typer.BadParameter):
         parse_duration(text)
+
+
+def test_logs_follow_prints_output_until_the_job_ends(
+    server: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    from aitc.control.store import JobRow, transition
+    from aitc.domain.job import JobState
+
+    code, out = aitc(server, "alice", "submit", "--", "train")
+    job_id, store, log = int(out.split()[2]), STORES[0], tmp_path / "out.log"
+    log.write_text("epoch 1\n")
+    with store.session() as s:
+        job = s.get_one(JobRow, job_id)
+        transition(session=s, job=job, to=JobState.RUNNING, cause="started", now=time.time())
+        job.stdout_path = str(log)
+
+    def finish() -> None:
+        time.sleep(0.3)
+        with log.open("a") as f:
+            f.write("epoch 2\n")
+        with store.session() as s:
+            transition(
+                session=s,
+                job=s.get_one(JobRow, job_id),
+                to=JobState.COMPLETED,
+                cause="exited",
+                now=time.time(),
+                exit_code=0,
+            )
+
+    threading.Thread(target=finish).start()
+    code, out = aitc(server, "alice", "logs", "-f", str(job_id))
+    assert (code, out) == (0, "epoch 1\nepoch 2\n")
+    code, out = aitc(server, "alice", "show", str(job_id))
+    assert "completed" in out and "exit code │ 0" in out

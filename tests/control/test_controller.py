@@ -8,7 +8,9 @@ import pytest
 from controller_rig import Rig
 
 from aitc.control.clock import FakeClock
-from aitc.control.store import Store
+from aitc.control.executors.base import NodeState
+from aitc.control.store import JobRow, Store, transition
+from aitc.domain.job import JobState, Priority
 
 
 @pytest.fixture
@@ -130,30 +132,19 @@ def test_an_impossible_job_fails_with_the_engine_reason(
 
 
 def test_a_stray_attempt_of_a_job_ended_in_the_store_is_stopped(rig: Rig) -> None:
-    from aitc.control.store import transition
-    from aitc.domain.job import JobState
-
     job = rig.submit()
     rig.step()
     rig.step()
-    with store_session(rig) as s:
-        from aitc.control.store import JobRow
-
+    with rig.store.session() as s:
         row = s.get(JobRow, job)
+        assert row is not None
         transition(session=s, job=row, to=JobState.FAILED, cause="operator", now=rig.clock.now())
     rig.step()
     assert rig.fake.cancel_calls == [(job, 1)]
 
 
-def store_session(rig: Rig):  # type: ignore[no-untyped-def]
-    return rig.store.session()
-
-
 def test_a_down_node_takes_its_gpus_out_of_scheduling(rig: Rig) -> None:
-    from aitc.control.executors.base import NodeState
-
     rig.fake.set_node_state("node0", NodeState.DOWN, "maintenance")
-    rig.ctl.config = rig.config  # inventory is refreshed on the next pass after inventory_s
     job = rig.submit()
     rig.step(10)
     assert rig.states(job) == ["pending"]
@@ -163,8 +154,6 @@ def test_a_down_node_takes_its_gpus_out_of_scheduling(rig: Rig) -> None:
 
 
 def test_a_preempted_job_is_requeued_and_its_gpus_wait_until_it_stopped(rig: Rig) -> None:
-    from aitc.domain.job import Priority
-
     rig.fake.slow_stop = True
     low = rig.submit("bob", gpus=8, priority=Priority.PREEMPTIBLE)
     rig.step()

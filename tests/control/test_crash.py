@@ -15,6 +15,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -37,17 +38,24 @@ class CrashRun:
     seed: int
     acknowledged: dict[str, int] = field(default_factory=dict)
     kill_times: list[float] = field(default_factory=list)
+    errors: list[BaseException] = field(default_factory=list)
     retries: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def command(self, key: str) -> list[str]:
         return ["sh", "-c", f'echo "$AITC_JOB_ID {key}" >> {self.runs_file}; sleep 0.2']
 
+    def guarded(self, fn: Any, *args: Any) -> None:
+        """Run ``fn`` in a thread, keeping any exception for the test to report."""
+        try:
+            fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - re-raised by run()
+            with self.lock:
+                self.errors.append(exc)
+
     def submit_all(self, keys: list[str]) -> None:
         client = httpx.Client(
-            base_url=self.server.url + "/api/v1",
-            timeout=10.0,
-            headers={"Authorization": f"Bearer {self.server.token}"},
+            timeout=10.0, headers={"Authorization": f"Bearer {self.server.token}"}
         )
         with client:
             for key in keys:
@@ -57,7 +65,8 @@ class CrashRun:
         body = {"command": self.command(key), "gpus": 1, "project": "vision"}
         while True:
             try:
-                r = client.post("/jobs", json=body, headers={"Idempotency-Key": key})
+                url = self.server.url + "/api/v1/jobs"  # a restart may have moved the port
+                r = client.post(url, json=body, headers={"Idempotency-Key": key})
                 if r.status_code in (200, 201):
                     return int(r.json()["id"])
                 assert r.status_code >= 500, r.text  # a 4xx would be a bug, not a crash
@@ -83,15 +92,17 @@ class CrashRun:
     def run(self, kills: int) -> None:
         keys = [f"crash-{i}-{uuid.uuid4().hex[:8]}" for i in range(self.submissions)]
         threads = [
-            threading.Thread(target=self.submit_all, args=(keys[i :: self.clients],))
+            threading.Thread(target=self.guarded, args=(self.submit_all, keys[i :: self.clients]))
             for i in range(self.clients)
         ]
         done = threading.Event()
-        killer = threading.Thread(target=self.kill_and_restart, args=(kills, done))
+        killer = threading.Thread(target=self.guarded, args=(self.kill_and_restart, kills, done))
         for t in [*threads, killer]:
             t.start()
         for t in [*threads, killer]:
             t.join(timeout=600)
+        if self.errors:
+            raise self.errors[0]
         assert done.is_set() and not any(t.is_alive() for t in threads)
 
 

@@ -134,3 +134,23 @@ def test_sigterm_stops_the_server_not_its_jobs_which_the_next_start_adopts(
         assert (ended["exit_code"], ended["cause"]) == (5, "exited with code 5")
         events = [e["to_state"] for e in c.get(f"/jobs/{job_id}/events").json()["data"]]
         assert events == ["pending", "starting", "running", "failed"]
+
+
+def test_the_client_config_is_written_once_and_only_for_its_owner(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import stat
+    import tomllib
+
+    from aitc.control.serve import write_client_config
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    path = write_client_config("http://127.0.0.1:8600", "aitc_secret")
+    assert path == tmp_path / "aitc" / "config.toml"
+    assert tomllib.loads(path.read_text()) == {
+        "url": "http://127.0.0.1:8600",
+        "token": "aitc_secret",
+    }
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert write_client_config("http://elsewhere", "other") is None
+    assert "aitc_secret" in path.read_text()

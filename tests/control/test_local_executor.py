@@ -234,3 +234,24 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state not in ("Z", "X")
+
+
+def test_a_missing_working_directory_is_named_as_the_reason(tmp_path: Path) -> None:
+    ex = executor(tmp_path / "state")
+    ex.start(job(1, "true", workdir=str(tmp_path / "nowhere")))
+    r = wait_for(ex, 1, ended)
+    assert (r.status, r.exit_code) == (ExecStatus.EXITED, 127)
+    assert (
+        r.cause == f"cannot start in working directory '{tmp_path / 'nowhere'}': it does not exist"
+    )
+    assert "does not exist" in Path(ex.log_paths(1, 1)[1]).read_text()
+
+
+def test_an_attempt_whose_logs_cannot_be_written_is_lost_with_the_reason(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    ex = executor(tmp_path / "state")
+    ex.start(job(1, "true", stdout_path=str(blocker / "out"), stderr_path=str(blocker / "err")))
+    r = wait_for(ex, 1, ended)
+    assert r.status == ExecStatus.LOST
+    assert r.cause.startswith("the supervisor failed: FileExistsError")

@@ -64,3 +64,11 @@ def test_first_fit_is_the_reference_placement():
     rig.submit(job("a", 2))
     actions = Scheduler("fifo", params={"placement": "first_fit"}).schedule(rig.view())
     assert actions == [Start(jid("a"), on(("n1", [0, 1])))]
+
+
+def test_down_nodes_and_foreign_gpus_are_never_offered():
+    rig = Rig(cluster(3))
+    rig.capacity.set_node_down("n1")
+    rig.capacity.hold_foreign("n2", 6)
+    rig.submit(job("a", 2), job("b", 4))
+    assert first_pass(rig) == [start("a", ("n2", [6, 7])), start("b", ("n3", range(4)))]

@@ -42,3 +42,13 @@ def test_a_borrower_never_reclaims():
     rig.submit(job("a1", 8, org="a"))
     orgs = [org("a", quota=0), org("b", quota=8)]  # a would borrow: it may not preempt
     assert make_scheduler("quota", organisations=orgs).schedule(rig.view()) == []
+
+
+def test_jobs_inside_their_quota_go_before_borrowers():
+    rig = Rig(cluster(1))
+    rig.submit(job("borrow", 8, org="b", submit=0.0), job("owner", 8, org="a", submit=5.0))
+    rig.now = 5.0
+    orgs = [org("a", quota=8), org("b", quota=0)]
+    assert make_scheduler("quota", organisations=orgs).schedule(rig.view()) == [
+        start("owner", ("n1", range(8)))
+    ]

@@ -1,9 +1,10 @@
 """Reservations: held nodes are the owner's from the start; others leave in time or wait."""
 
 import pytest
-from engine_builders import Rig, cluster, job, on, reservation, start
+from engine_builders import Rig, cluster, job, mig_start, on, reservation, start
 
 from aitc.domain.job import Priority
+from aitc.domain.reservation import Reservation
 from aitc.engine import make_scheduler
 from aitc.engine.view import Preempt
 from aitc.engine.view import ReasonCode as R
@@ -60,3 +61,15 @@ def test_the_engine_chooses_whole_nodes_for_a_reservation_without_nodes():
     rig.submit(job("a", 16, org="lab"), job("b", 8, org="lab"))
     # 12 GPUs hold the last two nodes (n2, n3): only n1 is left for others
     assert make_scheduler("tiresias").schedule(rig.view()) == [start("b", ("n1", range(8)))]
+
+
+def test_mig_seats_hold_the_whole_nodes_they_need():
+    rig = Rig(cluster(2))
+    rig.reservations.append(
+        Reservation("lab", "edu", 0.0, 100.0, mig_profile="1g.10gb", mig_seats=14)
+    )  # 7 seats per GPU: 2 GPUs, one node
+    rig.submit(job("x", 8, org="lab"), job("y", 8, org="lab"), job("s", mig="1g.10gb", org="edu"))
+    assert make_scheduler("tiresias").schedule(rig.view()) == [
+        start("x", ("n1", range(8))),
+        mig_start("s", "n2", 0, "1g.10gb", 0),
+    ]

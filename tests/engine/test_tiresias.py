@@ -1,5 +1,6 @@
 """tiresias: least attained service first, in discrete queues, with promotion and preemption."""
 
+import pytest
 from engine_builders import Rig, cluster, job, on, start
 
 from aitc.domain.job import Priority
@@ -55,3 +56,21 @@ def test_a_fresh_job_preempts_a_preemptible_job_of_a_lower_queue():
         start("fresh", ("n1", range(8))),
     ]
     assert make_scheduler("tiresias", preempt_running="none").schedule(rig.view()) == []
+
+
+@pytest.mark.parametrize(
+    ("mode", "priority", "preempts"),
+    [
+        ("any", Priority.STANDARD, True),  # as in the paper
+        ("any", Priority.GUARANTEED, False),  # guaranteed jobs are never preempted
+        ("preemptible", Priority.STANDARD, False),  # the default protects standard jobs
+    ],
+)
+def test_preempt_running_decides_which_lower_queue_jobs_may_be_stopped(mode, priority, preempts):
+    rig = Rig(cluster(1))
+    long_job = job("long2", 8, priority=priority)
+    rig.run_job(long_job, on(("n1", range(8))))
+    rig.now = 1000.0
+    rig.submit(job("fresh2", 8, submit=900.0))
+    actions = make_scheduler("tiresias", preempt_running=mode).schedule(rig.view())
+    assert (actions != []) == preempts

@@ -104,6 +104,12 @@ def test_reserved_gpus_wait_for_their_organisation() -> None:
         (130, "end", 3),
         (200, "release", "r"),
     ]
+    assert result.summary["reservations"] == {
+        "count": 1,
+        "jobs": 1,
+        "started_on_arrival": 1,
+        "avg_wait_s": 0.0,
+    }
 
 
 def test_events_of_one_instant_keep_their_order_and_ends_come_before_starts() -> None:

@@ -90,7 +90,10 @@ def submit(
     url: str | None = UrlOpt,
     token: str | None = TokenOpt,
 ) -> None:
-    """Submit a job: aitc submit --gpus 4 --time 2h -- python train.py --epochs 3"""
+    """Submit a job to the cluster and print its number.
+
+    Example: aitc submit --gpus 4 --time 2h -- python train.py --epochs 3
+    """
     if gpus is not None and mig is not None:
         raise typer.BadParameter("give --gpus or --mig, not both", param_hint="--gpus")
     body: dict[str, Any] = {
@@ -176,6 +179,11 @@ def show(
     _run(url, token, call)
 
 
+def _state(job: dict[str, Any]) -> str:
+    stopping = job["cancel_requested"] and job["state"] in ("starting", "running")
+    return job["state"] + (" (cancel requested)" if stopping else "")
+
+
 def _job_table(job: dict[str, Any]) -> Table:
     table = Table(title=f"Job {job['id']}: {job['name']}", title_justify="left", show_header=False)
     table.add_column("field", style="bold")
@@ -188,7 +196,7 @@ def _job_table(job: dict[str, Any]) -> Table:
         or "-"
     )
     rows = [
-        ("state", job["state"] + (" (cancel requested)" if job["cancel_requested"] else "")),
+        ("state", _state(job)),
         ("member", job["member"]),
         ("project", f"{job['project']} ({job['organisation']})"),
         ("command", " ".join(job["command"])),
@@ -198,7 +206,7 @@ def _job_table(job: dict[str, Any]) -> Table:
         ("submitted", _when(job["submitted_at"])),
         ("started", _when(job["started_at"])),
         ("ended", _when(job["ended_at"])),
-        ("exit code", str(job["exit_code"] or "-")),
+        ("exit code", "-" if job["exit_code"] is None else str(job["exit_code"])),
         ("attempts", str(job["attempt"])),
         ("cause", job["cause"] or "-"),
     ]

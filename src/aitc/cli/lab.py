@@ -105,8 +105,13 @@ def apply(
         None,
         "--db",
         envvar="AITC_DATABASE_URL",
-        help="Database URL (default: the SQLite file in $XDG_DATA_HOME/aitc; "
+        help="Database URL (default: STATE_DIR/aitc.db, the file `aitc serve` uses; "
         "PostgreSQL: postgresql+psycopg://user@host/db).",
+    ),
+    state_dir: Path = typer.Option(
+        Path("var"),
+        "--state-dir",
+        help="Where `aitc serve` keeps its state (for the default --db).",
     ),
 ) -> None:
     """Sync a lab's organisations, projects and members into the store, and print the changes.
@@ -123,7 +128,8 @@ def apply(
     except ConfigError as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(2) from None
-    store = Store.open(db)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    store = Store.open(db or f"sqlite:///{(state_dir / 'aitc.db').resolve()}")
     try:
         with store.session() as session:
             changes = apply_lab(session=session, lab=lab)

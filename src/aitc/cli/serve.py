@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -68,6 +69,12 @@ def serve(
         "--executor-option",
         help="KEY=VALUE for the executor (repeatable), e.g. slurm_conf=/etc/slurm/slurm.conf.",
     ),
+    write_client_config: bool = typer.Option(
+        False,
+        "--write-client-config",
+        help="On the first start, save the URL and admin token for `aitc submit` & co. in "
+        "~/.config/aitc/config.toml (if that file does not exist yet).",
+    ),
     access_log: bool = typer.Option(False, "--access-log", help="Log every HTTP request."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log the controller's passes."),
 ) -> None:
@@ -97,6 +104,7 @@ def serve(
         new_admin_token=new_admin_token,
         access_log=access_log,
         executor_options=_key_values(executor_option),
+        write_client_config=write_client_config,
     )
     server = Server(options)
     try:
@@ -105,7 +113,9 @@ def serve(
         server.close()
         typer.echo(f"aitc serve: {exc}", err=True)
         raise typer.Exit(2) from None
-    server.serve()
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after its shutdown
+        server.serve()
+    typer.echo("aitc serve: stopped; running jobs keep running and are adopted on the next start")
 
 
 def _key_values(items: list[str]) -> dict[str, str]:

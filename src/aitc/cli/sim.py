@@ -28,7 +28,7 @@ from rich.table import Table
 
 from aitc.domain.cluster import Cluster
 from aitc.domain.lab import Lab
-from aitc.errors import AitcError, ConfigError, TraceError
+from aitc.errors import AitcError, ConfigError
 
 FORMATS = ("philly", "csv", "parquet", "lab")
 _console = Console()
@@ -136,7 +136,9 @@ def sim(
         0, "--workers", help="Processes for several policies (default: one per core)."
     ),
 ) -> None:
-    task = _task(
+    fmt = fmt or _guess_format(trace, mapping, lab)
+    task = SimTask(
+        "",
         lab,
         cluster,
         ra,
@@ -152,13 +154,14 @@ def sim(
         leaf_penalty,
         su_penalty,
         tick,
+        tuple(_param(p) for p in param),
     )
-    task = replace(task, params=tuple(_param(p) for p in param))
-    policies = _policies(policy, lab)
-    out.mkdir(parents=True, exist_ok=True)
+    _check(task)
     try:
+        policies = _policies(policy, lab)
+        out.mkdir(parents=True, exist_ok=True)
         summaries = _run_all([replace(task, policy=p) for p in policies], workers)
-    except (TraceError, ConfigError, AitcError) as exc:
+    except AitcError as exc:
         _console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
     _render(summaries)
@@ -173,56 +176,23 @@ def _bad(flag: str, message: str) -> typer.BadParameter:
     return typer.BadParameter(message, param_hint=f"'{flag}'")
 
 
-def _task(
-    lab: Path | None,
-    cluster: Path | None,
-    ra: str | None,
-    nodes: int | None,
-    trace: Path | None,
-    fmt: str | None,
-    mapping: str | None,
-    limit: int | None,
-    seed: int,
-    days: float,
-    out: Path,
-    overhead: float | None,
-    leaf: float,
-    su: float,
-    tick: float | None,
-) -> SimTask:
-    _check_cluster(lab, cluster, ra, nodes)
-    fmt = fmt or _guess_format(trace, mapping, lab)
-    if fmt not in FORMATS:
-        raise _bad("--format", f"{fmt!r} is not one of {', '.join(FORMATS)}")
-    _check_trace(fmt, trace, lab, mapping)
-    for flag, value in (("--limit", limit), ("--days", days), ("--tick", tick)):
+def _check(t: SimTask) -> None:
+    """Every flag that is wrong on its own or with the others: ``BadParameter`` (exit 2)."""
+    _check_cluster(t.lab, t.cluster, t.ra, t.nodes)
+    if t.fmt not in FORMATS:
+        raise _bad("--format", f"{t.fmt!r} is not one of {', '.join(FORMATS)}")
+    _check_trace(t.fmt, t.trace, t.lab, t.mapping)
+    for flag, value in (("--limit", t.limit), ("--days", t.days), ("--tick", t.tick_s)):
         if value is not None and value <= 0:
             raise _bad(flag, f"must be positive, got {value}")
-    for flag, value in (
-        ("--leaf-penalty", leaf),
-        ("--su-penalty", su),
-        ("--preempt-overhead", overhead),
-    ):
-        if value is not None and value < 0:
-            raise _bad(flag, f"must not be negative, got {value}")
-    return SimTask(
-        "",
-        lab,
-        cluster,
-        ra,
-        nodes,
-        trace,
-        fmt,
-        mapping,
-        limit,
-        seed,
-        days,
-        out,
-        overhead,
-        leaf,
-        su,
-        tick,
+    negatives = (
+        ("--leaf-penalty", t.leaf_penalty),
+        ("--su-penalty", t.su_penalty),
+        ("--preempt-overhead", t.overhead_s),
     )
+    for flag, number in negatives:
+        if number is not None and number < 0:
+            raise _bad(flag, f"must not be negative, got {number}")
 
 
 def _check_cluster(

@@ -11,6 +11,7 @@ and the next start adopts them.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 import time
@@ -47,6 +48,7 @@ class ServeOptions:
     tick_s: float = 0.5
     new_admin_token: bool = False
     access_log: bool = False
+    write_client_config: bool = False
     executor_options: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -71,6 +73,7 @@ class Server:
         self.executor: Executor | None = None
         self.controller: Controller | None = None
         self.admin_token: str | None = None
+        self.client_config: Path | None = None
 
     def prepare(self) -> Controller:
         """Open the store, apply the lab, build executor, cluster and controller."""
@@ -98,6 +101,8 @@ class Server:
             lab.name if lab else "local", self.executor.inventory(), topology
         )
         self.admin_token = self._admin_token()
+        if self.admin_token and o.write_client_config:
+            self.client_config = write_client_config(o.url, self.admin_token)
         self.controller = Controller(
             store=self.store,
             executor=self.executor,
@@ -127,6 +132,8 @@ class Server:
             + ", ".join(f"{n.name} ({n.gpus}x {n.gpu_model})" for n in cluster.nodes),
             f"policy: {self.controller.planner.policy.name}",
         ]
+        if self.admin_token and self.client_config is not None:
+            lines.append(f"client config: {self.client_config} (url and this token)")
         if self.admin_token:
             lines.append(f"admin token (shown once, keep it): {self.admin_token}")
         else:
@@ -173,6 +180,21 @@ class Server:
             self.executor.close()
         if self.store is not None:
             self.store.close()
+
+
+def write_client_config(url: str, token: str) -> Path | None:
+    """Write ``url`` and ``token`` for ``aitc submit`` & co. to the client's config file (mode
+    0600), unless that file exists already; returns its path when written."""
+    from aitc.control.apiclient import config_path
+
+    path = config_path()
+    if path.exists():
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(f'url = "{url}"\ntoken = "{token}"\n')
+    return path
 
 
 def _load_lab(path: Path) -> Lab:

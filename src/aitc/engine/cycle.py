@@ -58,6 +58,7 @@ class Cycle:
     _newest: list[RunningJob] | None = None
     full_memo: tuple[tuple[int, int], bool] | None = None
     shadowed: list[int] = field(default_factory=list)
+    memo: dict[str, tuple[object, object]] = field(default_factory=dict)
     now: float = field(init=False)
     possible: Callable[[JobRequest], bool] = lambda job: True
 

@@ -70,7 +70,12 @@ class Policy:
     ) -> None:
         self.params = Params(self.name, {**COMMON, **self.PARAMS}, params)
         self.organisations = {o.id: o for o in organisations}
-        self.queue: QueuePolicy = QUEUES[self.params.choice("queue", QUEUES)]()
+        queue = QUEUES[self.params.choice("queue", QUEUES)]
+        # backfill may lump organisations together only when admission ignores them
+        open_admission = type(self).admit is Policy.admit
+        self.queue: QueuePolicy = (
+            BackfillQueue(open_admission) if queue is BackfillQueue else queue()
+        )
         self.placement: PlacementPolicy = PLACEMENTS[self.params.choice("placement", PLACEMENTS)]()
         self.default_time_limit = self.params.number("default_time_limit_s", minimum=0.0)
         self.allow_preempt = self.params.flag("preempt")

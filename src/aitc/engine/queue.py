@@ -84,10 +84,11 @@ class StrictQueue:
 class GreedyQueue:
     """Try every job in order, start whatever fits; stop once nothing more can start.
 
-    Jobs of one *class* (organisation, priority, shape, and time limit while reservations
-    exist) meet the same answer: once one fails, the rest of its class is skipped until a
-    preemption frees capacity. Policies keep this sound by ordering jobs so that a later job
-    of a class never has more right to preempt than an earlier one.
+    Jobs of one *class* (organisation, priority, node count, MIG profile, GPU model, and time
+    limit while reservations exist) differ only in size: where one failed, a larger one fails
+    too (capacity only shrinks during a pass, admission only tightens), so it is skipped
+    until a preemption frees capacity. Policies keep this sound by ordering jobs so that a
+    later job of a class never has more right to preempt than an earlier one.
     """
 
     def run(
@@ -97,31 +98,37 @@ class GreedyQueue:
         victims: VictimFinder | None,
         admit: Admit,
     ) -> None:
-        dead: set[tuple[object, ...]] = set()
+        failed: dict[tuple[object, ...], int] = {}  # class -> fewest GPUs that failed
         seen = (-1, -1)
         explaining = cycle.explaining
+        fenced = bool(cycle.fences)
         for job in ordered:
             state = (len(cycle.preempted), len(cycle.started))
             if state != seen:  # capacity changed: look again
                 if _full(cycle, victims):
                     return
                 if state[0] != seen[0]:
-                    dead.clear()  # a preemption freed capacity
+                    failed.clear()  # a preemption freed capacity
                 seen = state
-            cls = job_class(cycle, job)
-            if cls in dead and not explaining:  # explaining tries each job for its reasons
-                continue
+            # inline: this check is the whole cost of a job that cannot start
+            cls = (
+                job.org,
+                job.priority,
+                job.nodes,
+                job.mig,
+                job.gpu_model,
+                job.time_limit if fenced else None,
+            )
+            if not explaining and failed.get(cls, _MANY) <= job.gpus:
+                continue  # (explaining tries each job, for its own reasons)
             if not cycle.possible(job):
                 continue
-            elif not _admitted(cycle, job, admit) or not cycle.try_start(job, victims):
-                dead.add(cls)
+            if not _admitted(cycle, job, admit) or not cycle.try_start(job, victims):
+                failed[cls] = min(failed.get(cls, _MANY), job.gpus)
                 cycle.blocked(job)
 
 
-def job_class(cycle: Cycle, job: JobRequest) -> tuple[object, ...]:
-    """Jobs that admission, placement and preemption cannot tell apart in one pass."""
-    limit = job.time_limit if cycle.fences else None
-    return (job.org, job.priority, job.gpus, job.nodes, job.mig, job.gpu_model, limit)
+_MANY = 1 << 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,8 +148,9 @@ class BackfillQueue:
     it names stay fenced, so it remains valid, and the head never starts later than promised.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, open_admission: bool = True) -> None:
         self._kept: tuple[tuple[str, ...], Shadow] | None = None
+        self.open_admission = open_admission
 
     def run(
         self,
@@ -153,33 +161,50 @@ class BackfillQueue:
     ) -> None:
         head: JobRequest | None = None
         shadow: list[Shadow | None] = []  # empty until computed
-        dead: set[tuple[object, ...]] = set()
+        failed: dict[tuple[object, ...], int] = {}  # class and side -> fewest GPUs that failed
         seen = (-1, -1)
         explaining = cycle.explaining
+        fenced = bool(cycle.fences)
+        by_org = fenced or not self.open_admission
+        now, default_limit = cycle.now, cycle.default_time_limit
         for job in ordered:
             if head is None:
-                if cycle.possible(job) and _admitted(cycle, job, admit):
-                    if not cycle.try_start(job, victims):
-                        head = job
-                        cycle.blocked(job)
+                ready = cycle.possible(job) and _admitted(cycle, job, admit)
+                if ready and not cycle.try_start(job, victims):
+                    head = job
+                    cycle.blocked(job)
                 continue
             state = (len(cycle.preempted), len(cycle.started))
             if state != seen:  # capacity changed: look again
                 if _full(cycle, None):
                     return
                 seen = state
-            # jobs of one class (and the same side of the promise) meet the same answer
-            cls = job_class(cycle, job)
-            side = (*cls, self._side(cycle, job, shadow))
-            if not explaining and ((*cls, None) in dead or side in dead):
+            # Jobs of one class, on the same side of the promise, meet the same answer; this
+            # check is the whole cost of a job that cannot start, so it stays inline.
+            cls = (
+                job.org if by_org else None,
+                job.priority,
+                job.nodes,
+                job.mig,
+                job.gpu_model,
+                job.time_limit if fenced else None,
+            )
+            promise = shadow[0] if shadow else None
+            if promise is None:
+                side = None
+            else:
+                limit = job.time_limit if job.time_limit is not None else default_limit
+                side = now + limit <= promise.time
+            gpus = job.gpus
+            if not explaining and (
+                failed.get((cls, None), _MANY) <= gpus or failed.get((cls, side), _MANY) <= gpus
+            ):
                 continue
             if not cycle.possible(job):
                 continue
-            if not _admitted(cycle, job, admit):
-                dead.add(side)
-                continue
-            if not self._backfill(cycle, job, head, shadow):
-                dead.add((*cls, self._side(cycle, job, shadow)))
+            if not _admitted(cycle, job, admit) or not self._backfill(cycle, job, head, shadow):
+                key = (cls, self._side(cycle, job, shadow))
+                failed[key] = min(failed.get(key, _MANY), gpus)
 
     @staticmethod
     def _side(cycle: Cycle, job: JobRequest, shadow: list[Shadow | None]) -> bool | None:

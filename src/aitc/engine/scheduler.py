@@ -1,8 +1,11 @@
 """``Scheduler``: one pure pass from a ``View`` to the actions that start and preempt jobs.
 
 The pass reads like Kueue's ``Scheduler.schedule``, in numbered steps that match
-docs/scheduling.md. The scheduler keeps no state between passes except caches that never
-change an answer (which jobs are impossible, where auto-placed reservations sit).
+docs/scheduling.md. Between passes a scheduler keeps only what a real scheduler keeps too:
+which job shapes are impossible, which nodes an auto-placed reservation holds, the head job's
+backfill promise (while it stays the head, as Slurm keeps a job's planned start) and the
+fair-share ranking (recomputed every ``recalc_s``). The same passes in the same order give
+the same answers, so replays stay byte-identical.
 """
 
 from __future__ import annotations

@@ -80,6 +80,7 @@ def simulate(
         organisations=orgs,
         events=twin.handled,
         passes=twin.passes,
+        reservations=twin.reservations,
     )
     summary["skipped_rows"] = int(getattr(source, "skipped", 0))
     summary["trace"] = source.name

@@ -5,6 +5,8 @@ Definitions (docs/twin.md repeats them):
 - JCT (job completion time) = end - submit, over jobs that ran to their end (completed or
   killed at their time limit); wait = first start - submit, over jobs that started.
 - makespan = last end - first submission; utilisation = GPU-seconds held / (GPUs x makespan).
+- reservations: the jobs their organisation submitted inside a window, how many of those
+  started on arrival, and their average wait;
 - per tenant: ``share`` of all GPU-seconds held, ``entitlement`` = its weight over the weights
   of tenants that submitted jobs; Jain's index over share / entitlement of those tenants
   (1 = every tenant got exactly its entitlement's proportion).
@@ -16,13 +18,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from aitc.domain.org import Organisation
+from aitc.domain.reservation import Reservation
 
 
 def summarise(
@@ -35,6 +38,7 @@ def summarise(
     organisations: tuple[Organisation, ...],
     events: int,
     passes: int,
+    reservations: Sequence[Reservation] = (),
 ) -> dict[str, Any]:
     """All figures of ``summary.json`` except ``wall_s`` (the caller measures that)."""
     ran = jobs[jobs["state"].isin(["completed", "timeout"])]
@@ -59,7 +63,24 @@ def summarise(
     out |= _stats("jct", ran["jct"].to_numpy())
     out |= _stats("wait", started["wait"].to_numpy())
     out |= _tenants(jobs, tenant_gpu_seconds, organisations)
+    out["reservations"] = _reservations(jobs, reservations)
     return out
+
+
+def _reservations(jobs: pd.DataFrame, held: Sequence[Reservation]) -> dict[str, Any]:
+    """How well reservations served their organisation: its jobs submitted inside a window,
+    how many of them started on arrival, and their average wait."""
+    inside = np.zeros(len(jobs), dtype=bool)
+    submit, tenant = jobs["submit"].to_numpy(), jobs["tenant"].astype(str).to_numpy()
+    for r in held:
+        inside |= (tenant == r.org) & (submit >= r.start) & (submit < r.end)
+    waits = jobs["wait"].to_numpy()[inside]
+    return {
+        "count": len(held),
+        "jobs": int(inside.sum()),
+        "started_on_arrival": int((waits == 0).sum()),
+        "avg_wait_s": float(np.nanmean(waits)) if np.isfinite(waits).any() else None,
+    }
 
 
 def _stats(name: str, values: np.ndarray) -> dict[str, float | None]:

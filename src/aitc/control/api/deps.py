@@ -62,13 +62,12 @@ StoreDep = Annotated[Store, Depends(get_store)]
 
 async def get_caller(
     request: Request,
-    session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Caller:
     """The member behind the bearer token; 401 when it is missing, unknown or revoked.
 
-    A remembered caller (``AuthCache``) is answered on the event loop; only a miss reads the
-    store, in a worker thread.
+    A remembered caller (``AuthCache``) is answered on the event loop; a miss reads the store in
+    a short read-only transaction of its own, in a worker thread.
     """
     caller = None
     if credentials is not None and credentials.scheme.lower() == "bearer":
@@ -76,7 +75,7 @@ async def get_caller(
         secret = credentials.credentials
         caller = cache.get(secret)
         if caller is None:
-            caller = await run_in_threadpool(authenticate, session=session, secret=secret)
+            caller = await run_in_threadpool(_authenticate, request.app.state.store, secret)
             if caller is not None:
                 cache.put(secret, caller)
     if caller is None:
@@ -86,6 +85,11 @@ async def get_caller(
             headers={"WWW-Authenticate": "Bearer"},
         )
     return caller
+
+
+def _authenticate(store: Store, secret: str) -> Caller | None:
+    with store.session(readonly=True) as session:
+        return authenticate(session=session, secret=secret)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

@@ -128,6 +128,16 @@ def run(adir: AttemptDir) -> int:
     """Run the attempt in ``adir`` if this process wins its claim; return the supervisor's code."""
     if not adir.claim():
         return 0
+    try:
+        return _run_claimed(adir)
+    except Exception as exc:  # the attempt must never end without a record
+        if adir.exit() is None:
+            cause = f"the supervisor failed: {type(exc).__name__}: {exc}"
+            adir.write_exit(ExitRecord("lost", None, time.time(), cause))
+        raise
+
+
+def _run_claimed(adir: AttemptDir) -> int:
     spec = adir.spec()
     if spec is None:
         adir.write_exit(ExitRecord("lost", None, time.time(), "spec.json missing or unreadable"))
@@ -143,9 +153,9 @@ def run(adir: AttemptDir) -> int:
     try:
         child = _spawn(spec, out, err)
     except OSError as exc:
-        err.write(f"aitc: cannot start {spec.command[0]!r}: {exc.strerror}\n".encode())
+        cause = _spawn_failure(spec, exc)
+        err.write(f"aitc: {cause}\n".encode())
         code = 127 if isinstance(exc, FileNotFoundError) else 126
-        cause = f"cannot start {spec.command[0]!r}: {exc.strerror}"
         adir.write_exit(ExitRecord("exited", code, time.time(), cause))
         return 0
     finally:
@@ -159,6 +169,13 @@ def run(adir: AttemptDir) -> int:
     cause = _cause(status, child, spec, adir, how)
     adir.write_exit(ExitRecord(status, _exit_code(child), time.time(), cause))
     return 0
+
+
+def _spawn_failure(spec: AttemptSpec, exc: OSError) -> str:
+    """Why the job's program could not start, naming the working directory when it is at fault."""
+    if spec.workdir and not os.path.isdir(spec.workdir):
+        return f"cannot start in working directory {spec.workdir!r}: it does not exist"
+    return f"cannot start {spec.command[0]!r}: {exc.strerror}"
 
 
 def main(argv: list[str]) -> int:

@@ -29,6 +29,7 @@ from aitc.control.store.models import (
     ProjectRow,
     ReservationRow,
 )
+from aitc.control.store.reservations import list_reservations, put_reservation
 from aitc.control.store.specs import (
     JobSpec,
     job_request,
@@ -67,10 +68,12 @@ __all__ = [
     "jobs_in_states",
     "list_jobs",
     "list_nodes",
+    "list_reservations",
     "load_caller",
     "migrate",
     "placement_from_json",
     "placement_to_json",
+    "put_reservation",
     "revoke_token",
     "running_job",
     "set_pending_reasons",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from aitc.domain.ids import JobId
@@ -41,7 +41,9 @@ class JobSpec:
         return 1 if self.gpus is None else self.gpus
 
     def to_json(self) -> dict[str, Any]:
-        out = asdict(self)
+        """The spec as JSON for the ``jobs.spec`` column (field by field: ``asdict`` would
+        deep-copy, and this is on the submit path)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["command"] = list(self.command)
         out["env"] = dict(self.env)
         out["priority"] = str(self.priority)

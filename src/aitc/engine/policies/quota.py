@@ -42,10 +42,18 @@ class Quota(Policy):
         """(guaranteed GPUs, borrow limit or None for unlimited) of ``org``."""
         return self._quotas.get(org, _NO_QUOTA)
 
-    def order(self, view: View, jobs: Sequence[JobRequest]) -> list[JobRequest]:
+    def order(self, view: View, jobs: Sequence[JobRequest]) -> Sequence[JobRequest]:
+        """Jobs that fit in their organisation's unused quota first, then the borrowers."""
         used = view.usage.holding()
         room = {o: q - used.get(o, 0.0) + _EPS for o, (q, _) in self._quotas.items()}
-        return sorted(jobs, key=lambda j: j.gpu_demand > room.get(j.org, _EPS))
+        room = {o: r for o, r in room.items() if r >= _EPS}
+        if not room:  # every organisation is at or above its quota: all would borrow
+            return jobs
+        inside = [j for j in jobs if j.org in room and j.gpu_demand <= room[j.org]]
+        if not inside:
+            return jobs
+        chosen = {j.id for j in inside}
+        return inside + [j for j in jobs if j.id not in chosen]
 
     def admit(self, cycle: Cycle, job: JobRequest) -> Reason | None:
         quota, borrow = self._quotas.get(job.org, _NO_QUOTA)
@@ -83,8 +91,22 @@ class Quota(Policy):
         return (job.org, job.priority, within)
 
     def could_preempt(self, cycle: Cycle) -> bool:
-        borrowing = any(
-            used - cycle.org_started.get(org, 0.0) > self.quota(org)[0] + _EPS
-            for org, used in cycle.org_gpus.items()
+        """Preemptible jobs run, or an organisation borrows while another, below its quota,
+        has a job waiting that fits in its quota (so it may reclaim)."""
+        return Policy.could_preempt(self, cycle) or self._reclaim_possible(cycle)
+
+    def _reclaim_possible(self, cycle: Cycle) -> bool:
+        held = cycle.org_gpus
+        state = (len(cycle.preempted), len(cycle.started))
+        memo = cycle.memo.get("quota.reclaim")
+        if memo is not None and memo[0] == state:
+            return bool(memo[1])
+        before = {o: u - cycle.org_started.get(o, 0.0) for o, u in held.items()}
+        borrowing = any(u > self.quota(o)[0] + _EPS for o, u in before.items())
+        room = {o: q - held.get(o, 0.0) + _EPS for o, (q, _) in self._quotas.items()}
+        room = {o: r for o, r in room.items() if r >= _EPS}
+        found = borrowing and any(
+            j.org in room and j.gpu_demand <= room[j.org] for j in cycle.view.pending
         )
-        return borrowing or super().could_preempt(cycle)
+        cycle.memo["quota.reclaim"] = (state, found)
+        return found
