@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -86,7 +87,24 @@ class PgServer:
         )
 
     def stop(self) -> None:
-        _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        """Stop at once (-m immediate); kill the postmaster if it has not gone within 15 s."""
+        pid_file = self.data / "postmaster.pid"
+        pid = int(pid_file.read_text().split()[0]) if pid_file.exists() else None
+        try:
+            _as_postgres(
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-m",
+                "immediate",
+                "-w",
+                "-t",
+                "15",
+                "stop",
+            )
+        except subprocess.CalledProcessError:
+            if pid is not None:
+                os.kill(pid, signal.SIGKILL)
 
     def execute(self, sql: str) -> None:
         import psycopg

@@ -142,3 +142,25 @@ def test_missing_or_unknown_token_is_401(api: Api) -> None:
     assert api.client.get("/api/v1/jobs").status_code == 401
     r = api.client.get("/api/v1/jobs", headers={"Authorization": "Bearer aitc_nope"})
     assert r.status_code == 401 and r.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_the_controller_is_woken_only_after_the_job_is_committed(api: Api) -> None:
+    from fastapi.testclient import TestClient
+    from sqlalchemy import func, select
+
+    from aitc.control.api import Settings, create_app
+
+    seen: list[int] = []
+
+    def wake() -> None:  # what the controller would see when it wakes
+        with api.store.session(readonly=True) as s:
+            seen.append(s.scalar(select(func.count()).select_from(JobRow)) or 0)
+
+    app = create_app(Settings(store=api.store, clock=api.clock, wake=wake))
+    with TestClient(app) as client:
+        client.post("/api/v1/jobs", json={"command": ["true"]}, headers=api.auth("alice"))
+        job_id = client.post(
+            "/api/v1/jobs", json={"command": ["true"]}, headers=api.auth("alice")
+        ).json()["id"]
+        client.post(f"/api/v1/jobs/{job_id}/cancel", headers=api.auth("alice"))
+    assert seen == [1, 2, 2]

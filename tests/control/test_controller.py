@@ -169,3 +169,20 @@ def test_a_preempted_job_is_requeued_and_its_gpus_wait_until_it_stopped(rig: Rig
     assert rig.step().started == (high,)
     assert rig.fake.running() == [(high, 1)]
     assert rig.states(low) == ["pending", "starting", "running", "pending"]
+
+
+def test_a_job_cancelled_while_it_waits_for_preempted_gpus_never_starts(rig: Rig) -> None:
+    rig.fake.slow_stop = True
+    low = rig.submit("bob", gpus=8, priority=Priority.PREEMPTIBLE)
+    rig.step()
+    high = rig.submit("alice", gpus=8)
+    assert rig.step().preempted == (low,)
+    rig.cancel(high, "alice")
+    rig.step()
+    assert rig.events(high)[-1] == (
+        "cancelled",
+        "cancel requested by alice; it had not started yet",
+    )
+    rig.fake.stop_cancelled()
+    rig.step()
+    assert (high, 1) not in rig.fake.launches

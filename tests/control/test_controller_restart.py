@@ -169,3 +169,13 @@ def test_an_exit_polled_while_the_store_fails_is_recorded_on_the_next_pass(rig: 
         rig.step()
     rig.step()
     assert rig.events(job)[-1] == ("failed", "exited with code 7")
+
+
+def test_reconcile_may_be_retried_after_it_failed_half_way(rig: Rig) -> None:
+    job = rig.submit(gpus=4)
+    rig.step()
+    rig.step()
+    rig.ctl.reconcile()
+    rig.ctl.reconcile()  # as the loop does after a failed attempt: no double counting
+    assert rig.ctl.holdings.capacity.total_free() == 4
+    assert rig.ctl.holdings.ledger.is_running(job)

@@ -92,3 +92,21 @@ def test_unknown_policies_and_parameters_are_config_errors_naming_the_known_ones
 
 def test_every_builtin_policy_is_registered_by_name():
     assert set(POLICIES) >= {"fifo", "backfill", "fairshare", "tiresias", "quota"}
+
+
+@pytest.mark.parametrize(
+    ("request_", "why"),
+    [
+        ({"gpus": 17}, "it asks for 17 GPUs but the cluster has only 16"),
+        ({"gpus": 9, "nodes": 2}, "9 GPUs cannot be split evenly over 2 nodes"),
+        ({"gpus": 12, "nodes": 1}, "12 GPUs on 1 node(s) needs more than the 8 GPUs a node has"),
+        ({"gpus": 3, "nodes": 3}, "it asks for 3 nodes but the cluster has only 2"),
+        ({"gpus": 0}, "it asks for no GPU and no MIG slice"),
+    ],
+)
+def test_impossible_jobs_say_what_makes_them_impossible(request_, why):
+    rig = Rig(cluster(2)).submit(job("imp", **request_))
+    reasons = make_scheduler("fifo").explain(rig.view())[rig.pending[0].id]
+    assert [(r.code, r.message) for r in reasons] == [
+        (R.IMPOSSIBLE, f"This job can never run on this cluster: {why}.")
+    ]

@@ -109,3 +109,15 @@ def wait_allocated(
             return dict(got)
         time.sleep(0.3)
     raise AssertionError(f"job {job_id} not running on {nodes} nodes: {ex.allocation(job_id, 0)}")
+
+
+def wait_output(ex: SlurmExecutor, job_id: int, *, lines: int, timeout_s: float = 20.0) -> str:
+    """The attempt's stdout once it has ``lines`` lines (every task has started)."""
+    path = Path(ex.log_paths(job_id, 0)[0])
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        text = path.read_text() if path.exists() else ""
+        if len(text.splitlines()) >= lines:
+            return text
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} printed fewer than {lines} lines: {text!r}")

@@ -53,7 +53,7 @@ def test_killed_slurmd_requeues_the_job_onto_another_node(
         '[ "$AITC_ATTEMPT" = 1 ] && sleep 300; exit 0',
         gpus=8,
     )
-    lab.run_until(lambda: lab.state(job) == "running")
+    lab.run_until(lambda: "attempt 1 on" in lab.output(job))  # the task runs
     first = lab.nodes_of(job)[0]
     slurm.rig.kill_node(first)
     lab.run_until(lambda: lab.state(job) == "completed", timeout_s=60)

@@ -57,6 +57,17 @@ def test_start_is_idempotent_and_a_new_executor_adopts_the_attempt(
     assert names.count(executor.job_name(7, 0)) == 1
 
 
+def test_a_crash_between_sbatch_and_the_record_never_submits_twice(
+    executor: SlurmExecutor, slurm: SlurmCluster
+) -> None:
+    first = executor.start(job(8, ["sleep", "30"], placement(node02=1)))
+    (executor.state_dir / "slurm" / executor.job_name(8, 0) / "record.json").unlink()
+    again = SlurmExecutor(executor.state_dir, env=slurm.env, name_prefix=executor.prefix)
+    assert again.start(job(8, ["sleep", "30"], placement(node02=1))) == first
+    names = slurm.run("squeue", "-h", "-o", "%j").split()
+    assert names.count(executor.job_name(8, 0)) == 1
+
+
 def test_exit_code_stdout_and_stderr_come_back(executor: SlurmExecutor) -> None:
     executor.start(
         job(

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from slurm_helpers import SlurmCluster, job, placement, wait_allocated, wait_report
+from slurm_helpers import SlurmCluster, job, placement, wait_allocated, wait_output, wait_report
 
 from aitc.control.executors.base import ExecStatus, NodeState
 from aitc.control.executors.slurm import SlurmExecutor
@@ -39,11 +39,12 @@ def test_gpus_of_a_plain_sbatch_job_are_foreign(
 def test_killed_slurmd_makes_the_node_down_and_its_attempt_lost(
     executor: SlurmExecutor, slurm: SlurmCluster
 ) -> None:
-    executor.start(job(2, ["sleep", "300"], placement(node03=8, node04=8)))
-    wait_allocated(executor, 2, nodes=2)
+    command = ["bash", "-c", "echo $SLURMD_NODENAME; sleep 300"]
+    executor.start(job(2, command, placement(node03=8, node04=8)))
+    wait_output(executor, 2, lines=2)  # both tasks run: the node dies under a running job
     slurm.rig.kill_node("node04")
     report = wait_report(executor, 2, until={ExecStatus.LOST}, timeout_s=45)
-    assert "node04" in report.cause
+    assert "node04 is down" in report.cause
     assert _nodes(executor)["node04"][0] == NodeState.DOWN
 
 

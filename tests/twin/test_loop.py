@@ -6,8 +6,10 @@ import pytest
 from twin_builders import cluster, job, run
 
 from aitc.domain.reservation import Reservation
+from aitc.engine.registry import make_scheduler
+from aitc.errors import TraceError
 from aitc.twin.locality import LocalityModel
-from aitc.twin.loop import TwinConfig
+from aitc.twin.loop import Twin, TwinConfig
 
 
 def test_a_job_on_an_idle_cluster_runs_at_once_for_its_runtime() -> None:
@@ -147,3 +149,10 @@ def test_every_policy_completes_a_small_mixed_workload(policy: str) -> None:
     result = run(jobs, policy=policy)
     assert result.summary["jobs_completed"] == 24
     assert result.summary["unfinished_jobs"] == 0
+
+
+def test_a_source_out_of_submit_order_is_a_trace_error() -> None:
+    jobs = iter([job(1, at=50), job(2, at=10)])
+    twin = Twin(cluster(), make_scheduler("fifo"), jobs)
+    with pytest.raises(TraceError, match="job 2 .* must be sorted by submit time"):
+        twin.run()

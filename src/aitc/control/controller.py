@@ -117,6 +117,7 @@ class Controller:
     def reconcile(self) -> PassResult:
         """Rebuild the books, dispatch ``starting`` jobs again, adopt or mark the rest."""
         now = self.now()
+        self.holdings = Holdings(self.cluster, self.planner.half_life_s)  # retried from scratch
         self._refresh_inventory(now)
         since = now - self.config.history_half_lives * self.planner.half_life_s
         with self.store.session() as s:

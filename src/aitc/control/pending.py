@@ -43,7 +43,7 @@ class PendingNotes:
             return []
         with store.session() as s:
             rows = _pending_rows(s, list(changed) + impossible)
-            for job_id, reasons in changed.items():
+            for job_id, (reasons, _) in changed.items():
                 if job_id in rows:
                     set_pending_reasons(
                         session=s,
@@ -54,13 +54,15 @@ class PendingNotes:
             for job_id in impossible:
                 if job_id in rows:
                     _fail_impossible(s, rows[job_id], plan.reasons[JobId(job_id)], now)
+        # Remembered only once committed: a failed write is retried at the next explanation.
+        self._written.update({job_id: note for job_id, (_, note) in changed.items()})
         for job_id in impossible:
             self._written.pop(job_id, None)
         return impossible
 
-    def _changed(self, plan: Plan, started: set[int]) -> dict[int, Sequence[Reason]]:
+    def _changed(self, plan: Plan, started: set[int]) -> dict[int, tuple[Sequence[Reason], Note]]:
         assert plan.reasons is not None
-        out: dict[int, Sequence[Reason]] = {}
+        out: dict[int, tuple[Sequence[Reason], Note]] = {}
         alive = set()
         for job_id, reasons in plan.reasons.items():
             jid = int(job_id)
@@ -70,8 +72,7 @@ class PendingNotes:
             estimate = plan.estimates.get(job_id)
             note = (_fingerprint(reasons), None if estimate is None else round(estimate, 0))
             if self._written.get(jid) != note:
-                self._written[jid] = note
-                out[jid] = reasons
+                out[jid] = (reasons, note)
         for gone in set(self._written) - alive:
             del self._written[gone]
         return out

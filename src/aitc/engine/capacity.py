@@ -121,6 +121,10 @@ class CapacityIndex:
         slices (it may have free slots)."""
         return any(p.free or p.mig_nodes for k, p in self._pools.items() if k[1] != DOWN)
 
+    def free_outside(self, *fences: str) -> int:
+        """Free whole GPUs on up nodes that are not behind one of ``fences``."""
+        return sum(p.free for k, p in self._pools.items() if k[1] != DOWN and k[1] not in fences)
+
     def node_free(self, node: str) -> NodeFree:
         pos = self.position(node)
         mask = self.free_mask(pos)

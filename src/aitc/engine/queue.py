@@ -99,17 +99,17 @@ class GreedyQueue:
         admit: Admit,
     ) -> None:
         failed: dict[tuple[object, ...], int] = {}  # class -> fewest GPUs that failed
-        seen = (-1, -1)
+        seen = seen_preempted = -1
         explaining = cycle.explaining
         fenced = bool(cycle.fences)
+        actions, preempted = cycle.actions, cycle.preempted
         for job in ordered:
-            state = (len(cycle.preempted), len(cycle.started))
-            if state != seen:  # capacity changed: look again
+            if len(actions) != seen:  # capacity changed: look again
                 if _full(cycle, victims):
                     return
-                if state[0] != seen[0]:
+                if len(preempted) != seen_preempted:
                     failed.clear()  # a preemption freed capacity
-                seen = state
+                seen, seen_preempted = len(actions), len(preempted)
             # inline: this check is the whole cost of a job that cannot start
             cls = (
                 job.org,
@@ -163,6 +163,8 @@ class BackfillQueue:
         shadow: list[Shadow | None] = []  # empty until computed
         failed: dict[tuple[object, ...], int] = {}  # class and side -> fewest GPUs that failed
         seen = (-1, -1)
+        only_short = False
+        actions = cycle.actions
         explaining = cycle.explaining
         fenced = bool(cycle.fences)
         by_org = fenced or not self.open_admission
@@ -174,11 +176,23 @@ class BackfillQueue:
                     head = job
                     cycle.blocked(job)
                 continue
-            state = (len(cycle.preempted), len(cycle.started))
-            if state != seen:  # capacity changed: look again
+            if (len(actions), len(shadow)) != seen:  # capacity changed: look again
                 if _full(cycle, None):
                     return
-                seen = state
+                seen = (len(actions), len(shadow))
+                # no whole GPU left outside the promised nodes: only jobs that end before
+                # the promise (or MIG slices) can still start
+                only_short = (
+                    bool(shadow) and not fenced and cycle.capacity.free_outside(SHADOW) == 0
+                )
+            promise = shadow[0] if shadow else None
+            if promise is None:
+                side = None
+            else:
+                limit = job.time_limit if job.time_limit is not None else default_limit
+                side = now + limit <= promise.time
+                if only_short and not side and job.mig is None and not explaining:
+                    continue
             # Jobs of one class, on the same side of the promise, meet the same answer; this
             # check is the whole cost of a job that cannot start, so it stays inline.
             cls = (
@@ -189,12 +203,6 @@ class BackfillQueue:
                 job.gpu_model,
                 job.time_limit if fenced else None,
             )
-            promise = shadow[0] if shadow else None
-            if promise is None:
-                side = None
-            else:
-                limit = job.time_limit if job.time_limit is not None else default_limit
-                side = now + limit <= promise.time
             gpus = job.gpus
             if not explaining and (
                 failed.get((cls, None), _MANY) <= gpus or failed.get((cls, side), _MANY) <= gpus

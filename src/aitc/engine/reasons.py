@@ -36,13 +36,23 @@ def impossible_reason(job: JobRequest, cluster: Cluster) -> Reason | None:
         shape = shape_of(job, max(n.gpus for n in nodes))
         if shape is not None and shape.node_count <= len(nodes):
             return None
-    total = sum(n.gpus for n in cluster.nodes if n.gpu_model in models)
+    return impossible(job, _why_too_big(job, cluster, models))
+
+
+def _why_too_big(job: JobRequest, cluster: Cluster, models: list[str]) -> str:
+    nodes = [n for n in cluster.nodes if n.gpu_model in models]
+    total, widest = sum(n.gpus for n in nodes), max(n.gpus for n in nodes)
+    if job.gpus <= 0:
+        return "it asks for no GPU and no MIG slice"
     if job.gpus > total:
-        return impossible(job, f"it asks for {_gpus(job.gpus)} but the cluster has only {total}")
-    return impossible(
-        job,
-        f"{_gpus(job.gpus)} on {job.nodes} nodes cannot be split evenly "
-        "onto the nodes of this cluster",
+        return f"it asks for {_gpus(job.gpus)} but the cluster has only {total}"
+    if job.nodes is not None and job.nodes > len(nodes):
+        return f"it asks for {job.nodes} nodes but the cluster has only {len(nodes)}"
+    if job.nodes is not None and job.gpus % job.nodes:
+        return f"{_gpus(job.gpus)} cannot be split evenly over {job.nodes} nodes"
+    return (
+        f"{_gpus(job.gpus)} on {job.nodes or 1} node(s) needs more than the "
+        f"{widest} GPUs a node has"
     )
 
 

@@ -24,7 +24,6 @@ from aitc.engine.registry import policy_class
 from aitc.engine.reservations import ReservationBook
 from aitc.engine.view import Action, Reason, ReasonCode, View
 
-_UNKNOWN = object()
 _ShapeKey = tuple[int, int | None, str | None, str | None]
 
 
@@ -40,10 +39,13 @@ class Scheduler:
     ) -> None:
         self.policy: Policy = policy_class(policy)(params, organisations)
         self.name = policy
+        # driver settings carried by the policy parameters: the ledger's half-life, and the
+        # seconds of work a preemption costs
+        self.half_life_s = self.policy.half_life_s
+        self.preempt_overhead_s = self.policy.preempt_overhead_s
         self._book = ReservationBook()
         self._cluster: Cluster | None = None
         self._impossible: dict[_ShapeKey, Reason | None] = {}
-        self._by_id: dict[JobId, Reason | None] = {}
 
     def schedule(self, view: View) -> list[Action]:
         """The actions to apply, in order: applying them never over-allocates."""
@@ -139,16 +141,10 @@ class Scheduler:
 
     def _never(self, cluster: Cluster, job: JobRequest) -> Reason | None:
         if cluster is not self._cluster:
-            self._cluster, self._impossible, self._by_id = cluster, {}, {}
-        found = self._by_id.get(job.id, _UNKNOWN)
-        if found is not _UNKNOWN:
-            return found  # type: ignore[return-value]
+            self._cluster, self._impossible = cluster, {}
         key = (job.gpus, job.nodes, job.mig, job.gpu_model)
         if key not in self._impossible:
             self._impossible[key] = self.policy.placement.ever(job, cluster)
-        if len(self._by_id) > 100_000:  # bounded: a long replay sees millions of jobs
-            self._by_id.clear()
-        self._by_id[job.id] = self._impossible[key]
         return self._impossible[key]
 
 

@@ -22,6 +22,7 @@ from aitc.domain.reservation import Reservation
 from aitc.engine.capacity import CapacityIndex
 from aitc.engine.ledger import UsageLedger
 from aitc.engine.view import Preempt, Start, View
+from aitc.errors import TraceError
 from aitc.twin.jobs import JobRecord, Outcome
 from aitc.twin.locality import LocalityModel, Topology
 from aitc.twin.metrics import JobTable, Timeline
@@ -119,7 +120,6 @@ class Twin:
         self._busy, self._tick_at, self._last_submit = 0.0, -1.0, 0.0
         self._dirty = self._force = False
         self.tenant_gpu_seconds: dict[str, float] = {}
-        self.outcomes: dict[str, int] = {}
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> Twin:
@@ -144,9 +144,9 @@ class Twin:
     def _handlers(self) -> dict[int, Callable[[int, int], None]]:
         return {
             END: self._on_end,
-            RES_END: self._on_reservation,
+            RES_END: self._on_release,
             ARRIVE: self._on_arrival,
-            RES_START: self._on_reservation,
+            RES_START: self._on_reserve,
             TICK: self._on_tick,
         }
 
@@ -165,7 +165,10 @@ class Twin:
             return
         req = nxt.request
         if req.submit < self._last_submit:
-            raise ValueError(f"job {req.id} submitted at {req.submit} arrives out of order")
+            raise TraceError(
+                f"job {req.id} (submitted at {req.submit}) comes after a "
+                f"job submitted at {self._last_submit}; a trace must be sorted by submit time"
+            )
         self._last_submit = req.submit
         self._records[req.id] = JobRecord(req, nxt.runtime)
         self._push(req.submit, ARRIVE, req.id)
@@ -191,11 +194,13 @@ class Twin:
         self._close(rec, Outcome.TIMEOUT if timed_out else Outcome.COMPLETED)
         self._dirty = True
 
-    def _on_reservation(self, index: int, _: int) -> None:
-        res = self.reservations[index]
-        self._record("reserve" if self.now == res.start else "release", res.id)
-        self._dirty = True
-        self._force = True
+    def _on_reserve(self, index: int, _: int) -> None:
+        self._record("reserve", self.reservations[index].id)
+        self._dirty = self._force = True
+
+    def _on_release(self, index: int, _: int) -> None:
+        self._record("release", self.reservations[index].id)
+        self._dirty = self._force = True
 
     def _on_tick(self, _: int, __: int) -> None:
         self._dirty = True
@@ -274,7 +279,6 @@ class Twin:
     def _close(self, rec: JobRecord, outcome: Outcome) -> None:
         del self._records[rec.request.id]
         self.table.add(rec.row(self.now, outcome))
-        self.outcomes[outcome.value] = self.outcomes.get(outcome.value, 0) + 1
 
     def _finish_unfinished(self) -> None:
         """Jobs still queued when nothing can happen any more (the engine never started them)."""

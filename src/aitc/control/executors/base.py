@@ -8,9 +8,11 @@ Rules every executor keeps:
 - ``start`` is idempotent per ``(job_id, attempt)``: starting the same attempt twice never runs
   two processes; the second call returns the first handle.
 - ``poll`` reports every attempt the executor knows that is running, or that ended since the
-  last poll (with exit code and cause). After a restart of the controller, ``poll`` finds attempts
-  that were started before (from the local state directory, or from Slurm by job name) so the
-  controller can adopt them.
+  last poll (with exit code and cause). Calling ``poll`` again acknowledges the previous answer:
+  the controller polls again only after it has recorded what the last poll said, so an executor
+  may forget an ended attempt once it has been reported and polled past. After a restart of the
+  controller, ``poll`` finds attempts that were started before (from the local state directory,
+  or from Slurm by job name) so the controller can adopt them.
 - ``inventory`` reports the nodes and GPUs this executor can run on, their state, and GPUs that
   something outside aitc occupies.
 """

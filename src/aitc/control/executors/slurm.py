@@ -53,6 +53,7 @@ from aitc.errors import SlurmError
 _LOST_STATES = {"NODE_FAIL", "BOOT_FAIL", "PREEMPTED", "REVOKED"}
 _TIMEOUT_STATES = {"TIMEOUT", "DEADLINE"}
 LOST_HOLD_S = 15.0
+INTENT = "intent.json"  # written just before sbatch: a record may be missing only after it
 
 
 class SlurmExecutor:
@@ -77,7 +78,8 @@ class SlurmExecutor:
         self.accounting = accounting
         self._ended_reported: list[str] = []
         self._known_bad: set[str] = set()  # nodes the last inventory() showed down or drained
-        self._lost_since: dict[str, float] = {}
+        self._suspect: set[str] = set()  # nodes that missed a ping, not yet declared down
+        self._held_since: dict[str, float] = {}
         for sub in (SLURM_DIR, DONE_DIR, "logs"):
             (self.state_dir / sub).mkdir(parents=True, exist_ok=True)
 
@@ -109,10 +111,12 @@ class SlurmExecutor:
         known = files.record() or AttemptFiles(self.state_dir / DONE_DIR / name).record()
         if known is not None:
             return str(known.slurm_id)
-        queued = self._find(name)
-        if queued is not None:
-            files.write_record(Record(queued.job_id, time.time()))
-            return str(queued.job_id)
+        if (files.root / INTENT).exists():
+            # sbatch may have run before a crash kept us from writing the record: ask Slurm.
+            queued = self._find(name)
+            if queued is not None:
+                files.write_record(Record(queued.job_id, time.time()))
+                return str(queued.job_id)
         slurm_id = self._submit(job, name, files)
         files.write_record(Record(slurm_id, time.time()))
         return str(slurm_id)
@@ -131,7 +135,7 @@ class SlurmExecutor:
         for path in (stdout, stderr):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         script = files.root / "batch.sh"
-        files.root.mkdir(parents=True, exist_ok=True)
+        files.write(INTENT, {"job_id": job.job_id, "attempt": job.attempt})
         script.write_text(batch_script(job, name=name, files=files))
         script.chmod(0o755)
         args = sbatch_args(job, name=name, stdout=stdout, stderr=stderr, partition=self.partition)
@@ -178,7 +182,9 @@ class SlurmExecutor:
         for job in sorted(self.cli.jobs(), key=lambda j: j.job_id):
             if self.parse_name(job.name) is not None:
                 jobs[job.name] = job
-        bad = {n.name: _why(n) for n in self.cli.nodes() if node_state(n) != NodeState.UP}
+        slurm_nodes = self.cli.nodes()
+        bad = {n.name: _why(n) for n in slurm_nodes if node_state(n) != NodeState.UP}
+        self._suspect = {n.name for n in slurm_nodes if "NOT_RESPONDING" in n.flags} - set(bad)
         names = {e.name for e in os.scandir(self.state_dir / SLURM_DIR)} | set(jobs)
         reports = []
         for name in sorted(names):
@@ -186,6 +192,8 @@ class SlurmExecutor:
             if key is None or (self.state_dir / DONE_DIR / name).exists():
                 continue  # not ours, or ended and acknowledged (Slurm lists it MinJobAge more)
             report = self._report(name, key, jobs.get(name), bad)
+            if report is None:
+                continue
             reports.append(report)
             if report.status != ExecStatus.RUNNING:
                 self._ended_reported.append(name)
@@ -200,11 +208,13 @@ class SlurmExecutor:
 
     def _report(
         self, name: str, key: tuple[int, int], job: SlurmJob | None, bad: Mapping[str, str]
-    ) -> ExecReport:
+    ) -> ExecReport | None:
         files = self._files(name)
         record = files.record()
         handle = str(job.job_id if job else record.slurm_id if record else "")
         nodes = job.nodes if job else ()
+        if record is None and job is None:
+            return None  # start() is between its intent and sbatch, or sbatch was refused
         if record is None and job is not None:
             files.write_record(Record(job.job_id, time.time()))  # adopted from Slurm's queue
         if job is not None and job.state in ACTIVE_STATES:
@@ -214,15 +224,10 @@ class SlurmExecutor:
                     *key, handle, ExecStatus.RUNNING, nodes=nodes, cause=_pending(job)
                 )
             self._lose(files, job, down, bad)
-        ended = self._ended(files, job, bad)
-        if ended.status == "lost" and self._hold_lost(name, ended):
-            return ExecReport(
-                *key,
-                handle,
-                ExecStatus.RUNNING,
-                nodes=nodes,
-                cause=f"{ended.cause}; reported once inventory shows the node",
-            )
+        ended = _blame_nodes(self._ended(files, job, bad), job, bad)
+        held = self._hold(name, ended, job)
+        if held:
+            return ExecReport(*key, handle, ExecStatus.RUNNING, nodes=nodes, cause=held)
         return ExecReport(
             *key,
             handle,
@@ -240,14 +245,23 @@ class SlurmExecutor:
         files.write("lost.json", {"status": "lost", "cause": cause, "nodes": down})
         self._scancel(job.job_id)
 
-    def _hold_lost(self, name: str, ended: Ended) -> bool:
-        """Whether to keep a node-failure loss back until ``inventory()`` has shown the node
-        down: the controller then requeues the job onto the nodes that remain, never onto the
-        dead one. Held at most ``LOST_HOLD_S`` seconds."""
-        if not ended.nodes or set(ended.nodes) <= self._known_bad:
-            return False
-        first = self._lost_since.setdefault(name, time.monotonic())
-        return time.monotonic() - first < LOST_HOLD_S
+    def _hold(self, name: str, ended: Ended, job: SlurmJob | None) -> str:
+        """Why an end is kept back for now ("" to report it), for at most ``LOST_HOLD_S``.
+
+        A loss waits until ``inventory()`` has shown its node down, so the controller requeues
+        the job onto the nodes that remain. A failure on a node that stopped answering waits
+        until Slurm decides whether the node is down (then it is a loss).
+        """
+        why = ""
+        if ended.status == "lost" and not set(ended.nodes) <= self._known_bad:
+            why = f"{ended.cause}; reported once the inventory shows it"
+        elif ended.status == "exited" and ended.exit_code != 0 and job is not None:
+            quiet = [n for n in job.nodes if n in self._suspect]
+            why = f"failed while node {', '.join(quiet)} does not answer" if quiet else ""
+        if not why:
+            return ""
+        first = self._held_since.setdefault(name, time.monotonic())
+        return why if time.monotonic() - first < LOST_HOLD_S else ""
 
     def _ended(self, files: AttemptFiles, job: SlurmJob | None, bad: Mapping[str, str]) -> Ended:
         """How an attempt ended, most trustworthy source first."""
@@ -330,6 +344,17 @@ def node_state(n: SlurmNode) -> NodeState:
 
 def _why(n: SlurmNode) -> str:
     return f"is {node_state(n).value}" + (f" ({n.reason})" if n.reason else "")
+
+
+def _blame_nodes(ended: Ended, job: SlurmJob | None, bad: Mapping[str, str]) -> Ended:
+    """A job that failed while one of its nodes is down or drained was lost with the node."""
+    if ended.status != "exited" or ended.exit_code == 0 or job is None:
+        return ended
+    down = [n for n in job.nodes if n in bad]
+    if not down:
+        return ended
+    causes = "; ".join(f"node {n} {bad[n]}" for n in down)
+    return Ended("lost", None, f"{causes} (the job failed with it: {ended.exit_code})", tuple(down))
 
 
 def _pending(job: SlurmJob) -> str:

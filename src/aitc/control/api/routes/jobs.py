@@ -59,8 +59,9 @@ async def submit_job(
     idempotency_key: Annotated[Text | None, Header(max_length=200)] = None,
 ) -> Response:
     """Submit a job. Retrying with the same `Idempotency-Key` returns the same job (200)."""
-    # The hot path: one worker-thread hop for the whole transaction (a SessionDep would cost
-    # two more), committed before the answer is sent.
+    # The hot path (bench/api_submit.py): one worker-thread hop for the whole transaction,
+    # committed before the answer is sent; a SessionDep would cost two more hops, and store and
+    # settings as dependencies two more rounds of FastAPI's dependency solving.
     store, settings = request.app.state.store, request.app.state.settings
     job, created = await run_in_threadpool(_submit, store, settings, body, caller, idempotency_key)
     if created:

@@ -4,6 +4,8 @@ arguments, and the small files that survive a controller restart.
 Each attempt has a directory ``<state_dir>/slurm/<name>/`` (``name`` is the Slurm job name,
 ``aitc-<job>-<attempt>``)::
 
+    intent.json  written just before sbatch: only an attempt that has one can have been
+                 submitted without a record, so only then ``start`` asks Slurm by job name
     batch.sh     the script sbatch runs on the first node: ``srun`` starts one task per node
     record.json  the Slurm job id and when it was submitted (written right after sbatch)
     exit.json    written by batch.sh when the command ends: status (exited/timeout), exit code

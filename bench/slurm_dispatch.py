@@ -1,0 +1,167 @@
+"""Dispatch rate and submit -> running latency through aitc's Slurm executor, beside plain sbatch.
+
+Starts the one-host Slurm test cluster (4 nodes x 8 fake H100s; needs root, slurm-wlm and
+munge), then submits the same jobs twice per round: through ``SlurmExecutor.start`` (what the
+controller calls) and with plain ``sbatch`` (same nodes, GPUs and srun launch). Each job writes
+the time its task began; latency is that time minus the moment its submission was issued. The
+rounds alternate which side goes first. Prints the figures and aitc's ratio to plain sbatch.
+
+    .venv/bin/python bench/slurm_dispatch.py [--jobs 32] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from aitc.control.executors.base import ExecJob
+from aitc.control.executors.slurm import SlurmExecutor
+from aitc.control.executors.slurm_cli.rig import SlurmRig
+from aitc.domain.cluster import Cluster, Node
+from aitc.domain.job import NodeAlloc, Placement
+from aitc.domain.node import node_model
+
+NODES = ("node01", "node02", "node03", "node04")
+
+
+@dataclass(frozen=True)
+class Figures:
+    dispatch_per_s: float
+    p50_ms: float
+    p95_ms: float
+
+
+def _cluster() -> Cluster:
+    model = node_model("dgx-h100")
+    return Cluster("bench", tuple(Node(n, model, i // 2, 0) for i, n in enumerate(NODES)))
+
+
+def _stamp(out: Path, tag: str) -> str:
+    return f"date +%s.%N > {out}/{tag}"
+
+
+def _wait(out: Path, tags: list[str], timeout_s: float = 120.0) -> dict[str, float]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        files = {t: out / t for t in tags}
+        if all(f.exists() and f.stat().st_size for f in files.values()):
+            return {t: float(f.read_text()) for t, f in files.items()}
+        time.sleep(0.05)
+    raise SystemExit(f"jobs did not all start within {timeout_s:.0f} s")
+
+
+def _measure(submit: Callable[[int, str], None], jobs: int, out: Path, side: str) -> Figures:
+    tags = [f"{side}-{i}" for i in range(jobs)]
+    issued: dict[str, float] = {}
+    began = time.time()
+    for i, tag in enumerate(tags):
+        issued[tag] = time.time()
+        submit(i, tag)
+    elapsed = time.time() - began
+    started = _wait(out, tags)
+    lat = sorted((started[t] - issued[t]) * 1000 for t in tags)
+    return Figures(jobs / elapsed, statistics.median(lat), lat[int(0.95 * (len(lat) - 1))])
+
+
+def _aitc(ex: SlurmExecutor, out: Path, base: int) -> Callable[[int, str], None]:
+    def submit(i: int, tag: str) -> None:
+        where = Placement((NodeAlloc(NODES[i % len(NODES)], (0,)),))
+        ex.start(ExecJob(base + i, 0, tag, ("bash", "-c", _stamp(out, tag)), where))
+
+    return submit
+
+
+def _plain(rig: SlurmRig, out: Path) -> Callable[[int, str], None]:
+    def submit(i: int, tag: str) -> None:
+        wrap = f"srun --ntasks-per-node=1 bash -c '{_stamp(out, tag)}'"
+        subprocess.run(
+            [
+                "sbatch",
+                "--parsable",
+                f"--nodelist={NODES[i % len(NODES)]}",
+                "--nodes=1",
+                "--gres=gpu:1",
+                "--no-requeue",
+                "-o",
+                "/dev/null",
+                "--wrap",
+                wrap,
+            ],
+            env=rig.env,
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+
+    return submit
+
+
+def _drain(rig: SlurmRig) -> None:
+    """Wait until the previous batch has left the queue, so each side starts on an idle cluster."""
+    for _ in range(600):
+        q = subprocess.run(
+            ["squeue", "-h", "-t", "pending,running,completing"],
+            env=rig.env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout
+        if not q.strip():
+            return
+        time.sleep(0.1)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--jobs", type=int, default=32, help="jobs per side per round (1 GPU each)")
+    p.add_argument("--rounds", type=int, default=2)
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory(prefix="aitc-slurm-bench-") as tmp:
+        root = Path(tmp)
+        rig = SlurmRig(_cluster(), root / "rig")
+        rig.start()
+        try:
+            _run(rig, root, args.jobs, args.rounds)
+        finally:
+            rig.stop()
+
+
+def _run(rig: SlurmRig, root: Path, jobs: int, rounds: int) -> None:
+    out = root / "stamps"
+    out.mkdir()
+    ex = SlurmExecutor(root / "state", env=rig.env)
+    results: dict[str, list[Figures]] = {"aitc": [], "sbatch": []}
+    for r in range(rounds):
+        sides = [("aitc", _aitc(ex, out, 1000 * (r + 1))), ("sbatch", _plain(rig, out))]
+        for side, submit in sides if r % 2 == 0 else sides[::-1]:
+            _drain(rig)
+            results[side].append(_measure(submit, jobs, out, f"{side}{r}"))
+    _print(results, jobs, rounds)
+
+
+def _print(results: dict[str, list[Figures]], jobs: int, rounds: int) -> None:
+    def mean(side: str, attr: str) -> float:
+        return statistics.fmean(getattr(f, attr) for f in results[side])
+
+    print(
+        f"Slurm test cluster (4 nodes x 8 GPUs, one host), {jobs} one-GPU jobs x {rounds} "
+        "rounds per side"
+    )
+    print(f"{'':28}{'aitc SlurmExecutor':>20}{'plain sbatch':>15}{'aitc/sbatch':>13}")
+    for label, attr in (
+        ("dispatch rate (jobs/s)", "dispatch_per_s"),
+        ("submit->running p50 (ms)", "p50_ms"),
+        ("submit->running p95 (ms)", "p95_ms"),
+    ):
+        a, b = mean("aitc", attr), mean("sbatch", attr)
+        print(f"{label:28}{a:>20.1f}{b:>15.1f}{a / b:>13.2f}")
+
+
+if __name__ == "__main__":
+    main()
