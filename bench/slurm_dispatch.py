@@ -3,8 +3,9 @@
 Starts the one-host Slurm test cluster (4 nodes x 8 fake H100s; needs root, slurm-wlm and
 munge), then submits the same jobs twice per round: through ``SlurmExecutor.start`` (what the
 controller calls) and with plain ``sbatch`` (same nodes, GPUs and srun launch). Each job writes
-the time its task began; latency is that time minus the moment its submission was issued. The
-rounds alternate which side goes first. Prints the figures and aitc's ratio to plain sbatch.
+the time its task began; latency is that time minus the moment its submission was issued, for
+a burst of jobs and for single jobs sent one at a time to an idle cluster. The rounds alternate
+which side goes first. Prints the figures and aitc's ratio to plain sbatch.
 
     .venv/bin/python bench/slurm_dispatch.py [--jobs 32] [--rounds 2]
 """
@@ -67,6 +68,17 @@ def _measure(submit: Callable[[int, str], None], jobs: int, out: Path, side: str
     started = _wait(out, tags)
     lat = sorted((started[t] - issued[t]) * 1000 for t in tags)
     return Figures(jobs / elapsed, statistics.median(lat), lat[int(0.95 * (len(lat) - 1))])
+
+
+def _serial(submit: Callable[[int, str], None], jobs: int, out: Path, side: str) -> list[float]:
+    """Submit -> running of jobs sent one at a time to an idle cluster (ms)."""
+    lat = []
+    for i in range(jobs):
+        tag = f"{side}-{i}"
+        issued = time.time()
+        submit(i, tag)
+        lat.append((_wait(out, [tag])[tag] - issued) * 1000)
+    return lat
 
 
 def _aitc(ex: SlurmExecutor, out: Path, base: int) -> Callable[[int, str], None]:
@@ -137,15 +149,23 @@ def _run(rig: SlurmRig, root: Path, jobs: int, rounds: int) -> None:
     out.mkdir()
     ex = SlurmExecutor(root / "state", env=rig.env)
     results: dict[str, list[Figures]] = {"aitc": [], "sbatch": []}
+    serial: dict[str, list[float]] = {"aitc": [], "sbatch": []}
+    for r in range(rounds):
+        sides = [("aitc", _aitc(ex, out, 100_000 + 100 * r)), ("sbatch", _plain(rig, out))]
+        for side, submit in sides if r % 2 == 0 else sides[::-1]:
+            _drain(rig)
+            serial[side] += _serial(submit, 4, out, f"one-{side}{r}")
     for r in range(rounds):
         sides = [("aitc", _aitc(ex, out, 1000 * (r + 1))), ("sbatch", _plain(rig, out))]
         for side, submit in sides if r % 2 == 0 else sides[::-1]:
             _drain(rig)
             results[side].append(_measure(submit, jobs, out, f"{side}{r}"))
-    _print(results, jobs, rounds)
+    _print(results, serial, jobs, rounds)
 
 
-def _print(results: dict[str, list[Figures]], jobs: int, rounds: int) -> None:
+def _print(
+    results: dict[str, list[Figures]], serial: dict[str, list[float]], jobs: int, rounds: int
+) -> None:
     def mean(side: str, attr: str) -> float:
         return statistics.fmean(getattr(f, attr) for f in results[side])
 
@@ -153,14 +173,17 @@ def _print(results: dict[str, list[Figures]], jobs: int, rounds: int) -> None:
         f"Slurm test cluster (4 nodes x 8 GPUs, one host), {jobs} one-GPU jobs x {rounds} "
         "rounds per side"
     )
-    print(f"{'':28}{'aitc SlurmExecutor':>20}{'plain sbatch':>15}{'aitc/sbatch':>13}")
+    print(f"{'':30}{'aitc SlurmExecutor':>18}{'plain sbatch':>15}{'aitc/sbatch':>13}")
     for label, attr in (
         ("dispatch rate (jobs/s)", "dispatch_per_s"),
         ("submit->running p50 (ms)", "p50_ms"),
         ("submit->running p95 (ms)", "p95_ms"),
     ):
         a, b = mean("aitc", attr), mean("sbatch", attr)
-        print(f"{label:28}{a:>20.1f}{b:>15.1f}{a / b:>13.2f}")
+        print(f"{label:30}{a:>18.1f}{b:>15.1f}{a / b:>13.2f}")
+    a, b = statistics.median(serial["aitc"]), statistics.median(serial["sbatch"])
+    label = "one job, idle cluster p50 (ms)"
+    print(f"{label:30}{a:>18.1f}{b:>15.1f}{a / b:>13.2f}")
 
 
 if __name__ == "__main__":

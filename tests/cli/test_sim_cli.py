@@ -181,8 +181,9 @@ courses:
 def test_a_lab_generates_its_workload_with_reservations_and_its_policy(tmp_path: Path) -> None:
     lab = tmp_path / "lab.yaml"
     lab.write_text(TINY_LAB)
-    code, output = sim("--lab", str(lab), "--days", "2", "--seed", "3", "--out",
-                       str(tmp_path / "o"))
+    code, output = sim(
+        "--lab", str(lab), "--days", "2", "--seed", "3", "--out", str(tmp_path / "o")
+    )
     assert code == 0, output
     summary = json.loads((tmp_path / "o" / "quota" / "summary.json").read_text())
     assert summary["trace"] == "tiny-lab" and summary["jobs_completed"] > 300
@@ -192,3 +193,27 @@ def test_a_lab_generates_its_workload_with_reservations_and_its_policy(tmp_path:
     # the session's seats are held for the academy: its learners start on arrival at 09:00
     assert len(learners) == 8 and (learners["wait"] == 0).all()
     assert (learners["start"] == 9 * 3600).all()
+
+
+@needs_trace
+def test_a_cluster_file_gives_the_cluster(tmp_path: Path) -> None:
+    from aitc.arch.builder import build
+    from aitc.arch.clusterfile import dump_cluster
+
+    dump_cluster(build("dgx-h100-superpod", nodes=4).cluster, tmp_path / "rig.yaml")
+    code, output = sim(
+        "--cluster",
+        str(tmp_path / "rig.yaml"),
+        "--trace",
+        str(TRACE),
+        "--limit",
+        "300",
+        "--policy",
+        "backfill",
+        "--out",
+        str(tmp_path / "o"),
+    )
+    assert code == 0, output
+    summary = json.loads((tmp_path / "o" / "backfill" / "summary.json").read_text())
+    assert summary["cluster"]["gpus"] == 32
+    assert summary["jobs_completed"] + summary["rejected_jobs"] == 300

@@ -154,3 +154,22 @@ def test_the_client_config_is_written_once_and_only_for_its_owner(
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert write_client_config("http://elsewhere", "other") is None
     assert "aitc_secret" in path.read_text()
+
+
+def test_a_mig_job_sees_the_uuid_of_its_slice(server: ServerProcess) -> None:
+    with server.client() as c:
+        r = c.post(
+            "/jobs",
+            json={
+                "command": ["sh", "-c", "echo $CUDA_VISIBLE_DEVICES"],
+                "mig": "1g.10gb",
+                "project": "vision",
+            },
+        )
+        assert r.status_code == 201, r.text
+        job_id = r.json()["id"]
+        done = wait_state(c, job_id, "completed", "failed")
+        assert done["state"] == "completed", done["cause"]
+        (alloc,) = done["placement"]
+        assert alloc["mig"].split(":")[1] == "1g.10gb"  # "gpu:profile:start"
+        assert c.get(f"/jobs/{job_id}/logs").text.startswith("MIG-virtual-")

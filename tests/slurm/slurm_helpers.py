@@ -42,9 +42,7 @@ class SlurmCluster:
     def reset(self) -> None:
         """Cancel every job and bring every node back to idle (between tests)."""
         subprocess.run(["scancel", "--user", "root"], env=self.env, timeout=20)
-        for node in NODES:
-            if f"slurmd-{node}" not in self.rig._procs:
-                self.rig.start_node(node)
+        self.rig.revive()
         self.rig.wait_idle(60)
 
 

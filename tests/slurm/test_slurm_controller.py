@@ -10,6 +10,8 @@ import pytest
 from slurm_helpers import SlurmCluster
 from slurm_lab import SlurmLab
 
+pytestmark = pytest.mark.slurm  # runs on the Slurm test cluster of conftest.py
+
 SHOW = 'echo "$SLURMD_NODENAME gpus=$CUDA_VISIBLE_DEVICES"; sleep {s}'
 LEAVES = ({"node01", "node02"}, {"node03", "node04"})
 

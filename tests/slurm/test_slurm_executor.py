@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from slurm_helpers import SlurmCluster, job, placement, wait_allocated, wait_report
 
 from aitc.control.executors.base import ExecStatus
 from aitc.control.executors.slurm import SlurmExecutor
+
+pytestmark = pytest.mark.slurm  # runs on the Slurm test cluster of conftest.py
 
 ENDED = {ExecStatus.EXITED, ExecStatus.TIMEOUT, ExecStatus.CANCELLED, ExecStatus.LOST}
 SHOW = "echo $SLURMD_NODENAME gpus=$CUDA_VISIBLE_DEVICES slurm=$SLURM_JOB_GPUS; sleep 1"

@@ -13,6 +13,8 @@ from aitc.control.executors.base import ExecStatus, NodeState
 from aitc.control.executors.slurm import SlurmExecutor
 from aitc.errors import SlurmError
 
+pytestmark = pytest.mark.slurm  # runs on the Slurm test cluster of conftest.py
+
 
 def _nodes(ex: SlurmExecutor) -> dict[str, tuple[NodeState, int]]:
     return {n.name: (n.state, n.foreign_gpus) for n in ex.inventory()}

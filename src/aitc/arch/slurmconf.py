@@ -183,6 +183,7 @@ def _rig_core(rig: RigOptions) -> list[str]:
         f"SlurmdTimeout={rig.slurmd_timeout_s}",
         "MessageTimeout=5",
         "KillWait=2",
+        "SchedulerParameters=batch_sched_delay=0",
         "AccountingStorageType=accounting_storage/none",
         f"StateSaveLocation={d}/state",
         f"SlurmdSpoolDir={d}/spool-%n",

@@ -100,10 +100,10 @@ def _mig(cluster: Cluster, specs: list[str]) -> dict[str, tuple[MigSlot, ...]]:
     """``["7:1g.10gb"]`` -> on every node, GPU 7 cut into as many 1g.10gb slices as fit."""
     slots: list[tuple[int, str]] = []
     for spec in specs:
-        index, _, profile = spec.partition(":")
-        if not index.isdigit() or not profile:
+        index, _, name = spec.partition(":")
+        if not index.isdigit() or not name:
             _fail(f"--mig: expected INDEX:PROFILE such as 7:1g.10gb, got {spec!r}")
-        slots.append((int(index), profile))
+        slots.append((int(index), name))
     out: dict[str, tuple[MigSlot, ...]] = {}
     for node in cluster.nodes:
         found: list[MigSlot] = []

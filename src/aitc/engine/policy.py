@@ -64,6 +64,10 @@ class Policy:
 
     name: ClassVar[str] = ""
     PARAMS: ClassVar[Mapping[str, object]] = {}
+    # ``order`` of a subset of the queue is the full order restricted to that subset (the
+    # scheduler may then order only the jobs that could start); False where the set of
+    # waiting jobs itself changes the order.
+    order_is_local: ClassVar[bool] = True
 
     def __init__(
         self, params: Mapping[str, object] = {}, organisations: Sequence[Organisation] = ()

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 STATES = ("completed", "timeout", "rejected", "unfinished")
+_STATE_CODE = {name: code for code, name in enumerate(STATES)}
 
 
 class Interner:
@@ -67,13 +68,26 @@ class JobTable:
         return len(self._state)
 
     def add(self, row: JobRow) -> None:
-        for k, col in self._f.items():
-            col.append(getattr(row, k))
-        for k, icol in self._i.items():
-            icol.append(getattr(row, k))
-        for k, (intern, codes) in self._labels.items():
-            codes.append(intern(getattr(row, k)))
-        self._state.append(STATES.index(row.state))
+        f, i, labels = self._f, self._i, self._labels
+        f["gpus"].append(row.gpus)
+        f["submit"].append(row.submit)
+        f["start"].append(row.start)
+        f["end"].append(row.end)
+        f["runtime"].append(row.runtime)
+        f["slowdown"].append(row.slowdown)
+        i["job_id"].append(row.job_id)
+        i["preemptions"].append(row.preemptions)
+        i["nodes"].append(row.nodes)
+        i["leaves"].append(row.leaves)
+        i["sus"].append(row.sus)
+        for key, value in (
+            ("tenant", row.tenant),
+            ("project", row.project),
+            ("member", row.member),
+        ):
+            intern, codes = labels[key]
+            codes.append(intern(value))
+        self._state.append(_STATE_CODE[row.state])
 
     def frame(self) -> pd.DataFrame:
         """One row per job, sorted by job id, with wait and JCT derived."""

@@ -78,8 +78,10 @@ class LocalExecutor:
         )
         self._launched: dict[Key, subprocess.Popen[bytes]] = {}
         self._ended_reported: list[str] = []
+        # Private to the server's user: attempt records hold each job's environment.
+        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         for sub in (ATTEMPTS, DONE, "logs"):
-            (self.state_dir / sub).mkdir(parents=True, exist_ok=True)
+            (self.state_dir / sub).mkdir(mode=0o700, exist_ok=True)
 
     # -- inventory ---------------------------------------------------------------------------
 

@@ -41,6 +41,7 @@ class FairShare(Policy):
     """Fair Tree order with EASY backfill by default."""
 
     name = "fairshare"
+    order_is_local = False  # a newly waiting member triggers a new Fair Tree walk
     PARAMS: ClassVar[Mapping[str, object]] = {
         "queue": "backfill",
         "default_share": 1.0,

@@ -117,6 +117,17 @@ class SlurmRig:
         """Start (or restart) the slurmd of ``node``."""
         self._spawn(f"slurmd-{node}", ["slurmd", "-D", "-N", node])
 
+    def revive(self) -> list[str]:
+        """Start the slurmd of every node whose daemon is not running; their names."""
+        dead = [
+            n
+            for n in self.nodes
+            if (p := self._procs.get(f"slurmd-{n}")) is None or p.poll() is not None
+        ]
+        for node in dead:
+            self.start_node(node)
+        return dead
+
     def kill_node(self, node: str) -> None:
         """SIGKILL the slurmd of ``node`` (its jobs' processes stay, as on a crashed host)."""
         proc = self._procs.pop(f"slurmd-{node}")
@@ -190,7 +201,7 @@ def free_port_block(count: int) -> int:
     for _ in range(200):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
+            base = int(s.getsockname()[1])
         if base + count < 65000 and all(_free(base + i) for i in range(count)):
             return base
     raise SlurmError(f"no block of {count} free ports found on 127.0.0.1")

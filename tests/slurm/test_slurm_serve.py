@@ -1,0 +1,109 @@
+"""`aitc serve --executor slurm` as a real process against the Slurm test cluster."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from slurm_helpers import SlurmCluster
+
+pytestmark = pytest.mark.slurm  # runs on the Slurm test cluster of conftest.py
+
+ROOT = Path(__file__).resolve().parents[2]
+AITC = Path(sys.executable).parent / "aitc"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def served(slurm: SlurmCluster, tmp_path: Path) -> Iterator[tuple[httpx.Client, str]]:
+    """The server's HTTP client (admin token set) and its output so far."""
+    port = _free_port()
+    log = tmp_path / "serve.out"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [
+                str(AITC),
+                "serve",
+                "--lab",
+                str(ROOT / "examples/joint-lab.yaml"),
+                "--executor",
+                "slurm",
+                "--executor-option",
+                f"slurm_conf={slurm.env['SLURM_CONF']}",
+                "--state-dir",
+                str(tmp_path / "var"),
+                "--port",
+                str(port),
+                "--tick",
+                "0.2",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**slurm.env, "HOME": str(tmp_path)},
+        )
+    try:
+        token = _token(log, proc)
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}/api/v1",
+            timeout=10,
+            headers={"Authorization": f"Bearer {token}"},
+        ) as client:
+            yield client, log.read_text()
+    finally:
+        proc.terminate()
+        proc.wait(15)
+
+
+def _token(log: Path, proc: subprocess.Popen[bytes]) -> str:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        m = re.search(r"admin token \(shown once, keep it\): (\S+)", log.read_text())
+        if m:
+            return m.group(1)
+        assert proc.poll() is None, f"aitc serve exited: {log.read_text()}"
+        time.sleep(0.2)
+    raise AssertionError(f"aitc serve printed no token: {log.read_text()}")
+
+
+def _wait_job(client: httpx.Client, job_id: int, state: str) -> dict[str, object]:
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline:
+        job = client.get(f"/jobs/{job_id}")
+        if job.status_code == 200 and job.json()["state"] == state:
+            return dict(job.json())
+        time.sleep(0.3)
+    raise AssertionError(f"job {job_id} not {state}: {client.get(f'/jobs/{job_id}').text}")
+
+
+def test_aitc_serve_runs_a_gang_job_on_one_leaf_through_slurm(
+    served: tuple[httpx.Client, str],
+) -> None:
+    client, banner = served
+    assert "executor: slurm; nodes: node01 (8x H100-80GB)" in banner
+    made = client.post(
+        "/jobs",
+        json={
+            "command": ["bash", "-c", 'echo "$SLURMD_NODENAME $CUDA_VISIBLE_DEVICES"'],
+            "project": "frontier-llm",
+            "gpus": 16,
+            "nodes": 2,
+        },
+    )
+    assert made.status_code in (200, 201), made.text
+    job = _wait_job(client, made.json()["id"], "completed")
+    nodes = {a["node"] for a in job["placement"]}  # type: ignore[union-attr]
+    assert nodes in ({"node01", "node02"}, {"node03", "node04"})
+    logs = client.get(f"/jobs/{job['id']}/logs").text
+    assert sorted(logs.splitlines()) == [f"{n} 0,1,2,3,4,5,6,7" for n in sorted(nodes)]
