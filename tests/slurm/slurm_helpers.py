@@ -35,14 +35,21 @@ class SlurmCluster:
 
     def run(self, *args: str) -> str:
         """A Slurm command against this cluster; its stdout (fails the test on error)."""
-        done = subprocess.run(list(args), env=self.env, capture_output=True, text=True, timeout=20)
+        done = subprocess.run(
+            list(args),
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=20,
+            cwd=self.directory,  # where sbatch's default slurm-<id>.out files land
+        )
         assert done.returncode == 0, f"{args}: {done.stderr}"
         return done.stdout
 
     def reset(self) -> None:
         """Cancel every job and bring every node back to idle (between tests)."""
-        subprocess.run(["scancel", "--user", "root"], env=self.env, timeout=20)
         self.rig.revive()
+        subprocess.run(["scancel", "--user", "root"], env=self.env, timeout=20)
         self.rig.wait_idle(60)
 
 

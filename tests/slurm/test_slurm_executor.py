@@ -8,6 +8,7 @@ import pytest
 from slurm_helpers import SlurmCluster, job, placement, wait_allocated, wait_report
 
 from aitc.control.executors.base import ExecStatus
+from aitc.control.executors.registry import ExecutorSettings, create_executor
 from aitc.control.executors.slurm import SlurmExecutor
 
 pytestmark = pytest.mark.slurm  # runs on the Slurm test cluster of conftest.py
@@ -119,3 +120,15 @@ def test_an_ended_attempt_is_reported_until_the_next_poll(executor: SlurmExecuto
     executor.start(job(9, ["true"], placement(node01=1)))
     assert wait_report(executor, 9, until=ENDED).status == ExecStatus.EXITED
     assert [r for r in executor.poll() if r.job_id == 9] == []
+
+
+def test_the_registry_builds_the_slurm_executor_from_serve_settings(
+    slurm: SlurmCluster, tmp_path: Path
+) -> None:
+    settings = ExecutorSettings(
+        state_dir=tmp_path, options={"slurm_conf": slurm.env["SLURM_CONF"], "name_prefix": "x"}
+    )
+    ex = create_executor("slurm", settings)
+    assert isinstance(ex, SlurmExecutor) and ex.prefix == "x"
+    assert [n.name for n in ex.inventory()] == ["node01", "node02", "node03", "node04"]
+    assert ex.topology() == {"node01": (0, 0), "node02": (0, 0), "node03": (1, 0), "node04": (1, 0)}

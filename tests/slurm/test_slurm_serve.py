@@ -107,3 +107,21 @@ def test_aitc_serve_runs_a_gang_job_on_one_leaf_through_slurm(
     assert nodes in ({"node01", "node02"}, {"node03", "node04"})
     logs = client.get(f"/jobs/{job['id']}/logs").text
     assert sorted(logs.splitlines()) == [f"{n} 0,1,2,3,4,5,6,7" for n in sorted(nodes)]
+
+
+def test_aitc_serve_keeps_serving_while_slurmctld_is_down(
+    served: tuple[httpx.Client, str], slurm: SlurmCluster, tmp_path: Path
+) -> None:
+    client, _ = served
+    slurm.rig.stop_controller()
+    made = client.post("/jobs", json={"command": ["true"], "project": "frontier-llm", "gpus": 8})
+    assert made.status_code in (200, 201), made.text
+    log = tmp_path / "serve.out"
+    deadline = time.monotonic() + 30
+    while "scontrol ping" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert "SlurmError" in log.read_text() and "scontrol ping" in log.read_text()
+    assert client.get("/jobs").status_code == 200
+    assert client.get(f"/jobs/{made.json()['id']}").json()["state"] == "pending"
+    slurm.rig.start_controller()
+    _wait_job(client, made.json()["id"], "completed")

@@ -321,6 +321,8 @@ def run_task(task: SimTask, progress: Any = None) -> dict[str, Any]:
     if lab is None or lab.policy.name != task.policy:  # lab parameters are for its policy
         params = {k: v for k, v in params.items() if k == "preempt_overhead_s"}
     params |= {key: value for policy, key, value in task.params if policy in ("", task.policy)}
+    if progress is not None:
+        progress(0.0, 0, 0, len(getattr(source, "columns", ())) or None)
     result = simulate(cluster, source, task.policy, params=params, config=config, progress=progress)
     wall = time.perf_counter() - began
     if progress is not None:
@@ -382,9 +384,14 @@ class _Bars:
     def callback(self, policy: str) -> Any:
         if self.queue is not None:
             return _Report(self.queue, policy)
-        return lambda now, done, events: self.update(policy, now, done, events)
+        return lambda now, done, events, total=None: self.update(policy, now, done, events, total)
 
-    def update(self, policy: str, now: float, done: int, events: int) -> None:
+    def update(
+        self, policy: str, now: float, done: int, events: int, total: int | None = None
+    ) -> None:
+        """Move the bar of ``policy``; ``total`` (jobs) is sent once, before the run."""
+        if total is not None:
+            self.progress.update(self.ids[policy], total=total)
         wall = max(time.perf_counter() - self.began[policy], 1e-9)
         self.progress.update(
             self.ids[policy], completed=done, day=now / 86400.0, rate=events / wall
@@ -407,8 +414,8 @@ class _Report:
     queue: Any
     policy: str
 
-    def __call__(self, now: float, done: int, events: int) -> None:
-        self.queue.put((self.policy, now, done, events))
+    def __call__(self, now: float, done: int, events: int, total: int | None = None) -> None:
+        self.queue.put((self.policy, now, done, events, total))
 
 
 def _render(summaries: list[dict[str, Any]]) -> None:

@@ -60,7 +60,7 @@ class SlurmRig:
         check_prerequisites()
         self._write_files()
         self._start_munge()
-        self._spawn("slurmctld", ["slurmctld", "-D", "-i"])
+        self.start_controller()
         for node in self.nodes:
             self.start_node(node)
         self.wait_idle(wait_s)
@@ -117,15 +117,26 @@ class SlurmRig:
         """Start (or restart) the slurmd of ``node``."""
         self._spawn(f"slurmd-{node}", ["slurmd", "-D", "-N", node])
 
+    def stop_controller(self) -> None:
+        """Stop slurmctld (the nodes keep running), as when the controller host is down."""
+        _terminate(self._procs.pop("slurmctld"))
+
+    def start_controller(self) -> None:
+        """Start slurmctld again; the running slurmd register with it."""
+        self._spawn("slurmctld", ["slurmctld", "-D", "-i"])
+
     def revive(self) -> list[str]:
-        """Start the slurmd of every node whose daemon is not running; their names."""
+        """Start every daemon (slurmctld, slurmd) that is not running; their names."""
         dead = [
-            n
-            for n in self.nodes
-            if (p := self._procs.get(f"slurmd-{n}")) is None or p.poll() is not None
+            key
+            for key in ["slurmctld", *(f"slurmd-{n}" for n in self.nodes)]
+            if (p := self._procs.get(key)) is None or p.poll() is not None
         ]
-        for node in dead:
-            self.start_node(node)
+        for key in dead:
+            if key == "slurmctld":
+                self.start_controller()
+            else:
+                self.start_node(key.removeprefix("slurmd-"))
         return dead
 
     def kill_node(self, node: str) -> None:
