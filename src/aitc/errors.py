@@ -3,10 +3,11 @@
 The tree::
 
     AitcError                      every error aitc raises on purpose
-    ├── ConfigError                a lab.yaml, cluster file or CLI value is wrong (file, line, field, reason)
+    ├── ConfigError                a lab.yaml, cluster file or CLI value is wrong
+    │                              (the message names file, line, field and reason)
     ├── TraceError                 a trace file is missing or malformed (row/column, reason)
     ├── CatalogError               an unknown reference architecture, GPU, node or MIG profile
-    ├── SchedulingError            a job can never run on this cluster (too large, unknown GPU model)
+    ├── SchedulingError            a job can never run on this cluster (too large, unknown GPU)
     ├── StoreError                 the database refused or lost something
     │   ├── NotFoundError          the object does not exist or is not visible to the caller
     │   └── ConflictError          the request contradicts what is stored (a reused idempotency key)
@@ -27,8 +28,14 @@ class AitcError(Exception):
 class ConfigError(AitcError):
     """A configuration value is wrong; the message names file, line, field and reason."""
 
-    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
-                 field: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
         self.file = file
         self.line = line
         self.field = field

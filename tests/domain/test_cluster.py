@@ -17,8 +17,13 @@ def rig() -> Cluster:
 
 @pytest.mark.parametrize(
     ("a", "b", "distance"),
-    [("n1", "n1", SAME_NODE), ("n1", "n2", SAME_LEAF), ("n1", "n3", SAME_SU),
-     ("n4", "n5", ACROSS_SUS), ("n5", "n1", ACROSS_SUS)],
+    [
+        ("n1", "n1", SAME_NODE),
+        ("n1", "n2", SAME_LEAF),
+        ("n1", "n3", SAME_SU),
+        ("n4", "n5", ACROSS_SUS),
+        ("n5", "n1", ACROSS_SUS),
+    ],
 )
 def test_distance_follows_the_tree(a, b, distance):
     assert rig().distance(a, b) == distance
@@ -30,7 +35,10 @@ def test_totals_and_groups():
     assert c.max_gpus_per_node == 8
     assert c.gpu_models == ("H100-80GB",)
     assert {leaf: [n.name for n in ns] for leaf, ns in c.leaves().items()} == {
-        0: ["n1", "n2"], 1: ["n3", "n4"], 2: ["n5"]}
+        0: ["n1", "n2"],
+        1: ["n3", "n4"],
+        2: ["n5"],
+    }
     assert c.position("n3") == 2
 
 

@@ -86,3 +86,15 @@ def test_unreachable_controller_is_a_slurm_error_not_a_hang(
     with pytest.raises(SlurmError, match="sinfo"):
         ex.inventory()
     assert time.monotonic() - started < 20
+
+
+def test_jobs_of_another_aitc_with_the_same_names_are_foreign_not_adopted(
+    executor: SlurmExecutor, slurm: SlurmCluster, tmp_path: Path
+) -> None:
+    other = SlurmExecutor(tmp_path / "other", env=slurm.env, name_prefix=executor.prefix)
+    other.start(job(1, ["sleep", "60"], placement(node03=2)))
+    wait_allocated(other, 1, nodes=1)
+    assert [r.job_id for r in executor.poll()] == []
+    assert _nodes(executor)["node03"] == (NodeState.UP, 2)
+    mine = executor.start(job(1, ["sleep", "60"], placement(node03=2)))
+    assert mine != other.start(job(1, ["sleep", "60"], placement(node03=2)))

@@ -84,7 +84,7 @@ def _wait_job(client: httpx.Client, job_id: int, state: str) -> dict[str, object
         if job.status_code == 200 and job.json()["state"] == state:
             return dict(job.json())
         time.sleep(0.3)
-    raise AssertionError(f"job {job_id} not {state}: {client.get(f'/jobs/{job_id}').text}")
+    raise AssertionError(f"job {job_id} not {state}: {client.get(f'/jobs/{job_id}').text[-600:]}")
 
 
 def test_aitc_serve_runs_a_gang_job_on_one_leaf_through_slurm(
@@ -124,4 +124,4 @@ def test_aitc_serve_keeps_serving_while_slurmctld_is_down(
     assert client.get("/jobs").status_code == 200
     assert client.get(f"/jobs/{made.json()['id']}").json()["state"] == "pending"
     slurm.rig.start_controller()
-    _wait_job(client, made.json()["id"], "completed")
+    _wait_job(client, made.json()["id"], "completed")  # LOGCHECK

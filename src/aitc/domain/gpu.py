@@ -85,24 +85,62 @@ def _tflops(**values: float) -> Mapping[str, float]:
 
 _AMPERE = _tflops(fp64_tensor=19.5, tf32=156.0, bf16=312.0, fp16=312.0)
 _HOPPER = _tflops(fp64_tensor=67.0, tf32=494.5, bf16=989.5, fp16=989.5, fp8=1979.0)
-_BLACKWELL = _tflops(fp64_tensor=37.0, tf32=1100.0, bf16=2250.0, fp16=2250.0, fp8=4500.0,
-                     fp4=9000.0)
+_BLACKWELL = _tflops(
+    fp64_tensor=37.0, tf32=1100.0, bf16=2250.0, fp16=2250.0, fp8=4500.0, fp4=9000.0
+)
 
-GPU_MODELS: Mapping[str, GpuModel] = MappingProxyType({
-    g.name: g
-    for g in (
-        GpuModel("A100-40GB", 40, 1.555, 600, 400, _AMPERE,
-                 _mig(("1g.5gb", "1g.10gb", "2g.10gb", "3g.20gb", "4g.20gb", "7g.40gb"))),
-        GpuModel("A100-80GB", 80, 2.039, 600, 400, _AMPERE,
-                 _mig(("1g.10gb", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb"))),
-        GpuModel("H100-80GB", 80, 3.35, 900, 700, _HOPPER,
-                 _mig(("1g.10gb", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb"))),
-        GpuModel("H200-141GB", 141, 4.8, 900, 700, _HOPPER,
-                 _mig(("1g.18gb", "1g.35gb", "2g.35gb", "3g.71gb", "4g.71gb", "7g.141gb"))),
-        GpuModel("B200-180GB", 180, 7.7, 1800, 1000, _BLACKWELL,
-                 _mig(("1g.23gb", "1g.45gb", "2g.45gb", "3g.90gb", "4g.90gb", "7g.180gb"))),
-    )
-})
+GPU_MODELS: Mapping[str, GpuModel] = MappingProxyType(
+    {
+        g.name: g
+        for g in (
+            GpuModel(
+                "A100-40GB",
+                40,
+                1.555,
+                600,
+                400,
+                _AMPERE,
+                _mig(("1g.5gb", "1g.10gb", "2g.10gb", "3g.20gb", "4g.20gb", "7g.40gb")),
+            ),
+            GpuModel(
+                "A100-80GB",
+                80,
+                2.039,
+                600,
+                400,
+                _AMPERE,
+                _mig(("1g.10gb", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb")),
+            ),
+            GpuModel(
+                "H100-80GB",
+                80,
+                3.35,
+                900,
+                700,
+                _HOPPER,
+                _mig(("1g.10gb", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb")),
+            ),
+            GpuModel(
+                "H200-141GB",
+                141,
+                4.8,
+                900,
+                700,
+                _HOPPER,
+                _mig(("1g.18gb", "1g.35gb", "2g.35gb", "3g.71gb", "4g.71gb", "7g.141gb")),
+            ),
+            GpuModel(
+                "B200-180GB",
+                180,
+                7.7,
+                1800,
+                1000,
+                _BLACKWELL,
+                _mig(("1g.23gb", "1g.45gb", "2g.45gb", "3g.90gb", "4g.90gb", "7g.180gb")),
+            ),
+        )
+    }
+)
 
 
 def gpu_model(name: str) -> GpuModel:
@@ -110,6 +148,4 @@ def gpu_model(name: str) -> GpuModel:
     try:
         return GPU_MODELS[name]
     except KeyError:
-        raise CatalogError(
-            f"unknown GPU model {name!r} (known: {', '.join(GPU_MODELS)})"
-        ) from None
+        raise CatalogError(f"unknown GPU model {name!r} (known: {', '.join(GPU_MODELS)})") from None

@@ -32,16 +32,18 @@ class NodeModel:
         return self.gpu.memory_gb * self.gpus
 
 
-NODE_MODELS: Mapping[str, NodeModel] = MappingProxyType({
-    n.name: n
-    for n in (
-        NodeModel("dgx-a100", GPU_MODELS["A100-80GB"], 8, 128, 2048, 6.5, 6, 8, 200),
-        NodeModel("dgx-a100-320gb", GPU_MODELS["A100-40GB"], 8, 128, 1024, 6.5, 6, 8, 200),
-        NodeModel("dgx-h100", GPU_MODELS["H100-80GB"], 8, 112, 2048, 10.2, 8, 8, 400),
-        NodeModel("dgx-h200", GPU_MODELS["H200-141GB"], 8, 112, 2048, 10.2, 8, 8, 400),
-        NodeModel("dgx-b200", GPU_MODELS["B200-180GB"], 8, 112, 2048, 14.3, 10, 8, 400),
-    )
-})
+NODE_MODELS: Mapping[str, NodeModel] = MappingProxyType(
+    {
+        n.name: n
+        for n in (
+            NodeModel("dgx-a100", GPU_MODELS["A100-80GB"], 8, 128, 2048, 6.5, 6, 8, 200),
+            NodeModel("dgx-a100-320gb", GPU_MODELS["A100-40GB"], 8, 128, 1024, 6.5, 6, 8, 200),
+            NodeModel("dgx-h100", GPU_MODELS["H100-80GB"], 8, 112, 2048, 10.2, 8, 8, 400),
+            NodeModel("dgx-h200", GPU_MODELS["H200-141GB"], 8, 112, 2048, 10.2, 8, 8, 400),
+            NodeModel("dgx-b200", GPU_MODELS["B200-180GB"], 8, 112, 2048, 14.3, 10, 8, 400),
+        )
+    }
+)
 
 
 def node_model(name: str) -> NodeModel:

@@ -1,4 +1,4 @@
-"""Time-window reservations: GPUs or MIG seats held for an organisation from ``start`` to ``end``."""
+"""Time-window reservations: GPUs or MIG seats held for an organisation, start to end."""
 
 from __future__ import annotations
 

@@ -38,6 +38,14 @@ class Params:
             raise self._fail(name, f"must be at least {minimum}")
         return float(value)
 
+    def whole(self, name: str, *, minimum: int = 0) -> int:
+        value = self.values[name]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self._fail(name, "must be a whole number")
+        if value < minimum:
+            raise self._fail(name, f"must be at least {minimum}")
+        return value
+
     def flag(self, name: str) -> bool:
         value = self.values[name]
         if not isinstance(value, bool):

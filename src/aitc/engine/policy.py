@@ -8,6 +8,8 @@ backfill, greedy) and the placement are parameters, so every policy composes wit
 Parameters common to every policy (defaults in ``COMMON``):
 
 - ``queue``: ``strict`` | ``backfill`` | ``greedy`` (each policy picks its default);
+- ``backfill_depth``: how many jobs after the head a backfill pass looks at (0: all), like
+  Slurm's ``bf_max_job_test``;
 - ``placement``: ``topology`` (best fit in a node, a leaf, an SU) | ``first_fit``;
 - ``default_time_limit_s``: the time limit assumed for jobs without one (backfill and
   reservations plan with it);
@@ -19,7 +21,7 @@ Parameters common to every policy (defaults in ``COMMON``):
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import ClassVar, Protocol
 
 from aitc.domain.job import JobRequest, Priority, RunningJob
@@ -32,6 +34,7 @@ from aitc.engine.view import Reason, View
 
 COMMON: Mapping[str, object] = {
     "queue": "greedy",
+    "backfill_depth": 0,
     "placement": "topology",
     "default_time_limit_s": 86400.0,
     "preempt": True,
@@ -53,7 +56,7 @@ PLACEMENTS: Mapping[str, type[PlacementPolicy]] = {
 class PriorityPolicy(Protocol):
     """Orders the pending jobs of one pass, most important first."""
 
-    def order(self, view: View, jobs: Sequence[JobRequest]) -> Sequence[JobRequest]: ...
+    def order(self, view: View, jobs: Sequence[JobRequest]) -> Iterable[JobRequest]: ...
 
 
 class Policy:
@@ -64,10 +67,6 @@ class Policy:
 
     name: ClassVar[str] = ""
     PARAMS: ClassVar[Mapping[str, object]] = {}
-    # ``order`` of a subset of the queue is the full order restricted to that subset (the
-    # scheduler may then order only the jobs that could start); False where the set of
-    # waiting jobs itself changes the order.
-    order_is_local: ClassVar[bool] = True
 
     def __init__(
         self, params: Mapping[str, object] = {}, organisations: Sequence[Organisation] = ()
@@ -77,8 +76,9 @@ class Policy:
         queue = QUEUES[self.params.choice("queue", QUEUES)]
         # backfill may lump organisations together only when admission ignores them
         open_admission = type(self).admit is Policy.admit
+        depth = self.params.whole("backfill_depth")
         self.queue: QueuePolicy = (
-            BackfillQueue(open_admission) if queue is BackfillQueue else queue()
+            BackfillQueue(open_admission, depth) if queue is BackfillQueue else queue()
         )
         self.placement: PlacementPolicy = PLACEMENTS[self.params.choice("placement", PLACEMENTS)]()
         self.default_time_limit = self.params.number("default_time_limit_s", minimum=0.0)
@@ -86,7 +86,8 @@ class Policy:
         self.preempt_overhead_s = self.params.number("preempt_overhead_s", minimum=0.0)
         self.half_life_s = self.params.number("half_life_s", minimum=1e-9)
 
-    def order(self, view: View, jobs: Sequence[JobRequest]) -> Sequence[JobRequest]:
+    def order(self, view: View, jobs: Sequence[JobRequest]) -> Iterable[JobRequest]:
+        """The jobs in the order to try them; may be lazy (consumed once, within the pass)."""
         return jobs
 
     def admit(self, cycle: Cycle, job: JobRequest) -> Reason | None:

@@ -13,6 +13,7 @@ Three disciplines, chosen per policy with the ``queue`` parameter:
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -22,6 +23,7 @@ from aitc.engine import reasons
 from aitc.engine.cycle import Cycle, VictimFinder
 from aitc.engine.pool import GENERAL
 from aitc.engine.view import Reason
+from aitc.engine.walk import Kind, Walk
 
 SHADOW = "!shadow"
 
@@ -103,7 +105,12 @@ class GreedyQueue:
         explaining = cycle.explaining
         fenced = bool(cycle.fences)
         actions, preempted = cycle.actions, cycle.preempted
-        for job in ordered:
+        walk, skips = Walk(ordered), 0
+
+        def dead(kind: Kind, gpus: int) -> bool:
+            return failed.get((*kind[:5], kind[5] if fenced else None), _MANY) <= gpus
+
+        for job in walk.jobs:
             if len(actions) != seen:  # capacity changed: look again
                 if _full(cycle, victims):
                     return
@@ -120,7 +127,11 @@ class GreedyQueue:
                 job.time_limit if fenced else None,
             )
             if not explaining and failed.get(cls, _MANY) <= job.gpus:
-                continue  # (explaining tries each job, for its own reasons)
+                skips += 1  # (explaining tries each job, for its own reasons)
+                if skips >= walk.check_at and walk.all_dead(dead):
+                    return
+                continue
+            skips = 0
             if not cycle.possible(job):
                 continue
             if not _admitted(cycle, job, admit) or not cycle.try_start(job, victims):
@@ -148,9 +159,10 @@ class BackfillQueue:
     it names stay fenced, so it remains valid, and the head never starts later than promised.
     """
 
-    def __init__(self, open_admission: bool = True) -> None:
+    def __init__(self, open_admission: bool = True, depth: int = 0) -> None:
         self._kept: tuple[tuple[str, ...], Shadow] | None = None
         self.open_admission = open_admission
+        self.depth = depth  # jobs looked at after the head per pass (0: all of them)
 
     def run(
         self,
@@ -169,13 +181,31 @@ class BackfillQueue:
         fenced = bool(cycle.fences)
         by_org = fenced or not self.open_admission
         now, default_limit = cycle.now, cycle.default_time_limit
-        for job in ordered:
+        left = self.depth or _MANY  # like Slurm's bf_max_job_test: bounds a pass's cost
+        walk, skips = Walk(ordered), 0
+
+        def dead(kind: Kind, gpus: int) -> bool:
+            org, priority, nodes, mig, model, limit = kind
+            promise = shadow[0] if shadow else None
+            side = None
+            if promise is not None:
+                side = now + (limit if limit is not None else default_limit) <= promise.time
+                if only_short and not side and mig is None:
+                    return True
+            cls = (org if by_org else None, priority, nodes, mig, model, limit if fenced else None)
+            return failed.get((cls, None), _MANY) <= gpus or failed.get((cls, side), _MANY) <= gpus
+
+        for job in walk.jobs:
             if head is None:
                 ready = cycle.possible(job) and _admitted(cycle, job, admit)
                 if ready and not cycle.try_start(job, victims):
                     head = job
                     cycle.blocked(job)
                 continue
+            left -= 1
+            if left < 0:
+                self._too_deep(cycle, job, walk.jobs)
+                return
             if (len(actions), len(shadow)) != seen:  # capacity changed: look again
                 if _full(cycle, None):
                     return
@@ -192,6 +222,9 @@ class BackfillQueue:
                 limit = job.time_limit if job.time_limit is not None else default_limit
                 side = now + limit <= promise.time
                 if only_short and not side and job.mig is None and not explaining:
+                    skips += 1
+                    if skips >= walk.check_at and walk.all_dead(dead):
+                        return
                     continue
             # Jobs of one class, on the same side of the promise, meet the same answer; this
             # check is the whole cost of a job that cannot start, so it stays inline.
@@ -207,12 +240,25 @@ class BackfillQueue:
             if not explaining and (
                 failed.get((cls, None), _MANY) <= gpus or failed.get((cls, side), _MANY) <= gpus
             ):
+                skips += 1
+                if skips >= walk.check_at and walk.all_dead(dead):
+                    return
                 continue
+            skips = 0
             if not cycle.possible(job):
                 continue
             if not _admitted(cycle, job, admit) or not self._backfill(cycle, job, head, shadow):
                 key = (cls, self._side(cycle, job, shadow))
                 failed[key] = min(failed.get(key, _MANY), gpus)
+
+    def _too_deep(self, cycle: Cycle, job: JobRequest, rest: Iterable[JobRequest]) -> None:
+        """Jobs past the depth wait for a later pass (it only starts fewer jobs, so the head's
+        promise holds)."""
+        if not cycle.explaining:
+            return
+        why = f"backfill looks at {self.depth} jobs after the first waiting one per pass"
+        for n, later in enumerate(itertools.chain((job,), rest), self.depth + 1):
+            cycle.blocked(later, reasons.priority(later, n, why), fit=False)
 
     @staticmethod
     def _side(cycle: Cycle, job: JobRequest, shadow: list[Shadow | None]) -> bool | None:

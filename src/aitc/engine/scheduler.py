@@ -19,7 +19,7 @@ from aitc.domain.org import Organisation
 from aitc.engine.cycle import Cycle
 from aitc.engine.policy import Policy
 from aitc.engine.pool import GENERAL
-from aitc.engine.queue import BackfillQueue, GreedyQueue, StrictQueue, earliest_start
+from aitc.engine.queue import earliest_start
 from aitc.engine.registry import policy_class
 from aitc.engine.reservations import ReservationBook
 from aitc.engine.view import Action, Reason, ReasonCode, View
@@ -107,9 +107,10 @@ class Scheduler:
         idle = not cycle.capacity.has_room() and not self.policy.could_preempt(cycle)
         if idle and not explaining:
             return cycle
-        # 4. Order the queue by the policy's priority, leaving out jobs larger than every
-        #    free GPU when nothing can be preempted (they cannot start in this pass).
-        ordered = self._ordered(cycle)
+        # 4. Order the queue by the policy's priority.
+        ordered = self.policy.order(view, view.pending)
+        if explaining:  # every job is walked: reasons read what lazy orders fill in on the way
+            ordered = list(ordered)
         # 5. Walk the queue with the policy's discipline: admission, placement, preemption and
         #    backfill all happen here, on the overlay. Jobs not yet submitted are skipped and
         #    impossible ones set aside (``cycle.possible``); drivers reject the latter.
@@ -117,43 +118,6 @@ class Scheduler:
         self.policy.queue.run(cycle, ordered, self.policy, self.policy.admit)
         # 6. The actions, in the order they must be applied.
         return cycle
-
-    def _ordered(self, cycle: Cycle) -> Sequence[JobRequest]:
-        """The queue in policy order, thinned to the jobs that could matter in this pass.
-
-        Capacity only shrinks during a pass that preempts nothing, so a job asking for more
-        whole GPUs than are free now (``limit``) can neither start nor change what the walk
-        does for others, except as the strict or backfill *head*: the walk keeps every job up
-        to the first such job that could ever run. See docs/scheduling.md, "Performance".
-        """
-        view, policy = cycle.view, self.policy
-        queue = policy.queue
-        if cycle.explaining or isinstance(queue, StrictQueue) or policy.could_preempt(cycle):
-            return policy.order(view, view.pending)
-        limit = cycle.capacity.total_free()
-        if isinstance(queue, GreedyQueue) and policy.order_is_local:
-            return policy.order(view, [j for j in view.pending if j.gpus <= limit])
-        ordered = policy.order(view, view.pending)
-        if isinstance(queue, GreedyQueue):
-            return [j for j in ordered if j.gpus <= limit]
-        if isinstance(queue, BackfillQueue) and not queue.open_admission:
-            return ordered  # admission may refuse the first large job: it may not be the head
-        return self._up_to_head(cycle, ordered, limit)
-
-    def _up_to_head(
-        self, cycle: Cycle, ordered: Sequence[JobRequest], limit: int
-    ) -> list[JobRequest]:
-        """Every job up to the first one larger than ``limit`` that could be the head (it
-        fails for sure, so the head is found no later), then only jobs of at most ``limit``."""
-        cluster, now = cycle.view.cluster, cycle.now
-        out: list[JobRequest] = []
-        rest = iter(ordered)
-        for job in rest:
-            out.append(job)
-            if job.gpus > limit and job.submit <= now and self._never(cluster, job) is None:
-                break
-        out += [j for j in rest if j.gpus <= limit]
-        return out
 
     def _fence_reservations(self, cycle: Cycle) -> None:
         view = cycle.view

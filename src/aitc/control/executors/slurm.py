@@ -25,6 +25,7 @@ import contextlib
 import os
 import shutil
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -82,6 +83,7 @@ class SlurmExecutor:
         self._held_since: dict[str, float] = {}
         for sub in (SLURM_DIR, DONE_DIR, "logs"):
             (self.state_dir / sub).mkdir(parents=True, exist_ok=True)
+        self.comment = f"aitc-instance={_instance_id(self.state_dir)}"
 
     # -- names and files -----------------------------------------------------------------------
 
@@ -95,6 +97,11 @@ class SlurmExecutor:
         if prefix != self.prefix or not job.isdigit() or not attempt.isdigit():
             return None
         return int(job), int(attempt)
+
+    def owns(self, job: SlurmJob) -> bool:
+        """Whether this executor (this state directory) submitted ``job``. Another aitc with the
+        same names, or one whose database was reset, owns its own jobs; to us they are foreign."""
+        return job.comment == self.comment and self.parse_name(job.name) is not None
 
     def _files(self, name: str) -> AttemptFiles:
         return AttemptFiles(self.state_dir / SLURM_DIR / name)
@@ -124,7 +131,9 @@ class SlurmExecutor:
     def _find(self, name: str) -> SlurmJob | None:
         """The newest job of this name that Slurm still knows."""
         return max(
-            (j for j in self.cli.jobs() if j.name == name), key=lambda j: j.job_id, default=None
+            (j for j in self.cli.jobs() if j.name == name and self.owns(j)),
+            key=lambda j: j.job_id,
+            default=None,
         )
 
     def _submit(self, job: ExecJob, name: str, files: AttemptFiles) -> int:
@@ -138,7 +147,14 @@ class SlurmExecutor:
         files.write(INTENT, {"job_id": job.job_id, "attempt": job.attempt})
         script.write_text(batch_script(job, name=name, files=files))
         script.chmod(0o755)
-        args = sbatch_args(job, name=name, stdout=stdout, stderr=stderr, partition=self.partition)
+        args = sbatch_args(
+            job,
+            name=name,
+            stdout=stdout,
+            stderr=stderr,
+            partition=self.partition,
+            comment=self.comment,
+        )
         env = {**job.env, "AITC_JOB_ID": str(job.job_id), "AITC_ATTEMPT": str(job.attempt)}
         try:
             out_text = self.cli.run([*args, str(script)], env=env)
@@ -153,7 +169,7 @@ class SlurmExecutor:
         nodes = self.cli.nodes()
         ours: dict[str, int] = {}
         for job in self.cli.jobs():
-            if job.state in ACTIVE_STATES and self.parse_name(job.name) is not None:
+            if job.state in ACTIVE_STATES and self.owns(job):
                 for node, gpus in job.gpus.items():
                     ours[node] = ours.get(node, 0) + len(gpus)
         infos = [self._node_info(n, ours.get(n.name, 0)) for n in nodes]
@@ -180,7 +196,7 @@ class SlurmExecutor:
         self._archive_acknowledged()
         jobs: dict[str, SlurmJob] = {}
         for job in sorted(self.cli.jobs(), key=lambda j: j.job_id):
-            if self.parse_name(job.name) is not None:
+            if self.owns(job):
                 jobs[job.name] = job
         slurm_nodes = self.cli.nodes()
         bad = {n.name: _why(n) for n in slurm_nodes if node_state(n) != NodeState.UP}
@@ -327,6 +343,16 @@ class SlurmExecutor:
 
     def close(self) -> None:
         """Nothing to release: the jobs belong to Slurm and keep running."""
+
+
+def _instance_id(state_dir: Path) -> str:
+    """A random id made once per state directory; it marks our jobs (``sbatch --comment``)."""
+    path = state_dir / "instance"
+    with contextlib.suppress(FileExistsError):
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        os.write(fd, uuid.uuid4().hex[:16].encode())
+        os.close(fd)
+    return path.read_text().strip()
 
 
 def node_state(n: SlurmNode) -> NodeState:

@@ -11,8 +11,9 @@ members of a project weigh the same. Organisations not in lab.yaml weigh ``defau
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -41,7 +42,6 @@ class FairShare(Policy):
     """Fair Tree order with EASY backfill by default."""
 
     name = "fairshare"
-    order_is_local = False  # a newly waiting member triggers a new Fair Tree walk
     PARAMS: ClassVar[Mapping[str, object]] = {
         "queue": "backfill",
         "default_share": 1.0,
@@ -58,15 +58,29 @@ class FairShare(Policy):
         self._walked_at = -math.inf
         self._waiting: set[MemberKey] = set()
 
-    def order(self, view: View, jobs: Sequence[JobRequest]) -> list[JobRequest]:
-        waiting = {(j.org, j.project, j.member) for j in jobs}
+    def order(self, view: View, jobs: Sequence[JobRequest]) -> Iterable[JobRequest]:
+        """Members in Fair Tree rank order, each member's jobs in arrival order.
+
+        One pass buckets the jobs by member (the buckets' keys are the waiting members); the
+        walk is reused until it is ``recalc_s`` old or a member it has not ranked waits.
+        """
+        by_member: dict[MemberKey, list[JobRequest]] = {}
+        for j in jobs:
+            key = (j.org, j.project, j.member)
+            bucket = by_member.get(key)
+            if bucket is None:
+                by_member[key] = [j]
+            else:
+                bucket.append(j)
+        waiting = set(by_member)
         fresh = 0.0 <= view.now - self._walked_at < self.recalc_s
         if not fresh or not waiting <= self._walk.keys():
             self._walk = self.ranks(view, waiting, everyone=True)
             self._walked_at = view.now
         self._waiting = waiting
         walk = self._walk
-        return sorted(jobs, key=lambda j: walk[(j.org, j.project, j.member)].place)
+        members = sorted(by_member, key=lambda k: walk[k].place)
+        return itertools.chain.from_iterable(by_member[k] for k in members)
 
     def rank_reason(self, cycle: Cycle, job: JobRequest) -> Reason | None:
         key = (job.org, job.project, job.member)

@@ -10,7 +10,8 @@ engine *reclaims*: it preempts the newest jobs of organisations that are above t
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+import itertools
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import ClassVar
 
 from aitc.domain.job import JobRequest, Priority, RunningJob
@@ -25,6 +26,11 @@ _EPS = 1e-9
 _NO_QUOTA: tuple[float, int | None] = (0.0, None)
 
 
+def _demand(job: JobRequest) -> float:
+    """``job.gpu_demand`` without the property call for whole-GPU jobs (a hot loop)."""
+    return job.gpus if job.mig is None else job.gpu_demand
+
+
 @register
 class Quota(Policy):
     """Nominal quota first, borrowing second, reclaim when an owner needs its quota back."""
@@ -37,23 +43,33 @@ class Quota(Policy):
     ) -> None:
         super().__init__(params, organisations)
         self._quotas = {o.id: (float(o.quota or 0), o.borrow_limit) for o in organisations}
+        self._inside_of: tuple[View, list[JobRequest]] | None = None
 
     def quota(self, org: str) -> tuple[float, int | None]:
         """(guaranteed GPUs, borrow limit or None for unlimited) of ``org``."""
         return self._quotas.get(org, _NO_QUOTA)
 
-    def order(self, view: View, jobs: Sequence[JobRequest]) -> Sequence[JobRequest]:
-        """Jobs that fit in their organisation's unused quota first, then the borrowers."""
-        used = view.usage.holding()
-        room = {o: q - used.get(o, 0.0) + _EPS for o, (q, _) in self._quotas.items()}
-        room = {o: r for o, r in room.items() if r >= _EPS}
-        if not room:  # every organisation is at or above its quota: all would borrow
-            return jobs
-        inside = [j for j in jobs if j.org in room and j.gpu_demand <= room[j.org]]
+    def order(self, view: View, jobs: Sequence[JobRequest]) -> Iterable[JobRequest]:
+        """Jobs that fit in their organisation's unused quota first, then the borrowers (the
+        borrowers come out lazily: a pass that stops early never sorts them out)."""
+        inside = self._inside(view, jobs)
         if not inside:
             return jobs
         chosen = {j.id for j in inside}
-        return inside + [j for j in jobs if j.id not in chosen]
+        return itertools.chain(inside, (j for j in jobs if j.id not in chosen))
+
+    def _inside(self, view: View, jobs: Sequence[JobRequest]) -> list[JobRequest]:
+        """The jobs that fit in their organisation's unused quota at the start of the pass;
+        computed once per view (``order`` and the reclaim test both ask)."""
+        if self._inside_of is not None and self._inside_of[0] is view and jobs is view.pending:
+            return self._inside_of[1]
+        used = view.usage.holding()
+        room = {o: q - used.get(o, 0.0) + _EPS for o, (q, _) in self._quotas.items()}
+        room = {o: r for o, r in room.items() if r >= _EPS}
+        inside = [j for j in jobs if j.org in room and _demand(j) <= room[j.org]] if room else []
+        if jobs is view.pending:
+            self._inside_of = (view, inside)
+        return inside
 
     def admit(self, cycle: Cycle, job: JobRequest) -> Reason | None:
         quota, borrow = self._quotas.get(job.org, _NO_QUOTA)
@@ -105,8 +121,10 @@ class Quota(Policy):
         borrowing = any(u > self.quota(o)[0] + _EPS for o, u in before.items())
         room = {o: q - held.get(o, 0.0) + _EPS for o, (q, _) in self._quotas.items()}
         room = {o: r for o, r in room.items() if r >= _EPS}
-        found = borrowing and any(
-            j.org in room and j.gpu_demand <= room[j.org] for j in cycle.view.pending
-        )
+        # Without preemptions room only shrinks during a pass, so only jobs that fitted at
+        # its start can fit now; a preemption gives room back, so then every job is looked at.
+        view = cycle.view
+        jobs = self._inside(view, view.pending) if not cycle.preempted else view.pending
+        found = borrowing and any(j.org in room and _demand(j) <= room[j.org] for j in jobs)
         cycle.memo["quota.reclaim"] = (state, found)
         return found

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import bisect
 import math
-import operator
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from typing import ClassVar
 
 from aitc.domain.ids import JobId
@@ -28,7 +27,6 @@ from aitc.engine.policy import Policy
 from aitc.engine.registry import register
 from aitc.engine.view import Reason, ReasonCode, View
 
-_ID = operator.attrgetter("id")
 _MODES = {"preemptible": None, "any": None, "none": None}
 
 
@@ -65,17 +63,20 @@ class Tiresias(Policy):
             return 0
         return self.level(view, job)
 
-    def order(self, view: View, jobs: Sequence[JobRequest]) -> list[JobRequest]:
-        """Queue by queue, arrival order inside each (one pass over the jobs, no sort)."""
-        history = view.usage.ran_before()
-        fresh = bisect.bisect_right(self.thresholds, 0.0)
-        if fresh == 0 and history.keys().isdisjoint(map(_ID, jobs)):
-            # no job has run before: all sit in queue 0, in arrival order (checked in C)
-            self._levels, self._fresh = {}, 0
-            return list(jobs)
+    def order(self, view: View, jobs: Sequence[JobRequest]) -> Iterator[JobRequest]:
+        """Queue by queue, arrival order inside each, produced lazily.
+
+        Queue-0 jobs come out as the walk reaches them and later queues are held back until
+        the jobs run out, so a pass that stops early (nothing more fits) never looks at the
+        rest of a long queue. ``_levels`` fills in as jobs come out, before anyone asks.
+        """
+        self._levels, self._fresh = {}, bisect.bisect_right(self.thresholds, 0.0)
+        return self._lazy_order(view, jobs)
+
+    def _lazy_order(self, view: View, jobs: Sequence[JobRequest]) -> Iterator[JobRequest]:
+        history, fresh, levels = view.usage.ran_before(), self._fresh, self._levels
         starving = view.now - self.starvation_s if self.starvation_s > 0 else -math.inf
-        queues: list[list[JobRequest]] = [[] for _ in range(len(self.thresholds) + 1)]
-        levels: dict[JobId, int] = {}
+        later: list[list[JobRequest]] = [[] for _ in range(len(self.thresholds) + 1)]
         for j in jobs:
             if j.id in history:
                 level = levels[j.id] = self.pending_level(view, j)
@@ -83,9 +84,12 @@ class Tiresias(Policy):
                 level = levels[j.id] = 0
             else:
                 level = fresh
-            queues[level].append(j)
-        self._levels, self._fresh = levels, fresh
-        return [j for queue in queues for j in queue]
+            if level == 0:
+                yield j
+            else:
+                later[level].append(j)
+        for queue in later:
+            yield from queue
 
     def rank_reason(self, cycle: Cycle, job: JobRequest) -> Reason | None:
         level = self._levels.get(job.id, self._fresh)

@@ -57,6 +57,7 @@ class SlurmJob:
     submit_time: int = 0
     start_time: int = 0
     required: tuple[str, ...] = ()  # --nodelist, known before the job runs
+    comment: str = ""  # sbatch --comment: aitc marks its jobs with its instance there
 
 
 ACTIVE_STATES = frozenset(
@@ -104,7 +105,7 @@ class SlurmCli:
             raise SlurmError(_message(args, f"{args[0]} not found", _MISSING)) from None
         except subprocess.TimeoutExpired:
             raise SlurmError(
-                _message(args, f"no answer within {self.timeout_s:.0f} s", hint or _UNREACHABLE)
+                _message(args, f"no answer within {self.timeout_s:.0f} s", hint or UNREACHABLE_HINT)
             ) from None
         if done.returncode != 0:
             raise SlurmError(
@@ -160,7 +161,9 @@ def adapter_for(version: tuple[int, int, int]) -> ModuleType:
 
 
 _MISSING = "install Slurm's client commands (Debian: apt-get install slurm-wlm slurm-client)"
-_UNREACHABLE = "is slurmctld running and reachable? try `scontrol ping` with the same SLURM_CONF"
+UNREACHABLE_HINT = (
+    "is slurmctld running and reachable? try `scontrol ping` with the same SLURM_CONF"
+)
 
 
 def _hint(stderr: str) -> str:
@@ -171,7 +174,7 @@ def _hint(stderr: str) -> str:
             "`aitc arch slurm-config` from the same cluster file"
         )
     if "unable to contact slurm controller" in low or "connection refused" in low:
-        return _UNREACHABLE
+        return UNREACHABLE_HINT
     if "configuration" in low or "slurm_conf" in low:
         return "set SLURM_CONF to the cluster's slurm.conf"
     return "see the Slurm logs (SlurmctldLogFile in slurm.conf)"

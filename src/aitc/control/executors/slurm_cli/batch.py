@@ -113,7 +113,7 @@ def gres_per_node(job: ExecJob) -> str | None:
 
 
 def sbatch_args(
-    job: ExecJob, *, name: str, stdout: str, stderr: str, partition: str | None
+    job: ExecJob, *, name: str, stdout: str, stderr: str, partition: str | None, comment: str = ""
 ) -> list[str]:
     """sbatch's arguments: exactly the engine's nodes, the GPUs per node, the time limit."""
     nodes = job.placement.nodes
@@ -139,6 +139,8 @@ def sbatch_args(
         args.append(f"--chdir={job.workdir}")
     if partition:
         args.append(f"--partition={partition}")
+    if comment:
+        args.append(f"--comment={comment}")
     return args
 
 

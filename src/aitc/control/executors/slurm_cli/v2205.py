@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aitc.arch.hostlist import expand
-from aitc.control.executors.slurm_cli import SlurmJob, SlurmNode
+from aitc.control.executors.slurm_cli import UNREACHABLE_HINT, SlurmJob, SlurmNode
 from aitc.errors import SlurmError
 
 OPENAPI = "v0.0.38"
@@ -31,7 +31,8 @@ def _load(text: str, what: str) -> dict[str, Any]:
         raise SlurmError(f"`{what}` printed JSON that is not an object")
     errors = data.get("errors") or []
     if errors:
-        raise SlurmError(f"`{what}` reported errors: {errors}")
+        # 22.05 exits 0 and reports "Unspecified error" here when slurmctld does not answer.
+        raise SlurmError(f"`{what}` reported errors: {errors}. Hint: {UNREACHABLE_HINT}")
     return data
 
 
@@ -124,6 +125,7 @@ def _job(j: Mapping[str, Any]) -> SlurmJob:
         submit_time=int(j.get("submit_time") or 0),
         start_time=int(j.get("start_time") or 0),
         required=tuple(expand(str(j.get("required_nodes") or ""))),
+        comment=str(j.get("comment") or ""),
     )
 
 
