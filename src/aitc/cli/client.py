@@ -137,7 +137,7 @@ def queue(url: str | None = UrlOpt, token: str | None = TokenOpt) -> None:
                 _when(job["started_at"]),
             )
         for job in q["pending"]:
-            reasons = "; ".join(r["message"] for r in job["pending_reasons"]) or "-"
+            reasons = " ".join(r["message"] for r in job["pending_reasons"]) or "-"
             table.add_row(
                 str(job["id"]),
                 job["name"],

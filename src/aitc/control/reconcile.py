@@ -111,7 +111,8 @@ def ended_state(row: JobRow, report: ExecReport, policy: RequeuePolicy) -> tuple
         return JobState.TIMEOUT, report.cause or "exceeded its time limit"
     if status == ExecStatus.CANCELLED:
         who = row.cause if row.cancel_requested and row.cause else "cancelled outside aitc"
-        return JobState.CANCELLED, f"{who}; {report.cause}" if report.cause else who
+        how = report.cause.removeprefix("cancel requested").lstrip("; ")
+        return JobState.CANCELLED, f"{who}; {how}" if how else who
     if policy.requeue_lost and row.attempt < policy.max_attempts:
         return JobState.PENDING, (
             f"lost: {report.cause or 'the executor lost it'}; requeued "

@@ -23,7 +23,6 @@ from aitc.engine import reasons
 from aitc.engine.cycle import Cycle, VictimFinder
 from aitc.engine.pool import GENERAL
 from aitc.engine.view import Reason
-from aitc.engine.walk import Kind, Walk
 
 SHADOW = "!shadow"
 
@@ -105,12 +104,7 @@ class GreedyQueue:
         explaining = cycle.explaining
         fenced = bool(cycle.fences)
         actions, preempted = cycle.actions, cycle.preempted
-        walk, skips = Walk(ordered), 0
-
-        def dead(kind: Kind, gpus: int) -> bool:
-            return failed.get((*kind[:5], kind[5] if fenced else None), _MANY) <= gpus
-
-        for job in walk.jobs:
+        for job in ordered:
             if len(actions) != seen:  # capacity changed: look again
                 if _full(cycle, victims):
                     return
@@ -127,11 +121,7 @@ class GreedyQueue:
                 job.time_limit if fenced else None,
             )
             if not explaining and failed.get(cls, _MANY) <= job.gpus:
-                skips += 1  # (explaining tries each job, for its own reasons)
-                if skips >= walk.check_at and walk.all_dead(dead):
-                    return
-                continue
-            skips = 0
+                continue  # (explaining tries each job, for its own reasons)
             if not cycle.possible(job):
                 continue
             if not _admitted(cycle, job, admit) or not cycle.try_start(job, victims):
@@ -182,20 +172,8 @@ class BackfillQueue:
         by_org = fenced or not self.open_admission
         now, default_limit = cycle.now, cycle.default_time_limit
         left = self.depth or _MANY  # like Slurm's bf_max_job_test: bounds a pass's cost
-        walk, skips = Walk(ordered), 0
-
-        def dead(kind: Kind, gpus: int) -> bool:
-            org, priority, nodes, mig, model, limit = kind
-            promise = shadow[0] if shadow else None
-            side = None
-            if promise is not None:
-                side = now + (limit if limit is not None else default_limit) <= promise.time
-                if only_short and not side and mig is None:
-                    return True
-            cls = (org if by_org else None, priority, nodes, mig, model, limit if fenced else None)
-            return failed.get((cls, None), _MANY) <= gpus or failed.get((cls, side), _MANY) <= gpus
-
-        for job in walk.jobs:
+        jobs = iter(ordered)
+        for job in jobs:
             if head is None:
                 ready = cycle.possible(job) and _admitted(cycle, job, admit)
                 if ready and not cycle.try_start(job, victims):
@@ -204,7 +182,7 @@ class BackfillQueue:
                 continue
             left -= 1
             if left < 0:
-                self._too_deep(cycle, job, walk.jobs)
+                self._too_deep(cycle, job, jobs)
                 return
             if (len(actions), len(shadow)) != seen:  # capacity changed: look again
                 if _full(cycle, None):
@@ -222,9 +200,6 @@ class BackfillQueue:
                 limit = job.time_limit if job.time_limit is not None else default_limit
                 side = now + limit <= promise.time
                 if only_short and not side and job.mig is None and not explaining:
-                    skips += 1
-                    if skips >= walk.check_at and walk.all_dead(dead):
-                        return
                     continue
             # Jobs of one class, on the same side of the promise, meet the same answer; this
             # check is the whole cost of a job that cannot start, so it stays inline.
@@ -240,11 +215,7 @@ class BackfillQueue:
             if not explaining and (
                 failed.get((cls, None), _MANY) <= gpus or failed.get((cls, side), _MANY) <= gpus
             ):
-                skips += 1
-                if skips >= walk.check_at and walk.all_dead(dead):
-                    return
                 continue
-            skips = 0
             if not cycle.possible(job):
                 continue
             if not _admitted(cycle, job, admit) or not self._backfill(cycle, job, head, shadow):
