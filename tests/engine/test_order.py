@@ -7,6 +7,7 @@ from __future__ import annotations
 import bisect
 import math
 
+from engine_builders import Rig, cluster, jid, job, on, org
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_properties import build, clusters

@@ -84,7 +84,7 @@ class Tiresias(Policy):
                 level = levels[j.id] = 0
             else:
                 level = fresh
-            if level <= 1:
+            if level == 0:
                 yield j
             else:
                 later[level].append(j)

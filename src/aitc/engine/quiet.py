@@ -1,0 +1,90 @@
+"""Quiet passes: after a pass that started nothing, the next one looks only at new jobs.
+
+A pass that walked the whole queue and started nothing proves that every waiting job fails on
+that capacity. Until capacity grows (the driver releases GPUs, takes a node down or up, or a
+reservation shows up) the same jobs keep failing: capacity only shrank, and placement never
+finds room in less capacity where it found none in more. So the next pass needs to look only
+at the jobs that arrived since (the queue is in arrival order: they are its tail), plus, for
+EASY backfill, the head job whose promise the tail must respect. The decisions are the same as
+a full walk's; the pass costs the new jobs, not the queue.
+
+The memo holds only when every one of these is true, each O(1) to check: no reservations; the
+same capacity index, not grown since (``CapacityIndex.version``); the queue's first and last
+remembered jobs in the same places (so the old jobs are still there, in order); nothing can
+be preempted; and for backfill, arrival order, open admission and the head's kept promise.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aitc.domain.job import JobRequest
+from aitc.engine.capacity import CapacityIndex
+from aitc.engine.cycle import Cycle
+from aitc.engine.policy import Policy
+from aitc.engine.queue import BackfillQueue, GreedyQueue
+
+
+@dataclass(frozen=True, slots=True)
+class Quiet:
+    """What a pass that started nothing and looked at every job leaves behind."""
+
+    capacity: CapacityIndex
+    version: int
+    length: int
+    first: JobRequest
+    last: JobRequest
+    head: JobRequest | None
+
+
+def remember(cycle: Cycle, policy: Policy, head: JobRequest | None) -> Quiet | None:
+    """The memo after ``cycle``, or ``None`` if the next pass must walk the whole queue."""
+    view = cycle.view
+    if cycle.actions or not cycle.complete or view.reservations or not _memo_queue(policy):
+        return None
+    pending = view.pending
+    if not pending:
+        return None
+    return Quiet(view.capacity, view.capacity.version, len(pending), pending[0], pending[-1], head)
+
+
+def jobs_to_walk(cycle: Cycle, policy: Policy, quiet: Quiet | None) -> Sequence[JobRequest]:
+    """The jobs this pass must look at: the tail (and the head) while ``quiet`` holds, else
+    the whole queue."""
+    view = cycle.view
+    pending = view.pending
+    if quiet is None or not _holds(cycle, policy, quiet):
+        return pending
+    tail = list(itertools.islice(pending, quiet.length, None))
+    return tail if quiet.head is None else [quiet.head, *tail]
+
+
+def _memo_queue(policy: Policy) -> bool:
+    queue = policy.queue
+    if isinstance(queue, GreedyQueue):
+        return True
+    # backfill: the head stays first only in arrival order, and only if admission is open
+    return (
+        isinstance(queue, BackfillQueue)
+        and queue.open_admission
+        and type(policy).order is Policy.order
+    )
+
+
+def _holds(cycle: Cycle, policy: Policy, quiet: Quiet) -> bool:
+    view = cycle.view
+    capacity, pending = view.capacity, view.pending
+    if cycle.explaining or view.reservations or not _memo_queue(policy):
+        return False
+    if capacity is not quiet.capacity or capacity.version != quiet.version:
+        return False
+    if len(pending) < quiet.length or pending[0] is not quiet.first:
+        return False
+    if pending[quiet.length - 1] is not quiet.last or policy.could_preempt(cycle):
+        return False
+    queue = policy.queue
+    if isinstance(queue, BackfillQueue):
+        return queue.promise_still_kept(quiet.head, cycle.now)
+    return True
