@@ -140,6 +140,10 @@ class Controller:
         if self._unrecorded is None:
             self._unrecorded = self.executor.poll()
         reports = self._unrecorded
+        if any(r.status == ExecStatus.LOST for r in reports):
+            # A lost attempt often means a node went down after the last inventory: read it
+            # again so the requeued job is not placed straight back on that node.
+            self._refresh_inventory(now)
         with self.store.session() as s:
             outcome = apply_reports(session=s, reports=reports, now=now, policy=self.config.requeue)
             snapshot = load_snapshot(s)
