@@ -65,6 +65,9 @@ class CapacityIndex:
             self._pools[key].add(pos, node.leaf, node.su, node.gpus, node.gpus, False)
         self._own_nodes = True
         self._own_pools: set[PoolKey] = set(self._pools)
+        # bumped by every change that may give capacity back or move nodes between pools
+        # (release, release_foreign, fence): while it stands still, free capacity only shrank
+        self.version = 0
 
     # ------------------------------------------------------------------ copy-on-write
     def overlay(self) -> CapacityIndex:
@@ -79,6 +82,7 @@ class CapacityIndex:
         view._pools = dict(self._pools)
         view._own_nodes = False
         view._own_pools = set()
+        view.version = self.version
         return view
 
     def _write_nodes(self) -> None:
@@ -163,6 +167,7 @@ class CapacityIndex:
         """Return ``placement``; ``SchedulingError`` (and no change) if any part is not held."""
         plan = [self._check_release(a) for a in placement.allocs]
         self._write_nodes()
+        self.version += 1
         for pos, gpus, mig in plan:
             before = self.free_mask(pos).bit_count()
             self._used[pos] &= ~gpus
@@ -194,6 +199,7 @@ class CapacityIndex:
                 f"cannot release {gpus} foreign GPUs on {node}: only {len(held)} are held"
             )
         self._write_nodes()
+        self.version += 1
         before = self.free_mask(pos).bit_count()
         for i in held[len(held) - gpus :]:
             self._foreign[pos] &= ~(1 << i)
@@ -209,6 +215,7 @@ class CapacityIndex:
     def fence(self, positions: Iterable[int], tag: str) -> None:
         """Move nodes to the pool (their GPU model, ``tag``); a down node stays down."""
         self._write_nodes()
+        self.version += 1
         for pos in positions:
             old = self._pool_of[pos]
             if old[1] == tag or (old[1] == DOWN and tag != GENERAL):

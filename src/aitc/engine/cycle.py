@@ -60,6 +60,7 @@ class Cycle:
     shadowed: list[int] = field(default_factory=list)
     memo: dict[str, tuple[object, object]] = field(default_factory=dict)
     now: float = field(init=False)
+    complete: bool = False  # the queue walk reached the end of the jobs it was given
     possible: Callable[[JobRequest], bool] = lambda job: True
 
     @property

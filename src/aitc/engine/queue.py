@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -127,9 +128,23 @@ class GreedyQueue:
             if not _admitted(cycle, job, admit) or not cycle.try_start(job, victims):
                 failed[cls] = min(failed.get(cls, _MANY), job.gpus)
                 cycle.blocked(job)
+        cycle.complete = True
 
 
 _MANY = 1 << 30
+_PLAIN_CLASS = operator.attrgetter("priority", "nodes", "mig", "gpu_model")
+
+
+def _class(job: JobRequest, by_org: bool, fenced: bool) -> tuple[object, ...]:
+    """Backfill's job class where organisation or time limit count (admission, fences)."""
+    return (
+        job.org if by_org else None,
+        job.priority,
+        job.nodes,
+        job.mig,
+        job.gpu_model,
+        job.time_limit if fenced else None,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +168,7 @@ class BackfillQueue:
         self._kept: tuple[tuple[str, ...], Shadow] | None = None
         self.open_admission = open_admission
         self.depth = depth  # jobs looked at after the head per pass (0: all of them)
+        self.head: JobRequest | None = None  # the head of the last complete walk
 
     def run(
         self,
@@ -164,12 +180,15 @@ class BackfillQueue:
         head: JobRequest | None = None
         shadow: list[Shadow | None] = []  # empty until computed
         failed: dict[tuple[object, ...], int] = {}  # class and side -> fewest GPUs that failed
-        seen = (-1, -1)
+        seen_actions = seen_shadow = -1
         only_short = False
+        promise: Shadow | None = None
         actions = cycle.actions
         explaining = cycle.explaining
         fenced = bool(cycle.fences)
         by_org = fenced or not self.open_admission
+        # a job's class as one C-level call where organisation and time limit do not count
+        plain = None if by_org or fenced else _PLAIN_CLASS
         now, default_limit = cycle.now, cycle.default_time_limit
         left = self.depth or _MANY  # like Slurm's bf_max_job_test: bounds a pass's cost
         jobs = iter(ordered)
@@ -184,16 +203,17 @@ class BackfillQueue:
             if left < 0:
                 self._too_deep(cycle, job, jobs)
                 return
-            if (len(actions), len(shadow)) != seen:  # capacity changed: look again
+            if len(actions) != seen_actions or len(shadow) != seen_shadow:
+                # capacity changed: look again
                 if _full(cycle, None):
                     return
-                seen = (len(actions), len(shadow))
+                seen_actions, seen_shadow = len(actions), len(shadow)
+                promise = shadow[0] if shadow else None
                 # no whole GPU left outside the promised nodes: only jobs that end before
                 # the promise (or MIG slices) can still start
                 only_short = (
                     bool(shadow) and not fenced and cycle.capacity.free_outside(SHADOW) == 0
                 )
-            promise = shadow[0] if shadow else None
             if promise is None:
                 side = None
             else:
@@ -203,17 +223,11 @@ class BackfillQueue:
                     continue
             # Jobs of one class, on the same side of the promise, meet the same answer; this
             # check is the whole cost of a job that cannot start, so it stays inline.
-            cls = (
-                job.org if by_org else None,
-                job.priority,
-                job.nodes,
-                job.mig,
-                job.gpu_model,
-                job.time_limit if fenced else None,
-            )
+            cls = plain(job) if plain is not None else _class(job, by_org, fenced)
             gpus = job.gpus
             if not explaining and (
-                failed.get((cls, None), _MANY) <= gpus or failed.get((cls, side), _MANY) <= gpus
+                failed.get((cls, None), _MANY) <= gpus
+                or (side is not None and failed.get((cls, side), _MANY) <= gpus)
             ):
                 continue
             if not cycle.possible(job):
@@ -221,6 +235,8 @@ class BackfillQueue:
             if not _admitted(cycle, job, admit) or not self._backfill(cycle, job, head, shadow):
                 key = (cls, self._side(cycle, job, shadow))
                 failed[key] = min(failed.get(key, _MANY), gpus)
+        cycle.complete = True
+        self.head = head
 
     def _too_deep(self, cycle: Cycle, job: JobRequest, rest: Iterable[JobRequest]) -> None:
         """Jobs past the depth wait for a later pass (it only starts fewer jobs, so the head's
@@ -254,6 +270,13 @@ class BackfillQueue:
         cycle.shadowed = [p for p in positions if capacity.pool_of(p)[1] == GENERAL]
         capacity.fence(cycle.shadowed, SHADOW)
         return promise
+
+    def promise_still_kept(self, head: JobRequest | None, now: float) -> bool:
+        """Whether the promise made to ``head`` stands at ``now`` (or none was made)."""
+        if self._kept is None or head is None:
+            return True
+        promise = self._kept[1]
+        return promise.job != head or promise.time >= now
 
     def _kept_for(self, cycle: Cycle, head: JobRequest, fences: tuple[str, ...]) -> Shadow | None:
         if self._kept is None:

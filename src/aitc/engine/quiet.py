@@ -45,7 +45,7 @@ def remember(cycle: Cycle, policy: Policy, head: JobRequest | None) -> Quiet | N
     if cycle.actions or not cycle.complete or view.reservations or not _memo_queue(policy):
         return None
     pending = view.pending
-    if not pending:
+    if not pending or pending[-1].submit > view.now:  # a job yet to be submitted may start later
         return None
     return Quiet(view.capacity, view.capacity.version, len(pending), pending[0], pending[-1], head)
 

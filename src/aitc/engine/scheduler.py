@@ -3,14 +3,15 @@
 The pass reads like Kueue's ``Scheduler.schedule``, in numbered steps that match
 docs/scheduling.md. Between passes a scheduler keeps only what a real scheduler keeps too:
 which job shapes are impossible, which nodes an auto-placed reservation holds, the head job's
-backfill promise (while it stays the head, as Slurm keeps a job's planned start) and the
-fair-share ranking (recomputed every ``recalc_s``). The same passes in the same order give
-the same answers, so replays stay byte-identical.
+backfill promise (while it stays the head, as Slurm keeps a job's planned start), the
+fair-share ranking (recomputed every ``recalc_s``) and, after a pass that started nothing,
+which jobs are known to fail until capacity grows (``quiet.py``). The same passes in the same
+order give the same answers, so replays stay byte-identical.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from aitc.domain.cluster import Cluster
 from aitc.domain.ids import JobId
@@ -20,6 +21,7 @@ from aitc.engine.cycle import Cycle
 from aitc.engine.policy import Policy
 from aitc.engine.pool import GENERAL
 from aitc.engine.queue import earliest_start
+from aitc.engine.quiet import Quiet, jobs_to_walk, remember
 from aitc.engine.registry import policy_class
 from aitc.engine.reservations import ReservationBook
 from aitc.engine.view import Action, Reason, ReasonCode, View
@@ -46,6 +48,7 @@ class Scheduler:
         self._book = ReservationBook()
         self._cluster: Cluster | None = None
         self._impossible: dict[_ShapeKey, Reason | None] = {}
+        self._quiet: Quiet | None = None
 
     def schedule(self, view: View) -> list[Action]:
         """The actions to apply, in order: applying them never over-allocates."""
@@ -106,16 +109,22 @@ class Scheduler:
         # 3. Nothing free and nothing to preempt: nothing can change, whatever the queue holds.
         idle = not cycle.capacity.has_room() and not self.policy.could_preempt(cycle)
         if idle and not explaining:
-            return cycle
-        # 4. Order the queue by the policy's priority.
-        ordered = self.policy.order(view, view.pending)
+            return cycle  # (a quiet memo stays valid: capacity did not grow)
+        # 4. Order the queue by the policy's priority: after a pass that started nothing and
+        #    while capacity has not grown, only the jobs that arrived since (quiet.py).
         if explaining:  # every job is walked: reasons read what lazy orders fill in on the way
-            ordered = list(ordered)
+            ordered: Iterable[JobRequest] = list(self.policy.order(view, view.pending))
+        else:
+            jobs = jobs_to_walk(cycle, self.policy, self._quiet)
+            ordered = self.policy.order(view, jobs)
         # 5. Walk the queue with the policy's discipline: admission, placement, preemption and
         #    backfill all happen here, on the overlay. Jobs not yet submitted are skipped and
         #    impossible ones set aside (``cycle.possible``); drivers reject the latter.
         cycle.possible = lambda job: job.submit <= view.now and self._possible(cycle, job)
         self.policy.queue.run(cycle, ordered, self.policy, self.policy.admit)
+        if not explaining:
+            head = getattr(self.policy.queue, "head", None)
+            self._quiet = remember(cycle, self.policy, head)
         # 6. The actions, in the order they must be applied.
         return cycle
 

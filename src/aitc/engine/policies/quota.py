@@ -26,9 +26,10 @@ _EPS = 1e-9
 _NO_QUOTA: tuple[float, int | None] = (0.0, None)
 
 
-def _demand(job: JobRequest) -> float:
-    """``job.gpu_demand`` without the property call for whole-GPU jobs (a hot loop)."""
-    return job.gpus if job.mig is None else job.gpu_demand
+def _fitting(jobs: Iterable[JobRequest], room: dict[str, float]) -> list[JobRequest]:
+    """The jobs whose demand fits in their organisation's ``room`` (a hot loop: one dict
+    lookup per job, and ``gpu_demand``'s property call only for MIG slices)."""
+    return [j for j in jobs if (j.gpus if j.mig is None else j.gpu_demand) <= room.get(j.org, -1.0)]
 
 
 @register
@@ -66,7 +67,7 @@ class Quota(Policy):
         used = view.usage.holding()
         room = {o: q - used.get(o, 0.0) + _EPS for o, (q, _) in self._quotas.items()}
         room = {o: r for o, r in room.items() if r >= _EPS}
-        inside = [j for j in jobs if j.org in room and _demand(j) <= room[j.org]] if room else []
+        inside = _fitting(jobs, room) if room else []
         if jobs is view.pending:
             self._inside_of = (view, inside)
         return inside
@@ -125,6 +126,8 @@ class Quota(Policy):
         # its start can fit now; a preemption gives room back, so then every job is looked at.
         view = cycle.view
         jobs = self._inside(view, view.pending) if not cycle.preempted else view.pending
-        found = borrowing and any(j.org in room and _demand(j) <= room[j.org] for j in jobs)
+        found = borrowing and any(
+            (j.gpus if j.mig is None else j.gpu_demand) <= room.get(j.org, -1.0) for j in jobs
+        )
         cycle.memo["quota.reclaim"] = (state, found)
         return found

@@ -1,0 +1,117 @@
+"""Quiet passes change nothing: a scheduler that, after a pass that started nothing, looks only
+at new jobs makes the same decisions, pass by pass, as one that always walks the whole queue.
+Also: backfill's rule that, once the head's promise holds every free GPU, only jobs ending by
+then start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from engine_builders import Rig, cluster, job, on
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_properties import POLICIES, build, clusters
+
+from aitc.engine import make_scheduler
+from aitc.engine import scheduler as scheduler_module
+from aitc.engine.view import View
+
+busy_specs = st.lists(
+    st.tuples(
+        st.integers(0, 300),  # submit
+        st.sampled_from([1, 1, 2, 3, 4, 8, 8, 12, 16, 0]),  # GPUs (0: a MIG slice)
+        st.integers(10, 600),  # runtime
+        st.sampled_from([1.0, 1.0, 2.0]),  # limit / runtime
+        st.booleans(),  # preemptible
+        st.sampled_from(["a", "b"]),  # organisation
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@contextmanager
+def never_quiet() -> Iterator[None]:
+    saved = scheduler_module.remember
+    scheduler_module.remember = lambda *args: None
+    try:
+        yield
+    finally:
+        scheduler_module.remember = saved
+
+
+def replay(specs, policy: str, shape, *, quiet: bool) -> tuple[list[list[object]], int]:
+    loop = build(specs, policy, shape)
+    passes: list[list[object]] = []
+    schedule = loop.scheduler.schedule
+    quiet_passes = 0
+
+    def recording(view: View) -> list:
+        nonlocal quiet_passes
+        quiet_passes += loop.scheduler._quiet is not None
+        actions = schedule(view)
+        passes.append([view.now, *actions])
+        return actions
+
+    loop.scheduler.schedule = recording  # type: ignore[method-assign]
+    if quiet:
+        loop.run()
+    else:
+        with never_quiet():
+            loop.run()
+    return passes, quiet_passes
+
+
+@settings(max_examples=60, deadline=None)
+@given(specs=busy_specs, policy=st.sampled_from(POLICIES), shape=clusters)
+def test_quiet_passes_decide_exactly_as_full_walks(specs, policy, shape):
+    with_memo, _ = replay(specs, policy, shape, quiet=True)
+    without, used = replay(specs, policy, shape, quiet=False)
+    assert used == 0
+    assert with_memo == without
+
+
+def test_after_a_pass_that_starts_nothing_only_new_jobs_are_looked_at():
+    rig = Rig(cluster(1))
+    rig.run_job(job("x", 6, limit=100.0), on(("n1", range(6))))
+    rig.submit(job("big", 4), job("big2", 3))
+    scheduler = make_scheduler("backfill")
+    assert scheduler.schedule(rig.view()) == []
+    assert scheduler._quiet is not None and scheduler._quiet.length == 2
+    rig.now = 10.0
+    rig.submit(job("small", 2, limit=50.0))
+    # the two large jobs are not looked at again; the head keeps its promise, small fits
+    started = scheduler.schedule(rig.view())
+    assert [a.job_id for a in started] == [rig.pending[2].id]
+
+
+def test_capacity_given_back_ends_the_quiet_memo():
+    rig = Rig(cluster(1))
+    rig.run_job(job("x", 6, limit=100.0), on(("n1", range(6))))
+    rig.submit(job("big", 4))
+    scheduler = make_scheduler("tiresias")
+    assert scheduler.schedule(rig.view()) == []
+    rig.now = 20.0
+    rig.stop(rig.running[next(iter(rig.running))].request.id)
+    # x ended: the driver released its GPUs, so big is looked at again and starts
+    assert [a.job_id for a in scheduler.schedule(rig.view())] == [rig.pending[0].id]
+
+
+def test_once_the_promise_holds_every_free_gpu_only_jobs_ending_by_then_start():
+    rig = Rig(cluster(1))
+    rig.run_job(job("x", 6, limit=100.0), on(("n1", range(6))))
+    rig.submit(
+        job("head", 4),
+        job("long", 1, limit=500.0),
+        job("short", 1, limit=50.0),
+        job("long2", 1, limit=101.0),
+        job("edge", 1, limit=100.0),  # ends exactly when the head is promised to start
+    )
+    started = make_scheduler("backfill").schedule(rig.view())
+    names = {
+        j.id: n
+        for j, n in zip(rig.pending, ["head", "long", "short", "long2", "edge"], strict=True)
+    }
+    assert [names[a.job_id] for a in started] == ["short", "edge"]
