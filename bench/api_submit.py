@@ -9,6 +9,10 @@ server) and once with httpx clients, and ``GET /healthz`` (the HTTP floor, no da
 as the baseline, with the ratio between the two.
 
     .venv/bin/python bench/api_submit.py [--count 4000] [--clients 16] [--db sqlite,postgresql]
+        [--baseline /path/to/old/src]
+
+``--baseline`` runs a second server from another source tree (a copy of an earlier ``src/``)
+right after this one's, on a fresh database of its own, and prints the ratio between the two.
 
 PostgreSQL is a throwaway server started like the test fixtures (needs root: initdb runs as
 the postgres user); pass --pg-url to use one you have instead.
@@ -69,9 +73,11 @@ def serve(url: str, port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def start_server(url: str) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(url: str, src: str | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """The server on ``url``; with ``src``, the ``aitc`` package found there (a baseline)."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", url, str(port)])
+    env = dict(os.environ, PYTHONPATH=src) if src else None
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", url, str(port)], env=env)
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -177,14 +183,15 @@ def measure(
 def line(name: str, what: str, figures: tuple[float, float, float, float]) -> str:
     rate, p50, p99, cpu = figures
     return (
-        f"{name:<11} {what:<24} {rate:6.0f}/s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  "
+        f"{name:<16} {what:<24} {rate:6.0f}/s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  "
         f"server CPU {cpu:.2f} ms/request"
     )
 
 
-def bench(name: str, url: str, count: int, clients: int) -> None:
+def bench(name: str, url: str, count: int, clients: int, src: str | None = None) -> float:
+    """Print the figures of one server (``src``: a baseline's source tree); its submissions/s."""
     token = seed(url)
-    proc, base = start_server(url)
+    proc, base = start_server(url, src)
     try:
         floor = measure(base, token, count, clients, submit=False, pid=proc.pid, raw=True)
         raw = measure(base, token, count, clients, submit=True, pid=proc.pid, raw=True)
@@ -192,13 +199,24 @@ def bench(name: str, url: str, count: int, clients: int) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+    if src:
+        name = f"{name} (old)"
     print(line(name, "submit, raw asyncio", raw))
     print(line(name, "submit, httpx clients", lib))
     print(line(name, "healthz, raw asyncio", floor))
     print(
-        f"{name:<11} submit/healthz {raw[0] / floor[0]:.2f}; one core would submit "
+        f"{name:<16} submit/healthz {raw[0] / floor[0]:.2f}; one core would submit "
         f"{1000 / raw[3]:.0f}/s at {raw[3]:.2f} ms CPU each"
     )
+    return raw[0]
+
+
+def compare(name: str, urls: tuple[str, str], args: argparse.Namespace) -> None:
+    """This tree's server and, with ``--baseline``, the baseline's, back to back."""
+    rate = bench(name, urls[0], args.count, args.clients)
+    if args.baseline:
+        old = bench(name, urls[1], args.count, args.clients, args.baseline)
+        print(f"{name:<16} submit, raw asyncio: {rate / old:.2f}× the baseline")
 
 
 def main() -> None:
@@ -207,6 +225,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--db", default="sqlite,postgresql")
     parser.add_argument("--pg-url", default=None)
+    parser.add_argument(
+        "--baseline",
+        metavar="SRC",
+        help="also measure the aitc package in SRC (a copy of an older src/), back to back",
+    )
     parser.add_argument("--serve", nargs=2, metavar=("URL", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -219,14 +242,14 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as tmp:
         if "sqlite" in args.db:
-            bench("sqlite", f"sqlite:///{tmp}/aitc.db", args.count, args.clients)
+            compare("sqlite", (f"sqlite:///{tmp}/aitc.db", f"sqlite:///{tmp}/old.db"), args)
     if "postgresql" in args.db:
         bench_postgres(args)
 
 
 def bench_postgres(args: argparse.Namespace) -> None:
     if args.pg_url:
-        bench("postgresql", args.pg_url, args.count, args.clients)
+        bench("postgresql", args.pg_url, args.count, args.clients)  # one database: no baseline
         return
     from pgserver import postgres_available, start_server, stop_server
 
@@ -236,7 +259,7 @@ def bench_postgres(args: argparse.Namespace) -> None:
         return
     server = start_server()
     try:
-        bench("postgresql", server.fresh_database(), args.count, args.clients)
+        compare("postgresql", (server.fresh_database(), server.fresh_database()), args)
     finally:
         stop_server(server)
 

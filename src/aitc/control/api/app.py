@@ -14,6 +14,7 @@ from aitc.control.api.deps import StoreDep
 from aitc.control.api.routes import admin, cluster, jobs
 from aitc.control.api.schemas import Health
 from aitc.control.api.settings import Settings
+from aitc.control.store.batch import GroupCommit
 from aitc.control.store.db import Store
 
 API_PREFIX = "/api/v1"
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings, app.state.store = settings, store
     app.state.auth_cache = AuthCache(settings.clock, settings.auth_cache_s)
+    app.state.group_commit = GroupCommit(store.session)
     errors.install(app)
     for module in (jobs, cluster, admin):
         app.include_router(module.router, prefix=API_PREFIX)

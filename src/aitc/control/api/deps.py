@@ -6,9 +6,10 @@ committed before its submission is acknowledged, so an acknowledged job survives
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
@@ -18,10 +19,12 @@ from sqlalchemy.orm import Session
 from aitc.control.api.authcache import AuthCache
 from aitc.control.api.settings import Settings
 from aitc.control.store.access import Caller
+from aitc.control.store.batch import GroupCommit
 from aitc.control.store.db import Store
 from aitc.control.store.tokens import authenticate
 
 AFTER_COMMIT = "aitc.after_commit"
+T = TypeVar("T")
 bearer = HTTPBearer(auto_error=False, description="An API token (`aitc token create`).")
 
 
@@ -85,6 +88,29 @@ async def get_caller(
             headers={"WWW-Authenticate": "Bearer"},
         )
     return caller
+
+
+async def group_commit(request: Request, work: Callable[[Session], T]) -> T:
+    """``work(session)``'s result, run in the app's next group commit and committed (see
+    ``store.batch``); its error is raised here."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def done(result: T, error: BaseException | None) -> None:
+        loop.call_soon_threadsafe(_settle, future, result, error)
+
+    writer: GroupCommit = request.app.state.group_commit
+    writer.put(work, done)
+    return await future
+
+
+def _settle(future: asyncio.Future[T], result: T, error: BaseException | None) -> None:
+    if future.cancelled():  # the client left; the work was done all the same
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
 
 
 def _authenticate(store: Store, secret: str) -> Caller | None:
