@@ -15,12 +15,13 @@ from __future__ import annotations
 import heapq
 import itertools
 import operator
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from aitc.domain.job import JobRequest, Placement
 from aitc.engine import reasons
+from aitc.engine.capacity import CapacityIndex
 from aitc.engine.cycle import Cycle, VictimFinder
 from aitc.engine.pool import GENERAL
 from aitc.engine.view import Reason
@@ -90,7 +91,9 @@ class GreedyQueue:
     limit while reservations exist) differ only in size: where one failed, a larger one fails
     too (capacity only shrinks during a pass, admission only tightens), so it is skipped
     until a preemption frees capacity. Policies keep this sound by ordering jobs so that a
-    later job of a class never has more right to preempt than an earlier one.
+    later job of a class never has more right to preempt than an earlier one. Where nothing
+    may be preempted, jobs too large for the free capacity never reach the class check
+    (``could_fit``).
     """
 
     def run(
@@ -103,6 +106,9 @@ class GreedyQueue:
         failed: dict[tuple[object, ...], int] = {}  # class -> fewest GPUs that failed
         seen = seen_preempted = -1
         explaining = cycle.explaining
+        if not explaining and (victims is None or not victims.could_preempt(cycle)):
+            # nothing will be preempted, so free capacity only shrinks during this pass
+            ordered = could_fit(ordered, cycle.capacity)
         fenced = bool(cycle.fences)
         actions, preempted = cycle.actions, cycle.preempted
         for job in ordered:
@@ -132,6 +138,41 @@ class GreedyQueue:
 
 
 _MANY = 1 << 30
+
+
+def could_fit(jobs: Iterable[JobRequest], capacity: CapacityIndex) -> Iterator[JobRequest]:
+    """The jobs of ``jobs`` whose size could still fit in ``capacity``, in order.
+
+    Only for walks where nothing will be preempted: free capacity then only shrinks, so a
+    job larger than the free GPUs, or a job that stays on one node and is larger than the
+    freest node, cannot start in this pass and the walk would only look at it and fail. A
+    walk with a GPU or two free so passes over the queued 2-, 4- and 8-GPU jobs in front of
+    the next 1-GPU job with one comparison each. MIG slices (0 whole GPUs) and jobs with
+    ``nodes`` > 1 always pass: the walk judges them.
+    """
+    pools = [p for p in capacity.pools() if p.nodes]
+    if not pools:
+        return iter(jobs)
+    freest = max(p.max_node_free() for p in pools)
+    free = capacity.total_free()
+    node_gpus = min(p.node_gpus for p in pools)  # up to this many GPUs stay on one node
+    if free <= node_gpus:  # no job larger than a node fits: the common, cheap case
+        return (j for j in jobs if j.gpus <= freest or (j.nodes or 0) > 1)
+    return (
+        j
+        for j in jobs
+        if j.gpus <= freest or (j.nodes or 0) > 1 or (not j.nodes and node_gpus < j.gpus <= free)
+    )
+
+
+def ending_by(jobs: Iterable[JobRequest], seconds: float) -> Iterator[JobRequest]:
+    """The jobs of ``jobs`` that may end within ``seconds``, in order: a time limit of at
+    most ``seconds`` (with a millisecond to spare for rounding), no time limit (the caller
+    decides those), or a MIG slice."""
+    cutoff = seconds + 1e-3
+    return (j for j in jobs if j.time_limit is None or j.time_limit <= cutoff or j.mig is not None)
+
+
 _PLAIN_CLASS = operator.attrgetter("priority", "nodes", "mig", "gpu_model")
 
 
@@ -191,50 +232,67 @@ class BackfillQueue:
         plain = None if by_org or fenced else _PLAIN_CLASS
         now, default_limit = cycle.now, cycle.default_time_limit
         left = self.depth or _MANY  # like Slurm's bf_max_job_test: bounds a pass's cost
-        jobs = iter(ordered)
+        jobs: Iterator[JobRequest] = iter(ordered)
         for job in jobs:
-            if head is None:
-                ready = cycle.possible(job) and _admitted(cycle, job, admit)
-                if ready and not cycle.try_start(job, victims):
-                    head = job
-                    cycle.blocked(job)
-                continue
-            left -= 1
-            if left < 0:
-                self._too_deep(cycle, job, jobs)
-                return
-            if len(actions) != seen_actions or len(shadow) != seen_shadow:
-                # capacity changed: look again
-                if _full(cycle, None):
+            ready = cycle.possible(job) and _admitted(cycle, job, admit)
+            if ready and not cycle.try_start(job, victims):
+                head = job
+                cycle.blocked(job)
+                break
+        if head is None:  # every job started (or could not be tried)
+            cycle.complete = True
+            self.head = None
+            return
+        if not explaining and not self.depth and cycle.capacity.has_room():
+            # later jobs never preempt, so free capacity only shrinks from here on
+            jobs = could_fit(jobs, cycle.capacity)
+        narrowed = explaining or bool(self.depth)  # (a depth counts every job it passes)
+        while True:
+            for job in jobs:
+                left -= 1
+                if left < 0:
+                    self._too_deep(cycle, job, jobs)
                     return
-                seen_actions, seen_shadow = len(actions), len(shadow)
-                promise = shadow[0] if shadow else None
-                # no whole GPU left outside the promised nodes: only jobs that end before
-                # the promise (or MIG slices) can still start
-                only_short = (
-                    bool(shadow) and not fenced and cycle.capacity.free_outside(SHADOW) == 0
-                )
-            if promise is None:
-                side = None
-            else:
-                limit = job.time_limit if job.time_limit is not None else default_limit
-                side = now + limit <= promise.time
-                if only_short and not side and job.mig is None and not explaining:
+                if len(actions) != seen_actions or len(shadow) != seen_shadow:
+                    # capacity changed: look again
+                    if _full(cycle, None):
+                        return
+                    seen_actions, seen_shadow = len(actions), len(shadow)
+                    promise = shadow[0] if shadow else None
+                    # no whole GPU left outside the promised nodes: only jobs that end before
+                    # the promise (or MIG slices) can still start
+                    only_short = (
+                        bool(shadow) and not fenced and cycle.capacity.free_outside(SHADOW) == 0
+                    )
+                    if only_short and not narrowed and promise is not None:
+                        # capacity only shrinks from here on, so this holds for the rest of
+                        # the pass: pass over the jobs that end too late with one test each
+                        narrowed = True
+                        jobs = itertools.chain((job,), ending_by(jobs, promise.time - now))
+                        break
+                if promise is None:
+                    side = None
+                else:
+                    limit = job.time_limit if job.time_limit is not None else default_limit
+                    side = now + limit <= promise.time
+                    if only_short and not side and job.mig is None and not explaining:
+                        continue
+                # Jobs of one class, on the same side of the promise, meet the same answer;
+                # this check is the whole cost of a job that cannot start: it stays inline.
+                cls = plain(job) if plain is not None else _class(job, by_org, fenced)
+                gpus = job.gpus
+                if not explaining and (
+                    failed.get((cls, None), _MANY) <= gpus
+                    or (side is not None and failed.get((cls, side), _MANY) <= gpus)
+                ):
                     continue
-            # Jobs of one class, on the same side of the promise, meet the same answer; this
-            # check is the whole cost of a job that cannot start, so it stays inline.
-            cls = plain(job) if plain is not None else _class(job, by_org, fenced)
-            gpus = job.gpus
-            if not explaining and (
-                failed.get((cls, None), _MANY) <= gpus
-                or (side is not None and failed.get((cls, side), _MANY) <= gpus)
-            ):
-                continue
-            if not cycle.possible(job):
-                continue
-            if not _admitted(cycle, job, admit) or not self._backfill(cycle, job, head, shadow):
-                key = (cls, self._side(cycle, job, shadow))
-                failed[key] = min(failed.get(key, _MANY), gpus)
+                if not cycle.possible(job):
+                    continue
+                if not _admitted(cycle, job, admit) or not self._backfill(cycle, job, head, shadow):
+                    key = (cls, self._side(cycle, job, shadow))
+                    failed[key] = min(failed.get(key, _MANY), gpus)
+            else:
+                break
         cycle.complete = True
         self.head = head
 

@@ -1,0 +1,79 @@
+"""The size and time filters change nothing: where nothing will be preempted, the walk passes
+over jobs too large for the free capacity (and, once backfill's promise holds every free GPU,
+jobs that end too late) without looking at them, and every pass makes the same decisions as
+a walk that looks at every job."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+from engine_builders import cluster, job, on
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_properties import POLICIES, clusters
+from test_quiet import busy_specs, replay
+
+from aitc.domain.job import JobRequest
+from aitc.engine import queue as queue_module
+from aitc.engine.capacity import CapacityIndex
+from aitc.engine.queue import could_fit, ending_by
+
+
+def _names(jobs: Iterable[JobRequest]) -> list[str]:
+    return [j.name for j in jobs]
+
+
+def test_could_fit_passes_over_jobs_larger_than_the_freest_node_in_order() -> None:
+    capacity = CapacityIndex(cluster(2))  # two nodes of 8 GPUs
+    capacity.allocate(on(("n1", range(6)), ("n2", range(5))))  # 2 and 3 free
+    jobs = [job("a", 4), job("b", 1), job("c", 3), job("d", 8), job("e", 2), job("f", 5)]
+    assert _names(could_fit(jobs, capacity)) == ["b", "c", "e"]
+
+
+def test_could_fit_keeps_multi_node_jobs_up_to_the_free_gpus() -> None:
+    capacity = CapacityIndex(cluster(3))
+    capacity.allocate(on(("n1", range(8)), ("n2", range(8)), ("n3", range(4))))  # 4 free
+    jobs = [job("six", 6), job("spread", 2, nodes=2), job("big", 16), job("four", 4)]
+    assert _names(could_fit(jobs, capacity)) == ["spread", "four"]
+
+
+def test_could_fit_always_keeps_mig_slices() -> None:
+    capacity = CapacityIndex(cluster(1))
+    capacity.allocate(on(("n1", range(8))))
+    jobs = [job("a", 1), job("s", mig="1g.10gb")]
+    assert _names(could_fit(jobs, capacity)) == ["s"]
+
+
+def test_ending_by_keeps_short_jobs_jobs_without_a_limit_and_mig_slices() -> None:
+    jobs = [
+        job("short", 1, limit=100.0),
+        job("long", 1, limit=500.0),
+        job("open", 1),
+        job("slice", mig="1g.10gb", limit=500.0),
+        job("edge", 1, limit=300.0),
+    ]
+    assert _names(ending_by(jobs, 300.0)) == ["short", "open", "slice", "edge"]
+
+
+def _every_job(jobs: Iterable[JobRequest], *args: object) -> Iterator[JobRequest]:
+    return iter(jobs)
+
+
+@contextmanager
+def unfiltered() -> Iterator[None]:
+    saved = queue_module.could_fit, queue_module.ending_by
+    queue_module.could_fit = queue_module.ending_by = _every_job
+    try:
+        yield
+    finally:
+        queue_module.could_fit, queue_module.ending_by = saved
+
+
+@settings(max_examples=60, deadline=None)
+@given(specs=busy_specs, policy=st.sampled_from(POLICIES), shape=clusters)
+def test_filtered_walks_decide_exactly_as_walks_over_every_job(specs, policy, shape):
+    filtered, _ = replay(specs, policy, shape, quiet=True)
+    with unfiltered():
+        every, _ = replay(specs, policy, shape, quiet=True)
+    assert filtered == every
