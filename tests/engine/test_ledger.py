@@ -4,6 +4,8 @@ import math
 
 import pytest
 from engine_builders import job
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aitc.domain.job import Priority
 from aitc.engine.ledger import UsageLedger
@@ -76,3 +78,30 @@ def test_the_half_life_halves_old_usage():
     ledger.job_stopped(x.id, 60.0)
     assert ledger.usage(60.0).orgs["ai-institute"] == pytest.approx(60 / math.log(2) / 2)
     assert ledger.usage(120.0).orgs["ai-institute"] == pytest.approx(60 / math.log(2) / 4)
+
+
+def plain_holding(ledger: UsageLedger) -> dict[str, float]:
+    """``holding`` as first written: a scan of every account, organisations picked out."""
+    accounts = ledger._accounts
+    return {k[0]: a.rate for k, a in accounts.items() if len(k) == 1 and a.rate > 1e-9}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from("abc"), st.sampled_from([0, 1, 2, 8]), st.booleans()),
+        max_size=30,
+    )
+)
+def test_holding_from_the_organisation_index_equals_a_scan_of_every_account(events):
+    ledger = UsageLedger(100.0)
+    running: list = []
+    for n, (org, gpus, stop) in enumerate(events):
+        if stop and running:
+            ledger.job_stopped(running.pop(0).id, float(n))
+        else:
+            mig = "1g.10gb" if gpus == 0 else None
+            request = job(f"h{n}", gpus, org=org, member=f"m{n % 3}", mig=mig)
+            ledger.job_started(request, float(n))
+            running.append(request)
+        assert ledger.holding() == plain_holding(ledger)

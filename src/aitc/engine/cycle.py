@@ -69,7 +69,7 @@ class Cycle:
         ledger's running totals, which the driver keeps in step with ``view.running``)."""
         if self._org_gpus is None:
             self._org_gpus = self.view.usage.holding()
-            for r in self.view.running:
+            for r in self.view.running if self.preempted else ():
                 if r.request.id in self.preempted:
                     org = r.request.org
                     self._org_gpus[org] = self._org_gpus.get(org, 0.0) - r.request.gpu_demand

@@ -48,6 +48,7 @@ class UsageLedger:
         self.half_life_s = half_life_s
         self._decay = math.log(2) / half_life_s if math.isfinite(half_life_s) else 0.0
         self._accounts: dict[Key, _Account] = {}
+        self._org_accounts: dict[str, _Account] = {}  # the organisations' accounts again
         self._running: dict[JobId, tuple[JobRequest, float]] = {}
         self._attained: dict[JobId, float] = {}
         self._last_stop: dict[JobId, float] = {}
@@ -116,11 +117,7 @@ class UsageLedger:
 
     def holding(self) -> dict[str, float]:
         """GPUs each organisation's running jobs hold now (a MIG slice counts its fraction)."""
-        return {
-            key[0]: acc.rate
-            for key, acc in self._accounts.items()
-            if len(key) == 1 and acc.rate > 1e-9
-        }
+        return {org: acc.rate for org, acc in self._org_accounts.items() if acc.rate > 1e-9}
 
     def preemptible_running(self) -> int:
         """How many running jobs are preemptible (lets a pass skip looking for victims)."""
@@ -134,6 +131,8 @@ class UsageLedger:
         acc = self._accounts.get(key)
         if acc is None:
             acc = self._accounts[key] = _Account(at=now)
+            if len(key) == 1:
+                self._org_accounts[key[0]] = acc
         if now >= acc.at:
             acc.total = self._value(acc, now)
             acc.at = now

@@ -11,6 +11,7 @@ engine *reclaims*: it preempts the newest jobs of organisations that are above t
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import ClassVar
 
@@ -28,12 +29,13 @@ _NO_QUOTA: tuple[float, int | None] = (0.0, None)
 
 def _fitting(jobs: Iterable[JobRequest], room: dict[str, float]) -> list[JobRequest]:
     """The jobs whose demand fits in their organisation's ``room`` (a hot loop: a job of an
-    organisation without room costs one ``in`` test, and ``gpu_demand``'s property call
-    happens only for MIG slices)."""
+    organisation without room costs one lookup, and ``gpu_demand``'s property call happens
+    only for MIG slices)."""
+    get = room.get
     return [
         j
         for j in jobs
-        if j.org in room and (j.gpus if j.mig is None else j.gpu_demand) <= room[j.org]
+        if (r := get(j.org)) is not None and (j.gpus if j.mig is None else j.gpu_demand) <= r
     ]
 
 
@@ -50,6 +52,7 @@ class Quota(Policy):
         super().__init__(params, organisations)
         self._quotas = {o.id: (float(o.quota or 0), o.borrow_limit) for o in organisations}
         self._inside_of: tuple[View, list[JobRequest]] | None = None
+        self._least_of: tuple[View, dict[str, float]] | None = None
 
     def quota(self, org: str) -> tuple[float, int | None]:
         """(guaranteed GPUs, borrow limit or None for unlimited) of ``org``."""
@@ -76,6 +79,20 @@ class Quota(Policy):
         if jobs is view.pending:
             self._inside_of = (view, inside)
         return inside
+
+    def _least(self, view: View) -> dict[str, float]:
+        """The smallest demand of each organisation's jobs that fit in its unused quota at the
+        start of the pass (once per view): a job fits the room left now if and only if its
+        organisation's smallest does."""
+        if self._least_of is not None and self._least_of[0] is view:
+            return self._least_of[1]
+        least: dict[str, float] = {}
+        for j in self._inside(view, view.pending):
+            demand = j.gpus if j.mig is None else j.gpu_demand
+            if demand < least.get(j.org, math.inf):
+                least[j.org] = demand
+        self._least_of = (view, least)
+        return least
 
     def admit(self, cycle: Cycle, job: JobRequest) -> Reason | None:
         quota, borrow = self._quotas.get(job.org, _NO_QUOTA)
@@ -123,17 +140,23 @@ class Quota(Policy):
         memo = cycle.memo.get("quota.reclaim")
         if memo is not None and memo[0] == state:
             return bool(memo[1])
-        before = {o: u - cycle.org_started.get(o, 0.0) for o, u in held.items()}
-        borrowing = any(u > self.quota(o)[0] + _EPS for o, u in before.items())
+        started = cycle.org_started
+        borrowing = any(u - started.get(o, 0.0) > self.quota(o)[0] + _EPS for o, u in held.items())
+        if not borrowing:  # nobody to reclaim from: no table to build, no job to look at
+            cycle.memo["quota.reclaim"] = (state, False)
+            return False
         room = {o: q - held.get(o, 0.0) + _EPS for o, (q, _) in self._quotas.items()}
         room = {o: r for o, r in room.items() if r >= _EPS}
         # Without preemptions room only shrinks during a pass, so only jobs that fitted at
         # its start can fit now; a preemption gives room back, so then every job is looked at.
         view = cycle.view
-        jobs = self._inside(view, view.pending) if not cycle.preempted else view.pending
-        found = borrowing and any(
-            j.org in room and (j.gpus if j.mig is None else j.gpu_demand) <= room[j.org]
-            for j in jobs
-        )
+        if not cycle.preempted:  # one look per organisation with room: its smallest job
+            least = self._least(view)
+            found = any(least.get(o, math.inf) <= r for o, r in room.items())
+        else:
+            found = any(
+                j.org in room and (j.gpus if j.mig is None else j.gpu_demand) <= room[j.org]
+                for j in view.pending
+            )
         cycle.memo["quota.reclaim"] = (state, found)
         return found
