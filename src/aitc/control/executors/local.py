@@ -233,9 +233,12 @@ class LocalExecutor:
 
     def _unsupervised(self, adir: AttemptDir) -> ExitRecord | None:
         """The supervisor is gone without an exit record: the job runs orphaned, or vanished."""
+        supervisor = adir.proc("supervisor")
+        if alive(supervisor):
+            return None  # its record appeared after the caller looked: it runs
         child = adir.proc("child")
         young = self._clock() - (adir.root / "claim").stat().st_mtime < STARTUP_GRACE_S
-        if child is None and adir.proc("supervisor") is None and young:
+        if child is None and supervisor is None and young:
             return None  # claimed an instant ago; the supervisor is writing its record
         if alive(child):
             return self._police_orphan(adir, child.pid, child.started_at)  # type: ignore[union-attr]

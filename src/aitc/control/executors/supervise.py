@@ -143,6 +143,8 @@ def _run_claimed(adir: AttemptDir) -> int:
         adir.write_exit(ExitRecord("lost", None, time.time(), "spec.json missing or unreadable"))
         return 1
     adir.write_proc("supervisor", _record(os.getpid()))
+    if adir.exit() is not None:
+        return 0  # judged already (lost before this record appeared): it must not run now
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, _on_stop)
     early = adir.cancel_request()
