@@ -18,6 +18,7 @@ from aitc.domain.org import Organisation, OrgKind, Project
 from aitc.domain.reservation import Reservation
 from aitc.engine.capacity import CapacityIndex
 from aitc.engine.ledger import UsageLedger
+from aitc.engine.pending import PendingQueue
 from aitc.engine.scheduler import Scheduler
 from aitc.engine.view import Action, Preempt, Start, View
 
@@ -127,18 +128,25 @@ class Rig:
     running: dict[JobId, RunningJob] = field(default_factory=dict)
     reservations: list[Reservation] = field(default_factory=list)
     organisations: list[Organisation] = field(default_factory=list)
+    # with ``indexed``, the view's pending jobs are a ``PendingQueue`` kept in step with
+    # ``pending`` (as the drivers keep theirs); else a plain tuple
+    indexed: bool = False
     capacity: CapacityIndex = field(init=False)
     ledger: UsageLedger = field(init=False)
+    queue: PendingQueue = field(init=False)
 
     def __post_init__(self) -> None:
         self.capacity = CapacityIndex(self.cluster)
         self.ledger = UsageLedger(self.half_life_s)
+        self.queue = PendingQueue(self.pending)
 
     def view(self) -> View:
+        if self.indexed:
+            assert list(self.queue) == self.pending
         return View(
             self.now,
             self.cluster,
-            tuple(self.pending),
+            self.queue if self.indexed else tuple(self.pending),
             tuple(self.running.values()),
             self.capacity,
             self.ledger,
@@ -148,6 +156,8 @@ class Rig:
 
     def submit(self, *jobs: JobRequest) -> Rig:
         self.pending.extend(jobs)
+        for j in jobs:
+            self.queue.add(j)
         return self
 
     def run_job(self, request: JobRequest, placement: Placement) -> None:
@@ -167,6 +177,8 @@ class Rig:
             self.capacity.allocate(action.placement)
             self.ledger.job_started(request, self.now)
             self.running[request.id] = RunningJob(request, action.placement, self.now)
+            if any(j.id == request.id for j in self.pending):
+                self.queue.remove(request.id)
             self.pending = [j for j in self.pending if j.id != request.id]
 
     def stop(self, job_id: JobId, *, requeue: bool = False) -> None:
@@ -176,6 +188,7 @@ class Rig:
         if requeue:
             self.pending.append(run.request)
             self.pending.sort(key=lambda j: (j.submit, j.id))
+            self.queue.requeue(run.request)
 
     def step(self, scheduler: Scheduler) -> list[Action]:
         actions = scheduler.schedule(self.view())

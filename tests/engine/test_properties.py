@@ -117,9 +117,9 @@ job_specs = st.lists(
 clusters = st.tuples(st.integers(1, 5), st.integers(1, 3))
 
 
-def build(specs, policy: str, shape, *, reservations=()):
+def build(specs, policy: str, shape, *, reservations=(), indexed: bool = False):
     nodes, per_leaf = shape
-    rig = Rig(cluster(nodes, per_leaf=per_leaf, leaves_per_su=2))
+    rig = Rig(cluster(nodes, per_leaf=per_leaf, leaves_per_su=2), indexed=indexed)
     rig.organisations = [org("a", quota=8, borrow=8), org("b", quota=8)]
     rig.reservations.extend(reservations)
     arrivals, runtime = [], {}
@@ -142,9 +142,9 @@ def build(specs, policy: str, shape, *, reservations=()):
 
 
 @settings(max_examples=25, deadline=None)
-@given(specs=job_specs, policy=st.sampled_from(POLICIES), shape=clusters)
-def test_no_double_allocation_gangs_whole_and_no_start_before_submit(specs, policy, shape):
-    loop = build(specs, policy, shape)
+@given(specs=job_specs, policy=st.sampled_from(POLICIES), shape=clusters, indexed=st.booleans())
+def test_no_double_allocation_gangs_whole_and_no_start_before_submit(specs, policy, shape, indexed):
+    loop = build(specs, policy, shape, indexed=indexed)
     loop.run()  # every pass checks gangs and recounts GPUs; Rig.apply checks submit times
     submits = {j.id: j.submit for j in loop.rig.pending} | {
         r.request.id: r.request.submit for r in loop.rig.running.values()

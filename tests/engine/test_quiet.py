@@ -42,8 +42,10 @@ def never_quiet() -> Iterator[None]:
         scheduler_module.remember = saved
 
 
-def replay(specs, policy: str, shape, *, quiet: bool) -> tuple[list[list[object]], int]:
-    loop = build(specs, policy, shape)
+def replay(
+    specs, policy: str, shape, *, quiet: bool, indexed: bool = False
+) -> tuple[list[list[object]], int]:
+    loop = build(specs, policy, shape, indexed=indexed)
     passes: list[list[object]] = []
     schedule = loop.scheduler.schedule
     quiet_passes = 0

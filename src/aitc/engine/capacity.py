@@ -68,6 +68,9 @@ class CapacityIndex:
         # bumped by every change that may give capacity back or move nodes between pools
         # (release, release_foreign, fence): while it stands still, free capacity only shrank
         self.version = 0
+        # bumped by every change at all (allocations too): while it stands still, the index
+        # holds exactly what it held, so the running jobs are the same
+        self.stamp = 0
 
     # ------------------------------------------------------------------ copy-on-write
     def overlay(self) -> CapacityIndex:
@@ -82,7 +85,7 @@ class CapacityIndex:
         view._pools = dict(self._pools)
         view._own_nodes = False
         view._own_pools = set()
-        view.version = self.version
+        view.version, view.stamp = self.version, self.stamp
         return view
 
     def _write_nodes(self) -> None:
@@ -155,6 +158,7 @@ class CapacityIndex:
         """Mark ``placement`` held; ``SchedulingError`` (and no change) if any part is taken."""
         plan = [self._check_alloc(a) for a in placement.allocs]
         self._write_nodes()
+        self.stamp += 1
         for pos, gpus, mig in plan:
             before = self.free_mask(pos).bit_count()
             self._used[pos] |= gpus
@@ -168,6 +172,7 @@ class CapacityIndex:
         plan = [self._check_release(a) for a in placement.allocs]
         self._write_nodes()
         self.version += 1
+        self.stamp += 1
         for pos, gpus, mig in plan:
             before = self.free_mask(pos).bit_count()
             self._used[pos] &= ~gpus
@@ -185,6 +190,7 @@ class CapacityIndex:
                 f"cannot hold {gpus} foreign GPUs on {node}: only {len(free)} are free"
             )
         self._write_nodes()
+        self.stamp += 1
         before = len(free)
         for i in free[:gpus]:
             self._foreign[pos] |= 1 << i
@@ -200,6 +206,7 @@ class CapacityIndex:
             )
         self._write_nodes()
         self.version += 1
+        self.stamp += 1
         before = self.free_mask(pos).bit_count()
         for i in held[len(held) - gpus :]:
             self._foreign[pos] &= ~(1 << i)
@@ -216,6 +223,7 @@ class CapacityIndex:
         """Move nodes to the pool (their GPU model, ``tag``); a down node stays down."""
         self._write_nodes()
         self.version += 1
+        self.stamp += 1
         for pos in positions:
             old = self._pool_of[pos]
             if old[1] == tag or (old[1] == DOWN and tag != GENERAL):

@@ -61,6 +61,7 @@ class Cycle:
     memo: dict[str, tuple[object, object]] = field(default_factory=dict)
     now: float = field(init=False)
     complete: bool = False  # the queue walk reached the end of the jobs it was given
+    phase: int = 0  # which part of a ``Phased`` order the walk is in
     possible: Callable[[JobRequest], bool] = lambda job: True
 
     @property

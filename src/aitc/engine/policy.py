@@ -67,6 +67,9 @@ class Policy:
 
     name: ClassVar[str] = ""
     PARAMS: ClassVar[Mapping[str, object]] = {}
+    # whether ``candidates`` depends only on the running jobs and the queue, never on the
+    # clock (quiet passes rely on it: quiet.py)
+    stable_victims: bool = True
 
     def __init__(
         self, params: Mapping[str, object] = {}, organisations: Sequence[Organisation] = ()

@@ -15,14 +15,16 @@ from __future__ import annotations
 import heapq
 import itertools
 import operator
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from typing import Protocol
 
+from aitc.domain.ids import JobId
 from aitc.domain.job import JobRequest, Placement
 from aitc.engine import reasons
 from aitc.engine.capacity import CapacityIndex
 from aitc.engine.cycle import Cycle, VictimFinder
+from aitc.engine.pending import PendingQueue
 from aitc.engine.pool import GENERAL
 from aitc.engine.view import Reason
 
@@ -93,7 +95,9 @@ class GreedyQueue:
     until a preemption frees capacity. Policies keep this sound by ordering jobs so that a
     later job of a class never has more right to preempt than an earlier one. Where nothing
     may be preempted, jobs too large for the free capacity never reach the class check
-    (``could_fit``).
+    (``could_fit``). Where the queue is the driver's ``PendingQueue``, which knows each
+    class's smallest job, the walk ends as soon as every class has failed at that size: the
+    rest of the queue would only be skipped.
     """
 
     def run(
@@ -104,40 +108,118 @@ class GreedyQueue:
         admit: Admit,
     ) -> None:
         failed: dict[tuple[object, ...], int] = {}  # class -> fewest GPUs that failed
-        seen = seen_preempted = -1
+        seen_preempted = -1
         explaining = cycle.explaining
-        if not explaining and (victims is None or not victims.could_preempt(cycle)):
-            # nothing will be preempted, so free capacity only shrinks during this pass
-            ordered = could_fit(ordered, cycle.capacity)
         fenced = bool(cycle.fences)
+        least = None if explaining or fenced else _least_per_class(cycle.view.pending)
+        live = len(least) if least is not None else -1  # classes with a job not yet refused
         actions, preempted = cycle.actions, cycle.preempted
-        for job in ordered:
-            if len(actions) != seen:  # capacity changed: look again
-                if _full(cycle, victims):
-                    return
-                if len(preempted) != seen_preempted:
-                    failed.clear()  # a preemption freed capacity
-                seen, seen_preempted = len(actions), len(preempted)
-            # inline: this check is the whole cost of a job that cannot start
-            cls = (
-                job.org,
-                job.priority,
-                job.nodes,
-                job.mig,
-                job.gpu_model,
-                job.time_limit if fenced else None,
-            )
-            if not explaining and failed.get(cls, _MANY) <= job.gpus:
-                continue  # (explaining tries each job, for its own reasons)
-            if not cycle.possible(job):
-                continue
-            if not _admitted(cycle, job, admit) or not cycle.try_start(job, victims):
-                failed[cls] = min(failed.get(cls, _MANY), job.gpus)
-                cycle.blocked(job)
+        parts = ordered.parts if isinstance(ordered, Phased) else (ordered,)
+        for phase, part in enumerate(parts):
+            if isinstance(part, Sized) and not part:
+                continue  # (an empty part asks nothing of the policy)
+            cycle.phase, cycle.full_memo = phase, None
+            seen = -1  # look at the capacity before the first job of the part
+            if not explaining and (victims is None or not victims.could_preempt(cycle)):
+                # nothing will be preempted, so free capacity only shrinks during this part
+                if isinstance(part, Buckets):
+                    part = part.fitting(FreeRoom.of(cycle.capacity))
+                else:
+                    part = could_fit(part, cycle.capacity)
+            for job in part:
+                if len(actions) != seen:  # capacity changed: look again
+                    if _full(cycle, victims):
+                        return
+                    if len(preempted) != seen_preempted:
+                        failed.clear()  # a preemption freed capacity
+                        live = len(least) if least is not None else -1
+                    seen, seen_preempted = len(actions), len(preempted)
+                # inline: this check is the whole cost of a job that cannot start
+                cls = (
+                    job.org,
+                    job.priority,
+                    job.nodes,
+                    job.mig,
+                    job.gpu_model,
+                    job.time_limit if fenced else None,
+                )
+                before = failed.get(cls, _MANY)
+                if not explaining and before <= job.gpus:
+                    continue  # (explaining tries each job, for its own reasons)
+                if not cycle.possible(job):
+                    continue
+                if not _admitted(cycle, job, admit) or not cycle.try_start(job, victims):
+                    failed[cls] = min(before, job.gpus)
+                    cycle.blocked(job)
+                    if least is not None and job.gpus <= least.get(cls, -1) < before:
+                        live -= 1  # every job of this class would now be skipped
+                        if live == 0:
+                            cycle.complete = True
+                            return
         cycle.complete = True
 
 
+class Phased:
+    """An order in parts, walked one after the other.
+
+    Before each part the greedy walk asks the policy again whether anything may be preempted
+    (``Cycle.phase`` says which part comes next): a policy may know that the jobs of a later
+    part never preempt, and the walk then passes over jobs too large for the free capacity
+    with one comparison each, and ends once nothing is free. Other walks read the parts as
+    one sequence.
+    """
+
+    __slots__ = ("parts",)
+
+    def __init__(self, *parts: Iterable[JobRequest]) -> None:
+        self.parts = parts
+
+    def __iter__(self) -> Iterator[JobRequest]:
+        return itertools.chain.from_iterable(self.parts)
+
+
+def _least_per_class(pending: Sequence[JobRequest]) -> dict[tuple[object, ...], int] | None:
+    """The fewest GPUs any queued job of each class asks for (the greedy walk's class, with
+    no time limit), where the queue keeps the index; else ``None``."""
+    if not isinstance(pending, PendingQueue):
+        return None
+    return {(*cls, None): min(sizes) for cls, sizes in pending.classes().items()}
+
+
 _MANY = 1 << 30
+
+
+@dataclass(frozen=True, slots=True)
+class FreeRoom:
+    """What sizes of job the free capacity could still take (see ``could_fit``)."""
+
+    freest: int  # free GPUs of the freest node
+    free: int  # free GPUs in all
+    node_gpus: int  # up to this many GPUs stay on one node
+    big: int  # GPUs of the largest node
+    whole: int  # idle nodes
+
+    @staticmethod
+    def of(capacity: CapacityIndex) -> FreeRoom | None:
+        """``None`` where no pool has nodes (nothing to judge by)."""
+        pools = [p for p in capacity.pools() if p.nodes]
+        if not pools:
+            return None
+        return FreeRoom(
+            max(p.max_node_free() for p in pools),
+            capacity.total_free(),
+            min(p.node_gpus for p in pools),
+            max(p.node_gpus for p in pools),
+            sum(p.idle_nodes for p in pools),
+        )
+
+    def admits(self, gpus: int, nodes: int | None) -> bool:
+        """Whether a job of ``gpus`` GPUs on ``nodes`` nodes could still fit."""
+        return (
+            gpus <= self.freest
+            or (nodes or 0) > 1
+            or (not nodes and self.node_gpus < gpus <= self.free and gpus // self.big <= self.whole)
+        )
 
 
 def could_fit(jobs: Iterable[JobRequest], capacity: CapacityIndex) -> Iterator[JobRequest]:
@@ -147,22 +229,75 @@ def could_fit(jobs: Iterable[JobRequest], capacity: CapacityIndex) -> Iterator[J
     job larger than the free GPUs, or a job that stays on one node and is larger than the
     freest node, cannot start in this pass and the walk would only look at it and fail. A
     walk with a GPU or two free so passes over the queued 2-, 4- and 8-GPU jobs in front of
-    the next 1-GPU job with one comparison each. MIG slices (0 whole GPUs) and jobs with
-    ``nodes`` > 1 always pass: the walk judges them.
+    the next 1-GPU job with one comparison each, and a walk with GPUs free but no idle node
+    passes over the jobs that need whole nodes (a job larger than a node takes whole nodes
+    for all but its remainder). MIG slices (0 whole GPUs) and jobs with ``nodes`` > 1 always
+    pass: the walk judges them. The test is ``FreeRoom.admits``, inlined.
     """
-    pools = [p for p in capacity.pools() if p.nodes]
-    if not pools:
+    room = FreeRoom.of(capacity)
+    if room is None:
         return iter(jobs)
-    freest = max(p.max_node_free() for p in pools)
-    free = capacity.total_free()
-    node_gpus = min(p.node_gpus for p in pools)  # up to this many GPUs stay on one node
+    freest, free, node_gpus, big, whole = (
+        room.freest,
+        room.free,
+        room.node_gpus,
+        room.big,
+        room.whole,
+    )
     if free <= node_gpus:  # no job larger than a node fits: the common, cheap case
         return (j for j in jobs if j.gpus <= freest or (j.nodes or 0) > 1)
     return (
         j
         for j in jobs
-        if j.gpus <= freest or (j.nodes or 0) > 1 or (not j.nodes and node_gpus < j.gpus <= free)
+        if j.gpus <= freest
+        or (j.nodes or 0) > 1
+        or (not j.nodes and node_gpus < j.gpus <= free and j.gpus // big <= whole)
     )
+
+
+SizedBucket = tuple[int, int | None, Mapping[JobId, JobRequest]]  # GPUs, nodes, the jobs
+
+
+class Buckets:
+    """A part of a ``Phased`` order: jobs of the driver's ``PendingQueue`` in buckets of one
+    size each (GPUs, nodes), read in queue order.
+
+    Buckets are never empty. A walk where nothing will be preempted reads only the buckets
+    whose size may still fit
+    (``fitting``): the jobs too large for the free capacity are passed over a bucket at a
+    time instead of one at a time.
+    """
+
+    __slots__ = ("buckets", "queue")
+
+    def __init__(
+        self,
+        queue: PendingQueue,
+        buckets: Sequence[SizedBucket],
+    ) -> None:
+        self.queue = queue
+        self.buckets = buckets
+
+    def __iter__(self) -> Iterator[JobRequest]:
+        return self.fitting(None)
+
+    def __len__(self) -> int:
+        return sum(len(b) for _, _, b in self.buckets)
+
+    def __bool__(self) -> bool:  # (buckets are never empty)
+        return bool(self.buckets)
+
+    def fitting(self, room: FreeRoom | None) -> Iterator[JobRequest]:
+        """The jobs of the buckets ``room`` admits (all of them without one), in queue order."""
+        chosen = [b for g, n, b in self.buckets if room is None or room.admits(g, n)]
+        if len(chosen) <= 1:
+            return iter(chosen[0].values() if chosen else ())
+        queue = self.queue
+        if queue.in_id_order():  # the ids alone give the order: sort them, look the jobs up
+            return map(queue.job, sorted(itertools.chain.from_iterable(chosen)))
+        place = queue.positions()
+        jobs = itertools.chain.from_iterable(b.values() for b in chosen)
+        return iter(sorted(jobs, key=lambda j: place[j.id]))
 
 
 def ending_by(jobs: Iterable[JobRequest], seconds: float) -> Iterator[JobRequest]:

@@ -8,10 +8,19 @@ at the jobs that arrived since (the queue is in arrival order: they are its tail
 EASY backfill, the head job whose promise the tail must respect. The decisions are the same as
 a full walk's; the pass costs the new jobs, not the queue.
 
+Preemption keeps the proof where the policy's choice of victims depends only on the running
+jobs and the queue, not on the clock (``Policy.stable_victims``; Tiresias's levels grow with
+attained service, so it is not): while the capacity index has not changed at all
+(``CapacityIndex.stamp``), the running jobs are the ones the old jobs failed to preempt, and
+jobs started during the pass are never victims of it. A preemption during the pass gives
+capacity back, though, and an old job might fit in it: the scheduler then walks the whole
+queue again (``Scheduler._pass``).
+
 The memo holds only when every one of these is true, each O(1) to check: no reservations; the
 same capacity index, not grown since (``CapacityIndex.version``); the queue's first and last
 remembered jobs in the same places (so the old jobs are still there, in order); nothing can
-be preempted; and for backfill, arrival order, open admission and the head's kept promise.
+be preempted, or the index unchanged and the victims stable; and for backfill, arrival order,
+open admission and the head's kept promise.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ class Quiet:
 
     capacity: CapacityIndex
     version: int
+    stamp: int
     length: int
     first: JobRequest
     last: JobRequest
@@ -47,7 +57,10 @@ def remember(cycle: Cycle, policy: Policy, head: JobRequest | None) -> Quiet | N
     pending = view.pending
     if not pending or pending[-1].submit > view.now:  # a job yet to be submitted may start later
         return None
-    return Quiet(view.capacity, view.capacity.version, len(pending), pending[0], pending[-1], head)
+    capacity = view.capacity
+    return Quiet(
+        capacity, capacity.version, capacity.stamp, len(pending), pending[0], pending[-1], head
+    )
 
 
 def jobs_to_walk(cycle: Cycle, policy: Policy, quiet: Quiet | None) -> Sequence[JobRequest]:
@@ -82,7 +95,11 @@ def _holds(cycle: Cycle, policy: Policy, quiet: Quiet) -> bool:
         return False
     if len(pending) < quiet.length or pending[0] is not quiet.first:
         return False
-    if pending[quiet.length - 1] is not quiet.last or policy.could_preempt(cycle):
+    if pending[quiet.length - 1] is not quiet.last:
+        return False
+    if policy.could_preempt(cycle) and not (
+        policy.stable_victims and capacity.stamp == quiet.stamp
+    ):
         return False
     queue = policy.queue
     if isinstance(queue, BackfillQueue):

@@ -113,7 +113,8 @@ class Scheduler:
         # 4. Order the queue by the policy's priority: after a pass that started nothing and
         #    while capacity has not grown, only the jobs that arrived since (quiet.py).
         if explaining:  # every job is walked: reasons read what lazy orders fill in on the way
-            ordered: Iterable[JobRequest] = list(self.policy.order(view, view.pending))
+            jobs = view.pending
+            ordered: Iterable[JobRequest] = list(self.policy.order(view, jobs))
         else:
             jobs = jobs_to_walk(cycle, self.policy, self._quiet)
             ordered = self.policy.order(view, jobs)
@@ -122,6 +123,10 @@ class Scheduler:
         #    impossible ones set aside (``cycle.possible``); drivers reject the latter.
         cycle.possible = lambda job: job.submit <= view.now and self._possible(cycle, job)
         self.policy.queue.run(cycle, ordered, self.policy, self.policy.admit)
+        if jobs is not view.pending and cycle.preempted:
+            # a preemption gave capacity back, where an old job may now fit: walk them all
+            self._quiet = None
+            return self._pass(view, explaining=False)
         if not explaining:
             head = getattr(self.policy.queue, "head", None)
             self._quiet = remember(cycle, self.policy, head)

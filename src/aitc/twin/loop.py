@@ -21,6 +21,7 @@ from aitc.domain.org import Organisation
 from aitc.domain.reservation import Reservation
 from aitc.engine.capacity import CapacityIndex
 from aitc.engine.ledger import UsageLedger
+from aitc.engine.pending import PendingQueue
 from aitc.engine.view import Preempt, Start, View
 from aitc.errors import TraceError
 from aitc.twin.jobs import JobRecord, Outcome
@@ -115,7 +116,7 @@ class Twin:
         self._heap: list[tuple[float, int, int, int, int]] = []
         self._seq = 0
         self._records: dict[int, JobRecord] = {}
-        self._pending: dict[int, JobRequest] = {}
+        self._pending = PendingQueue()
         self._running: dict[int, RunningJob] = {}
         self._busy, self._tick_at, self._last_submit = 0.0, -1.0, 0.0
         self._dirty = self._force = False
@@ -181,7 +182,7 @@ class Twin:
             self._record("reject", job_id)
             self._close(rec, Outcome.REJECTED)
             return
-        self._pending[job_id] = rec.request
+        self._pending.add(rec.request)
         self._dirty = True
 
     def _on_end(self, job_id: int, epoch: int) -> None:
@@ -212,14 +213,11 @@ class Twin:
         if self._pending or forced:
             self.passes += 1
             actions = self.scheduler.schedule(self._view())
-            requeued = False
             for action in actions:
                 if isinstance(action, Start):
                     self._start(action)
                 else:
-                    requeued |= self._preempt(action)
-            if requeued:
-                self._pending = dict(sorted(self._pending.items(), key=_arrival_order))
+                    self._preempt(action)  # the job goes back to its place in the queue
         self.timeline.sample(self.now, self._busy, len(self._pending))
         self._schedule_tick()
 
@@ -229,7 +227,7 @@ class Twin:
         return View(
             now=now,
             cluster=self.cluster,
-            pending=Snapshot(self._pending),
+            pending=self._pending,
             running=Snapshot(self._running),
             capacity=self.capacity,
             usage=self.ledger,
@@ -244,7 +242,7 @@ class Twin:
             self._push(self._tick_at, TICK, 0)
 
     def _start(self, action: Start) -> None:
-        job = self._pending.pop(action.job_id)
+        job = self._pending.remove(action.job_id)
         rec = self._records[job.id]
         self.capacity.allocate(action.placement)
         attained = self.ledger.attained(job.id, self.now)
@@ -256,14 +254,13 @@ class Twin:
         self._record("start", job.id)
         self._push(end, END, job.id, rec.epoch)
 
-    def _preempt(self, action: Preempt) -> bool:
+    def _preempt(self, action: Preempt) -> None:
         if action.job_id not in self._running:
             raise ValueError(f"the engine preempted job {action.job_id}, which is not running")
         rec = self._records[action.job_id]
         self._stop(rec, preempted=True)
-        self._pending[rec.request.id] = rec.request
+        self._pending.requeue(rec.request)
         self._record("preempt", rec.request.id)
-        return True
 
     def _stop(self, rec: JobRecord, *, preempted: bool = False) -> None:
         """End the current run of ``rec``: free its GPUs, stop its usage, count its GPU time."""
@@ -282,10 +279,6 @@ class Twin:
 
     def _finish_unfinished(self) -> None:
         """Jobs still queued when nothing can happen any more (the engine never started them)."""
-        for job_id in list(self._pending):
-            self._pending.pop(job_id)
+        for job_id in list(self._pending.ids()):
+            self._pending.remove(job_id)
             self._close(self._records[job_id], Outcome.UNFINISHED)
-
-
-def _arrival_order(item: tuple[int, JobRequest]) -> tuple[float, int]:
-    return item[1].submit, item[0]

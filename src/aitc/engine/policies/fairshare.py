@@ -21,11 +21,10 @@ from aitc.domain.job import JobRequest
 from aitc.domain.org import Organisation
 from aitc.engine import reasons
 from aitc.engine.cycle import Cycle
+from aitc.engine.pending import MemberKey, PendingQueue
 from aitc.engine.policy import Policy
 from aitc.engine.registry import register
 from aitc.engine.view import Reason, View
-
-MemberKey = tuple[str, str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,30 +56,49 @@ class FairShare(Policy):
         self._walk: dict[MemberKey, Rank] = {}
         self._walked_at = -math.inf
         self._waiting: set[MemberKey] = set()
+        # the waiting members in walk order, for a queue and its members' epoch
+        self._members_of: (
+            tuple[PendingQueue, int, dict[MemberKey, Rank], list[MemberKey]] | None
+        ) = None
 
     def order(self, view: View, jobs: Sequence[JobRequest]) -> Iterable[JobRequest]:
         """Members in Fair Tree rank order, each member's jobs in arrival order.
 
-        One pass buckets the jobs by member (the buckets' keys are the waiting members); the
-        walk is reused until it is ``recalc_s`` old or a member it has not ranked waits.
+        The jobs come bucketed by member from the driver's ``PendingQueue`` (else one pass over
+        them buckets them); the buckets' keys are the waiting members. The walk is reused
+        until it is ``recalc_s`` old or a member it has not ranked waits.
         """
-        by_member: dict[MemberKey, list[JobRequest]] = {}
-        for j in jobs:
-            key = (j.org, j.project, j.member)
-            bucket = by_member.get(key)
-            if bucket is None:
-                by_member[key] = [j]
+        if jobs is view.pending and isinstance(jobs, PendingQueue):
+            buckets = jobs.by_member()
+            kept = self._members_of
+            if (
+                kept is not None
+                and kept[0] is jobs
+                and kept[1] == jobs.members_epoch
+                and kept[2] is self._walk
+                and self._walk_fresh(view)
+            ):
+                members = kept[3]  # the same members wait, and the walk stands
             else:
-                bucket.append(j)
-        waiting = set(by_member)
-        fresh = 0.0 <= view.now - self._walked_at < self.recalc_s
-        if not fresh or not waiting <= self._walk.keys():
+                members = self._walk_for(view, set(buckets))
+                self._members_of = (jobs, jobs.members_epoch, self._walk, members)
+            return itertools.chain.from_iterable(buckets[k].values() for k in members)
+        by_member = _bucketed(jobs)
+        members = self._walk_for(view, set(by_member))
+        return itertools.chain.from_iterable(by_member[k] for k in members)
+
+    def _walk_fresh(self, view: View) -> bool:
+        return 0.0 <= view.now - self._walked_at < self.recalc_s
+
+    def _walk_for(self, view: View, waiting: set[MemberKey]) -> list[MemberKey]:
+        """The waiting members in walk order; the walk is reused until it is ``recalc_s``
+        old or a member it has not ranked waits."""
+        if not self._walk_fresh(view) or not waiting <= self._walk.keys():
             self._walk = self.ranks(view, waiting, everyone=True)
             self._walked_at = view.now
         self._waiting = waiting
         walk = self._walk
-        members = sorted(by_member, key=lambda k: walk[k].place)
-        return itertools.chain.from_iterable(by_member[k] for k in members)
+        return sorted(waiting, key=lambda k: walk[k].place)
 
     def rank_reason(self, cycle: Cycle, job: JobRequest) -> Reason | None:
         key = (job.org, job.project, job.member)
@@ -128,6 +146,19 @@ class FairShare(Policy):
     def _project_shares(self, org: str) -> dict[str, float]:
         found = self.organisations.get(org)
         return {p.id: p.share for p in found.projects} if found is not None else {}
+
+
+def _bucketed(jobs: Iterable[JobRequest]) -> dict[MemberKey, list[JobRequest]]:
+    """The jobs of each member, in the order given."""
+    by_member: dict[MemberKey, list[JobRequest]] = {}
+    for j in jobs:
+        key = (j.org, j.project, j.member)
+        bucket = by_member.get(key)
+        if bucket is None:
+            by_member[key] = [j]
+        else:
+            bucket.append(j)
+    return by_member
 
 
 def _sorted(share: Mapping[str, float], usage: Mapping[str, float]) -> list[tuple[str, float]]:

@@ -10,16 +10,18 @@ engine *reclaims*: it preempts the newest jobs of organisations that are above t
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import ClassVar
 
+from aitc.domain.ids import JobId
 from aitc.domain.job import JobRequest, Priority, RunningJob
 from aitc.domain.org import Organisation
 from aitc.engine import reasons
 from aitc.engine.cycle import Cycle
+from aitc.engine.pending import PendingQueue
 from aitc.engine.policy import Policy
+from aitc.engine.queue import Buckets, Phased, SizedBucket
 from aitc.engine.registry import register
 from aitc.engine.view import Reason, View
 
@@ -39,6 +41,11 @@ def _fitting(jobs: Iterable[JobRequest], room: dict[str, float]) -> list[JobRequ
     ]
 
 
+def _mig_demand(profile: str) -> float:
+    """The GPU demand of one slice of ``profile`` (as ``JobRequest.gpu_demand`` counts it)."""
+    return JobRequest(JobId(0), "", "", "", 0, 0.0, mig=profile).gpu_demand
+
+
 @register
 class Quota(Policy):
     """Nominal quota first, borrowing second, reclaim when an owner needs its quota back."""
@@ -51,46 +58,80 @@ class Quota(Policy):
     ) -> None:
         super().__init__(params, organisations)
         self._quotas = {o.id: (float(o.quota or 0), o.borrow_limit) for o in organisations}
-        self._inside_of: tuple[View, list[JobRequest]] | None = None
-        self._least_of: tuple[View, dict[str, float]] | None = None
+        self._room_of: tuple[View, dict[str, float]] | None = None
+        # each organisation's buckets of the queue, while they stay the same buckets
+        self._buckets_of: tuple[PendingQueue, int, dict[str, list[SizedBucket]]] | None = None
+        self._least_of: tuple[View, dict[str, float] | None] | None = None
 
     def quota(self, org: str) -> tuple[float, int | None]:
         """(guaranteed GPUs, borrow limit or None for unlimited) of ``org``."""
         return self._quotas.get(org, _NO_QUOTA)
 
     def order(self, view: View, jobs: Sequence[JobRequest]) -> Iterable[JobRequest]:
-        """Jobs that fit in their organisation's unused quota first, then the borrowers (the
-        borrowers come out lazily: a pass that stops early never sorts them out)."""
-        inside = self._inside(view, jobs)
-        if not inside:
-            return jobs
-        chosen = {j.id for j in inside}
-        return itertools.chain(inside, (j for j in jobs if j.id not in chosen))
+        """Jobs that fit in their organisation's unused quota first, then the borrowers, each
+        part in arrival order. From the driver's ``PendingQueue`` both parts are read from
+        its buckets of jobs per organisation and size: the first from the organisations with
+        unused quota only, the second a bucket at a time (``Buckets``); from a plain sequence
+        the borrowers come out lazily."""
+        room = self._room(view)
+        if jobs is view.pending and isinstance(jobs, PendingQueue):
+            inside: list[SizedBucket] = []
+            outside: list[SizedBucket] = []
+            by_org = jobs.by_org()
+            kept = self._buckets_of
+            if kept is None or kept[0] is not jobs or kept[1] != jobs.sizes_epoch:
+                every = {o: [(g, n, b) for (g, n), b in by.items()] for o, by in by_org.items()}
+                kept = self._buckets_of = (jobs, jobs.sizes_epoch, every)
+            every = kept[2]
+            for org, by_size in by_org.items():
+                r = room.get(org)
+                if r is None:  # no unused quota: every job of the organisation borrows
+                    outside.extend(every[org])
+                    continue
+                for (gpus, nodes), bucket in by_size.items():
+                    if gpus == 0 and r > 0:  # MIG slices: each job's share of a GPU
+                        mine = {i: j for i, j in bucket.items() if j.gpu_demand <= r}
+                        rest = {i: j for i, j in bucket.items() if i not in mine}
+                        inside.extend([(0, nodes, mine)] if mine else [])
+                        outside.extend([(0, nodes, rest)] if rest else [])
+                    elif gpus <= r:
+                        inside.append((gpus, nodes, bucket))
+                    else:
+                        outside.append((gpus, nodes, bucket))
+            return Phased(Buckets(jobs, inside), Buckets(jobs, outside))
+        if not room:
+            return Phased((), jobs)  # every job would borrow
+        get = room.get
+        borrowers = (
+            j
+            for j in jobs
+            if (r := get(j.org)) is None or (j.gpus if j.mig is None else j.gpu_demand) > r
+        )
+        return Phased(_fitting(jobs, room), borrowers)
 
-    def _inside(self, view: View, jobs: Sequence[JobRequest]) -> list[JobRequest]:
-        """The jobs that fit in their organisation's unused quota at the start of the pass;
-        computed once per view (``order`` and the reclaim test both ask)."""
-        if self._inside_of is not None and self._inside_of[0] is view and jobs is view.pending:
-            return self._inside_of[1]
+    def _room(self, view: View) -> dict[str, float]:
+        """GPUs of quota each organisation leaves unused at the start of the pass (only those
+        with some), with a rounding margin; once per view."""
+        if self._room_of is not None and self._room_of[0] is view:
+            return self._room_of[1]
         used = view.usage.holding()
         room = {o: q - used.get(o, 0.0) + _EPS for o, (q, _) in self._quotas.items()}
         room = {o: r for o, r in room.items() if r >= _EPS}
-        inside = _fitting(jobs, room) if room else []
-        if jobs is view.pending:
-            self._inside_of = (view, inside)
-        return inside
+        self._room_of = (view, room)
+        return room
 
-    def _least(self, view: View) -> dict[str, float]:
-        """The smallest demand of each organisation's jobs that fit in its unused quota at the
-        start of the pass (once per view): a job fits the room left now if and only if its
-        organisation's smallest does."""
+    def _least(self, view: View) -> dict[str, float] | None:
+        """The smallest demand among each organisation's pending jobs (once per view), where
+        the driver's ``PendingQueue`` knows each class's smallest job; else ``None``."""
         if self._least_of is not None and self._least_of[0] is view:
             return self._least_of[1]
-        least: dict[str, float] = {}
-        for j in self._inside(view, view.pending):
-            demand = j.gpus if j.mig is None else j.gpu_demand
-            if demand < least.get(j.org, math.inf):
-                least[j.org] = demand
+        least: dict[str, float] | None = None
+        if isinstance(view.pending, PendingQueue):
+            least = {}
+            for (org, _, _, mig, _), sizes in view.pending.classes().items():
+                demand = min(sizes) if mig is None else _mig_demand(mig)
+                if demand < least.get(org, math.inf):
+                    least[org] = demand
         self._least_of = (view, least)
         return least
 
@@ -135,28 +176,36 @@ class Quota(Policy):
         return Policy.could_preempt(self, cycle) or self._reclaim_possible(cycle)
 
     def _reclaim_possible(self, cycle: Cycle) -> bool:
-        held = cycle.org_gpus
-        state = (len(cycle.preempted), len(cycle.started))
+        if cycle.phase and not cycle.preempted:
+            # the borrowers' part: their organisations had no room for them at the start of
+            # the pass, and without a preemption none has gained any since
+            return False
+        state = (cycle.phase, len(cycle.preempted), len(cycle.started))
         memo = cycle.memo.get("quota.reclaim")
         if memo is not None and memo[0] == state:
             return bool(memo[1])
-        started = cycle.org_started
-        borrowing = any(u - started.get(o, 0.0) > self.quota(o)[0] + _EPS for o, u in held.items())
-        if not borrowing:  # nobody to reclaim from: no table to build, no job to look at
-            cycle.memo["quota.reclaim"] = (state, False)
-            return False
-        room = {o: q - held.get(o, 0.0) + _EPS for o, (q, _) in self._quotas.items()}
+        held = cycle.org_gpus
+        orgs: Iterable[str] = self._quotas
+        if cycle.phase:  # borrowers: only organisations that lost jobs in this pass gained room
+            gone = cycle.preempted
+            orgs = {r.request.org for r in cycle.view.running if r.request.id in gone}
+        quotas = self._quotas
+        room = {o: quotas[o][0] - held.get(o, 0.0) + _EPS for o in orgs if o in quotas}
         room = {o: r for o, r in room.items() if r >= _EPS}
-        # Without preemptions room only shrinks during a pass, so only jobs that fitted at
-        # its start can fit now; a preemption gives room back, so then every job is looked at.
-        view = cycle.view
-        if not cycle.preempted:  # one look per organisation with room: its smallest job
-            least = self._least(view)
+        # A job fits the room left now if and only if its organisation's smallest job does.
+        least = self._least(cycle.view)
+        if least is not None:
             found = any(least.get(o, math.inf) <= r for o, r in room.items())
         else:
             found = any(
                 j.org in room and (j.gpus if j.mig is None else j.gpu_demand) <= room[j.org]
-                for j in view.pending
+                for j in cycle.view.pending
+            )
+        if found:  # and someone to reclaim from: use that was there before this pass
+            started = cycle.org_started
+            found = any(
+                u - started.get(o, 0.0) > quotas.get(o, _NO_QUOTA)[0] + _EPS
+                for o, u in held.items()
             )
         cycle.memo["quota.reclaim"] = (state, found)
         return found

@@ -49,6 +49,8 @@ class Tiresias(Policy):
         self.thresholds = self.params.numbers("thresholds")
         self.starvation_s = self.params.number("starvation_s", minimum=0.0)
         self.mode = self.params.choice("preempt_running", _MODES)
+        # a running job's level grows with its attained service: victims change with the clock
+        self.stable_victims = self.mode == "none"
         self._levels: dict[JobId, int] = {}
         self._fresh = 0
 
