@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from engine_builders import Rig, cluster, job, on
+from engine_builders import Rig, cluster, job, on, org
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_properties import POLICIES, build, clusters
@@ -87,6 +87,31 @@ def test_after_a_pass_that_starts_nothing_only_new_jobs_are_looked_at():
     # the two large jobs are not looked at again; the head keeps its promise, small fits
     started = scheduler.schedule(rig.view())
     assert [a.job_id for a in started] == [rig.pending[2].id]
+
+
+def test_a_quiet_pass_that_preempts_walks_the_whole_queue_again():
+    # "a" borrows (quota 4, holds 7 of 8 GPUs); "c" has no quota and waits for 2 GPUs
+    rig = Rig(cluster(1), organisations=[org("a", quota=4), org("b", quota=4)])
+    rig.run_job(job("a1", 4, org="a"), on(("n1", range(4))))
+    rig.now = 1.0
+    rig.run_job(job("a2", 3, org="a"), on(("n1", range(4, 7))))  # the newest: the victim
+    rig.submit(job("old", 2, org="c"))
+    scheduler = make_scheduler("quota", organisations=rig.organisations)
+    assert scheduler.schedule(rig.view()) == []
+    assert scheduler._quiet is not None  # nothing can be preempted: the memo holds
+    rig.now = 10.0
+    rig.submit(job("new", 2, org="b"))  # inside b's quota: it reclaims from "a"
+    actions = scheduler.schedule(rig.view())
+    # the preemption gave back 3 GPUs: "new" takes 2 and the old job fits in the other 2,
+    # which a walk of the new jobs alone would have missed
+    names = {j.id: j.name for j in rig.pending} | {
+        r.request.id: r.request.name for r in rig.running.values()
+    }
+    assert [(type(a).__name__, names[a.job_id]) for a in actions] == [
+        ("Preempt", "a2"),
+        ("Start", "new"),
+        ("Start", "old"),
+    ]
 
 
 def test_capacity_given_back_ends_the_quiet_memo():

@@ -25,6 +25,7 @@ from aitc.control.store import (
 from aitc.domain.job import JobRequest, JobState, Placement
 from aitc.domain.org import Organisation, OrgKind, Project
 from aitc.domain.reservation import Reservation
+from aitc.engine.pending import PendingQueue
 
 ACTIVE = (JobState.STARTING, JobState.RUNNING)
 
@@ -68,7 +69,10 @@ def active_job(row: JobRow) -> ActiveJob:
 
 def load_snapshot(session: Session) -> Snapshot:
     """Pending jobs in arrival order and every starting or running job."""
-    pending = [job_request(r) for r in jobs_in_states(session=session, states=[JobState.PENDING])]
+    # the engine's own queue, so that policies read its indexes instead of scanning the jobs
+    pending = PendingQueue(
+        job_request(r) for r in jobs_in_states(session=session, states=[JobState.PENDING])
+    )
     active = [active_job(r) for r in jobs_in_states(session=session, states=ACTIVE)]
     return Snapshot(pending=pending, active=active)
 
