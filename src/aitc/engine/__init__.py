@@ -1,12 +1,13 @@
 """The scheduling engine: pure code from a view of the cluster to start/preempt decisions.
 
-Entry points: ``Scheduler`` (or ``make_scheduler(name, **params)``), ``CapacityIndex`` (owned
-by the driver), ``UsageLedger`` (decayed usage, fed by the driver) and the contract types in
-``aitc.engine.view``.
+Entry points: ``Scheduler`` (or ``make_scheduler(name, **params)``), ``CapacityIndex`` and
+``PendingQueue`` (owned by the driver), ``UsageLedger`` (decayed usage, fed by the driver) and
+the contract types in ``aitc.engine.view``.
 """
 
 from aitc.engine.capacity import CapacityIndex
 from aitc.engine.ledger import Usage, UsageLedger
+from aitc.engine.pending import PendingQueue
 from aitc.engine.registry import POLICIES, make_scheduler, register
 from aitc.engine.scheduler import Scheduler
 from aitc.engine.view import Action, Preempt, Reason, ReasonCode, Start, View
@@ -15,6 +16,7 @@ __all__ = [
     "POLICIES",
     "Action",
     "CapacityIndex",
+    "PendingQueue",
     "Preempt",
     "Reason",
     "ReasonCode",

@@ -150,9 +150,11 @@ class UsageLedger:
     def _value(self, acc: _Account, now: float) -> float:
         """Decayed total at ``now``; the closed form also holds before the last update."""
         dt = now - acc.at
-        if self._decay == 0.0:
+        decay = self._decay
+        if decay == 0.0:
             return acc.total + acc.rate * dt
-        return acc.total * math.exp(-self._decay * dt) + acc.rate * self._accrued(dt)
+        kept = math.exp(-decay * dt)  # (one exponential: ``_accrued`` written out)
+        return acc.total * kept + acc.rate * ((1.0 - kept) / decay)
 
     def _accrued(self, dt: float) -> float:
         """Decayed GPU-seconds one GPU held for the last ``dt`` seconds counts now."""

@@ -111,8 +111,10 @@ class GreedyQueue:
         seen_preempted = -1
         explaining = cycle.explaining
         fenced = bool(cycle.fences)
-        least = None if explaining or fenced else _least_per_class(cycle.view.pending)
-        live = len(least) if least is not None else -1  # classes with a job not yet refused
+        # the stop rule needs the queue's smallest job per class (read at the first failure)
+        counting = not explaining and not fenced and isinstance(cycle.view.pending, PendingQueue)
+        least: dict[tuple[object, ...], int] | None = None
+        live = -1  # classes with a job not yet refused
         actions, preempted = cycle.actions, cycle.preempted
         parts = ordered.parts if isinstance(ordered, Phased) else (ordered,)
         for phase, part in enumerate(parts):
@@ -151,11 +153,16 @@ class GreedyQueue:
                 if not _admitted(cycle, job, admit) or not cycle.try_start(job, victims):
                     failed[cls] = min(before, job.gpus)
                     cycle.blocked(job)
-                    if least is not None and job.gpus <= least.get(cls, -1) < before:
+                    if not counting:
+                        continue
+                    if least is None:
+                        least = _least_per_class(cycle.view.pending)
+                        live = sum(1 for c, n in least.items() if failed.get(c, _MANY) > n)
+                    elif job.gpus <= least.get(cls, -1) < before:
                         live -= 1  # every job of this class would now be skipped
-                        if live == 0:
-                            cycle.complete = True
-                            return
+                    if live == 0:
+                        cycle.complete = True
+                        return
         cycle.complete = True
 
 
@@ -178,11 +185,10 @@ class Phased:
         return itertools.chain.from_iterable(self.parts)
 
 
-def _least_per_class(pending: Sequence[JobRequest]) -> dict[tuple[object, ...], int] | None:
+def _least_per_class(pending: Sequence[JobRequest]) -> dict[tuple[object, ...], int]:
     """The fewest GPUs any queued job of each class asks for (the greedy walk's class, with
-    no time limit), where the queue keeps the index; else ``None``."""
-    if not isinstance(pending, PendingQueue):
-        return None
+    no time limit), from the driver's ``PendingQueue``."""
+    assert isinstance(pending, PendingQueue)
     return {(*cls, None): min(sizes) for cls, sizes in pending.classes().items()}
 
 
@@ -205,13 +211,12 @@ class FreeRoom:
         pools = [p for p in capacity.pools() if p.nodes]
         if not pools:
             return None
-        return FreeRoom(
-            max(p.max_node_free() for p in pools),
-            capacity.total_free(),
-            min(p.node_gpus for p in pools),
-            max(p.node_gpus for p in pools),
-            sum(p.idle_nodes for p in pools),
-        )
+        freest = max(p.max_node_free() for p in pools)
+        free, node_gpus = capacity.total_free(), min(p.node_gpus for p in pools)
+        if free <= node_gpus:  # no job larger than a node fits: the last two do not count
+            return FreeRoom(freest, free, node_gpus, 1, 0)
+        big, whole = max(p.node_gpus for p in pools), sum(p.idle_nodes for p in pools)
+        return FreeRoom(freest, free, node_gpus, big, whole)
 
     def admits(self, gpus: int, nodes: int | None) -> bool:
         """Whether a job of ``gpus`` GPUs on ``nodes`` nodes could still fit."""

@@ -115,8 +115,9 @@ class Quota(Policy):
         if self._room_of is not None and self._room_of[0] is view:
             return self._room_of[1]
         used = view.usage.holding()
-        room = {o: q - used.get(o, 0.0) + _EPS for o, (q, _) in self._quotas.items()}
-        room = {o: r for o, r in room.items() if r >= _EPS}
+        room = {
+            o: r for o, (q, _) in self._quotas.items() if (r := q - used.get(o, 0.0) + _EPS) >= _EPS
+        }
         self._room_of = (view, room)
         return room
 
@@ -149,22 +150,33 @@ class Quota(Policy):
         quota, _ = self.quota(job.org)
         if cycle.org_gpus.get(job.org, 0.0) + job.gpu_demand > quota + _EPS:
             return base
-        # Only use that was there before this pass can be reclaimed: jobs started in this
-        # pass are never preempted by it.
-        left = {o: u - cycle.org_started.get(o, 0.0) for o, u in cycle.org_gpus.items()}
-        out: list[RunningJob] = []
-        quotas = {org: self.quota(org)[0] for org in left}
-        if all(used <= quotas[org] + _EPS for org, used in left.items()):
+        out = [r for r in self._reclaimable(cycle) if r.request.org != job.org]
+        if not out:
             return base
-        for r in cycle.newest_first():
-            org = r.request.org
-            if org == job.org or r.request.priority is Priority.GUARANTEED:
-                continue
-            if left[org] > quotas[org] + _EPS:
-                out.append(r)
-                left[org] -= r.request.gpu_demand
         seen = {r.request.id for r in out}
         return out + [r for r in base if r.request.id not in seen]
+
+    def _reclaimable(self, cycle: Cycle) -> list[RunningJob]:
+        """The running jobs a reclaim may preempt, newest first: each organisation above its
+        quota gives its newest non-guaranteed jobs until it would be back at its quota (once
+        per state of the pass; a job's own organisation is left out by the caller). Only use
+        that was there before this pass can be reclaimed: jobs started in this pass are never
+        preempted by it."""
+        state = (len(cycle.preempted), len(cycle.started))
+        memo = cycle.memo.get("quota.victims")
+        if memo is not None and memo[0] == state:
+            return memo[1]  # type: ignore[return-value]
+        left = {o: u - cycle.org_started.get(o, 0.0) for o, u in cycle.org_gpus.items()}
+        quotas = {org: self.quota(org)[0] for org in left}
+        out: list[RunningJob] = []
+        if any(used > quotas[org] + _EPS for org, used in left.items()):
+            for r in cycle.newest_first():
+                org = r.request.org
+                if r.request.priority is not Priority.GUARANTEED and left[org] > quotas[org] + _EPS:
+                    out.append(r)
+                    left[org] -= r.request.gpu_demand
+        cycle.memo["quota.victims"] = (state, out)
+        return out
 
     def group(self, cycle: Cycle, job: JobRequest) -> Hashable:
         within = cycle.org_gpus.get(job.org, 0.0) + job.gpu_demand <= self.quota(job.org)[0]
@@ -185,20 +197,27 @@ class Quota(Policy):
         if memo is not None and memo[0] == state:
             return bool(memo[1])
         held = cycle.org_gpus
-        orgs: Iterable[str] = self._quotas
+        quotas = self._quotas
+        lost: set[str] | None = None
         if cycle.phase:  # borrowers: only organisations that lost jobs in this pass gained room
             gone = cycle.preempted
-            orgs = {r.request.org for r in cycle.view.running if r.request.id in gone}
-        quotas = self._quotas
-        room = {o: quotas[o][0] - held.get(o, 0.0) + _EPS for o in orgs if o in quotas}
-        room = {o: r for o, r in room.items() if r >= _EPS}
+            lost = {r.request.org for r in cycle.view.running if r.request.id in gone}
         # A job fits the room left now if and only if its organisation's smallest job does.
         least = self._least(cycle.view)
         if least is not None:
-            found = any(least.get(o, math.inf) <= r for o, r in room.items())
-        else:
             found = any(
-                j.org in room and (j.gpus if j.mig is None else j.gpu_demand) <= room[j.org]
+                o in quotas
+                and (lost is None or o in lost)
+                and (r := quotas[o][0] - held.get(o, 0.0) + _EPS) >= _EPS
+                and d <= r
+                for o, d in least.items()
+            )
+        else:
+            room = {o: q - held.get(o, 0.0) + _EPS for o, (q, _) in quotas.items()}
+            found = any(
+                (r := room.get(j.org, -1.0)) >= _EPS
+                and (lost is None or j.org in lost)
+                and j.gpu_demand <= r
                 for j in cycle.view.pending
             )
         if found:  # and someone to reclaim from: use that was there before this pass
