@@ -55,6 +55,8 @@ class PendingQueue(Sequence[JobRequest]):
         "_next",
         "_last_id",
         "_id_order",
+        "_last_key",
+        "_key_order",
         "_requeued",
         "epoch",
         "members_epoch",
@@ -71,6 +73,8 @@ class PendingQueue(Sequence[JobRequest]):
         self._next = 0
         self._last_id: int | None = None
         self._id_order = True  # whether ids grow along the queue (both drivers give them so)
+        self._last_key: tuple[float, int] | None = None
+        self._key_order = True  # whether the jobs not requeued are in (submit, id) order
         self._requeued: list[JobRequest] = []  # put back since the queue was last in order
         # bumped by every change other than adding at the tail: while it stands still, the
         # jobs of an earlier look are still there, in the same order, followed by new ones
@@ -87,6 +91,10 @@ class PendingQueue(Sequence[JobRequest]):
         if self._last_id is not None and job.id <= self._last_id:
             self._id_order = False
         self._last_id = job.id
+        key = (job.submit, job.id)
+        if self._last_key is not None and key < self._last_key:
+            self._key_order = False
+        self._last_key = key
 
     def requeue(self, job: JobRequest) -> None:
         """Put ``job`` back in the queue (after a preemption): the queue is then read in
@@ -157,20 +165,21 @@ class PendingQueue(Sequence[JobRequest]):
         bucket, where putting the queue in (submit, id) order moved other jobs too)."""
         if not self._requeued:
             return
-        before = list(self._jobs)
-        self._jobs = {j.id: j for j in sorted(self._jobs.values(), key=_ARRIVAL)}
-        place = self._place = {job_id: i for i, job_id in enumerate(self._jobs)}
-        self._next = len(place)
-        ids = list(self._jobs)
+        jobs = sorted(self._jobs.values(), key=_ARRIVAL)  # (nearly sorted: about linear)
+        ids = [j.id for j in jobs]
+        self._jobs = dict(zip(ids, jobs, strict=True))
+        place = self._place = dict(zip(ids, range(len(ids)), strict=True))
+        self._next = len(ids)
         self._id_order = all(map(operator.lt, ids, ids[1:]))
         self._last_id = ids[-1] if ids else None
-        back = {j.id for j in self._requeued}
-        moved = [i for i in before if i not in back] != [i for i in ids if i not in back]
-        members = {(j.org, j.project, j.member) for j in self._requeued}
-        sizes = {(j.org, (j.gpus, j.nodes)) for j in self._requeued}
-        if moved:
+        self._last_key = _ARRIVAL(jobs[-1]) if jobs else None
+        if self._key_order:  # only the requeued jobs moved: only their buckets change
+            members = {(j.org, j.project, j.member) for j in self._requeued}
+            sizes = {(j.org, (j.gpus, j.nodes)) for j in self._requeued}
+        else:
             members = set(self._members)
             sizes = {(o, size) for o, by_size in self._orgs.items() for size in by_size}
+        self._key_order = True
         for member in members & self._members.keys():
             self._members[member] = _by_place(self._members[member], place)
         for org, size in sizes:
