@@ -19,7 +19,7 @@ from aitc.domain.ids import JobId
 from aitc.domain.job import JobRequest, Priority, RunningJob
 from aitc.domain.node import NODE_MODELS
 from aitc.domain.org import Organisation, OrgKind
-from aitc.engine import POLICIES, CapacityIndex, Scheduler, UsageLedger, View
+from aitc.engine import POLICIES, CapacityIndex, PendingQueue, Scheduler, UsageLedger, View
 
 TARGET_S = 0.020
 SIZES = (1, 1, 1, 1, 1, 1, 1, 2, 2, 4, 4, 8, 8, 16, 32)
@@ -49,7 +49,8 @@ def build(seed: int = 1) -> View:
             capacity.allocate(action.placement)  # type: ignore[union-attr]
             ledger.job_started(job, job.submit)
             running.append(RunningJob(job, action.placement, job.submit))  # type: ignore[union-attr]
-    pending_jobs = tuple(_job(rng, next_id + i, now - 40_000 + i) for i in range(10_000))
+    # the pending jobs in the driver's queue, as both drivers hand them over
+    pending_jobs = PendingQueue(_job(rng, next_id + i, now - 40_000 + i) for i in range(10_000))
     return View(now, cluster, pending_jobs, tuple(running), capacity, ledger, ORGS)
 
 
@@ -72,13 +73,15 @@ def measure(view: View, policy: str, repeats: int) -> tuple[float, float, int]:
     """Median wall and CPU seconds of one pass, and the number of actions it returns.
 
     CPU time (``process_time``) is printed beside wall time because the machine is shared:
-    under load, wall time counts other processes' turns too.
+    under load, wall time counts other processes' turns too. Each pass gets a view of its own,
+    as a driver's passes do (policies keep nothing for a view they have seen before).
     """
     scheduler = Scheduler(policy, organisations=ORGS)
     walls, cpus, starts = [], [], 0
     for _ in range(repeats):
+        fresh = replace(view)
         t0, c0 = time.perf_counter(), time.process_time()
-        actions = scheduler.schedule(view)
+        actions = scheduler.schedule(fresh)
         walls.append(time.perf_counter() - t0)
         cpus.append(time.process_time() - c0)
         starts = len(actions)

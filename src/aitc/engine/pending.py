@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import overload
+from typing import TypeVar, overload
 
 from aitc.domain.ids import JobId
 from aitc.domain.job import JobRequest, Priority
@@ -29,6 +29,7 @@ from aitc.domain.job import JobRequest, Priority
 MemberKey = tuple[str, str, str]
 ClassKey = tuple[str, Priority, int | None, str | None, str | None]
 Size = tuple[int, int | None]  # (GPUs, nodes) of a job
+_V = TypeVar("_V")
 
 
 _ARRIVAL = operator.attrgetter("submit", "id")  # the order a requeued job is put back in
@@ -58,6 +59,7 @@ class PendingQueue(Sequence[JobRequest]):
         "_last_key",
         "_key_order",
         "_requeued",
+        "_removed",
         "epoch",
         "members_epoch",
         "sizes_epoch",
@@ -76,6 +78,7 @@ class PendingQueue(Sequence[JobRequest]):
         self._last_key: tuple[float, int] | None = None
         self._key_order = True  # whether the jobs not requeued are in (submit, id) order
         self._requeued: list[JobRequest] = []  # put back since the queue was last in order
+        self._removed = 0  # removals since the dicts were last compacted
         # bumped by every change other than adding at the tail: while it stands still, the
         # jobs of an earlier look are still there, in the same order, followed by new ones
         self.epoch = 0
@@ -158,7 +161,25 @@ class PendingQueue(Sequence[JobRequest]):
             del sizes[job.gpus]
             if not sizes:
                 del self._classes[cls]
+        self._removed += 1
+        if self._removed > 1024 and self._removed > len(self._jobs):
+            self._compact()
         return job
+
+    def _compact(self) -> None:
+        """Rebuild the dicts. A dict leaves a hole where an entry was deleted, and iterating
+        it steps over every hole before its first entry; a queue loses jobs at its front, so
+        without this each pass would pay for every job that ever left (amortised: the dicts
+        are rebuilt once as many jobs have left as remain)."""
+        self._removed = 0
+        self._jobs = _rebuilt(self._jobs)
+        self._place = _rebuilt(self._place)
+        for member, bucket in self._members.items():
+            self._members[member] = _rebuilt(bucket)
+        for by_size in self._orgs.values():
+            for size, bucket in by_size.items():
+                by_size[size] = _rebuilt(bucket)
+        self.sizes_epoch += 1
 
     def _sort(self) -> None:
         """Put requeued jobs in their places: the queue, and the buckets they are in (every
@@ -259,3 +280,8 @@ class PendingQueue(Sequence[JobRequest]):
 
 def _by_place(jobs: dict[JobId, JobRequest], place: Mapping[JobId, int]) -> dict[JobId, JobRequest]:
     return {job_id: jobs[job_id] for job_id in sorted(jobs, key=place.__getitem__)}
+
+
+def _rebuilt(d: dict[JobId, _V]) -> dict[JobId, _V]:
+    """A copy of ``d`` without holes (built entry by entry, never cloned)."""
+    return dict(d.items())

@@ -14,9 +14,16 @@ class Pool:
     ``buckets[k]`` holds the positions of nodes with exactly ``k`` free whole GPUs;
     ``leaf_idle[leaf]`` the nodes of a leaf whose GPUs are all free; ``mig_nodes`` the nodes
     that carry at least one MIG slice (where a new slice is tried first, to pack them).
+
+    A copy shares the sets of ``leaf_idle`` with its original and copies one only when it
+    first changes it, so that copying costs the leaves, not their nodes (a pass copies the
+    pools it writes to; placement sorts what it reads there, so the sets' order never counts).
+    The ``buckets`` are copied whole: placement takes the first node of a bucket as the sets
+    iterate. Like every overlay, a copy is read only while its original does not change.
     """
 
     __slots__ = (
+        "_own_leaves",
         "buckets",
         "free",
         "key",
@@ -40,12 +47,14 @@ class Pool:
         self.free = 0
         self.nodes = 0
         self.node_gpus = 0
+        self._own_leaves: set[int] | None = None  # leaves whose sets a copy made its own
 
     def copy(self) -> Pool:
         out = Pool.__new__(Pool)
         out.key = self.key
         out.buckets = [set(b) for b in self.buckets]
-        out.leaf_idle = {k: set(v) for k, v in self.leaf_idle.items()}
+        out.leaf_idle = dict(self.leaf_idle)  # the sets are copied when first written
+        out._own_leaves = set()
         out.leaf_free = dict(self.leaf_free)
         out.leaf_su = self.leaf_su  # fixed once a leaf is known; shared on purpose
         out.su_idle = dict(self.su_idle)
@@ -59,20 +68,30 @@ class Pool:
     def idle_nodes(self) -> int:
         return sum(self.su_idle.values())
 
+    def _idle(self, leaf: int) -> set[int]:
+        """``leaf_idle[leaf]``, to change (copied first where it is shared)."""
+        own = self._own_leaves
+        if own is None:
+            return self.leaf_idle.setdefault(leaf, set())
+        if leaf not in own:
+            self.leaf_idle[leaf] = set(self.leaf_idle.get(leaf, ()))
+            own.add(leaf)
+        return self.leaf_idle[leaf]
+
     def add(self, pos: int, leaf: int, su: int, free: int, gpus: int, has_mig: bool) -> None:
         self.node_gpus = max(self.node_gpus, gpus)
         while len(self.buckets) <= gpus:
             self.buckets.append(set())
         if leaf not in self.leaf_su:
             self.leaf_su = {**self.leaf_su, leaf: su}  # a new dict: copies share the old one
-        self.leaf_idle.setdefault(leaf, set())
+        idle = self._idle(leaf)
         self.leaf_free[leaf] = self.leaf_free.get(leaf, 0) + free
         self.su_idle.setdefault(su, 0)
         self.nodes += 1
         self.free += free
         self.buckets[free].add(pos)
         if free == gpus:
-            self.leaf_idle[leaf].add(pos)
+            idle.add(pos)
             self.su_idle[su] += 1
         if has_mig:
             self.mig_nodes.add(pos)
@@ -83,7 +102,7 @@ class Pool:
         self.leaf_free[leaf] -= free
         self.buckets[free].discard(pos)
         if free == gpus:
-            self.leaf_idle[leaf].discard(pos)
+            self._idle(leaf).discard(pos)
             self.su_idle[su] -= 1
         self.mig_nodes.discard(pos)
 
@@ -102,10 +121,10 @@ class Pool:
         self.free += after - before
         self.leaf_free[leaf] += after - before
         if before == gpus:
-            self.leaf_idle[leaf].discard(pos)
+            self._idle(leaf).discard(pos)
             self.su_idle[su] -= 1
         elif after == gpus:
-            self.leaf_idle[leaf].add(pos)
+            self._idle(leaf).add(pos)
             self.su_idle[su] += 1
 
     def best_fit(self, gpus: int) -> int | None:

@@ -11,7 +11,7 @@ order give the same answers, so replays stay byte-identical.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from aitc.domain.cluster import Cluster
 from aitc.domain.ids import JobId
@@ -121,7 +121,7 @@ class Scheduler:
         # 5. Walk the queue with the policy's discipline: admission, placement, preemption and
         #    backfill all happen here, on the overlay. Jobs not yet submitted are skipped and
         #    impossible ones set aside (``cycle.possible``); drivers reject the latter.
-        cycle.possible = lambda job: job.submit <= view.now and self._possible(cycle, job)
+        cycle.possible = self._possible_for(view, cycle.reasons if explaining else None)
         self.policy.queue.run(cycle, ordered, self.policy, self.policy.admit)
         if jobs is not view.pending and cycle.preempted:
             # a preemption gave capacity back, where an old job may now fit: walk them all
@@ -149,11 +149,24 @@ class Scheduler:
                 if r.request.priority is Priority.PREEMPTIBLE:
                     cycle.preempt(r, f"reservation {fence.reservation.id} starts")
 
-    def _possible(self, cycle: Cycle, job: JobRequest) -> bool:
-        reason = self._never(cycle.view.cluster, job)
-        if reason is not None and cycle.explaining:
-            cycle.reasons.setdefault(job.id, []).append(reason)
-        return reason is None
+    def _possible_for(
+        self, view: View, reasons: dict[JobId, list[Reason]] | None
+    ) -> Callable[[JobRequest], bool]:
+        """Whether a job may be tried in this pass: submitted, and able to run here at all
+        (with ``reasons``, an impossible job's reason is recorded there). The test refers to
+        the view and the reasons, not to the pass's cycle, which holds it: so no reference
+        cycle keeps a finished pass alive until Python's cyclic collector comes by."""
+        now, cluster, never = view.now, view.cluster, self._never
+
+        def possible(job: JobRequest) -> bool:
+            if job.submit > now:
+                return False
+            reason = never(cluster, job)
+            if reason is not None and reasons is not None:
+                reasons.setdefault(job.id, []).append(reason)
+            return reason is None
+
+        return possible
 
     def _never(self, cluster: Cluster, job: JobRequest) -> Reason | None:
         if cluster is not self._cluster:

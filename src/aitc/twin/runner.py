@@ -8,10 +8,8 @@ callers measure ``wall_s`` and pass it in.
 
 from __future__ import annotations
 
-import gc
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -44,22 +42,6 @@ class SimResult:
     events: list[tuple[float, str, int | str]] | None = field(default=None)
 
 
-@contextmanager
-def _collector_spared() -> Iterator[None]:
-    """Keep Python's cyclic garbage collector off what existed before a run.
-
-    A replay keeps many objects alive for long (queued and running jobs, records), so the
-    collector runs full sweeps during it, and each would walk every object of the process
-    again; frozen objects are skipped. After the run they are unfrozen, and any garbage among
-    them is collected as usual.
-    """
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-
-
 def simulate(
     cluster: Cluster,
     source: JobSource,
@@ -87,8 +69,7 @@ def simulate(
         record=record,
         progress=progress,
     )
-    with _collector_spared():
-        twin.run()
+    twin.run()
     jobs = twin.table.frame()
     summary = summarise(
         jobs,
