@@ -92,9 +92,9 @@ class UsageLedger:
             if len(key) == 1:
                 orgs[key[0]] = value
             elif len(key) == 2:
-                projects[(key[0], key[1])] = value
+                projects[key] = value
             else:
-                members[(key[0], key[1], key[2])] = value
+                members[key] = value  # type: ignore[index]
         return Usage(orgs, projects, members)
 
     def attained(self, job_id: JobId, now: float) -> float:

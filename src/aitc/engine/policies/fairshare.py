@@ -14,8 +14,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from aitc.domain.job import JobRequest
 from aitc.domain.org import Organisation
@@ -27,9 +26,9 @@ from aitc.engine.registry import register
 from aitc.engine.view import Reason, View
 
 
-@dataclass(frozen=True, slots=True)
-class Rank:
-    """A member's place in the Fair Tree walk, and its own level fair share."""
+class Rank(NamedTuple):
+    """A member's place in the Fair Tree walk, and its own level fair share (a named tuple:
+    a walk makes one per member, a thousand at a time in a large lab)."""
 
     place: int
     of: int
@@ -119,11 +118,18 @@ class FairShare(Policy):
         Siblings are compared with every sibling that has usage, pending jobs or not.
         """
         usage = view.usage.usage(view.now)
-        tree: dict[str, dict[str, set[str]]] = {o: {} for o in usage.orgs}
+        # organisation -> project -> member -> decayed usage (0 for a member without any)
+        tree: dict[str, dict[str, dict[str, float]]] = {o: {} for o in usage.orgs}
         for o, p in usage.projects:
-            tree.setdefault(o, {}).setdefault(p, set())
-        for o, p, m in (*usage.members, *members):
-            tree.setdefault(o, {}).setdefault(p, set()).add(m)
+            tree.setdefault(o, {}).setdefault(p, {})
+        groups: dict[tuple[str, str], dict[str, float]] = {}  # (org, project) -> its members
+        for key, used in usage.members.items():
+            group = groups.get(key[:2])
+            if group is None:
+                group = groups[key[:2]] = tree.setdefault(key[0], {}).setdefault(key[1], {})
+            group[key[2]] = used
+        for o, p, m in members:
+            tree.setdefault(o, {}).setdefault(p, {}).setdefault(m, 0.0)
         order: list[tuple[MemberKey, float]] = []
         org_share = {o: self._org_share(o) for o in tree}
         for org, _ in _sorted(org_share, {o: usage.orgs.get(o, 0.0) for o in tree}):
@@ -132,9 +138,8 @@ class FairShare(Policy):
             project_share = {p: shares.get(p, 1.0) for p in projects}
             project_use = {p: usage.projects.get((org, p), 0.0) for p in projects}
             for project, _ in _sorted(project_share, project_use):
-                people = projects[project]
-                use = {m: usage.members.get((org, project, m), 0.0) for m in people}
-                for member, level in _sorted(dict.fromkeys(people, 1.0), use):
+                use = projects[project]
+                for member, level in _sorted(dict.fromkeys(use, 1.0), use):
                     order.append(((org, project, member), level))
         ranked = [(k, level) for k, level in order if everyone or k in members]
         return {k: Rank(i, len(ranked), level) for i, (k, level) in enumerate(ranked, 1)}
