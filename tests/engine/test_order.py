@@ -44,7 +44,7 @@ def tiresias_reference(policy, view: View) -> list[JobRequest]:
 
 
 def fairshare_reference(policy, view: View) -> list[JobRequest]:
-    return sorted(view.pending, key=lambda j: policy._walk[(j.org, j.project, j.member)].place)
+    return sorted(view.pending, key=lambda j: policy._walk[(j.org, j.project, j.member)])
 
 
 def quota_reference(policy, view: View) -> list[JobRequest]:

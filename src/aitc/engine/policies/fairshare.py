@@ -52,13 +52,14 @@ class FairShare(Policy):
         super().__init__(params, organisations)
         self.default_share = self.params.number("default_share", minimum=0.0)
         self.recalc_s = self.params.number("recalc_s", minimum=0.0)
-        self._walk: dict[MemberKey, Rank] = {}
+        self._walk: dict[MemberKey, int] = {}  # every ranked member's place in the walk
+        self._levels: dict[MemberKey, float] = {}  # and its level fair share
         self._walked_at = -math.inf
         self._waiting: set[MemberKey] = set()
         # the waiting members in walk order, for a queue and its members' epoch
-        self._members_of: (
-            tuple[PendingQueue, int, dict[MemberKey, Rank], list[MemberKey]] | None
-        ) = None
+        self._members_of: tuple[PendingQueue, int, dict[MemberKey, int], list[MemberKey]] | None = (
+            None
+        )
 
     def order(self, view: View, jobs: Sequence[JobRequest]) -> Iterable[JobRequest]:
         """Members in Fair Tree rank order, each member's jobs in arrival order.
@@ -93,27 +94,35 @@ class FairShare(Policy):
         """The waiting members in walk order; the walk is reused until it is ``recalc_s``
         old or a member it has not ranked waits."""
         if not self._walk_fresh(view) or not waiting <= self._walk.keys():
-            self._walk = self.ranks(view, waiting, everyone=True)
+            order = self._walk_order(view, waiting)
+            keys = [k for k, _ in order]
+            self._walk = dict(zip(keys, range(1, len(keys) + 1), strict=True))
+            self._levels = dict(order)
             self._walked_at = view.now
         self._waiting = waiting
-        walk = self._walk
-        return sorted(waiting, key=lambda k: walk[k].place)
+        return sorted(waiting, key=self._walk.__getitem__)
 
     def rank_reason(self, cycle: Cycle, job: JobRequest) -> Reason | None:
         key = (job.org, job.project, job.member)
-        rank = self._walk.get(key)
-        if rank is None:
+        mine = self._walk.get(key)
+        if mine is None:
             return None
-        place = 1 + sum(1 for k in self._waiting if self._walk[k].place < rank.place)
+        place = 1 + sum(1 for k in self._waiting if self._walk[k] < mine)
         if place == 1:
             return None
-        return reasons.fair_share(job, place, len(self._waiting), rank.level)
+        return reasons.fair_share(job, place, len(self._waiting), self._levels[key])
 
     def ranks(
         self, view: View, members: set[MemberKey], *, everyone: bool = False
     ) -> dict[MemberKey, Rank]:
         """Fair Tree ranks of ``members`` (those with pending jobs) at ``view.now``; with
-        ``everyone``, of every member with usage too (the walk the order reuses).
+        ``everyone``, of every member with usage too (the walk the order reuses)."""
+        ranked = [(k, lv) for k, lv in self._walk_order(view, members) if everyone or k in members]
+        return {k: Rank(i, len(ranked), level) for i, (k, level) in enumerate(ranked, 1)}
+
+    def _walk_order(self, view: View, members: set[MemberKey]) -> list[tuple[MemberKey, float]]:
+        """The Fair Tree walk at ``view.now``: every member with usage or in ``members``
+        (those with pending jobs), in rank order, with its level fair share.
 
         Siblings are compared with every sibling that has usage, pending jobs or not.
         """
@@ -141,8 +150,7 @@ class FairShare(Policy):
                 use = projects[project]
                 for member, level in _sorted(dict.fromkeys(use, 1.0), use):
                     order.append(((org, project, member), level))
-        ranked = [(k, level) for k, level in order if everyone or k in members]
-        return {k: Rank(i, len(ranked), level) for i, (k, level) in enumerate(ranked, 1)}
+        return order
 
     def _org_share(self, org: str) -> float:
         found = self.organisations.get(org)
