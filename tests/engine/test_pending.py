@@ -96,26 +96,51 @@ def test_the_indexes_equal_a_scan_of_the_queue_after_any_changes(ops):
             assert queue.epoch > epoch
         else:
             continue
-        assert list(queue) == model
-        assert len(queue) == len(model) and bool(queue) == bool(model)
-        assert [queue[i] for i in range(len(model))] == model
-        assert all(j in queue for j in model) and all(j not in queue for j in removed)
-        member_of = lambda j: (j.org, j.project, j.member)  # noqa: E731
-        assert {k: list(v) for k, v in queue.by_member().items()} == _groups(model, member_of)
+        _check(queue, model, removed)
         if set(queue.by_member()) != members:
             assert queue.members_epoch > members_epoch
-        by_org = {(o, size): list(b) for o, s in queue.by_org().items() for size, b in s.items()}
-        assert by_org == _groups(model, lambda j: (j.org, (j.gpus, j.nodes)))
-        classes = {k: dict(v) for k, v in queue.classes().items()}
-        expected = _groups(model, lambda j: (j.org, j.priority, j.nodes, j.mig, j.gpu_model))
-        assert classes == {
-            k: dict(Counter(queue.job(i).gpus for i in ids)) for k, ids in expected.items()
-        }
-        place = queue.positions()
-        assert [place[j.id] for j in model] == sorted(place[j.id] for j in model)
-        ids = [j.id for j in model]
-        if queue.in_id_order():  # (it may say no where ids happen to grow again)
-            assert ids == sorted(ids)
+
+
+def _check(queue: PendingQueue, model: list[JobRequest], removed: list[JobRequest]) -> None:
+    """Every index of ``queue`` equals a scan of ``model``, the jobs it should hold in order."""
+    assert list(queue) == model
+    assert len(queue) == len(model) and bool(queue) == bool(model)
+    assert [queue[i] for i in range(len(model))] == model
+    assert all(j in queue for j in model) and all(j not in queue for j in removed)
+    member_of = lambda j: (j.org, j.project, j.member)  # noqa: E731
+    assert {k: list(v) for k, v in queue.by_member().items()} == _groups(model, member_of)
+    by_org = {(o, size): list(b) for o, s in queue.by_org().items() for size, b in s.items()}
+    assert by_org == _groups(model, lambda j: (j.org, (j.gpus, j.nodes)))
+    classes = {k: dict(v) for k, v in queue.classes().items()}
+    expected = _groups(model, lambda j: (j.org, j.priority, j.nodes, j.mig, j.gpu_model))
+    assert classes == {
+        k: dict(Counter(queue.job(i).gpus for i in ids)) for k, ids in expected.items()
+    }
+    place = queue.positions()
+    assert [place[j.id] for j in model] == sorted(place[j.id] for j in model)
+    ids = [j.id for j in model]
+    if queue.in_id_order():  # (it may say no where ids happen to grow again)
+        assert ids == sorted(ids)
+
+
+def test_a_queue_that_loses_most_of_its_jobs_is_rebuilt_and_stays_the_same() -> None:
+    # more removals than jobs left, past the threshold: the dicts are rebuilt on the way
+    jobs = [
+        _job(i // 3, (1, 2, 8)[i % 3], None, "abc"[i % 3], "xy"[i % 2], i % 5 == 0, 1000 + i)
+        for i in range(3000)
+    ]
+    queue, model = PendingQueue(jobs), list(jobs)
+    removed = []
+    for n in range(2200):
+        j = model.pop(0 if n % 4 else len(model) // 2)
+        queue.remove(j.id)
+        removed.append(j)
+        if n % 500 == 0:
+            _check(queue, model, removed)
+    back = removed.pop(10)
+    queue.requeue(back)
+    model = sorted([*model, back], key=lambda x: (x.submit, x.id))
+    _check(queue, model, removed)
 
 
 def test_a_queue_whose_ids_grow_knows_it() -> None:
