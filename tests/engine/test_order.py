@@ -11,23 +11,11 @@ from engine_builders import Rig, cluster, jid, job, on, org
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_properties import build, clusters
+from test_quiet import busy_specs
 
 from aitc.domain.job import JobRequest
 from aitc.engine import make_scheduler
 from aitc.engine.view import View
-
-busy_specs = st.lists(
-    st.tuples(
-        st.integers(0, 300),  # submit
-        st.sampled_from([1, 1, 2, 3, 4, 8, 8, 12, 16, 0]),  # GPUs (0: a MIG slice)
-        st.integers(10, 600),  # runtime
-        st.sampled_from([1.0, 1.0, 2.0]),  # limit / runtime
-        st.booleans(),  # preemptible
-        st.sampled_from(["a", "b"]),  # organisation
-    ),
-    min_size=1,
-    max_size=40,
-)
 
 
 def tiresias_reference(policy, view: View) -> list[JobRequest]:

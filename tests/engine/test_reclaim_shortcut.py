@@ -6,7 +6,7 @@ decisions as with the plain test that always looks, and as with a test that alwa
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 from engine_builders import job
 from hypothesis import given, settings
@@ -51,7 +51,17 @@ specs_with_borrowers = st.lists(
 
 
 @contextmanager
-def checked_reclaim(calls: list[bool]) -> Iterator[None]:
+def replaced(name: str, value: object) -> Iterator[None]:
+    """``Quota.<name>`` is ``value`` within the block."""
+    saved = getattr(Quota, name)
+    setattr(Quota, name, value)
+    try:
+        yield
+    finally:
+        setattr(Quota, name, saved)
+
+
+def checked_reclaim(calls: list[bool]) -> AbstractContextManager[None]:
     """Every reclaim test also runs the plain one on the same cycle and must agree."""
     fast = Quota._reclaim_possible
 
@@ -61,32 +71,16 @@ def checked_reclaim(calls: list[bool]) -> Iterator[None]:
         calls.append(found)
         return found
 
-    Quota._reclaim_possible = both  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        Quota._reclaim_possible = fast  # type: ignore[method-assign]
+    return replaced("_reclaim_possible", both)
 
 
-@contextmanager
-def plain_reclaim() -> Iterator[None]:
-    fast = Quota._reclaim_possible
-    Quota._reclaim_possible = plain_reclaim_possible  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        Quota._reclaim_possible = fast  # type: ignore[method-assign]
+def plain_reclaim() -> AbstractContextManager[None]:
+    return replaced("_reclaim_possible", plain_reclaim_possible)
 
 
-@contextmanager
-def always_maybe() -> Iterator[None]:
+def always_maybe() -> AbstractContextManager[None]:
     """A quota policy that never rules preemption out: walks look at every job."""
-    fast = Quota.could_preempt
-    Quota.could_preempt = lambda self, cycle: True  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        Quota.could_preempt = fast  # type: ignore[method-assign]
+    return replaced("could_preempt", lambda self, cycle: True)
 
 
 @settings(max_examples=80, deadline=None)
