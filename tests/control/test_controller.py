@@ -33,7 +33,7 @@ def test_a_job_goes_pending_starting_running_completed(rig: Rig) -> None:
     ]
     row = rig.job(job)
     assert (row.exit_code, row.attempt, row.handle) == (0, 1, "fake-1.1")
-    assert row.stdout_path and row.stdout_path.endswith("logs/1/1.out")
+    assert row.stdout_path and row.stdout_path.endswith("logs/alice/1/1.out")
 
 
 def test_a_job_that_ends_before_it_was_seen_running_still_records_running(rig: Rig) -> None:

@@ -163,7 +163,17 @@ def _workload(w: WorkloadSpecModel) -> WorkloadSpec:
 
 
 def _member(m: MemberSpec) -> Member:
-    return Member(m.id, m.name, m.email, m.organisation, Role(m.role), tuple(m.projects))
+    return Member(
+        m.id,
+        m.name,
+        m.email,
+        m.organisation,
+        Role(m.role),
+        tuple(m.projects),
+        unix_user=m.unix_user,
+        uid=m.uid,
+        gid=m.gid,
+    )
 
 
 def _course(c: CourseSpec) -> Course:

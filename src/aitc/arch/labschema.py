@@ -49,6 +49,8 @@ Email = Annotated[str, AfterValidator(_check_email)]
 Text = Annotated[str, Field(min_length=1)]
 Weight = Annotated[float, Field(gt=0)]
 Count = Annotated[int, Field(ge=0)]
+# A POSIX portable user name, as useradd accepts by default: no leading '-', at most 32 chars.
+UnixUser = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_.-]{0,31}$")]
 
 
 class _Spec(BaseModel):
@@ -167,6 +169,9 @@ class MemberSpec(_Spec):
     organisation: Id
     role: RoleName
     projects: list[Id] = []
+    unix_user: UnixUser | None = None
+    uid: Count | None = None
+    gid: Count | None = None
 
 
 class CourseSpec(_Spec):

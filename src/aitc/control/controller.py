@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aitc.control.clock import Clock
-from aitc.control.dispatch import Committed, commit_decisions, dispatch, exec_job
+from aitc.control.dispatch import Committed, commit_decisions, dispatch, exec_job, unix_users
 from aitc.control.executors.base import ExecReport, ExecStatus, Executor
 from aitc.control.holdings import Draining, Holdings
 from aitc.control.pending import PendingNotes, cancel_undispatched, record_dispatch
@@ -122,7 +122,9 @@ class Controller:
         since = now - self.config.history_half_lives * self.planner.half_life_s
         with self.store.session() as s:
             self.holdings.replay(load_past_runs(s, since))
-            starting = [exec_job(r) for r in jobs_in_states(session=s, states=[JobState.STARTING])]
+            rows = jobs_in_states(session=s, states=[JobState.STARTING])
+            users = unix_users(session=s, member_ids={r.member_id for r in rows})
+            starting = [exec_job(r, users[r.member_id]) for r in rows]
         redispatched = dispatch(self.executor, starting)
         self._record_dispatch(redispatched.handles, redispatched.failures, now)
         log.info("reconcile: dispatched %d starting jobs again", len(starting))

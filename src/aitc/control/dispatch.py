@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aitc.control.executors.base import ExecJob, Executor
-from aitc.control.store import JobRow, JobSpec, placement_from_json, transition
+from aitc.control.store import JobRow, JobSpec, MemberRow, placement_from_json, transition
 from aitc.domain.job import JobState, Placement
 from aitc.engine.view import Action, Preempt, Start
 from aitc.errors import ExecutorError
@@ -47,14 +47,14 @@ class Committed:
     preempted: Sequence[Preempted]
 
 
-def log_paths(log_dir: Path, job_id: int, attempt: int) -> tuple[str, str]:
-    """Where the stdout and stderr of one attempt go."""
-    base = log_dir / str(job_id)
+def log_paths(log_dir: Path, unix_user: str, job_id: int, attempt: int) -> tuple[str, str]:
+    """Where the stdout and stderr of one attempt go: a directory per member's Unix account."""
+    base = log_dir / unix_user / str(job_id)
     return str(base / f"{attempt}.out"), str(base / f"{attempt}.err")
 
 
-def exec_job(row: JobRow) -> ExecJob:
-    """What the executor needs to run the current attempt of ``row``."""
+def exec_job(row: JobRow, unix_user: str) -> ExecJob:
+    """What the executor needs to run the current attempt of ``row`` as ``unix_user``."""
     spec = JobSpec.from_json(row.spec)
     return ExecJob(
         job_id=row.id,
@@ -67,6 +67,7 @@ def exec_job(row: JobRow) -> ExecJob:
         time_limit=row.time_limit,
         stdout_path=row.stdout_path or "",
         stderr_path=row.stderr_path or "",
+        unix_user=unix_user,
     )
 
 
@@ -95,6 +96,7 @@ def commit_decisions(
     rows = {
         r.id: r for r in session.scalars(select(JobRow).where(JobRow.id.in_(ids)).with_for_update())
     }
+    accounts = unix_users(session=session, member_ids={r.member_id for r in rows.values()})
     started: list[ExecJob] = []
     preempted: list[Preempted] = []
     for action in actions:
@@ -111,8 +113,9 @@ def commit_decisions(
                 now=now,
                 placement=action.placement,
             )
-            row.stdout_path, row.stderr_path = log_paths(log_dir, row.id, row.attempt)
-            started.append(exec_job(row))
+            user = accounts[row.member_id]
+            row.stdout_path, row.stderr_path = log_paths(log_dir, user, row.id, row.attempt)
+            started.append(exec_job(row, user))
         elif isinstance(action, Preempt) and row.state in (JobState.STARTING, JobState.RUNNING):
             preempted.append(Preempted(row.id, row.attempt, action.cause or "preempted"))
             transition(
@@ -123,6 +126,14 @@ def commit_decisions(
                 cause=f"preempted: {action.cause or 'by the scheduler'}; requeued",
             )
     return Committed(started=started, preempted=preempted)
+
+
+def unix_users(*, session: Session, member_ids: set[str]) -> dict[str, str]:
+    """Each member's Unix account name (``unix_user``, or the member id when it is unset)."""
+    if not member_ids:
+        return {}
+    stmt = select(MemberRow.id, MemberRow.unix_user).where(MemberRow.id.in_(member_ids))
+    return {mid: user or mid for mid, user in session.execute(stmt)}
 
 
 def _may_start(row: JobRow) -> bool:

@@ -74,3 +74,13 @@ class Member:
     org: str
     role: Role
     projects: tuple[str, ...] = ()
+    # The Unix account the member's jobs run as (default: the member id); uid/gid, when given,
+    # must match what the account resolves to (getent), so a roster mistake is caught early.
+    unix_user: str | None = None
+    uid: int | None = None
+    gid: int | None = None
+
+    @property
+    def account(self) -> str:
+        """The Unix user name this member's jobs run as."""
+        return self.unix_user or self.id

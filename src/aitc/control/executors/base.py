@@ -69,6 +69,9 @@ class ExecJob:
     time_limit: float | None = None  # seconds
     stdout_path: str = ""
     stderr_path: str = ""
+    # The Unix account the attempt runs as (the member's ``unix_user``); None: the server's own
+    # user, which only tests and single-user servers use.
+    unix_user: str | None = None
 
 
 class ExecStatus(StrEnum):

@@ -65,6 +65,9 @@ def put_member(*, session: Session, member: Member) -> list[str]:
         "org_id": member.org,
         "role": str(member.role),
         "enabled": True,
+        "unix_user": member.unix_user,
+        "uid": member.uid,
+        "gid": member.gid,
     }
     if row is None:
         session.add(MemberRow(id=member.id, **values))

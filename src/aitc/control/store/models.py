@@ -77,6 +77,12 @@ class MemberRow(Base):
     org_id: Mapped[str | None] = mapped_column(ForeignKey("organisations.id"), nullable=True)
     role: Mapped[str] = mapped_column(ForeignKey("roles.name"))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The Unix account the member's jobs run as; NULL means the member id.
+    unix_user: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    uid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    gid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Per-member limits from lab.yaml (max_pending_jobs, max_running_gpus, submissions_per_minute).
+    limits: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class ProjectMemberRow(Base):
@@ -99,6 +105,8 @@ class ApiTokenRow(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[float] = mapped_column(Float)
     revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_used_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class JobRow(Base):

@@ -1,0 +1,146 @@
+"""Members are Unix accounts: resolving them, creating them, and whether this server may switch.
+
+A member's jobs run as their Unix user (``Member.account``: ``unix_user``, default the member id),
+as Slurm runs a job as its submitter. On a real cluster the accounts come from LDAP or SSSD and
+aitc only checks that they resolve (through NSS, the same lookup ``getent passwd`` makes); on the
+embedded default ``aitc lab apply --create-unix-users`` creates the missing ones with ``useradd``
+(no password, a home under a configurable root). Accounts are never deleted by aitc.
+
+Only this module and the executors' privileged helpers look at Unix accounts.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from aitc.domain.org import Member
+from aitc.errors import ConfigError
+
+DEFAULT_HOME_ROOT = Path("/home")
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """One resolved Unix account: what a job of its member runs with."""
+
+    name: str
+    uid: int
+    gid: int
+    home: str
+    shell: str
+    groups: tuple[int, ...]  # supplementary groups (initgroups), the primary group included
+
+
+def resolve(name: str) -> Account | None:
+    """The account ``name`` as NSS resolves it (local files, LDAP, SSSD), or None."""
+    try:
+        pw = pwd.getpwnam(name)
+    except KeyError:
+        return None
+    return Account(
+        name=pw.pw_name,
+        uid=pw.pw_uid,
+        gid=pw.pw_gid,
+        home=pw.pw_dir,
+        shell=pw.pw_shell or "/bin/sh",
+        groups=tuple(os.getgrouplist(pw.pw_name, pw.pw_gid)),
+    )
+
+
+def server_account() -> Account:
+    """The account this process runs as."""
+    uid = os.geteuid()
+    try:
+        found = resolve(pwd.getpwuid(uid).pw_name)
+    except KeyError:
+        found = None
+    return found or Account(str(uid), uid, os.getegid(), os.environ.get("HOME", "/"), "/bin/sh", ())
+
+
+def can_switch_users() -> bool:
+    """Whether this process may start jobs as other users (it is root)."""
+    return os.geteuid() == 0
+
+
+@dataclass(frozen=True, slots=True)
+class AccountProblem:
+    """A member whose Unix account is missing or does not match the lab's uid/gid."""
+
+    member: str
+    account: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"member {self.member}: Unix account {self.account!r} {self.reason}"
+
+
+def check_accounts(members: Iterable[Member]) -> list[AccountProblem]:
+    """Every member whose account does not resolve, or resolves to another uid/gid."""
+    problems = []
+    for m in members:
+        acct = resolve(m.account)
+        if acct is None:
+            problems.append(AccountProblem(m.id, m.account, "does not resolve (getent passwd)"))
+        elif m.uid is not None and acct.uid != m.uid:
+            problems.append(
+                AccountProblem(m.id, m.account, f"has uid {acct.uid}, the lab says {m.uid}")
+            )
+        elif m.gid is not None and acct.gid != m.gid:
+            problems.append(
+                AccountProblem(m.id, m.account, f"has gid {acct.gid}, the lab says {m.gid}")
+            )
+    return problems
+
+
+def create_account(member: Member, *, home_root: Path = DEFAULT_HOME_ROOT) -> Account:
+    """Create ``member``'s local account with ``useradd`` (no password, home under ``home_root``).
+
+    uid and gid are the lab's when it gives them. Raises ``ConfigError`` naming the account and
+    useradd's reason when it fails (not root, a uid taken by another account).
+    """
+    name = member.account
+    args = ["useradd", "--create-home", "--home-dir", str(home_root / name), "--shell", "/bin/bash"]
+    if member.uid is not None:
+        args += ["--uid", str(member.uid)]
+    if member.gid is not None:
+        _ensure_group(name, member.gid)
+        args += ["--gid", str(member.gid)]
+    else:
+        args += ["--user-group"]
+    home_root.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run([*args, name], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise ConfigError(
+            f"cannot create Unix account {name!r}: {done.stderr.strip() or done.returncode}",
+            field=f"members.{member.id}.unix_user",
+        )
+    acct = resolve(name)
+    if acct is None:
+        raise ConfigError(f"useradd created {name!r} but it does not resolve", field="unix_user")
+    os.chmod(acct.home, 0o700)
+    return acct
+
+
+def _ensure_group(name: str, gid: int) -> None:
+    try:
+        grp.getgrgid(gid)
+    except KeyError:
+        subprocess.run(["groupadd", "--gid", str(gid), name], check=True, capture_output=True)
+
+
+def create_missing_accounts(
+    members: Iterable[Member], *, home_root: Path = DEFAULT_HOME_ROOT
+) -> list[str]:
+    """Create the accounts that do not resolve yet; return what was done, in words."""
+    done = []
+    for m in members:
+        if resolve(m.account) is None:
+            acct = create_account(m, home_root=home_root)
+            done.append(f"member {m.id}: Unix account {acct.name} created (uid {acct.uid})")
+    return done
