@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, status
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from sqlalchemy import text
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from aitc import __version__
 from aitc.control.api import errors
 from aitc.control.api.authcache import AuthCache
+from aitc.control.api.bodylimit import BodyLimit
 from aitc.control.api.deps import StoreDep
 from aitc.control.api.routes import admin, cluster, jobs
 from aitc.control.api.schemas import Health
@@ -36,7 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (jobs, cluster, admin):
         app.include_router(module.router, prefix=API_PREFIX)
     app.add_api_route("/healthz", healthz, methods=["GET"], response_model=Health, tags=["health"])
-    app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app
 
 
@@ -45,23 +44,3 @@ def healthz(store: StoreDep) -> Health:
     with store.engine.connect() as conn:
         conn.execute(text("SELECT 1"))
     return Health(status="ok", database=store.engine.url.get_backend_name())
-
-
-class _BodyLimit:
-    """Refuse bodies over ``limit`` bytes (by Content-Length) before reading them (pure ASGI,
-    so it costs nothing on the hot submit path)."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            for name, value in scope["headers"]:
-                if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                    detail = f"request body is larger than {self.limit} bytes"
-                    response = JSONResponse(
-                        {"detail": detail}, status_code=status.HTTP_413_CONTENT_TOO_LARGE
-                    )
-                    await response(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)

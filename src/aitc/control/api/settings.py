@@ -18,6 +18,11 @@ class Settings:
     ``wake`` is called after every submit and cancel so the controller schedules at once instead
     of at its next tick. ``follow_poll_s`` is how often ``logs?follow=true`` looks for new output.
     ``auth_cache_s`` is how long a token's owner is remembered (see ``authcache``; 0: never).
+    ``max_body_bytes`` bounds a request body, counted as it streams (``bodylimit``).
+    ``follow_check_s`` is how often a followed log re-reads its job's state (each time in a
+    short session of its own); ``max_follows_per_member`` caps one member's concurrent
+    ``follow=true`` streams (more are answered 429). ``token_days`` is how long a new API
+    token lives unless its creator says otherwise.
     """
 
     database_url: str | None = None
@@ -25,5 +30,8 @@ class Settings:
     wake: Callable[[], None] | None = None
     clock: Clock = field(default_factory=SystemClock)
     follow_poll_s: float = 0.25
-    max_body_bytes: int = 2 * 1024 * 1024
+    max_body_bytes: int = 1024 * 1024
+    follow_check_s: float = 2.0
+    max_follows_per_member: int = 16
+    token_days: float = 90.0
     auth_cache_s: float = 2.0
