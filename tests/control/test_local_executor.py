@@ -240,7 +240,7 @@ def test_a_missing_working_directory_is_named_as_the_reason(tmp_path: Path) -> N
     ex = executor(tmp_path / "state")
     ex.start(job(1, "true", workdir=str(tmp_path / "nowhere")))
     r = wait_for(ex, 1, ended)
-    assert (r.status, r.exit_code) == (ExecStatus.EXITED, 127)
+    assert (r.status, r.exit_code) == (ExecStatus.EXITED, 126)
     assert (
         r.cause == f"cannot start in working directory '{tmp_path / 'nowhere'}': it does not exist"
     )

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from aitc.control.accounts import server_account
 from aitc.control.clock import Clock, SystemClock
 from aitc.control.controller import Controller, ControllerConfig
 from aitc.control.executors.base import Executor, KnowsTopology
@@ -120,7 +121,12 @@ class Server:
             first = s.get(MemberRow, "admin") is None
             if not (first or self.options.new_admin_token):
                 return None
-            return bootstrap_admin(session=s, now=self.clock.now())
+            token = bootstrap_admin(session=s, now=self.clock.now())
+            admin = s.get(MemberRow, "admin")
+            if admin is not None and admin.unix_user is None:
+                # The operators' admin runs jobs as the account that runs the server.
+                admin.unix_user = server_account().name
+            return token
 
     def banner(self) -> str:
         """What the server prints once it is ready to start."""

@@ -12,6 +12,7 @@ Every attempt of a job that the local executor starts gets one directory,
     cancel.json      written by ``cancel()``: the supervisor stops the job when it sees it
     exit.json        how the attempt ended: status, exit code, end time, cause
     supervisor.log   the supervisor's own output (errors only)
+    .*.reserve       room set aside on disk for the records above (a full disk loses none)
 
 Because everything lives on disk, exit codes survive a controller crash and a fresh executor
 adopts the attempts it finds. This module imports the standard library only: the supervisor
@@ -20,6 +21,7 @@ loads it at every job start, and that start is on the submit-to-running path.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -28,6 +30,8 @@ from typing import Any
 
 ATTEMPTS = "attempts"
 DONE = "done"
+RESERVED = ("supervisor.json", "child.json", "exit.json")
+RESERVE_BYTES = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,18 @@ class AttemptSpec:
     stderr_path: str
     time_limit: float | None = None
     grace_s: float = 10.0
+    # Who runs it: the member's Unix account, resolved by the executor (None: the server's user).
+    user: str | None = None
+    uid: int | None = None
+    gid: int | None = None
+    groups: tuple[int, ...] = ()
+    home: str | None = None
+    # Its cgroup (``cgroup.py``): name and limits; no name means unconfined.
+    cgroup: str = ""
+    memory_bytes: int | None = None
+    cpus: float | None = None
+    pids: int | None = None
+    gpu_minors: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +129,9 @@ class AttemptDir:
         if data is None:
             return None
         data["command"] = tuple(data["command"])
+        data["groups"] = tuple(data.get("groups") or ())
+        if data.get("gpu_minors") is not None:
+            data["gpu_minors"] = tuple(data["gpu_minors"])
         return AttemptSpec(**data)
 
     def write_proc(self, which: str, record: ProcRecord) -> None:
@@ -136,9 +155,34 @@ class AttemptDir:
         data = self._read("cancel.json")
         return None if data is None else CancelRecord(**data)
 
+    def reserve(self) -> None:
+        """Set aside room for the records written while the job runs (see ``_write``)."""
+        for name in RESERVED:
+            fd = os.open(self.root / f".{name}.reserve", os.O_CREAT | os.O_WRONLY, 0o600)
+            try:
+                os.posix_fallocate(fd, 0, RESERVE_BYTES)
+            finally:
+                os.close(fd)
+
     def _write(self, name: str, data: object) -> None:
+        """Write atomically; on a full disk, into the room ``reserve`` set aside.
+
+        A full disk must never lose an exit record: without it a job that completed would be
+        judged lost and run again, filling the disk again.
+        """
+        text = json.dumps(data).encode()
         tmp = self.root / f".{name}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(data), encoding="utf-8")
+        try:
+            tmp.write_bytes(text)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            reserve = self.root / f".{name}.reserve"
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT) or not reserve.exists():
+                raise
+            with open(reserve, "r+b") as f:  # rewriting allocated blocks needs no new ones
+                f.write(text[:RESERVE_BYTES])
+                f.truncate(min(len(text), RESERVE_BYTES))
+            tmp = reserve
         os.replace(tmp, self.root / name)
 
     def _read(self, name: str) -> dict[str, Any] | None:

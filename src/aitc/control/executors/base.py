@@ -40,6 +40,7 @@ class GpuInfo:
     model: str
     memory_mb: int = 0
     mig_uuids: Mapping[str, str] = field(default_factory=dict)  # "gpu:profile:start" -> MIG UUID
+    minor: int | None = None  # N of /dev/nvidiaN (NVML); None: the same as index
 
 
 @dataclass(frozen=True, slots=True)

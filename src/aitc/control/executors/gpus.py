@@ -103,7 +103,15 @@ def _nvml_gpu(nvml: object, index: int) -> GpuInfo:
         model=catalog_model(name, memory_mb),
         memory_mb=memory_mb,
         mig_uuids=_nvml_migs(n, handle, index),
+        minor=_nvml_minor(n, handle),
     )
+
+
+def _nvml_minor(n: object, handle: object) -> int | None:
+    try:
+        return int(n.nvmlDeviceGetMinorNumber(handle))  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - not every NVML build answers; the index is the fallback
+        return None
 
 
 def _nvml_migs(n: object, handle: object, index: int) -> dict[str, str]:

@@ -33,7 +33,13 @@ def login_basics(account: Account | None) -> dict[str, str]:
     if account is None:
         home = os.environ.get("HOME", "/")
         user = os.environ.get("USER") or os.environ.get("LOGNAME") or str(os.geteuid())
-        return {"HOME": home, "USER": user, "LOGNAME": user, "SHELL": "/bin/sh", "PATH": STANDARD_PATH}
+        return {
+            "HOME": home,
+            "USER": user,
+            "LOGNAME": user,
+            "SHELL": "/bin/sh",
+            "PATH": STANDARD_PATH,
+        }
     return {
         "HOME": account.home,
         "USER": account.name,

@@ -15,6 +15,8 @@ before it recorded an end therefore hears about it again after its restart.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import math
 import os
 import signal
 import socket
@@ -23,6 +25,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from aitc.control.accounts import Account, can_switch_users, resolve, server_account
 from aitc.control.clock import Clock, SystemClock
 from aitc.control.executors.attempts import (
     ATTEMPTS,
@@ -36,17 +39,21 @@ from aitc.control.executors.attempts import (
     parse_attempt_name,
 )
 from aitc.control.executors.base import ExecJob, ExecReport, ExecStatus, GpuInfo, NodeInfo
+from aitc.control.executors.cgroup import Limits
 from aitc.control.executors.gpus import (
     DEFAULT_VIRTUAL_MODEL,
     nvml_gpus,
     virtual_gpus,
     visible_devices,
 )
+from aitc.control.executors.jobenv import job_environment
 from aitc.control.executors.registry import ExecutorSettings
 from aitc.domain.job import NodeAlloc
 from aitc.errors import ExecutorError
 
 STARTUP_GRACE_S = 30.0  # how long a claimed attempt may go without a supervisor record
+DEFAULT_PIDS_LIMIT = 4096  # processes and threads per attempt
+MIN_MEMORY_BYTES = 256 * 2**20
 
 Key = tuple[int, int]
 
@@ -66,6 +73,9 @@ class LocalExecutor:
         node_name: str | None = None,
         grace_s: float = 10.0,
         clock: Clock | None = None,
+        single_user: bool = False,
+        confine: bool = True,
+        pids_limit: int = DEFAULT_PIDS_LIMIT,
     ) -> None:
         self.state_dir = Path(state_dir).resolve()
         self.node_name = node_name or socket.gethostname()
@@ -76,6 +86,13 @@ class LocalExecutor:
             if gpus is not None
             else _discover(virtual_gpus, virtual_model, self.node_name)
         )
+        self.server_user = server_account()
+        # Jobs run as their member's account; a server that cannot switch users runs only its
+        # own user's jobs and refuses the others (``single_user``).
+        self.single_user = single_user or not can_switch_users()
+        self.confine = confine
+        self.pids_limit = pids_limit
+        self._cgroup_prefix = hashlib.sha1(str(self.state_dir).encode()).hexdigest()[:8]
         self._launched: dict[Key, subprocess.Popen[bytes]] = {}
         self._ended_reported: list[str] = []
         # Private to the server's user: attempt records hold each job's environment.
@@ -108,9 +125,10 @@ class LocalExecutor:
         handle = attempt_name(*key)
         if key in self._launched or adir.claimed or self._archived(handle):
             return handle
-        spec = self._spec(job)
-        adir.root.mkdir(parents=True, exist_ok=True)
+        spec = self._spec(job, self.account(job))
+        adir.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         adir.write_spec(spec)
+        adir.reserve()
         with open(adir.root / "supervisor.log", "ab") as log:
             self._launched[key] = subprocess.Popen(
                 [sys.executable, "-m", "aitc.control.executors.supervise", str(adir.root)],
@@ -122,28 +140,87 @@ class LocalExecutor:
             )
         return handle
 
-    def _spec(self, job: ExecJob) -> AttemptSpec:
+    def account(self, job: ExecJob) -> Account | None:
+        """The account ``job`` runs as; None for the server's own (``ExecutorError`` if refused)."""
+        name = job.unix_user
+        if name is None or name == self.server_user.name:
+            return None
+        if self.single_user:
+            raise ExecutorError(
+                f"job {job.job_id}: this server runs as {self.server_user.name!r} and cannot "
+                f"start jobs as {name!r} (single-user mode: {self.single_user_reason})"
+            )
+        account = resolve(name)
+        if account is None:
+            raise ExecutorError(
+                f"job {job.job_id}: the Unix account {name!r} does not resolve (getent passwd); "
+                "create it (aitc lab apply --create-unix-users) or set the member's unix_user"
+            )
+        return account
+
+    @property
+    def single_user_reason(self) -> str:
+        if can_switch_users():
+            return "asked for with --single-user"
+        return "it is not root; see 'Security model' in docs/operators.md"
+
+    def _spec(self, job: ExecJob, account: Account | None) -> AttemptSpec:
         default_out, default_err = self.log_paths(job.job_id, job.attempt)
+        limits = self._limits(job)
         return AttemptSpec(
             job_id=job.job_id,
             attempt=job.attempt,
             command=tuple(job.command),
-            env=self.job_env(job),
+            env=self.job_env(job, account),
             workdir=job.workdir,
             stdout_path=job.stdout_path or default_out,
             stderr_path=job.stderr_path or default_err,
             time_limit=job.time_limit,
             grace_s=self.grace_s,
+            user=account.name if account else None,
+            uid=account.uid if account else None,
+            gid=account.gid if account else None,
+            groups=account.groups if account else (),
+            home=account.home if account else None,
+            cgroup=f"{self._cgroup_prefix}-{attempt_name(job.job_id, job.attempt)}"
+            if self.confine
+            else "",
+            memory_bytes=limits.memory_bytes,
+            cpus=limits.cpus,
+            pids=limits.pids,
+            gpu_minors=limits.gpu_minors,
         )
 
-    def job_env(self, job: ExecJob) -> dict[str, str]:
-        """The job's environment: this host's (without AITC_* secrets), the spec's, the GPU pins."""
+    def _limits(self, job: ExecJob) -> Limits:
+        """The attempt's share of this node: its GPUs' share of CPUs and memory (as Slurm's
+        DefCpuPerGPU/DefMemPerGPU), at least one CPU; its own GPU device files only."""
+        alloc = job.placement.allocs[0] if job.placement.allocs else None
+        gpus = tuple(alloc.gpus) if alloc else ()
+        mig = alloc.mig if alloc else None
+        share = (len(gpus) or (1 if mig else 0)) / max(1, len(self._gpus))
+        share = share or 1 / max(1, len(self._gpus))  # a job without GPUs gets one GPU's share
+        cpus = os.cpu_count() or 1
+        minors = tuple(self._minor(i) for i in gpus) + ((self._minor(mig.gpu),) if mig else ())
+        return Limits(
+            memory_bytes=max(MIN_MEMORY_BYTES, int(_memory_mb() * 2**20 * share)),
+            cpus=float(max(1, math.ceil(cpus * share))),
+            pids=self.pids_limit,
+            gpu_minors=minors,
+        )
+
+    def _minor(self, index: int) -> int:
+        """The minor number of GPU ``index``'s ``/dev/nvidiaN`` (NVML's, else the index)."""
+        for g in self._gpus:
+            if g.index == index:
+                return g.minor if g.minor is not None else index
+        return index
+
+    def job_env(self, job: ExecJob, account: Account | None = None) -> dict[str, str]:
+        """The job's environment from the allow-list (``jobenv.py``) and the GPU pins."""
         if not job.command:
             raise ExecutorError(f"job {job.job_id}: command is empty")
         devices = self._devices(job)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AITC_")}
-        env.update(job.env)
-        env.update(
+        aitc_vars = dict(
             CUDA_VISIBLE_DEVICES=devices,
             NVIDIA_VISIBLE_DEVICES=devices or "void",
             CUDA_DEVICE_ORDER="PCI_BUS_ID",
@@ -151,7 +228,7 @@ class LocalExecutor:
             AITC_ATTEMPT=str(job.attempt),
             AITC_NODE=self.node_name,
         )
-        return env
+        return job_environment(account=account, job_env=job.env, aitc_vars=aitc_vars)
 
     def _devices(self, job: ExecJob) -> str:
         allocs = job.placement.allocs
@@ -332,4 +409,6 @@ def from_settings(settings: ExecutorSettings) -> LocalExecutor:
         virtual_model=settings.virtual_model,
         node_name=settings.node_name,
         grace_s=settings.grace_s,
+        single_user=settings.options.get("single_user", "") in ("1", "true", "yes"),
+        confine=settings.options.get("cgroups", "on") != "off",
     )

@@ -1,10 +1,18 @@
 """The supervisor: one small process per job attempt, started by the local executor.
 
 ``python -m aitc.control.executors.supervise ATTEMPT_DIR`` claims the attempt (O_EXCL, so an
-attempt runs at most once however often it is started), spawns the job in its own session with
-the environment and working directory of ``spec.json``, records its pid, waits for it, enforces
-the time limit and cancel requests (SIGTERM to the process group, a grace period, SIGKILL) and
-writes ``exit.json``. It outlives the controller, so exit codes survive a controller crash.
+attempt runs at most once however often it is started), creates the attempt's cgroup, spawns the
+job in its own session with the environment and working directory of ``spec.json``, records its
+pid, waits for it, enforces the time limit and cancel requests (SIGTERM to the process group, a
+grace period, SIGKILL), kills whatever the job left in its cgroup and writes ``exit.json``. It
+outlives the controller, so exit codes survive a controller crash.
+
+Privilege separation follows Slurm's slurmstepd: the supervisor runs as the server's user (root
+on a multi-user server) and keeps the bookkeeping in the server's private state directory; the
+job's process joins its cgroup, then drops to the member's account (supplementary groups, gid,
+uid), enters its working directory *as the member* and only then execs the command. Its log
+files are opened by the supervisor in the private state directory (which the member cannot reach,
+so no link planted there can redirect them) and handed over, owned by the member.
 
 Waiting costs no CPU: the supervisor sleeps in ``select`` on a pidfd of the job and a
 self-pipe for signals, with the time limit as the timeout.
@@ -13,12 +21,14 @@ self-pipe for signals, with the time limit as the timeout.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import selectors
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -29,6 +39,7 @@ from aitc.control.executors.attempts import (
     ProcRecord,
     proc_start_ticks,
 )
+from aitc.control.executors.cgroup import Cgroup, Limits, confine
 
 _stop_requested = False
 
@@ -42,25 +53,94 @@ def _record(pid: int) -> ProcRecord:
     return ProcRecord(pid=pid, start_ticks=proc_start_ticks(pid) or 0, started_at=time.time())
 
 
+def _open_log(spec: AttemptSpec, path: str) -> IO[bytes]:
+    """Open one log file for appending, owned by the job's user; never through a link."""
+    Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+    if spec.uid is not None and os.geteuid() == 0:
+        os.fchown(fd, spec.uid, spec.gid if spec.gid is not None else -1)
+    return os.fdopen(fd, "ab")
+
+
 def _open_logs(spec: AttemptSpec) -> tuple[IO[bytes], IO[bytes]]:
-    for path in {spec.stdout_path, spec.stderr_path}:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    out = open(spec.stdout_path, "ab")  # noqa: SIM115 - handed to the child, closed in run()
-    err = out if spec.stderr_path == spec.stdout_path else open(spec.stderr_path, "ab")  # noqa: SIM115
+    out = _open_log(spec, spec.stdout_path)
+    err = out if spec.stderr_path == spec.stdout_path else _open_log(spec, spec.stderr_path)
     return out, err
 
 
-def _spawn(spec: AttemptSpec, out: IO[bytes], err: IO[bytes]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        list(spec.command),
-        cwd=spec.workdir or None,
-        env=spec.env,
-        stdin=subprocess.DEVNULL,
-        stdout=out,
-        stderr=err,
-        start_new_session=True,
-        close_fds=True,
-    )
+def _become(spec: AttemptSpec, join: list[str], report_fd: int) -> Callable[[], None]:
+    """What the job's process does between fork and exec: join, drop privileges, enter workdir.
+
+    A failure is written to ``report_fd`` and the process exits 126 without running the job.
+    """
+    switch = spec.uid is not None and os.geteuid() != spec.uid
+    places = [spec.workdir] if spec.workdir else [p for p in (spec.home, "/") if p]
+
+    def run() -> None:
+        step = "join the attempt's cgroup"
+        try:
+            for procs in join:
+                with open(procs, "w") as f:
+                    f.write("0")
+            if switch:
+                step = f"switch to user {spec.user}"
+                os.setgroups(list(spec.groups))
+                os.setgid(spec.gid)  # type: ignore[arg-type]
+                os.setuid(spec.uid)  # type: ignore[arg-type]
+            os.umask(0o022)
+            for i, place in enumerate(places):
+                step = f"start in working directory {place!r}"
+                try:
+                    os.chdir(place)
+                    break
+                except OSError:
+                    if i == len(places) - 1:
+                        raise
+        except OSError as exc:
+            if exc.errno == errno.ENOENT and step.startswith("start in"):
+                why = "it does not exist"
+            elif exc.errno == errno.EACCES and step.startswith("start in"):
+                why = f"user {spec.user or os.getuid()} may not enter it"
+            else:
+                why = exc.strerror or str(exc)
+            os.write(report_fd, f"cannot {step}: {why}".encode())
+            os._exit(126)
+
+    return run
+
+
+def _spawn(
+    spec: AttemptSpec, out: IO[bytes], err: IO[bytes], cg: Cgroup | None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start the job; return it and, when it could not get as far as exec, why."""
+    read_fd, write_fd = os.pipe()  # close-on-exec: the job never sees it
+    try:
+        child = subprocess.Popen(
+            list(spec.command),
+            env=spec.env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+            close_fds=True,
+            preexec_fn=_become(spec, cg.procs_files if cg else [], write_fd),
+        )
+    finally:
+        os.close(write_fd)
+    try:
+        return child, os.read(read_fd, 4096).decode(errors="replace")
+    finally:
+        os.close(read_fd)
+
+
+def _confine(spec: AttemptSpec, log: IO[bytes]) -> Cgroup | None:
+    if not spec.cgroup:
+        return None
+    limits = Limits(spec.memory_bytes, spec.cpus, spec.pids, spec.gpu_minors)
+    cg, warnings = confine(spec.cgroup, limits)
+    for w in warnings:
+        log.write(f"aitc: warning: {w}\n".encode())
+    return cg
 
 
 def _killpg(pgid: int, sig: signal.Signals) -> None:
@@ -112,8 +192,16 @@ def _exit_code(child: subprocess.Popen[bytes]) -> int:
 
 
 def _cause(
-    status: str, child: subprocess.Popen[bytes], spec: AttemptSpec, adir: AttemptDir, how: str
+    status: str,
+    child: subprocess.Popen[bytes],
+    spec: AttemptSpec,
+    adir: AttemptDir,
+    how: str,
+    cg: Cgroup | None,
 ) -> str:
+    if cg is not None and child.returncode == -signal.SIGKILL and cg.oom_killed():
+        mb = (spec.memory_bytes or 0) // 2**20
+        return f"killed by the kernel: out of memory (the job's limit is {mb} MB)"
     if status == "timeout":
         return f"exceeded its time limit of {spec.time_limit:g} s; stopped with {how}"
     if status == "cancelled":
@@ -152,8 +240,20 @@ def _run_claimed(adir: AttemptDir) -> int:
         adir.write_exit(ExitRecord("cancelled", None, time.time(), early.cause))
         return 0
     out, err = _open_logs(spec)
+    cg = _confine(spec, err)
     try:
-        child = _spawn(spec, out, err)
+        return _supervise(spec, adir, out, err, cg)
+    finally:
+        if cg is not None:
+            cg.kill_all()  # setsid and double-forked daemons of the job go with it
+            cg.remove()
+
+
+def _supervise(
+    spec: AttemptSpec, adir: AttemptDir, out: IO[bytes], err: IO[bytes], cg: Cgroup | None
+) -> int:
+    try:
+        child, refused = _spawn(spec, out, err, cg)
     except OSError as exc:
         cause = _spawn_failure(spec, exc)
         err.write(f"aitc: {cause}\n".encode())
@@ -164,11 +264,17 @@ def _run_claimed(adir: AttemptDir) -> int:
         out.close()
         if err is not out:
             err.close()
+    if refused:
+        child.wait()
+        with contextlib.suppress(OSError), open(spec.stderr_path, "ab") as log:
+            log.write(f"aitc: {refused}\n".encode())
+        adir.write_exit(ExitRecord("exited", 126, time.time(), refused))
+        return 0
     adir.write_proc("child", _record(child.pid))
     status = _wait(child, spec, adir)
     how = _terminate(child, spec.grace_s) if status != "exited" else ""
     _killpg(child.pid, signal.SIGKILL)  # leftovers of the job's process group go with it
-    cause = _cause(status, child, spec, adir, how)
+    cause = _cause(status, child, spec, adir, how, cg)
     adir.write_exit(ExitRecord(status, _exit_code(child), time.time(), cause))
     return 0
 
