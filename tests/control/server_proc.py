@@ -40,7 +40,9 @@ class ServerProcess:
         grace_s: float = 1.0,
         lab: Path = LAB,
         extra: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
     ) -> None:
+        self.extra_env = dict(env or {})
         self.state_dir, self.db_url, self.gpus = state_dir, db_url, gpus
         self.grace_s, self.lab, self.extra = grace_s, lab, extra
         self.port = free_port()
@@ -87,6 +89,7 @@ class ServerProcess:
 
     def _start(self, timeout: float) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AITC_")}
+        env.update(self.extra_env)
         self.proc = subprocess.Popen(
             self.command(),
             stdout=subprocess.PIPE,

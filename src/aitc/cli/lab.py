@@ -33,6 +33,23 @@ def check(
         typer.echo(str(e), err=True)
         raise typer.Exit(2) from None
     render_lab(lab, Console())
+    report_accounts(lab, Console())
+
+
+def report_accounts(lab: Lab, console: Console) -> None:
+    """Say which members' Unix accounts do not resolve on this machine (jobs would be refused)."""
+    from aitc.control.accounts import check_accounts
+
+    problems = check_accounts(lab.members)
+    resolved = len(lab.members) - len(problems)
+    console.print(f"Unix accounts: {resolved} of {len(lab.members)} members resolve here")
+    for p in problems:
+        console.print(f"  [yellow]warning[/]: {p}", highlight=False, markup=True)
+    if problems:
+        console.print(
+            "  jobs of these members are refused until their accounts exist "
+            "(LDAP/SSSD, or `aitc lab apply --create-unix-users`)"
+        )
 
 
 def render_lab(lab: Lab, console: Console) -> None:
@@ -113,6 +130,17 @@ def apply(
         "--state-dir",
         help="Where `aitc serve` keeps its state (for the default --db).",
     ),
+    create_unix_users: bool = typer.Option(
+        False,
+        "--create-unix-users",
+        help="Create the members' missing Unix accounts with useradd (no password; as root). "
+        "Accounts are never deleted.",
+    ),
+    home_root: Path = typer.Option(
+        Path("/home"),
+        "--home-root",
+        help="Where --create-unix-users puts the new accounts' home directories.",
+    ),
 ) -> None:
     """Sync a lab's organisations, projects and members into the store, and print the changes.
 
@@ -128,11 +156,21 @@ def apply(
     except ConfigError as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(2) from None
-    state_dir.mkdir(parents=True, exist_ok=True)
+    from aitc.control.accounts import create_missing_accounts
+    from aitc.control.serve import private_state_dir
+
+    changes: list[str] = []
+    if create_unix_users:
+        try:
+            changes += create_missing_accounts(lab.members, home_root=home_root)
+        except ConfigError as e:
+            typer.echo(f"aitc: {e}", err=True)
+            raise typer.Exit(1) from None
+    private_state_dir(state_dir)
     store = Store.open(db or f"sqlite:///{(state_dir / 'aitc.db').resolve()}")
     try:
         with store.session() as session:
-            changes = apply_lab(session=session, lab=lab)
+            changes += apply_lab(session=session, lab=lab)
     finally:
         store.close()
     for line in changes:

@@ -75,10 +75,17 @@ def serve(
         help="On the first start, save the URL and admin token for `aitc submit` & co. in "
         "~/.config/aitc/config.toml (if that file does not exist yet).",
     ),
+    single_user: bool = typer.Option(
+        False,
+        "--single-user",
+        help="Run every job as this server's own Unix user and refuse jobs of members with "
+        "another account (the default when the server is not root).",
+    ),
     access_log: bool = typer.Option(False, "--access-log", help="Log every HTTP request."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log the controller's passes."),
 ) -> None:
     """Run the control plane: apply the lab, schedule jobs with the engine, serve the API.
+    Each job runs as its member's Unix account in its own cgroup (as root; see --single-user).
 
     Prints the URL and, on the first start, an admin token. Runs until Ctrl-C or SIGTERM;
     jobs keep running and are adopted on the next start.
@@ -105,6 +112,7 @@ def serve(
         access_log=access_log,
         executor_options=_key_values(executor_option),
         write_client_config=write_client_config,
+        single_user=single_user,
     )
     server = Server(options)
     try:

@@ -50,6 +50,7 @@ class ServeOptions:
     new_admin_token: bool = False
     access_log: bool = False
     write_client_config: bool = False
+    single_user: bool = False
     executor_options: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -79,8 +80,9 @@ class Server:
     def prepare(self) -> Controller:
         """Open the store, apply the lab, build executor, cluster and controller."""
         o = self.options
-        o.state_dir.mkdir(parents=True, exist_ok=True)
+        private_state_dir(o.state_dir)
         self.store = Store.open(o.db_url or default_db_url(o.state_dir))
+        private_files(o.state_dir)
         lab = _load_lab(o.lab) if o.lab else None
         if lab is not None:
             with self.store.session() as s:
@@ -94,7 +96,7 @@ class Server:
                 virtual_model=o.virtual_model,
                 node_name=o.node_name,
                 grace_s=o.grace_s,
-                options=o.executor_options,
+                options={**o.executor_options, **({"single_user": "1"} if o.single_user else {})},
             ),
         )
         topology = self.executor.topology() if isinstance(self.executor, KnowsTopology) else {}
@@ -138,6 +140,7 @@ class Server:
             + ", ".join(f"{n.name} ({n.gpus}x {n.gpu_model})" for n in cluster.nodes),
             f"policy: {self.controller.planner.policy.name}",
         ]
+        lines.append(self.identity_line())
         if self.admin_token and self.client_config is not None:
             lines.append(f"client config: {self.client_config} (url and this token)")
         if self.admin_token:
@@ -148,6 +151,17 @@ class Server:
                 "(aitc serve --new-admin-token prints another)"
             )
         return "\n".join(lines)
+
+    def identity_line(self) -> str:
+        """Who jobs run as: each member's account, or only the server's own (single-user)."""
+        me = server_account().name
+        if getattr(self.executor, "single_user", False):
+            why = getattr(self.executor, "single_user_reason", "")
+            return (
+                f"single-user: jobs run as {me!r}; jobs of members with another Unix account "
+                f"are refused ({why})"
+            )
+        return "jobs run as: each member's Unix account (unix_user), each in its own cgroup"
 
     def serve(self) -> None:
         """Run the controller and the API until SIGINT/SIGTERM; jobs keep running after."""
@@ -186,6 +200,25 @@ class Server:
             self.executor.close()
         if self.store is not None:
             self.store.close()
+
+
+def private_state_dir(state_dir: Path) -> None:
+    """Create the state directory for the server's user only, and make what it creates so.
+
+    The database, the attempt records (which hold each job's environment) and the logs live
+    there; no job, running as its member, may read any of it.
+    """
+    os.umask(0o077)
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if state_dir.stat().st_uid == os.geteuid():
+        state_dir.chmod(0o700)
+
+
+def private_files(state_dir: Path) -> None:
+    """Files created before the umask was set (an older server's database): 0600."""
+    for entry in state_dir.iterdir():
+        if entry.is_file() and entry.stat().st_uid == os.geteuid():
+            entry.chmod(0o600)
 
 
 def write_client_config(url: str, token: str) -> Path | None:
