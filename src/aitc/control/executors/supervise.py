@@ -199,9 +199,13 @@ def _cause(
     how: str,
     cg: Cgroup | None,
 ) -> str:
-    if cg is not None and child.returncode == -signal.SIGKILL and cg.oom_killed():
+    if cg is not None and child.returncode != 0 and cg.oom_killed():
         mb = (spec.memory_bytes or 0) // 2**20
-        return f"killed by the kernel: out of memory (the job's limit is {mb} MB)"
+        code = _exit_code(child)
+        return (
+            f"out of memory: the kernel killed a process of the job at its limit of {mb} MB "
+            f"(exit code {code})"
+        )
     if status == "timeout":
         return f"exceeded its time limit of {spec.time_limit:g} s; stopped with {how}"
     if status == "cancelled":
