@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import math
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -51,6 +52,7 @@ from aitc.control.executors.registry import ExecutorSettings
 from aitc.domain.job import NodeAlloc
 from aitc.errors import ExecutorError
 
+SUPERVISOR_MODULE = "aitc.control.executors.supervise"
 STARTUP_GRACE_S = 30.0  # how long a claimed attempt may go without a supervisor record
 DEFAULT_PIDS_LIMIT = 4096  # processes and threads per attempt
 MIN_MEMORY_BYTES = 256 * 2**20
@@ -74,6 +76,7 @@ class LocalExecutor:
         grace_s: float = 10.0,
         clock: Clock | None = None,
         single_user: bool = False,
+        supervisor: Sequence[str] = (),
         confine: bool = True,
         pids_limit: int = DEFAULT_PIDS_LIMIT,
     ) -> None:
@@ -89,7 +92,11 @@ class LocalExecutor:
         self.server_user = server_account()
         # Jobs run as their member's account; a server that cannot switch users runs only its
         # own user's jobs and refuses the others (``single_user``).
-        self.single_user = single_user or not can_switch_users()
+        # ``supervisor``: a privileged helper that starts the supervisor as root (``sudo -n
+        # /usr/local/libexec/aitc-supervise``, see privilege.py), for a server that is not root.
+        self.supervisor = tuple(supervisor) or (sys.executable, "-m", SUPERVISOR_MODULE)
+        self.helper = bool(supervisor)
+        self.single_user = single_user or not (can_switch_users() or self.helper)
         self.confine = confine
         self.pids_limit = pids_limit
         self._cgroup_prefix = hashlib.sha1(str(self.state_dir).encode()).hexdigest()[:8]
@@ -131,7 +138,7 @@ class LocalExecutor:
         adir.reserve()
         with open(adir.root / "supervisor.log", "ab") as log:
             self._launched[key] = subprocess.Popen(
-                [sys.executable, "-m", "aitc.control.executors.supervise", str(adir.root)],
+                [*self.supervisor, str(adir.root)],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -392,12 +399,14 @@ def _memory_mb() -> int:
 
 
 def _kill(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
+    # PermissionError: a server that is not root cannot signal its members' jobs; the
+    # supervisor (which it can signal) and cancel.json carry the request instead.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(pid, sig)
 
 
 def _killpg(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
 
 
@@ -410,5 +419,6 @@ def from_settings(settings: ExecutorSettings) -> LocalExecutor:
         node_name=settings.node_name,
         grace_s=settings.grace_s,
         single_user=settings.options.get("single_user", "") in ("1", "true", "yes"),
+        supervisor=shlex.split(settings.options.get("supervisor", "")),
         confine=settings.options.get("cgroups", "on") != "off",
     )

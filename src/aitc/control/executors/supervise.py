@@ -40,8 +40,10 @@ from aitc.control.executors.attempts import (
     proc_start_ticks,
 )
 from aitc.control.executors.cgroup import Cgroup, Limits, confine
+from aitc.control.executors.privilege import HelperRefused, Invoker, as_root, regain_root
 
 _stop_requested = False
+_invoker: Invoker | None = None  # the server's user when started through sudo (privilege.py)
 
 
 def _on_stop(signum: int, frame: object) -> None:
@@ -57,8 +59,9 @@ def _open_log(spec: AttemptSpec, path: str) -> IO[bytes]:
     """Open one log file for appending, owned by the job's user; never through a link."""
     Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
-    if spec.uid is not None and os.geteuid() == 0:
-        os.fchown(fd, spec.uid, spec.gid if spec.gid is not None else -1)
+    if spec.uid is not None and (_invoker is not None or os.geteuid() == 0):
+        with as_root(_invoker):
+            os.fchown(fd, spec.uid, spec.gid if spec.gid is not None else -1)
     return os.fdopen(fd, "ab")
 
 
@@ -73,12 +76,14 @@ def _become(spec: AttemptSpec, join: list[str], report_fd: int) -> Callable[[], 
 
     A failure is written to ``report_fd`` and the process exits 126 without running the job.
     """
-    switch = spec.uid is not None and os.geteuid() != spec.uid
+    invoker = _invoker  # as a helper, always switch: the saved root uid must go too
+    switch = spec.uid is not None and (invoker is not None or os.geteuid() != spec.uid)
     places = [spec.workdir] if spec.workdir else [p for p in (spec.home, "/") if p]
 
     def run() -> None:
         step = "join the attempt's cgroup"
         try:
+            regain_root(invoker)
             for procs in join:
                 with open(procs, "w") as f:
                     f.write("0")
@@ -137,14 +142,15 @@ def _confine(spec: AttemptSpec, log: IO[bytes]) -> Cgroup | None:
     if not spec.cgroup:
         return None
     limits = Limits(spec.memory_bytes, spec.cpus, spec.pids, spec.gpu_minors)
-    cg, warnings = confine(spec.cgroup, limits)
+    with as_root(_invoker):
+        cg, warnings = confine(spec.cgroup, limits)
     for w in warnings:
         log.write(f"aitc: warning: {w}\n".encode())
     return cg
 
 
 def _killpg(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
+    with contextlib.suppress(ProcessLookupError, PermissionError), as_root(_invoker):
         os.killpg(pgid, sig)
 
 
@@ -218,6 +224,15 @@ def _cause(
 
 def run(adir: AttemptDir) -> int:
     """Run the attempt in ``adir`` if this process wins its claim; return the supervisor's code."""
+    global _invoker
+    _invoker = Invoker.of_this_process()
+    if _invoker is not None:  # started through sudo by a server that is not root
+        try:
+            _invoker.check_attempt_dir(adir.root)
+        except (HelperRefused, OSError) as exc:
+            print(f"aitc supervisor: refused: {exc}", file=sys.stderr)
+            return 1
+        _invoker.drop()
     if not adir.claim():
         return 0
     try:
@@ -237,6 +252,13 @@ def _run_claimed(adir: AttemptDir) -> int:
     adir.write_proc("supervisor", _record(os.getpid()))
     if adir.exit() is not None:
         return 0  # judged already (lost before this record appeared): it must not run now
+    if _invoker is not None:
+        try:
+            spec = _invoker.trusted(spec)
+        except HelperRefused as exc:
+            cause = f"the privileged helper refused to run it: {exc}"
+            adir.write_exit(ExitRecord("exited", 126, time.time(), cause))
+            return 0
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, _on_stop)
     early = adir.cancel_request()
@@ -249,8 +271,9 @@ def _run_claimed(adir: AttemptDir) -> int:
         return _supervise(spec, adir, out, err, cg)
     finally:
         if cg is not None:
-            cg.kill_all()  # setsid and double-forked daemons of the job go with it
-            cg.remove()
+            with as_root(_invoker):
+                cg.kill_all()  # setsid and double-forked daemons of the job go with it
+                cg.remove()
 
 
 def _supervise(
@@ -258,6 +281,8 @@ def _supervise(
 ) -> int:
     try:
         child, refused = _spawn(spec, out, err, cg)
+        if refused:
+            err.write(f"aitc: {refused}\n".encode())
     except OSError as exc:
         cause = _spawn_failure(spec, exc)
         err.write(f"aitc: {cause}\n".encode())
@@ -270,8 +295,6 @@ def _supervise(
             err.close()
     if refused:
         child.wait()
-        with contextlib.suppress(OSError), open(spec.stderr_path, "ab") as log:
-            log.write(f"aitc: {refused}\n".encode())
         adir.write_exit(ExitRecord("exited", 126, time.time(), refused))
         return 0
     adir.write_proc("child", _record(child.pid))
