@@ -1,7 +1,7 @@
 """The member roster: a CSV file of the people of a lab, one row per member.
 
 Columns ``id``, ``name``, ``email``, ``organisation`` and ``role`` are required; ``projects``
-(project ids separated by ``;``) is optional. Each row is checked with the same model as an
+(project ids separated by ``;``), ``unix_user``, ``uid`` and ``gid`` are optional. Each row is checked with the same model as an
 inline member of lab.yaml; errors name the CSV file, the row's line and the column.
 """
 
@@ -21,7 +21,7 @@ from aitc.arch.labsource import Loc, pydantic_error
 from aitc.errors import ConfigError
 
 REQUIRED_COLUMNS = ("id", "name", "email", "organisation", "role")
-OPTIONAL_COLUMNS = ("projects",)
+OPTIONAL_COLUMNS = ("projects", "unix_user", "uid", "gid")
 _MEMBER = TypeAdapter(MemberSpec)
 _EXTRA = "\0extra"  # where DictReader puts values beyond the header's columns
 
@@ -97,6 +97,11 @@ def _member(row: dict[str, Any], source: RowSource) -> MemberSpec:
     values: dict[str, object] = {k: (v or "").strip() for k, v in row.items()}
     projects = str(values.pop("projects", ""))
     values["projects"] = [p.strip() for p in projects.split(";") if p.strip()]
+    for key in ("unix_user", "uid", "gid"):  # optional: an empty cell means the default
+        if values.get(key) == "":
+            del values[key]
+        elif key != "unix_user" and str(values.get(key, "x")).isdigit():
+            values[key] = int(str(values[key]))
     try:
         return _MEMBER.validate_python(values)
     except ValidationError as e:

@@ -14,6 +14,7 @@ from aitc.domain.org import Role
 from aitc.errors import ConfigError
 
 app = typer.Typer(no_args_is_help=True)
+SHOWN_PROBLEMS = 5  # accounts named one by one in `aitc lab check`; the rest are counted
 
 
 @app.command("check")
@@ -43,13 +44,13 @@ def report_accounts(lab: Lab, console: Console) -> None:
     problems = check_accounts(lab.members)
     resolved = len(lab.members) - len(problems)
     console.print(f"Unix accounts: {resolved} of {len(lab.members)} members resolve here")
-    for p in problems:
+    for p in problems[:SHOWN_PROBLEMS]:
         console.print(f"  [yellow]warning[/]: {p}", highlight=False, markup=True)
+    if len(problems) > SHOWN_PROBLEMS:
+        console.print(f"  … and {len(problems) - SHOWN_PROBLEMS} more")
     if problems:
-        console.print(
-            "  jobs of these members are refused until their accounts exist "
-            "(LDAP/SSSD, or `aitc lab apply --create-unix-users`)"
-        )
+        console.print("  their jobs are refused until the accounts exist (LDAP/SSSD, or")
+        console.print("  `aitc lab apply --create-unix-users` on a single host)")
 
 
 def render_lab(lab: Lab, console: Console) -> None:
