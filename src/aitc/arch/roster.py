@@ -1,8 +1,9 @@
 """The member roster: a CSV file of the people of a lab, one row per member.
 
 Columns ``id``, ``name``, ``email``, ``organisation`` and ``role`` are required; ``projects``
-(project ids separated by ``;``), ``unix_user``, ``uid`` and ``gid`` are optional. Each row is checked with the same model as an
-inline member of lab.yaml; errors name the CSV file, the row's line and the column.
+(project ids separated by ``;``), ``unix_user``, ``uid`` and ``gid`` are optional. Each row is
+checked with the same model as an inline member of lab.yaml; errors name the CSV file, the row's
+line and the column.
 """
 
 from __future__ import annotations
