@@ -49,7 +49,7 @@ class SlurmCluster:
     def reset(self) -> None:
         """Cancel every job and bring every node back to idle (between tests)."""
         self.rig.revive()
-        subprocess.run(["scancel", "--user", "root"], env=self.env, timeout=20)
+        self.rig.cancel_all()
         self.rig.wait_idle(60)
 
 
@@ -66,7 +66,14 @@ def job(
     attempt: int = 0,
     time_limit: float | None = None,
     env: dict[str, str] | None = None,
+    unix_user: str | None = None,
+    logs: Path | None = None,
 ) -> ExecJob:
+    """One attempt; ``logs`` is the controller's log directory (``<logs>/<user>/<job>/``)."""
+    out = err = ""
+    if logs is not None:
+        base = logs / (unix_user or "root") / str(job_id)
+        out, err = str(base / f"{attempt}.out"), str(base / f"{attempt}.err")
     return ExecJob(
         job_id=job_id,
         attempt=attempt,
@@ -75,6 +82,9 @@ def job(
         placement=where,
         time_limit=time_limit,
         env=env or {},
+        unix_user=unix_user,
+        stdout_path=out,
+        stderr_path=err,
     )
 
 

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from slurm_fixtures import TEST_USERS
 from slurm_helpers import SlurmCluster
 from sqlalchemy import select
 
@@ -34,12 +35,24 @@ def lab() -> Lab:
     uni = Organisation(
         "uni", "University", OrgKind.RESEARCH, 1.0, (Project("vision", "Vision", "uni"),)
     )
-    alice = Member("alice", "Alice", "alice@uni.example", "uni", Role.MEMBER, ("vision",))
+    alice = Member(
+        "alice",
+        "Alice",
+        "alice@uni.example",
+        "uni",
+        Role.MEMBER,
+        ("vision",),
+        unix_user=TEST_USERS[0],  # her jobs run as this Unix account
+    )
     return Lab("slurm-lab", Cluster("rig", ()), (uni,), (alice,))
 
 
 class SlurmLab:
-    """A controller on a fresh SQLite store whose executor is Slurm (the session's cluster)."""
+    """A controller on a fresh SQLite store whose executor is Slurm (the session's cluster).
+
+    ``tmp`` must be a directory the test users may enter (the ``shared_tmp`` fixture): the jobs
+    run as alice's account and write their logs and exit records below it.
+    """
 
     def __init__(self, slurm: SlurmCluster, tmp: Path) -> None:
         self.slurm, self.tmp = slurm, tmp

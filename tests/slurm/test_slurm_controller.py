@@ -17,8 +17,8 @@ LEAVES = ({"node01", "node02"}, {"node03", "node04"})
 
 
 @pytest.fixture
-def lab(slurm: SlurmCluster, tmp_path: Path) -> Iterator[SlurmLab]:
-    lab = SlurmLab(slurm, tmp_path)
+def lab(slurm: SlurmCluster, shared_tmp: Path, test_users: object) -> Iterator[SlurmLab]:
+    lab = SlurmLab(slurm, shared_tmp)
     yield lab
     lab.close()
 

@@ -17,6 +17,13 @@ Rules kept here, on top of the executor protocol:
 - GPUs held by jobs aitc did not start (a plain ``sbatch``) are reported as ``foreign_gpus``.
 - Slurm picks the GPU indices within a node (``--gres`` is a count); ``allocation`` reads back
   the indices it chose instead of assuming the engine's.
+- Jobs run as their member (``ExecJob.unix_user``), as Slurm runs a job as its submitter:
+  ``sbatch`` itself runs as the member (``runuser -u USER -- sbatch``; a server that is not
+  root can only run its own user's jobs) with ``--export=NONE``, and the job's environment
+  (``jobenv.job_environment``) is set inside the batch script. No Slurm command aitc runs ever
+  sees a job's environment; ``scancel`` and ``squeue`` run as the server.
+- The server's records live in ``state_dir`` (0700); what the job writes (exit.json, default
+  logs) lives in ``jobs_dir/<unix_user>/<name>/``, the member's own (see ``slurm_cli.batch``).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from aitc.arch.slurmconf import gpu_model_of
+from aitc.control.accounts import Account, can_switch_users, resolve, server_account
 from aitc.control.executors.base import (
     ExecJob,
     ExecReport,
@@ -38,6 +46,7 @@ from aitc.control.executors.base import (
     NodeInfo,
     NodeState,
 )
+from aitc.control.executors.jobenv import job_environment
 from aitc.control.executors.registry import ExecutorSettings
 from aitc.control.executors.slurm_cli import ACTIVE_STATES, SlurmCli, SlurmJob, SlurmNode
 from aitc.control.executors.slurm_cli.batch import (
@@ -47,9 +56,11 @@ from aitc.control.executors.slurm_cli.batch import (
     Ended,
     Record,
     batch_script,
+    member_dir,
+    read_exit,
     sbatch_args,
 )
-from aitc.errors import SlurmError
+from aitc.errors import ExecutorError, SlurmError
 
 _LOST_STATES = {"NODE_FAIL", "BOOT_FAIL", "PREEMPTED", "REVOKED"}
 _TIMEOUT_STATES = {"TIMEOUT", "DEADLINE"}
@@ -71,8 +82,20 @@ class SlurmExecutor:
         name_prefix: str = "aitc",
         accounting: bool = False,
         timeout_s: float = 15.0,
+        jobs_dir: Path | str | None = None,
+        single_user: bool = False,
     ) -> None:
         self.state_dir = Path(state_dir).resolve()
+        # What jobs write (exit.json, default logs): one 0700 directory per member below it.
+        self.jobs_dir = (
+            Path(jobs_dir).resolve()
+            if jobs_dir is not None
+            else self.state_dir.with_name(f"{self.state_dir.name}-jobs")
+        )
+        self.server_user = server_account()
+        # A server that cannot switch users (not root), or is told not to, runs only its own
+        # user's jobs and refuses the others.
+        self.single_user = single_user or not can_switch_users()
         self.cli = SlurmCli(env, timeout_s=timeout_s)
         self.partition = partition
         self.prefix = name_prefix
@@ -81,8 +104,11 @@ class SlurmExecutor:
         self._known_bad: set[str] = set()  # nodes the last inventory() showed down or drained
         self._suspect: set[str] = set()  # nodes that missed a ping, not yet declared down
         self._held_since: dict[str, float] = {}
+        # Private to the server's user: the records name every attempt and its member.
+        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.state_dir.chmod(0o700)
         for sub in (SLURM_DIR, DONE_DIR, "logs"):
-            (self.state_dir / sub).mkdir(parents=True, exist_ok=True)
+            (self.state_dir / sub).mkdir(mode=0o700, exist_ok=True)
         self.comment = f"aitc-instance={_instance_id(self.state_dir)}"
 
     # -- names and files -----------------------------------------------------------------------
@@ -106,9 +132,40 @@ class SlurmExecutor:
     def _files(self, name: str) -> AttemptFiles:
         return AttemptFiles(self.state_dir / SLURM_DIR / name)
 
-    def log_paths(self, job_id: int, attempt: int) -> tuple[str, str]:
-        base = self.state_dir / "logs" / str(job_id)
-        return str(base / f"{attempt}.out"), str(base / f"{attempt}.err")
+    def log_paths(self, job_id: int, attempt: int, unix_user: str | None = None) -> tuple[str, str]:
+        """Where an attempt's stdout and stderr go when the job does not say: the server's
+        ``state_dir/logs`` for its own jobs, the member's attempt directory for theirs."""
+        if unix_user is None or unix_user == self.server_user.name:
+            base = self.state_dir / "logs" / str(job_id)
+            return str(base / f"{attempt}.out"), str(base / f"{attempt}.err")
+        base = self.jobs_dir / unix_user / self.job_name(job_id, attempt)
+        return str(base / "stdout"), str(base / "stderr")
+
+    def account(self, job: ExecJob) -> Account | None:
+        """The account ``job`` runs as; None for the server's own (``ExecutorError`` if it
+        cannot: an unknown account, or a server that is not root)."""
+        name = job.unix_user
+        if name is None or name == self.server_user.name:
+            return None
+        if self.single_user or not can_switch_users():
+            raise ExecutorError(
+                f"job {job.job_id}: this server runs as {self.server_user.name!r} and cannot "
+                f"switch users to submit it as {name!r} (single-user mode: "
+                f"{self.single_user_reason})"
+            )
+        account = resolve(name)
+        if account is None:
+            raise ExecutorError(
+                f"job {job.job_id}: the Unix account {name!r} does not resolve (getent passwd); "
+                "create it (aitc lab apply --create-unix-users) or set the member's unix_user"
+            )
+        return account
+
+    @property
+    def single_user_reason(self) -> str:
+        if can_switch_users():
+            return "asked for with --single-user"
+        return "it is not root, and sbatch as another user needs root"
 
     # -- start ---------------------------------------------------------------------------------
 
@@ -139,14 +196,19 @@ class SlurmExecutor:
     def _submit(self, job: ExecJob, name: str, files: AttemptFiles) -> int:
         if not job.command:
             raise SlurmError(f"job {job.job_id}: command is empty")
-        out, err = self.log_paths(job.job_id, job.attempt)
+        account = self.account(job)
+        runs_as = account or self.server_user
+        env = job_environment(
+            account=account,
+            job_env=job.env,
+            aitc_vars={"AITC_JOB_ID": str(job.job_id), "AITC_ATTEMPT": str(job.attempt)},
+        )
+        exit_dir = member_dir(self.jobs_dir, runs_as, name)
+        out, err = self.log_paths(job.job_id, job.attempt, runs_as.name)
         stdout, stderr = job.stdout_path or out, job.stderr_path or err
         for path in (stdout, stderr):
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        script = files.root / "batch.sh"
-        files.write(INTENT, {"job_id": job.job_id, "attempt": job.attempt})
-        script.write_text(batch_script(job, name=name, files=files))
-        script.chmod(0o755)
+            self._log_dir(Path(path).parent, account)
+        script = batch_script(job, name=name, exit_dir=exit_dir, env=env)
         args = sbatch_args(
             job,
             name=name,
@@ -154,14 +216,33 @@ class SlurmExecutor:
             stderr=stderr,
             partition=self.partition,
             comment=self.comment,
+            workdir=account.home if account is not None else None,
         )
-        env = {**job.env, "AITC_JOB_ID": str(job.job_id), "AITC_ATTEMPT": str(job.attempt)}
+        files.write(INTENT, {"job_id": job.job_id, "attempt": job.attempt, "user": runs_as.name})
+        files.write_text("batch.sh", script)
         try:
-            out_text = self.cli.run([*args, str(script)], env=env)
+            out_text = self.cli.run(
+                args, user=account.name if account is not None else None, stdin=script
+            )
         except SlurmError:
             shutil.rmtree(files.root, ignore_errors=True)
             raise
         return int(out_text.strip().split(";")[0])
+
+    def _log_dir(self, directory: Path, account: Account | None) -> None:
+        """Make the directory of a log the job can write: for a member, theirs and 0700
+        (``<log_dir>/<unix_user>/<job>/`` as the controller lays it out)."""
+        if account is None:
+            directory.mkdir(parents=True, exist_ok=True)
+        elif directory.parent.name == account.name:
+            member_dir(directory.parent.parent, account, directory.name)
+        elif directory.name == account.name:
+            member_dir(directory.parent, account)
+        elif not directory.is_dir():
+            raise ExecutorError(
+                f"log directory {directory} does not exist and is not below a directory named "
+                f"after {account.name}; aitc creates only <log_dir>/<unix_user>/<job>/"
+            )
 
     # -- inventory -----------------------------------------------------------------------------
 
@@ -288,7 +369,7 @@ class SlurmExecutor:
             down = [n for n in job.nodes if n in bad]
             where = "; ".join(f"node {n} {bad[n]}" for n in down) or f"Slurm reason {job.reason}"
             return Ended("lost", None, f"{job.state.lower()}: {where}", tuple(down))
-        exited = files.ended("exit.json")
+        exited = self._exit(files)
         if exited is not None:
             cause = "time limit reached" if exited.status == "timeout" else ""
             return Ended(exited.status, exited.exit_code, cause)
@@ -306,6 +387,14 @@ class SlurmExecutor:
             "(the job ended more than MinJobAge ago and accounting is off)",
         )
 
+    def _exit(self, files: AttemptFiles) -> Ended | None:
+        """What batch.sh wrote in the member's attempt directory (validated), if anything."""
+        intent = files.read(INTENT) or {}
+        user = intent.get("user")
+        if not isinstance(user, str) or not user or "/" in user or user in (".", ".."):
+            return None
+        return read_exit(self.jobs_dir, user, files.root.name)
+
     def _accounted(self, files: AttemptFiles) -> SlurmJob | None:
         record = files.record()
         return None if record is None else self.cli.accounted_job(record.slurm_id)
@@ -319,7 +408,7 @@ class SlurmExecutor:
         slurm_id = record.slurm_id if record else getattr(self._find(name), "job_id", None)
         if slurm_id is None:
             return
-        if files.root.exists() and files.ended("exit.json") is None:
+        if files.root.exists() and self._exit(files) is None:
             files.write("cancel.json", {"status": "cancelled", "cause": "cancelled"})
         self._scancel(slurm_id)
 
@@ -349,7 +438,7 @@ def _instance_id(state_dir: Path) -> str:
     """A random id made once per state directory; it marks our jobs (``sbatch --comment``)."""
     path = state_dir / "instance"
     with contextlib.suppress(FileExistsError):
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
         os.write(fd, uuid.uuid4().hex[:16].encode())
         os.close(fd)
     return path.read_text().strip()
@@ -400,13 +489,16 @@ def _from_slurm_state(job: SlurmJob) -> Ended:
 
 def from_settings(settings: ExecutorSettings) -> SlurmExecutor:
     """The registry's factory for ``slurm``. Options: slurm_conf, partition, name_prefix,
-    accounting (``1`` when slurmdbd runs, so ``sacct`` has the final word)."""
+    accounting (``1`` when slurmdbd runs, so ``sacct`` has the final word), jobs_dir (where jobs
+    write their exit records: a directory shared with the nodes, default ``<state_dir>-jobs``)."""
     opts = settings.options
     conf = opts.get("slurm_conf") or os.environ.get("SLURM_CONF")
     return SlurmExecutor(
         settings.state_dir,
+        jobs_dir=opts.get("jobs_dir") or None,
         env={"SLURM_CONF": conf} if conf else None,
         partition=opts.get("partition") or None,
         name_prefix=opts.get("name_prefix") or "aitc",
         accounting=opts.get("accounting", "") in ("1", "true", "yes"),
+        single_user=opts.get("single_user", "") in ("1", "true", "yes"),
     )

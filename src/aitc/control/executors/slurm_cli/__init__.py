@@ -5,6 +5,11 @@ becomes a ``SlurmError`` naming the command, its stderr and a hint. The JSON tha
 ``squeue`` and ``sacct`` print changes with every Slurm release, so parsing lives in one module
 per release (``v2205`` for 22.05, OpenAPI v0.0.38), chosen by ``sinfo --version``; all of them
 return the release-neutral records below.
+
+The environment of every command is aitc's own and minimal: ``SLURM_CONF`` (and whatever else
+the operator configured), a standard ``PATH`` and the C locale. Never a job's environment, never
+the server's: a member's ``PATH`` must not choose which ``sbatch`` the controller runs. Commands
+are run by absolute path; ``sbatch`` for a member runs as that member (``runuser -u USER --``).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +27,7 @@ from aitc.errors import SlurmError
 
 ADAPTERS: Mapping[tuple[int, int], str] = {(22, 5): "v2205"}
 SBIN = "/usr/sbin:/sbin"
+STANDARD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,27 +86,52 @@ ACTIVE_STATES = frozenset(
 
 
 class SlurmCli:
-    """Runs Slurm commands against one cluster (``env`` carries ``SLURM_CONF``)."""
+    """Runs Slurm commands against one cluster.
+
+    ``env`` is the operator's configuration (``SLURM_CONF``, a ``PATH`` where Slurm's commands
+    live if not a standard one); nothing else reaches the commands.
+    """
 
     def __init__(self, env: Mapping[str, str] | None = None, *, timeout_s: float = 15.0) -> None:
-        base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "USER")}
+        base = {"PATH": STANDARD_PATH, "LC_ALL": "C"}
         base.update(env or {})
-        base["PATH"] = f"{base.get('PATH', '/usr/bin:/bin')}:{SBIN}"
+        base["PATH"] = f"{base['PATH']}:{SBIN}"
         self.env: dict[str, str] = base
         self.timeout_s = timeout_s
         self._adapter: ModuleType | None = None
 
+    def which(self, program: str) -> str:
+        """The absolute path of ``program`` on aitc's own ``PATH`` (``SlurmError`` if none)."""
+        if os.path.isabs(program):
+            return program
+        found = shutil.which(program, path=self.env["PATH"])
+        if found is None:
+            raise SlurmError(_message([program], f"{program} not found", _MISSING))
+        return found
+
     def run(
-        self, args: Sequence[str], *, env: Mapping[str, str] | None = None, hint: str = ""
+        self,
+        args: Sequence[str],
+        *,
+        user: str | None = None,
+        stdin: str | None = None,
+        hint: str = "",
     ) -> str:
-        """Run ``args``; its stdout, or ``SlurmError`` with the command, stderr and a hint."""
+        """Run ``args`` (as ``user`` when given: ``runuser -u user --``, which needs root);
+        its stdout, or ``SlurmError`` with the command, stderr and a hint."""
+        argv = [self.which(args[0]), *args[1:]]
+        if user is not None:
+            argv = [self.which("runuser"), "-u", user, "--", *argv]
         try:
             done = subprocess.run(
-                list(args),
-                env={**self.env, **(env or {})},
+                argv,
+                env=dict(self.env),
+                input=stdin,
+                stdin=None if stdin is not None else subprocess.DEVNULL,
                 capture_output=True,
                 text=True,
                 timeout=self.timeout_s,
+                cwd="/" if user is not None else None,
             )
         except FileNotFoundError:
             raise SlurmError(_message(args, f"{args[0]} not found", _MISSING)) from None

@@ -1,21 +1,32 @@
 """What the Slurm executor writes and submits for one attempt: the batch script, sbatch's
 arguments, and the small files that survive a controller restart.
 
-Each attempt has a directory ``<state_dir>/slurm/<name>/`` (``name`` is the Slurm job name,
-``aitc-<job>-<attempt>``)::
+Each attempt (``name`` is the Slurm job name, ``aitc-<job>-<attempt>``) has two directories,
+because the server and the job must not share one:
+
+``<state_dir>/slurm/<name>/``, the server's own records (directory 0700, files 0600)::
 
     intent.json  written just before sbatch: only an attempt that has one can have been
-                 submitted without a record, so only then ``start`` asks Slurm by job name
-    batch.sh     the script sbatch runs on the first node: ``srun`` starts one task per node
+                 submitted without a record, so only then ``start`` asks Slurm by job name;
+                 it also names the Unix user the attempt runs as
+    batch.sh     a copy of the script given to sbatch (on its stdin)
     record.json  the Slurm job id and when it was submitted (written right after sbatch)
-    exit.json    written by batch.sh when the command ends: status (exited/timeout), exit code
     cancel.json  written by ``cancel()`` before it calls scancel
     lost.json    written when aitc stopped the attempt because a node went down or drained
 
+``<jobs_dir>/<unix_user>/<name>/``, the job's own (directory 0700, owned by the member; their
+``<jobs_dir>/<unix_user>/`` is 0700 and theirs too, so no other member can enter it)::
+
+    exit.json    written by batch.sh, as the member, when the command ends: status
+                 (exited/timeout) and exit code. The member can write anything there, so the
+                 executor reads it defensively (``read_exit``): no symlinks, a regular file,
+                 a few bytes, known fields only; anything else is ignored.
+    stdout/stderr  the job's logs when the controller gives no paths
+
 ``exit.json`` is how an end is known when Slurm keeps no accounting: ``squeue`` forgets a job
-``MinJobAge`` seconds after it ends. It works because the state directory is shared by the
-controller and the nodes (one host in the test rig; a shared file system on a real cluster,
-which should also run slurmdbd so that ``sacct`` has the final word).
+``MinJobAge`` seconds after it ends. It works because ``jobs_dir`` is shared by the controller
+and the nodes (one host in the test rig; a shared file system on a real cluster, which should
+also run slurmdbd so that ``sacct`` has the final word).
 """
 
 from __future__ import annotations
@@ -23,16 +34,25 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shlex
+import stat
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from aitc.control.accounts import Account
 from aitc.control.executors.base import ExecJob
-from aitc.errors import SlurmError
+from aitc.errors import ExecutorError, SlurmError
 
 SLURM_DIR = "slurm"
 DONE_DIR = "slurm-done"
 GRACE_S = 5
+EXIT_JSON = "exit.json"
+EXIT_STATUSES = ("exited", "timeout")
+_MAX_EXIT_BYTES = 4096
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,21 +72,26 @@ class Ended:
 
 
 class AttemptFiles:
-    """The files of one attempt's directory, written atomically (temporary name, rename)."""
+    """The server's files of one attempt (0700 directory, 0600 files), written atomically."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
 
     def write(self, name: str, data: object) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.write_text(name, json.dumps(data))
+
+    def write_text(self, name: str, text: str) -> None:
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = self.root / f".{name}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(data), encoding="utf-8")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
         os.replace(tmp, self.root / name)
 
     def read(self, name: str) -> dict[str, object] | None:
         try:
             data = json.loads((self.root / name).read_text(encoding="utf-8"))
-        except (FileNotFoundError, json.JSONDecodeError):
+        except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
             return None
         return data if isinstance(data, dict) else None
 
@@ -95,6 +120,102 @@ class AttemptFiles:
         )
 
 
+# -- the member's side ----------------------------------------------------------------------
+
+
+def member_dir(root: Path, account: Account, *parts: str) -> Path:
+    """``root/<account>/<parts...>``, each directory owned by ``account`` and 0700.
+
+    ``root`` belongs to the server (created 0711: members pass through, nobody lists it). Below
+    it everything belongs to the member, who may have put anything there (a symlink to
+    ``/etc``, someone else's directory): each level is opened without following symlinks and
+    changed through its file descriptor, and an existing directory must already be the
+    member's (or the server's own, empty, left by an interrupted start).
+    """
+    if not root.is_dir():
+        root.mkdir(parents=True, exist_ok=True)
+        root.chmod(0o711)  # whatever the umask: members must pass through
+    fd = os.open(root, _DIR_FLAGS)
+    try:
+        for depth, part in enumerate((account.name, *parts)):
+            if not part or part in (".", "..") or "/" in part:
+                raise ExecutorError(f"{part!r} is not a directory name")
+            created = True
+            try:
+                os.mkdir(part, 0o700, dir_fd=fd)
+            except FileExistsError:
+                created = False
+            try:
+                sub = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except OSError as e:
+                raise ExecutorError(
+                    f"{root.joinpath(account.name, *parts[:depth])}/{part} is not a directory "
+                    f"aitc may use for {account.name}'s jobs ({e.strerror})"
+                ) from None
+            os.close(fd)
+            fd = sub
+            st = os.fstat(fd)
+            # The first level sits in the server's root, where only the server creates entries;
+            # below, a directory of the server's is one an interrupted start left (empty).
+            trusted = created or depth == 0 or st.st_nlink == 2
+            if st.st_uid != account.uid and not (st.st_uid == os.geteuid() and trusted):
+                raise ExecutorError(
+                    f"{root.joinpath(account.name, *parts[: depth + 1])} belongs to uid "
+                    f"{st.st_uid}, not to {account.name} (uid {account.uid}); remove it"
+                )
+            if st.st_uid != account.uid or st.st_gid != account.gid:
+                os.fchown(fd, account.uid, account.gid)
+            if stat.S_IMODE(st.st_mode) != 0o700:
+                os.fchmod(fd, 0o700)
+    finally:
+        os.close(fd)
+    return root.joinpath(account.name, *parts)
+
+
+def read_exit(root: Path, account: str, name: str) -> Ended | None:
+    """``root/<account>/<name>/exit.json`` as batch.sh writes it, or None.
+
+    The file is the member's: no level below ``root`` is followed if it is a symlink, it must be
+    a regular file of a few bytes, and it counts only with a known status and an exit code
+    0-255. Garbage is ignored (the end then comes from Slurm).
+    """
+    fds: list[int] = []
+    try:
+        fds.append(os.open(root / account, _DIR_FLAGS))
+        fds.append(os.open(name, _DIR_FLAGS, dir_fd=fds[-1]))
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        fds.append(os.open(EXIT_JSON, flags, dir_fd=fds[-1]))
+        st = os.fstat(fds[-1])
+        if not stat.S_ISREG(st.st_mode) or st.st_size > _MAX_EXIT_BYTES:
+            return None
+        raw = os.read(fds[-1], _MAX_EXIT_BYTES + 1)
+    except OSError:
+        return None
+    finally:
+        for fd in reversed(fds):
+            os.close(fd)
+    return parse_exit(raw)
+
+
+def parse_exit(raw: bytes) -> Ended | None:
+    """The fields of an exit.json, validated (None for anything batch.sh would not write)."""
+    if len(raw) > _MAX_EXIT_BYTES:
+        return None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    status, code = data.get("status"), data.get("exit_code")
+    if status not in EXIT_STATUSES or type(code) is not int or not 0 <= code <= 255:
+        return None
+    return Ended(str(status), code)
+
+
+# -- sbatch -----------------------------------------------------------------------------------
+
+
 def gres_per_node(job: ExecJob) -> str | None:
     """``--gres`` for the placement: the same count on every node (Slurm's --gres is per node)."""
     allocs = job.placement.allocs
@@ -113,9 +234,21 @@ def gres_per_node(job: ExecJob) -> str | None:
 
 
 def sbatch_args(
-    job: ExecJob, *, name: str, stdout: str, stderr: str, partition: str | None, comment: str = ""
+    job: ExecJob,
+    *,
+    name: str,
+    stdout: str,
+    stderr: str,
+    partition: str | None,
+    comment: str = "",
+    workdir: str | None = None,
 ) -> list[str]:
-    """sbatch's arguments: exactly the engine's nodes, the GPUs per node, the time limit."""
+    """sbatch's arguments: exactly the engine's nodes, the GPUs per node, the time limit.
+
+    ``--export=NONE``: nothing of the submitting environment (aitc's) reaches the job but
+    Slurm's own ``SLURM_*``; the job's environment is set inside the batch script. The script
+    itself comes on sbatch's stdin.
+    """
     nodes = job.placement.nodes
     args = [
         "sbatch",
@@ -127,7 +260,7 @@ def sbatch_args(
         "--no-requeue",
         f"--output={stdout}",
         f"--error={stderr}",
-        "--export=ALL",
+        "--export=NONE",
     ]
     gres = gres_per_node(job)
     if gres:
@@ -135,8 +268,9 @@ def sbatch_args(
     if job.time_limit is not None:
         # Slurm counts whole minutes; batch.sh enforces the exact second, this is the backstop.
         args.append(f"--time={math.ceil((job.time_limit + GRACE_S) / 60) + 1}")
-    if job.workdir:
-        args.append(f"--chdir={job.workdir}")
+    workdir = job.workdir or workdir
+    if workdir:
+        args.append(f"--chdir={workdir}")
     if partition:
         args.append(f"--partition={partition}")
     if comment:
@@ -144,32 +278,56 @@ def sbatch_args(
     return args
 
 
-def batch_script(job: ExecJob, *, name: str, files: AttemptFiles) -> str:
-    """The script sbatch runs: one ``srun`` task per node, then the end written to exit.json."""
-    srun = f"srun --ntasks-per-node=1 --kill-on-bad-exit=1 -- {shlex.join(job.command)}"
+def exports(job_id: int, env: Mapping[str, str]) -> list[str]:
+    """``export NAME=value`` lines for the job's environment (``ExecutorError`` on a bad name)."""
+    bad = sorted(k for k in env if not _NAME.match(k))
+    if bad:
+        raise ExecutorError(
+            f"job {job_id}: environment variable names {bad} are not valid "
+            "(letters, digits and _, not starting with a digit)"
+        )
+    return [f"export {k}={shlex.quote(v)}" for k, v in env.items()]
+
+
+def batch_script(job: ExecJob, *, name: str, exit_dir: Path, env: Mapping[str, str]) -> str:
+    """The script sbatch runs: one ``srun`` task per node with the job's environment, then
+    the end written to ``exit_dir/exit.json`` (as the job's user).
+
+    The job's variables are exported in a subshell just before srun (so a job's ``PATH`` or
+    ``LD_PRELOAD`` never changes the script's own commands), and ``SLURM_EXPORT_ENV=ALL`` lets
+    srun hand them to every task (``--export=NONE`` would otherwise reach the steps too).
+    """
+    srun = '"$aitc_srun" --ntasks-per-node=1 --kill-on-bad-exit=1 -- ' + shlex.join(job.command)
     timeout_check = []
     if job.time_limit is not None:
         limit = max(1, math.ceil(job.time_limit))
-        srun = f"timeout -s TERM -k {GRACE_S} {limit} {srun}"
+        srun = f'"$aitc_timeout" -s TERM -k {GRACE_S} {limit} {srun}'
         timeout_check = [
             "if { [ $rc -eq 124 ] || [ $rc -eq 137 ]; } && "
             f"[ $(( $(date +%s) - started )) -ge {limit} ]; then",
             "  status=timeout",
             "fi",
         ]
-    exit_json = shlex.quote(str(files.root / "exit.json"))
+    exit_json = shlex.quote(str(exit_dir / EXIT_JSON))
     record = 'printf \'{"status": "%s", "exit_code": %d}\\n\' "$status" "$rc"'
     return "\n".join(
         [
             "#!/bin/bash",
             f"# {name}: job {job.job_id} attempt {job.attempt}, from aitc's Slurm executor.",
             "# One task per node: each sees its own SLURMD_NODENAME and CUDA_VISIBLE_DEVICES.",
+            "aitc_srun=$(command -v srun || echo srun)",
+            "aitc_timeout=$(command -v timeout || echo timeout)",
+            "readonly aitc_srun aitc_timeout",
             "started=$(date +%s)",
-            srun,
+            "(",
+            *(f"  {line}" for line in exports(job.job_id, env)),
+            "  export SLURM_EXPORT_ENV=ALL",
+            f"  exec {srun}",
+            ")",
             "rc=$?",
             "status=exited",
             *timeout_check,
-            f"{record} > {exit_json}.tmp && mv {exit_json}.tmp {exit_json}",
+            f"umask 077; {record} > {exit_json}.tmp && mv -f {exit_json}.tmp {exit_json}",
             "exit $rc",
             "",
         ]

@@ -8,6 +8,12 @@ children and write pid files; ``stop`` ends them, then any job process that stil
 rig's ``SLURM_CONF`` in its environment, so nothing is left behind. It installs nothing: the
 binaries come from ``slurm-wlm`` and ``munge`` (``scripts/test`` installs them). Needs root
 (``mknod`` and ``SlurmUser=root``).
+
+Jobs may run as other Unix users (``sbatch`` through ``runuser``, as the Slurm executor does for
+members): the munge socket and the slurmd spool directories are open to every user (the munge
+key and slurmctld's state stay private), and ``ensure_test_users`` creates the test accounts.
+For such jobs ``directory`` itself must be reachable by those users (not under pytest's private
+``/tmp/pytest-of-root``).
 """
 
 from __future__ import annotations
@@ -20,10 +26,11 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from aitc.arch.slurmconf import RigOptions, SlurmConfOptions, fake_devices, render
+from aitc.control.accounts import Account, resolve
 from aitc.control.executors.slurm_cli import SBIN
 from aitc.domain.cluster import Cluster
 from aitc.errors import SlurmError
@@ -69,8 +76,12 @@ class SlurmRig:
         self.dir.mkdir(parents=True, exist_ok=True)
         for name, text in render(self.cluster, options=self.options).items():
             (self.dir / name).write_text(text)
-        for sub in ["state", "munge", *(f"spool-{n}" for n in self.nodes)]:
-            (self.dir / sub).mkdir(mode=0o700, exist_ok=True)
+        (self.dir / "state").mkdir(mode=0o700, exist_ok=True)
+        # Every user submits through the munge socket; slurmstepd runs a job's script from its
+        # node's spool directory after it has switched to the job's user.
+        for sub in ["munge", *(f"spool-{n}" for n in self.nodes)]:
+            (self.dir / sub).mkdir(exist_ok=True)
+            (self.dir / sub).chmod(0o755)
         for dev in fake_devices(self.cluster, options=self.options):
             Path(dev.path).parent.mkdir(parents=True, exist_ok=True)
             if not Path(dev.path).exists():
@@ -177,18 +188,53 @@ class SlurmRig:
             parts.append(f"--- {log.name}\n" + "\n".join(tail))
         return "\n".join(parts)
 
+    def cancel_all(self, *, timeout_s: float = 20.0) -> None:
+        """Cancel every job in the cluster, whoever submitted it."""
+        out = subprocess.run(
+            ["squeue", "-h", "-o", "%i"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+        )
+        if out.returncode != 0:
+            raise SlurmError(f"squeue failed: {out.stderr.strip()}")
+        ids = out.stdout.split()
+        if ids:
+            subprocess.run(["scancel", *ids], env=self.env, capture_output=True, timeout=timeout_s)
+
     def stop(self) -> None:
         """Cancel every job, stop every daemon, then end what is left of this rig's jobs."""
-        with contextlib.suppress(OSError, subprocess.SubprocessError):
-            subprocess.run(
-                ["scancel", "--user", "root"], env=self.env, timeout=10, capture_output=True
-            )
+        with contextlib.suppress(OSError, subprocess.SubprocessError, SlurmError):
+            self.cancel_all(timeout_s=10)
         for key in sorted(self._procs, key=lambda k: k == "munged"):
             _terminate(self._procs[key])
         self._procs.clear()
         for pid in _pids_with_env("SLURM_CONF", str(self.conf)):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+def ensure_test_users(names: Sequence[str]) -> list[Account]:
+    """The Unix accounts ``names``, created with ``useradd`` when missing (each its own group
+    and home, no password); idempotent. Test users only: aitc never deletes them."""
+    out = []
+    for name in names:
+        if resolve(name) is None:
+            done = subprocess.run(
+                ["useradd", "--create-home", "--user-group", "--shell", "/bin/bash", name],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            # A concurrent run may have created it meanwhile (exit 9: the name is taken).
+            if done.returncode not in (0, 9):
+                raise SlurmError(f"useradd {name} failed: {done.stderr.strip()}")
+        account = resolve(name)
+        if account is None:
+            raise SlurmError(f"test user {name} does not resolve after useradd")
+        out.append(account)
+    return out
 
 
 def check_prerequisites() -> None:
