@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,15 @@ from aitc.control.accounts import Account
 from aitc.control.executors.slurm_cli import SlurmCli
 from aitc.control.executors.slurm_cli.batch import Ended, member_dir, parse_exit, read_exit
 from aitc.errors import ExecutorError
+
+
+@pytest.fixture
+def open_tmp() -> Iterator[Path]:
+    """A fresh directory the test users may reach (pytest's ``tmp_path`` is root's only)."""
+    path = Path(tempfile.mkdtemp(prefix="aitc-member-files-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _owner_mode(path: Path) -> tuple[int, int]:
@@ -41,56 +53,65 @@ def test_exit_records_are_validated(raw: bytes, want: Ended | None) -> None:
 
 
 def test_exit_json_is_read_without_following_links_or_blocking(
-    tmp_path: Path, test_users: list[Account]
+    open_tmp: Path, test_users: list[Account]
 ) -> None:
     alice = test_users[0]
-    attempt = member_dir(tmp_path / "jobs", alice, "aitc-1-0")
+    attempt = member_dir(open_tmp / "jobs", alice, "aitc-1-0")
     (attempt / "exit.json").write_text(json.dumps({"status": "exited", "exit_code": 7}))
-    assert read_exit(tmp_path / "jobs", alice.name, "aitc-1-0") == Ended("exited", 7)
+    assert read_exit(open_tmp / "jobs", alice.name, "aitc-1-0") == Ended("exited", 7)
 
-    elsewhere = tmp_path / "elsewhere"
+    elsewhere = open_tmp / "elsewhere"
     elsewhere.mkdir()
     (elsewhere / "exit.json").write_text(json.dumps({"status": "exited", "exit_code": 0}))
     (attempt / "exit.json").unlink()
     (attempt / "exit.json").symlink_to(elsewhere / "exit.json")
-    assert read_exit(tmp_path / "jobs", alice.name, "aitc-1-0") is None
+    assert read_exit(open_tmp / "jobs", alice.name, "aitc-1-0") is None
     (attempt / "exit.json").unlink()
     os.mkfifo(attempt / "exit.json")  # would hang a plain open()
-    assert read_exit(tmp_path / "jobs", alice.name, "aitc-1-0") is None
+    assert read_exit(open_tmp / "jobs", alice.name, "aitc-1-0") is None
     (attempt.parent / "aitc-2-0").symlink_to(elsewhere)
-    assert read_exit(tmp_path / "jobs", alice.name, "aitc-2-0") is None
-    assert read_exit(tmp_path / "jobs", alice.name, "aitc-3-0") is None
+    assert read_exit(open_tmp / "jobs", alice.name, "aitc-2-0") is None
+    assert read_exit(open_tmp / "jobs", alice.name, "aitc-3-0") is None
 
 
 def test_member_directories_are_theirs_and_private(
-    tmp_path: Path, test_users: list[Account]
+    open_tmp: Path, test_users: list[Account]
 ) -> None:
     alice = test_users[0]
-    made = member_dir(tmp_path / "jobs", alice, "aitc-1-0")
-    assert _owner_mode(tmp_path / "jobs") == (os.geteuid(), 0o711)
+    made = member_dir(open_tmp / "jobs", alice, "aitc-1-0")
+    assert _owner_mode(open_tmp / "jobs") == (os.geteuid(), 0o711)
     assert _owner_mode(made.parent) == (alice.uid, 0o700)
     assert _owner_mode(made) == (alice.uid, 0o700)
-    assert member_dir(tmp_path / "jobs", alice, "aitc-1-0") == made  # idempotent
+    assert member_dir(open_tmp / "jobs", alice, "aitc-1-0") == made  # idempotent
 
 
 def test_a_planted_symlink_or_foreign_directory_is_refused_not_chowned(
-    tmp_path: Path, test_users: list[Account]
+    open_tmp: Path, test_users: list[Account]
 ) -> None:
     alice, bob = test_users
-    member_dir(tmp_path / "jobs", alice)
-    target = tmp_path / "root-owned"
+    member_dir(open_tmp / "jobs", alice)
+    target = open_tmp / "root-owned"
     target.mkdir(mode=0o755)
-    (tmp_path / "jobs" / alice.name / "aitc-1-0").symlink_to(target)
+    (open_tmp / "jobs" / alice.name / "aitc-1-0").symlink_to(target)
     with pytest.raises(ExecutorError, match="aitc-1-0"):
-        member_dir(tmp_path / "jobs", alice, "aitc-1-0")
+        member_dir(open_tmp / "jobs", alice, "aitc-1-0")
     assert _owner_mode(target) == (os.geteuid(), 0o755)
-    foreign = tmp_path / "jobs" / alice.name / "aitc-2-0"
+    foreign = open_tmp / "jobs" / alice.name / "aitc-2-0"
     foreign.mkdir()
     (foreign / "bobs-file").write_text("")
     os.chown(foreign, bob.uid, bob.gid)
     with pytest.raises(ExecutorError, match="not to aitc-t-alice"):
-        member_dir(tmp_path / "jobs", alice, "aitc-2-0")
+        member_dir(open_tmp / "jobs", alice, "aitc-2-0")
     assert foreign.stat().st_uid == bob.uid
+
+
+def test_a_directory_the_member_cannot_reach_is_an_error_naming_it(
+    open_tmp: Path, test_users: list[Account]
+) -> None:
+    private = open_tmp / "private"
+    private.mkdir(mode=0o700)
+    with pytest.raises(ExecutorError, match=f"{private} \\(mode 700\\)"):
+        member_dir(private / "logs", test_users[0], "12")
 
 
 def test_slurm_commands_get_aitcs_own_environment_only(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -51,6 +51,7 @@ from aitc.control.executors.registry import ExecutorSettings
 from aitc.control.executors.slurm_cli import ACTIVE_STATES, SlurmCli, SlurmJob, SlurmNode
 from aitc.control.executors.slurm_cli.batch import (
     DONE_DIR,
+    EXIT_JSON,
     SLURM_DIR,
     AttemptFiles,
     Ended,
@@ -106,7 +107,8 @@ class SlurmExecutor:
         self._held_since: dict[str, float] = {}
         # Private to the server's user: the records name every attempt and its member.
         self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.state_dir.chmod(0o700)
+        if self.state_dir.stat().st_uid == os.geteuid():
+            self.state_dir.chmod(0o700)
         for sub in (SLURM_DIR, DONE_DIR, "logs"):
             (self.state_dir / sub).mkdir(mode=0o700, exist_ok=True)
         self.comment = f"aitc-instance={_instance_id(self.state_dir)}"
@@ -391,6 +393,8 @@ class SlurmExecutor:
         """What batch.sh wrote in the member's attempt directory (validated), if anything."""
         intent = files.read(INTENT) or {}
         user = intent.get("user")
+        if user is None:  # submitted by an older aitc: batch.sh wrote it here, as the server
+            return files.ended(EXIT_JSON)
         if not isinstance(user, str) or not user or "/" in user or user in (".", ".."):
             return None
         return read_exit(self.jobs_dir, user, files.root.name)

@@ -135,6 +135,14 @@ def member_dir(root: Path, account: Account, *parts: str) -> Path:
     if not root.is_dir():
         root.mkdir(parents=True, exist_ok=True)
         root.chmod(0o711)  # whatever the umask: members must pass through
+    blocked = unreachable(root, account)
+    if blocked is not None:
+        raise ExecutorError(
+            f"{account.name} cannot reach {root}: {blocked} (mode "
+            f"{stat.S_IMODE(blocked.stat().st_mode):o}) does not let them pass. Slurm opens the "
+            "logs and the job writes its exit record as the member, so every directory above "
+            "the log directory and jobs_dir must have x for them (e.g. chmod 0711)"
+        )
     fd = os.open(root, _DIR_FLAGS)
     try:
         for depth, part in enumerate((account.name, *parts)):
@@ -170,6 +178,24 @@ def member_dir(root: Path, account: Account, *parts: str) -> Path:
     finally:
         os.close(fd)
     return root.joinpath(account.name, *parts)
+
+
+def unreachable(path: Path, account: Account) -> Path | None:
+    """The first directory from ``/`` down to ``path`` that ``account`` may not pass through
+    (no ``x`` for them), or None. Root and the server's own user pass everywhere they need."""
+    if account.uid in (0, os.geteuid()):
+        return None
+    for directory in [*reversed(path.parents), path]:
+        st = directory.stat()
+        if st.st_uid == account.uid:
+            bit = stat.S_IXUSR
+        elif st.st_gid in account.groups or st.st_gid == account.gid:
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not st.st_mode & bit:
+            return directory
+    return None
 
 
 def read_exit(root: Path, account: str, name: str) -> Ended | None:
