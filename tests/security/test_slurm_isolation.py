@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "slurm"))
+sys.path.append(str(Path(__file__).resolve().parents[1] / "slurm"))
 
 from slurm_fixtures import TEST_USERS, shared_root, slurm_cluster, test_users  # noqa: E402
 from slurm_helpers import SlurmCluster, job, placement, wait_report  # noqa: E402
@@ -86,7 +86,8 @@ def _wait_text(path: Path, needle: str, timeout_s: float = 30.0) -> str:
 
 def _plant_evil(directory: Path, marker: Path) -> None:
     """Slurm commands that would leave ``marker`` if anything ran them."""
-    directory.mkdir(mode=0o755)
+    directory.mkdir()
+    directory.chmod(0o755)
     for name in ("sbatch", "squeue", "sinfo", "scancel", "scontrol", "runuser", "srun", "bash"):
         path = directory / name
         path.write_text(f'#!/bin/sh\necho "$0 $*" >> {marker}\nexit 1\n')
@@ -99,9 +100,12 @@ def scenario(
 ) -> Iterator[Scenario]:
     alice, bob = test_users
     base = shared_root(request.config) / "isolation"
-    base.mkdir(mode=0o755)
+    # Modes are set explicitly: other tests of the session may have set a umask of 077.
+    base.mkdir()
+    base.chmod(0o755)
     server = base / "server"  # stands for aitc serve's directory, open to all on purpose:
-    server.mkdir(mode=0o755)  # what protects the records must be the executor's own modes
+    server.mkdir()  # what protects the records must be the executor's own modes
+    server.chmod(0o755)
     marker = base / "evil-ran"
     _plant_evil(base / "evil", marker)
     slurm_cluster.reset()

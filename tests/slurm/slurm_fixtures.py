@@ -62,7 +62,8 @@ def shared_cluster(config: pytest.Config) -> SlurmCluster:
     """The session's Slurm cluster, started on first use (``pytest.fail`` if it cannot)."""
     if _Shared.cluster is None:
         directory = shared_root(config) / "rig"
-        directory.mkdir(mode=0o755)
+        directory.mkdir()
+        directory.chmod(0o755)  # explicitly: another test may have set a umask of 077
         rig = SlurmRig(rig_cluster(), directory)
         try:
             rig.start(wait_s=60)
@@ -105,7 +106,7 @@ def slurm(slurm_cluster: SlurmCluster) -> Iterator[SlurmCluster]:
 def shared_tmp(request: pytest.FixtureRequest) -> Path:
     """A fresh directory for this test that every user may enter (unlike ``tmp_path``)."""
     path = shared_root(request.config) / f"t{next(_Shared.counter)}"
-    path.mkdir(mode=0o755)
+    path.mkdir()
     path.chmod(0o755)
     return path
 

@@ -76,6 +76,7 @@ class SlurmRig:
         self.dir.mkdir(parents=True, exist_ok=True)
         for name, text in render(self.cluster, options=self.options).items():
             (self.dir / name).write_text(text)
+            (self.dir / name).chmod(0o644)  # every user's sbatch reads it, whatever the umask
         (self.dir / "state").mkdir(mode=0o700, exist_ok=True)
         # Every user submits through the munge socket; slurmstepd runs a job's script from its
         # node's spool directory after it has switched to the job's user.
@@ -84,8 +85,10 @@ class SlurmRig:
             (self.dir / sub).chmod(0o755)
         for dev in fake_devices(self.cluster, options=self.options):
             Path(dev.path).parent.mkdir(parents=True, exist_ok=True)
+            Path(dev.path).parent.chmod(0o755)
             if not Path(dev.path).exists():
                 os.mknod(dev.path, 0o666 | 0o020000, os.makedev(dev.major, dev.minor))
+                os.chmod(dev.path, 0o666)
 
     def _start_munge(self) -> None:
         m = self.dir / "munge"
