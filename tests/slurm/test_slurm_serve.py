@@ -31,10 +31,9 @@ def _free_port() -> int:
 def served(slurm: SlurmCluster, tmp_path: Path) -> Iterator[tuple[httpx.Client, str]]:
     """The server's HTTP client (admin token set) and its output so far.
 
-    The admin's jobs run as the server's own user (root), set in the store once the server has
-    made the admin: the state directory, where the controller puts the logs, is private to the
-    server, so a member's Slurm job could not write its log there (members' jobs through Slurm
-    are tested in test_slurm_controller.py and tests/security/test_slurm_isolation.py).
+    The admin's jobs run as the server's own user (root), as ``aitc serve`` sets up; members'
+    jobs through Slurm are tested in test_slurm_controller.py and
+    tests/security/test_slurm_isolation.py.
     """
     port = _free_port()
     log = tmp_path / "serve.out"
@@ -64,7 +63,8 @@ def served(slurm: SlurmCluster, tmp_path: Path) -> Iterator[tuple[httpx.Client, 
     try:
         token = _token(log, proc)
         with sqlite3.connect(state / "aitc.db") as db:
-            db.execute("UPDATE members SET unix_user = ? WHERE id = 'admin'", ("root",))
+            admin = db.execute("SELECT unix_user FROM members WHERE id = 'admin'").fetchone()
+        assert admin == ("root",)
         with httpx.Client(
             base_url=f"http://127.0.0.1:{port}/api/v1",
             timeout=10,

@@ -96,7 +96,7 @@ class Server:
                 virtual_model=o.virtual_model,
                 node_name=o.node_name,
                 grace_s=o.grace_s,
-                options={**o.executor_options, **({"single_user": "1"} if o.single_user else {})},
+                options=self._executor_options(),
             ),
         )
         topology = self.executor.topology() if isinstance(self.executor, KnowsTopology) else {}
@@ -112,18 +112,34 @@ class Server:
             cluster=cluster,
             policy=lab.policy if lab else PolicySpec(),
             clock=self.clock,
-            config=ControllerConfig(log_dir=o.state_dir / "logs", tick_s=o.tick_s),
+            config=ControllerConfig(log_dir=self._log_dir(), tick_s=o.tick_s),
         )
         return self.controller
+
+    def _executor_options(self) -> dict[str, str]:
+        o = self.options
+        options = dict(o.executor_options)
+        if o.single_user:
+            options["single_user"] = "1"
+        if o.executor == "slurm":
+            # Slurm writes logs and exit records as the member: outside the private state dir.
+            options.setdefault("jobs_dir", str(jobs_dir_of(o.state_dir)))
+        return options
+
+    def _log_dir(self) -> Path:
+        """Job logs: in the private state directory, unless the executor's jobs write their
+        logs themselves as the member (Slurm), then where its members can reach."""
+        root = getattr(self.executor, "log_root", None)
+        return Path(root) if root is not None else self.options.state_dir / "logs"
 
     def _admin_token(self) -> str | None:
         """A fresh admin token on the first start (or when asked), else ``None``."""
         assert self.store is not None
         with self.store.session() as s:
             first = s.get(MemberRow, "admin") is None
-            if not (first or self.options.new_admin_token):
-                return None
-            token = bootstrap_admin(session=s, now=self.clock.now())
+            token = None
+            if first or self.options.new_admin_token:
+                token = bootstrap_admin(session=s, now=self.clock.now())
             admin = s.get(MemberRow, "admin")
             if admin is not None and admin.unix_user is None:
                 # The operators' admin runs jobs as the account that runs the server.
@@ -200,6 +216,13 @@ class Server:
             self.executor.close()
         if self.store is not None:
             self.store.close()
+
+
+def jobs_dir_of(state_dir: Path) -> Path:
+    """The default directory of what Slurm jobs write as their members: next to the state
+    directory (``var`` -> ``var-jobs``), since the state directory is private."""
+    state_dir = state_dir.resolve()
+    return state_dir.with_name(f"{state_dir.name}-jobs")
 
 
 def private_state_dir(state_dir: Path) -> None:

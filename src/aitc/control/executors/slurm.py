@@ -19,8 +19,9 @@ Rules kept here, on top of the executor protocol:
   the indices it chose instead of assuming the engine's.
 - Jobs run as their member (``ExecJob.unix_user``), as Slurm runs a job as its submitter:
   ``sbatch`` itself runs as the member (``runuser -u USER -- sbatch``; a server that is not
-  root can only run its own user's jobs) with ``--export=NONE``, and the job's environment
-  (``jobenv.job_environment``) is set inside the batch script. No Slurm command aitc runs ever
+  root can only run its own user's jobs) with ``--export=ALL`` of an environment aitc builds
+  from nothing, and the job's environment (``jobenv.job_environment``) is set inside the batch
+  script. No Slurm command aitc runs ever
   sees a job's environment; ``scancel`` and ``squeue`` run as the server.
 - The server's records live in ``state_dir`` (0700); what the job writes (exit.json, default
   logs) lives in ``jobs_dir/<unix_user>/<name>/``, the member's own (see ``slurm_cli.batch``).
@@ -112,6 +113,12 @@ class SlurmExecutor:
         for sub in (SLURM_DIR, DONE_DIR, "logs"):
             (self.state_dir / sub).mkdir(mode=0o700, exist_ok=True)
         self.comment = f"aitc-instance={_instance_id(self.state_dir)}"
+
+    @property
+    def log_root(self) -> Path:
+        """Where the controller puts job logs: below ``jobs_dir``, which members can reach
+        (Slurm opens a job's log as its member), never in the private state directory."""
+        return self.jobs_dir / "logs"
 
     # -- names and files -----------------------------------------------------------------------
 

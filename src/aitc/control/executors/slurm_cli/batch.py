@@ -271,9 +271,11 @@ def sbatch_args(
 ) -> list[str]:
     """sbatch's arguments: exactly the engine's nodes, the GPUs per node, the time limit.
 
-    ``--export=NONE``: nothing of the submitting environment (aitc's) reaches the job but
-    Slurm's own ``SLURM_*``; the job's environment is set inside the batch script. The script
-    itself comes on sbatch's stdin.
+    ``--export=ALL`` of the environment aitc builds for sbatch from nothing (``SLURM_CONF``, a
+    standard ``PATH``): nothing of the server's environment reaches the job, and the node does
+    not run the member's login scripts first (``--export=NONE`` implies ``--get-user-env``, about
+    a second per job). The job's environment is set inside the batch script, which comes on
+    sbatch's stdin.
     """
     nodes = job.placement.nodes
     args = [
@@ -286,7 +288,7 @@ def sbatch_args(
         "--no-requeue",
         f"--output={stdout}",
         f"--error={stderr}",
-        "--export=NONE",
+        "--export=ALL",
     ]
     gres = gres_per_node(job)
     if gres:
@@ -312,7 +314,10 @@ def exports(job_id: int, env: Mapping[str, str]) -> list[str]:
             f"job {job_id}: environment variable names {bad} are not valid "
             "(letters, digits and _, not starting with a digit)"
         )
-    return [f"export {k}={shlex.quote(v)}" for k, v in env.items()]
+    # sbatch's own (aitc's minimal) environment reaches the script: drop its C locale unless
+    # the job sets one, so the job's LANG applies.
+    reset = [] if "LC_ALL" in env else ["unset LC_ALL"]
+    return reset + [f"export {k}={shlex.quote(v)}" for k, v in env.items()]
 
 
 def batch_script(job: ExecJob, *, name: str, exit_dir: Path, env: Mapping[str, str]) -> str:
@@ -321,7 +326,7 @@ def batch_script(job: ExecJob, *, name: str, exit_dir: Path, env: Mapping[str, s
 
     The job's variables are exported in a subshell just before srun (so a job's ``PATH`` or
     ``LD_PRELOAD`` never changes the script's own commands), and ``SLURM_EXPORT_ENV=ALL`` lets
-    srun hand them to every task (``--export=NONE`` would otherwise reach the steps too).
+    srun hand them to every task.
     """
     srun = '"$aitc_srun" --ntasks-per-node=1 --kill-on-bad-exit=1 -- ' + shlex.join(job.command)
     timeout_check = []
