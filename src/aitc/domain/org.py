@@ -67,6 +67,46 @@ class Organisation:
 
 
 @dataclass(frozen=True, slots=True)
+class Limits:
+    """What one member may ask of the cluster at once (lab.yaml ``limits``; ``None``: no limit).
+
+    ``max_pending_jobs``: jobs waiting at one time; ``max_running_gpus``: GPUs held by running
+    jobs at one time (a single job asking for more is refused at submission);
+    ``submissions_per_minute``: jobs submitted in any 60 seconds.
+    """
+
+    max_pending_jobs: int | None = None
+    max_running_gpus: int | None = None
+    submissions_per_minute: int | None = None
+
+    def to_json(self) -> dict[str, int] | None:
+        """The limits that are set, or None when none is (the ``members.limits`` column)."""
+        out = {k: v for k, v in self.items() if v is not None}
+        return out or None
+
+    def items(self) -> list[tuple[str, int | None]]:
+        return [
+            ("max_pending_jobs", self.max_pending_jobs),
+            ("max_running_gpus", self.max_running_gpus),
+            ("submissions_per_minute", self.submissions_per_minute),
+        ]
+
+    @classmethod
+    def from_json(cls, data: dict[str, int] | None) -> Limits:
+        known = {k for k, _ in cls().items()}
+        return cls(**{k: v for k, v in (data or {}).items() if k in known})
+
+    def over(self, other: Limits) -> Limits:
+        """These limits, with each one ``other`` sets taking precedence."""
+        return Limits(
+            *(
+                o if o is not None else s
+                for (_, s), (_, o) in zip(self.items(), other.items(), strict=True)
+            )
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Member:
     id: str
     name: str
@@ -79,6 +119,8 @@ class Member:
     unix_user: str | None = None
     uid: int | None = None
     gid: int | None = None
+    # Effective limits (lab.yaml ``limits``: defaults, then the member's role, then the entry).
+    limits: Limits = Limits()
 
     @property
     def account(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 from fastapi import FastAPI
 from sqlalchemy import text
 
@@ -9,7 +10,8 @@ from aitc import __version__
 from aitc.control.api import errors
 from aitc.control.api.authcache import AuthCache
 from aitc.control.api.bodylimit import BodyLimit
-from aitc.control.api.deps import StoreDep
+from aitc.control.api.deps import AUTH_THREADS, REQUEST_SESSIONS, StoreDep
+from aitc.control.api.logs import FOLLOW_THREADS, FollowSlots
 from aitc.control.api.routes import admin, cluster, jobs
 from aitc.control.api.schemas import Health
 from aitc.control.api.settings import Settings
@@ -31,6 +33,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings, app.state.store = settings, store
     app.state.auth_cache = AuthCache(settings.clock, settings.auth_cache_s)
     app.state.group_commit = GroupCommit(store.session)
+    app.state.follow_slots = FollowSlots(settings.max_follows_per_member)
+    app.state.follow_limiter = anyio.CapacityLimiter(FOLLOW_THREADS)
+    app.state.auth_limiter = anyio.CapacityLimiter(AUTH_THREADS)
+    app.state.session_slots = anyio.Semaphore(REQUEST_SESSIONS)
     errors.install(app)
     for module in (jobs, cluster, admin):
         app.include_router(module.router, prefix=API_PREFIX)

@@ -2,15 +2,28 @@
 
 The session dependency ends *before* the response is sent (``scope="function"``): a job is
 committed before its submission is acknowledged, so an acknowledged job survives a crash.
+
+Database connections and worker threads are both limited (the pool, anyio's 40 threads), and a
+request holds a connection from its session's start to its end, across several threads. So
+that a burst of requests cannot take every thread while waiting for connections that other
+requests, which need a thread to finish, hold (a deadlock the pool's timeout turns into 500s):
+
+- a request's session is opened only once its caller is known (an anonymous request never
+  takes a connection), and at most ``REQUEST_SESSIONS`` requests hold one at a time (the
+  others wait on the event loop, holding nothing);
+- authentication runs in at most ``AUTH_THREADS`` threads, log-follow re-checks in at most
+  ``logs.FOLLOW_THREADS``: together below both the pool and the thread limit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import Annotated, TypeVar
 
+import anyio
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -21,9 +34,11 @@ from aitc.control.api.settings import Settings
 from aitc.control.store.access import Caller
 from aitc.control.store.batch import GroupCommit
 from aitc.control.store.db import Store
-from aitc.control.store.tokens import authenticate
+from aitc.control.store.tokens import TokenExpiredError, TokenOwner, authenticate, touch_tokens
 
 AFTER_COMMIT = "aitc.after_commit"
+REQUEST_SESSIONS = 24
+AUTH_THREADS = 8
 T = TypeVar("T")
 bearer = HTTPBearer(auto_error=False, description="An API token (`aitc token create`).")
 
@@ -38,13 +53,8 @@ async def get_settings(request: Request) -> Settings:
     return settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One transaction per request; what ``on_commit`` registered runs after it commits."""
-    store: Store = request.app.state.store
-    with store.session(readonly=request.method in ("GET", "HEAD")) as session:
-        yield session
-    for action in session.info.pop(AFTER_COMMIT, ()):
-        action()
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[Store, Depends(get_store)]
 
 
 def on_commit(session: Session, action: Callable[[], None]) -> None:
@@ -58,16 +68,18 @@ def after_commit(session: Session, settings: Settings) -> None:
         on_commit(session, lambda: notify(settings))
 
 
-SessionDep = Annotated[Session, Depends(get_session, scope="function")]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-StoreDep = Annotated[Store, Depends(get_store)]
+def _unauthorized(reason: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, reason, headers={"WWW-Authenticate": "Bearer"}
+    )
 
 
 async def get_caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Caller:
-    """The member behind the bearer token; 401 when it is missing, unknown or revoked.
+    """The member behind the bearer token; 401 when it is missing, unknown, revoked or expired
+    (saying which it is when the token is known to have expired).
 
     A remembered caller (``AuthCache``) is answered on the event loop; a miss reads the store in
     a short read-only transaction of its own, in a worker thread.
@@ -78,16 +90,62 @@ async def get_caller(
         secret = credentials.credentials
         caller = cache.get(secret)
         if caller is None:
-            caller = await run_in_threadpool(_authenticate, request.app.state.store, secret)
-            if caller is not None:
-                cache.put(secret, caller)
+            try:
+                owner = await anyio.to_thread.run_sync(
+                    _authenticate,
+                    request.app.state.store,
+                    secret,
+                    request.app.state.settings.clock.now(),
+                    limiter=request.app.state.auth_limiter,
+                )
+            except TokenExpiredError as exc:
+                raise _unauthorized(str(exc)) from None
+            if owner is not None:
+                cache.put(secret, owner)
+                caller = owner.caller
+        if caller is not None:
+            note_use(request, secret)
     if caller is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "a valid API token is required (Authorization: Bearer <token>)",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise _unauthorized("a valid API token is required (Authorization: Bearer <token>)")
     return caller
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def note_use(request: Request, secret: str) -> None:
+    """Write the token's ``last_used_at`` in the next group commit, at most once a minute."""
+    cache: AuthCache = request.app.state.auth_cache
+    due = cache.due_touch(secret)
+    if due is not None:
+        writer: GroupCommit = request.app.state.group_commit
+        work = partial(_touch, {due[0]: due[1]})
+        writer.put(work, lambda _result, _error: None)  # best effort; never fails the request
+
+
+def _touch(used: dict[str, float], session: Session) -> None:
+    touch_tokens(session=session, used=used)
+
+
+async def get_session(request: Request, caller: CallerDep) -> AsyncIterator[Session]:
+    """One transaction per request, once the caller is known (see the module docstring);
+    what ``on_commit`` registered runs after it commits."""
+    store: Store = request.app.state.store
+    slots: anyio.Semaphore = request.app.state.session_slots
+    async with slots:
+        opened = store.session(readonly=request.method in ("GET", "HEAD"))
+        session = await run_in_threadpool(opened.__enter__)
+        try:
+            yield session
+        except BaseException as exc:
+            await run_in_threadpool(opened.__exit__, type(exc), exc, exc.__traceback__)
+            raise
+        await run_in_threadpool(opened.__exit__, None, None, None)
+    for action in session.info.pop(AFTER_COMMIT, ()):
+        action()
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 async def group_commit(request: Request, work: Callable[[Session], T]) -> T:
@@ -113,12 +171,9 @@ def _settle(future: asyncio.Future[T], result: T, error: BaseException | None) -
         future.set_result(result)
 
 
-def _authenticate(store: Store, secret: str) -> Caller | None:
+def _authenticate(store: Store, secret: str, now: float) -> TokenOwner | None:
     with store.session(readonly=True) as session:
-        return authenticate(session=session, secret=secret)
-
-
-CallerDep = Annotated[Caller, Depends(get_caller)]
+        return authenticate(session=session, secret=secret, now=now)
 
 
 def notify(settings: Settings) -> None:

@@ -18,8 +18,20 @@ from sqlalchemy import ColumnElement, and_, bindparam, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from aitc.control.store.models import JobRow, MemberRow, ProjectMemberRow, ProjectRow
-from aitc.domain.org import Role
-from aitc.errors import AccessDeniedError, NotFoundError
+from aitc.domain.org import Limits, Role
+from aitc.errors import AccessDeniedError, AitcError, NotFoundError
+
+
+class LimitExceededError(AitcError):
+    """A per-member limit refuses the request (the API answers 429 with ``Retry-After``).
+
+    ``limit`` names the limit (``max_pending_jobs``, ...); the message says its value and what
+    to do; ``retry_after`` is when, in seconds, the request may succeed again.
+    """
+
+    def __init__(self, limit: str, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.limit, self.retry_after = limit, retry_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +42,7 @@ class Caller:
     role: Role
     org_id: str | None
     projects: frozenset[str]
+    limits: Limits = Limits()
 
     @property
     def is_admin(self) -> bool:
@@ -38,13 +51,13 @@ class Caller:
 
 def load_caller(*, session: Session, member_id: str) -> Caller:
     """The ``Caller`` for an enabled member (``NotFoundError`` if missing or disabled)."""
-    stmt = select(MemberRow.id, MemberRow.role, MemberRow.org_id).where(
+    stmt = select(MemberRow.id, MemberRow.role, MemberRow.org_id, MemberRow.limits).where(
         MemberRow.id == member_id, MemberRow.enabled.is_(True)
     )
     member = session.connection().execute(stmt).first()
     if member is None:
         raise NotFoundError(f"no enabled member {member_id!r}")
-    return caller_of(session, member.id, member.role, member.org_id)
+    return caller_of(session, member.id, member.role, member.org_id, member.limits)
 
 
 _PROJECTS_OF = select(ProjectMemberRow.project_id).where(
@@ -53,11 +66,17 @@ _PROJECTS_OF = select(ProjectMemberRow.project_id).where(
 _PROJECT = select(ProjectRow.org_id, ProjectRow.enabled).where(ProjectRow.id == bindparam("id"))
 
 
-def caller_of(session: Session, member_id: str, role: str, org_id: str | None) -> Caller:
+def caller_of(
+    session: Session,
+    member_id: str,
+    role: str,
+    org_id: str | None,
+    limits: dict[str, int] | None = None,
+) -> Caller:
     """A ``Caller`` with the member's projects read from the store."""
     params = {"member_id": member_id}
     projects = frozenset(session.connection().execute(_PROJECTS_OF, params).scalars())
-    return Caller(member_id, Role(role), org_id, projects)
+    return Caller(member_id, Role(role), org_id, projects, Limits.from_json(limits))
 
 
 def visible_jobs(caller: Caller) -> ColumnElement[bool]:

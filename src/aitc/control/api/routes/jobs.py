@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
-from fastapi.responses import PlainTextResponse, StreamingResponse
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
@@ -19,10 +20,18 @@ from aitc.control.api.deps import (
     StoreDep,
     after_commit,
     group_commit,
+    note_use,
     notify,
 )
 from aitc.control.api.errors import Utf8Route
-from aitc.control.api.logs import follow_log, read_log
+from aitc.control.api.logs import (
+    FollowResponse,
+    FollowSlots,
+    follow_log,
+    log_source,
+    open_log,
+    read_log,
+)
 from aitc.control.api.schemas import (
     MAX_ID,
     JobCreate,
@@ -106,6 +115,7 @@ async def _parse_common(request: Request) -> tuple[JobCreate, Caller, str | None
     key = headers.get("idempotency-key")
     if caller is None:
         return None
+    note_use(request, secret.strip())
     try:
         key = None if key is None else _KEY.validate_python(key)
         return JobCreate.model_validate_json(await request.body()), caller, key
@@ -189,6 +199,7 @@ def read_events(job_id: JobIdPath, session: SessionDep, caller: CallerDep) -> Jo
     responses={200: {"content": {"text/plain": {}}}},
 )
 def read_logs(
+    request: Request,
     job_id: JobIdPath,
     session: SessionDep,
     caller: CallerDep,
@@ -198,16 +209,22 @@ def read_logs(
     follow: bool = False,
     offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
 ) -> Response:
-    """The job's output from `offset` bytes on; `follow=true` streams until the job ends."""
-    job = get_job(session=session, caller=caller, job_id=job_id)
+    """The job's output from `offset` bytes on; `follow=true` streams until the job ends
+    (at most `max_follows_per_member` streams per member at once; more are answered 429)."""
+    source = log_source(session=session, caller=caller, job_id=job_id, stream=stream)
     if not follow:
-        return PlainTextResponse(read_log(job, stream, offset))
+        return PlainTextResponse(read_log(source, offset))
+    fd = open_log(source, source.path)  # refuse a file that is not served before streaming
+    if fd is not None:
+        os.close(fd)
+    slots: FollowSlots = request.app.state.follow_slots
+    give_back = slots.take(caller.member_id)
     chunks = follow_log(
         store=store,
-        caller=caller,
-        job_id=job.id,
-        stream=stream,
+        source=source,
         offset=offset,
         poll_s=settings.follow_poll_s,
+        check_s=settings.follow_check_s,
+        limiter=request.app.state.follow_limiter,
     )
-    return StreamingResponse(chunks, media_type="text/plain; charset=utf-8")
+    return FollowResponse(chunks, give_back)
