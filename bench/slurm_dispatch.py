@@ -4,8 +4,10 @@ Starts the one-host Slurm test cluster (4 nodes x 8 fake H100s; needs root, slur
 munge), then submits the same jobs twice per round: through ``SlurmExecutor.start`` (what the
 controller calls) and with plain ``sbatch`` (same nodes, GPUs and srun launch). Each job writes
 the time its task began; latency is that time minus the moment its submission was issued, for
-a burst of jobs and for single jobs sent one at a time to an idle cluster. The rounds alternate
-which side goes first. Prints the figures and aitc's ratio to plain sbatch.
+a burst of jobs and for single jobs sent one at a time to an idle cluster. Both sides submit as
+the same member's Unix account (aitc through ``runuser -u``, as it runs every member's job; the
+plain side with ``runuser -u`` too). The rounds alternate which side goes first. Prints the
+figures and aitc's ratio to plain sbatch.
 
     .venv/bin/python bench/slurm_dispatch.py [--jobs 32] [--rounds 2]
 """
@@ -23,12 +25,13 @@ from pathlib import Path
 
 from aitc.control.executors.base import ExecJob
 from aitc.control.executors.slurm import SlurmExecutor
-from aitc.control.executors.slurm_cli.rig import SlurmRig
+from aitc.control.executors.slurm_cli.rig import SlurmRig, ensure_test_users
 from aitc.domain.cluster import Cluster, Node
 from aitc.domain.job import NodeAlloc, Placement
 from aitc.domain.node import node_model
 
 NODES = ("node01", "node02", "node03", "node04")
+MEMBER = "aitc-t-alice"  # both sides submit as this member, as a lab member would
 
 
 @dataclass(frozen=True)
@@ -81,19 +84,24 @@ def _serial(submit: Callable[[int, str], None], jobs: int, out: Path, side: str)
     return lat
 
 
-def _aitc(ex: SlurmExecutor, out: Path, base: int) -> Callable[[int, str], None]:
+def _aitc(ex: SlurmExecutor, out: Path, base: int, user: str) -> Callable[[int, str], None]:
     def submit(i: int, tag: str) -> None:
         where = Placement((NodeAlloc(NODES[i % len(NODES)], (0,)),))
-        ex.start(ExecJob(base + i, 0, tag, ("bash", "-c", _stamp(out, tag)), where))
+        cmd = ("bash", "-c", _stamp(out, tag))
+        ex.start(ExecJob(base + i, 0, tag, cmd, where, unix_user=user))
 
     return submit
 
 
-def _plain(rig: SlurmRig, out: Path) -> Callable[[int, str], None]:
+def _plain(rig: SlurmRig, out: Path, user: str) -> Callable[[int, str], None]:
     def submit(i: int, tag: str) -> None:
         wrap = f"srun --ntasks-per-node=1 bash -c '{_stamp(out, tag)}'"
         subprocess.run(
             [
+                "runuser",
+                "-u",
+                user,
+                "--",
                 "sbatch",
                 "--parsable",
                 f"--nodelist={NODES[i % len(NODES)]}",
@@ -136,6 +144,7 @@ def main() -> None:
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="aitc-slurm-bench-") as tmp:
         root = Path(tmp)
+        root.chmod(0o755)  # the member submitting on both sides passes through
         rig = SlurmRig(_cluster(), root / "rig")
         rig.start()
         try:
@@ -147,16 +156,21 @@ def main() -> None:
 def _run(rig: SlurmRig, root: Path, jobs: int, rounds: int) -> None:
     out = root / "stamps"
     out.mkdir()
+    out.chmod(0o777)  # the member's jobs stamp their start here
+    user = ensure_test_users([MEMBER])[0].name
     ex = SlurmExecutor(root / "state", env=rig.env)
     results: dict[str, list[Figures]] = {"aitc": [], "sbatch": []}
     serial: dict[str, list[float]] = {"aitc": [], "sbatch": []}
     for r in range(rounds):
-        sides = [("aitc", _aitc(ex, out, 100_000 + 100 * r)), ("sbatch", _plain(rig, out))]
+        sides = [
+            ("aitc", _aitc(ex, out, 100_000 + 100 * r, user)),
+            ("sbatch", _plain(rig, out, user)),
+        ]
         for side, submit in sides if r % 2 == 0 else sides[::-1]:
             _drain(rig)
             serial[side] += _serial(submit, 4, out, f"one-{side}{r}")
     for r in range(rounds):
-        sides = [("aitc", _aitc(ex, out, 1000 * (r + 1))), ("sbatch", _plain(rig, out))]
+        sides = [("aitc", _aitc(ex, out, 1000 * (r + 1), user)), ("sbatch", _plain(rig, out, user))]
         for side, submit in sides if r % 2 == 0 else sides[::-1]:
             _drain(rig)
             results[side].append(_measure(submit, jobs, out, f"{side}{r}"))
