@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -18,48 +17,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "control"))
 
+from security_lab import PEOPLE, ensure_user, lab_yaml  # noqa: E402
 from server_proc import ServerProcess  # noqa: E402
-
-# Members of the security lab: (member id, Unix account, organisation, role, project)
-PEOPLE = (
-    ("alice", "aitc-sec-alice", "uni", "member", "vision"),
-    ("pat", "aitc-sec-pat", "acme", "partner", "health"),
-    ("dave", "aitc-sec-dave", "school", "learner", "course"),
-)
-ACCOUNT = {member: account for member, account, *_ in PEOPLE}
-
-LAB = """\
-name: security-lab
-cluster:
-  reference_architecture: dgx-h100-superpod
-  sus: 1
-policy:
-  name: fifo
-organisations:
-  - {id: uni, name: University, kind: research, share: 2, projects: [{id: vision, name: Vision}]}
-  - {id: acme, name: Acme Health, kind: partner, share: 1, projects: [{id: health, name: Health}]}
-  - {id: school, name: School, kind: education, share: 1, projects: [{id: course, name: Course}]}
-members:
-"""
-
-
-def lab_yaml() -> str:
-    lines = [
-        f"  - {{id: {m}, name: {m.title()}, email: {m}@example.org, organisation: {org}, "
-        f"role: {role}, projects: [{project}], unix_user: {account}}}"
-        for m, account, org, role, project in PEOPLE
-    ]
-    return LAB + "\n".join(lines) + "\n"
-
-
-def ensure_user(name: str) -> None:
-    """Create the local account ``name`` unless it exists (accounts are left for the next run)."""
-    if subprocess.run(["getent", "passwd", name], capture_output=True).returncode != 0:
-        subprocess.run(
-            ["useradd", "--create-home", "--user-group", "--shell", "/bin/sh", name],
-            check=True,
-            capture_output=True,
-        )
 
 
 @pytest.fixture(scope="session")

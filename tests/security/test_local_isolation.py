@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ACCOUNT
+from security_lab import ACCOUNT
 from server_proc import ServerProcess, wait_until
 
 ENDED = {"completed", "failed", "cancelled", "timeout"}
@@ -184,7 +184,8 @@ def test_a_job_opens_only_its_own_gpu_device_files(
     server: ServerProcess, alice: httpx.Client
 ) -> None:
     dev = server.state_dir.parent / "dev"
-    dev.mkdir(mode=0o755, exist_ok=True)
+    dev.mkdir(exist_ok=True)
+    dev.chmod(0o755)
     for n in range(8):
         node = dev / f"nvidia{n}"
         if not node.exists():

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ACCOUNT, ensure_user
+from security_lab import ACCOUNT, ensure_user
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 SERVICE = "aitc-sec-svc"

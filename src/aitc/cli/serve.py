@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from pathlib import Path
 
 import typer
@@ -114,6 +115,7 @@ def serve(
         write_client_config=write_client_config,
         single_user=single_user,
     )
+    os.umask(0o077)  # the server's files (database, records, logs) are its own
     server = Server(options)
     try:
         server.prepare()

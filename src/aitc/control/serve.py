@@ -226,12 +226,12 @@ def jobs_dir_of(state_dir: Path) -> Path:
 
 
 def private_state_dir(state_dir: Path) -> None:
-    """Create the state directory for the server's user only, and make what it creates so.
+    """Create the state directory for the server's user only (``aitc serve`` also sets the
+    umask to 077, so that what it creates there is private too).
 
     The database, the attempt records (which hold each job's environment) and the logs live
     there; no job, running as its member, may read any of it.
     """
-    os.umask(0o077)
     state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     if state_dir.stat().st_uid == os.geteuid():
         state_dir.chmod(0o700)
