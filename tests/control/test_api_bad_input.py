@@ -13,8 +13,9 @@ from aitc.control.store import JobEventRow, JobRow
 # (case, JSON body or raw bytes, member, expected status, field named in detail[0].loc)
 CASES: list[tuple[str, object, str, int, str | None]] = [
     ("negative gpus", {"gpus": -1}, "alice", 422, "gpus"),
-    ("more gpus than any node", {"gpus": 9}, "alice", 422, "gpus"),
-    ("more nodes than the cluster", {"gpus": 24, "nodes": 3}, "alice", 422, "nodes"),
+    ("more gpus than the cluster", {"gpus": 17}, "alice", 422, "gpus"),
+    ("more gpus per node than a node has", {"gpus": 18, "nodes": 2}, "alice", 422, "gpus"),
+    ("more nodes than the cluster", {"gpus": 6, "nodes": 3}, "alice", 422, "nodes"),
     ("gpus not divisible by nodes", {"gpus": 9, "nodes": 2}, "alice", 422, "gpus"),
     ("unknown project", {"project": "nope"}, "alice", 422, "project"),
     ("project of another group", {"project": "health"}, "alice", 422, "project"),

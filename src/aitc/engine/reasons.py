@@ -26,17 +26,22 @@ def impossible_reason(job: JobRequest, cluster: Cluster) -> Reason | None:
     models = [m for m in cluster.gpu_models if job.gpu_model in (None, m)]
     if not models:
         known = ", ".join(cluster.gpu_models) or "none"
-        return impossible(job, f"no node has GPU model {job.gpu_model} (this cluster has: {known})")
+        why = f"no node has GPU model {job.gpu_model} (this cluster has: {known})"
+        return impossible(job, why, "gpu_model")
     if job.mig is not None:
         if not any(_has_profile(cluster, m, job.mig) for m in models):
-            return impossible(job, f"no GPU here offers the MIG profile {job.mig}")
+            offered = sorted({p for m in models for p in _profiles(cluster, m)})
+            why = f"no GPU here offers the MIG profile {job.mig} (known: {', '.join(offered)})"
+            return impossible(job, why, "mig")
         return None
     for model in models:
         nodes = [n for n in cluster.nodes if n.gpu_model == model]
         shape = shape_of(job, max(n.gpus for n in nodes))
         if shape is not None and shape.node_count <= len(nodes):
             return None
-    return impossible(job, _why_too_big(job, cluster, models))
+    why = _why_too_big(job, cluster, models)
+    field = "nodes" if job.nodes is not None and "nodes but" in why else "gpus"
+    return impossible(job, why, field)
 
 
 def _why_too_big(job: JobRequest, cluster: Cluster, models: list[str]) -> str:
@@ -56,6 +61,11 @@ def _why_too_big(job: JobRequest, cluster: Cluster, models: list[str]) -> str:
     )
 
 
+def _profiles(cluster: Cluster, model: str) -> list[str]:
+    node = next(n for n in cluster.nodes if n.gpu_model == model)
+    return [p.name for p in node.model.gpu.mig_profiles]
+
+
 def _has_profile(cluster: Cluster, model: str, profile: str) -> bool:
     node = next(n for n in cluster.nodes if n.gpu_model == model)
     try:
@@ -65,11 +75,12 @@ def _has_profile(cluster: Cluster, model: str, profile: str) -> bool:
     return True
 
 
-def impossible(job: JobRequest, why: str) -> Reason:
+def impossible(job: JobRequest, why: str, field: str = "gpus") -> Reason:
+    """``IMPOSSIBLE``; ``details["field"]`` names the request's field at fault (for the API)."""
     return Reason(
         ReasonCode.IMPOSSIBLE,
         f"This job can never run on this cluster: {why}.",
-        {"gpus": job.gpus, "mig": job.mig, "gpu_model": job.gpu_model},
+        {"gpus": job.gpus, "mig": job.mig, "gpu_model": job.gpu_model, "field": field},
     )
 
 

@@ -7,12 +7,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from aitc.control.store.models import NodeRow
 from aitc.control.store.specs import JobSpec
-from aitc.domain.gpu import GPU_MODELS
+from aitc.domain.cluster import Cluster, Node
+from aitc.domain.gpu import GPU_MODELS, GpuModel
+from aitc.domain.ids import JobId
+from aitc.domain.job import JobRequest
+from aitc.domain.node import NodeModel
+from aitc.engine.reasons import impossible_reason
 from aitc.errors import ConfigError
 
 
@@ -44,51 +49,58 @@ def list_nodes(*, session: Session) -> list[NodeRow]:
     return list(session.scalars(select(NodeRow).order_by(NodeRow.name)))
 
 
-_NODE_GPUS = select(NodeRow.gpus, NodeRow.gpu_model)
+_NODES = select(NodeRow.name, NodeRow.gpus, NodeRow.gpu_model, NodeRow.leaf, NodeRow.su)
+_FINGERPRINT = select(func.count(NodeRow.name), func.max(NodeRow.updated_at))
+_recorded: dict[tuple[int, int, float | None], Cluster | None] = {}
 
 
 def check_fits_cluster(*, session: Session, spec: JobSpec) -> None:
     """``ConfigError`` naming the field when ``spec`` can never run on the recorded nodes.
 
-    With no nodes recorded yet nothing is checked: the cluster is not known.
+    The rule is the engine's (``impossible_reason``), the one the twin applies to every job of a
+    trace, so the API refuses exactly what the engine could never place. With no nodes recorded
+    yet nothing is checked: the cluster is not known.
     """
-    nodes = list(session.connection().execute(_NODE_GPUS))
-    if not nodes:
+    cluster = recorded_cluster(session=session)
+    if cluster is None:
         return
-    if spec.gpu_model is not None:
-        nodes = [n for n in nodes if n.gpu_model == spec.gpu_model]
-        if not nodes:
-            raise ConfigError(f"no node has {spec.gpu_model!r} GPUs", field="gpu_model")
-    if spec.mig is not None:
-        _check_mig(spec.mig, {n.gpu_model for n in nodes})
-        return
-    _check_gpu_count(spec, nodes)
+    reason = impossible_reason(spec_request(spec), cluster)
+    if reason is not None:
+        raise ConfigError(reason.message, field=str(reason.details.get("field", "gpus")))
 
 
-def _check_gpu_count(spec: JobSpec, nodes: list[Any]) -> None:
-    biggest = max(n.gpus for n in nodes)
-    wanted = spec.gpu_count
-    if spec.nodes is None and wanted > biggest:
-        raise ConfigError(
-            f"{wanted} GPUs is more than any node has ({biggest}); "
-            f"ask for --nodes to spread the job over several nodes",
-            field="gpus",
-        )
-    if spec.nodes is not None:
-        if spec.nodes > len(nodes):
-            raise ConfigError(f"the cluster has only {len(nodes)} nodes", field="nodes")
-        if wanted // spec.nodes > biggest:
-            raise ConfigError(
-                f"{wanted // spec.nodes} GPUs per node is more than any node has ({biggest})",
-                field="gpus",
-            )
+def recorded_cluster(*, session: Session) -> Cluster | None:
+    """The cluster of the recorded nodes (None when there are none), rebuilt only when a node
+    changed: submissions read it on every request."""
+    conn = session.connection()
+    count, updated = conn.execute(_FINGERPRINT).one()
+    key = (id(conn.engine), int(count), updated)
+    if key in _recorded:
+        return _recorded.get(key)
+    rows = list(conn.execute(_NODES))
+    cluster = Cluster("recorded", tuple(_node(r) for r in rows)) if rows else None
+    _recorded.clear()  # one store per process in practice; tests open many
+    _recorded[key] = cluster
+    return cluster
 
 
-def _check_mig(profile: str, models: set[str]) -> None:
-    known = [GPU_MODELS[m] for m in sorted(models) if m in GPU_MODELS] or list(GPU_MODELS.values())
-    names = sorted({p.name for g in known for p in g.mig_profiles})
-    if profile not in names:
-        raise ConfigError(
-            f"unknown MIG profile {profile!r} for this cluster's GPUs (known: {', '.join(names)})",
-            field="mig",
-        )
+def _node(row: Any) -> Node:
+    gpu = GPU_MODELS.get(row.gpu_model) or GpuModel(row.gpu_model, 0, 0.0, 0, 0, {})
+    model = NodeModel(f"{row.gpus}x{gpu.name}", gpu, row.gpus, 0, 0, 0.0, 0, 0, 0)
+    return Node(row.name, model, row.leaf, row.su)
+
+
+def spec_request(spec: JobSpec) -> JobRequest:
+    """The engine's request for a submission not yet stored (the shape is all it reads)."""
+    return JobRequest(
+        id=JobId(0),
+        org="",
+        project="",
+        member="",
+        gpus=spec.gpu_count,
+        submit=0.0,
+        nodes=spec.nodes,
+        mig=spec.mig,
+        gpu_model=spec.gpu_model,
+        time_limit=spec.time_limit,
+    )

@@ -1,0 +1,76 @@
+"""One admission rule: the API accepts exactly the job shapes the twin accepts, on any cluster.
+
+The twin admits a job of a trace when the engine's ``impossible_reason`` finds none
+(``twin.runner._possible_on``); the API's ``check_fits_cluster`` asks the same rule about the
+nodes the store records. Hypothesis draws clusters (GPU models, node sizes) and job shapes.
+"""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from aitc.control.store import NodeRecord, Store, check_fits_cluster, upsert_nodes
+from aitc.control.store.cluster import spec_request
+from aitc.control.store.specs import JobSpec, check_spec_shape
+from aitc.domain.cluster import Cluster, Node
+from aitc.domain.gpu import GPU_MODELS
+from aitc.domain.node import NodeModel
+from aitc.errors import ConfigError
+from aitc.twin.runner import _possible_on
+
+MODELS = ("H100-80GB", "A100-40GB", "H200-141GB")
+nodes = st.lists(
+    st.tuples(st.sampled_from(MODELS), st.sampled_from((1, 2, 4, 8))), min_size=1, max_size=6
+)
+specs = st.builds(
+    JobSpec,
+    command=st.just(("true",)),
+    gpus=st.one_of(st.none(), st.integers(0, 40)),
+    nodes=st.one_of(st.none(), st.integers(1, 8)),
+    mig=st.one_of(st.none(), st.sampled_from(("1g.10gb", "3g.40gb", "7g.80gb", "1g.5gb", "1g.18gb"))),
+    gpu_model=st.one_of(st.none(), st.sampled_from((*MODELS, "B200-180GB"))),
+)
+
+
+def _twin_cluster(shape: list[tuple[str, int]]) -> Cluster:
+    """The same nodes as the twin builds them, from the catalog (not from the store)."""
+    return Cluster(
+        "twin",
+        tuple(
+            Node(f"n{i}", NodeModel(f"{g}x{m}", GPU_MODELS[m], g, 0, 0, 0.0, 0, 0, 0), 0, 0)
+            for i, (m, g) in enumerate(shape)
+        ),
+    )
+
+
+def _store(shape: list[tuple[str, int]]) -> Store:
+    store = Store.open("sqlite://")
+    records = [NodeRecord(f"n{i}", gpus, model) for i, (model, gpus) in enumerate(shape)]
+    with store.session() as s:
+        upsert_nodes(session=s, nodes=records, now=float(len(shape)))
+    return store
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(shape=nodes, spec=specs)
+def test_the_api_accepts_exactly_what_the_twin_accepts(
+    shape: list[tuple[str, int]], spec: JobSpec
+) -> None:
+    try:
+        check_spec_shape(spec)  # malformed requests (both gpus and MIG, ...) never reach either
+    except ConfigError:
+        return
+    store = _store(shape)
+    try:
+        with store.session() as s:
+            try:
+                check_fits_cluster(session=s, spec=spec)
+                api = True
+            except ConfigError as err:
+                api = False
+                assert err.field in ("gpus", "nodes", "mig", "gpu_model")
+        twin = _possible_on(_twin_cluster(shape))(spec_request(spec))
+        assert api == twin
+    finally:
+        store.close()
