@@ -23,7 +23,9 @@ from aitc.arch.labchecks import Sourced, check_lab
 from aitc.arch.labschema import (
     ClusterSpec,
     CourseSpec,
+    LabLimitsSpec,
     LabSpec,
+    LimitsSpec,
     MemberSpec,
     OrganisationSpec,
     PolicySpecModel,
@@ -34,7 +36,7 @@ from aitc.arch.nodespec import NodeSpec
 from aitc.arch.roster import read_roster
 from aitc.domain.cluster import Cluster
 from aitc.domain.lab import Course, Lab, PolicySpec
-from aitc.domain.org import Member, Organisation, OrgKind, Project, Role, WorkloadSpec
+from aitc.domain.org import Limits, Member, Organisation, OrgKind, Project, Role, WorkloadSpec
 from aitc.errors import AitcError, ConfigError
 
 
@@ -55,13 +57,16 @@ def load_lab(path: str | Path) -> Lab:
     members = _members(spec, source, path.parent)
     cluster = resolve_cluster(spec.cluster, source, path.parent, spec.name)
     check_lab(spec, members, cluster, source)
+    defaults, by_role = _limits(spec.limits), _role_limits(spec.limits)
     return Lab(
         name=spec.name,
         cluster=cluster,
         organisations=tuple(_organisation(o) for o in spec.organisations),
-        members=tuple(_member(m) for m, _ in members),
+        members=tuple(_member(m, defaults, by_role) for m, _ in members),
         courses=tuple(_course(c) for c in spec.courses),
         policy=_policy(spec.policy),
+        limits=defaults,
+        role_limits=MappingProxyType(by_role),
     )
 
 
@@ -162,7 +167,19 @@ def _workload(w: WorkloadSpecModel) -> WorkloadSpec:
     )
 
 
-def _member(m: MemberSpec) -> Member:
+def _limits(spec: LimitsSpec | None) -> Limits:
+    if spec is None:
+        return Limits()
+    return Limits(spec.max_pending_jobs, spec.max_running_gpus, spec.submissions_per_minute)
+
+
+def _role_limits(spec: LabLimitsSpec) -> dict[Role, Limits]:
+    return {Role(role): _limits(limits) for role, limits in spec.roles.items()}
+
+
+def _member(m: MemberSpec, defaults: Limits, by_role: dict[Role, Limits]) -> Member:
+    """The member, with effective limits: defaults, then their role's, then their own."""
+    limits = defaults.over(by_role.get(Role(m.role), Limits())).over(_limits(m.limits))
     return Member(
         m.id,
         m.name,
@@ -173,6 +190,7 @@ def _member(m: MemberSpec) -> Member:
         unix_user=m.unix_user,
         uid=m.uid,
         gid=m.gid,
+        limits=limits,
     )
 
 

@@ -160,6 +160,21 @@ class OrganisationSpec(_Spec):
     workload: WorkloadSpecModel | None = None
 
 
+class LimitsSpec(_Spec):
+    """What one member may ask of the cluster at once; a missing key sets no limit."""
+
+    max_pending_jobs: Count | None = None
+    max_running_gpus: Count | None = None
+    submissions_per_minute: Count | None = None
+
+
+class LabLimitsSpec(LimitsSpec):
+    """The ``limits`` section: defaults for every member, overridden per role (``roles``) and
+    then per member entry (its own ``limits``)."""
+
+    roles: dict[RoleName, LimitsSpec] = {}
+
+
 class MemberSpec(_Spec):
     """A person: an inline entry of ``members`` or one row of the roster CSV."""
 
@@ -172,6 +187,7 @@ class MemberSpec(_Spec):
     unix_user: UnixUser | None = None
     uid: Count | None = None
     gid: Count | None = None
+    limits: LimitsSpec | None = None
 
 
 class CourseSpec(_Spec):
@@ -202,3 +218,4 @@ class LabSpec(_Spec):
     roster: Text | None = None
     courses: list[CourseSpec] = []
     policy: PolicySpecModel = PolicySpecModel()
+    limits: LabLimitsSpec = LabLimitsSpec()

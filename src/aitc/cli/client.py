@@ -1,7 +1,13 @@
-"""`aitc submit`, `queue`, `show`, `cancel`, `logs` and `token`: the API client commands.
+"""`aitc submit`, `queue`, `show`, `cancel`, `logs`, `token` and `member`: the API client
+commands.
 
 Thin: parse, call ``aitc.control.apiclient``, render with rich. Errors print one line and exit
-1 (server down, 401, 403, 404) or 2 (the request is invalid: 422, a bad flag).
+1 (server down, 401, 403, 404, 429, 503, 507) or 2 (the request is invalid: 422, a bad flag).
+
+Every string a member chose (job names, commands, causes, reasons, token names) is shown through
+``safe``: control characters are printed escaped (``\x1b``) and rich markup is inert, so a job
+name cannot move the cursor, clear an admin's screen or plant a terminal hyperlink. ``aitc
+logs`` is the exception: it prints the job's output as it is, like ``cat``.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from aitc.control.apiclient import ApiClient, ApiError, resolve
@@ -25,6 +32,25 @@ TokenOpt = typer.Option(None, "--token", help="API token (else AITC_TOKEN or con
 DURATION = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
 UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 console = Console()
+# C0 controls (ESC, BEL, ...), DEL, C1 controls (CSI, OSC as single code points) and the
+# bidirectional overrides that make text read other than it is.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def safe(text: object, *, markup: bool = True) -> str:
+    """``text`` harmless for a terminal: control characters escaped and, for rich output
+    (``markup``), rich markup escaped too."""
+    plain = _UNSAFE.sub(_escaped, str(text))
+    return escape(plain) if markup else plain
+
+
+def _echo(text: str, *, err: bool = False) -> None:
+    typer.echo(safe(text, markup=False), err=err)
 
 
 def parse_duration(text: str) -> float:
@@ -42,12 +68,12 @@ def _run(url: str | None, token: str | None, call: Callable[[ApiClient], None]) 
     try:
         client = ApiClient(resolve(url, token))
     except ApiError as exc:
-        typer.echo(f"aitc: {exc}", err=True)
+        _echo(f"aitc: {exc}", err=True)
         raise typer.Exit(exc.exit_code) from None
     try:
         call(client)
     except ApiError as exc:
-        typer.echo(f"aitc: {exc}", err=True)
+        _echo(f"aitc: {exc}", err=True)
         raise typer.Exit(exc.exit_code) from None
     finally:
         client.close()
@@ -60,7 +86,7 @@ def _when(value: str | None) -> str:
 
 
 def _gpus(job: dict[str, Any]) -> str:
-    return f"mig {job['mig']}" if job.get("mig") else str(job["gpus"])
+    return safe(f"mig {job['mig']}") if job.get("mig") else str(job["gpus"])
 
 
 def _env(pairs: list[str]) -> dict[str, str]:
@@ -113,7 +139,7 @@ def submit(
 
     def call(client: ApiClient) -> None:
         job = client.submit(body)
-        typer.echo(f"submitted job {job['id']} ({job['state']}) to project {job['project']}")
+        _echo(f"submitted job {job['id']} ({job['state']}) to project {job['project']}")
 
     _run(url, token, call)
 
@@ -127,29 +153,25 @@ def queue(url: str | None = UrlOpt, token: str | None = TokenOpt) -> None:
         for col in ("id", "name", "member", "project", "gpus", "state", "since / why waiting"):
             table.add_column(col, justify="right" if col in ("id", "gpus") else "left")
         for job in q["running"]:
-            table.add_row(
-                str(job["id"]),
-                job["name"],
-                job["member"],
-                job["project"],
-                _gpus(job),
-                job["state"],
-                _when(job["started_at"]),
-            )
+            table.add_row(*_who(job), _when(job["started_at"]))
         for job in q["pending"]:
             reasons = " ".join(r["message"] for r in job["pending_reasons"]) or "-"
-            table.add_row(
-                str(job["id"]),
-                job["name"],
-                job["member"],
-                job["project"],
-                _gpus(job),
-                job["state"],
-                reasons,
-            )
+            table.add_row(*_who(job), safe(reasons))
         console.print(table)
 
     _run(url, token, call)
+
+
+def _who(job: dict[str, Any]) -> tuple[str, ...]:
+    """The id, name, member, project, GPUs and state columns of a job row, made safe."""
+    return (
+        str(job["id"]),
+        safe(job["name"]),
+        safe(job["member"]),
+        safe(job["project"]),
+        _gpus(job),
+        safe(job["state"]),
+    )
 
 
 def show(
@@ -164,7 +186,7 @@ def show(
         events = client.request("GET", f"/jobs/{job_id}/events")["data"]
         console.print(_job_table(job))
         for r in job["pending_reasons"]:
-            console.print(f"[yellow]waiting:[/] {r['message']}")
+            console.print(f"[yellow]waiting:[/] {safe(r['message'])}")
         if job["estimated_start"]:
             console.print(f"estimated start: {_when(job['estimated_start'])}")
         history = Table(title="History", title_justify="left")
@@ -172,7 +194,11 @@ def show(
             history.add_column(col)
         for e in events:
             history.add_row(
-                _when(e["at"]), e["from_state"] or "-", e["to_state"], str(e["attempt"]), e["cause"]
+                _when(e["at"]),
+                safe(e["from_state"] or "-"),
+                safe(e["to_state"]),
+                str(e["attempt"]),
+                safe(e["cause"]),
             )
         console.print(history)
 
@@ -181,14 +207,15 @@ def show(
 
 def _state(job: dict[str, Any]) -> str:
     stopping = job["cancel_requested"] and job["state"] in ("starting", "running")
-    return job["state"] + (" (cancel requested)" if stopping else "")
+    return safe(job["state"]) + (" (cancel requested)" if stopping else "")
 
 
 def _job_table(job: dict[str, Any]) -> Table:
-    table = Table(title=f"Job {job['id']}: {job['name']}", title_justify="left", show_header=False)
+    title = f"Job {job['id']}: {safe(job['name'])}"
+    table = Table(title=title, title_justify="left", show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")
-    placement = (
+    placement = safe(
         ", ".join(
             f"{a['node']}:{a['mig'] or ','.join(map(str, a['gpus']))}"
             for a in job["placement"] or []
@@ -197,19 +224,21 @@ def _job_table(job: dict[str, Any]) -> Table:
     )
     rows = [
         ("state", _state(job)),
-        ("member", job["member"]),
-        ("project", f"{job['project']} ({job['organisation']})"),
-        ("command", " ".join(job["command"])),
+        ("member", safe(job["member"])),
+        ("project", safe(f"{job['project']} ({job['organisation']})")),
+        ("command", safe(" ".join(job["command"]))),
         ("gpus", _gpus(job)),
-        ("priority", job["priority"]),
+        ("priority", safe(job["priority"])),
         ("placement", placement),
         ("submitted", _when(job["submitted_at"])),
         ("started", _when(job["started_at"])),
         ("ended", _when(job["ended_at"])),
         ("exit code", "-" if job["exit_code"] is None else str(job["exit_code"])),
         ("attempts", str(job["attempt"])),
-        ("cause", job["cause"] or "-"),
+        ("cause", safe(job["cause"] or "-")),
     ]
+    for key, value in sorted(job.get("env", {}).items()):
+        rows.append((safe(f"env {key}"), safe(value)))
     for key, value in rows:
         table.add_row(key, value)
     return table
@@ -225,7 +254,7 @@ def cancel(
     def call(client: ApiClient) -> None:
         job = client.request("POST", f"/jobs/{job_id}/cancel")
         note = " (stopping)" if job["cancel_requested"] and job["state"] != "cancelled" else ""
-        typer.echo(f"job {job['id']}: {job['state']}{note}")
+        _echo(f"job {job['id']}: {job['state']}{note}")
 
     _run(url, token, call)
 
@@ -255,16 +284,27 @@ token_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API 
 def token_create(
     member: str = typer.Argument(..., help="The member the token acts as."),
     name: str = typer.Option("", "--name", help="A label, e.g. the machine it lives on."),
+    expires: str | None = typer.Option(
+        None, "--expires", help="How long it is valid: 30d, 12h, ... (default: 90 days)."
+    ),
     url: str | None = UrlOpt,
     token: str | None = TokenOpt,
 ) -> None:
     """Create a token for a member and print it (it is shown only this once)."""
+    body: dict[str, Any] = {"member": member, "name": name}
+    if expires is not None:
+        seconds = parse_duration(expires)
+        if seconds <= 0:
+            raise typer.BadParameter("must be longer than 0 s", param_hint="--expires")
+        body["expires_in"] = seconds
 
     def call(client: ApiClient) -> None:
-        created = client.request("POST", "/tokens", json={"member": member, "name": name})
+        created = client.request("POST", "/tokens", json=body)
         typer.echo(created["token"])
-        typer.echo(
-            f"token {created['id']} for {member}: keep it now, it is not shown again", err=True
+        _echo(
+            f"token {created['id']} for {member}, valid until {_when(created['expires_at'])}: "
+            "keep it now, it is not shown again",
+            err=True,
         )
 
     _run(url, token, call)
@@ -290,20 +330,62 @@ def token_list(url: str | None = UrlOpt, token: str | None = TokenOpt) -> None:
 
     def call(client: ApiClient) -> None:
         table = Table(title="Tokens", title_justify="left")
-        for col in ("id", "member", "name", "prefix", "created", "revoked"):
+        for col in ("id", "member", "name", "prefix", "created", "expires", "last used", "revoked"):
             table.add_column(col)
         for t in client.request("GET", "/tokens")["data"]:
             table.add_row(
                 str(t["id"]),
-                t["member"],
-                t["name"],
-                t["prefix"] + "…",
+                safe(t["member"]),
+                safe(t["name"]),
+                safe(t["prefix"]) + "…",
                 _when(t["created_at"]),
+                _when(t.get("expires_at")),
+                _when(t.get("last_used_at")),
                 _when(t["revoked_at"]),
             )
         console.print(table)
 
     _run(url, token, call)
+
+
+member_app = typer.Typer(no_args_is_help=True, help="Disable and enable members (admin).")
+
+
+@member_app.command("disable")
+def member_disable(
+    member: str = typer.Argument(..., help="The member's id."),
+    stop_running: bool = typer.Option(
+        False, "--stop-running", help="Also stop their running jobs (default: they run on)."
+    ),
+    url: str | None = UrlOpt,
+    token: str | None = TokenOpt,
+) -> None:
+    """Disable a member: their tokens stop working and their pending jobs are held."""
+
+    def call(client: ApiClient) -> None:
+        done = client.request(
+            "POST", f"/members/{member}/disable", json={"stop_running": stop_running}
+        )
+        _echo(
+            f"member {done['id']} disabled: {done['pending_held']} pending job(s) held, "
+            f"{done['running_stopped']} running job(s) stopping"
+        )
+
+    _run(url, token, call)
+
+
+@member_app.command("enable")
+def member_enable(
+    member: str = typer.Argument(..., help="The member's id."),
+    url: str | None = UrlOpt,
+    token: str | None = TokenOpt,
+) -> None:
+    """Enable a member again: their held pending jobs are scheduled again."""
+    _run(
+        url,
+        token,
+        lambda c: _echo(f"member {c.request('POST', f'/members/{member}/enable')['id']} enabled"),
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -312,3 +394,4 @@ def register(app: typer.Typer) -> None:
     for command in (queue, show, cancel, logs):
         app.command()(command)
     app.add_typer(token_app, name="token")
+    app.add_typer(member_app, name="member")

@@ -80,7 +80,9 @@ def raise_for(response: httpx.Response, url: str) -> None:
     if status < 400:
         return
     detail = _detail(response)
-    if status == 401:
+    if status == 401 and "expired" in detail:
+        msg = detail
+    elif status == 401:
         msg = (
             "the server refused the token (missing, unknown or revoked); pass --token, "
             f'set AITC_TOKEN or put token = "…" in {config_path()}'
@@ -91,6 +93,11 @@ def raise_for(response: httpx.Response, url: str) -> None:
         msg = f"not found: {detail}"
     elif status == 422:
         raise ApiError(f"invalid request: {detail}", status=status, exit_code=2)
+    elif status == 429:
+        retry = response.headers.get("Retry-After")
+        msg = f"over a limit: {detail}" + (f" (retry in {retry} s)" if retry else "")
+    elif status in (503, 507):
+        msg = f"the server at {url} cannot store this now ({status}): {detail}"
     elif status >= 500:
         msg = f"the server at {url} failed ({status}); see its log"
     else:

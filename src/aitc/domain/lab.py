@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from aitc.domain.cluster import Cluster
-from aitc.domain.org import Member, Organisation
+from aitc.domain.org import Limits, Member, Organisation, Role
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +38,10 @@ class Lab:
     members: tuple[Member, ...] = ()
     courses: tuple[Course, ...] = ()
     policy: PolicySpec = field(default_factory=PolicySpec)
+    # lab.yaml ``limits``: the defaults and the overrides per role; each member's effective
+    # limits (``Member.limits``) already apply them, with the member's own entry on top.
+    limits: Limits = Limits()
+    role_limits: Mapping[Role, Limits] = field(default_factory=lambda: MappingProxyType({}))
 
     def org(self, org_id: str) -> Organisation:
         for o in self.organisations:

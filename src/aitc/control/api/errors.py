@@ -52,9 +52,11 @@ def _conflict(_: Request, exc: Exception) -> JSONResponse:
 
 def _limited(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, LimitExceededError)
-    retry = str(max(1, math.ceil(exc.retry_after)))
     body = {"detail": str(exc), "limit": exc.limit}
-    return JSONResponse(body, status.HTTP_429_TOO_MANY_REQUESTS, headers={"Retry-After": retry})
+    headers = {}
+    if exc.retry_after is not None:  # None: retrying the same request cannot help
+        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+    return JSONResponse(body, status.HTTP_429_TOO_MANY_REQUESTS, headers=headers)
 
 
 # (words in the database's message or SQLSTATE prefix, status, what to tell the client)

@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from aitc.control.store.models import JobEventRow, JobRow
 from aitc.control.store.specs import JobSpec, placement_from_json
 from aitc.domain.job import JobState, Priority
-from aitc.domain.org import OrgKind, Role
+from aitc.domain.org import Limits, OrgKind, Role
 
 MAX_ID = 2**31 - 1
 
@@ -273,6 +273,22 @@ class ProjectsPublic(BaseModel):
     data: list[ProjectPublic]
 
 
+class LimitsPublic(BaseModel):
+    """A member's limits (lab.yaml ``limits``); ``null``: no limit."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_pending_jobs: int | None = Field(None, ge=0, le=10_000_000, strict=True)
+    max_running_gpus: int | None = Field(None, ge=0, le=10_000_000, strict=True)
+    submissions_per_minute: int | None = Field(None, ge=0, le=10_000_000, strict=True)
+
+    def to_domain(self) -> Limits:
+        return Limits(self.max_pending_jobs, self.max_running_gpus, self.submissions_per_minute)
+
+    @classmethod
+    def of(cls, limits: dict[str, int] | None) -> LimitsPublic:
+        return cls(**dict(Limits.from_json(limits).items()))
+
+
 class MemberPublic(BaseModel):
     id: str
     name: str
@@ -281,6 +297,21 @@ class MemberPublic(BaseModel):
     role: Role
     enabled: bool
     projects: list[str]
+    limits: LimitsPublic = Field(default_factory=LimitsPublic)
+
+
+class MemberDisable(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    stop_running: bool = Field(
+        False, strict=True, description="Also stop their running jobs (default: they run on)."
+    )
+
+
+class MemberDisabled(BaseModel):
+    id: str
+    enabled: bool
+    pending_held: int = Field(description="Pending jobs held while the member is disabled.")
+    running_stopped: int = Field(description="Running jobs asked to stop.")
 
 
 class MemberCreate(BaseModel):
@@ -291,6 +322,7 @@ class MemberCreate(BaseModel):
     organisation: Name
     role: Role = Role.MEMBER
     projects: list[Name] = Field(default_factory=list, max_length=1000)
+    limits: LimitsPublic = Field(default_factory=LimitsPublic)
 
 
 class MembersPublic(BaseModel):
@@ -308,6 +340,13 @@ class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     member: Name
     name: Text = Field("", max_length=100)
+    expires_in: float | None = Field(
+        None,
+        gt=0,
+        le=10 * 366 * 86400,
+        strict=True,
+        description="Seconds until the token expires (default: the server's, 90 days).",
+    )
 
 
 class TokenPublic(BaseModel):
@@ -317,6 +356,10 @@ class TokenPublic(BaseModel):
     prefix: str
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None
+    last_used_at: datetime | None = Field(
+        None, description="Written at most once a minute per token."
+    )
 
 
 class TokenCreated(TokenPublic):

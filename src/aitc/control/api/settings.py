@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from aitc.control.clock import Clock, SystemClock
 from aitc.control.store.db import Store
+from aitc.control.store.tokens import DEFAULT_TOKEN_DAYS
 
 
 @dataclass(frozen=True)
@@ -33,5 +34,5 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     follow_check_s: float = 2.0
     max_follows_per_member: int = 16
-    token_days: float = 90.0
+    token_days: float = DEFAULT_TOKEN_DAYS
     auth_cache_s: float = 2.0

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, bindparam, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, bindparam, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from aitc.control.store.models import JobRow, MemberRow, ProjectMemberRow, ProjectRow
+from aitc.domain.job import JobState
 from aitc.domain.org import Limits, Role
 from aitc.errors import AccessDeniedError, AitcError, NotFoundError
 
@@ -29,7 +30,7 @@ class LimitExceededError(AitcError):
     to do; ``retry_after`` is when, in seconds, the request may succeed again.
     """
 
-    def __init__(self, limit: str, message: str, *, retry_after: float) -> None:
+    def __init__(self, limit: str, message: str, *, retry_after: float | None) -> None:
         super().__init__(message)
         self.limit, self.retry_after = limit, retry_after
 
@@ -124,3 +125,55 @@ def project_for_submit(*, session: Session, caller: Caller, project_id: str) -> 
     if not allowed or row is None:
         raise NotFoundError(f"unknown project {project_id!r}, or you are not one of its members")
     return str(row.org_id)
+
+
+_PENDING_OF = (
+    select(func.count())
+    .select_from(JobRow)
+    .where(JobRow.member_id == bindparam("member_id"), JobRow.state == JobState.PENDING.value)
+)
+# The n-th most recent submission of a member (n = the rate limit): within the last minute,
+# and the member is at their limit.
+_NTH_RECENT = (
+    select(JobRow.submitted_at)
+    .where(JobRow.member_id == bindparam("member_id"))
+    .order_by(JobRow.id.desc())
+    .limit(1)
+    .offset(bindparam("nth"))
+)
+PENDING_RETRY_S = 60.0
+
+
+def check_limits(*, session: Session, caller: Caller, gpus: int, now: float) -> None:
+    """Raise ``LimitExceededError`` when a submission of ``gpus`` GPUs by ``caller`` passes
+    one of their limits (``Caller.limits``); a limit that is not set costs no query."""
+    limits, conn = caller.limits, session.connection()
+    params = {"member_id": caller.member_id}
+    cap = limits.max_running_gpus
+    if cap is not None and gpus > cap:
+        raise LimitExceededError(
+            "max_running_gpus",
+            f"gpus: {gpus} GPUs is more than your limit max_running_gpus={cap} (the GPUs your "
+            "running jobs may hold at once); ask for fewer",
+            retry_after=None,
+        )
+    cap = limits.max_pending_jobs
+    pending = 0 if cap is None else int(conn.execute(_PENDING_OF, params).scalar() or 0)
+    if cap is not None and pending >= cap:
+        raise LimitExceededError(
+            "max_pending_jobs",
+            f"you have {pending} jobs pending, your limit is max_pending_jobs={cap}; submit "
+            "again once some have started, or cancel some",
+            retry_after=PENDING_RETRY_S,
+        )
+    cap = limits.submissions_per_minute
+    if cap is not None:
+        nth = conn.execute(_NTH_RECENT, {**params, "nth": max(cap - 1, 0)}).scalar()
+        if cap == 0 or (nth is not None and nth > now - 60.0):
+            retry = 60.0 if nth is None else nth + 60.0 - now
+            raise LimitExceededError(
+                "submissions_per_minute",
+                f"you submitted {cap} jobs in the last minute, your limit "
+                f"submissions_per_minute={cap}; retry in {max(1, round(retry))} s",
+                retry_after=retry,
+            )

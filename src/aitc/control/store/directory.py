@@ -8,12 +8,23 @@ changes they made in words (empty when the stored object already matched), which
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from aitc.control.store.models import MemberRow, OrganisationRow, ProjectMemberRow, ProjectRow
-from aitc.domain.org import Member, Organisation, Project
+from aitc.control.store.models import (
+    JobRow,
+    MemberRow,
+    OrganisationRow,
+    ProjectMemberRow,
+    ProjectRow,
+)
+from aitc.domain.job import JobState
+from aitc.domain.org import Member, Organisation, Project, Role
+from aitc.errors import ConflictError, NotFoundError
+
+MEMBER_DISABLED = "member_disabled"
 
 
 def _apply(row: object, label: str, values: dict[str, object]) -> list[str]:
@@ -68,6 +79,7 @@ def put_member(*, session: Session, member: Member) -> list[str]:
         "unix_user": member.unix_user,
         "uid": member.uid,
         "gid": member.gid,
+        "limits": member.limits.to_json(),
     }
     if row is None:
         session.add(MemberRow(id=member.id, **values))
@@ -125,3 +137,58 @@ def list_members(*, session: Session) -> list[tuple[MemberRow, list[str]]]:
         links.setdefault(pm.member_id, []).append(pm.project_id)
     members = session.scalars(select(MemberRow).order_by(MemberRow.id))
     return [(m, links.get(m.id, [])) for m in members]
+
+
+def held_reason(member_id: str) -> dict[str, Any]:
+    """Why a pending job of a disabled member waits (a ``jobs.pending_reasons`` entry)."""
+    return {
+        "code": MEMBER_DISABLED,
+        "message": f"member disabled: {member_id} is disabled, so their jobs are held; an "
+        "admin can enable them again (aitc member enable)",
+        "details": {"member": member_id},
+    }
+
+
+def disable_member(
+    *, session: Session, member_id: str, stop_running: bool, by: str, now: float
+) -> tuple[int, int]:
+    """Disable a member: their tokens stop working and their pending jobs are held (the
+    controller leaves them out of scheduling); with ``stop_running`` their starting and running
+    jobs are asked to stop. Returns (pending jobs held, running jobs stopping). The last enabled
+    admin cannot be disabled (``ConflictError``)."""
+    row = session.get(MemberRow, member_id)
+    if row is None:
+        raise NotFoundError(f"no member {member_id!r}")
+    if row.role == Role.ADMIN.value and row.enabled and _enabled_admins(session) <= 1:
+        raise ConflictError(
+            f"{member_id} is the last enabled admin; disabling them would lock every admin out"
+        )
+    row.enabled = False
+    jobs = select(JobRow).where(JobRow.member_id == member_id)
+    pending = list(session.scalars(jobs.where(JobRow.state == JobState.PENDING.value)))
+    for job in pending:
+        job.pending_reasons, job.estimated_start = [held_reason(member_id)], None
+    stopping = 0
+    if stop_running:
+        active = (JobState.STARTING.value, JobState.RUNNING.value)
+        for job in session.scalars(jobs.where(JobRow.state.in_(active)).with_for_update()):
+            if not job.cancel_requested:
+                job.cancel_requested = True
+                job.cause = f"stopped: member {member_id} disabled by {by}"
+                stopping += 1
+    return len(pending), stopping
+
+
+def enable_member(*, session: Session, member_id: str) -> None:
+    """Enable a member again; their held jobs are scheduled at the controller's next pass."""
+    row = session.get(MemberRow, member_id)
+    if row is None:
+        raise NotFoundError(f"no member {member_id!r}")
+    row.enabled = True
+
+
+def _enabled_admins(session: Session) -> int:
+    stmt = select(func.count()).where(
+        MemberRow.role == Role.ADMIN.value, MemberRow.enabled.is_(True)
+    )
+    return int(session.scalar(stmt) or 0)

@@ -16,7 +16,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from aitc.control.store.access import Caller, check_may_cancel, project_for_submit, visible_jobs
+from aitc.control.store.access import (
+    Caller,
+    LimitExceededError,
+    check_limits,
+    check_may_cancel,
+    project_for_submit,
+    visible_jobs,
+)
 from aitc.control.store.cluster import check_fits_cluster
 from aitc.control.store.models import JobEventRow, JobRow
 from aitc.control.store.specs import JobSpec, check_spec_shape, placement_to_json
@@ -57,11 +64,20 @@ def create_job(
     """Store a new pending job, or return the one stored before under ``idempotency_key``.
 
     Returns ``(job, created)``. Raises ``ConfigError`` (naming the field) when the request is
-    wrong, ``ConflictError`` when the key was used for a different request. This is the hot
-    path of the API, so it runs four statements: project, nodes, one ``INSERT … ON CONFLICT DO
-    NOTHING`` (a retry, even a concurrent one, finds the first job) and the event.
+    wrong, ``ConflictError`` when the key was used for a different request,
+    ``LimitExceededError`` when it passes one of the member's limits. This is the hot path of
+    the API, so it runs four statements: project, nodes, one ``INSERT … ON CONFLICT DO
+    NOTHING`` (a retry, even a concurrent one, finds the first job) and the event, plus one
+    per limit the member has.
     """
     check_spec_shape(spec)
+    try:
+        check_limits(session=session, caller=caller, gpus=spec.gpu_count, now=now)
+    except LimitExceededError:
+        earlier = _by_key(session, caller.member_id, idempotency_key) if idempotency_key else None
+        if earlier is None:
+            raise
+        return _same_request(earlier, spec), False  # a retry of a job stored before
     project = _resolve_project(session, caller, spec)
     try:
         org = project_for_submit(session=session, caller=caller, project_id=project)

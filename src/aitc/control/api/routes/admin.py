@@ -6,11 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, status
 
-from aitc.control.api.deps import CallerDep, SessionDep, SettingsDep, on_commit
+from aitc.control.api.deps import CallerDep, SessionDep, SettingsDep, after_commit, on_commit
 from aitc.control.api.errors import Utf8Route
 from aitc.control.api.schemas import (
     MAX_ID,
+    LimitsPublic,
     MemberCreate,
+    MemberDisable,
+    MemberDisabled,
     MemberPublic,
     MembersPublic,
     OrganisationCreate,
@@ -27,6 +30,8 @@ from aitc.control.api.schemas import (
 )
 from aitc.control.store.access import require_admin
 from aitc.control.store.directory import (
+    disable_member,
+    enable_member,
     list_members,
     list_organisations,
     list_projects,
@@ -35,7 +40,7 @@ from aitc.control.store.directory import (
     put_project,
 )
 from aitc.control.store.models import ApiTokenRow, OrganisationRow, ProjectRow
-from aitc.control.store.tokens import create_token, list_tokens, revoke_token
+from aitc.control.store.tokens import DAY_S, create_token, list_tokens, revoke_token
 from aitc.domain.org import Member, Organisation, Project
 from aitc.errors import ConfigError, ConflictError
 
@@ -68,6 +73,8 @@ def _token(t: ApiTokenRow) -> TokenPublic:
         prefix=t.prefix,
         created_at=when(t.created_at),
         revoked_at=when(t.revoked_at),
+        expires_at=when(t.expires_at),
+        last_used_at=when(t.last_used_at),
     )
 
 
@@ -127,6 +134,7 @@ def read_members(session: SessionDep, caller: CallerDep) -> MembersPublic:
                 role=m.role,
                 enabled=m.enabled,
                 projects=projects,
+                limits=LimitsPublic.of(m.limits),
             )
             for m, projects in list_members(session=session)
         ]
@@ -142,7 +150,13 @@ def create_member(body: MemberCreate, session: SessionDep, caller: CallerDep) ->
         if session.get(ProjectRow, p) is None:
             raise ConfigError(f"unknown project {p!r}", field="projects")
     member = Member(
-        body.id, body.name, body.email, body.organisation, body.role, tuple(body.projects)
+        body.id,
+        body.name,
+        body.email,
+        body.organisation,
+        body.role,
+        tuple(body.projects),
+        limits=body.limits.to_domain(),
     )
     if put_member(session=session, member=member) != [f"member {body.id}: created", *_joined(body)]:
         raise ConflictError(f"member {body.id!r} exists already")
@@ -154,7 +168,46 @@ def create_member(body: MemberCreate, session: SessionDep, caller: CallerDep) ->
         role=body.role,
         enabled=True,
         projects=sorted(body.projects),
+        limits=body.limits,
     )
+
+
+@router.post("/members/{member_id}/disable", response_model=MemberDisabled)
+def disable(
+    request: Request,
+    member_id: Annotated[str, Path(max_length=64)],
+    body: MemberDisable,
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+) -> MemberDisabled:
+    """Disable a member: their tokens stop working at once and their pending jobs are held
+    (reason `member_disabled`); running jobs run on unless `stop_running`."""
+    require_admin(caller)
+    held, stopping = disable_member(
+        session=session,
+        member_id=member_id,
+        stop_running=body.stop_running,
+        by=caller.member_id,
+        now=settings.clock.now(),
+    )
+    on_commit(session, request.app.state.auth_cache.clear)
+    after_commit(session, settings)
+    return MemberDisabled(id=member_id, enabled=False, pending_held=held, running_stopped=stopping)
+
+
+@router.post("/members/{member_id}/enable", response_model=MemberDisabled)
+def enable(
+    member_id: Annotated[str, Path(max_length=64)],
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+) -> MemberDisabled:
+    """Enable a member again: their held jobs are scheduled at the controller's next pass."""
+    require_admin(caller)
+    enable_member(session=session, member_id=member_id)
+    after_commit(session, settings)
+    return MemberDisabled(id=member_id, enabled=True, pending_held=0, running_stopped=0)
 
 
 def _joined(body: MemberCreate) -> list[str]:
@@ -172,10 +225,15 @@ def read_tokens(session: SessionDep, caller: CallerDep) -> TokensPublic:
 def create_api_token(
     body: TokenCreate, session: SessionDep, caller: CallerDep, settings: SettingsDep
 ) -> TokenCreated:
-    """A new token for a member. The secret is in this response only."""
+    """A new token for a member, valid `expires_in` seconds (default 90 days). The secret is in
+    this response only."""
     require_admin(caller)
     row, secret = create_token(
-        session=session, member_id=body.member, name=body.name, now=settings.clock.now()
+        session=session,
+        member_id=body.member,
+        name=body.name,
+        now=settings.clock.now(),
+        lifetime_s=body.expires_in or settings.token_days * DAY_S,
     )
     return TokenCreated(**_token(row).model_dump(), token=secret)
 
@@ -188,7 +246,8 @@ def revoke_api_token(
     caller: CallerDep,
     settings: SettingsDep,
 ) -> TokenPublic:
-    """Revoke a token: it stops working at once."""
+    """Revoke a token: it stops working at once. The last live token of the enabled admins
+    cannot be revoked (409)."""
     require_admin(caller)
     row = revoke_token(session=session, token_id=token_id, now=settings.clock.now())
     on_commit(session, request.app.state.auth_cache.clear)
