@@ -148,7 +148,7 @@ class Controller:
             self._refresh_inventory(now)
         with self.store.session() as s:
             outcome = apply_reports(session=s, reports=reports, now=now, policy=self.config.requeue)
-            snapshot = load_snapshot(s)
+            snapshot = self.notes.hold_disabled(s, load_snapshot(s))
             reservations = load_reservations(s, now)
         self._unrecorded = None
         self.draining.settle(
@@ -160,7 +160,7 @@ class Controller:
         ended = list(outcome.ended) + self._fail_vanished(snapshot, reports, now, vanish_after)
         if ended:
             with self.store.session() as s:
-                snapshot = load_snapshot(s)
+                snapshot = self.notes.hold_disabled(s, load_snapshot(s))
         self._sync_holdings(snapshot, now)
         self._stop_attempts(outcome.stray + self._cancel_requests(snapshot, now))
         plan = self.planner.plan(self.cluster, snapshot, self.holdings, reservations, now)

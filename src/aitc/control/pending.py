@@ -3,6 +3,10 @@ may start, the handle of each dispatched attempt, and the failure of jobs that c
 
 Reasons and estimates are written only when they changed, so a long queue costs the store a
 few rows per pass, not one per pending job.
+
+The pending jobs of disabled members are held: they are left out of the engine's queue
+(``hold_disabled``) and wait with the reason ``member_disabled`` until the member is enabled
+again; their running jobs run on (an admin may stop them: ``aitc member disable --stop-running``).
 """
 
 from __future__ import annotations
@@ -15,9 +19,12 @@ from sqlalchemy.orm import Session
 
 from aitc.control.dispatch import Committed
 from aitc.control.planner import Plan
-from aitc.control.store import JobRow, Store, set_pending_reasons, transition
+from aitc.control.snapshot import Snapshot
+from aitc.control.store import JobRow, MemberRow, Store, set_pending_reasons, transition
+from aitc.control.store.directory import held_reason
 from aitc.domain.ids import JobId
 from aitc.domain.job import JobState
+from aitc.engine.pending import PendingQueue
 from aitc.engine.scheduler import is_impossible
 from aitc.engine.view import Reason
 
@@ -29,6 +36,23 @@ class PendingNotes:
 
     def __init__(self) -> None:
         self._written: dict[int, Note] = {}
+        self._held: set[int] = set()
+
+    def hold_disabled(self, session: Session, snapshot: Snapshot) -> Snapshot:
+        """``snapshot`` without the pending jobs of disabled members; their reason
+        (``member_disabled``) is written once per job, in ``session``."""
+        disabled = set(session.scalars(select(MemberRow.id).where(MemberRow.enabled.is_(False))))
+        held = {int(j.id) for j in snapshot.pending if j.member in disabled}
+        if not held:
+            self._held.clear()
+            return snapshot
+        new = sorted(held - self._held)
+        if new:
+            for row in session.scalars(select(JobRow).where(JobRow.id.in_(new))):
+                row.pending_reasons, row.estimated_start = [held_reason(row.member_id)], None
+        self._held = held
+        kept = PendingQueue(j for j in snapshot.pending if int(j.id) not in held)
+        return Snapshot(pending=kept, active=snapshot.active)
 
     def record(self, store: Store, plan: Plan, committed: Committed, now: float) -> list[int]:
         """Write changed notes; fail jobs the engine calls impossible. Returns the failed ids."""

@@ -12,8 +12,10 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from aitc.control.executors.jobenv import masked
+from aitc.control.store.access import Caller
 from aitc.control.store.models import JobEventRow, JobRow
-from aitc.control.store.specs import JobSpec, placement_from_json
+from aitc.control.store.specs import MIN_TIME_LIMIT_S, JobSpec, placement_from_json
 from aitc.domain.job import JobState, Priority
 from aitc.domain.org import Limits, OrgKind, Role
 
@@ -50,11 +52,18 @@ class JobCreate(BaseModel):
         None, max_length=64, description="Project to charge; optional if you have one."
     )
     name: Text = Field("", max_length=200)
-    gpus: int | None = Field(None, ge=0, le=100_000)
+    # Numbers are strict: "4" is not a number, and a client that sends one has a bug to fix.
+    gpus: int | None = Field(None, ge=0, le=100_000, strict=True)
     mig: Text | None = Field(None, max_length=32, description="MIG profile, e.g. 1g.10gb.")
-    nodes: int | None = Field(None, ge=1, le=10_000)
+    nodes: int | None = Field(None, ge=1, le=10_000, strict=True)
     gpu_model: Text | None = Field(None, max_length=64)
-    time_limit: float | None = Field(None, gt=0, le=366 * 86400, description="Seconds.")
+    time_limit: float | None = Field(
+        None,
+        ge=MIN_TIME_LIMIT_S,
+        le=366 * 86400,
+        strict=True,
+        description=f"Seconds, at least {MIN_TIME_LIMIT_S:g}.",
+    )
     priority: Priority = Priority.STANDARD
     env: dict[Text, Text] = Field(default_factory=dict, max_length=1024)
     workdir: Text | None = Field(None, max_length=4096)
@@ -115,8 +124,11 @@ class JobPublic(BaseModel):
     estimated_start: datetime | None
 
     @classmethod
-    def of(cls, job: JobRow) -> JobPublic:
+    def of(cls, job: JobRow, viewer: Caller) -> JobPublic:
+        """The job as ``viewer`` may see it: the values of secret variables in ``env``
+        (``jobenv.secret_name``) only for the job's owner and admins, ``***`` for others."""
         spec = JobSpec.from_json(job.spec)
+        env = spec.env if viewer.is_admin or viewer.member_id == job.member_id else masked(spec.env)
         return cls(
             id=job.id,
             name=job.name,
@@ -130,7 +142,7 @@ class JobPublic(BaseModel):
             gpu_model=job.gpu_model,
             time_limit=job.time_limit,
             priority=Priority(job.priority),
-            env=dict(spec.env),
+            env=dict(env),
             workdir=spec.workdir,
             state=JobState(job.state),
             placement=_placement(job.placement),

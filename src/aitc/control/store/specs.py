@@ -16,6 +16,9 @@ from aitc.errors import ConfigError
 MAX_COMMAND_BYTES = 64 * 1024
 MAX_ENV_BYTES = 64 * 1024
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# The shortest time limit: executors check limits about once a second, so a shorter one would
+# be enforced late anyway (and a 1 ms limit is a typo for something else).
+MIN_TIME_LIMIT_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +114,8 @@ def _check_gpus(spec: JobSpec) -> None:
         raise ConfigError(
             f"{spec.gpu_count} GPUs do not split evenly over {spec.nodes} nodes", field="gpus"
         )
-    if spec.time_limit is not None and spec.time_limit <= 0:
-        raise ConfigError("must be positive (seconds)", field="time_limit")
+    if spec.time_limit is not None and not spec.time_limit >= MIN_TIME_LIMIT_S:
+        raise ConfigError(f"must be at least {MIN_TIME_LIMIT_S:g} s", field="time_limit")
 
 
 def placement_to_json(placement: Placement) -> dict[str, Any]:

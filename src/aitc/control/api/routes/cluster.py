@@ -103,7 +103,8 @@ def read_queue(
     def pick(states: tuple[JobState, ...]) -> list[JobPublic]:
         filters = JobFilters(states=states, limit=limit, oldest_first=True)
         return [
-            JobPublic.of(j) for j in list_jobs(session=session, caller=caller, filters=filters)[0]
+            JobPublic.of(j, caller)
+            for j in list_jobs(session=session, caller=caller, filters=filters)[0]
         ]
 
     return QueuePublic(running=pick(_HOLDING), pending=pick((JobState.PENDING,)))

@@ -78,8 +78,10 @@ async def accept(request: Request, body: JobCreate, caller: Caller, key: str | N
     job, created = await group_commit(request, work)
     if created:
         notify(settings)
-        return json_response(JobPublic.of(job), status.HTTP_201_CREATED)
-    return json_response(JobPublic.of(job), status.HTTP_200_OK, {"Idempotent-Replayed": "true"})
+        return json_response(JobPublic.of(job, caller), status.HTTP_201_CREATED)
+    return json_response(
+        JobPublic.of(job, caller), status.HTTP_200_OK, {"Idempotent-Replayed": "true"}
+    )
 
 
 class SubmitRoute(Utf8Route):
@@ -166,14 +168,14 @@ def read_jobs(
         offset=offset,
     )
     rows, count = list_jobs(session=session, caller=caller, filters=filters)
-    return JobsPublic(data=[JobPublic.of(j) for j in rows], count=count)
+    return JobsPublic(data=[JobPublic.of(j, caller) for j in rows], count=count)
 
 
 @router.get("/{job_id}", response_model=JobPublic)
 def read_job(job_id: JobIdPath, session: SessionDep, caller: CallerDep) -> Response:
     """One job, with why it waits (`pending_reasons`) and when it may start."""
     job = get_job(session=session, caller=caller, job_id=job_id)
-    return json_response(JobPublic.of(job), status.HTTP_200_OK)
+    return json_response(JobPublic.of(job, caller), status.HTTP_200_OK)
 
 
 @router.post("/{job_id}/cancel", response_model=JobPublic)
@@ -183,7 +185,7 @@ def cancel(
     """Cancel a job: a pending one at once, a running one as soon as the controller stops it."""
     job = cancel_job(session=session, caller=caller, job_id=job_id, now=settings.clock.now())
     after_commit(session, settings)
-    return JobPublic.of(job)
+    return JobPublic.of(job, caller)
 
 
 @router.get("/{job_id}/events", response_model=JobEventsPublic)
