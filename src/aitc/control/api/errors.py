@@ -72,6 +72,12 @@ _STORE_TROUBLE: tuple[tuple[tuple[str, ...], int, str], ...] = (
         "the database is read-only; nothing was stored (tell an operator)",
     ),
     (
+        ("unable to open database file",),
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        "the database file cannot be opened (missing, unreadable, or on a read-only or full "
+        "disk); nothing was stored (tell an operator)",
+    ),
+    (
         ("database is locked", "lock timeout", "55p03"),
         status.HTTP_503_SERVICE_UNAVAILABLE,
         "the database is locked by another writer; retry shortly",
