@@ -20,6 +20,7 @@ from aitc.errors import ConfigError
 from aitc.twin.runner import _possible_on
 
 MODELS = ("H100-80GB", "A100-40GB", "H200-141GB")
+PROFILES = ("1g.10gb", "3g.40gb", "7g.80gb", "1g.5gb", "1g.18gb")
 nodes = st.lists(
     st.tuples(st.sampled_from(MODELS), st.sampled_from((1, 2, 4, 8))), min_size=1, max_size=6
 )
@@ -28,7 +29,7 @@ specs = st.builds(
     command=st.just(("true",)),
     gpus=st.one_of(st.none(), st.integers(0, 40)),
     nodes=st.one_of(st.none(), st.integers(1, 8)),
-    mig=st.one_of(st.none(), st.sampled_from(("1g.10gb", "3g.40gb", "7g.80gb", "1g.5gb", "1g.18gb"))),
+    mig=st.one_of(st.none(), st.sampled_from(PROFILES)),
     gpu_model=st.one_of(st.none(), st.sampled_from((*MODELS, "B200-180GB"))),
 )
 
