@@ -118,6 +118,11 @@ def sim(*flags: str) -> tuple[int, str]:
             "must be positive",
         ),
         (["--ra", "x", "--nodes", "2"], "--trace", "give --trace FILE"),
+        (
+            ["--ra", "x", "--nodes", "2", "--trace", "t.csv", "--placement", "random"],
+            "--placement",
+            "unknown placement 'random' (known: topology, first_fit, pool)",
+        ),
         (["--cluster", "nowhere.yaml", "--trace", "t.csv"], "--cluster", "no such file"),
     ],
 )
@@ -217,3 +222,42 @@ def test_a_cluster_file_gives_the_cluster(tmp_path: Path) -> None:
     summary = json.loads((tmp_path / "o" / "backfill" / "summary.json").read_text())
     assert summary["cluster"]["gpus"] == 32
     assert summary["jobs_completed"] + summary["rejected_jobs"] == 300
+
+
+def small_run(out: Path, *flags: str, cluster: tuple[str, ...] = ()) -> pd.DataFrame:
+    """300 Philly jobs on 4 nodes (32 GPUs, 2 leaves; or ``cluster``): busy, so fragmented."""
+    where = cluster or ("--ra", "dgx-h100-superpod", "--nodes", "4")
+    code, output = sim(*where, "--trace", str(TRACE), "--limit", "300", "--out", str(out), *flags)
+    assert code == 0, output
+    return pd.read_parquet(next(out.glob("*/jobs.parquet")))
+
+
+def spread_small_jobs(jobs: pd.DataFrame) -> int:
+    """Jobs of at most one node's GPUs that ran on more than one node."""
+    return int(((jobs["gpus"] <= 8) & (jobs["nodes"] > 1)).sum())
+
+
+@needs_trace
+def test_placement_pool_spreads_small_jobs_over_nodes_and_first_fit_never_does(
+    tmp_path: Path,
+) -> None:
+    assert spread_small_jobs(small_run(tmp_path / "t", "--policy", "fifo")) == 0
+    assert spread_small_jobs(small_run(tmp_path / "f", "--placement", "first_fit")) == 0
+    assert spread_small_jobs(small_run(tmp_path / "p", "--placement", "pool")) > 0
+
+
+@needs_trace
+def test_a_labs_placement_holds_for_every_policy_the_twin_runs(tmp_path: Path) -> None:
+    lab = tmp_path / "lab.yaml"
+    lab.write_text(TINY_LAB.replace("preempt_overhead_s: 30", "placement: pool"))
+    flags = ("--format", "philly", "--policy", "fifo")  # the lab's policy is quota
+    jobs = small_run(tmp_path / "o", *flags, cluster=("--lab", str(lab)))
+    assert spread_small_jobs(jobs) > 0
+
+
+@needs_trace
+def test_oracle_limits_let_sjf_order_by_true_runtime_and_kill_nobody(tmp_path: Path) -> None:
+    asked = small_run(tmp_path / "a", "--policy", "sjf")
+    oracle = small_run(tmp_path / "o", "--policy", "sjf", "--oracle")
+    assert (oracle["state"] == "completed").all()
+    assert oracle["jct"].mean() < asked["jct"].mean()

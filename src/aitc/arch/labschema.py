@@ -26,7 +26,7 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 OrgKindName = Literal["research", "education", "partner", "vendor"]
 RoleName = Literal["admin", "instructor", "member", "learner", "partner"]
-PolicyName = Literal["fifo", "backfill", "fairshare", "tiresias", "quota"]
+PolicyName = Literal["fifo", "backfill", "fairshare", "tiresias", "quota", "sjf"]
 
 
 def _check_id(value: str) -> str:

@@ -55,6 +55,8 @@ class SimTask:
     su_penalty: float
     tick_s: float | None
     params: tuple[tuple[str, str, Any], ...] = ()  # (policy or "", key, value)
+    placement: str | None = None  # every policy's placement (None: the lab's, else topology)
+    oracle: bool = False  # time limits = true runtimes
 
 
 def register(app: typer.Typer) -> None:
@@ -135,6 +137,19 @@ def sim(
     workers: int = typer.Option(
         0, "--workers", help="Processes for several policies (default: one per core)."
     ),
+    placement: str | None = typer.Option(
+        None,
+        "--placement",
+        help="Where jobs go, for every policy: topology (best fit in a node, leaf, SU), "
+        "first_fit (lowest-numbered nodes) or pool (any free GPUs, no locality); "
+        "default: the lab's, else topology.",
+    ),
+    oracle: bool = typer.Option(
+        False,
+        "--oracle",
+        help="Each job's time limit is its true runtime (sjf and backfill see perfect "
+        "estimates; nobody is killed at the limit).",
+    ),
 ) -> None:
     fmt = fmt or _guess_format(trace, mapping, lab)
     task = SimTask(
@@ -155,6 +170,8 @@ def sim(
         su_penalty,
         tick,
         tuple(_param(p) for p in param),
+        placement,
+        oracle,
     )
     _check(task)
     try:
@@ -182,6 +199,12 @@ def _check(t: SimTask) -> None:
     if t.fmt not in FORMATS:
         raise _bad("--format", f"{t.fmt!r} is not one of {', '.join(FORMATS)}")
     _check_trace(t.fmt, t.trace, t.lab, t.mapping)
+    if t.placement is not None:
+        from aitc.engine.registry import PLACEMENTS
+
+        if t.placement not in PLACEMENTS:
+            known = ", ".join(PLACEMENTS)
+            raise _bad("--placement", f"unknown placement {t.placement!r} (known: {known})")
     for flag, value in (("--limit", t.limit), ("--days", t.days), ("--tick", t.tick_s)):
         if value is not None and value <= 0:
             raise _bad(flag, f"must be positive, got {value}")
@@ -298,6 +321,7 @@ def run_task(task: SimTask, progress: Any = None) -> dict[str, Any]:
     """Load the cluster and the jobs, simulate one policy and write its folder (in a worker)."""
     from aitc.twin.load import open_source, settings
     from aitc.twin.runner import simulate, write_run
+    from aitc.twin.trace import Oracle
 
     began = time.perf_counter()
     cluster, lab = _load_cluster(task)
@@ -310,6 +334,8 @@ def run_task(task: SimTask, progress: Any = None) -> dict[str, Any]:
         days=task.days,
         lab=lab,
     )
+    if task.oracle:
+        source = Oracle(source)
     lab_params = dict(lab.policy.params) if lab else {}
     params, config = settings(
         lab_params,
@@ -318,9 +344,13 @@ def run_task(task: SimTask, progress: Any = None) -> dict[str, Any]:
         su_penalty=task.su_penalty,
         tick_s=task.tick_s,
     )
-    if lab is None or lab.policy.name != task.policy:  # lab parameters are for its policy
-        params = {k: v for k, v in params.items() if k == "preempt_overhead_s"}
+    if lab is None or lab.policy.name != task.policy:  # lab parameters are for its policy,
+        params = {k: v for k, v in params.items() if k in _EVERY_POLICY}  # but these
+    if task.placement is not None:
+        params["placement"] = task.placement
     params |= {key: value for policy, key, value in task.params if policy in ("", task.policy)}
+    if task.oracle:
+        config = replace(config, kill_at_time_limit=False)
     if progress is not None:
         progress(0.0, 0, 0, len(getattr(source, "columns", ())) or None)
     result = simulate(cluster, source, task.policy, params=params, config=config, progress=progress)
@@ -329,6 +359,10 @@ def run_task(task: SimTask, progress: Any = None) -> dict[str, Any]:
         summary = result.summary
         progress(summary["makespan_s"], summary["jobs_total"], summary["events"])
     return write_run(result, task.out / task.policy, wall_s=wall)
+
+
+# lab policy parameters that hold for every policy simulated, not only the lab's own
+_EVERY_POLICY = ("preempt_overhead_s", "placement")
 
 
 def _load_cluster(task: SimTask) -> tuple[Cluster, Lab | None]:

@@ -184,7 +184,7 @@ class Cycle:
             return reasons.reservation(job, names)
         pools = list(candidate_pools(job, self.capacity, fences))
         free = sum(p.free for p in pools)
-        if not pools or job.mig is not None or free < job.gpus:
+        if not pools or job.mig is not None or free < job.gpus or self.placer.gpus_anywhere:
             return reasons.not_enough_gpus(job, free)
         shape = shape_of(job, max(p.node_gpus for p in pools))
         if shape is not None and shape.node_count == 1:

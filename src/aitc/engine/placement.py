@@ -1,15 +1,17 @@
 """Placement, the third seam: where a job fits *now*, whether it fits *ever*, and *when*.
 
-Like Slurm's select plugins answering RUN_NOW, TEST_ONLY and WILL_RUN. Two implementations:
-``FirstFit`` (the reference: the lowest-numbered nodes that fit) and ``TopologyPlacement``
-(the default: best fit within a node, then one leaf, then one scalable unit, then anywhere).
-Both only read the capacity index; the caller allocates what they return.
+Like Slurm's select plugins answering RUN_NOW, TEST_ONLY and WILL_RUN. Placements register by
+name (``aitc.engine.registry``) and a policy picks one with its ``placement`` parameter:
+``first_fit`` (``FirstFit``, the reference: the lowest-numbered nodes that fit),
+``topology`` (``TopologyPlacement``, the default: best fit within a node, then one leaf, then
+one scalable unit, then anywhere) and ``pool`` (``aitc.engine.pooled``: all GPUs of a model
+as one pool). All only read the capacity index; the caller allocates what they return.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from aitc.domain.cluster import Cluster
 from aitc.domain.gpu import MIG_MEMORY_SLOTS, gpu_model
@@ -17,6 +19,7 @@ from aitc.domain.job import JobRequest, MigSlot, NodeAlloc, Placement
 from aitc.engine.capacity import CapacityIndex
 from aitc.engine.pool import Pool
 from aitc.engine.reasons import impossible_reason
+from aitc.engine.registry import register_placement
 from aitc.engine.shape import Shape, shape_of
 from aitc.engine.view import Reason
 from aitc.errors import CatalogError
@@ -25,7 +28,15 @@ _SLOTS = (1 << MIG_MEMORY_SLOTS) - 1
 
 
 class PlacementPolicy(Protocol):
-    """Where a job goes. ``fences`` lists the pool tags the job may use, in preference order."""
+    """Where a job goes. ``fences`` lists the pool tags the job may use, in preference order.
+
+    ``gpus_anywhere``: whether a job that names no node count may take free GPUs on any
+    nodes (the walk's size filters then judge it by the free GPUs alone, not by the freest
+    node or the idle nodes).
+    """
+
+    name: ClassVar[str]
+    gpus_anywhere: ClassVar[bool]
 
     def now(
         self, job: JobRequest, capacity: CapacityIndex, fences: Sequence[str]
@@ -34,8 +45,12 @@ class PlacementPolicy(Protocol):
     def ever(self, job: JobRequest, cluster: Cluster) -> Reason | None: ...
 
 
+@register_placement
 class TopologyPlacement:
     """Best fit inside a node, then one leaf, then one SU, then across SUs."""
+
+    name: ClassVar[str] = "topology"
+    gpus_anywhere: ClassVar[bool] = False
 
     def ever(self, job: JobRequest, cluster: Cluster) -> Reason | None:
         return impossible_reason(job, cluster)
@@ -57,18 +72,37 @@ class TopologyPlacement:
             return _mig(shape.mig, pool, capacity)
         if shape.node_count == 1:
             pos = pool.best_fit(shape.per_node or shape.remainder)
-            return None if pos is None else _placement(capacity, [(pos, shape.gpus)])
+            return None if pos is None else lowest_free_gpus(capacity, [(pos, shape.gpus)])
         return _multi(shape, pool, capacity)
 
 
+@register_placement
 class FirstFit(TopologyPlacement):
-    """The reference placement: single-node jobs on the lowest-numbered node that fits."""
+    """The reference placement: the lowest-numbered nodes that fit, whatever the topology.
+
+    A job that fits on one node takes the lowest-numbered node with room; a larger one the
+    lowest-numbered idle nodes, and its remainder the lowest-numbered other node with room;
+    ``nodes=n`` the lowest-numbered ``n`` nodes with room for their part. MIG slices go as
+    under ``topology``.
+    """
+
+    name: ClassVar[str] = "first_fit"
 
     def _in_pool(self, shape: Shape, pool: Pool, capacity: CapacityIndex) -> Placement | None:
-        if shape.mig is None and shape.node_count == 1:
-            fits = [p for b in pool.buckets[shape.per_node :] for p in b]
-            return _placement(capacity, [(min(fits), shape.per_node)]) if fits else None
-        return super()._in_pool(shape, pool, capacity)
+        if shape.mig is not None:
+            return _mig(shape.mig, pool, capacity)
+        fits = sorted(p for b in pool.buckets[shape.per_node :] for p in b)
+        if len(fits) < shape.count:
+            return None
+        picks = [(p, shape.per_node) for p in fits[: shape.count]]
+        if shape.remainder:
+            taken = set(fits[: shape.count])
+            rest = (p for b in pool.buckets[shape.remainder :] for p in b if p not in taken)
+            extra = min(rest, default=None)
+            if extra is None:
+                return None
+            picks.append((extra, shape.remainder))
+        return lowest_free_gpus(capacity, picks)
 
 
 def candidate_pools(
@@ -84,7 +118,7 @@ def candidate_pools(
                 yield pool
 
 
-def _placement(capacity: CapacityIndex, picks: Sequence[tuple[int, int]]) -> Placement:
+def lowest_free_gpus(capacity: CapacityIndex, picks: Sequence[tuple[int, int]]) -> Placement:
     """Lowest free GPU indices on each picked node: [(position, GPUs)]."""
     allocs = []
     for pos, count in picks:
@@ -110,7 +144,7 @@ def _multi(shape: Shape, pool: Pool, capacity: CapacityIndex) -> Placement | Non
             picked.append(extra)
         picks = [(p, shape.per_node) for p in picked[: shape.count]]
         picks += [(p, shape.remainder) for p in picked[shape.count :]]
-        return _placement(capacity, picks)
+        return lowest_free_gpus(capacity, picks)
     return None
 
 

@@ -10,7 +10,8 @@ Parameters common to every policy (defaults in ``COMMON``):
 - ``queue``: ``strict`` | ``backfill`` | ``greedy`` (each policy picks its default);
 - ``backfill_depth``: how many jobs after the head a backfill pass looks at (0: all), like
   Slurm's ``bf_max_job_test``;
-- ``placement``: ``topology`` (best fit in a node, a leaf, an SU) | ``first_fit``;
+- ``placement``: a placement by its registry name: ``topology`` (best fit in a node, a leaf,
+  an SU) | ``first_fit`` (lowest-numbered nodes) | ``pool`` (any free GPUs, no locality);
 - ``default_time_limit_s``: the time limit assumed for jobs without one (backfill and
   reservations plan with it);
 - ``preempt``: whether jobs marked preemptible may be stopped for non-preemptible ones;
@@ -28,8 +29,9 @@ from aitc.domain.job import JobRequest, Priority, RunningJob
 from aitc.domain.org import Organisation
 from aitc.engine.cycle import Cycle
 from aitc.engine.params import Params
-from aitc.engine.placement import FirstFit, PlacementPolicy, TopologyPlacement
+from aitc.engine.placement import PlacementPolicy
 from aitc.engine.queue import BackfillQueue, GreedyQueue, QueuePolicy, StrictQueue
+from aitc.engine.registry import PLACEMENTS
 from aitc.engine.view import Reason, View
 
 COMMON: Mapping[str, object] = {
@@ -46,10 +48,6 @@ QUEUES: Mapping[str, type[QueuePolicy]] = {
     "strict": StrictQueue,
     "backfill": BackfillQueue,
     "greedy": GreedyQueue,
-}
-PLACEMENTS: Mapping[str, type[PlacementPolicy]] = {
-    "topology": TopologyPlacement,
-    "first_fit": FirstFit,
 }
 
 

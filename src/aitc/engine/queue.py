@@ -124,10 +124,11 @@ class GreedyQueue:
             seen = -1  # look at the capacity before the first job of the part
             if not explaining and (victims is None or not victims.could_preempt(cycle)):
                 # nothing will be preempted, so free capacity only shrinks during this part
+                anywhere = cycle.placer.gpus_anywhere
                 if isinstance(part, Buckets):
-                    part = part.fitting(FreeRoom.of(cycle.capacity))
+                    part = part.fitting(FreeRoom.of(cycle.capacity, anywhere))
                 else:
-                    part = could_fit(part, cycle.capacity)
+                    part = could_fit(part, cycle.capacity, anywhere)
             for job in part:
                 if len(actions) != seen:  # capacity changed: look again
                     if _full(cycle, victims):
@@ -206,13 +207,14 @@ class FreeRoom:
     whole: int  # idle nodes
 
     @staticmethod
-    def of(capacity: CapacityIndex) -> FreeRoom | None:
-        """``None`` where no pool has nodes (nothing to judge by)."""
+    def of(capacity: CapacityIndex, anywhere: bool = False) -> FreeRoom | None:
+        """``None`` where no pool has nodes (nothing to judge by). With ``anywhere`` (the
+        placement takes free GPUs on any nodes), every job up to the free GPUs may fit."""
         pools = [p for p in capacity.pools() if p.nodes]
         if not pools:
             return None
-        freest = max(p.max_node_free() for p in pools)
         free, node_gpus = capacity.total_free(), min(p.node_gpus for p in pools)
+        freest = free if anywhere else max(p.max_node_free() for p in pools)
         if free <= node_gpus:  # no job larger than a node fits: the last two do not count
             return FreeRoom(freest, free, node_gpus, 1, 0)
         big, whole = max(p.node_gpus for p in pools), sum(p.idle_nodes for p in pools)
@@ -227,7 +229,9 @@ class FreeRoom:
         )
 
 
-def could_fit(jobs: Iterable[JobRequest], capacity: CapacityIndex) -> Iterator[JobRequest]:
+def could_fit(
+    jobs: Iterable[JobRequest], capacity: CapacityIndex, anywhere: bool = False
+) -> Iterator[JobRequest]:
     """The jobs of ``jobs`` whose size could still fit in ``capacity``, in order.
 
     Only for walks where nothing will be preempted: free capacity then only shrinks, so a
@@ -237,9 +241,10 @@ def could_fit(jobs: Iterable[JobRequest], capacity: CapacityIndex) -> Iterator[J
     the next 1-GPU job with one comparison each, and a walk with GPUs free but no idle node
     passes over the jobs that need whole nodes (a job larger than a node takes whole nodes
     for all but its remainder). MIG slices (0 whole GPUs) and jobs with ``nodes`` > 1 always
-    pass: the walk judges them. The test is ``FreeRoom.admits``, inlined.
+    pass: the walk judges them. The test is ``FreeRoom.admits``, inlined. Where the placement
+    takes GPUs ``anywhere``, only the free GPUs count.
     """
-    room = FreeRoom.of(capacity)
+    room = FreeRoom.of(capacity, anywhere)
     if room is None:
         return iter(jobs)
     freest, free, node_gpus, big, whole = (
@@ -385,7 +390,7 @@ class BackfillQueue:
             return
         if not explaining and not self.depth and cycle.capacity.has_room():
             # later jobs never preempt, so free capacity only shrinks from here on
-            jobs = could_fit(jobs, cycle.capacity)
+            jobs = could_fit(jobs, cycle.capacity, cycle.placer.gpus_anywhere)
         narrowed = explaining or bool(self.depth)  # (a depth counts every job it passes)
         while True:
             for job in jobs:

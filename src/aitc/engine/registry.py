@@ -1,8 +1,10 @@
-"""Policies by name: one registry that built-ins and third parties register with alike.
+"""Policies and placements by name: one registry that built-ins and third parties register
+with alike.
 
-``register`` is a class decorator; the built-in policies are modules listed in
-``DEFAULT_POLICIES`` and loaded the first time the registry is read, as Datasette loads its
-own features as plugins.
+``register`` (policies) and ``register_placement`` (placements) are class decorators; the
+built-ins are modules listed in ``DEFAULT_POLICIES`` and ``DEFAULT_PLACEMENTS`` and loaded the
+first time the registry is read, as Datasette loads its own features as plugins. A policy
+picks its placement by name with its ``placement`` parameter.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from aitc.domain.org import Organisation
 from aitc.errors import ConfigError
 
 if TYPE_CHECKING:
+    from aitc.engine.placement import PlacementPolicy
     from aitc.engine.policy import Policy
     from aitc.engine.scheduler import Scheduler
 
@@ -24,11 +27,16 @@ DEFAULT_POLICIES = (
     "aitc.engine.policies.fairshare",
     "aitc.engine.policies.tiresias",
     "aitc.engine.policies.quota",
+    "aitc.engine.policies.sjf",
 )
+DEFAULT_PLACEMENTS = ("aitc.engine.placement", "aitc.engine.pooled")
 
 POLICIES: dict[str, type[Policy]] = {}
 
+PLACEMENTS: dict[str, type[PlacementPolicy]] = {}
+
 P = TypeVar("P", bound="type[Policy]")
+L = TypeVar("L", bound="type[PlacementPolicy]")
 
 
 def register(cls: P) -> P:
@@ -39,8 +47,16 @@ def register(cls: P) -> P:
     return cls
 
 
+def register_placement(cls: L) -> L:
+    """Make a placement class known by its ``name``."""
+    if not cls.name:
+        raise ConfigError(f"placement class {cls.__name__} has no name")
+    PLACEMENTS[cls.name] = cls
+    return cls
+
+
 def _load_builtins() -> None:
-    for module in DEFAULT_POLICIES:
+    for module in (*DEFAULT_PLACEMENTS, *DEFAULT_POLICIES):
         importlib.import_module(module)
 
 
@@ -52,6 +68,16 @@ def policy_class(name: str) -> type[Policy]:
             field="policy.name",
         )
     return POLICIES[name]
+
+
+def placement_class(name: str) -> type[PlacementPolicy]:
+    """The placement registered as ``name`` (``ConfigError`` naming the known ones if none)."""
+    if name not in PLACEMENTS:
+        raise ConfigError(
+            f"unknown placement {name!r} (known: {', '.join(PLACEMENTS)})",
+            field="policy.params.placement",
+        )
+    return PLACEMENTS[name]
 
 
 def make_scheduler(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from aitc.domain.job import JobRequest, Placement
+from aitc.domain.job import JobRequest
 from aitc.twin.locality import Spread
 from aitc.twin.metrics import JobRow
 
@@ -49,10 +49,10 @@ class JobRecord:
         self._seg_start = self._seg_overhead = 0.0
 
     def begin_run(
-        self, now: float, placement: Placement, spread: Spread, overhead_s: float
+        self, now: float, spread: Spread, overhead_s: float, *, kill_at_limit: bool = True
     ) -> float:
-        """Start a run at ``now``; returns when it ends (done, or killed at the time limit)."""
-        del placement  # the spread summarises what the twin needs of it
+        """Start a run at ``now``; returns when it ends (done, or killed at the time limit
+        unless ``kill_at_limit`` is off)."""
         self.epoch += 1
         self.spread = spread
         self._seg_start = now
@@ -60,7 +60,7 @@ class JobRecord:
         if self.first_start != self.first_start:
             self.first_start = now
         duration = self._seg_overhead + self.remaining * spread.slowdown
-        limit = self.request.time_limit
+        limit = self.request.time_limit if kill_at_limit else None
         self.timed_out = limit is not None and duration > limit
         return now + (limit if self.timed_out and limit is not None else duration)
 

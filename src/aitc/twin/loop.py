@@ -47,6 +47,9 @@ class TwinConfig:
     preempt_overhead_s: float = 60.0
     tick_s: float | None = None
     half_life_s: float = 7 * 86400.0
+    # whether a run ends at the job's time limit (state ``timeout``), as Slurm does; off for
+    # ``--oracle``, whose limits are the runtimes themselves
+    kill_at_time_limit: bool = True
     progress_every: int = 50_000
     # every so many events, what is alive leaves the garbage collector's sweeps (see
     # ``_collector_spared``); 0: never
@@ -259,7 +262,10 @@ class Twin:
         self.ledger.job_started(job, self.now)
         self._running[job.id] = RunningJob(job, action.placement, self.now, attained)
         spread = self.topology.spread(action.placement)
-        end = rec.begin_run(self.now, action.placement, spread, self.cfg.preempt_overhead_s)
+        cfg = self.cfg
+        end = rec.begin_run(
+            self.now, spread, cfg.preempt_overhead_s, kill_at_limit=cfg.kill_at_time_limit
+        )
         self._busy += job.gpu_demand
         self._record("start", job.id)
         self._push(end, END, job.id, rec.epoch)

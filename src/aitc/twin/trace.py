@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from aitc.domain.job import JobRequest
@@ -87,3 +87,34 @@ class ListSource:
 
     def jobs(self) -> Iterator[TraceJob]:
         return iter(self.items)
+
+
+@dataclass(frozen=True)
+class Oracle:
+    """A trace whose jobs ask for exactly their true runtime as their time limit.
+
+    What ``aitc sim --oracle`` replays: policies that plan with time limits (``sjf``,
+    ``backfill``) then see perfect estimates. The twin does not kill these jobs at their
+    limit (``TwinConfig.kill_at_time_limit``): a job slowed down by its placement or
+    restored after a preemption runs past its runtime through no fault of the estimate.
+    """
+
+    trace: JobSource
+
+    @property
+    def name(self) -> str:
+        return self.trace.name
+
+    @property
+    def skipped(self) -> int:
+        return int(getattr(self.trace, "skipped", 0))
+
+    def organisations(self) -> Sequence[Organisation]:
+        return self.trace.organisations()
+
+    def reservations(self) -> Sequence[Reservation]:
+        return self.trace.reservations()
+
+    def jobs(self) -> Iterator[TraceJob]:
+        for job in self.trace.jobs():
+            yield TraceJob(replace(job.request, time_limit=job.runtime), job.runtime)

@@ -9,6 +9,11 @@ overtake long, large ones without anyone knowing durations in advance. A job tha
 A waiting job may preempt running jobs of a *lower* queue when that lets it start:
 ``preempt_running`` is ``preemptible`` (only jobs marked preemptible, the default), ``any``
 (as in the paper; guaranteed jobs are never preempted) or ``none``.
+
+``semantics: paper`` walks as the paper's simulator does instead (``tiresias_paper.py``):
+running and waiting jobs together, every queue on every pass, each queue in the order jobs
+joined it (a demoted job goes behind the jobs waiting in its new queue), and a running job
+that no longer fits is preempted, whatever its queue.
 """
 
 from __future__ import annotations
@@ -23,11 +28,13 @@ from aitc.domain.job import JobRequest, Priority, RunningJob
 from aitc.domain.org import Organisation
 from aitc.engine import reasons
 from aitc.engine.cycle import Cycle
+from aitc.engine.policies.tiresias_paper import EntryOrder, PaperWalk, Turn
 from aitc.engine.policy import Policy
 from aitc.engine.registry import register
 from aitc.engine.view import Reason, ReasonCode, View
 
 _MODES = {"preemptible": None, "any": None, "none": None}
+_SEMANTICS = {"aitc": None, "paper": None}
 
 
 @register
@@ -40,6 +47,7 @@ class Tiresias(Policy):
         "thresholds": (3600.0, 36000.0),
         "starvation_s": 86400.0,
         "preempt_running": "preemptible",
+        "semantics": "aitc",
     }
 
     def __init__(
@@ -53,6 +61,10 @@ class Tiresias(Policy):
         self.stable_victims = self.mode == "none"
         self._levels: dict[JobId, int] = {}
         self._fresh = 0
+        self.paper = self.params.choice("semantics", _SEMANTICS) == "paper"
+        self._entries = EntryOrder()
+        if self.paper:  # the paper's walk replaces the queue discipline
+            self.queue = PaperWalk(self._turns, self._entries)
 
     def level(self, view: View, job: JobRequest, attained: float = 0.0) -> int:
         done = max(attained, view.usage.attained(job.id, view.now))
@@ -92,6 +104,30 @@ class Tiresias(Policy):
                 later[level].append(j)
         for queue in later:
             yield from queue
+
+    def _turns(self, cycle: Cycle) -> tuple[list[Turn], bool]:
+        """The paper's walk order: waiting jobs and the running jobs that may be preempted."""
+        view = cycle.view
+        movable = {
+            r.request.id: r
+            for r in view.running
+            if r.request.id not in cycle.preempted and self._movable(r)
+        }
+        turns = self._entries.update(
+            view,
+            movable,
+            lambda job: self.pending_level(view, job),
+            lambda r: self.level(view, r.request, r.attained_gpu_seconds),
+        )
+        levels = self._entries.level
+        self._levels = {job.id: levels(job.id) or 0 for job, run in turns if run is None}
+        return turns, cycle.placer.gpus_anywhere
+
+    def _movable(self, run: RunningJob) -> bool:
+        priority = run.request.priority
+        if not self.allow_preempt or self.mode == "none" or priority is Priority.GUARANTEED:
+            return False
+        return self.mode == "any" or priority is Priority.PREEMPTIBLE
 
     def rank_reason(self, cycle: Cycle, job: JobRequest) -> Reason | None:
         level = self._levels.get(job.id, self._fresh)

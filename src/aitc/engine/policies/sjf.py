@@ -1,0 +1,36 @@
+"""``sjf``: shortest job first, by time limit.
+
+Jobs are tried in order of their time limit, the shortest first; jobs without a time limit
+come last, and jobs of equal limits (or none) in arrival order. The time limit is the only
+duration the engine knows: a short, honest limit moves a job forward. In the twin,
+``aitc sim --oracle`` sets each job's limit to its true runtime, so the order is that of
+the perfect-knowledge policy the literature compares against. Non-preemptive, with a greedy
+queue by default (a job that does not fit does not hold back shorter ones behind it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
+
+from aitc.domain.job import JobRequest
+from aitc.engine.policy import Policy
+from aitc.engine.registry import register
+from aitc.engine.view import View
+
+
+def _limit(job: JobRequest) -> float:
+    return math.inf if job.time_limit is None else job.time_limit
+
+
+@register
+class ShortestJobFirst(Policy):
+    """Shortest time limit first, greedy queue by default."""
+
+    name = "sjf"
+    PARAMS: ClassVar[Mapping[str, object]] = {"queue": "greedy"}
+
+    def order(self, view: View, jobs: Sequence[JobRequest]) -> Sequence[JobRequest]:
+        # ``sorted`` is stable and the jobs come in arrival order: ties keep it
+        return sorted(jobs, key=_limit)
