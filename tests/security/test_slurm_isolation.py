@@ -213,5 +213,5 @@ def test_a_server_that_cannot_switch_users_refuses_other_members(
 ) -> None:
     monkeypatch.setattr(slurm_module, "can_switch_users", lambda: False)
     ex = SlurmExecutor(tmp_path / "state", env={"SLURM_CONF": "/nonexistent"})
-    with pytest.raises(ExecutorError, match="cannot switch users"):
+    with pytest.raises(ExecutorError, match="cannot start jobs as"):
         ex.start(job(1, ["true"], placement(node01=1), unix_user=TEST_USERS[1]))

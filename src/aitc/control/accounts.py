@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aitc.domain.org import Member
-from aitc.errors import ConfigError
+from aitc.errors import ConfigError, ExecutorError
 
 DEFAULT_HOME_ROOT = Path("/home")
 
@@ -66,6 +66,31 @@ def server_account() -> Account:
 def can_switch_users() -> bool:
     """Whether this process may start jobs as other users (it is root)."""
     return os.geteuid() == 0
+
+
+def job_account(
+    job_id: int, name: str | None, *, server: Account, refuse_others: str | None
+) -> Account | None:
+    """The account a job of account ``name`` runs as; None when it is the server's own.
+
+    ``refuse_others`` says why this server runs only its own user's jobs (single-user mode), or
+    is None when it may switch users. ``ExecutorError`` when the job is refused: another user in
+    single-user mode, or an account that does not resolve.
+    """
+    if name is None or name == server.name:
+        return None
+    if refuse_others is not None:
+        raise ExecutorError(
+            f"job {job_id}: this server runs as {server.name!r} and cannot start jobs as "
+            f"{name!r} (single-user mode: {refuse_others})"
+        )
+    account = resolve(name)
+    if account is None:
+        raise ExecutorError(
+            f"job {job_id}: the Unix account {name!r} does not resolve (getent passwd); "
+            "create it (aitc lab apply --create-unix-users) or set the member's unix_user"
+        )
+    return account
 
 
 @dataclass(frozen=True, slots=True)

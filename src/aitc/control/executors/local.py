@@ -26,7 +26,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from aitc.control.accounts import Account, can_switch_users, resolve, server_account
+from aitc.control.accounts import Account, can_switch_users, job_account, server_account
 from aitc.control.clock import Clock, SystemClock
 from aitc.control.executors.attempts import (
     ATTEMPTS,
@@ -149,21 +149,8 @@ class LocalExecutor:
 
     def account(self, job: ExecJob) -> Account | None:
         """The account ``job`` runs as; None for the server's own (``ExecutorError`` if refused)."""
-        name = job.unix_user
-        if name is None or name == self.server_user.name:
-            return None
-        if self.single_user:
-            raise ExecutorError(
-                f"job {job.job_id}: this server runs as {self.server_user.name!r} and cannot "
-                f"start jobs as {name!r} (single-user mode: {self.single_user_reason})"
-            )
-        account = resolve(name)
-        if account is None:
-            raise ExecutorError(
-                f"job {job.job_id}: the Unix account {name!r} does not resolve (getent passwd); "
-                "create it (aitc lab apply --create-unix-users) or set the member's unix_user"
-            )
-        return account
+        refuse = self.single_user_reason if self.single_user else None
+        return job_account(job.job_id, job.unix_user, server=self.server_user, refuse_others=refuse)
 
     @property
     def single_user_reason(self) -> str:

@@ -38,7 +38,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from aitc.arch.slurmconf import gpu_model_of
-from aitc.control.accounts import Account, can_switch_users, resolve, server_account
+from aitc.control.accounts import Account, can_switch_users, job_account, server_account
 from aitc.control.executors.base import (
     ExecJob,
     ExecReport,
@@ -153,22 +153,9 @@ class SlurmExecutor:
     def account(self, job: ExecJob) -> Account | None:
         """The account ``job`` runs as; None for the server's own (``ExecutorError`` if it
         cannot: an unknown account, or a server that is not root)."""
-        name = job.unix_user
-        if name is None or name == self.server_user.name:
-            return None
-        if self.single_user or not can_switch_users():
-            raise ExecutorError(
-                f"job {job.job_id}: this server runs as {self.server_user.name!r} and cannot "
-                f"switch users to submit it as {name!r} (single-user mode: "
-                f"{self.single_user_reason})"
-            )
-        account = resolve(name)
-        if account is None:
-            raise ExecutorError(
-                f"job {job.job_id}: the Unix account {name!r} does not resolve (getent passwd); "
-                "create it (aitc lab apply --create-unix-users) or set the member's unix_user"
-            )
-        return account
+        single = self.single_user or not can_switch_users()
+        refuse = self.single_user_reason if single else None
+        return job_account(job.job_id, job.unix_user, server=self.server_user, refuse_others=refuse)
 
     @property
     def single_user_reason(self) -> str:
