@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from typing import ClassVar
 
 from aitc.domain.ids import JobId
@@ -108,29 +108,61 @@ class Tiresias(Policy):
     def _turns(self, cycle: Cycle) -> tuple[list[Turn], bool]:
         """The paper's walk order: waiting jobs and the running jobs that may be preempted."""
         view = cycle.view
+        allowed, preempted = self._movable_priorities(), cycle.preempted
         movable = {
             r.request.id: r
             for r in view.running
-            if r.request.id not in cycle.preempted and self._movable(r)
+            if r.request.priority in allowed and r.request.id not in preempted
         }
         turns = self._entries.update(
-            view,
-            movable,
-            lambda job: self.pending_level(view, job),
-            lambda r: self.level(view, r.request, r.attained_gpu_seconds),
+            view, movable, self._waiting_level(view), self._running_level(view)
         )
-        levels = self._entries.level
-        self._levels = {job.id: levels(job.id) or 0 for job, run in turns if run is None}
         return turns, cycle.placer.gpus_anywhere
 
-    def _movable(self, run: RunningJob) -> bool:
-        priority = run.request.priority
-        if not self.allow_preempt or self.mode == "none" or priority is Priority.GUARANTEED:
-            return False
-        return self.mode == "any" or priority is Priority.PREEMPTIBLE
+    def _waiting_level(self, view: View) -> Callable[[JobRequest], int]:
+        """A waiting job's queue (as ``order`` finds it: fresh jobs without a lookup)."""
+        history, fresh, thresholds = view.usage.ran_before(), self._fresh, self.thresholds
+        starving = view.now - self.starvation_s if self.starvation_s > 0 else -math.inf
+
+        def level(job: JobRequest) -> int:
+            done = history.get(job.id)  # (a waiting job's attained service stands still)
+            if done is None:
+                return 0 if job.submit <= starving else fresh
+            if starving > -math.inf:
+                last = view.usage.last_stopped(job.id)
+                if (last if last is not None else job.submit) <= starving:
+                    return 0
+            return bisect.bisect_right(thresholds, done)
+
+        return level
+
+    def _running_level(self, view: View) -> Callable[[RunningJob], tuple[int, float]]:
+        """A running job's queue, and until when it stays there."""
+        thresholds, now, attained = self.thresholds, view.now, view.usage.attained
+
+        def level(run: RunningJob) -> tuple[int, float]:
+            done = max(run.attained_gpu_seconds, attained(run.request.id, now))
+            queue = bisect.bisect_right(thresholds, done)
+            rate = run.request.gpu_demand
+            if queue >= len(thresholds) or rate <= 0:
+                return queue, math.inf
+            return queue, now + (thresholds[queue] - done) / rate
+
+        return level
+
+    def _movable_priorities(self) -> frozenset[Priority]:
+        """The priorities of the running jobs the paper's walk may preempt."""
+        if not self.allow_preempt or self.mode == "none":
+            return frozenset()
+        if self.mode == "any":
+            return frozenset({Priority.PREEMPTIBLE, Priority.STANDARD})
+        return frozenset({Priority.PREEMPTIBLE})
 
     def rank_reason(self, cycle: Cycle, job: JobRequest) -> Reason | None:
-        level = self._levels.get(job.id, self._fresh)
+        if self.paper:
+            level = self._entries.level(job.id) or 0
+        else:
+            level = self._levels.get(job.id, self._fresh)
         if level == 0:
             return None
         return Reason(

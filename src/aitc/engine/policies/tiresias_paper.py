@@ -16,9 +16,9 @@ the walk. Which running jobs may be preempted is ``preempt_running`` (``any`` as
 paper); the others keep their GPUs whatever their queue. With the ``pool`` placement the walk
 counts GPUs as the simulator's "count" placement does: a job fits when the GPUs not yet
 given out in this pass suffice, and the starts are placed once the victims are known. With
-other placements a running job keeps running when its own GPUs are still free at its turn,
-and a waiting job takes free GPUs where it can, else those of running jobs later in the walk,
-which then no longer fit.
+other placements a waiting job takes free GPUs where it can, else those of running jobs later
+in the walk, which then no longer fit; a running job keeps running when no job before it in
+the walk took its GPUs.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ class EntryOrder:
     def __init__(self) -> None:
         self._entry: dict[JobId, tuple[int, int]] = {}
         self._waiting: set[JobId] = set()  # left waiting by the last walk
+        self._until: dict[JobId, float] = {}  # a running job stays in its queue until then
         self._seq = itertools.count()
 
     def update(
@@ -58,35 +59,53 @@ class EntryOrder:
         view: View,
         movable: Mapping[JobId, RunningJob],
         waiting_level: Callable[[JobRequest], int],
-        running_level: Callable[[RunningJob], int],
+        running_level: Callable[[RunningJob], tuple[int, float]],
     ) -> list[Turn]:
-        """The pending jobs of ``view`` and its ``movable`` running jobs, in walk order."""
-        old, seq, waiting = self._entry, self._seq, self._waiting
+        """The pending jobs of ``view`` and its ``movable`` running jobs, in walk order.
+
+        ``running_level`` gives a running job's queue and until when it stays there (its
+        attained service only grows while it runs), so most passes look up no level at all.
+        """
+        old, seq, waiting, until, now = self._entry, self._seq, self._waiting, self._until, view.now
         entry: dict[JobId, tuple[int, int]] = {}
-        # 3. (of the last walk) those left waiting go behind those that run, order kept
-        present = [r.request for r in view.running]
-        present += view.pending
-        behind = []
-        for job in present:
-            place = old.get(job.id)
-            if place is None:
+        levels: dict[JobId, tuple[int, float]] = {}  # level, submit time
+        behind: list[tuple[tuple[int, int], JobId]] = []
+        new: list[JobRequest] = []
+        for r in view.running:
+            job_id = r.request.id
+            place = old.get(job_id)
+            if place is not None and job_id not in waiting and until.get(job_id, -1.0) > now:
+                entry[job_id] = place  # (the same queue as in the last pass)
                 continue
-            if job.id in waiting:
+            level, until[job_id] = running_level(r)
+            levels[job_id] = (level, r.request.submit)
+            if place is None:
+                new.append(r.request)
+            elif job_id in waiting:
+                behind.append((place, job_id))
+            else:
+                entry[job_id] = place
+        for job in view.pending:
+            place = old.get(job.id)
+            levels[job.id] = (waiting_level(job), job.submit)
+            if place is None:
+                new.append(job)
+            elif job.id in waiting:
                 behind.append((place, job.id))
             else:
                 entry[job.id] = place
+        # 3. (of the last walk) those left waiting go behind those that run, order kept
         for (level, _), job_id in sorted(behind):
             entry[job_id] = (level, next(seq))
         # 1. new jobs join the end of their queue in arrival order, then jobs changing queue
-        levels = {j.id: waiting_level(j) for j in view.pending}
-        levels.update((r.request.id, running_level(r)) for r in view.running)
-        new = [j for j in present if j.id not in entry]
         for job in sorted(new, key=lambda j: (j.submit, j.id)):
-            entry[job.id] = (levels[job.id], next(seq))
-        moved = sorted((j.submit, j.id) for j in present if entry[j.id][0] != levels[j.id])
-        for _, job_id in moved:
-            entry[job_id] = (levels[job_id], next(seq))
+            entry[job.id] = (levels[job.id][0], next(seq))
+        moved = sorted((t, i, lv) for i, (lv, t) in levels.items() if entry[i][0] != lv)
+        for _, job_id, level in moved:
+            entry[job_id] = (level, next(seq))
         self._entry = entry
+        if len(until) > 2 * len(view.running) + 64:  # forget jobs that no longer run
+            self._until = {r.request.id: until[r.request.id] for r in view.running}
         ordered: list[tuple[tuple[int, int], Turn]] = [
             (entry[j.id], (j, None)) for j in view.pending
         ]
@@ -181,46 +200,59 @@ def _by_count(cycle: Cycle, turns: Sequence[Turn], admit: Admit) -> None:
 
 
 def _by_placement(cycle: Cycle, turns: Sequence[Turn], admit: Admit) -> None:
-    """The walk with real placements: ``held`` has every running job not yet found in the
-    way, ``given`` only what the walk gave out so far (running jobs at their turn)."""
+    """The walk with real placements, on ``held``: the pass's capacity with every running job
+    not yet found in the way. A waiting job takes free GPUs where it can; else, if it fits
+    once the running jobs after it in the walk are set aside, it takes what it needs of
+    theirs and those jobs no longer fit. A job shape that does not fit that way keeps not
+    fitting for the rest of the walk (what is given out only grows), so it is tried once."""
     placer = cycle.placer
     held: CapacityIndex = cycle.capacity.overlay()
-    given: CapacityIndex = cycle.capacity.overlay()
-    owner: dict[tuple[str, int], RunningJob] = {}
-    for _, run in turns:
-        if run is not None:
-            given.release(run.placement)
-            for key in _gpus_of(run.placement):
-                owner[key] = run
+    later = {run.request.id: run for _, run in turns if run is not None}  # not yet walked
+    later_gpus = sum(_whole(run) for run in later.values())
     doomed: dict[JobId, RunningJob] = {}
     starts: list[tuple[JobRequest, Placement]] = []
+    failed: dict[tuple[object, ...], int] = {}  # shape -> fewest GPUs that did not fit
     kept = 0
     for job, run in turns:
         if run is not None:
-            if run.request.id not in doomed:
-                given.allocate(run.placement)
+            if later.pop(run.request.id, None) is not None:
+                later_gpus -= _whole(run)
                 kept += 1
-                _disown(owner, run)  # it keeps its GPUs: nobody later takes them from it
             continue
         if not _ready(cycle, job, admit):
             continue
         fences = cycle.fences_for(job)
-        placement = placer.now(job, held, fences) or placer.now(job, given, fences)
-        if placement is None:
+        shape = (job.nodes, job.mig, job.gpu_model, fences)
+        if job.gpus > held.total_free() + later_gpus or failed.get(shape, 1 << 30) <= job.gpus:
             _wait(cycle, job, kept + len(starts))
             continue
-        for key in _gpus_of(placement):  # running jobs whose GPUs it takes no longer fit
-            victim = owner.pop(key, None)
-            if victim is not None and victim.request.id not in doomed:
+        placement = placer.now(job, held, fences)
+        if placement is None:
+            trial = held.overlay()
+            for other in later.values():
+                trial.release(other.placement)
+            placement = placer.now(job, trial, fences)
+            if placement is None:
+                failed[shape] = job.gpus
+                _wait(cycle, job, kept + len(starts))
+                continue
+            taken = set(_gpus_of(placement))  # running jobs whose GPUs it takes no longer fit
+            for victim in [r for r in later.values() if taken.intersection(_gpus_of(r.placement))]:
+                del later[victim.request.id]
+                later_gpus -= _whole(victim)
                 doomed[victim.request.id] = victim
                 held.release(victim.placement)
         held.allocate(placement)
-        given.allocate(placement)
         starts.append((job, placement))
     for victim in doomed.values():
         cycle.preempt(victim, CAUSE)
     for job, placement in starts:
         cycle.start(job, placement)
+
+
+def _whole(run: RunningJob) -> int:
+    """At most how many whole GPUs stopping ``run`` frees (a MIG slice: its GPU)."""
+    return run.request.gpus or 1
 
 
 def _gpus_of(placement: Placement) -> Iterable[tuple[str, int]]:
@@ -229,9 +261,3 @@ def _gpus_of(placement: Placement) -> Iterable[tuple[str, int]]:
     for alloc in placement.allocs:
         for gpu in alloc.gpus or ((alloc.mig.gpu,) if alloc.mig else ()):
             yield alloc.node, gpu
-
-
-def _disown(owner: dict[tuple[str, int], RunningJob], run: RunningJob) -> None:
-    for key in _gpus_of(run.placement):
-        if owner.get(key) is run:
-            del owner[key]
