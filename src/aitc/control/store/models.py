@@ -190,3 +190,22 @@ class NodeRow(Base):
     leaf: Mapped[int] = mapped_column(Integer, default=0)
     su: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class JobGpuUsageRow(Base):
+    """What one attempt's GPUs did, from NVML samples (``aitc.control.gpuusage``): written by
+    the controller while the attempt runs; no row at all when nothing was sampled (virtual
+    GPUs). Utilisation and power are NULL for devices that do not report them (MIG slices)."""
+
+    __tablename__ = "job_gpu_usage"
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"), primary_key=True)
+    attempt: Mapped[int] = mapped_column(Integer, primary_key=True)
+    samples: Mapped[int] = mapped_column(Integer)
+    devices: Mapped[int] = mapped_column(Integer)
+    util_mean_pct: Mapped[float | None] = mapped_column(Float, nullable=True)
+    util_p95_pct: Mapped[float | None] = mapped_column(Float, nullable=True)
+    idle_share: Mapped[float | None] = mapped_column(Float, nullable=True)
+    memory_mean_mib: Mapped[float] = mapped_column(Float)
+    memory_max_mib: Mapped[float] = mapped_column(Float)
+    power_mean_w: Mapped[float | None] = mapped_column(Float, nullable=True)
+    updated_at: Mapped[float] = mapped_column(Float)
