@@ -12,7 +12,9 @@ from slurm_lab import SlurmLab
 
 pytestmark = pytest.mark.slurm  # runs on the Slurm test cluster of conftest.py
 
-SHOW = 'echo "$SLURMD_NODENAME gpus=$CUDA_VISIBLE_DEVICES"; sleep {s}'
+# Slurm's GPU indices on the node: with the devices cgroup, CUDA_VISIBLE_DEVICES numbers a
+# job's own GPUs from 0 (CUDA sees only those), as on a real cluster.
+SHOW = 'echo "$SLURMD_NODENAME gpus=$SLURM_JOB_GPUS"; sleep {s}'
 LEAVES = ({"node01", "node02"}, {"node03", "node04"})
 
 

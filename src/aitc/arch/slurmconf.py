@@ -33,6 +33,10 @@ class RigOptions:
 
     Ports: slurmctld on ``base_port``, node *i* (in cluster order) on ``base_port + 2 + i``.
     ``munge_socket`` lets the rig use its own munged instead of the system one.
+    ``cgroups`` confines jobs as on a real cluster (``proctrack/cgroup``, ``task/cgroup``,
+    cgroup v1) under ``cgroup_dir``, where whoever starts the rig (``SlurmRig``) must first
+    bind-mount a freezer, a devices and a memory cgroup of its own (``<cgroup_dir>/freezer``,
+    …): one subtree per rig, so that rigs on one host never share a job's cgroup.
     """
 
     directory: str
@@ -40,6 +44,7 @@ class RigOptions:
     fake_gpus: bool = True
     munge_socket: str | None = None
     slurmd_timeout_s: int = 5
+    cgroups: bool = False
 
     def port(self, i: int) -> int:
         return self.base_port + 2 + i
@@ -47,6 +52,10 @@ class RigOptions:
     @property
     def device_dir(self) -> str:
         return f"{self.directory}/dev"
+
+    @property
+    def cgroup_dir(self) -> str:
+        return f"{self.directory}/cgroup"
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,9 +184,20 @@ def _rig_core(rig: RigOptions) -> list[str]:
         f"SlurmdPort={rig.base_port + 1}",
         "SlurmUser=root",
         "SlurmdUser=root",
-        "# Test rig: no cgroups; node sizes come from this file, not from the host.",
-        "ProctrackType=proctrack/linuxproc",
-        "TaskPlugin=task/none",
+        *(
+            [
+                "# Test rig: cgroups end every process of a job and confine its GPU devices;",
+                "# node sizes come from this file, not from the host.",
+                "ProctrackType=proctrack/cgroup",
+                "TaskPlugin=task/cgroup",
+            ]
+            if rig.cgroups
+            else [
+                "# Test rig: no cgroups; node sizes come from this file, not from the host.",
+                "ProctrackType=proctrack/linuxproc",
+                "TaskPlugin=task/none",
+            ]
+        ),
         "SelectTypeParameters=CR_Core",
         "SlurmdParameters=config_overrides",
         f"SlurmdTimeout={rig.slurmd_timeout_s}",
@@ -319,7 +339,19 @@ def _leaves(cluster: Cluster) -> dict[tuple[int, int], list[str]]:
 
 
 def _cgroup_conf(options: SlurmConfOptions) -> str:
-    if options.rig is not None:
+    rig = options.rig
+    if rig is not None and rig.cgroups:
+        return (
+            "# Test rig: the rig's own cgroup v1 subtrees (freezer, devices, memory) are\n"
+            "# bind-mounted here; Slurm adds slurm_<node>/uid_<uid>/job_<id> below them.\n"
+            "CgroupPlugin=cgroup/v1\n"
+            f"CgroupMountpoint={rig.cgroup_dir}\n"
+            "# The nodes claim more CPUs than the host has: cores cannot be confined.\n"
+            "ConstrainCores=no\n"
+            "ConstrainDevices=yes\n"
+            "ConstrainRAMSpace=yes\n"
+        )
+    if rig is not None:
         # Slurm 22.05 has no "disabled"; the rig's plugins never touch cgroups anyway.
         return "CgroupPlugin=autodetect\n"
     return (

@@ -14,6 +14,17 @@ members): the munge socket and the slurmd spool directories are open to every us
 key and slurmctld's state stay private), and ``ensure_test_users`` creates the test accounts.
 For such jobs ``directory`` itself must be reachable by those users (not under pytest's private
 ``/tmp/pytest-of-root``).
+
+Jobs are confined as on a real cluster where the host has cgroup v1 (``proctrack/cgroup``,
+``task/cgroup`` with ``ConstrainDevices`` and ``ConstrainRAMSpace``): every process a job
+started, ``setsid`` daemons included, is killed when it ends, and a job opens only its own GPUs'
+device files. Slurm 22.05 puts every ``slurmd -N`` of a host under ``slurm_<node>`` of the
+``CgroupMountpoint``, so two rigs with the same node names would share job cgroups; each rig
+therefore creates a cgroup of its own (``aitc-rig-<port>``, below this process's cgroup) in the
+freezer, devices and memory hierarchies and bind-mounts it at ``<directory>/cgroup/<controller>``,
+the rig's ``CgroupMountpoint``. ``stop`` kills what is left in those cgroups, removes them and
+unmounts. ``cgroups=False`` (or a host without cgroup v1, such as cgroup v2 only) runs the old
+way: ``proctrack/linuxproc``, no confinement.
 """
 
 from __future__ import annotations
@@ -36,19 +47,41 @@ from aitc.domain.cluster import Cluster
 from aitc.errors import SlurmError
 
 BINARIES = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "sinfo", "scancel", "scontrol")
+# The cgroup v1 controllers Slurm's cgroup plugins use with the rig's cgroup.conf.
+CGROUP_CONTROLLERS = ("freezer", "devices", "memory")
 
 
 class SlurmRig:
     """Start, break and stop a one-host Slurm cluster for ``cluster`` under ``directory``."""
 
-    def __init__(self, cluster: Cluster, directory: Path, *, base_port: int | None = None) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        directory: Path,
+        *,
+        base_port: int | None = None,
+        cgroups: bool | None = None,
+    ) -> None:
+        """``cgroups``: confine jobs (True: ``SlurmError`` at start if the host cannot), run
+        them unconfined (False), or confine them where the host has cgroup v1 (None)."""
         self.cluster = cluster
         self.dir = directory
         port = base_port or free_port_block(len(cluster) + 2)
+        roots = cgroup_v1_roots() if cgroups is not False else None
+        if cgroups and roots is None:
+            raise SlurmError(
+                "cannot confine the Slurm test cluster's jobs: no writable cgroup v1 "
+                f"hierarchies of {', '.join(CGROUP_CONTROLLERS)} are mounted here"
+            )
+        # Where this rig's own cgroup of each controller lives in the host's hierarchy.
+        self._cgroups = {c: root / f"aitc-rig-{port}" for c, root in (roots or {}).items()}
         self.options = SlurmConfOptions(
             partition="batch",
             rig=RigOptions(
-                directory=str(directory), base_port=port, munge_socket=str(directory / "munge/sock")
+                directory=str(directory),
+                base_port=port,
+                munge_socket=str(directory / "munge/sock"),
+                cgroups=bool(self._cgroups),
             ),
         )
         self.conf = directory / "slurm.conf"
@@ -62,10 +95,20 @@ class SlurmRig:
     def nodes(self) -> list[str]:
         return [n.name for n in self.cluster.nodes]
 
+    @property
+    def confined(self) -> bool:
+        """Whether jobs run in cgroups (killed whole at their end, only their own GPUs)."""
+        return bool(self._cgroups)
+
+    def daemon_pids(self) -> dict[str, int]:
+        """The pid of each running daemon: ``munged``, ``slurmctld``, ``slurmd-<node>``."""
+        return {k: p.pid for k, p in self._procs.items() if p.poll() is None}
+
     def start(self, *, wait_s: float = 30.0) -> None:
         """Write the configuration, start every daemon and wait until every node is idle."""
         check_prerequisites()
         self._write_files()
+        self._mount_cgroups()
         self._start_munge()
         self.start_controller()
         for node in self.nodes:
@@ -89,6 +132,54 @@ class SlurmRig:
             if not Path(dev.path).exists():
                 os.mknod(dev.path, 0o666 | 0o020000, os.makedev(dev.major, dev.minor))
                 os.chmod(dev.path, 0o666)
+
+    def _mount_cgroups(self) -> None:
+        """This rig's cgroup in each hierarchy, bind-mounted where its cgroup.conf says."""
+        for controller, host in self._cgroups.items():
+            host.mkdir(exist_ok=True)
+            target = self.dir / "cgroup" / controller
+            target.mkdir(parents=True, exist_ok=True)
+            if os.path.ismount(target):
+                continue
+            done = subprocess.run(
+                ["mount", "--bind", str(host), str(target)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if done.returncode != 0:
+                raise SlurmError(f"cannot mount {host} at {target}: {done.stderr.strip()}")
+
+    def _release_cgroups(self) -> None:
+        """Kill every process left in this rig's cgroups (frozen first, so that none forks
+        meanwhile), remove the cgroups and unmount them."""
+        freezer = self._cgroups.get("freezer")
+        state = freezer / "freezer.state" if freezer else None
+        if state is not None and state.exists():
+            with contextlib.suppress(OSError):
+                state.write_text("FROZEN")
+        pids = {pid for host in self._cgroups.values() for pid in _cgroup_pids(host)}
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if state is not None and state.exists():
+            with contextlib.suppress(OSError):
+                state.write_text("THAWED")
+        left: dict[str, set[int]] = {}
+        for controller, host in self._cgroups.items():
+            deadline = time.monotonic() + 10.0
+            while (pids := _cgroup_pids(host)) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if pids:
+                left[str(host)] = pids
+            target = self.dir / "cgroup" / controller
+            if os.path.ismount(target):
+                done = subprocess.run(["umount", str(target)], capture_output=True, check=False)
+                if done.returncode != 0:
+                    subprocess.run(["umount", "-l", str(target)], capture_output=True, check=False)
+            _remove_cgroup(host)
+        if left:
+            raise SlurmError(f"processes survived the test cluster's end: {left}")
 
     def _start_munge(self) -> None:
         m = self.dir / "munge"
@@ -216,6 +307,7 @@ class SlurmRig:
         for pid in _pids_with_env("SLURM_CONF", str(self.conf)):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+        self._release_cgroups()
 
 
 def ensure_test_users(names: Sequence[str]) -> list[Account]:
@@ -238,6 +330,57 @@ def ensure_test_users(names: Sequence[str]) -> list[Account]:
             raise SlurmError(f"test user {name} does not resolve after useradd")
         out.append(account)
     return out
+
+
+def cgroup_v1_roots() -> dict[str, Path] | None:
+    """This process's own cgroup in each of ``CGROUP_CONTROLLERS``' v1 hierarchies, as a
+    directory (``/sys/fs/cgroup/freezer``, …), or None unless all of them are mounted
+    read-write (a host with cgroup v2 only, a container without them)."""
+    try:
+        own_lines = Path("/proc/self/cgroup").read_text().splitlines()
+        mounts = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return None
+    own: dict[str, str] = {}
+    for line in own_lines:
+        _, controllers, path = line.split(":", 2)
+        for c in controllers.split(","):
+            own[c] = path
+    out: dict[str, Path] = {}
+    for line in mounts:
+        fields, _, rest = line.partition(" - ")
+        f, r = fields.split(), rest.split()
+        if len(f) < 6 or len(r) < 3 or r[0] != "cgroup" or "rw" not in f[5].split(","):
+            continue
+        root, mountpoint = f[3], f[4]
+        for c in CGROUP_CONTROLLERS:
+            if c in out or c not in r[2].split(",") or c not in own:
+                continue
+            rel = os.path.relpath(own[c], root)
+            if not rel.startswith("..") and (path := Path(mountpoint) / rel).is_dir():
+                out[c] = path.resolve()
+    return out if len(out) == len(CGROUP_CONTROLLERS) else None
+
+
+def _cgroup_pids(host: Path) -> set[int]:
+    """Every process in the cgroup ``host`` and below it."""
+    out: set[int] = set()
+    for procs in host.rglob("cgroup.procs") if host.is_dir() else ():
+        with contextlib.suppress(OSError, ValueError):
+            out.update(int(p) for p in procs.read_text().split())
+    return out
+
+
+def _remove_cgroup(host: Path) -> None:
+    """Remove the (empty) cgroup ``host`` and every cgroup below it, deepest first."""
+    if not host.is_dir():
+        return
+    for parent, dirs, _ in os.walk(host, topdown=False):
+        for d in dirs:
+            with contextlib.suppress(OSError):
+                os.rmdir(os.path.join(parent, d))
+    with contextlib.suppress(OSError):
+        host.rmdir()
 
 
 def check_prerequisites() -> None:
