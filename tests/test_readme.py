@@ -86,7 +86,6 @@ def in_order(shown: list[str], real: list[str]) -> bool:
     return all(any(line == candidate for candidate in lines) for line in shown)
 
 
-TRACE = ROOT / "../shared/traces/philly/philly_jobs.csv.gz"
 
 
 def table_rows(text: str) -> dict[str, list[str]]:
@@ -103,7 +102,6 @@ def table_rows(text: str) -> dict[str, list[str]]:
 
 
 @pytest.mark.slow  # about 12 s of two cores: three policies on 20,000 jobs
-@pytest.mark.skipif(not TRACE.is_file(), reason="the Philly trace is not here")
 def test_the_readme_twin_example_prints_the_readme_figures(tmp_path: Path) -> None:
     import subprocess
     import sys

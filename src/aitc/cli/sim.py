@@ -88,7 +88,12 @@ def sim(
         None, "--ra", help="Reference architecture name (with --nodes), e.g. dgx-h100-superpod."
     ),
     nodes: int | None = typer.Option(None, "--nodes", help="Nodes of the --ra cluster."),
-    trace: Path | None = typer.Option(None, "--trace", help="The job trace file."),
+    trace: Path | None = typer.Option(
+        None,
+        "--trace",
+        help="The job trace file, or the name of a trace shipped with aitc: philly (the "
+        "Microsoft Philly trace, 82,247 jobs).",
+    ),
     fmt: str | None = typer.Option(
         None,
         "--format",
@@ -151,6 +156,7 @@ def sim(
         "estimates; nobody is killed at the limit).",
     ),
 ) -> None:
+    trace, fmt = _bundled(trace, fmt)
     fmt = fmt or _guess_format(trace, mapping, lab)
     task = SimTask(
         "",
@@ -249,6 +255,16 @@ def _param(text: str) -> tuple[str, str, Any]:
     except yaml.YAMLError:
         raise _bad("--param", f"cannot read the value of {text!r}") from None
     return policy, name, value
+
+
+def _bundled(trace: Path | None, fmt: str | None) -> tuple[Path | None, str | None]:
+    """``--trace NAME`` of a trace shipped with aitc (when no file of that name exists)."""
+    from aitc.twin.bundled import bundled_trace
+
+    if trace is None or trace.exists():
+        return trace, fmt
+    found = bundled_trace(str(trace))
+    return (found[0], fmt or found[1]) if found else (trace, fmt)
 
 
 def _guess_format(trace: Path | None, mapping: str | None, lab: Path | None) -> str:
