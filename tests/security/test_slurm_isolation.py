@@ -2,7 +2,10 @@
 Slurm keeps its users apart: each job runs as its member's Unix account (sbatch itself runs as
 the member), sees none of the server's records, database or environment, and cannot read,
 overwrite or signal what belongs to the other member. A job's own environment (its ``PATH``)
-never chooses which Slurm commands the controller runs.
+never chooses which Slurm commands the controller runs. A job cannot signal Slurm's daemons.
+Where the host has cgroup v1 (the rig then runs ``proctrack/cgroup`` and ``task/cgroup``, see
+``aitc.control.executors.slurm_cli.rig``), a daemon a job left behind is gone when the job ends
+and a job opens only its own GPUs' device files.
 
 alice (``aitc-t-alice``) and bob (``aitc-t-bob``) stand for members of two organisations: the
 executor knows only their Unix accounts. The cluster is the one of ``tests/slurm`` (shared
@@ -11,6 +14,7 @@ through ``tests/slurm/slurm_fixtures.py``, one per session); the scenario runs o
 
 from __future__ import annotations
 
+import itertools
 import os
 import stat
 import sys
@@ -24,12 +28,19 @@ import pytest
 sys.path.append(str(Path(__file__).resolve().parents[1] / "slurm"))
 
 from slurm_fixtures import TEST_USERS, shared_root, slurm_cluster, test_users  # noqa: E402
-from slurm_helpers import SlurmCluster, job, placement, wait_report  # noqa: E402
+from slurm_helpers import (  # noqa: E402
+    SlurmCluster,
+    job,
+    placement,
+    wait_allocated,
+    wait_report,
+)
 
 from aitc.control.accounts import Account, resolve  # noqa: E402
 from aitc.control.executors import slurm as slurm_module  # noqa: E402
 from aitc.control.executors.base import ExecStatus  # noqa: E402
 from aitc.control.executors.slurm import SlurmExecutor  # noqa: E402
+from aitc.domain.job import Placement  # noqa: E402
 from aitc.errors import ExecutorError  # noqa: E402
 
 pytestmark = pytest.mark.slurm  # runs on the Slurm test cluster of tests/slurm
@@ -199,6 +210,132 @@ def test_the_servers_environment_does_not_reach_the_job(scenario: Scenario) -> N
 def test_a_jobs_path_never_chooses_the_controllers_slurm_commands(scenario: Scenario) -> None:
     assert not scenario.marker.exists(), scenario.marker.read_text()
     assert "pid=" in (scenario.base / "logs" / scenario.bob.name / "1" / "0.out").read_text()
+
+
+_runs = itertools.count()
+
+# Opens each fake GPU of the rig read-write; prints "N ENXIO" (the devices cgroup let it through,
+# no driver answered) or "N EPERM" (the cgroup refused it).
+OPEN_GPUS = """
+import errno, os, sys
+for n in range(8):
+    try:
+        os.close(os.open(f"{sys.argv[1]}/nvidia{n}", os.O_RDWR))
+        print(n, "opened")
+    except OSError as e:
+        print(n, errno.errorcode[e.errno])
+"""
+
+
+@dataclass
+class Members:
+    """A Slurm executor of its own for one test, and its log directory."""
+
+    cluster: SlurmCluster
+    executor: SlurmExecutor
+    logs: Path
+
+    def start(self, job_id: int, account: Account, script: str, where: Placement) -> Path:
+        """Start ``script`` as ``account``'s job; the path of its stdout."""
+        j = job(job_id, ["/bin/bash", "-c", script], where, unix_user=account.name, logs=self.logs)
+        self.executor.start(j)
+        return Path(j.stdout_path)
+
+    def run(self, job_id: int, account: Account, script: str, where: Placement) -> str:
+        """Run ``script`` as ``account``'s job to its end (exit 0); its stdout."""
+        out = self.start(job_id, account, script, where)
+        report = wait_report(self.executor, job_id, until=ENDED)
+        assert (report.status, report.exit_code) == (ExecStatus.EXITED, 0), report
+        return out.read_text()
+
+
+@pytest.fixture
+def members(
+    slurm_cluster: SlurmCluster, test_users: list[Account], request: pytest.FixtureRequest
+) -> Iterator[Members]:
+    n = next(_runs)
+    base = shared_root(request.config) / f"members-{n}"
+    base.mkdir()
+    base.chmod(0o755)
+    slurm_cluster.reset()
+    ex = SlurmExecutor(base / "slurm", env=slurm_cluster.env, name_prefix=f"aitc-m{n}")
+    try:
+        yield Members(slurm_cluster, ex, base / "logs")
+    finally:
+        ex.close()
+        slurm_cluster.reset()
+
+
+def _needs_cgroups(cluster: SlurmCluster) -> None:
+    if not cluster.rig.confined:
+        pytest.skip(
+            "the Slurm test cluster runs without cgroups on this host (no cgroup v1 freezer, "
+            "devices and memory hierarchies): jobs are not confined"
+        )
+
+
+def test_a_daemon_started_by_a_job_is_gone_when_the_job_ends(
+    members: Members, test_users: list[Account]
+) -> None:
+    _needs_cgroups(members.cluster)
+    alice, _ = test_users
+    script = (
+        "setsid /bin/sleep 600 </dev/null >/dev/null 2>&1 & d=$!; echo daemon=$d; "
+        "sleep 0.3; [ -d /proc/$d ] && echo alive=$(stat -c %U /proc/$d)"
+    )
+    out = members.run(1, alice, script, placement(node01=1))
+    assert f"alive={alice.name}" in out, out  # it ran, as alice, when the job's script ended
+    daemon = Path(f"/proc/{out.split('daemon=')[1].split()[0]}")
+    deadline = time.monotonic() + 10
+    while daemon.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not daemon.exists(), "the job's daemon outlived its job"
+
+
+def test_a_job_opens_only_its_own_gpu_device_files(
+    members: Members, test_users: list[Account]
+) -> None:
+    _needs_cgroups(members.cluster)
+    alice, bob = test_users
+    rig = members.cluster.rig.options.rig
+    assert rig is not None
+    members.start(1, bob, "exec /bin/sleep 60", placement(node03=2))
+    bobs = set(wait_allocated(members.executor, 1, nodes=1)["node03"])
+    script = (
+        'echo "gpus=$SLURM_JOB_GPUS cuda=$CUDA_VISIBLE_DEVICES"; '
+        f"/usr/bin/python3 -c '{OPEN_GPUS}' {rig.device_dir}"
+    )
+    out = members.run(2, alice, script, placement(node03=2))
+    mine = {int(g) for g in out.split("gpus=")[1].split()[0].split(",")}
+    assert len(mine) == 2 and not mine & bobs, out
+    assert "cuda=0,1" in out  # CUDA numbers the job's own GPUs from 0, as on a real cluster
+    seen = dict(line.split() for line in out.splitlines() if line[:1].isdigit())
+    assert {int(n) for n, what in seen.items() if what == "ENXIO"} == mine, out
+    assert {int(n) for n, what in seen.items() if what == "EPERM"} == set(range(8)) - mine, out
+    members.executor.cancel(1, 0)
+
+
+def test_a_job_cannot_signal_slurms_daemons_and_the_cluster_stays_healthy(
+    members: Members, test_users: list[Account]
+) -> None:
+    alice, _ = test_users
+    rig = members.cluster.rig
+    daemons = rig.daemon_pids()
+    assert {"munged", "slurmctld", "slurmd-node02"} <= daemons.keys()
+    # $PPID: the slurmstepd (root) that runs this very task.
+    targets = {**daemons, "slurmstepd": "$PPID"}
+    script = "; ".join(
+        f'out=$(kill -KILL {pid} 2>&1); echo "{name} rc=$? $out"' for name, pid in targets.items()
+    )
+    out = members.run(1, alice, script, placement(node02=1))
+    lines = [line for line in out.splitlines() if " rc=" in line]
+    assert len(lines) == len(targets), out
+    for line in lines:
+        assert " rc=1 " in line and "Operation not permitted" in line, line
+    assert rig.daemon_pids() == daemons  # every daemon still runs, with the same pid
+    rig.wait_idle(10)
+    assert "UP" in members.cluster.run("scontrol", "ping")
+    assert members.run(2, alice, "echo still-schedules", placement(node04=1)) == "still-schedules\n"
 
 
 def test_an_unknown_account_is_refused_naming_it(tmp_path: Path) -> None:

@@ -77,6 +77,23 @@ def test_test_rig_puts_every_node_on_localhost_with_its_own_port() -> None:
     ]
 
 
+def test_a_confining_test_rig_runs_cgroup_v1_under_its_own_mount_point() -> None:
+    plain = render(tiny(), options=SlurmConfOptions(rig=RigOptions("/tmp/rig")))
+    assert "\nProctrackType=proctrack/linuxproc\nTaskPlugin=task/none\n" in plain["slurm.conf"]
+    assert plain["cgroup.conf"] == "CgroupPlugin=autodetect\n"
+    rig = RigOptions("/tmp/rig", cgroups=True)
+    files = render(tiny(), options=SlurmConfOptions(rig=rig))
+    assert "\nProctrackType=proctrack/cgroup\nTaskPlugin=task/cgroup\n" in files["slurm.conf"]
+    settings = [line for line in files["cgroup.conf"].splitlines() if not line.startswith("#")]
+    assert settings == [
+        "CgroupPlugin=cgroup/v1",
+        "CgroupMountpoint=/tmp/rig/cgroup",
+        "ConstrainCores=no",  # the rig's nodes claim more CPUs than the host has
+        "ConstrainDevices=yes",
+        "ConstrainRAMSpace=yes",
+    ]
+
+
 def test_mig_slices_are_typed_gres_beside_whole_gpus() -> None:
     mig = {"a02": tuple(MigSlot(7, "3g.40gb", s) for s in (0, 4))}
     rig = RigOptions("/r")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from aitc import __version__
-from aitc.cli import arch, client, lab, serve, sim
+from aitc.cli import arch, client, lab, report, serve, sim
 from aitc.cli import slurmconf as slurmconf_cli
 
 app = typer.Typer(
@@ -19,6 +19,7 @@ app.add_typer(lab.app, name="lab", help="Check and apply a lab description (lab.
 sim.register(app)
 serve.register(app)
 client.register(app)
+report.register(app)
 slurmconf_cli.register(arch.app)
 
 

@@ -19,14 +19,17 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aitc.control.clock import Clock
 from aitc.control.dispatch import Committed, commit_decisions, dispatch, exec_job, unix_users
 from aitc.control.executors.base import ExecReport, ExecStatus, Executor
+from aitc.control.gpuusage.sampler import SamplesGpus
 from aitc.control.holdings import Draining, Holdings
 from aitc.control.pending import PendingNotes, cancel_undispatched, record_dispatch
 from aitc.control.planner import Planner
@@ -40,9 +43,13 @@ from aitc.control.snapshot import (
 )
 from aitc.control.store import JobRow, Store, jobs_in_states, upsert_nodes
 from aitc.control.store.cluster import NodeRecord
+from aitc.control.store.gpu_usage import record_gpu_usage
 from aitc.domain.cluster import Cluster
 from aitc.domain.job import JobState
 from aitc.domain.lab import PolicySpec
+
+if TYPE_CHECKING:
+    from aitc.control.metrics import ControlMetrics
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +111,7 @@ class Controller:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.metrics: ControlMetrics | None = None  # set by aitc serve (/metrics)
 
     # -- time ---------------------------------------------------------------------------------
 
@@ -170,6 +178,7 @@ class Controller:
         for p in committed.preempted:  # after explain, which plans on the same capacity
             self.holdings.release(p.job_id, now)
         self._record_dispatch(handles.handles, handles.failures, now)
+        self._record_gpu_usage(now)
         return PassResult(
             started=tuple(handles.handles),
             preempted=tuple(p.job_id for p in committed.preempted),
@@ -196,9 +205,19 @@ class Controller:
         self._stop_attempts([(p.job_id, p.attempt) for p in committed.preempted])
         return committed
 
+    def _record_gpu_usage(self, now: float) -> None:
+        """Store the GPU usage aggregates the executor sampled since the last pass."""
+        if isinstance(self.executor, SamplesGpus):
+            usage = self.executor.gpu_usage()
+            if usage:
+                with self.store.session() as s:
+                    record_gpu_usage(session=s, usage=usage, now=now)
+
     def _record_dispatch(
         self, handles: dict[int, str], failures: dict[int, str], now: float
     ) -> None:
+        if failures and self.metrics is not None:
+            self.metrics.executor_error("start", len(failures))
         if handles or failures:
             with self.store.session() as s:
                 record_dispatch(session=s, handles=handles, failures=failures, now=now)
@@ -247,6 +266,8 @@ class Controller:
                 self.executor.cancel(*attempt)
             except Exception:  # noqa: BLE001 - one failed cancel must not stop the loop
                 log.exception("cannot stop job %s attempt %s", *attempt)
+                if self.metrics is not None:
+                    self.metrics.executor_error("cancel")
                 self._stopping.discard(attempt)
 
     def _refresh_inventory(self, now: float) -> None:
@@ -302,10 +323,16 @@ class Controller:
             busy = result is not None and result.busy
 
     def _guarded(self, fn: Callable[[], PassResult]) -> PassResult | None:
+        began = time.perf_counter()
         try:
-            return fn()
+            result = fn()
+            if self.metrics is not None:
+                self.metrics.pass_seconds.observe(time.perf_counter() - began)
+            return result
         except Exception:  # noqa: BLE001 - the loop must survive a bad pass (and say why)
             log.exception("controller pass failed; retrying")
+            if self.metrics is not None:
+                self.metrics.executor_error("pass")
             self._stop.wait(1.0)
             return None
 

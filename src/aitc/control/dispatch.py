@@ -137,7 +137,8 @@ def unix_users(*, session: Session, member_ids: set[str]) -> dict[str, str]:
 
 
 def _may_start(row: JobRow) -> bool:
-    return row.state == JobState.PENDING and not row.cancel_requested
+    # a job held since the pass planned it does not start (its row is locked here)
+    return row.state == JobState.PENDING and not row.cancel_requested and not row.held
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,9 +4,12 @@ may start, the handle of each dispatched attempt, and the failure of jobs that c
 Reasons and estimates are written only when they changed, so a long queue costs the store a
 few rows per pass, not one per pending job.
 
-The pending jobs of disabled members are held: they are left out of the engine's queue
-(``hold_disabled``) and wait with the reason ``member_disabled`` until the member is enabled
-again; their running jobs run on (an admin may stop them: ``aitc member disable --stop-running``).
+Some pending jobs are left out of the engine's queue (``hold_disabled``), each with a reason
+written once: the jobs of disabled members (``member_disabled``, until the member is enabled
+again; their running jobs run on, unless an admin stops them with ``aitc member disable
+--stop-running``), held jobs (``held``, until ``aitc release``), and the tasks of a throttled
+job array beyond its limit (``array_throttle``: ``--array 0-99%10`` lets at most 10 tasks be
+starting or running at once; the lowest task ids go first).
 """
 
 from __future__ import annotations
@@ -14,14 +17,15 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from aitc.control.dispatch import Committed
 from aitc.control.planner import Plan
-from aitc.control.snapshot import Snapshot
+from aitc.control.snapshot import ACTIVE, Snapshot
 from aitc.control.store import JobRow, MemberRow, Store, set_pending_reasons, transition
-from aitc.control.store.directory import held_reason
+from aitc.control.store.directory import MEMBER_DISABLED, held_reason
+from aitc.control.store.jobs import HELD, hold_reason
 from aitc.domain.ids import JobId
 from aitc.domain.job import JobState
 from aitc.engine.pending import PendingQueue
@@ -29,6 +33,7 @@ from aitc.engine.scheduler import is_impossible
 from aitc.engine.view import Reason
 
 Note = tuple[str, float | None]
+ARRAY_THROTTLE = "array_throttle"
 
 
 class PendingNotes:
@@ -36,20 +41,25 @@ class PendingNotes:
 
     def __init__(self) -> None:
         self._written: dict[int, Note] = {}
-        self._held: set[int] = set()
+        self._held: dict[int, str] = {}  # job id -> the code of the reason written for it
 
     def hold_disabled(self, session: Session, snapshot: Snapshot) -> Snapshot:
-        """``snapshot`` without the pending jobs of disabled members; their reason
-        (``member_disabled``) is written once per job, in ``session``."""
+        """``snapshot`` without the pending jobs that must not be scheduled now (the jobs of
+        disabled members, held jobs, array tasks over their throttle); each one's reason is
+        written once (again when it changes), in ``session``."""
         disabled = set(session.scalars(select(MemberRow.id).where(MemberRow.enabled.is_(False))))
-        held = {int(j.id) for j in snapshot.pending if j.member in disabled}
+        held = {int(j.id): MEMBER_DISABLED for j in snapshot.pending if j.member in disabled}
+        for job_id, code in _held_or_throttled(session).items():
+            held.setdefault(job_id, code)
+        for gone in set(self._held) - set(held):  # released: its reasons are written anew
+            self._written.pop(gone, None)
         if not held:
             self._held.clear()
             return snapshot
-        new = sorted(held - self._held)
+        new = sorted(j for j, code in held.items() if self._held.get(j) != code)
         if new:
             for row in session.scalars(select(JobRow).where(JobRow.id.in_(new))):
-                row.pending_reasons, row.estimated_start = [held_reason(row.member_id)], None
+                row.pending_reasons, row.estimated_start = [_reason(row, held[row.id])], None
         self._held = held
         kept = PendingQueue(j for j in snapshot.pending if int(j.id) not in held)
         return Snapshot(pending=kept, active=snapshot.active)
@@ -100,6 +110,52 @@ class PendingNotes:
         for gone in set(self._written) - alive:
             del self._written[gone]
         return out
+
+
+def _held_or_throttled(session: Session) -> dict[int, str]:
+    """Pending jobs that are held (``held``) or over their array's throttle
+    (``array_throttle``): one query over the pending and active jobs that have either."""
+    stmt = (
+        select(JobRow.id, JobRow.state, JobRow.held, JobRow.array_job_id, JobRow.array_throttle)
+        .where(
+            JobRow.state.in_([s.value for s in (JobState.PENDING, *ACTIVE)]),
+            or_(JobRow.held.is_(True), JobRow.array_throttle.is_not(None)),
+        )
+        .order_by(JobRow.id)
+    )
+    out: dict[int, str] = {}
+    room: dict[int, int] = {}  # array id -> how many more tasks may start
+    rows = session.execute(stmt).all()
+    for r in rows:
+        if r.array_throttle is not None:
+            room.setdefault(r.array_job_id, r.array_throttle)
+            if r.state != JobState.PENDING.value:
+                room[r.array_job_id] -= 1
+    for r in rows:
+        if r.state != JobState.PENDING.value:
+            continue
+        if r.held:
+            out[r.id] = HELD
+        elif r.array_throttle is not None:
+            if room[r.array_job_id] > 0:
+                room[r.array_job_id] -= 1
+            else:
+                out[r.id] = ARRAY_THROTTLE
+    return out
+
+
+def _reason(row: JobRow, code: str) -> dict[str, object]:
+    if code == MEMBER_DISABLED:
+        return held_reason(row.member_id)
+    if code == HELD:
+        written = (row.pending_reasons or [{}])[0]
+        return written if written.get("code") == HELD else hold_reason("its owner or an admin")
+    return {
+        "code": ARRAY_THROTTLE,
+        "message": f"array job {row.array_job_id} runs at most {row.array_throttle} of its "
+        "tasks at once (--array ...%N); this one starts when one of them ends",
+        "details": {"array_job_id": row.array_job_id, "throttle": row.array_throttle},
+    }
 
 
 def _fingerprint(reasons: Sequence[Reason]) -> str:

@@ -26,6 +26,7 @@ from aitc.control.executors.base import Executor, KnowsTopology
 from aitc.control.executors.inventory import cluster_from_inventory
 from aitc.control.executors.registry import ExecutorSettings, create_executor
 from aitc.control.store import MemberRow, Store, apply_lab
+from aitc.control.store.directory import ensure_operators_project
 from aitc.control.store.tokens import bootstrap_admin
 from aitc.domain.lab import Lab, PolicySpec
 
@@ -144,6 +145,8 @@ class Server:
             if admin is not None and admin.unix_user is None:
                 # The operators' admin runs jobs as the account that runs the server.
                 admin.unix_user = server_account().name
+            if admin is not None:  # its jobs go to the operators' project without --project
+                ensure_operators_project(session=s)
             return token
 
     def banner(self) -> str:

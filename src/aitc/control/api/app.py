@@ -12,9 +12,10 @@ from aitc.control.api.authcache import AuthCache
 from aitc.control.api.bodylimit import BodyLimit
 from aitc.control.api.deps import AUTH_THREADS, REQUEST_SESSIONS, StoreDep
 from aitc.control.api.logs import FOLLOW_THREADS, FollowSlots
-from aitc.control.api.routes import admin, cluster, jobs
+from aitc.control.api.routes import admin, cluster, jobs, metrics, report
 from aitc.control.api.schemas import Health
 from aitc.control.api.settings import Settings
+from aitc.control.metrics import AuthFailures, ControlMetrics
 from aitc.control.store.batch import GroupCommit
 from aitc.control.store.db import Store
 
@@ -38,8 +39,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.auth_limiter = anyio.CapacityLimiter(AUTH_THREADS)
     app.state.session_slots = anyio.Semaphore(REQUEST_SESSIONS)
     errors.install(app)
-    for module in (jobs, cluster, admin):
+    for module in (jobs, cluster, admin, report):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.state.metrics = ControlMetrics(store)
+    app.include_router(metrics.router)  # /metrics, where Prometheus looks
+    app.add_middleware(AuthFailures, metrics=lambda: app.state.metrics)
     app.add_api_route("/healthz", healthz, methods=["GET"], response_model=Health, tags=["health"])
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app

@@ -67,6 +67,13 @@ class JobCreate(BaseModel):
     priority: Priority = Priority.STANDARD
     env: dict[Text, Text] = Field(default_factory=dict, max_length=1024)
     workdir: Text | None = Field(None, max_length=4096)
+    hold: bool = Field(False, strict=True, description="Submit held: pending until released.")
+    array: Text | None = Field(
+        None,
+        max_length=1000,
+        description="A job array in Slurm's syntax (0-99, 1,3,5, 0-15:4, then %N to run at "
+        "most N tasks at once): one job per task; the answer is the first task.",
+    )
 
     def to_spec(self) -> JobSpec:
         return JobSpec(
@@ -81,6 +88,8 @@ class JobCreate(BaseModel):
             priority=self.priority,
             env=dict(self.env),
             workdir=self.workdir,
+            hold=self.hold,
+            array=self.array,
         )
 
 
@@ -122,6 +131,10 @@ class JobPublic(BaseModel):
     cancel_requested: bool
     pending_reasons: list[ReasonPublic]
     estimated_start: datetime | None
+    held: bool = Field(False, description="Held: left out of scheduling until released.")
+    array_job_id: int | None = Field(None, description="The array's id (its first task's).")
+    array_task_id: int | None = None
+    array_throttle: int | None = Field(None, description="At most this many tasks run at once.")
 
     @classmethod
     def of(cls, job: JobRow, viewer: Caller) -> JobPublic:
@@ -155,6 +168,10 @@ class JobPublic(BaseModel):
             cancel_requested=job.cancel_requested,
             pending_reasons=[ReasonPublic(**r) for r in job.pending_reasons or []],
             estimated_start=when(job.estimated_start),
+            held=bool(job.held),
+            array_job_id=job.array_job_id,
+            array_task_id=job.array_task_id,
+            array_throttle=job.array_throttle,
         )
 
 

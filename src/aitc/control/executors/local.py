@@ -49,6 +49,15 @@ from aitc.control.executors.gpus import (
 )
 from aitc.control.executors.jobenv import job_environment
 from aitc.control.executors.registry import ExecutorSettings
+from aitc.control.gpuusage.nvml import NvmlReader
+from aitc.control.gpuusage.sampler import (
+    DEFAULT_INTERVAL_S,
+    DeviceReader,
+    GpuSampler,
+    device_uuids,
+    interval_option,
+)
+from aitc.control.gpuusage.samples import UsageAggregate
 from aitc.domain.job import NodeAlloc
 from aitc.errors import ExecutorError
 
@@ -79,6 +88,8 @@ class LocalExecutor:
         supervisor: Sequence[str] = (),
         confine: bool = True,
         pids_limit: int = DEFAULT_PIDS_LIMIT,
+        gpu_sample_s: float = DEFAULT_INTERVAL_S,
+        gpu_reader: DeviceReader | None = None,
     ) -> None:
         self.state_dir = Path(state_dir).resolve()
         self.node_name = node_name or socket.gethostname()
@@ -102,6 +113,9 @@ class LocalExecutor:
         self._cgroup_prefix = hashlib.sha1(str(self.state_dir).encode()).hexdigest()[:8]
         self._launched: dict[Key, subprocess.Popen[bytes]] = {}
         self._ended_reported: list[str] = []
+        # GPU usage of running attempts (NVML; virtual GPUs report nothing), see gpuusage/.
+        self.gpu_sampler = GpuSampler(gpu_reader or NvmlReader(), gpu_sample_s)
+        self._device_uuids: dict[Key, tuple[str, ...]] = {}
         # Private to the server's user: attempt records hold each job's environment.
         self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         for sub in (ATTEMPTS, DONE, "logs"):
@@ -255,7 +269,28 @@ class LocalExecutor:
             if report.status != ExecStatus.RUNNING:
                 self._ended_reported.append(entry.name)
                 self._launched.pop(key, None)
+                self._device_uuids.pop(key, None)
+        self._sample_gpus(reports)
         return reports
+
+    def _sample_gpus(self, reports: Sequence[ExecReport]) -> None:
+        running = {
+            (r.job_id, r.attempt): self._attempt_devices((r.job_id, r.attempt))
+            for r in reports
+            if r.status == ExecStatus.RUNNING
+        }
+        self.gpu_sampler.sample(self._clock(), running)
+
+    def _attempt_devices(self, key: Key) -> tuple[str, ...]:
+        if key not in self._device_uuids:
+            spec = self._dir(*key).spec()
+            visible = spec.env.get("CUDA_VISIBLE_DEVICES", "") if spec else ""
+            self._device_uuids[key] = device_uuids(visible, self._gpus)
+        return self._device_uuids[key]
+
+    def gpu_usage(self) -> dict[Key, UsageAggregate]:
+        """The attempts' GPU usage aggregates changed since the last call."""
+        return self.gpu_sampler.take()
 
     def _archive_acknowledged(self) -> None:
         for name in self._ended_reported:
@@ -408,4 +443,5 @@ def from_settings(settings: ExecutorSettings) -> LocalExecutor:
         single_user=settings.options.get("single_user", "") in ("1", "true", "yes"),
         supervisor=shlex.split(settings.options.get("supervisor", "")),
         confine=settings.options.get("cgroups", "on") != "off",
+        gpu_sample_s=interval_option(settings.options.get("gpu_sample_s")),
     )

@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
+from aitc.control.executors.base import GpuInfo
 from aitc.control.gpuusage.samples import GpuSample, UsageAccumulator, UsageAggregate
+from aitc.errors import ConfigError
 
 Key = tuple[int, int]  # (job id, attempt)
 DEFAULT_INTERVAL_S = 10.0
@@ -33,7 +35,9 @@ class SamplesGpus(Protocol):
 class GpuSampler:
     def __init__(self, reader: DeviceReader, interval_s: float = DEFAULT_INTERVAL_S) -> None:
         if interval_s <= 0:
-            raise ValueError(f"gpu_sample_s: must be more than 0 seconds, got {interval_s}")
+            raise ConfigError(
+                f"must be more than 0 seconds, got {interval_s}", field="gpu_sample_s"
+            )
         self.reader, self.interval_s = reader, interval_s
         self._acc: dict[Key, UsageAccumulator] = {}
         self._changed: set[Key] = set()
@@ -70,3 +74,26 @@ class GpuSampler:
                 out[key] = aggregate
         self._changed = set()
         return out
+
+
+def device_uuids(visible: str, gpus: Sequence[GpuInfo]) -> tuple[str, ...]:
+    """The UUIDs behind an attempt's ``CUDA_VISIBLE_DEVICES`` (GPU indices or a MIG UUID)."""
+    if visible.startswith("MIG-"):
+        return (visible,)
+    by_index = {str(g.index): g.uuid for g in gpus}
+    return tuple(by_index[i] for i in visible.split(",") if i in by_index)
+
+
+def interval_option(value: str | None) -> float:
+    """``--executor-option gpu_sample_s=S``: seconds between samples, more than 0."""
+    if value is None:
+        return DEFAULT_INTERVAL_S
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0 or seconds == float("inf"):
+        raise ConfigError(
+            f"must be a number of seconds more than 0, got {value!r}", field="gpu_sample_s"
+        )
+    return seconds

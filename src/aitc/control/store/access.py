@@ -102,13 +102,14 @@ def require_admin(caller: Caller) -> None:
         raise AccessDeniedError("only an admin may do this")
 
 
-def check_may_cancel(caller: Caller, job: JobRow) -> None:
-    """Raise ``AccessDeniedError`` unless ``caller`` may cancel ``job`` (which it can see)."""
+def check_may_cancel(caller: Caller, job: JobRow, verb: str = "cancel") -> None:
+    """Raise ``AccessDeniedError`` unless ``caller`` may cancel ``job`` (which it can see); the
+    same rule says who may hold and release it (``verb``)."""
     if caller.is_admin or job.member_id == caller.member_id:
         return
     if caller.role is Role.INSTRUCTOR and job.org_id == caller.org_id:
         return
-    raise AccessDeniedError(f"you may not cancel job {job.id}: it belongs to {job.member_id}")
+    raise AccessDeniedError(f"you may not {verb} job {job.id}: it belongs to {job.member_id}")
 
 
 def project_for_submit(*, session: Session, caller: Caller, project_id: str) -> str:
@@ -144,9 +145,10 @@ _NTH_RECENT = (
 PENDING_RETRY_S = 60.0
 
 
-def check_limits(*, session: Session, caller: Caller, gpus: int, now: float) -> None:
-    """Raise ``LimitExceededError`` when a submission of ``gpus`` GPUs by ``caller`` passes
-    one of their limits (``Caller.limits``); a limit that is not set costs no query."""
+def check_limits(*, session: Session, caller: Caller, gpus: int, now: float, jobs: int = 1) -> None:
+    """Raise ``LimitExceededError`` when a submission of ``jobs`` jobs (an array has several)
+    of ``gpus`` GPUs each by ``caller`` passes one of their limits (``Caller.limits``); a limit
+    that is not set costs no query."""
     limits, conn = caller.limits, session.connection()
     params = {"member_id": caller.member_id}
     cap = limits.max_running_gpus
@@ -159,11 +161,12 @@ def check_limits(*, session: Session, caller: Caller, gpus: int, now: float) -> 
         )
     cap = limits.max_pending_jobs
     pending = 0 if cap is None else int(conn.execute(_PENDING_OF, params).scalar() or 0)
-    if cap is not None and pending >= cap:
+    if cap is not None and pending + jobs > cap:
+        adding = f" and this submission adds {jobs}" if jobs > 1 else ""
         raise LimitExceededError(
             "max_pending_jobs",
-            f"you have {pending} jobs pending, your limit is max_pending_jobs={cap}; submit "
-            "again once some have started, or cancel some",
+            f"you have {pending} jobs pending{adding}, your limit is max_pending_jobs={cap}; "
+            "submit again once some have started, or cancel some",
             retry_after=PENDING_RETRY_S,
         )
     cap = limits.submissions_per_minute

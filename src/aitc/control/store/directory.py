@@ -25,6 +25,10 @@ from aitc.domain.org import Member, Organisation, Project, Role
 from aitc.errors import ConflictError, NotFoundError
 
 MEMBER_DISABLED = "member_disabled"
+# The operators' organisation and project: ``aitc serve`` makes the bootstrap admin a member,
+# so that an operator's first ``aitc submit`` needs no --project. Not managed by lab.yaml
+# (unless a lab defines an organisation or project of this id itself).
+OPERATORS = "operators"
 
 
 def _apply(row: object, label: str, values: dict[str, object]) -> list[str]:
@@ -115,7 +119,7 @@ def disable_missing(
     stmt = select(model).where(model.enabled.is_(True))  # type: ignore[attr-defined]
     changes = []
     for row in session.scalars(stmt):
-        if row.id in keep_set or (only_with_org and row.org_id is None):
+        if row.id in keep_set or (only_with_org and row.org_id is None) or row.id == OPERATORS:
             continue
         row.enabled = False
         changes.append(f"{label} {row.id}: disabled")
@@ -192,3 +196,33 @@ def _enabled_admins(session: Session) -> int:
         MemberRow.role == Role.ADMIN.value, MemberRow.enabled.is_(True)
     )
     return int(session.scalar(stmt) or 0)
+
+
+def ensure_operators_project(*, session: Session, admin_id: str = "admin") -> list[str]:
+    """Make sure the operators' organisation and project exist (enabled) and that the
+    bootstrap admin belongs to the project, so that the admin's jobs need no --project.
+
+    The organisation weighs like any other (share 1, no quota); fair share only counts it while
+    it has jobs pending. Existing rows are left as they are, so an operator (or a lab that
+    defines them) may change their share.
+    """
+    changes: list[str] = []
+    org = session.get(OrganisationRow, OPERATORS)
+    if org is None:
+        session.add(OrganisationRow(id=OPERATORS, name="Operators", kind="research", share=1.0))
+        changes.append(f"organisation {OPERATORS}: created")
+    else:
+        org.enabled = True
+    session.flush()
+    project = session.get(ProjectRow, OPERATORS)
+    if project is None:
+        session.add(ProjectRow(id=OPERATORS, name="Operators", org_id=OPERATORS, share=1.0))
+        changes.append(f"project {OPERATORS}: created")
+    else:
+        project.enabled = True
+    session.flush()
+    link = session.get(ProjectMemberRow, (OPERATORS, admin_id))
+    if link is None and session.get(MemberRow, admin_id) is not None:
+        session.add(ProjectMemberRow(project_id=OPERATORS, member_id=admin_id))
+        changes.append(f"member {admin_id}: joined {OPERATORS}")
+    return changes

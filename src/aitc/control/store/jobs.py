@@ -25,8 +25,8 @@ from aitc.control.store.access import (
     visible_jobs,
 )
 from aitc.control.store.cluster import check_fits_cluster
-from aitc.control.store.models import JobEventRow, JobRow
-from aitc.control.store.specs import JobSpec, check_spec_shape, placement_to_json
+from aitc.control.store.models import JobEventRow, JobRow, ProjectRow
+from aitc.control.store.specs import JobSpec, array_tasks, check_spec_shape, placement_to_json
 from aitc.domain.job import JobState, Placement
 from aitc.errors import ConfigError, ConflictError, NotFoundError, StoreError
 
@@ -38,6 +38,10 @@ ALLOWED: dict[JobState, frozenset[JobState]] = {
     JobState.STARTING: frozenset(set(JobState) - {JobState.STARTING}),
     JobState.RUNNING: frozenset(set(JobState) - {JobState.STARTING, JobState.RUNNING}),
 }
+HELD = "held"
+# What each task of an array finds in its environment (Slurm's names too, for ported scripts).
+_ARRAY_NAMES = ("JOB_ID", "TASK_ID", "TASK_COUNT", "TASK_MIN", "TASK_MAX")
+ARRAY_ENV = tuple(f"{p}_ARRAY_{n}" for p in ("AITC", "SLURM") for n in _ARRAY_NAMES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +55,8 @@ class JobFilters:
     limit: int = 100
     offset: int = 0
     oldest_first: bool = False
+    ended_since: float | None = None
+    array_job_id: int | None = None
 
 
 def create_job(
@@ -71,8 +77,11 @@ def create_job(
     per limit the member has.
     """
     check_spec_shape(spec)
+    tasks, throttle = array_tasks(spec.array) if spec.array is not None else ((), None)
     try:
-        check_limits(session=session, caller=caller, gpus=spec.gpu_count, now=now)
+        check_limits(
+            session=session, caller=caller, gpus=spec.gpu_count, now=now, jobs=len(tasks) or 1
+        )
     except LimitExceededError:
         earlier = _by_key(session, caller.member_id, idempotency_key) if idempotency_key else None
         if earlier is None:
@@ -85,6 +94,8 @@ def create_job(
         raise ConfigError(str(exc), field="project") from None
     check_fits_cluster(session=session, spec=spec)
     values = _row_values(spec, project, org, caller.member_id, now, idempotency_key)
+    if tasks:
+        values.update(array_task_id=tasks[0], array_throttle=throttle)
     job_id = _insert_once(session, values)
     if job_id is None:
         earlier = _by_key(session, caller.member_id, idempotency_key or "")
@@ -95,7 +106,49 @@ def create_job(
     make_transient_to_detached(job)
     session.add(job)  # persistent from here on, without reading it back
     _append_event(session, job, None, JobState.PENDING, "submitted", now, core=True)
+    if spec.hold:
+        job.pending_reasons = [hold_reason(caller.member_id)]
+    if tasks:
+        _add_array_tasks(session, job, spec, tasks, now)
     return job, True
+
+
+def _add_array_tasks(
+    session: Session, first: JobRow, spec: JobSpec, tasks: tuple[int, ...], now: float
+) -> None:
+    """Make ``first`` the first task of an array (its id is the array's) and store the others,
+    each with its task id in its environment (``ARRAY_ENV``)."""
+    first.array_job_id = first.id
+    first.spec = _task_spec(spec, first.id, tasks, tasks[0])
+    session.flush()
+    rows = []
+    for task in tasks[1:]:
+        row = {c.key: getattr(first, c.key) for c in JobRow.__table__.columns if c.key != "id"}
+        row = {k: v for k, v in row.items() if v is not None}  # NULL, not JSON null
+        row.update(
+            spec=_task_spec(spec, first.id, tasks, task), array_task_id=task, idempotency_key=None
+        )
+        rows.append(row)
+    if not rows:
+        return
+    ids = session.scalars(
+        insert(JobRow).returning(JobRow.id, sort_by_parameter_order=True), rows
+    ).all()
+    event = dict(at=now, from_state=None, to_state=JobState.PENDING.value, attempt=0)
+    session.connection().execute(
+        _INSERT_EVENT, [{**event, "job_id": i, "cause": "submitted"} for i in ids]
+    )
+
+
+def _task_spec(spec: JobSpec, array_id: int, tasks: tuple[int, ...], task: int) -> dict[str, Any]:
+    out = spec.to_json()
+    numbers = (array_id, task, len(tasks), tasks[0], tasks[-1])
+    env = dict(out["env"])
+    for prefix in ("AITC", "SLURM"):
+        for name, value in zip(_ARRAY_NAMES, numbers, strict=True):
+            env[f"{prefix}_ARRAY_{name}"] = str(value)
+    out["env"] = env
+    return out
 
 
 def _insert_once(session: Session, values: dict[str, Any]) -> int | None:
@@ -140,7 +193,10 @@ def _by_key(session: Session, member_id: str, key: str) -> JobRow | None:
 
 
 def _same_request(job: JobRow, spec: JobSpec) -> JobRow:
-    if json.dumps(job.spec, sort_keys=True) != json.dumps(spec.to_json(), sort_keys=True):
+    stored = dict(job.spec)
+    if job.array_job_id is not None:  # an array's first task: compare without the task's env
+        stored["env"] = {k: v for k, v in stored["env"].items() if k not in ARRAY_ENV}
+    if json.dumps(stored, sort_keys=True) != json.dumps(spec.to_json(), sort_keys=True):
         raise ConflictError("this Idempotency-Key was already used for a different job")
     return job
 
@@ -148,9 +204,23 @@ def _same_request(job: JobRow, spec: JobSpec) -> JobRow:
 def _resolve_project(session: Session, caller: Caller, spec: JobSpec) -> str:
     if spec.project is not None:
         return spec.project
-    if len(caller.projects) != 1:
-        raise ConfigError("required (you belong to several projects, or none)", field="project")
-    return next(iter(caller.projects))
+    if len(caller.projects) == 1:
+        return next(iter(caller.projects))
+    if caller.projects:
+        names = ", ".join(sorted(caller.projects))
+        raise ConfigError(
+            f"required: you belong to several projects ({names}); name one", field="project"
+        )
+    if caller.is_admin:
+        known = list(session.scalars(select(ProjectRow.id).order_by(ProjectRow.id).limit(11)))
+        listed = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "")
+        raise ConfigError(
+            f"required: you belong to no project; as an admin you may name any ({listed})",
+            field="project",
+        )
+    raise ConfigError(
+        "required: you belong to no project; ask an admin to add you to one", field="project"
+    )
 
 
 def _row_values(
@@ -169,6 +239,10 @@ def _row_values(
         time_limit=spec.time_limit,
         priority=str(spec.priority),
         state=JobState.PENDING.value,
+        held=spec.hold,
+        array_job_id=None,
+        array_task_id=None,
+        array_throttle=None,
         submitted_at=now,
         attempt=0,
         cause="",
@@ -238,9 +312,12 @@ def transition(
     _append_event(session, job, frm, to, cause, now)
 
 
-def get_job(*, session: Session, caller: Caller, job_id: int) -> JobRow:
-    """The job ``job_id`` if ``caller`` may see it; ``NotFoundError`` otherwise."""
+def get_job(*, session: Session, caller: Caller, job_id: int, lock: bool = False) -> JobRow:
+    """The job ``job_id`` if ``caller`` may see it; ``NotFoundError`` otherwise. ``lock``
+    holds its row until the transaction ends (the controller may be writing it)."""
     stmt = select(JobRow).where(JobRow.id == job_id, visible_jobs(caller))
+    if lock:
+        stmt = stmt.with_for_update()
     job = session.scalars(stmt).first()
     if job is None:
         raise NotFoundError(f"no job {job_id}")
@@ -256,9 +333,12 @@ def list_jobs(*, session: Session, caller: Caller, filters: JobFilters) -> tuple
         (JobRow.project_id, filters.project),
         (JobRow.org_id, filters.org),
         (JobRow.member_id, filters.member),
+        (JobRow.array_job_id, filters.array_job_id),
     ):
         if value is not None:
             where.append(column == value)
+    if filters.ended_since is not None:
+        where.append(JobRow.ended_at >= filters.ended_since)
     order = JobRow.id.asc() if filters.oldest_first else JobRow.id.desc()
     stmt = select(JobRow).where(*where).order_by(order)
     rows = session.scalars(stmt.limit(filters.limit).offset(filters.offset)).all()
@@ -282,6 +362,47 @@ def cancel_job(*, session: Session, caller: Caller, job_id: int, now: float) -> 
     elif state in _ACTIVE and not job.cancel_requested:
         job.cancel_requested = True
         job.cause = f"cancel requested by {caller.member_id}"
+    return job
+
+
+def hold_reason(by: str) -> dict[str, Any]:
+    """Why a held job waits (a ``jobs.pending_reasons`` entry)."""
+    return {
+        "code": HELD,
+        "message": f"held by {by}: it stays pending until released (aitc release)",
+        "details": {"by": by},
+    }
+
+
+def hold_job(*, session: Session, caller: Caller, job_id: int, now: float) -> JobRow:
+    """Hold a pending job: it stays pending and the controller leaves it out of scheduling
+    until ``release_job``. Whoever may cancel a job may hold it. ``ConflictError`` unless it
+    is pending; holding a held job changes nothing."""
+    job = _pending_for_change(session, caller, job_id, "hold")
+    if not job.held:
+        job.held = True
+        job.pending_reasons, job.estimated_start = [hold_reason(caller.member_id)], None
+        cause = f"held by {caller.member_id}"
+        _append_event(session, job, JobState.PENDING, JobState.PENDING, cause, now)
+    return job
+
+
+def release_job(*, session: Session, caller: Caller, job_id: int, now: float) -> JobRow:
+    """Release a held job: the controller schedules it again from its next pass."""
+    job = _pending_for_change(session, caller, job_id, "release")
+    if job.held:
+        job.held = False
+        job.pending_reasons, job.estimated_start = None, None
+        cause = f"released by {caller.member_id}"
+        _append_event(session, job, JobState.PENDING, JobState.PENDING, cause, now)
+    return job
+
+
+def _pending_for_change(session: Session, caller: Caller, job_id: int, verb: str) -> JobRow:
+    job = get_job(session=session, caller=caller, job_id=job_id, lock=True)
+    check_may_cancel(caller, job, verb)
+    if job.state != JobState.PENDING.value:
+        raise ConflictError(f"job {job_id} is {job.state}: only a pending job can be {verb}d")
     return job
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -112,9 +113,12 @@ class ApiTokenRow(Base):
 class JobRow(Base):
     """One job: the request (``spec`` plus the columns the scheduler filters on), where it runs,
     and how its life went. ``pending_reasons`` and ``estimated_start`` are written by the
-    controller after each scheduling pass; ``cancel_requested`` asks it to stop a running job.
-    The controller records ``handle`` (pid, Slurm job id) and the log files of the current
-    attempt (``stdout_path``, ``stderr_path``) when it dispatches; the API serves logs from them."""
+    controller after each scheduling pass; ``cancel_requested`` asks it to stop a running job;
+    a ``held`` pending job is left out of scheduling until it is released. The tasks of a job
+    array share ``array_job_id`` (the id of the first task) and each has its ``array_task_id``;
+    ``array_throttle`` caps how many of them run at once. The controller records ``handle``
+    (pid, Slurm job id) and the log files of the current attempt (``stdout_path``,
+    ``stderr_path``) when it dispatches; the API serves logs from them."""
 
     __tablename__ = "jobs"
     __table_args__ = (
@@ -149,6 +153,10 @@ class JobRow(Base):
     handle: Mapped[str | None] = mapped_column(String(200), nullable=True)
     stdout_path: Mapped[str | None] = mapped_column(Text, nullable=True)
     stderr_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    array_job_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    array_task_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    array_throttle: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class JobEventRow(Base):

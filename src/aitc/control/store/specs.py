@@ -19,6 +19,10 @@ ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # The shortest time limit: executors check limits about once a second, so a shorter one would
 # be enforced late anyway (and a 1 ms limit is a typo for something else).
 MIN_TIME_LIMIT_S = 1.0
+# Job arrays: at most this many tasks in one submission, with indices up to MAX_ARRAY_INDEX.
+MAX_ARRAY_TASKS = 10_000
+MAX_ARRAY_INDEX = 1_000_000
+_ARRAY_ITEM = re.compile(r"(\d+)(?:-(\d+)(?::(\d+))?)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +40,8 @@ class JobSpec:
     priority: Priority = Priority.STANDARD
     env: Mapping[str, str] = field(default_factory=dict)
     workdir: str | None = None
+    hold: bool = False
+    array: str | None = None  # Slurm's syntax: "0-99%10", "1,3,5", "0-15:4"
 
     @property
     def gpu_count(self) -> int:
@@ -86,6 +92,46 @@ def check_spec_shape(spec: JobSpec) -> None:
             raise ConfigError("must be an absolute path", field="workdir")
     _check_env(spec.env)
     _check_gpus(spec)
+    if spec.array is not None:
+        array_tasks(spec.array)
+
+
+def array_tasks(text: str) -> tuple[tuple[int, ...], int | None]:
+    """The task indices and the throttle of an array expression in Slurm's syntax:
+    comma-separated indices (``1,3,5``), ranges (``0-99``) and stepped ranges (``0-15:4``),
+    then optionally ``%N``, at most N tasks running at once. ``ConfigError`` on ``array``."""
+    body, sep, throttle_text = text.strip().partition("%")
+    throttle = None
+    if sep:
+        if not throttle_text.isdigit() or int(throttle_text) < 1:
+            raise ConfigError(
+                f"the throttle after % must be a whole number of at least 1 (got {text!r})",
+                field="array",
+            )
+        throttle = int(throttle_text)
+    indices: set[int] = set()
+    for item in body.split(","):
+        tasks = _array_item(item.strip(), text)
+        if len(indices) + len(tasks) > MAX_ARRAY_TASKS:
+            raise ConfigError(f"at most {MAX_ARRAY_TASKS} tasks per array", field="array")
+        indices.update(tasks)
+    return tuple(sorted(indices)), throttle
+
+
+def _array_item(item: str, text: str) -> range:
+    m = _ARRAY_ITEM.fullmatch(item)
+    if m is None:
+        raise ConfigError(
+            f"{text!r} is not an array like 0-99, 1,3,5, 0-15:4 or 0-99%10", field="array"
+        )
+    first = int(m[1])
+    last = int(m[2]) if m[2] is not None else first
+    step = int(m[3]) if m[3] is not None else 1
+    if last < first or step < 1:
+        raise ConfigError(f"{item!r}: a range goes up, by a step of at least 1", field="array")
+    if last > MAX_ARRAY_INDEX:
+        raise ConfigError(f"task indices go up to {MAX_ARRAY_INDEX} (got {last})", field="array")
+    return range(first, last + 1, step)
 
 
 def _check_env(env: Mapping[str, str]) -> None:

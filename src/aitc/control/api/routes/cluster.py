@@ -97,11 +97,16 @@ def read_queue(
     session: SessionDep,
     caller: CallerDep,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    member: Annotated[str | None, Query(max_length=64)] = None,
+    project: Annotated[str | None, Query(max_length=64)] = None,
 ) -> QueuePublic:
-    """Running jobs, then pending jobs in the order they were submitted (those you may see)."""
+    """Running jobs, then pending jobs in the order they were submitted (those you may see;
+    of one member or project if asked)."""
 
     def pick(states: tuple[JobState, ...]) -> list[JobPublic]:
-        filters = JobFilters(states=states, limit=limit, oldest_first=True)
+        filters = JobFilters(
+            states=states, limit=limit, oldest_first=True, member=member, project=project
+        )
         return [
             JobPublic.of(j, caller)
             for j in list_jobs(session=session, caller=caller, filters=filters)[0]

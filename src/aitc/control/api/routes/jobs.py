@@ -48,8 +48,10 @@ from aitc.control.store.jobs import (
     cancel_job,
     create_job,
     get_job,
+    hold_job,
     job_events,
     list_jobs,
+    release_job,
 )
 from aitc.control.store.models import JobRow
 from aitc.control.store.specs import JobSpec
@@ -155,10 +157,14 @@ def read_jobs(
     project: Filter = None,
     organisation: Filter = None,
     member: Filter = None,
+    array: Annotated[int | None, Query(ge=1, le=MAX_ID, description="An array's id.")] = None,
+    since: Annotated[
+        float | None, Query(ge=0, le=1e11, description="Ended at or after (epoch seconds).")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> JobsPublic:
-    """The jobs you may see, newest first."""
+    """The jobs you may see, newest first (`since`: those that ended since then)."""
     filters = JobFilters(
         states=tuple(state or ()),
         project=project,
@@ -166,6 +172,8 @@ def read_jobs(
         member=member,
         limit=limit,
         offset=offset,
+        ended_since=since,
+        array_job_id=array,
     )
     rows, count = list_jobs(session=session, caller=caller, filters=filters)
     return JobsPublic(data=[JobPublic.of(j, caller) for j in rows], count=count)
@@ -184,6 +192,27 @@ def cancel(
 ) -> JobPublic:
     """Cancel a job: a pending one at once, a running one as soon as the controller stops it."""
     job = cancel_job(session=session, caller=caller, job_id=job_id, now=settings.clock.now())
+    after_commit(session, settings)
+    return JobPublic.of(job, caller)
+
+
+@router.post("/{job_id}/hold", response_model=JobPublic)
+def hold(
+    job_id: JobIdPath, session: SessionDep, caller: CallerDep, settings: SettingsDep
+) -> JobPublic:
+    """Hold a pending job: it stays pending (reason `held`) and is not scheduled until it is
+    released. 409 if the job is not pending."""
+    job = hold_job(session=session, caller=caller, job_id=job_id, now=settings.clock.now())
+    after_commit(session, settings)
+    return JobPublic.of(job, caller)
+
+
+@router.post("/{job_id}/release", response_model=JobPublic)
+def release(
+    job_id: JobIdPath, session: SessionDep, caller: CallerDep, settings: SettingsDep
+) -> JobPublic:
+    """Release a held job: the controller schedules it again at its next pass."""
+    job = release_job(session=session, caller=caller, job_id=job_id, now=settings.clock.now())
     after_commit(session, settings)
     return JobPublic.of(job, caller)
 

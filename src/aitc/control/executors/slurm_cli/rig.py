@@ -357,8 +357,8 @@ def cgroup_v1_roots() -> dict[str, Path] | None:
             if c in out or c not in r[2].split(",") or c not in own:
                 continue
             rel = os.path.relpath(own[c], root)
-            if not rel.startswith("..") and (path := Path(mountpoint) / rel).is_dir():
-                out[c] = path.resolve()
+            if not rel.startswith("..") and (where := Path(mountpoint) / rel).is_dir():
+                out[c] = where.resolve()
     return out if len(out) == len(CGROUP_CONTROLLERS) else None
 
 

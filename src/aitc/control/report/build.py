@@ -1,0 +1,249 @@
+"""``build_report``: the report's figures from the store, as named tables.
+
+Every output (HTML, CSV, PDF, the API's JSON) renders the same ``Report``: a few headline
+figures and a list of ``Table``s whose cells are plain numbers and strings.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aitc.control.report import queries
+from aitc.control.report.fairness import fair_allocation, jain
+from aitc.control.report.period import Period
+from aitc.control.report.rates import Invoice, InvoiceLine, RateCard
+from aitc.control.store.models import NodeRow, OrganisationRow, ReservationRow
+
+Cell = str | int | float | None
+HOUR = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    name: str  # file name of its CSV, key in the API
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Cell, ...], ...]
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    period: Period
+    generated_at: float
+    capacity_gpu_hours: float
+    used_gpu_hours: float
+    fairness_index: float | None
+    currency: str
+    tables: tuple[Table, ...]
+    invoices: tuple[Invoice, ...] = field(default=())
+
+    @property
+    def utilisation(self) -> float:
+        return self.used_gpu_hours / self.capacity_gpu_hours if self.capacity_gpu_hours else 0.0
+
+    def table(self, name: str) -> Table:
+        return next(t for t in self.tables if t.name == name)
+
+
+@dataclass(frozen=True, slots=True)
+class _Org:
+    name: str
+    kind: str
+    share: float
+
+
+def build_report(
+    *, session: Session, period: Period, now: float, rates: RateCard | None = None
+) -> Report:
+    """Every figure of the report for ``period`` (running jobs count up to ``now``)."""
+    rates = rates or RateCard()
+    orgs = {
+        o.id: _Org(o.name, o.kind, o.share)
+        for o in session.scalars(select(OrganisationRow).order_by(OrganisationRow.id))
+    }
+    groups = queries.groups(session=session, period=period, now=now)
+    gpus = sum(session.scalars(select(NodeRow.gpus).where(NodeRow.state == "up")))
+    capacity = gpus * period.seconds / HOUR
+    used = sum(g.gpu_s for g in groups) / HOUR
+    fairness, index = _fairness(orgs, groups, capacity)
+    invoices = _invoices(orgs, groups, rates)
+    tables = (
+        _by_org(orgs, groups, used),
+        _by_key(groups, "usage_by_project", "GPU-hours by project", ("organisation", "project")),
+        _by_key(groups, "usage_by_member", "GPU-hours by member", ("member", "organisation")),
+        fairness,
+        _waits(session, period),
+        _waits_by_size(session, period),
+        _idle(groups),
+        _reservations(session, period, now),
+        _invoice_table(invoices, rates),
+    )
+    return Report(period, now, capacity, used, index, rates.currency, tables, tuple(invoices))
+
+
+def _sum_by(groups: Iterable[queries.Group], *keys: str) -> dict[tuple[str, ...], list[float]]:
+    """jobs, GPU-s, pending GPU-s, sampled GPU-s, idle GPU-s per key."""
+    out: dict[tuple[str, ...], list[float]] = defaultdict(lambda: [0.0] * 5)
+    for g in groups:
+        acc = out[tuple(getattr(g, k) for k in keys)]
+        for i, v in enumerate((g.jobs, g.gpu_s, g.pending_gpu_s, g.sampled_gpu_s, g.idle_gpu_s)):
+            acc[i] += v
+    return out
+
+
+def _by_org(orgs: dict[str, _Org], groups: list[queries.Group], used: float) -> Table:
+    sums = _sum_by(groups, "org")
+    rows = []
+    for org, o in orgs.items():
+        jobs, gpu_s = sums[(org,)][:2] if (org,) in sums else (0, 0.0)
+        hours = gpu_s / HOUR
+        rows.append((org, o.kind, int(jobs), hours, 100 * hours / used if used else 0.0))
+    rows.sort(key=lambda r: (-float(r[3] or 0), str(r[0])))
+    columns = ("organisation", "kind", "jobs", "gpu_hours", "share_of_use_pct")
+    return Table("usage_by_organisation", "GPU-hours by organisation", columns, tuple(rows))
+
+
+def _by_key(groups: list[queries.Group], name: str, title: str, keys: tuple[str, str]) -> Table:
+    attrs = tuple("org" if k == "organisation" else k for k in keys)
+    sums = sorted(_sum_by(groups, *attrs).items(), key=lambda kv: (-kv[1][1], kv[0]))
+    rows: list[tuple[Cell, ...]] = [
+        (key[0], key[1], int(v[0]), v[1] / HOUR) for key, v in sums if v[0] or v[1]
+    ]
+    return Table(name, title, (*keys, "jobs", "gpu_hours"), tuple(rows))
+
+
+def _fairness(
+    orgs: dict[str, _Org], groups: list[queries.Group], capacity: float
+) -> tuple[Table, float | None]:
+    sums = _sum_by(groups, "org")
+    received = {o: sums[(o,)][1] / HOUR if (o,) in sums else 0.0 for o in orgs}
+    demand = {o: received[o] + (sums[(o,)][2] / HOUR if (o,) in sums else 0.0) for o in orgs}
+    fair = fair_allocation(capacity, {o: v.share for o, v in orgs.items()}, demand)
+    total_share = sum(v.share for v in orgs.values()) or 1.0
+    total_received = sum(received.values()) or 1.0
+    rows, ratios = [], []
+    for o, v in orgs.items():
+        ratio = received[o] / fair[o] if fair[o] > 0 else None
+        if ratio is not None:
+            ratios.append(ratio)
+        rows.append(
+            (
+                o,
+                100 * v.share / total_share,
+                demand[o],
+                received[o],
+                100 * received[o] / total_received,
+                fair[o],
+                ratio,
+            )
+        )
+    columns = (
+        "organisation",
+        "entitlement_pct",
+        "demand_gpu_hours",
+        "received_gpu_hours",
+        "received_pct",
+        "fair_gpu_hours",
+        "received_over_fair",
+    )
+    note = (
+        "demand = GPU-hours held + GPU-hours that waited; fair = weighted max-min split of the "
+        "capacity by share, capped at demand"
+    )
+    return Table(
+        "fairness", "Share received vs entitlement vs demand", columns, tuple(rows), note
+    ), jain(ratios)
+
+
+def _waits(session: Session, period: Period) -> Table:
+    rows = [
+        (w.org, w.jobs, w.mean_s / 60, w.p50_s / 60, w.p95_s / 60)
+        for w in sorted(
+            queries.waits(session=session, period=period, by_size=False), key=lambda w: w.org
+        )
+    ]
+    columns = ("organisation", "jobs", "mean_min", "p50_min", "p95_min")
+    return Table(
+        "waits_by_organisation",
+        "Wait to first start by organisation (minutes)",
+        columns,
+        tuple(rows),
+    )
+
+
+def _waits_by_size(session: Session, period: Period) -> Table:
+    order = {s: i for i, s in enumerate(queries.SIZES)}
+    found = queries.waits(session=session, period=period, by_size=True)
+    found.sort(key=lambda w: (w.org, order.get(w.group, 99)))
+    rows = [(w.org, w.group, w.jobs, w.p50_s / 60, w.p95_s / 60) for w in found]
+    columns = ("organisation", "gpus", "jobs", "p50_min", "p95_min")
+    return Table(
+        "waits_by_size", "Wait by organisation and job size (minutes)", columns, tuple(rows)
+    )
+
+
+def _idle(groups: list[queries.Group]) -> Table:
+    rows = []
+    for (org,), v in sorted(_sum_by(groups, "org").items()):
+        if v[3] > 0:
+            rows.append((org, v[3] / HOUR, v[4] / HOUR, 100 * v[4] / v[3]))
+    columns = ("organisation", "sampled_gpu_hours", "idle_gpu_hours", "idle_pct")
+    note = "only GPUs sampled with NVML count (virtual GPUs report nothing)"
+    return Table("idle", "Allocated but idle GPU-hours", columns, tuple(rows), note)
+
+
+def _reservations(session: Session, period: Period, now: float) -> Table:
+    stmt = select(ReservationRow).where(
+        ReservationRow.end_at > period.start, ReservationRow.start_at < period.end
+    )
+    rows = []
+    for r in session.scalars(stmt.order_by(ReservationRow.start_at, ReservationRow.id)):
+        start, stop = max(r.start_at, period.start), min(r.end_at, period.end, now)
+        reserved = (r.gpus + r.mig_seats / 7) * max(0.0, stop - start) / HOUR
+        used_s = (
+            queries.org_gpu_seconds_between(
+                session=session, org=r.org_id, start=start, stop=stop, now=now
+            )
+            if stop > start
+            else 0.0
+        )
+        used = min(reserved, used_s / HOUR)
+        rows.append((r.id, r.org_id, reserved, used, 100 * used / reserved if reserved else None))
+    columns = ("reservation", "organisation", "reserved_gpu_hours", "used_gpu_hours", "used_pct")
+    note = "used = the organisation's GPU-hours during the reservation, at most what was reserved"
+    return Table("reservations", "Reservations used", columns, tuple(rows), note)
+
+
+def _invoices(orgs: dict[str, _Org], groups: list[queries.Group], rates: RateCard) -> list[Invoice]:
+    by_project = _sum_by(groups, "org", "project")
+    invoices = []
+    for org, o in orgs.items():
+        rate = rates.rate(o.kind)
+        if rate is None:
+            continue
+        lines = tuple(
+            InvoiceLine(project, int(v[0]), v[1] / HOUR, rate)
+            for (g_org, project), v in sorted(by_project.items())
+            if g_org == org and v[1] > 0
+        )
+        invoices.append(Invoice(org, o.name, o.kind, rates.currency, lines))
+    return invoices
+
+
+def _invoice_table(invoices: list[Invoice], rates: RateCard) -> Table:
+    rows: list[tuple[Cell, ...]] = []
+    for inv in invoices:
+        for line in inv.lines:
+            rows.append((inv.org, line.project, line.jobs, line.gpu_hours, line.rate, line.charge))
+        rows.append(
+            (inv.org, "TOTAL", sum(x.jobs for x in inv.lines), inv.gpu_hours, None, inv.total)
+        )
+    columns = ("organisation", "project", "jobs", "gpu_hours", "rate", "charge")
+    note = f"charge = GPU-hours x rate of the organisation's kind ({rates.currency} per GPU-hour)"
+    return Table("invoices", "Chargeback invoices", columns, tuple(rows), note)

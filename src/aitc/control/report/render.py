@@ -1,0 +1,148 @@
+"""Writing a ``Report``: HTML (plots as PNG data URIs), a CSV per table, and a PDF."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+from matplotlib.backends.backend_pdf import PdfPages
+
+from aitc.control.report.build import Cell, Report, Table
+from aitc.control.report.period import iso
+from aitc.control.report.plots import figures, png
+
+FORMATS = ("html", "csv", "pdf")
+MAX_HTML_ROWS = 40  # the member table can be long: the CSV has every row
+
+
+def fmt(value: Cell) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return str(value)
+
+
+def headline(report: Report) -> list[tuple[str, str]]:
+    fairness = "–" if report.fairness_index is None else f"{report.fairness_index:.3f}"
+    return [
+        ("period", report.period.label()),
+        ("capacity", f"{report.capacity_gpu_hours:,.1f} GPU-hours"),
+        ("allocated", f"{report.used_gpu_hours:,.1f} GPU-hours ({100 * report.utilisation:.1f}%)"),
+        ("demand-aware fairness (Jain over received/fair)", fairness),
+        (
+            "invoiced",
+            ", ".join(f"{i.org} {i.total:,.2f} {i.currency}" for i in report.invoices) or "–",
+        ),
+    ]
+
+
+def write(report: Report, out: Path, formats: tuple[str, ...] = FORMATS) -> list[Path]:
+    """Write the chosen formats into ``out``; returns the files written."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    if "html" in formats:
+        written.append(out / "report.html")
+        written[-1].write_text(to_html(report), encoding="utf-8")
+    if "csv" in formats:
+        written += write_csv(report, out)
+    if "pdf" in formats:
+        written.append(write_pdf(report, out / "report.pdf"))
+    return written
+
+
+def write_csv(report: Report, out: Path) -> list[Path]:
+    paths = []
+    for table in report.tables:
+        path = out / f"{table.name}.csv"
+        with path.open("w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(table.columns)
+            w.writerows(["" if c is None else c for c in row] for row in table.rows)
+        paths.append(path)
+    return paths
+
+
+def _html_table(table: Table) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
+    shown = table.rows[:MAX_HTML_ROWS]
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(fmt(c))}</td>" for c in row) + "</tr>" for row in shown
+    )
+    more = len(table.rows) - len(shown)
+    notes = [table.note] if table.note else []
+    if more > 0:
+        notes.append(f"{more} more rows in {table.name}.csv")
+    if not table.rows:
+        notes.append("nothing in this period")
+    note = "".join(f'<p class="note">{html.escape(n)}</p>' for n in notes)
+    return (
+        f'<section id="{table.name}"><h2>{html.escape(table.title)}</h2>'
+        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}</section>"
+    )
+
+
+STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:70em;color:#222}
+table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.2em .6em;
+text-align:right}td:first-child,th:first-child{text-align:left}th{background:#f0f0f0}
+.note{color:#666;font-size:.9em}img{max-width:100%}
+dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}"""
+
+
+def to_html(report: Report) -> str:
+    """One self-contained page: headline figures, plots (PNG data URIs), every table."""
+    facts = "".join(
+        f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in headline(report)
+    )
+    plots = "".join(
+        f'<figure><img alt="{html.escape(title)}" src="data:image/png;base64,'
+        f'{base64.b64encode(png(fig)).decode()}"><figcaption>{html.escape(title)}</figcaption></figure>'
+        for title, fig in figures(report)
+    )
+    tables = "".join(_html_table(t) for t in report.tables)
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>aitc usage report {html.escape(report.period.label())}</title>"
+        f"<style>{STYLE}</style></head><body><h1>Usage and chargeback report</h1>"
+        f"<dl>{facts}</dl>{plots}{tables}"
+        f'<p class="note">generated {iso(report.generated_at)} by aitc report</p></body></html>'
+    )
+
+
+def write_pdf(report: Report, path: Path) -> Path:
+    """A PDF: a title page with the headline figures, a page per plot, pages of tables."""
+    with PdfPages(path, metadata={"Title": f"aitc usage report {report.period.label()}"}) as pdf:
+        fig = plt.figure(figsize=(8.27, 11.69))
+        fig.text(0.08, 0.92, "Usage and chargeback report", fontsize=18, weight="bold")
+        for i, (k, v) in enumerate(headline(report)):
+            fig.text(0.08, 0.86 - 0.035 * i, f"{k}: {v}", fontsize=10, wrap=True)
+        pdf.savefig(fig)
+        plt.close(fig)
+        for title, plot in figures(report):
+            plot.suptitle(title)
+            pdf.savefig(plot, bbox_inches="tight")
+            plt.close(plot)
+        for table in report.tables:
+            _pdf_table(pdf, table)
+    return path
+
+
+def _pdf_table(pdf: PdfPages, table: Table, per_page: int = 40) -> None:
+    rows = table.rows[: per_page * 3] or (
+        ("nothing in this period",) + ("",) * (len(table.columns) - 1),
+    )
+    for first in range(0, len(rows), per_page):
+        fig, ax = plt.subplots(figsize=(8.27, 11.69))
+        ax.axis("off")
+        ax.set_title(table.title + (" (continued)" if first else ""), loc="left")
+        cells = [[fmt(c) for c in row] for row in rows[first : first + per_page]]
+        t = ax.table(cellText=cells, colLabels=list(table.columns), loc="upper center")
+        t.auto_set_font_size(False)
+        t.set_fontsize(7)
+        if table.note and not first:
+            fig.text(0.08, 0.04, table.note, fontsize=8)
+        pdf.savefig(fig)  # type: ignore[no-untyped-call]
+        plt.close(fig)
