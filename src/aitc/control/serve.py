@@ -25,6 +25,8 @@ from aitc.control.controller import Controller, ControllerConfig
 from aitc.control.executors.base import Executor, KnowsTopology
 from aitc.control.executors.inventory import cluster_from_inventory
 from aitc.control.executors.registry import ExecutorSettings, create_executor
+from aitc.control.metrics import ControlMetrics
+from aitc.control.report import rate_card_of
 from aitc.control.store import MemberRow, Store, apply_lab
 from aitc.control.store.directory import ensure_operators_project
 from aitc.control.store.tokens import bootstrap_admin
@@ -77,6 +79,7 @@ class Server:
         self.controller: Controller | None = None
         self.admin_token: str | None = None
         self.client_config: Path | None = None
+        self.lab: Lab | None = None
 
     def prepare(self) -> Controller:
         """Open the store, apply the lab, build executor, cluster and controller."""
@@ -84,7 +87,7 @@ class Server:
         private_state_dir(o.state_dir)
         self.store = Store.open(o.db_url or default_db_url(o.state_dir))
         private_files(o.state_dir)
-        lab = _load_lab(o.lab) if o.lab else None
+        lab = self.lab = _load_lab(o.lab) if o.lab else None
         if lab is not None:
             with self.store.session() as s:
                 changes = apply_lab(session=s, lab=lab)
@@ -190,6 +193,8 @@ class Server:
 
         controller = self.controller or self.prepare()
         app = create_app(Settings(store=self.store, wake=controller.wake, clock=self.clock))
+        self._watch(controller, app.state.metrics)
+        app.state.rate_card = rate_card_of(self.lab)  # invoices of GET /api/v1/report
         config = uvicorn.Config(
             app,
             host=self.options.host,
@@ -204,6 +209,14 @@ class Server:
             server.run()
         finally:
             self.close()
+
+    def _watch(self, controller: Controller, metrics: ControlMetrics) -> None:
+        """Let /metrics count the controller's passes and errors and show sampled GPUs."""
+        controller.metrics = metrics
+        sampler = getattr(self.executor, "gpu_sampler", None)
+        if sampler is not None:
+            node = controller.cluster.nodes[0].name if controller.cluster.nodes else ""
+            metrics.watch_gpus(sampler, getattr(self.executor, "_gpus", ()), node)
 
     def _announce(self, server: object) -> None:
         """Print the banner once uvicorn listens, so whoever reads it may connect at once."""

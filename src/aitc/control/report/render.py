@@ -130,19 +130,26 @@ def write_pdf(report: Report, path: Path) -> Path:
     return path
 
 
-def _pdf_table(pdf: PdfPages, table: Table, per_page: int = 40) -> None:
-    rows = table.rows[: per_page * 3] or (
-        ("nothing in this period",) + ("",) * (len(table.columns) - 1),
-    )
-    for first in range(0, len(rows), per_page):
-        fig, ax = plt.subplots(figsize=(8.27, 11.69))
-        ax.axis("off")
-        ax.set_title(table.title + (" (continued)" if first else ""), loc="left")
-        cells = [[fmt(c) for c in row] for row in rows[first : first + per_page]]
-        t = ax.table(cellText=cells, colLabels=list(table.columns), loc="upper center")
-        t.auto_set_font_size(False)
-        t.set_fontsize(7)
-        if table.note and not first:
-            fig.text(0.08, 0.04, table.note, fontsize=8)
+def _pdf_table(pdf: PdfPages, table: Table, per_page: int = 60) -> None:
+    """A table as fixed-width text (one text block per page: fast, and it stays text)."""
+    rows = [[fmt(c) for c in row] for row in table.rows[: per_page * 2]]
+    header = list(table.columns)
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        return "  ".join([first, *(c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True))])
+
+    for first in range(0, max(1, len(rows)), per_page):
+        fig = plt.figure(figsize=(11.69, 8.27))
+        title = table.title + (" (continued)" if first else "")
+        fig.text(0.05, 0.94, title, fontsize=13, weight="bold")
+        body = [line(header), "-" * len(line(header))]
+        body += [line(r) for r in rows[first : first + per_page]] or ["nothing in this period"]
+        if len(table.rows) > len(rows) and first + per_page >= len(rows):
+            body.append(f"... {len(table.rows) - len(rows)} more rows in {table.name}.csv")
+        fig.text(0.05, 0.9, "\n".join(body), family="monospace", fontsize=8, va="top")
+        if table.note:
+            fig.text(0.05, 0.03, table.note, fontsize=8)
         pdf.savefig(fig)  # type: ignore[no-untyped-call]
         plt.close(fig)
