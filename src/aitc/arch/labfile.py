@@ -22,13 +22,16 @@ from aitc.arch.clusterfile import cluster_from_nodes, load_cluster
 from aitc.arch.labchecks import Sourced, check_lab
 from aitc.arch.labschema import (
     ClusterSpec,
+    CostsSpec,
     CourseSpec,
     LabLimitsSpec,
     LabSpec,
     LimitsSpec,
     MemberSpec,
     OrganisationSpec,
+    PlanSpecModel,
     PolicySpecModel,
+    TargetsSpec,
     WorkloadSpecModel,
 )
 from aitc.arch.labsource import Loc, Within, YamlSource, pydantic_error, read_yaml
@@ -37,6 +40,7 @@ from aitc.arch.roster import read_roster
 from aitc.domain.cluster import Cluster
 from aitc.domain.lab import Course, Lab, PolicySpec
 from aitc.domain.org import Limits, Member, Organisation, OrgKind, Project, Role, WorkloadSpec
+from aitc.domain.targets import Costs, PartnerContract, PlanSpec, Targets
 from aitc.errors import AitcError, ConfigError
 
 
@@ -67,6 +71,9 @@ def load_lab(path: str | Path) -> Lab:
         policy=_policy(spec.policy),
         limits=defaults,
         role_limits=MappingProxyType(by_role),
+        targets=_targets(spec.targets),
+        costs=_costs(spec.costs) if spec.costs else None,
+        plan=_plan(spec.plan),
     )
 
 
@@ -200,3 +207,31 @@ def _course(c: CourseSpec) -> Course:
 
 def _policy(p: PolicySpecModel) -> PolicySpec:
     return PolicySpec(p.name, MappingProxyType(dict(p.params)))
+
+
+def _targets(t: TargetsSpec) -> Targets:
+    contract = t.partner_contract
+    return Targets(
+        max_wait_min=MappingProxyType({str(k): v for k, v in t.max_wait_min.items()}),
+        wait_percentile=t.wait_percentile,
+        workshop_seats=t.workshop_seats,
+        partner_contract=PartnerContract(contract.within_min, contract.share) if contract else None,
+        min_utilisation=t.min_utilisation,
+    )
+
+
+def _costs(c: CostsSpec) -> Costs:
+    return Costs(
+        c.currency,
+        c.node,
+        c.switch,
+        c.rack,
+        c.years,
+        c.energy_per_kwh,
+        c.pue,
+        MappingProxyType({str(k): v for k, v in c.rate_card.items()}),
+    )
+
+
+def _plan(p: PlanSpecModel) -> PlanSpec:
+    return PlanSpec(tuple(p.policies), p.seeds, p.days, p.min_nodes, p.max_nodes, str(p.step))

@@ -208,6 +208,57 @@ class PolicySpecModel(_Spec):
     params: dict[str, Any] = {}
 
 
+Fraction = Annotated[float, Field(ge=0, le=1)]
+Money = Annotated[float, Field(ge=0)]
+
+
+class PartnerContractSpec(_Spec):
+    """Jobs inside a partner's quota start within ``within_min`` minutes, ``share`` of them."""
+
+    within_min: Annotated[float, Field(gt=0)] = 15.0
+    share: Fraction = 0.95
+
+
+class TargetsSpec(_Spec):
+    """Service targets that ``aitc plan`` sizes the cluster for."""
+
+    max_wait_min: dict[OrgKindName, Annotated[float, Field(ge=0)]] = {}
+    wait_percentile: Annotated[float, Field(gt=0, le=100)] = 90.0
+    workshop_seats: bool = False
+    partner_contract: PartnerContractSpec | None = None
+    min_utilisation: Fraction | None = None
+
+
+class CostsSpec(_Spec):
+    """Capex per node, switch and rack, years of write-off, energy price, rate card."""
+
+    currency: Text = "EUR"
+    node: Money = 0.0
+    switch: Money = 0.0
+    rack: Money = 0.0
+    years: Weight = 5.0
+    energy_per_kwh: Money = 0.0
+    pue: Annotated[float, Field(ge=1)] = 1.0
+    rate_card: dict[OrgKindName, Money] = {}
+
+
+def _check_step(value: str | int) -> str | int:
+    if isinstance(value, str) and value != "su":
+        raise ValueError("must be 'su' or a number of nodes > 0")
+    return value
+
+
+class PlanSpecModel(_Spec):
+    """Defaults of ``aitc plan``: policies, seeds, simulated days, size range and step."""
+
+    policies: list[PolicyName] = []
+    seeds: Annotated[int, Field(gt=0)] = 3
+    days: Weight = 3.0
+    min_nodes: Annotated[int, Field(gt=0)] | None = None
+    max_nodes: Annotated[int, Field(gt=0)] | None = None
+    step: Annotated[str | Annotated[int, Field(gt=0)], AfterValidator(_check_step)] = "su"
+
+
 class LabSpec(_Spec):
     """The whole lab.yaml."""
 
@@ -219,3 +270,6 @@ class LabSpec(_Spec):
     courses: list[CourseSpec] = []
     policy: PolicySpecModel = PolicySpecModel()
     limits: LabLimitsSpec = LabLimitsSpec()
+    targets: TargetsSpec = TargetsSpec()
+    costs: CostsSpec | None = None
+    plan: PlanSpecModel = PlanSpecModel()

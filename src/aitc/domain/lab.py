@@ -8,6 +8,7 @@ from types import MappingProxyType
 
 from aitc.domain.cluster import Cluster
 from aitc.domain.org import Limits, Member, Organisation, Role
+from aitc.domain.targets import Costs, PlanSpec, Targets
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,10 @@ class Lab:
     # limits (``Member.limits``) already apply them, with the member's own entry on top.
     limits: Limits = Limits()
     role_limits: Mapping[Role, Limits] = field(default_factory=lambda: MappingProxyType({}))
+    # lab.yaml ``targets``, ``costs`` and ``plan``: what ``aitc plan`` sizes the cluster for
+    targets: Targets = Targets()
+    costs: Costs | None = None
+    plan: PlanSpec = PlanSpec()
 
     def org(self, org_id: str) -> Organisation:
         for o in self.organisations:
