@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -9,13 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import typer
 import uvicorn
 from seed import seed
 from typer.testing import CliRunner
 
-from aitc.cli.client import parse_duration
 from aitc.cli.main import app
+from aitc.cli.timespec import parse_duration, parse_time_limit
 from aitc.control.api import Settings, create_app
 from aitc.control.clock import SystemClock
 from aitc.control.store import Store
@@ -147,8 +147,35 @@ def test_durations(text: str, seconds: float) -> None:
 
 @pytest.mark.parametrize("text", ["", "2x", "h", "1h-5m"])
 def test_bad_durations_are_refused(text: str) -> None:
-    with pytest.raises(typer.BadParameter):
+    with pytest.raises(ValueError):
         parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("90", 5400),  # a bare number means minutes, as in Slurm
+        ("0", 0),
+        ("5:30", 330),  # MM:SS
+        ("02:00:00", 7200),  # HH:MM:SS
+        ("1-02", 93600),  # D-HH
+        ("1-02:30", 95400),  # D-HH:MM
+        ("1-02:00:00", 93600),  # D-HH:MM:SS
+        ("2h", 7200),
+        ("90m", 5400),
+        ("1h30m", 5400),
+        ("45s", 45),
+        ("1d", 86400),
+    ],
+)
+def test_time_limits_as_slurm_and_aitc_write_them(text: str, seconds: float) -> None:
+    assert parse_time_limit(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "1x", "1:2:3:4", "-5", "1-", "1.5", "h", "2h-1"])
+def test_bad_time_limits_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="is not a time limit"):
+        parse_time_limit(text)
 
 
 def test_logs_follow_prints_output_until_the_job_ends(
@@ -183,4 +210,4 @@ def test_logs_follow_prints_output_until_the_job_ends(
     code, out = aitc(server, "alice", "logs", "-f", str(job_id))
     assert (code, out) == (0, "epoch 1\nepoch 2\n")
     code, out = aitc(server, "alice", "show", str(job_id))
-    assert "completed" in out and "exit code │ 0" in out
+    assert "completed" in out and re.search(r"^exit code +0$", out, flags=re.M)

@@ -1,266 +1,241 @@
-"""`aitc submit`, `queue`, `show`, `cancel`, `logs`, `token` and `member`: the API client
-commands.
+"""The API client commands on jobs and nodes: `aitc queue`, `show`, `cancel`, `logs`, `hold`,
+`release`, `history` and `nodes` (`aitc submit` is in ``submit.py``; `token` and `member` in
+``admin.py``).
 
-Thin: parse, call ``aitc.control.apiclient``, render with rich. Errors print one line and exit
-1 (server down, 401, 403, 404, 429, 503, 507) or 2 (the request is invalid: 422, a bad flag).
-
-Every string a member chose (job names, commands, causes, reasons, token names) is shown through
-``safe``: control characters are printed escaped (``\x1b``) and rich markup is inert, so a job
-name cannot move the cursor, clear an admin's screen or plant a terminal hyperlink. ``aitc
-logs`` is the exception: it prints the job's output as it is, like ``cat``.
+Thin: parse, call ``aitc.control.apiclient``, render with ``aitc.cli.output`` (one error style,
+tables that fit the terminal or, piped, print full cells; ``--json`` on every listing).
+``aitc logs`` prints the job's output as it is, like ``cat``.
 """
 
 from __future__ import annotations
 
-import re
 import sys
-from collections.abc import Callable
-from datetime import datetime
+import time
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from aitc.control.apiclient import ApiClient, ApiError, resolve
+from aitc.cli import admin, submit
+from aitc.cli.apicall import TokenOpt, UrlOpt, run
+from aitc.cli.output import Rows, echo, print_json, safe, usage, when
+from aitc.cli.timespec import parse_duration, parse_since
+from aitc.control.apiclient import ApiClient
 
-UrlOpt = typer.Option(
-    None, "--url", help="Server URL (else AITC_URL, config.toml, http://127.0.0.1:8600)."
-)
-TokenOpt = typer.Option(None, "--token", help="API token (else AITC_TOKEN or config.toml).")
-DURATION = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
-UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-console = Console()
-# C0 controls (ESC, BEL, ...), DEL, C1 controls (CSI, OSC as single code points) and the
-# bidirectional overrides that make text read other than it is.
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+__all__ = ["parse_duration", "register"]
 
 
-def _escaped(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+def job_number(value: str) -> int:
+    """A job's number, refused in aitc's words rather than click's."""
+    text = str(value).strip()
+    if not text.isdigit() or not 1 <= int(text) <= 2**31 - 1:
+        raise typer.BadParameter(f"{value!r} is not a job number (see aitc queue)")
+    return int(text)
 
 
-def safe(text: object, *, markup: bool = True) -> str:
-    """``text`` harmless for a terminal: control characters escaped and, for rich output
-    (``markup``), rich markup escaped too."""
-    plain = _UNSAFE.sub(_escaped, str(text))
-    return escape(plain) if markup else plain
+JsonOpt = typer.Option(False, "--json", help="Print the API's JSON instead of a table.")
+ENDED = ("completed", "failed", "cancelled", "timeout")
 
 
-def _echo(text: str, *, err: bool = False) -> None:
-    typer.echo(safe(text, markup=False), err=err)
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in ``2h``, ``90m``, ``1h30m``, ``45s``, ``1d`` or a plain number of seconds."""
-    text = text.strip().lower()
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        return float(text)
-    if not text or DURATION.sub("", text):
-        raise typer.BadParameter(f"{text!r} is not a duration like 2h, 90m or 1h30m")
-    return sum(float(n) * UNITS[u] for n, u in DURATION.findall(text))
-
-
-def _run(url: str | None, token: str | None, call: Callable[[ApiClient], None]) -> None:
-    """Run ``call`` with a client; print an ``ApiError`` as one line and exit with its code."""
-    try:
-        client = ApiClient(resolve(url, token))
-    except ApiError as exc:
-        _echo(f"aitc: {exc}", err=True)
-        raise typer.Exit(exc.exit_code) from None
-    try:
-        call(client)
-    except ApiError as exc:
-        _echo(f"aitc: {exc}", err=True)
-        raise typer.Exit(exc.exit_code) from None
-    finally:
-        client.close()
-
-
-def _when(value: str | None) -> str:
-    if not value:
-        return "-"
-    return datetime.fromisoformat(value).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+def _job_id() -> Any:
+    return typer.Argument(..., help="The job's number.", parser=job_number)
 
 
 def _gpus(job: dict[str, Any]) -> str:
-    return safe(f"mig {job['mig']}") if job.get("mig") else str(job["gpus"])
-
-
-def _env(pairs: list[str]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise typer.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--env")
-        out[key] = value
-    return out
-
-
-def submit(
-    command: list[str] = typer.Argument(..., help="The program and its arguments (after --)."),
-    project: str | None = typer.Option(None, "--project", "-p", help="Project to charge."),
-    gpus: int | None = typer.Option(None, "--gpus", "-g", help="Whole GPUs (default 1)."),
-    mig: str | None = typer.Option(None, "--mig", help="One MIG slice, e.g. 1g.10gb."),
-    nodes: int | None = typer.Option(None, "--nodes", "-N", help="Spread over N nodes."),
-    time: str | None = typer.Option(None, "--time", "-t", help="Time limit: 2h, 90m, 1h30m."),
-    priority: str = typer.Option(
-        "standard", "--priority", help="guaranteed, standard or preemptible."
-    ),
-    name: str = typer.Option("", "--name", "-n", help="A name for the job."),
-    gpu_model: str | None = typer.Option(None, "--gpu-model", help="e.g. H100-80GB."),
-    env: list[str] = typer.Option([], "--env", "-e", help="KEY=VALUE, repeatable."),
-    workdir: str | None = typer.Option(None, "--workdir", help="Absolute working directory."),
-    url: str | None = UrlOpt,
-    token: str | None = TokenOpt,
-) -> None:
-    """Submit a job to the cluster and print its number.
-
-    Example: aitc submit --gpus 4 --time 2h -- python train.py --epochs 3
-    """
-    if gpus is not None and mig is not None:
-        raise typer.BadParameter("give --gpus or --mig, not both", param_hint="--gpus")
-    body: dict[str, Any] = {
-        "command": command,
-        "project": project,
-        "gpus": gpus,
-        "mig": mig,
-        "nodes": nodes,
-        "priority": priority,
-        "name": name,
-        "gpu_model": gpu_model,
-        "env": _env(env),
-        "workdir": workdir,
-        "time_limit": parse_duration(time) if time else None,
-    }
-    body = {k: v for k, v in body.items() if v not in (None, "", {})}
-
-    def call(client: ApiClient) -> None:
-        job = client.submit(body)
-        _echo(f"submitted job {job['id']} ({job['state']}) to project {job['project']}")
-
-    _run(url, token, call)
-
-
-def queue(url: str | None = UrlOpt, token: str | None = TokenOpt) -> None:
-    """The running jobs, then the pending ones in order, with why they wait."""
-
-    def call(client: ApiClient) -> None:
-        q = client.request("GET", "/queue")
-        table = Table(title="Queue", title_justify="left")
-        for col in ("id", "name", "member", "project", "gpus", "state", "since / why waiting"):
-            table.add_column(col, justify="right" if col in ("id", "gpus") else "left")
-        for job in q["running"]:
-            table.add_row(*_who(job), _when(job["started_at"]))
-        for job in q["pending"]:
-            reasons = " ".join(r["message"] for r in job["pending_reasons"]) or "-"
-            table.add_row(*_who(job), safe(reasons))
-        console.print(table)
-
-    _run(url, token, call)
-
-
-def _who(job: dict[str, Any]) -> tuple[str, ...]:
-    """The id, name, member, project, GPUs and state columns of a job row, made safe."""
-    return (
-        str(job["id"]),
-        safe(job["name"]),
-        safe(job["member"]),
-        safe(job["project"]),
-        _gpus(job),
-        safe(job["state"]),
-    )
-
-
-def show(
-    job_id: int = typer.Argument(..., help="The job's number."),
-    url: str | None = UrlOpt,
-    token: str | None = TokenOpt,
-) -> None:
-    """One job: what it asked for, where it runs, why it waits, and its history."""
-
-    def call(client: ApiClient) -> None:
-        job = client.request("GET", f"/jobs/{job_id}")
-        events = client.request("GET", f"/jobs/{job_id}/events")["data"]
-        console.print(_job_table(job))
-        for r in job["pending_reasons"]:
-            console.print(f"[yellow]waiting:[/] {safe(r['message'])}")
-        if job["estimated_start"]:
-            console.print(f"estimated start: {_when(job['estimated_start'])}")
-        history = Table(title="History", title_justify="left")
-        for col in ("time", "from", "to", "attempt", "cause"):
-            history.add_column(col)
-        for e in events:
-            history.add_row(
-                _when(e["at"]),
-                safe(e["from_state"] or "-"),
-                safe(e["to_state"]),
-                str(e["attempt"]),
-                safe(e["cause"]),
-            )
-        console.print(history)
-
-    _run(url, token, call)
+    return f"mig {job['mig']}" if job.get("mig") else str(job["gpus"])
 
 
 def _state(job: dict[str, Any]) -> str:
     stopping = job["cancel_requested"] and job["state"] in ("starting", "running")
-    return safe(job["state"]) + (" (cancel requested)" if stopping else "")
+    held = job.get("held") and job["state"] == "pending"
+    return job["state"] + (" (cancel requested)" if stopping else "") + (" (held)" if held else "")
 
 
-def _job_table(job: dict[str, Any]) -> Table:
-    title = f"Job {job['id']}: {safe(job['name'])}"
-    table = Table(title=title, title_justify="left", show_header=False)
-    table.add_column("field", style="bold")
-    table.add_column("value")
-    placement = safe(
-        ", ".join(
-            f"{a['node']}:{a['mig'] or ','.join(map(str, a['gpus']))}"
-            for a in job["placement"] or []
-        )
-        or "-"
-    )
-    rows = [
-        ("state", _state(job)),
-        ("member", safe(job["member"])),
-        ("project", safe(f"{job['project']} ({job['organisation']})")),
-        ("command", safe(" ".join(job["command"]))),
-        ("gpus", _gpus(job)),
-        ("priority", safe(job["priority"])),
-        ("placement", placement),
-        ("submitted", _when(job["submitted_at"])),
-        ("started", _when(job["started_at"])),
-        ("ended", _when(job["ended_at"])),
-        ("exit code", "-" if job["exit_code"] is None else str(job["exit_code"])),
-        ("attempts", str(job["attempt"])),
-        ("cause", safe(job["cause"] or "-")),
-    ]
-    for key, value in sorted(job.get("env", {}).items()):
-        rows.append((safe(f"env {key}"), safe(value)))
-    for key, value in rows:
-        table.add_row(key, value)
-    return table
+def _array(job: dict[str, Any]) -> str:
+    if job.get("array_job_id") is None:
+        return "-"
+    return f"{job['array_job_id']}_{job['array_task_id']}"
 
 
-def cancel(
-    job_id: int = typer.Argument(..., help="The job's number."),
+def _duration(seconds: float | None) -> str:
+    """``D-HH:MM:SS`` as Slurm prints elapsed times and limits; ``-`` when unknown."""
+    if seconds is None:
+        return "-"
+    s = int(round(seconds))
+    days, rest = divmod(s, 86400)
+    text = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+    return f"{days}-{text}" if days else text
+
+
+def _elapsed(job: dict[str, Any]) -> float | None:
+    if not job.get("started_at"):
+        return None
+    start = _epoch(job["started_at"])
+    end = _epoch(job["ended_at"]) if job.get("ended_at") else time.time()
+    return max(0.0, end - start)
+
+
+def _epoch(value: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(value).timestamp()
+
+
+def queue(
+    me: bool = typer.Option(False, "--me", help="Only your own jobs."),
+    state: str | None = typer.Option(
+        None, "--state", help="Only jobs in these states: pending, running (comma-separated)."
+    ),
+    project: str | None = typer.Option(None, "--project", "-p", help="Only this project."),
+    as_json: bool = JsonOpt,
     url: str | None = UrlOpt,
     token: str | None = TokenOpt,
 ) -> None:
+    """The running jobs, then the pending ones in order, with why they wait."""
+    wanted = _states(state, ("pending", "starting", "running"))
+
+    def call(client: ApiClient) -> None:
+        params = {"project": project} if project else {}
+        if me:
+            params["member"] = client.request("GET", "/me")["id"]
+        q = client.request("GET", "/queue", params=params)
+        jobs = [j for j in q["running"] + q["pending"] if j["state"] in wanted]
+        if as_json:
+            print_json({"data": jobs, "count": len(jobs)})
+            return
+        table = Rows(
+            ("id", "name", "member", "project", "gpus", "state", "since / why waiting"),
+            title="Queue",
+            right=frozenset({"id", "gpus"}),
+        )
+        for job in jobs:
+            reasons = " ".join(r["message"] for r in job["pending_reasons"]) or "-"
+            last = reasons if job["state"] == "pending" else when(job["started_at"])
+            table.add(*_who(job), last)
+        table.print()
+
+    run(url, token, call)
+
+
+def _states(text: str | None, allowed: tuple[str, ...]) -> set[str]:
+    if text is None:
+        return set(allowed)
+    states = {s.strip().lower() for s in text.split(",") if s.strip()}
+    if "running" in states:
+        states.add("starting")
+    unknown = sorted(states - set(allowed))
+    if unknown or not states:
+        usage("--state", f"unknown state {', '.join(unknown)!r} (known: {', '.join(allowed)})")
+    return states
+
+
+def _who(job: dict[str, Any]) -> tuple[str, ...]:
+    """The id, name, member, project, GPUs and state columns of a job row."""
+    return (str(job["id"]), job["name"], job["member"], job["project"], _gpus(job), _state(job))
+
+
+def show(
+    job_id: int = _job_id(),
+    as_json: bool = JsonOpt,
+    url: str | None = UrlOpt,
+    token: str | None = TokenOpt,
+) -> None:
+    """One job: every field of its request, where it runs, why it waits, and its history."""
+
+    def call(client: ApiClient) -> None:
+        job = client.request("GET", f"/jobs/{job_id}", subject=f"job {job_id}")
+        events = client.request("GET", f"/jobs/{job_id}/events", subject=f"job {job_id}")["data"]
+        if as_json:
+            print_json({**job, "events": events})
+            return
+        _job_rows(job).print()
+        for r in job["pending_reasons"]:
+            echo(f"waiting: {r['message']}")
+        if job["estimated_start"]:
+            echo(f"estimated start: {when(job['estimated_start'])}")
+        history = Rows(("time", "from", "to", "attempt", "cause"), title="History")
+        for e in events:
+            history.add(
+                when(e["at"]), e["from_state"] or "-", e["to_state"], e["attempt"], e["cause"]
+            )
+        history.print()
+
+    run(url, token, call)
+
+
+def _job_rows(job: dict[str, Any]) -> Rows:
+    placement = ", ".join(
+        f"{a['node']}:{a['mig'] or ','.join(map(str, a['gpus']))}" for a in job["placement"] or []
+    )
+    rows = Rows(("field", "value"), title=f"Job {job['id']}: {job['name']}", show_header=False)
+    for key, value in (
+        ("state", _state(job)),
+        ("member", job["member"]),
+        ("project", f"{job['project']} ({job['organisation']})"),
+        ("command", " ".join(job["command"])),
+        ("gpus", _gpus(job)),
+        ("nodes", job["nodes"] or "-"),
+        ("gpu model", job["gpu_model"] or "-"),
+        ("time limit", _duration(job["time_limit"]) if job["time_limit"] else "none"),
+        ("priority", job["priority"]),
+        ("working dir", job["workdir"] or "-"),
+        ("held", "yes" if job.get("held") else "no"),
+        ("array", _array(job)),
+        ("array throttle", job.get("array_throttle") or "-"),
+        ("placement", placement or "-"),
+        ("submitted", when(job["submitted_at"])),
+        ("started", when(job["started_at"])),
+        ("ended", when(job["ended_at"])),
+        ("elapsed", _duration(_elapsed(job))),
+        ("exit code", "-" if job["exit_code"] is None else job["exit_code"]),
+        ("attempts", job["attempt"]),
+        ("cause", job["cause"] or "-"),
+    ):
+        rows.add(key, value)
+    for key, value in sorted(job.get("env", {}).items()):
+        rows.add(f"env {key}", value)
+    return rows
+
+
+def cancel(job_id: int = _job_id(), url: str | None = UrlOpt, token: str | None = TokenOpt) -> None:
     """Cancel a job: a pending one at once, a running one as soon as it is stopped."""
 
     def call(client: ApiClient) -> None:
-        job = client.request("POST", f"/jobs/{job_id}/cancel")
+        job = client.request("POST", f"/jobs/{job_id}/cancel", subject=f"job {job_id}")
         note = " (stopping)" if job["cancel_requested"] and job["state"] != "cancelled" else ""
-        _echo(f"job {job['id']}: {job['state']}{note}")
+        echo(f"job {job['id']}: {job['state']}{note}")
 
-    _run(url, token, call)
+    run(url, token, call)
+
+
+def hold(
+    job_ids: list[int] = typer.Argument(..., help="The jobs' numbers.", parser=job_number),
+    url: str | None = UrlOpt,
+    token: str | None = TokenOpt,
+) -> None:
+    """Hold pending jobs: they stay pending and are not scheduled until released."""
+    _hold_or_release("hold", job_ids, url, token)
+
+
+def release(
+    job_ids: list[int] = typer.Argument(..., help="The jobs' numbers.", parser=job_number),
+    url: str | None = UrlOpt,
+    token: str | None = TokenOpt,
+) -> None:
+    """Release held jobs: the scheduler considers them again at once."""
+    _hold_or_release("release", job_ids, url, token)
+
+
+def _hold_or_release(verb: str, job_ids: list[int], url: str | None, token: str | None) -> None:
+    def call(client: ApiClient) -> None:
+        for job_id in job_ids:
+            job = client.request("POST", f"/jobs/{job_id}/{verb}", subject=f"job {job_id}")
+            echo(f"job {job['id']}: {_state(job)}")
+
+    run(url, token, call)
 
 
 def logs(
-    job_id: int = typer.Argument(..., help="The job's number."),
+    job_id: int = _job_id(),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing until it ends."),
     stderr: bool = typer.Option(False, "--stderr", help="Show standard error instead."),
     url: str | None = UrlOpt,
@@ -274,124 +249,121 @@ def logs(
             sys.stdout.buffer.write(chunk)
             sys.stdout.buffer.flush()
 
-    _run(url, token, call)
+    run(url, token, call)
 
 
-token_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API tokens (admin).")
+# The columns of `aitc history --format`, with the names sacct gives them as aliases.
+COLUMNS: dict[str, Any] = {
+    "id": lambda j: j["id"],
+    "name": lambda j: j["name"],
+    "member": lambda j: j["member"],
+    "project": lambda j: j["project"],
+    "organisation": lambda j: j["organisation"],
+    "gpus": _gpus,
+    "state": lambda j: j["state"],
+    "exit": lambda j: "-" if j["exit_code"] is None else j["exit_code"],
+    "submitted": lambda j: when(j["submitted_at"]),
+    "started": lambda j: when(j["started_at"]),
+    "ended": lambda j: when(j["ended_at"]),
+    "elapsed": lambda j: _duration(_elapsed(j)),
+    "timelimit": lambda j: _duration(j["time_limit"]),
+    "workdir": lambda j: j["workdir"] or "-",
+    "nodes": lambda j: ",".join(a["node"] for a in j["placement"] or []) or "-",
+    "attempts": lambda j: j["attempt"],
+    "array": _array,
+    "cause": lambda j: j["cause"] or "-",
+}
+ALIASES = {
+    "jobid": "id",
+    "jobname": "name",
+    "user": "member",
+    "account": "project",
+    "exitcode": "exit",
+    "submit": "submitted",
+    "start": "started",
+    "end": "ended",
+    "nodelist": "nodes",
+    "reason": "cause",
+}
+DEFAULT_FORMAT = "id,name,member,project,gpus,state,exit,started,ended,elapsed"
 
 
-@token_app.command("create")
-def token_create(
-    member: str = typer.Argument(..., help="The member the token acts as."),
-    name: str = typer.Option("", "--name", help="A label, e.g. the machine it lives on."),
-    expires: str | None = typer.Option(
-        None, "--expires", help="How long it is valid: 30d, 12h, ... (default: 90 days)."
+def history(
+    since: str | None = typer.Option(
+        None, "--since", "-S", help="Ended since: 2026-11-26, 2026-11-26T14:00, or 2h, 7d ago."
     ),
-    url: str | None = UrlOpt,
-    token: str | None = TokenOpt,
-) -> None:
-    """Create a token for a member and print it (it is shown only this once)."""
-    body: dict[str, Any] = {"member": member, "name": name}
-    if expires is not None:
-        seconds = parse_duration(expires)
-        if seconds <= 0:
-            raise typer.BadParameter("must be longer than 0 s", param_hint="--expires")
-        body["expires_in"] = seconds
-
-    def call(client: ApiClient) -> None:
-        created = client.request("POST", "/tokens", json=body)
-        typer.echo(created["token"])
-        _echo(
-            f"token {created['id']} for {member}, valid until {_when(created['expires_at'])}: "
-            "keep it now, it is not shown again",
-            err=True,
-        )
-
-    _run(url, token, call)
-
-
-@token_app.command("revoke")
-def token_revoke(
-    token_id: int = typer.Argument(..., help="The token's number (see `aitc token list`)."),
-    url: str | None = UrlOpt,
-    token: str | None = TokenOpt,
-) -> None:
-    """Revoke a token: it stops working at once."""
-    _run(
-        url,
-        token,
-        lambda c: typer.echo(f"token {c.request('DELETE', f'/tokens/{token_id}')['id']} revoked"),
-    )
-
-
-@token_app.command("list")
-def token_list(url: str | None = UrlOpt, token: str | None = TokenOpt) -> None:
-    """List tokens (their prefixes, never their secrets)."""
-
-    def call(client: ApiClient) -> None:
-        table = Table(title="Tokens", title_justify="left")
-        for col in ("id", "member", "name", "prefix", "created", "expires", "last used", "revoked"):
-            table.add_column(col)
-        for t in client.request("GET", "/tokens")["data"]:
-            table.add_row(
-                str(t["id"]),
-                safe(t["member"]),
-                safe(t["name"]),
-                safe(t["prefix"]) + "…",
-                _when(t["created_at"]),
-                _when(t.get("expires_at")),
-                _when(t.get("last_used_at")),
-                _when(t["revoked_at"]),
-            )
-        console.print(table)
-
-    _run(url, token, call)
-
-
-member_app = typer.Typer(no_args_is_help=True, help="Disable and enable members (admin).")
-
-
-@member_app.command("disable")
-def member_disable(
-    member: str = typer.Argument(..., help="The member's id."),
-    stop_running: bool = typer.Option(
-        False, "--stop-running", help="Also stop their running jobs (default: they run on)."
+    state: str | None = typer.Option(
+        None, "--state", "-s", help="completed, failed, cancelled, timeout (comma-separated)."
     ),
+    member: str | None = typer.Option(None, "--member", "-u", help="Only this member's jobs."),
+    project: str | None = typer.Option(None, "--project", "-A", help="Only this project."),
+    fmt: str = typer.Option(
+        DEFAULT_FORMAT, "--format", "-o", help="Columns, comma-separated (see the user guide)."
+    ),
+    limit: int = typer.Option(100, "--limit", min=1, max=1000, help="At most this many jobs."),
+    as_json: bool = JsonOpt,
     url: str | None = UrlOpt,
     token: str | None = TokenOpt,
 ) -> None:
-    """Disable a member: their tokens stop working and their pending jobs are held."""
+    """Finished jobs you may see, newest first (like sacct)."""
+    states = sorted(_states(state, ENDED))
+    columns = _columns(fmt)
+    params: dict[str, Any] = {"state": states, "limit": limit}
+    params.update({k: v for k, v in (("member", member), ("project", project)) if v})
+    if since is not None:
+        try:
+            params["since"] = max(0.0, parse_since(since, time.time()))
+        except ValueError as exc:
+            usage("--since", str(exc))
 
     def call(client: ApiClient) -> None:
-        done = client.request(
-            "POST", f"/members/{member}/disable", json={"stop_running": stop_running}
-        )
-        _echo(
-            f"member {done['id']} disabled: {done['pending_held']} pending job(s) held, "
-            f"{done['running_stopped']} running job(s) stopping"
-        )
+        jobs = client.request("GET", "/jobs", params=params)
+        if as_json:
+            print_json(jobs)
+            return
+        table = Rows(columns, title="History", right=frozenset({"id", "gpus", "exit"}))
+        for job in jobs["data"]:
+            table.add(*(COLUMNS[c](job) for c in columns))
+        table.print()
 
-    _run(url, token, call)
+    run(url, token, call)
 
 
-@member_app.command("enable")
-def member_enable(
-    member: str = typer.Argument(..., help="The member's id."),
-    url: str | None = UrlOpt,
-    token: str | None = TokenOpt,
-) -> None:
-    """Enable a member again: their held pending jobs are scheduled again."""
-    _run(
-        url,
-        token,
-        lambda c: _echo(f"member {c.request('POST', f'/members/{member}/enable')['id']} enabled"),
-    )
+def _columns(fmt: str) -> list[str]:
+    columns = []
+    for name in (c.strip().lower() for c in fmt.split(",") if c.strip()):
+        name = ALIASES.get(name, name)
+        if name not in COLUMNS:
+            usage("--format", f"unknown column {name!r} (known: {', '.join(COLUMNS)})")
+        columns.append(name)
+    if not columns:
+        usage("--format", "name at least one column")
+    return columns
+
+
+def nodes(as_json: bool = JsonOpt, url: str | None = UrlOpt, token: str | None = TokenOpt) -> None:
+    """The nodes: state, GPUs free of total, GPU model (like sinfo)."""
+
+    def call(client: ApiClient) -> None:
+        data = client.request("GET", "/nodes")
+        if as_json:
+            print_json(data)
+            return
+        table = Rows(("node", "state", "gpus free/total", "gpu model", "reason"), title="Nodes")
+        for n in data["data"]:
+            free = f"{n['gpus'] - n['gpus_busy']}/{n['gpus']}"
+            table.add(n["name"], n["state"], free, n["gpu_model"], n["reason"] or "-")
+        table.print()
+
+    run(url, token, call)
 
 
 def register(app: typer.Typer) -> None:
     """Add the client commands to the top-level app."""
-    app.command("submit", context_settings={"allow_interspersed_args": False})(submit)
-    for command in (queue, show, cancel, logs):
+    app.command("submit", context_settings={"allow_interspersed_args": False})(submit.submit)
+    for command in (queue, show, cancel, logs, hold, release, history, nodes):
         app.command()(command)
-    app.add_typer(token_app, name="token")
-    app.add_typer(member_app, name="member")
+    admin.register(app)
+
+
+__all__ += ["safe"]

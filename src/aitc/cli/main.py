@@ -7,12 +7,14 @@ import typer
 from aitc import __version__
 from aitc.cli import arch, client, lab, report, serve, sim
 from aitc.cli import slurmconf as slurmconf_cli
+from aitc.cli.usage import AitcGroup
 
 app = typer.Typer(
     name="aitc",
     help="Design, simulate, plan and operate a shared AI supercomputer.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=AitcGroup,
 )
 app.add_typer(arch.app, name="arch", help="Design a cluster from a reference architecture.")
 app.add_typer(lab.app, name="lab", help="Check and apply a lab description (lab.yaml).")

@@ -4,8 +4,10 @@ Where to connect, in order: the values given (command-line flags), the environme
 (``AITC_URL``, ``AITC_TOKEN``), then ``$XDG_CONFIG_HOME/aitc/config.toml`` (default
 ``~/.config/aitc/config.toml``) with keys ``url`` and ``token``.
 
-Every failure becomes an ``ApiError`` whose message says what went wrong and what to do; its
-``exit_code`` is 2 for a request the server found invalid (422), 1 otherwise.
+Every failure becomes an ``ApiError``: ``what`` names the flag, field or object at fault and
+``why`` says what went wrong and what to do (a 422 carries one ``(field, reason)`` per field
+in ``fields``); its ``exit_code`` is 2 for a request the server found invalid (422), 1
+otherwise.
 """
 
 from __future__ import annotations
@@ -29,8 +31,17 @@ RETRIES = 3
 class ApiError(AitcError):
     """The server could not be reached, or refused the request."""
 
-    def __init__(self, message: str, *, status: int | None = None, exit_code: int = 1) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        what: str,
+        why: str,
+        *,
+        status: int | None = None,
+        exit_code: int = 1,
+        fields: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        super().__init__(f"{what}: {why}")
+        self.what, self.why, self.fields = what, why, fields
         self.status, self.exit_code = status, exit_code
 
 
@@ -53,56 +64,64 @@ def resolve(url: str | None = None, token: str | None = None) -> Target:
         try:
             file = tomllib.loads(path.read_text())
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ApiError(f"{path}: not valid TOML ({exc})", exit_code=2) from None
+            raise ApiError(str(path), f"not valid TOML ({exc})", exit_code=2) from None
     url = url or os.environ.get("AITC_URL") or file.get("url") or DEFAULT_URL
     token = token or os.environ.get("AITC_TOKEN") or file.get("token")
     return Target(str(url).rstrip("/"), str(token) if token else None)
 
 
-def _detail(response: httpx.Response) -> str:
+def _detail(response: httpx.Response) -> Any:
     try:
-        detail = response.json().get("detail", response.text)
-    except ValueError:
+        return response.json().get("detail", response.text)
+    except (ValueError, AttributeError):
         return response.text[:500]
-    if isinstance(detail, list):  # FastAPI validation errors: name each field
-        return "; ".join(_field_error(d) for d in detail)
-    return str(detail)
 
 
-def _field_error(d: dict[str, Any]) -> str:
-    loc = [str(p) for p in d.get("loc", ()) if p not in ("body", "query", "path")]
-    return f"{'.'.join(loc) or 'request'}: {d.get('msg', '')}"
+def _field_errors(detail: Any) -> tuple[tuple[str, str], ...]:
+    """FastAPI's validation errors as (field, reason) pairs."""
+    if not isinstance(detail, list):
+        return (("request", str(detail)),)
+    out = []
+    for d in detail:
+        loc = [str(p) for p in d.get("loc", ()) if p not in ("body", "query", "path")]
+        msg = str(d.get("msg", "")).removeprefix("Value error, ")
+        out.append((".".join(loc) or "request", msg))
+    return tuple(out)
 
 
-def raise_for(response: httpx.Response, url: str) -> None:
-    """Turn an error response into an ``ApiError`` with a message for people."""
+def raise_for(response: httpx.Response, url: str, subject: str | None = None) -> None:
+    """Turn an error response into an ``ApiError`` for people; ``subject`` names the object
+    the request was about (``job 12``), for 403, 404 and 409."""
     status = response.status_code
     if status < 400:
         return
     detail = _detail(response)
-    if status == 401 and "expired" in detail:
-        msg = detail
-    elif status == 401:
-        msg = (
-            "the server refused the token (missing, unknown or revoked); pass --token, "
-            f'set AITC_TOKEN or put token = "…" in {config_path()}'
-        )
+    if status == 422:
+        fields = _field_errors(detail)
+        raise ApiError(*fields[0], status=status, exit_code=2, fields=fields)
+    detail = str(detail)
+    what, why = subject or "request", detail
+    if status == 401:
+        what = "--token"
+        if "expired" not in detail:
+            why = (
+                "the server refused the token (missing, unknown or revoked); pass --token, "
+                f'set AITC_TOKEN or put token = "…" in {config_path()}'
+            )
     elif status == 403:
-        msg = f"not allowed: {detail}"
+        why = f"not allowed: {detail}"
     elif status == 404:
-        msg = f"not found: {detail}"
-    elif status == 422:
-        raise ApiError(f"invalid request: {detail}", status=status, exit_code=2)
+        why = "not found (no such object, or not one you may see)" if subject else detail
+        what = subject or "not found"
     elif status == 429:
         retry = response.headers.get("Retry-After")
-        msg = f"over a limit: {detail}" + (f" (retry in {retry} s)" if retry else "")
+        what = "over a limit"
+        why = detail + (f" (retry in {retry} s)" if retry else "")
     elif status in (503, 507):
-        msg = f"the server at {url} cannot store this now ({status}): {detail}"
+        what, why = "server", f"{url} cannot store this now ({status}): {detail}"
     elif status >= 500:
-        msg = f"the server at {url} failed ({status}); see its log"
-    else:
-        msg = detail
-    raise ApiError(msg, status=status)
+        what, why = "server", f"{url} failed ({status}); see its log"
+    raise ApiError(what, why, status=status)
 
 
 class ApiClient:
@@ -116,7 +135,7 @@ class ApiClient:
     def close(self) -> None:
         self.http.close()
 
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+    def request(self, method: str, path: str, *, subject: str | None = None, **kwargs: Any) -> Any:
         """One call; retried on connection failures (submissions carry an Idempotency-Key)."""
         for attempt in range(RETRIES):
             try:
@@ -124,12 +143,16 @@ class ApiClient:
                 break
             except httpx.TransportError as exc:
                 if attempt == RETRIES - 1:
-                    raise ApiError(
-                        f"cannot reach the aitc server at {self.target.url} ({exc}); "
-                        "is `aitc serve` running? (set --url or AITC_URL)"
-                    ) from None
-        raise_for(response, self.target.url)
+                    raise self._unreachable(exc) from None
+        raise_for(response, self.target.url, subject)
         return response.json() if response.content else None
+
+    def _unreachable(self, exc: Exception) -> ApiError:
+        return ApiError(
+            "--url",
+            f"cannot reach the aitc server at {self.target.url} ({exc}); is `aitc serve` "
+            "running? (set --url or AITC_URL)",
+        )
 
     def submit(self, body: dict[str, Any]) -> dict[str, Any]:
         headers = {"Idempotency-Key": str(uuid.uuid4())}
@@ -144,7 +167,7 @@ class ApiClient:
             ) as response:
                 if response.status_code >= 400:
                     response.read()
-                    raise_for(response, self.target.url)
+                    raise_for(response, self.target.url, f"job {job_id}")
                 yield from response.iter_bytes()
         except httpx.TransportError as exc:
-            raise ApiError(f"cannot reach the aitc server at {self.target.url} ({exc})") from None
+            raise self._unreachable(exc) from None

@@ -402,7 +402,8 @@ def _pending_for_change(session: Session, caller: Caller, job_id: int, verb: str
     job = get_job(session=session, caller=caller, job_id=job_id, lock=True)
     check_may_cancel(caller, job, verb)
     if job.state != JobState.PENDING.value:
-        raise ConflictError(f"job {job_id} is {job.state}: only a pending job can be {verb}d")
+        done = {"hold": "held", "release": "released"}.get(verb, verb)
+        raise ConflictError(f"it is {job.state}: only a pending job can be {done}")
     return job
 
 

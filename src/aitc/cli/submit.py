@@ -1,0 +1,168 @@
+"""``aitc submit``: a job as sbatch users expect it.
+
+- ``--time`` takes Slurm's formats (a bare number means minutes) and aitc's ``2h``/``90m``;
+- the working directory is where ``aitc submit`` ran, unless ``--chdir DIR`` (``--workdir``);
+- ``--export`` as sbatch's: ``ALL`` (the default) sends the submitter's environment minus
+  ``EXPORT_DENY``; ``NONE`` sends nothing; ``VAR,VAR=value`` sends those (``ALL,VAR=value``:
+  everything and those); ``--env K=V`` adds to any of them;
+- ``--array 0-99%10`` submits one job per task (at most 10 running at once), ``--hold`` submits
+  held.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import typer
+
+from aitc.cli.apicall import TokenOpt, UrlOpt, run
+from aitc.cli.output import echo, usage
+from aitc.cli.timespec import parse_time_limit
+from aitc.control.apiclient import ApiClient
+
+# Never exported by --export=ALL: the client's own token and settings, and what belongs to the
+# submitter's shell or login session rather than to the job.
+EXPORT_DENY = re.compile(
+    r"^(AITC_.*|PWD|OLDPWD|SHLVL|_|PS[1-4]|PROMPT_COMMAND|SSH_.*|DISPLAY|XAUTHORITY"
+    r"|WAYLAND_DISPLAY|XDG_SESSION_.*|XDG_RUNTIME_DIR|XDG_SEAT|XDG_VTNR|DBUS_SESSION_BUS_ADDRESS"
+    r"|SESSION_MANAGER|TERM|COLORTERM|TERM_PROGRAM.*|TMUX|TMUX_PANE|STY|WINDOW|KRB5CCNAME"
+    r"|GPG_AGENT_INFO|MAIL|COLUMNS|LINES|HISTFILE|HISTSIZE|HISTFILESIZE|LS_COLORS)$"
+)
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# What the API calls a field and the flag that sets it, for errors that name the flag.
+FLAGS = {
+    "gpus": "--gpus",
+    "mig": "--mig",
+    "nodes": "--nodes",
+    "time_limit": "--time",
+    "project": "--project",
+    "priority": "--priority",
+    "name": "--name",
+    "gpu_model": "--gpu-model",
+    "env": "--export/--env",
+    "workdir": "--chdir",
+    "array": "--array",
+    "command": "COMMAND",
+}
+
+
+def exported(spec: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """The variables ``--export spec`` sends, from the submitter's ``environ``."""
+    out: dict[str, str] = {}
+    for item in (i.strip() for i in spec.split(",")):
+        name, sep, value = item.partition("=")
+        if item.upper() == "ALL":
+            out.update({k: v for k, v in environ.items() if _exportable(k, v)})
+        elif item.upper() == "NONE" or not item:
+            continue
+        elif not _NAME.fullmatch(name):
+            usage("--export", f"{name!r} is not a variable name (give ALL, NONE or VAR,VAR=value)")
+        elif sep:
+            out[name] = value
+        elif name in environ:
+            out[name] = environ[name]
+    return out
+
+
+def _exportable(name: str, value: str) -> bool:
+    if EXPORT_DENY.match(name) or not _NAME.fullmatch(name):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # not text the API can carry
+        return False
+    return "\x00" not in value
+
+
+def _env(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            usage("--env", f"{pair!r} is not KEY=VALUE")
+        out[key] = value
+    return out
+
+
+def submit(
+    command: list[str] = typer.Argument(..., help="The program and its arguments (after --)."),
+    project: str | None = typer.Option(None, "--project", "-p", help="Project to charge."),
+    gpus: int | None = typer.Option(None, "--gpus", "-g", help="Whole GPUs (default 1)."),
+    mig: str | None = typer.Option(None, "--mig", help="One MIG slice, e.g. 1g.10gb."),
+    nodes: int | None = typer.Option(None, "--nodes", "-N", help="Spread over N nodes."),
+    time: str | None = typer.Option(
+        None, "--time", "-t", help="Time limit: minutes, HH:MM:SS, D-HH:MM, 2h, 90m."
+    ),
+    priority: str = typer.Option(
+        "standard", "--priority", help="guaranteed, standard or preemptible."
+    ),
+    name: str = typer.Option("", "--name", "-n", "--job-name", "-J", help="A name for the job."),
+    gpu_model: str | None = typer.Option(None, "--gpu-model", help="e.g. H100-80GB."),
+    env: list[str] = typer.Option([], "--env", "-e", help="KEY=VALUE, repeatable."),
+    export: str = typer.Option(
+        "ALL", "--export", help="ALL (default, minus a deny-list), NONE, or VAR,VAR=value."
+    ),
+    chdir: str | None = typer.Option(
+        None,
+        "--chdir",
+        "-D",
+        "--workdir",
+        help="Working directory (default: where you run aitc submit).",
+    ),
+    array: str | None = typer.Option(
+        None, "--array", "-a", help="A job array: 0-99, 1,3,5, 0-15:4; %N runs N at once."
+    ),
+    hold: bool = typer.Option(False, "--hold", "-H", help="Submit held (aitc release starts it)."),
+    url: str | None = UrlOpt,
+    token: str | None = TokenOpt,
+) -> None:
+    """Submit a job to the cluster and print its number.
+
+    Example: aitc submit --gpus 4 --time 2:00:00 -- python train.py --epochs 3
+    """
+    if gpus is not None and mig is not None:
+        usage("--gpus", "give --gpus or --mig, not both")
+    body: dict[str, Any] = {
+        "command": command,
+        "project": project,
+        "gpus": gpus,
+        "mig": mig,
+        "nodes": nodes,
+        "priority": priority,
+        "name": name,
+        "gpu_model": gpu_model,
+        "env": {**exported(export, os.environ), **_env(env)},
+        "workdir": os.path.abspath(os.path.join(os.getcwd(), chdir or "")),
+        "time_limit": _time(time),
+        "hold": hold or None,
+        "array": array,
+    }
+    body = {k: v for k, v in body.items() if v not in (None, "", {})}
+
+    def call(client: ApiClient) -> None:
+        job = client.submit(body)
+        held = " (held)" if job.get("held") else ""
+        if job.get("array_job_id") is not None:
+            count = client.request("GET", "/jobs", params={"array": job["id"], "limit": 1})
+            throttle = job.get("array_throttle")
+            at_once = f", at most {throttle} running at once" if throttle else ""
+            echo(
+                f"submitted array job {job['id']}: {count['count']} tasks{at_once}{held} "
+                f"to project {job['project']}"
+            )
+        else:
+            echo(f"submitted job {job['id']} ({job['state']}){held} to project {job['project']}")
+
+    run(url, token, call, fields=FLAGS)
+
+
+def _time(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        return parse_time_limit(text)
+    except ValueError as exc:
+        usage("--time", str(exc))
