@@ -12,6 +12,9 @@ The format::
 
 ``rack`` is optional (default 0). Errors name the file, the line and the field
 (``cluster.yaml:7: nodes[3].model: unknown node model 'dgx-h1OO' (known: ...)``).
+
+A file named ``*.csv`` (or ``*.csv.gz``) is a node list instead: one row per node with its GPU
+model and count (``arch.nodelist``), the form cluster traces publish.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 import yaml
 
 from aitc.arch.clusterparse import parse_cluster
+from aitc.arch.nodelist import is_node_list, load_node_list
 from aitc.arch.nodespec import NodeSpec, node_from_spec
 from aitc.domain.cluster import Cluster
 from aitc.errors import AitcError, ConfigError
@@ -66,6 +70,8 @@ def dump_cluster(cluster: Cluster, path: str | Path) -> None:
 def load_cluster(path: str | Path) -> Cluster:
     """Read a cluster file; ConfigError with file, line and field for anything wrong."""
     p = Path(path)
+    if is_node_list(p):
+        return load_node_list(p)
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as e:

@@ -57,6 +57,7 @@ class SimTask:
     params: tuple[tuple[str, str, Any], ...] = ()  # (policy or "", key, value)
     placement: str | None = None  # every policy's placement (None: the lab's, else topology)
     oracle: bool = False  # time limits = true runtimes
+    where: tuple[str, ...] = ()  # row filters of a csv/parquet trace, COLUMN=VALUE[,VALUE]
 
 
 def register(app: typer.Typer) -> None:
@@ -83,7 +84,12 @@ def sim(
         "--lab",
         help="lab.yaml: cluster, organisations, policy and (for --format lab) workloads.",
     ),
-    cluster: Path | None = typer.Option(None, "--cluster", help="A cluster file."),
+    cluster: Path | None = typer.Option(
+        None,
+        "--cluster",
+        help="A cluster file (YAML), or a node-list CSV (*.csv: node, gpu_model, num_gpus, "
+        "optional gpu_memory_gb, cpus, memory_gb, leaf, su, rack).",
+    ),
     ra: str | None = typer.Option(
         None, "--ra", help="Reference architecture name (with --nodes), e.g. dgx-h100-superpod."
     ),
@@ -105,7 +111,21 @@ def sim(
         "--map",
         help="Column mapping for csv/parquet, "
         "e.g. submit=creation_time,end=deletion_time,gpus="
-        "num_gpu,tenant=qos (a unit may follow: end=t:ms).",
+        "num_gpu,tenant=qos (a unit may follow: end=t:ms); also cpus, memory, gpu_model, "
+        "gpu_fraction (cpu_milli=COL and gpu_milli=COL for thousandths).",
+    ),
+    where: list[str] = typer.Option(
+        [],
+        "--where",
+        help="Keep only the trace rows whose COLUMN holds one of the values, "
+        "COLUMN=VALUE[,VALUE] (repeatable; every filter must hold), e.g. "
+        "pod_phase=Succeeded,Failed.",
+    ),
+    max_rejected: int = typer.Option(
+        0,
+        "--max-rejected",
+        help="Fail (exit 1) when more jobs than this were rejected as never able to run "
+        "on the cluster; the message counts them by reason (default 0).",
     ),
     policy: str | None = typer.Option(
         None,
@@ -178,14 +198,17 @@ def sim(
         tuple(_param(p) for p in param),
         placement,
         oracle,
+        tuple(where),
     )
     _check(task)
+    if max_rejected < 0:
+        raise _bad("--max-rejected", f"must not be negative, got {max_rejected}")
     try:
         policies = _policies(policy, lab)
         out.mkdir(parents=True, exist_ok=True)
         summaries = _run_all([replace(task, policy=p) for p in policies], workers)
     except AitcError as exc:
-        _console.print(f"[red]error:[/red] {exc}")
+        typer.echo(f"aitc: sim: {exc}", err=True)
         raise typer.Exit(1) from None
     _render(summaries)
     if len(summaries) > 1:
@@ -193,6 +216,23 @@ def sim(
 
         write_comparison(summaries, out)
     _console.print(f"results in {out}")
+    _check_rejected(summaries, max_rejected)
+
+
+def _check_rejected(summaries: list[dict[str, Any]], most: int) -> None:
+    """Exit 1 when a run rejected more jobs than ``--max-rejected`` allows, by reason."""
+    for s in summaries:
+        rejected: dict[str, int] = s.get("mapping", {}).get("rejected", {})
+        total = sum(rejected.values())
+        if total > most:
+            reasons = ", ".join(f"{n} {why}" for why, n in rejected.items())
+            typer.echo(
+                f"aitc: sim: {total} of {s['jobs_total']} jobs rejected under {s['policy']} "
+                f"({reasons}), more than --max-rejected {most}; they can never run on this "
+                "cluster (see mapping in summary.json; raise --max-rejected to accept them)",
+                err=True,
+            )
+            raise typer.Exit(1)
 
 
 def _bad(flag: str, message: str) -> typer.BadParameter:
@@ -205,6 +245,7 @@ def _check(t: SimTask) -> None:
     if t.fmt not in FORMATS:
         raise _bad("--format", f"{t.fmt!r} is not one of {', '.join(FORMATS)}")
     _check_trace(t.fmt, t.trace, t.lab, t.mapping)
+    _check_where(t.fmt, t.where)
     if t.placement is not None:
         from aitc.engine.registry import PLACEMENTS
 
@@ -297,6 +338,18 @@ def _check_trace(fmt: str, trace: Path | None, lab: Path | None, mapping: str | 
             raise _bad("--map", exc.reason) from None
 
 
+def _check_where(fmt: str, where: tuple[str, ...]) -> None:
+    from aitc.twin.colmap import parse_where
+
+    if where and fmt not in ("csv", "parquet"):
+        raise _bad("--where", f"filters the rows of a csv or parquet trace, not --format {fmt}")
+    for text in where:
+        try:
+            parse_where(text)
+        except ConfigError as exc:
+            raise _bad("--where", exc.reason) from None
+
+
 def _policies(text: str | None, lab: Path | None) -> list[str]:
     from aitc.engine.registry import POLICIES
 
@@ -336,6 +389,7 @@ def _run_all(tasks: list[SimTask], workers: int) -> list[dict[str, Any]]:
 def run_task(task: SimTask, progress: Any = None) -> dict[str, Any]:
     """Load the cluster and the jobs, simulate one policy and write its folder (in a worker)."""
     from aitc.twin.load import open_source, settings
+    from aitc.twin.requestmap import fit_source
     from aitc.twin.runner import simulate, write_run
     from aitc.twin.trace import Oracle
 
@@ -349,7 +403,9 @@ def run_task(task: SimTask, progress: Any = None) -> dict[str, Any]:
         seed=task.seed,
         days=task.days,
         lab=lab,
+        where=task.where,
     )
+    source = fit_source(source, cluster)  # shares, GPU models, CPUs: onto this cluster
     if task.oracle:
         source = Oracle(source)
     lab_params = dict(lab.policy.params) if lab else {}

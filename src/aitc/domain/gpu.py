@@ -12,7 +12,7 @@ ranges overlap; the compute slices of all slices on a GPU add up to at most 7.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -149,3 +149,25 @@ def gpu_model(name: str) -> GpuModel:
         return GPU_MODELS[name]
     except KeyError:
         raise CatalogError(f"unknown GPU model {name!r} (known: {', '.join(GPU_MODELS)})") from None
+
+
+def match_gpu_model(
+    label: str, known: Collection[str], *, memory_gb: float | None = None
+) -> str | None:
+    """The name in ``known`` that ``label`` means: the same name in any case, or a family
+    (``A100`` for ``A100-80GB``) that only one known name has, or only one of that memory
+    when ``memory_gb`` is given. None when nothing matches; ``CatalogError`` when a family
+    matches several names and ``memory_gb`` does not settle it.
+    """
+    wanted = label.strip().lower()
+    for name in known:
+        if name.lower() == wanted:
+            return name
+    family = [n for n in known if n.split("-", 1)[0].lower() == wanted]
+    if memory_gb is not None and len(family) > 1:
+        family = [n for n in family if n.lower().endswith(f"-{memory_gb:g}gb")]
+    if len(family) > 1:
+        raise CatalogError(
+            f"GPU model {label!r} could be {', '.join(family)}: give the full name or its memory"
+        )
+    return family[0] if family else None

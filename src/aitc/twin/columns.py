@@ -28,6 +28,11 @@ class JobColumns:
 
     ``submit`` counts seconds from the first submission; ``time_limit`` is NaN where the job
     gave none; ``nodes`` is 0 where placement chooses the node count.
+
+    Heterogeneous traces add optional columns: ``asked`` (GPUs as asked, fractions kept:
+    0.5 is half of one GPU; ``gpus`` holds them rounded up), ``gpu_model`` (codes into
+    ``gpu_models``, -1 for any model), ``cpus`` and ``memory_gb`` (NaN where not given), and,
+    once mapped onto a cluster (``requestmap``), ``how`` (``requestmap.HOW`` codes).
     """
 
     submit: FloatArray
@@ -44,6 +49,12 @@ class JobColumns:
     skipped: int = 0
     mig: IntArray | None = None  # codes into ``migs``; -1 for whole-GPU jobs
     migs: tuple[str, ...] = ()
+    asked: FloatArray | None = None
+    gpu_model: IntArray | None = None
+    gpu_models: tuple[str, ...] = ()
+    cpus: FloatArray | None = None
+    memory_gb: FloatArray | None = None
+    how: IntArray | None = None
 
     def __len__(self) -> int:
         return int(self.submit.shape[0])
@@ -70,6 +81,8 @@ class JobColumns:
         tenants, projects, members = self.tenants, self.projects, self.members
         migs = self.migs
         mig = self.mig[lo:hi].tolist() if self.mig is not None else [-1] * (hi - lo)
+        models = self.gpu_models
+        model = self.gpu_model[lo:hi].tolist() if self.gpu_model is not None else None
         for i in range(hi - lo):
             req = JobRequest(
                 id=JobId(first_id + lo + i),
@@ -81,6 +94,7 @@ class JobColumns:
                 nodes=nodes[i] or None,
                 time_limit=None if limit[i] != limit[i] else limit[i],
                 mig=None if mig[i] < 0 else migs[mig[i]],
+                gpu_model=None if model is None or model[i] < 0 else models[model[i]],
             )
             yield TraceJob(req, runtime[i])
 
@@ -134,4 +148,14 @@ def _take(cols: JobColumns, idx: slice | IntArray) -> JobColumns:
         skipped=cols.skipped,
         mig=None if cols.mig is None else cols.mig[idx],
         migs=cols.migs,
+        asked=_pick(cols.asked, idx),
+        gpu_model=_pick(cols.gpu_model, idx),
+        gpu_models=cols.gpu_models,
+        cpus=_pick(cols.cpus, idx),
+        memory_gb=_pick(cols.memory_gb, idx),
+        how=_pick(cols.how, idx),
     )
+
+
+def _pick(values: npt.NDArray[Any] | None, idx: slice | IntArray) -> Any:
+    return None if values is None else values[idx]

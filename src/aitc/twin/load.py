@@ -35,8 +35,12 @@ def open_source(
     seed: int = 0,
     days: float = 7.0,
     lab: Lab | None = None,
+    where: Sequence[str] = (),
 ) -> JobSource:
-    """The jobs of ``path`` read as ``fmt`` (philly, csv, parquet), or generated (lab)."""
+    """The jobs of ``path`` read as ``fmt`` (philly, csv, parquet), or generated (lab);
+    ``where`` filters the rows of a csv/parquet table (``COLUMN=VALUE[,VALUE]`` each)."""
+    if where and fmt not in ("csv", "parquet"):
+        raise ConfigError(f"filters rows of a csv or parquet table, not {fmt}", field="--where")
     if fmt == "lab":
         if lab is None:
             raise ConfigError("the lab format generates jobs from a lab file", field="--format")
@@ -48,7 +52,7 @@ def open_source(
     elif fmt in ("csv", "parquet"):
         if not mapping:
             raise ConfigError(f"the {fmt} format needs a column mapping", field="--map")
-        source = load_table(path, mapping, fmt=fmt, limit=limit)
+        source = load_table(path, mapping, fmt=fmt, limit=limit, where=where)
     else:
         raise ConfigError(f"unknown format {fmt!r}", field="--format")
     return source if lab is None else WithLab(source, lab)

@@ -20,9 +20,9 @@ import pandas as pd
 from aitc.domain.cluster import Cluster
 from aitc.domain.job import JobRequest
 from aitc.domain.org import Organisation
-from aitc.engine.reasons import impossible_reason
 from aitc.engine.registry import make_scheduler
 from aitc.twin import plots
+from aitc.twin.admission import Admission
 from aitc.twin.loop import Progress, Twin, TwinConfig
 from aitc.twin.summary import canonical, summarise
 from aitc.twin.trace import JobSource
@@ -58,6 +58,7 @@ def simulate(
         cfg = replace(cfg, tick_s=TICK_S[policy])
     orgs = organisations_for(policy, source.organisations(), cluster.total_gpus)
     scheduler = make_scheduler(policy, organisations=orgs, **dict(params or {}))
+    admission = Admission(cluster, getattr(source, "how_of", None))
     twin = Twin(
         cluster,
         scheduler,
@@ -65,7 +66,7 @@ def simulate(
         organisations=orgs,
         reservations=source.reservations(),
         config=cfg,
-        can_ever_run=_possible_on(cluster),
+        can_ever_run=admission,
         record=record,
         progress=progress,
     )
@@ -83,6 +84,7 @@ def simulate(
         reservations=twin.reservations,
     )
     summary["skipped_rows"] = int(getattr(source, "skipped", 0))
+    summary["mapping"] = admission.summary()
     summary["trace"] = source.name
     summary["cluster"] = {"name": cluster.name, "nodes": len(cluster), "gpus": cluster.total_gpus}
     return SimResult(summary, jobs, twin.timeline.arrays(), cluster.total_gpus, twin.events)
@@ -90,15 +92,7 @@ def simulate(
 
 def _possible_on(cluster: Cluster) -> Callable[[JobRequest], bool]:
     """Whether a job could ever run on ``cluster``, cached per job shape."""
-    memo: dict[tuple[int, int | None, str | None, str | None], bool] = {}
-
-    def possible(job: JobRequest) -> bool:
-        key = (job.gpus, job.nodes, job.mig, job.gpu_model)
-        if key not in memo:
-            memo[key] = impossible_reason(job, cluster) is None
-        return memo[key]
-
-    return possible
+    return Admission(cluster)
 
 
 def organisations_for(

@@ -17,7 +17,7 @@ import numpy as np
 
 from aitc.domain.org import Organisation
 from aitc.domain.reservation import Reservation
-from aitc.twin.colmap import PHILLY_MAP, ColumnMap, parse_column_map
+from aitc.twin.colmap import PHILLY_MAP, ColumnMap, RowFilter, parse_column_map, parse_where
 from aitc.twin.columns import JobColumns, _take
 from aitc.twin.table import read_table
 from aitc.twin.trace import TraceJob
@@ -63,11 +63,18 @@ class TableSource:
 
 
 def load_table(
-    path: Path, mapping: ColumnMap | str, *, fmt: str, limit: int | None = None
+    path: Path,
+    mapping: ColumnMap | str,
+    *,
+    fmt: str,
+    limit: int | None = None,
+    where: Sequence[RowFilter | str] = (),
 ) -> TableSource:
-    """A CSV/Parquet table read through ``mapping``; tenants weigh the same."""
+    """A CSV/Parquet table read through ``mapping``, only the rows ``where`` keeps (every
+    filter: ``RowFilter`` or ``COLUMN=VALUE[,VALUE]``); tenants weigh the same."""
     cmap = parse_column_map(mapping) if isinstance(mapping, str) else mapping
-    return TableSource(path.name, read_table(path, cmap, fmt=fmt).head(limit))
+    filters = [parse_where(w) if isinstance(w, str) else w for w in where]
+    return TableSource(path.name, read_table(path, cmap, fmt=fmt, where=filters).head(limit))
 
 
 def load_philly(path: Path = PHILLY_TRACE, *, limit: int | None = None) -> TableSource:

@@ -9,7 +9,7 @@ chunk, so a million-job trace never sits in memory as a million objects.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -108,6 +108,11 @@ class Oracle:
     @property
     def skipped(self) -> int:
         return int(getattr(self.trace, "skipped", 0))
+
+    @property
+    def how_of(self) -> Callable[[int], int] | None:
+        """How each job was mapped onto the cluster, when the trace knows (``requestmap``)."""
+        return getattr(self.trace, "how_of", None)
 
     def organisations(self) -> Sequence[Organisation]:
         return self.trace.organisations()
