@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from aitc import __version__
-from aitc.cli import arch, client, lab, report, serve, sim
+from aitc.cli import arch, client, lab, plan, report, serve, sim
 from aitc.cli import slurmconf as slurmconf_cli
 from aitc.cli.usage import AitcGroup
 
@@ -19,6 +19,7 @@ app = typer.Typer(
 app.add_typer(arch.app, name="arch", help="Design a cluster from a reference architecture.")
 app.add_typer(lab.app, name="lab", help="Check and apply a lab description (lab.yaml).")
 sim.register(app)
+plan.register(app)
 serve.register(app)
 client.register(app)
 report.register(app)

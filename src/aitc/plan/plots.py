@@ -1,0 +1,128 @@
+"""PNG plots of a sweep (matplotlib, Agg), returned as bytes for the self-contained report."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from aitc.plan.search import Point, SweepResult  # noqa: E402
+
+
+def _png(fig: Any) -> bytes:
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def targets_vs_size(result: SweepResult) -> bytes:
+    """One panel per target: the figure (with its 95 % interval) per policy against nodes,
+    and the limit as a dashed line."""
+    keys = list(dict.fromkeys(f.key for p in result.points for f in p.figures))
+    cols = min(3, max(len(keys), 1))
+    rows = max(1, -(-len(keys) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
+    for ax, key in zip(axes.flat, keys, strict=False):
+        limit = None
+        for policy in result.policies:
+            pts = [
+                (p, f)
+                for p in result.points
+                if p.policy == policy and (f := p.figure(key)) is not None
+            ]
+            if not pts:
+                continue
+            x = np.array([p.nodes for p, _ in pts], dtype=float)
+            y = np.array([_cap(f.value) for _, f in pts])
+            lo = np.array([_cap(f.low) for _, f in pts])
+            hi = np.array([_cap(f.high) for _, f in pts])
+            ax.errorbar(
+                x,
+                y,
+                yerr=[np.maximum(y - lo, 0), np.maximum(hi - y, 0)],
+                marker="o",
+                ms=4,
+                capsize=3,
+                lw=1,
+                label=policy,
+            )
+            limit = pts[0][1].limit
+            label = pts[0][1].label
+        if limit is not None:
+            ax.axhline(limit, color="grey", ls="--", lw=1)
+            ax.set_title(label, fontsize=9)
+        if key.startswith("wait"):
+            ax.set_yscale("symlog", linthresh=1.0)
+            ax.set_ylim(bottom=0)
+        ax.set_xlabel("nodes", fontsize=8)
+        ax.tick_params(labelsize=8)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(keys) :]:
+        ax.axis("off")
+    return _png(fig)
+
+
+def _cap(x: float) -> float:
+    return x if np.isfinite(x) else np.nan
+
+
+def utilisation(result: SweepResult) -> bytes:
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    for policy in result.policies:
+        pts = [p for p in result.points if p.policy == policy]
+        if pts:
+            ax.plot(
+                [p.nodes for p in pts], [100 * p.utilisation for p in pts], marker="o", label=policy
+            )
+    floor = result.lab.targets.min_utilisation
+    if floor is not None:
+        ax.axhline(100 * floor, color="grey", ls="--", lw=1, label="floor")
+    ax.set_xlabel("nodes")
+    ax.set_ylabel("GPU utilisation (%)")
+    ax.set_ylim(0, 105)
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def waits(points: Sequence[Point], kinds: dict[str, str]) -> bytes:
+    """Wait CDFs per organisation kind at the given points (the choice, the size below)."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    styles = ["-", "--", ":"]
+    for point, style in zip(points, styles, strict=False):
+        for i, kind in enumerate(sorted(set(kinds.values()))):
+            w = np.concatenate(
+                [
+                    r.wait[
+                        np.isin(
+                            np.asarray(r.tenants)[r.tenant],
+                            [t for t, k in kinds.items() if k == kind],
+                        )
+                    ]
+                    for r in point.records
+                ]
+            )
+            if not w.size:
+                continue
+            w = np.sort(np.where(np.isfinite(w), w, np.inf)) / 60.0
+            y = np.arange(1, w.size + 1) / w.size
+            ax.step(
+                np.maximum(w, 0.01),
+                y,
+                where="post",
+                ls=style,
+                color=f"C{i}",
+                label=f"{kind}, {point.policy} {point.nodes} nodes",
+            )
+    ax.set_xscale("log")
+    ax.set_xlabel("wait (minutes; under 0.01 shown at 0.01)")
+    ax.set_ylabel("share of jobs")
+    ax.legend(fontsize=7)
+    return _png(fig)
