@@ -25,6 +25,10 @@ def describe(exc: click.UsageError) -> tuple[str, str]:
         return _name(exc.param), "missing (see --help)"
     if isinstance(exc, click.BadParameter) and exc.param is not None:
         return _name(exc.param), _why(exc)
+    if isinstance(exc, click.BadParameter) and exc.param_hint:
+        hint = exc.param_hint
+        names = hint if isinstance(hint, str) else " / ".join(hint)
+        return names.strip("'\""), _why(exc)
     if isinstance(exc, click.BadOptionUsage):
         return exc.option_name, exc.message
     return "usage", f"{exc.message} (see --help)"
