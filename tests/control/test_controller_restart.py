@@ -122,9 +122,9 @@ def test_usage_is_rebuilt_from_the_store_after_restart(rig: Rig) -> None:
     rig.fake.finish(job)
     rig.step()
     rig.clock.advance(10)
-    used = rig.ctl.holdings.ledger.usage(rig.clock.now()).orgs["uni"]
+    used = rig.ctl.books.ledger.usage(rig.clock.now()).orgs["uni"]
     rig.restart()
-    assert rig.ctl.holdings.ledger.usage(rig.clock.now()).orgs["uni"] == pytest.approx(used)
+    assert rig.ctl.books.ledger.usage(rig.clock.now()).orgs["uni"] == pytest.approx(used)
     assert used == pytest.approx(4 * 101, rel=0.01)
 
 
@@ -177,5 +177,5 @@ def test_reconcile_may_be_retried_after_it_failed_half_way(rig: Rig) -> None:
     rig.step()
     rig.ctl.reconcile()
     rig.ctl.reconcile()  # as the loop does after a failed attempt: no double counting
-    assert rig.ctl.holdings.capacity.total_free() == 4
-    assert rig.ctl.holdings.ledger.is_running(job)
+    assert rig.ctl.books.capacity.total_free() == 4
+    assert rig.ctl.books.ledger.is_running(job)

@@ -8,7 +8,7 @@ and finishes jobs, like the twin does, so properties can run whole job streams.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from aitc.domain.cluster import Cluster, Node
 from aitc.domain.ids import JobId
@@ -16,6 +16,7 @@ from aitc.domain.job import JobRequest, MigSlot, NodeAlloc, Placement, Priority,
 from aitc.domain.node import NODE_MODELS
 from aitc.domain.org import Organisation, OrgKind, Project
 from aitc.domain.reservation import Reservation
+from aitc.engine.books import Books
 from aitc.engine.capacity import CapacityIndex
 from aitc.engine.ledger import UsageLedger
 from aitc.engine.pending import PendingQueue
@@ -119,76 +120,79 @@ def reservation(
 
 @dataclass
 class Rig:
-    """A tiny driver: capacity, ledger, clock, running and pending jobs."""
+    """A tiny driver on the engine's ``Books`` (as the twin and the controller), with a clock
+    and a plain list of the pending jobs in arrival order for the tests to read."""
 
     cluster: Cluster
     now: float = 0.0
     half_life_s: float = 3600.0
     pending: list[JobRequest] = field(default_factory=list)
-    running: dict[JobId, RunningJob] = field(default_factory=dict)
     reservations: list[Reservation] = field(default_factory=list)
     organisations: list[Organisation] = field(default_factory=list)
-    # with ``indexed``, the view's pending jobs are a ``PendingQueue`` kept in step with
-    # ``pending`` (as the drivers keep theirs); else a plain tuple
+    # with ``indexed``, the view's pending jobs are the books' ``PendingQueue``; else a tuple
     indexed: bool = False
-    capacity: CapacityIndex = field(init=False)
-    ledger: UsageLedger = field(init=False)
-    queue: PendingQueue = field(init=False)
+    books: Books = field(init=False)
 
     def __post_init__(self) -> None:
-        self.capacity = CapacityIndex(self.cluster)
-        self.ledger = UsageLedger(self.half_life_s)
-        self.queue = PendingQueue(self.pending)
+        self.books = Books(self.cluster, self.half_life_s)
+        for j in self.pending:
+            self.books.submit(j)
+
+    @property
+    def capacity(self) -> CapacityIndex:
+        return self.books.capacity
+
+    @property
+    def ledger(self) -> UsageLedger:
+        return self.books.ledger
+
+    @property
+    def queue(self) -> PendingQueue:
+        return self.books.pending
+
+    @property
+    def running(self) -> dict[JobId, RunningJob]:
+        return self.books.running
 
     def view(self) -> View:
+        view = self.books.view(
+            self.now, organisations=tuple(self.organisations), reservations=tuple(self.reservations)
+        )
         if self.indexed:
             assert list(self.queue) == self.pending
-        return View(
-            self.now,
-            self.cluster,
-            self.queue if self.indexed else tuple(self.pending),
-            tuple(self.running.values()),
-            self.capacity,
-            self.ledger,
-            tuple(self.organisations),
-            tuple(self.reservations),
-        )
+            return view
+        return replace(view, pending=tuple(self.pending), running=tuple(self.running.values()))
 
     def submit(self, *jobs: JobRequest) -> Rig:
         self.pending.extend(jobs)
         for j in jobs:
-            self.queue.add(j)
+            self.books.submit(j)
         return self
 
     def run_job(self, request: JobRequest, placement: Placement) -> None:
         """Mark a job running now on ``placement`` (as if an earlier pass started it)."""
-        self.apply([Start(request.id, placement)], requests={request.id: request})
+        if self.queue.get(request.id) is None:
+            self.books.adopt(request, placement, self.now, attained=None)
+        else:
+            self.apply([Start(request.id, placement)])
 
-    def apply(
-        self, actions: Sequence[Action], requests: dict[JobId, JobRequest] | None = None
-    ) -> None:
-        waiting = {j.id: j for j in self.pending} | (requests or {})
+    def apply(self, actions: Sequence[Action]) -> None:
+        for action in actions:
+            if isinstance(action, Start):
+                assert self.queue.job(action.job_id).submit <= self.now, "started before submit"
+        self.books.apply(actions, self.now)
+        started = {a.job_id for a in actions if isinstance(a, Start)}
+        self.pending = [j for j in self.pending if j.id not in started]
         for action in actions:
             if isinstance(action, Preempt):
-                self.stop(action.job_id, requeue=True)
-                continue
-            request = waiting[action.job_id]
-            assert request.submit <= self.now, "started before submit"
-            self.capacity.allocate(action.placement)
-            self.ledger.job_started(request, self.now)
-            self.running[request.id] = RunningJob(request, action.placement, self.now)
-            if any(j.id == request.id for j in self.pending):
-                self.queue.remove(request.id)
-            self.pending = [j for j in self.pending if j.id != request.id]
+                self.pending.append(self.queue.job(action.job_id))
+        self.pending.sort(key=lambda j: (j.submit, j.id))
 
     def stop(self, job_id: JobId, *, requeue: bool = False) -> None:
-        run = self.running.pop(job_id)
-        self.capacity.release(run.placement)
-        self.ledger.job_stopped(job_id, self.now)
         if requeue:
-            self.pending.append(run.request)
-            self.pending.sort(key=lambda j: (j.submit, j.id))
-            self.queue.requeue(run.request)
+            self.apply([Preempt(job_id)])
+        else:
+            self.books.finish(job_id, self.now)
 
     def step(self, scheduler: Scheduler) -> list[Action]:
         actions = scheduler.schedule(self.view())

@@ -217,7 +217,7 @@ def test_fairshare_splits_gpu_time_evenly_between_equal_organisations():
         who, sizes = ("a", [1, 2, 1, 4]) if i % 2 else ("b", [8, 4, 8, 2])
         specs.append((0, sizes[i // 2 % 4], 200 + (i * 37) % 500, 1.0, False, who))
     loop = build(specs, "fairshare", (4, 2))
-    loop.rig.ledger = type(loop.rig.ledger)(1800.0)
+    loop.rig.books.ledger = type(loop.rig.ledger)(1800.0)
     loop.scheduler = make_scheduler("fairshare", organisations=[org("a"), org("b")])
     loop.run(until=20_000.0)
     total = loop.gpu_seconds["a"] + loop.gpu_seconds["b"]

@@ -97,7 +97,7 @@ def test_restarted_controller_adopts_slurm_jobs_without_duplicating_them(
 def test_plain_sbatch_job_is_respected(lab: SlurmLab, slurm: SlurmCluster) -> None:
     slurm.run("sbatch", "-w", "node01", "--gres=gpu:8", "--wrap", "sleep 60")
     # the controller's own books (refreshed from inventory) take node01's GPUs out
-    lab.run_until(lambda: not lab.ctl.holdings.capacity.node_free("node01").gpus)
+    lab.run_until(lambda: not lab.ctl.books.capacity.node_free("node01").gpus)
     gang = lab.submit("sleep 2", gpus=16, nodes=2)
     eight = lab.submit("sleep 2", gpus=8)
     waiting = lab.submit("sleep 2", gpus=8)

@@ -4,15 +4,20 @@ One loop, woken by a tick or by an event (the API calls ``wake()`` on submit and
 pass:
 
 1. polls the executor and records what it reports (``reconcile.apply_reports``);
-2. brings its capacity index and usage ledger in line with the store's active jobs;
-3. stops what should not run (cancel requests, stray attempts);
-4. builds the ``View`` and calls the same ``Scheduler.schedule()`` as the twin;
-5. commits the decisions in one transaction, then dispatches them (``dispatch``);
+2. stops what should not run (cancel requests, stray attempts);
+3. brings its books up to date with what changed in the store (``feed.StoreBooks.catch_up``:
+   the ``job_events`` past its cursor) and checks them against the store's active jobs;
+4. builds the ``View`` from its books and calls the same ``Scheduler.schedule()`` as the twin;
+5. commits the decisions in one transaction, dispatches them, and applies the committed ones
+   to its books (``Books.apply``, as the twin does);
 6. records why each pending job waits and when it may start; fails impossible jobs.
 
-At start-up ``reconcile()`` rebuilds the books from the store, dispatches again every job left
-in ``starting`` (a no-op for attempts that had started), adopts what the executor still runs
-and fails what vanished. The wall clock is read only through the injected ``Clock``.
+The books (``aitc.engine.books``: capacity index, usage ledger, pending queue, running jobs)
+live across passes. ``reconcile()``, at start-up, builds them once from the store, dispatches
+again every job left in ``starting`` (a no-op for attempts that had started), adopts what the
+executor still runs and fails what vanished; after a failed pass, or when the books and the
+store disagree, they are built again (``resync``). The wall clock is read only through the
+injected ``Clock``.
 """
 
 from __future__ import annotations
@@ -26,27 +31,36 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from aitc.control.clock import Clock
 from aitc.control.dispatch import Committed, commit_decisions, dispatch, exec_job, unix_users
-from aitc.control.executors.base import ExecReport, ExecStatus, Executor
+from aitc.control.executors.base import ExecReport, ExecStatus, Executor, NodeInfo, NodeState
+from aitc.control.feed import StoreBooks
 from aitc.control.gpuusage.sampler import SamplesGpus
-from aitc.control.holdings import Draining, Holdings
+from aitc.control.holdings import Draining
 from aitc.control.pending import PendingNotes, cancel_undispatched, record_dispatch
 from aitc.control.planner import Planner
 from aitc.control.reconcile import RequeuePolicy, apply_reports, mark_vanished, vanished
 from aitc.control.snapshot import (
+    ACTIVE,
+    ActiveJob,
     Snapshot,
+    active_job,
     load_organisations,
-    load_past_runs,
     load_reservations,
-    load_snapshot,
 )
-from aitc.control.store import JobRow, Store, jobs_in_states, upsert_nodes
+from aitc.control.store import JobRow, MemberRow, Store, jobs_in_states, upsert_nodes
 from aitc.control.store.cluster import NodeRecord
 from aitc.control.store.gpu_usage import record_gpu_usage
 from aitc.domain.cluster import Cluster
+from aitc.domain.ids import JobId
 from aitc.domain.job import JobState
 from aitc.domain.lab import PolicySpec
+from aitc.engine.books import Books
+from aitc.engine.view import Action, Preempt, Start
+from aitc.errors import SchedulingError
 
 if TYPE_CHECKING:
     from aitc.control.metrics import ControlMetrics
@@ -100,7 +114,9 @@ class Controller:
         self.store, self.executor, self.cluster = store, executor, cluster
         self.clock, self.config = clock, config
         self.planner = Planner(policy)
-        self.holdings = Holdings(cluster, self.planner.half_life_s)
+        self.feed = StoreBooks(cluster, self.planner.half_life_s)
+        self._nodes: Sequence[NodeInfo] = ()
+        self._resync = False
         self.draining = Draining()
         self.notes = PendingNotes()
         self._last_now = 0.0
@@ -120,16 +136,18 @@ class Controller:
         self._last_now = max(self._last_now, self.clock.now())
         return self._last_now
 
+    @property
+    def books(self) -> Books:
+        """The driver state the engine plans on (kept across passes)."""
+        return self.feed.books
+
     # -- start-up ---------------------------------------------------------------------------
 
     def reconcile(self) -> PassResult:
         """Rebuild the books, dispatch ``starting`` jobs again, adopt or mark the rest."""
         now = self.now()
-        self.holdings = Holdings(self.cluster, self.planner.half_life_s)  # retried from scratch
-        self._refresh_inventory(now)
-        since = now - self.config.history_half_lives * self.planner.half_life_s
         with self.store.session() as s:
-            self.holdings.replay(load_past_runs(s, since))
+            self._rebuild(s, now)
             rows = jobs_in_states(session=s, states=[JobState.STARTING])
             users = unix_users(session=s, member_ids={r.member_id for r in rows})
             starting = [exec_job(r, users[r.member_id]) for r in rows]
@@ -138,11 +156,31 @@ class Controller:
         log.info("reconcile: dispatched %d starting jobs again", len(starting))
         return self.step(vanish_after=1)
 
+    def resync(self) -> None:
+        """Build the books again from the store (after a failed pass, or on request)."""
+        with self.store.session() as s:
+            self._rebuild(s, self.now())
+
+    def _rebuild(self, session: Session, now: float) -> None:
+        since = now - self.config.history_half_lives * self.planner.half_life_s
+        self.feed.rebuild(session, since=since)
+        if not self._nodes:
+            self._nodes = self.executor.inventory()
+        self._follow_nodes(self._nodes)
+        self._resync = False
+        log.info(
+            "books built from the store: %d pending, %d running",
+            len(self.books.pending) + len(self.feed.held),
+            len(self.books.running),
+        )
+
     # -- one pass ---------------------------------------------------------------------------
 
     def step(self, *, vanish_after: int | None = None) -> PassResult:
         """One scheduling pass (see the module docstring)."""
         now = self.now()
+        if self._resync:
+            self.resync()
         if now >= self._next_inventory:
             self._refresh_inventory(now)
         # A poll acknowledges the previous one: reports not yet recorded are applied again
@@ -156,7 +194,7 @@ class Controller:
             self._refresh_inventory(now)
         with self.store.session() as s:
             outcome = apply_reports(session=s, reports=reports, now=now, policy=self.config.requeue)
-            snapshot = self.notes.hold_disabled(s, load_snapshot(s))
+            active = _load_active(s)
             reservations = load_reservations(s, now)
         self._unrecorded = None
         self.draining.settle(
@@ -165,18 +203,15 @@ class Controller:
         self._stopping.difference_update(
             (r.job_id, r.attempt) for r in reports if r.status != ExecStatus.RUNNING
         )
-        ended = list(outcome.ended) + self._fail_vanished(snapshot, reports, now, vanish_after)
-        if ended:
-            with self.store.session() as s:
-                snapshot = self.notes.hold_disabled(s, load_snapshot(s))
-        self._sync_holdings(snapshot, now)
-        self._stop_attempts(outcome.stray + self._cancel_requests(snapshot, now))
-        plan = self.planner.plan(self.cluster, snapshot, self.holdings, reservations, now)
+        ended = list(outcome.ended) + self._fail_vanished(active, reports, now, vanish_after)
+        self._stop_attempts(outcome.stray + self._cancel_requests(active, now))
+        with self.store.session() as s:
+            snapshot = self._catch_up(s, now)
+        plan = self.planner.plan(self.books, reservations, now)
         committed = self._commit(plan.actions, now)
         handles = dispatch(self.executor, self.draining.admit(committed.started))
         self.notes.record(self.store, self.planner.explain(plan), committed, now)
-        for p in committed.preempted:  # after explain, which plans on the same capacity
-            self.holdings.release(p.job_id, now)
+        self._apply(plan.actions, committed, now)  # after explain, which plans on the books
         self._record_dispatch(handles.handles, handles.failures, now)
         self._record_gpu_usage(now)
         return PassResult(
@@ -187,21 +222,59 @@ class Controller:
             starting=sum(1 for a in snapshot.active if a.state == JobState.STARTING),
         )
 
-    def _commit(self, actions: Sequence[object], now: float) -> Committed:
+    def _catch_up(self, session: Session, now: float) -> Snapshot:
+        """Feed the books what changed in the store, check them, and apply the holds."""
+        s = session
+        self.feed.catch_up(s, now)
+        active = _load_active(s)
+        wrong = self.feed.check(s, [a.id for a in active])
+        if -1 in wrong:
+            log.warning("the books' pending queue disagrees with the store: resync")
+            self._rebuild(s, now)
+        elif wrong:
+            log.warning("the books disagree with the store on jobs %s: reloaded", wrong)
+            self.feed.reload(s, wrong, now)
+        self._apply_holds(s)
+        return Snapshot(pending=self.books.pending, active=active)
+
+    def _apply_holds(self, session: Session) -> None:
+        """Keep held jobs out of the queue (the rule and its reasons: ``hold_disabled``)."""
+        s = session
+        disabled = set(s.scalars(select(MemberRow.id).where(MemberRow.enabled.is_(False))))
+        candidates = self.feed.hold_candidates(disabled)
+        kept = self.notes.hold_disabled(s, Snapshot(pending=candidates, active=()))
+        left = {j.id for j in kept.pending}
+        self.feed.set_held({j.id for j in candidates if j.id not in left})
+
+    def _apply(self, actions: Sequence[Action], committed: Committed, now: float) -> None:
+        """Apply to the books the actions the store took (in their order)."""
+        started = {j.job_id for j in committed.started}
+        preempted = {p.job_id for p in committed.preempted}
+        self.books.apply(
+            [
+                a
+                for a in actions
+                if (isinstance(a, Start) and a.job_id in started)
+                or (isinstance(a, Preempt) and a.job_id in preempted)
+            ],
+            now,
+        )
+
+    def _commit(self, actions: Sequence[Action], now: float) -> Committed:
         if not actions:
             return Committed(started=(), preempted=())
         with self.store.session() as s:
             committed = commit_decisions(
                 session=s,
-                actions=actions,  # type: ignore[arg-type]
+                actions=actions,
                 policy=self.planner.policy.name,
                 log_dir=self.config.log_dir,
                 now=now,
             )
         for p in committed.preempted:
-            placement = self.holdings.placement(p.job_id)
-            if placement is not None:
-                self.draining.add((p.job_id, p.attempt), placement)
+            run = self.books.running.get(JobId(p.job_id))
+            if run is not None:
+                self.draining.add((p.job_id, p.attempt), run.placement)
         self._stop_attempts([(p.job_id, p.attempt) for p in committed.preempted])
         return committed
 
@@ -222,34 +295,26 @@ class Controller:
             with self.store.session() as s:
                 record_dispatch(session=s, handles=handles, failures=failures, now=now)
         for job_id in failures:
-            self.holdings.release(job_id, now)
-
-    def _sync_holdings(self, snapshot: Snapshot, now: float) -> None:
-        """Hold every active job's GPUs and usage; release those no longer active."""
-        active = {a.id: a for a in snapshot.active}
-        for job_id in self.holdings.held_jobs():
-            if job_id not in active:
-                self.holdings.release(job_id, now)
-        for a in snapshot.active:
-            self.holdings.hold(a.request, a.placement, a.started)
+            if JobId(job_id) in self.books.running:
+                self.books.finish(JobId(job_id), now)
 
     def _fail_vanished(
         self,
-        snapshot: Snapshot,
+        active: Sequence[ActiveJob],
         reports: Sequence[ExecReport],
         now: float,
         vanish_after: int | None,
     ) -> list[int]:
         threshold = vanish_after or self.config.vanish_polls
-        gone = vanished(snapshot.active, reports, self._misses, threshold)
+        gone = vanished(active, reports, self._misses, threshold)
         if not gone:
             return []
         with self.store.session() as s:
             return mark_vanished(session=s, jobs=gone, executor=self.executor.name, now=now)
 
-    def _cancel_requests(self, snapshot: Snapshot, now: float) -> list[Attempt]:
+    def _cancel_requests(self, active: Sequence[ActiveJob], now: float) -> list[Attempt]:
         """Attempts to stop for cancel requests; a job still waiting to dispatch ends at once."""
-        wanted = [a for a in snapshot.active if a.cancel_requested]
+        wanted = [a for a in active if a.cancel_requested]
         never_started = [a.id for a in wanted if self.draining.drop(a.id) is not None]
         if never_started:
             with self.store.session() as s:
@@ -271,8 +336,8 @@ class Controller:
                 self._stopping.discard(attempt)
 
     def _refresh_inventory(self, now: float) -> None:
-        nodes = self.executor.inventory()
-        self.holdings.set_nodes(nodes)
+        nodes = self._nodes = self.executor.inventory()
+        self._follow_nodes(nodes)
         records = [
             NodeRecord(
                 name=n.name,
@@ -289,6 +354,17 @@ class Controller:
             upsert_nodes(session=s, nodes=records, now=now)
             self.planner.set_organisations(load_organisations(s))
         self._next_inventory = now + self.config.inventory_s
+
+    def _follow_nodes(self, nodes: Sequence[NodeInfo]) -> None:
+        """Follow the executor's node states (down, drained) and GPUs held outside aitc."""
+        for node in nodes:
+            if node.name not in self.cluster:
+                continue
+            self.books.set_down(node.name, node.state != NodeState.UP)
+            try:
+                self.books.set_foreign(node.name, node.foreign_gpus)
+            except SchedulingError as exc:
+                log.warning("node %s: cannot follow foreign GPU use: %s", node.name, exc)
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -330,11 +406,17 @@ class Controller:
                 self.metrics.pass_seconds.observe(time.perf_counter() - began)
             return result
         except Exception:  # noqa: BLE001 - the loop must survive a bad pass (and say why)
-            log.exception("controller pass failed; retrying")
+            log.exception("controller pass failed; retrying on books built again")
+            self._resync = True
             if self.metrics is not None:
                 self.metrics.executor_error("pass")
             self._stop.wait(1.0)
             return None
+
+
+def _load_active(session: Session) -> list[ActiveJob]:
+    rows = jobs_in_states(session=session, states=list(ACTIVE))
+    return [active_job(r) for r in rows]
 
 
 def _gpu_model(node: object, cluster: Cluster) -> str:

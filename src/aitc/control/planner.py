@@ -12,21 +12,14 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from aitc.control.holdings import Holdings
-from aitc.control.snapshot import Snapshot
-from aitc.domain.cluster import Cluster
 from aitc.domain.ids import JobId
-from aitc.domain.job import RunningJob
 from aitc.domain.lab import PolicySpec
 from aitc.domain.org import Organisation
 from aitc.domain.reservation import Reservation
+from aitc.engine.books import Books
+from aitc.engine.params import half_life, split_params
 from aitc.engine.scheduler import Scheduler
 from aitc.engine.view import Action, Reason, View
-
-DEFAULT_HALF_LIFE_S = 7 * 86400.0
-# Policy parameters that belong to a driver, not to the engine: the ledger's half-life (the
-# controller owns the ledger) and the twin's simulation settings.
-DRIVER_PARAMS = frozenset({"half_life_s", "tick_s", "leaf_penalty", "su_penalty"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,14 +39,14 @@ class Planner:
     def __init__(self, policy: PolicySpec, explain_every_s: float = 10.0) -> None:
         self.policy = policy
         self.explain_every_s = explain_every_s
-        self.half_life_s = half_life(policy)
+        self.half_life_s = half_life(policy.params)
         self.organisations: tuple[Organisation, ...] = ()
         self.scheduler = self._scheduler()
-        self._explained: tuple[object, ...] | None = None
+        self._explained: int | None = None
         self._explained_at = -math.inf
 
     def _scheduler(self) -> Scheduler:
-        params = {k: v for k, v in self.policy.params.items() if k not in DRIVER_PARAMS}
+        params, _ = split_params(self.policy.params)  # the split the twin uses too
         return Scheduler(self.policy.name, params=params, organisations=self.organisations)
 
     def set_organisations(self, organisations: tuple[Organisation, ...]) -> None:
@@ -62,47 +55,14 @@ class Planner:
             self.scheduler = self._scheduler()
             self._explained = None
 
-    def view(
-        self,
-        cluster: Cluster,
-        snapshot: Snapshot,
-        holdings: Holdings,
-        reservations: Sequence[Reservation],
-        now: float,
-    ) -> View:
-        running = [
-            RunningJob(
-                a.request, a.placement, a.started, holdings.ledger.attained(a.request.id, now)
-            )
-            for a in snapshot.active
-            if holdings.holds(a.id)
-        ]
-        return View(
-            now=now,
-            cluster=cluster,
-            pending=snapshot.pending,
-            running=running,
-            capacity=holdings.capacity,
-            usage=holdings.ledger,
-            organisations=self.organisations,
-            reservations=reservations,
-        )
-
-    def plan(
-        self,
-        cluster: Cluster,
-        snapshot: Snapshot,
-        holdings: Holdings,
-        reservations: Sequence[Reservation],
-        now: float,
-    ) -> Plan:
-        """The pass's actions; reasons and estimates come later from ``explain`` (off the
-        submit-to-running path)."""
-        view = self.view(cluster, snapshot, holdings, reservations, now)
+    def plan(self, books: Books, reservations: Sequence[Reservation], now: float) -> Plan:
+        """The pass's actions on the controller's books; reasons and estimates come later from
+        ``explain`` (off the submit-to-running path)."""
+        view = books.view(now, organisations=self.organisations, reservations=reservations)
         return Plan(
             actions=self.scheduler.schedule(view),
             view=view,
-            explain_due=self._explain_due(snapshot, now),
+            explain_due=self._explain_due(books, now),
         )
 
     def explain(self, plan: Plan) -> Plan:
@@ -115,20 +75,9 @@ class Planner:
             estimates=self.scheduler.estimate_starts(plan.view),
         )
 
-    def _explain_due(self, snapshot: Snapshot, now: float) -> bool:
-        key = (
-            tuple(j.id for j in snapshot.pending),
-            tuple((a.id, a.attempt) for a in snapshot.active),
-        )
+    def _explain_due(self, books: Books, now: float) -> bool:
+        key = books.changes  # grows with every change of the queue or the running jobs
         if key == self._explained and now - self._explained_at < self.explain_every_s:
             return False
         self._explained, self._explained_at = key, now
-        return bool(snapshot.pending)
-
-
-def half_life(policy: PolicySpec) -> float:
-    """The usage half-life from the policy's parameters (``half_life_s``), else 7 days."""
-    value = policy.params.get("half_life_s", DEFAULT_HALF_LIFE_S)
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-        return float(value)
-    return DEFAULT_HALF_LIFE_S
+        return bool(books.pending)

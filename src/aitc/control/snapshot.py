@@ -12,20 +12,18 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from aitc.control.holdings import PastRun
 from aitc.control.store import (
     JobRow,
     OrganisationRow,
     ProjectRow,
     ReservationRow,
     job_request,
-    jobs_in_states,
     placement_from_json,
 )
 from aitc.domain.job import JobRequest, JobState, Placement
 from aitc.domain.org import Organisation, OrgKind, Project
 from aitc.domain.reservation import Reservation
-from aitc.engine.pending import PendingQueue
+from aitc.engine.books import PastRun
 
 ACTIVE = (JobState.STARTING, JobState.RUNNING)
 
@@ -49,7 +47,7 @@ class ActiveJob:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """The queue and the active jobs at one moment, in the engine's types."""
+    """The queue (the books' own) and the active jobs of one pass, in the engine's types."""
 
     pending: Sequence[JobRequest]
     active: Sequence[ActiveJob]
@@ -65,16 +63,6 @@ def active_job(row: JobRow) -> ActiveJob:
         cancel_requested=bool(row.cancel_requested),
         handle=row.handle,
     )
-
-
-def load_snapshot(session: Session) -> Snapshot:
-    """Pending jobs in arrival order and every starting or running job."""
-    # the engine's own queue, so that policies read its indexes instead of scanning the jobs
-    pending = PendingQueue(
-        job_request(r) for r in jobs_in_states(session=session, states=[JobState.PENDING])
-    )
-    active = [active_job(r) for r in jobs_in_states(session=session, states=ACTIVE)]
-    return Snapshot(pending=pending, active=active)
 
 
 def load_organisations(session: Session) -> tuple[Organisation, ...]:

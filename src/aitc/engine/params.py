@@ -1,4 +1,5 @@
-"""Policy parameters: checked against the names and types a policy declares.
+"""Policy parameters: checked against the names and types a policy declares; and the one split
+between the engine's parameters and the drivers' (``DriverParams``, ``split_params``).
 
 An unknown name or a value of the wrong type is a ``ConfigError`` that names the policy, the
 parameter and the known ones, so a typo in lab.yaml never silently falls back to a default.
@@ -7,6 +8,8 @@ parameter and the known ones, so a typo in lab.yaml never silently falls back to
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
 
 from aitc.errors import ConfigError
 
@@ -68,3 +71,44 @@ class Params:
         if list(out) != sorted(out) or any(v <= 0 for v in out):
             raise self._fail(name, "must be positive and increasing")
         return out
+
+
+# ---------------------------------------------------------------------------- engine vs driver
+DEFAULT_HALF_LIFE_S = 7 * 86400.0
+DEFAULT_LEAF_PENALTY = 0.05
+DEFAULT_SU_PENALTY = 0.15
+
+
+@dataclass(frozen=True, slots=True)
+class DriverParams:
+    """Lab policy parameters that belong to a driver, not to the policies, with their defaults.
+
+    ``tick_s``: a pass at least this often while jobs wait and run (None: only on changes);
+    ``leaf_penalty`` and ``su_penalty``: the twin's slowdown of jobs spread across leaves or
+    scalable units. ``half_life_s`` (the ledger, in the driver's books) and
+    ``preempt_overhead_s`` (weighed by the engine, applied by the twin) are engine parameters
+    that drivers read too (``half_life``).
+    """
+
+    tick_s: float | None = None
+    leaf_penalty: float = DEFAULT_LEAF_PENALTY
+    su_penalty: float = DEFAULT_SU_PENALTY
+
+
+DRIVER_PARAMS = frozenset(f.name for f in fields(DriverParams))
+
+
+def split_params(params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``params`` split into the engine's (for ``Scheduler``) and the driver's (``DriverParams``
+    names only, without defaults)."""
+    engine = {k: v for k, v in params.items() if k not in DRIVER_PARAMS}
+    driver = {k: v for k, v in params.items() if k in DRIVER_PARAMS}
+    return engine, driver
+
+
+def half_life(params: Mapping[str, Any]) -> float:
+    """The usage ledger's half-life from ``half_life_s``, else ``DEFAULT_HALF_LIFE_S``."""
+    value = params.get("half_life_s", DEFAULT_HALF_LIFE_S)
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    return DEFAULT_HALF_LIFE_S

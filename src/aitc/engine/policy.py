@@ -28,7 +28,7 @@ from typing import ClassVar, Protocol
 from aitc.domain.job import JobRequest, Priority, RunningJob
 from aitc.domain.org import Organisation
 from aitc.engine.cycle import Cycle
-from aitc.engine.params import Params
+from aitc.engine.params import DEFAULT_HALF_LIFE_S, Params
 from aitc.engine.placement import PlacementPolicy
 from aitc.engine.queue import BackfillQueue, GreedyQueue, QueuePolicy, StrictQueue
 from aitc.engine.registry import PLACEMENTS
@@ -41,7 +41,7 @@ COMMON: Mapping[str, object] = {
     "default_time_limit_s": 86400.0,
     "preempt": True,
     "preempt_overhead_s": 0.0,
-    "half_life_s": 7 * 86400.0,
+    "half_life_s": DEFAULT_HALF_LIFE_S,
 }
 
 QUEUES: Mapping[str, type[QueuePolicy]] = {

@@ -14,16 +14,13 @@ from typing import Any
 from aitc.domain.lab import Lab
 from aitc.domain.org import Organisation
 from aitc.domain.reservation import Reservation
+from aitc.engine.params import half_life, split_params
 from aitc.errors import ConfigError
 from aitc.twin.generator import generate
 from aitc.twin.locality import LocalityModel
 from aitc.twin.loop import TwinConfig
 from aitc.twin.sources import load_philly, load_table
 from aitc.twin.trace import JobSource, TraceJob
-
-# Lab policy parameters that belong to the twin alone (``preempt_overhead_s`` goes to both:
-# the engine may weigh it, the twin applies it).
-TWIN_PARAMS = ("tick_s", "leaf_penalty", "su_penalty")
 
 
 def open_source(
@@ -94,7 +91,7 @@ def settings(
     tick_s: float | None = None,
 ) -> tuple[dict[str, Any], TwinConfig]:
     """Split policy ``params`` into the engine's and a ``TwinConfig``; flags override."""
-    engine = {k: v for k, v in params.items() if k not in TWIN_PARAMS}
+    engine, _ = split_params(params)  # the split both drivers use (``aitc.engine.params``)
     if overhead_s is not None:
         engine["preempt_overhead_s"] = overhead_s
     base, loc = TwinConfig(), LocalityModel()
@@ -107,7 +104,7 @@ def settings(
             _pick(overhead_s, params, "preempt_overhead_s", base.preempt_overhead_s)
         ),
         tick_s=_pick(tick_s, params, "tick_s", None),
-        half_life_s=float(params.get("half_life_s", base.half_life_s)),
+        half_life_s=half_life(params),
     )
     return engine, cfg
 

@@ -12,14 +12,15 @@ from dataclasses import dataclass
 
 from aitc.domain.cluster import ACROSS_SUS, SAME_SU, Cluster
 from aitc.domain.job import Placement
+from aitc.engine.params import DEFAULT_LEAF_PENALTY, DEFAULT_SU_PENALTY
 
 
 @dataclass(frozen=True, slots=True)
 class LocalityModel:
     """Slowdown factors for jobs spread across leaves (``leaf_penalty``) or SUs (``su_penalty``)."""
 
-    leaf_penalty: float = 0.05
-    su_penalty: float = 0.15
+    leaf_penalty: float = DEFAULT_LEAF_PENALTY
+    su_penalty: float = DEFAULT_SU_PENALTY
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,8 @@
 Events are arrivals, completions, reservation starts and ends, and policy ticks. All events of
 one instant are handled first (completions before arrivals, by priority; ties by a counter, so
 runs replay exactly); then, if the state changed, the engine is called once and its actions are
-applied in order to the twin's own ``CapacityIndex`` and ``UsageLedger``. Preempted jobs free
+applied in order to the twin's ``Books`` (``aitc.engine.books``, the driver state the controller
+keeps too), and the twin then follows them with its own records. Preempted jobs free
 their GPUs at once and return to the queue; their next run begins with ``preempt_overhead_s``
 seconds of checkpoint restore and lost work. The loop never reads the wall clock.
 """
@@ -15,15 +16,14 @@ import heapq
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar, overload
+from typing import Protocol
 
 from aitc.domain.cluster import Cluster
-from aitc.domain.job import JobRequest, RunningJob
+from aitc.domain.job import JobRequest
 from aitc.domain.org import Organisation
 from aitc.domain.reservation import Reservation
-from aitc.engine.capacity import CapacityIndex
-from aitc.engine.ledger import UsageLedger
-from aitc.engine.pending import PendingQueue
+from aitc.engine.books import Books
+from aitc.engine.params import DEFAULT_HALF_LIFE_S
 from aitc.engine.view import Preempt, Start, View
 from aitc.errors import TraceError
 from aitc.twin.jobs import JobRecord, Outcome
@@ -35,7 +35,6 @@ from aitc.twin.trace import TraceJob
 END, RES_END, ARRIVE, RES_START, TICK = 0, 1, 2, 3, 4
 
 Event = tuple[float, str, int | str]
-T = TypeVar("T")
 Progress = Callable[[float, int, int], None]
 
 
@@ -46,7 +45,7 @@ class TwinConfig:
     locality: LocalityModel = field(default_factory=LocalityModel)
     preempt_overhead_s: float = 60.0
     tick_s: float | None = None
-    half_life_s: float = 7 * 86400.0
+    half_life_s: float = DEFAULT_HALF_LIFE_S
     # whether a run ends at the job's time limit (state ``timeout``), as Slurm does; off for
     # ``--oracle``, whose limits are the runtimes themselves
     kill_at_time_limit: bool = True
@@ -54,38 +53,6 @@ class TwinConfig:
     # every so many events, what is alive leaves the garbage collector's sweeps (see
     # ``_collector_spared``); 0: never
     freeze_every: int = 100_000
-
-
-class Snapshot(Sequence[T]):
-    """The values of a dict as a read-only sequence, without copying them.
-
-    The loop never changes the dict while the engine holds the view (actions are applied
-    after ``schedule`` returns), so iterating the live values is a faithful snapshot; indexing,
-    which the engine rarely needs, materialises a list once.
-    """
-
-    __slots__ = ("_items", "_list")
-
-    def __init__(self, items: dict[int, T]) -> None:
-        self._items = items
-        self._list: list[T] | None = None
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __iter__(self) -> Iterator[T]:
-        return iter(self._items.values())
-
-    @overload
-    def __getitem__(self, index: int) -> T: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[T]: ...
-
-    def __getitem__(self, index: int | slice) -> T | Sequence[T]:
-        if self._list is None:
-            self._list = list(self._items.values())
-        return self._list[index]
 
 
 class SchedulerLike(Protocol):
@@ -114,8 +81,8 @@ class Twin:
         self.cluster, self.scheduler = cluster, scheduler
         self.organisations = tuple(organisations)
         self.reservations = tuple(sorted(reservations, key=lambda r: (r.start, r.id)))
-        self.capacity = CapacityIndex(cluster)
-        self.ledger = UsageLedger(self.cfg.half_life_s)
+        self.books = Books(cluster, self.cfg.half_life_s)
+        self.capacity, self.ledger = self.books.capacity, self.books.ledger
         self.topology = Topology(cluster, self.cfg.locality)
         self.table, self.timeline = JobTable(), Timeline()
         self.events: list[Event] | None = [] if record else None
@@ -124,8 +91,7 @@ class Twin:
         self._heap: list[tuple[float, int, int, int, int]] = []
         self._seq = 0
         self._records: dict[int, JobRecord] = {}
-        self._pending = PendingQueue()
-        self._running: dict[int, RunningJob] = {}
+        self._pending, self._running = self.books.pending, self.books.running
         self._busy, self._tick_at, self._last_submit = 0.0, -1.0, 0.0
         self._dirty = self._force = False
         self.tenant_gpu_seconds: dict[str, float] = {}
@@ -195,7 +161,7 @@ class Twin:
             self._record("reject", job_id)
             self._close(rec, Outcome.REJECTED)
             return
-        self._pending.add(rec.request)
+        self.books.submit(rec.request)
         self._dirty = True
 
     def _on_end(self, job_id: int, epoch: int) -> None:
@@ -237,16 +203,7 @@ class Twin:
     def _view(self) -> View:
         now = self.now
         held = tuple(r for r in self.reservations if r.end > now) if self.reservations else ()
-        return View(
-            now=now,
-            cluster=self.cluster,
-            pending=self._pending,
-            running=Snapshot(self._running),
-            capacity=self.capacity,
-            usage=self.ledger,
-            organisations=self.organisations,
-            reservations=held,
-        )
+        return self.books.view(now, organisations=self.organisations, reservations=held)
 
     def _schedule_tick(self) -> None:
         tick = self.cfg.tick_s
@@ -255,12 +212,9 @@ class Twin:
             self._push(self._tick_at, TICK, 0)
 
     def _start(self, action: Start) -> None:
-        job = self._pending.remove(action.job_id)
-        rec = self._records[job.id]
-        self.capacity.allocate(action.placement)
-        attained = self.ledger.attained(job.id, self.now)
-        self.ledger.job_started(job, self.now)
-        self._running[job.id] = RunningJob(job, action.placement, self.now, attained)
+        self.books.apply((action,), self.now)
+        rec = self._records[action.job_id]
+        job = rec.request
         spread = self.topology.spread(action.placement)
         cfg = self.cfg
         end = rec.begin_run(
@@ -274,16 +228,16 @@ class Twin:
         if action.job_id not in self._running:
             raise ValueError(f"the engine preempted job {action.job_id}, which is not running")
         rec = self._records[action.job_id]
+        self.books.apply((action,), self.now)  # frees its GPUs, back to its place in the queue
         self._stop(rec, preempted=True)
-        self._pending.requeue(rec.request)
         self._record("preempt", rec.request.id)
 
     def _stop(self, rec: JobRecord, *, preempted: bool = False) -> None:
-        """End the current run of ``rec``: free its GPUs, stop its usage, count its GPU time."""
+        """End the current run of ``rec`` (already out of the books if ``preempted``): free its
+        GPUs, stop its usage, count its GPU time."""
         job = rec.request
-        run = self._running.pop(job.id)
-        self.capacity.release(run.placement)
-        self.ledger.job_stopped(job.id, self.now)
+        if not preempted:
+            self.books.finish(job.id, self.now)
         self._busy -= job.gpu_demand
         held = rec.end_run(self.now, preempted=preempted)
         self.tenant_gpu_seconds[job.org] = self.tenant_gpu_seconds.get(job.org, 0.0) + held
@@ -296,7 +250,7 @@ class Twin:
     def _finish_unfinished(self) -> None:
         """Jobs still queued when nothing can happen any more (the engine never started them)."""
         for job_id in list(self._pending.ids()):
-            self._pending.remove(job_id)
+            self.books.cancel(job_id)
             self._close(self._records[job_id], Outcome.UNFINISHED)
 
 

@@ -1,0 +1,189 @@
+"""The controller's books, kept in step with the store through its change feed.
+
+The controller builds its ``Books`` (``aitc.engine.books``) once from the store (``rebuild``, at
+start-up and on resync) and then feeds them only changes: the actions it commits itself
+(``Books.apply``) and whatever else changed the store, read from ``job_events``. That table is
+append-only with an autoincrement id, so each pass reads the rows past its cursor and reloads
+just those jobs (``catch_up``); a new submission appends a ``pending`` event, an end, a requeue,
+a cancel, a hold or a release one each. Syncing a job from its row is idempotent, so the
+controller's own events, read back, change nothing.
+
+Ids are handed out before commit, so on PostgreSQL a row with a lower id may become visible
+after one with a higher id; ids skipped over are asked for again for ``GAP_TTL_S`` seconds.
+``check`` compares the books with the store's active jobs (every pass, they are few) and the
+number of pending jobs, so whatever the feed misses is found and the caller resyncs.
+
+Some pending jobs are left out of the queue while they are held (``held``; the rule is
+``PendingNotes.hold_disabled``'s): they wait in ``held`` and go back at their place in arrival
+order when released.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from aitc.control.snapshot import ACTIVE, load_past_runs
+from aitc.control.store import JobEventRow, JobRow, job_request, jobs_in_states, placement_from_json
+from aitc.domain.cluster import Cluster
+from aitc.domain.ids import JobId
+from aitc.domain.job import JobRequest, JobState
+from aitc.engine.books import Books
+from aitc.errors import SchedulingError
+
+log = logging.getLogger(__name__)
+
+GAP_TTL_S = 60.0
+_ACTIVE = {s.value for s in ACTIVE}
+
+
+class StoreBooks:
+    """The controller's books, the jobs held out of them, and the feed's cursor."""
+
+    def __init__(self, cluster: Cluster, half_life_s: float) -> None:
+        self.cluster, self.half_life_s = cluster, half_life_s
+        self.books = Books(cluster, half_life_s)
+        self.held: dict[JobId, JobRequest] = {}
+        # pending jobs that a hold or an array throttle may keep out (their row says so)
+        self.may_hold: set[JobId] = set()
+        self.cursor = 0
+        self._gaps: dict[int, float] = {}  # event id not seen yet -> until when to ask again
+
+    # ------------------------------------------------------------------ rebuild
+    def rebuild(self, session: Session, *, since: float) -> None:
+        """Build the books from the store: past runs into the ledger, the pending queue in
+        arrival order, the active jobs on their placements."""
+        self.cursor = session.scalar(select(func.max(JobEventRow.id))) or 0
+        self._gaps.clear()
+        self.books = Books(self.cluster, self.half_life_s)
+        self.held.clear()
+        self.may_hold.clear()
+        self.books.replay(load_past_runs(session, since))
+        for row in jobs_in_states(session=session, states=[JobState.PENDING]):
+            self._queue(row)
+        for row in jobs_in_states(session=session, states=list(ACTIVE)):
+            self._adopt(row)
+
+    # ------------------------------------------------------------------ changes
+    def catch_up(self, session: Session, now: float) -> int:
+        """Apply what changed in the store since the last call; returns how many jobs."""
+        stmt = select(JobEventRow.id, JobEventRow.job_id).where(JobEventRow.id > self.cursor)
+        if self._gaps:
+            stmt = select(JobEventRow.id, JobEventRow.job_id).where(
+                or_(JobEventRow.id > self.cursor, JobEventRow.id.in_(list(self._gaps)))
+            )
+        rows = session.execute(stmt.order_by(JobEventRow.id)).all()
+        self._expire_gaps(now)
+        if not rows:
+            return 0
+        for event_id, _ in rows:
+            self._gaps.pop(event_id, None)
+            if event_id > self.cursor:
+                self._gaps.update(dict.fromkeys(range(self.cursor + 1, event_id), now + GAP_TTL_S))
+                self.cursor = event_id
+        return self.reload(session, {job_id for _, job_id in rows}, now)
+
+    def reload(self, session: Session, job_ids: Iterable[int], now: float) -> int:
+        """Bring the given jobs in line with their rows."""
+        ids = sorted(set(job_ids))
+        for row in session.scalars(select(JobRow).where(JobRow.id.in_(ids)).order_by(JobRow.id)):
+            self._sync(row, now)
+        return len(ids)
+
+    def _expire_gaps(self, now: float) -> None:
+        for event_id in [e for e, until in self._gaps.items() if until <= now]:
+            del self._gaps[event_id]
+
+    def _sync(self, row: JobRow, now: float) -> None:
+        books, jid = self.books, JobId(row.id)
+        if row.state == JobState.PENDING.value:
+            if jid in books.running:  # requeued (lost, or preempted) after it ran
+                books.requeue(jid, now)
+                self._note_hold(row)
+            elif books.pending.get(jid) is None and jid not in self.held:
+                self._queue(row)
+            else:
+                self._note_hold(row)
+        elif row.state in _ACTIVE:
+            run = books.running.get(jid)
+            placement = placement_from_json(row.placement or {})
+            if run is not None and run.placement == placement:
+                return
+            if run is not None:
+                books.finish(jid, now)
+            self._forget_pending(jid)
+            self._adopt(row)
+        else:  # ended
+            if jid in books.running:
+                books.finish(jid, now)
+            self._forget_pending(jid)
+
+    def _queue(self, row: JobRow) -> None:
+        self._note_hold(row)
+        self.books.submit(job_request(row))
+
+    def _note_hold(self, row: JobRow) -> None:
+        jid = JobId(row.id)
+        if getattr(row, "held", False) or getattr(row, "array_throttle", None) is not None:
+            self.may_hold.add(jid)
+        else:
+            self.may_hold.discard(jid)
+
+    def _forget_pending(self, jid: JobId) -> None:
+        self.books.cancel(jid)
+        self.held.pop(jid, None)
+        self.may_hold.discard(jid)
+
+    def _adopt(self, row: JobRow) -> None:
+        request = job_request(row)
+        attained = self.books.ledger.ran_before().get(request.id, 0.0)
+        try:
+            self.books.adopt(
+                request,
+                placement_from_json(row.placement or {}),
+                row.started_at or 0.0,
+                attained=attained,
+            )
+        except SchedulingError as exc:
+            log.error("job %s: cannot hold its placement: %s", row.id, exc)
+
+    # ------------------------------------------------------------------ holds
+    def hold_candidates(self, disabled: set[str]) -> list[JobRequest]:
+        """The pending jobs a hold may keep out: those of ``disabled`` members, those whose
+        row is held or throttled, and those held now."""
+        pending = self.books.pending
+        out = {j.id: j for j in self.held.values()}
+        for (_, _, member), jobs in pending.by_member().items():
+            if member in disabled:
+                out.update(jobs)
+        for jid in self.may_hold:
+            job = pending.get(jid)
+            if job is not None:
+                out[jid] = job
+        return sorted(out.values(), key=lambda j: (j.submit, j.id))
+
+    def set_held(self, held: set[JobId]) -> None:
+        """Keep exactly ``held`` out of the queue; released jobs go back at their place."""
+        for jid in held - set(self.held):
+            job = self.books.cancel(jid)
+            if job is not None:
+                self.held[jid] = job
+        for jid in set(self.held) - held:
+            self.books.restore(self.held.pop(jid))
+
+    # ------------------------------------------------------------------ checks
+    def check(self, session: Session, active: Sequence[int]) -> list[int]:
+        """Jobs on which the books and the store disagree: active in one and not the other, or
+        (if the counts differ) every pending one. Cheap: the active jobs are few and the
+        pending ones are counted, not read."""
+        running = set(self.books.running)
+        out = sorted(set(active) ^ running)
+        pending = session.scalar(
+            select(func.count()).select_from(JobRow).where(JobRow.state == JobState.PENDING.value)
+        )
+        if pending != len(self.books.pending) + len(self.held):
+            out.append(-1)  # the queue disagrees: resync
+        return out

@@ -1,0 +1,206 @@
+"""The books: the one driver state that both drivers keep and the engine plans on.
+
+A driver (the twin, the controller, a test) owns one ``Books``: the capacity index, the usage
+ledger, the ``PendingQueue`` and the running jobs. It feeds it what happens (``submit``,
+``finish``, ``requeue``, ``cancel``, nodes going down or up, GPUs used outside aitc) and hands
+it the engine's actions (``apply``); nothing else changes these four, so they always agree with
+each other, and ``view()`` is the engine's input without a copy. The controller keeps its books
+across passes and rebuilds them only at start-up or on resync; the twin keeps them for a run.
+
+Every change bumps ``changes``, so a driver can tell cheaply whether anything happened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TypeVar, overload
+
+from aitc.domain.cluster import Cluster
+from aitc.domain.ids import JobId
+from aitc.domain.job import JobRequest, Placement, RunningJob
+from aitc.domain.org import Organisation
+from aitc.domain.reservation import Reservation
+from aitc.engine.capacity import CapacityIndex
+from aitc.engine.ledger import UsageLedger
+from aitc.engine.pending import PendingQueue
+from aitc.engine.view import Action, Preempt, Start, View
+from aitc.errors import SchedulingError
+
+T = TypeVar("T")
+
+
+class LiveValues(Sequence[T]):
+    """The values of a dict as a read-only sequence, without copying them.
+
+    The books never change while the engine holds a view (actions are applied after
+    ``schedule`` returns), so iterating the live values is a faithful snapshot; indexing,
+    which the engine rarely needs, materialises a list once.
+    """
+
+    __slots__ = ("_items", "_list")
+
+    def __init__(self, items: dict[JobId, T]) -> None:
+        self._items = items
+        self._list: list[T] | None = None
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._items.values())
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[T]: ...
+
+    def __getitem__(self, index: int | slice) -> T | Sequence[T]:
+        if self._list is None:
+            self._list = list(self._items.values())
+        return self._list[index]
+
+
+@dataclass(frozen=True, slots=True)
+class PastRun:
+    """One stretch of GPU use from before the books were built, replayed into the ledger."""
+
+    request: JobRequest
+    started: float
+    ended: float | None
+
+
+class Books:
+    """Capacity index, usage ledger, pending queue and running jobs, changed only together."""
+
+    def __init__(self, cluster: Cluster, half_life_s: float) -> None:
+        self.cluster = cluster
+        self.capacity = CapacityIndex(cluster)
+        self.ledger = UsageLedger(half_life_s)
+        self.pending = PendingQueue()
+        self.running: dict[JobId, RunningJob] = {}
+        self.changes = 0
+        self._down: set[str] = set()
+        self._foreign: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ the engine's input
+    def view(
+        self,
+        now: float,
+        *,
+        organisations: Sequence[Organisation] = (),
+        reservations: Sequence[Reservation] = (),
+    ) -> View:
+        return View(
+            now=now,
+            cluster=self.cluster,
+            pending=self.pending,
+            running=LiveValues(self.running),
+            capacity=self.capacity,
+            usage=self.ledger,
+            organisations=organisations,
+            reservations=reservations,
+        )
+
+    # ------------------------------------------------------------------ the queue
+    def submit(self, job: JobRequest) -> None:
+        """Queue a new job as the newest arrival."""
+        self.pending.add(job)
+        self.changes += 1
+
+    def restore(self, job: JobRequest) -> None:
+        """Queue a job at its place in arrival order (a released hold, a requeue)."""
+        self.pending.requeue(job)
+        self.changes += 1
+
+    def cancel(self, job_id: JobId) -> JobRequest | None:
+        """Take a pending job out of the queue; None if it was not pending."""
+        if self.pending.get(job_id) is None:
+            return None
+        self.changes += 1
+        return self.pending.remove(job_id)
+
+    # ------------------------------------------------------------------ actions
+    def apply(self, actions: Iterable[Action], now: float) -> list[Action]:
+        """Apply the engine's actions in order; returns them. A ``Start`` takes the job out of
+        the queue and allocates its placement; a ``Preempt`` frees the job's GPUs at once and
+        puts it back at its place in the queue."""
+        done: list[Action] = []
+        for action in actions:
+            if isinstance(action, Start):
+                job = self.pending.remove(action.job_id)
+                self.adopt(job, action.placement, now, attained=None)
+            elif isinstance(action, Preempt):
+                self.requeue(action.job_id, now)
+            done.append(action)
+        return done
+
+    def adopt(
+        self, job: JobRequest, placement: Placement, started: float, *, attained: float | None
+    ) -> RunningJob:
+        """Count ``job`` as running on ``placement`` since ``started`` (a start, or a job found
+        running at start-up). ``attained``: GPU-seconds before this run (None: the ledger's)."""
+        self.capacity.allocate(placement)  # SchedulingError if the GPUs are taken
+        done = self.ledger.attained(job.id, started) if attained is None else attained
+        if not self.ledger.is_running(job.id):
+            self.ledger.job_started(job, started)
+        run = RunningJob(job, placement, started, done)
+        self.running[job.id] = run
+        self.changes += 1
+        return run
+
+    def finish(self, job_id: JobId, now: float) -> RunningJob:
+        """A running job ended: free its GPUs and stop its usage. ``KeyError`` if not running."""
+        run = self.running.pop(job_id)
+        self.capacity.release(run.placement)
+        if self.ledger.is_running(job_id):
+            self.ledger.job_stopped(job_id, now)
+        self.changes += 1
+        return run
+
+    def requeue(self, job_id: JobId, now: float) -> RunningJob:
+        """A running job goes back to the queue (preempted, or lost and retried)."""
+        if job_id not in self.running:
+            raise SchedulingError(f"job {job_id} was preempted or requeued but is not running")
+        run = self.finish(job_id, now)
+        self.pending.requeue(run.request)
+        return run
+
+    # ------------------------------------------------------------------ history and nodes
+    def replay(self, runs: Iterable[PastRun]) -> None:
+        """Feed past and current runs to the ledger in time order (before anything else)."""
+        events: list[tuple[float, int, PastRun]] = []
+        for run in runs:
+            events.append((run.started, 1, run))
+            if run.ended is not None:
+                events.append((max(run.ended, run.started), 0, run))
+        for at, is_start, run in sorted(events, key=lambda e: (e[0], e[1], e[2].request.id)):
+            if is_start:
+                self.ledger.job_started(run.request, at)
+            elif self.ledger.is_running(run.request.id):
+                self.ledger.job_stopped(run.request.id, at)
+
+    def set_down(self, node: str, down: bool) -> None:
+        """Follow a node going down (or drained) and coming back."""
+        if down and node not in self._down:
+            self.capacity.set_node_down(node)
+            self._down.add(node)
+            self.changes += 1
+        elif not down and node in self._down:
+            self.capacity.set_node_up(node)
+            self._down.discard(node)
+            self.changes += 1
+
+    def set_foreign(self, node: str, gpus: int) -> None:
+        """Hold ``gpus`` GPUs of ``node`` for use outside aitc (as many as are free);
+        ``SchedulingError`` if the index refuses."""
+        have = self._foreign.get(node, 0)
+        want = min(gpus, have + len(self.capacity.node_free(node).gpus))
+        if want > have:
+            self.capacity.hold_foreign(node, want - have)
+        elif want < have:
+            self.capacity.release_foreign(node, have - want)
+        if want != have:
+            self._foreign[node] = want
+            self.changes += 1
