@@ -13,9 +13,7 @@ from aitc.control.store.models import JobGpuUsageRow
 Key = tuple[int, int]
 
 
-def record_gpu_usage(
-    *, session: Session, usage: Mapping[Key, UsageAggregate], now: float
-) -> None:
+def record_gpu_usage(*, session: Session, usage: Mapping[Key, UsageAggregate], now: float) -> None:
     """Insert or replace the aggregate of each ``(job id, attempt)``."""
     for (job_id, attempt), a in usage.items():
         row = session.get(JobGpuUsageRow, (job_id, attempt))

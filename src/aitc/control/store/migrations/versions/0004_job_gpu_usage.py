@@ -30,9 +30,7 @@ def upgrade() -> None:
         sa.Column("power_mean_w", sa.Float(), nullable=True),
         sa.Column("updated_at", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("job_id", "attempt", name=op.f("pk_job_gpu_usage")),
-        sa.ForeignKeyConstraint(
-            ["job_id"], ["jobs.id"], name=op.f("fk_job_gpu_usage_job_id_jobs")
-        ),
+        sa.ForeignKeyConstraint(["job_id"], ["jobs.id"], name=op.f("fk_job_gpu_usage_job_id_jobs")),
     )
 
 
