@@ -18,6 +18,7 @@ from aitc.control.api.settings import Settings
 from aitc.control.metrics import AuthFailures, ControlMetrics
 from aitc.control.store.batch import GroupCommit
 from aitc.control.store.db import Store
+from aitc.control.web import install as install_web
 
 API_PREFIX = "/api/v1"
 
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics.router)  # /metrics, where Prometheus looks
     app.add_middleware(AuthFailures, metrics=lambda: app.state.metrics)
     app.add_api_route("/healthz", healthz, methods=["GET"], response_model=Health, tags=["health"])
+    install_web(app)  # the pages at /, beside the API
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app
 

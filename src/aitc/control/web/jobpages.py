@@ -1,0 +1,188 @@
+"""Pages of one job (details, history, live log, cancel) and the submit form.
+
+A submission is validated by the API's own ``JobCreate`` and stored by the store's
+``create_job``, so the form refuses exactly what ``POST /api/v1/jobs`` refuses, with the same
+messages, shown beside the field they name. Each rendering of the form carries a fresh
+idempotency key, so a form sent twice (a double click, a reload) stores one job.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shlex
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
+from pydantic import ValidationError
+
+from aitc.control.api.deps import notify
+from aitc.control.api.logs import log_source, open_log
+from aitc.control.api.schemas import JobCreate, JobEventPublic, JobPublic
+from aitc.control.store.access import LimitExceededError, check_may_cancel
+from aitc.control.store.jobs import cancel_job, create_job, get_job, job_events
+from aitc.control.web.render import HEADERS, Visit, WebRoute, form, now, visit
+from aitc.domain.gpu import GPU_MODELS
+from aitc.domain.job import JobState, Priority
+from aitc.errors import AccessDeniedError, ConfigError, ConflictError, NotFoundError
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+LOG_CHUNK = 64 * 1024
+FIELDS = ("name", "project", "gpus", "mig", "nodes", "time_limit", "priority", "command", "workdir")
+
+
+def _job_id(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 2**31:
+        raise NotFoundError(f"no job {text!r}")
+    return int(text)
+
+
+@router.get("/jobs/{job_id}")
+def job_page(request: Request, job_id: str) -> Response:
+    with visit(request) as v:
+        me = v.me
+        job = get_job(session=v.session, caller=me, job_id=_job_id(job_id))
+        try:
+            check_may_cancel(me, job)
+            may_cancel = not JobState(job.state).terminal
+        except AccessDeniedError:
+            may_cancel = False
+        events = job_events(session=v.session, caller=me, job_id=job.id)
+        return v.render(
+            "job.html",
+            job=JobPublic.of(job, me),
+            events=[JobEventPublic.of(e) for e in events],
+            may_cancel=may_cancel,
+            refresh=0,
+        )
+
+
+@router.post("/jobs/{job_id}/cancel")
+async def cancel(request: Request, job_id: str) -> Response:
+    await form(request)
+    number = _job_id(job_id)
+    with visit(request, write=True) as v:
+        cancel_job(session=v.session, caller=v.me, job_id=number, now=now(request))
+    notify(request.app.state.settings)
+    return RedirectResponse(f"/jobs/{number}", 303, headers=HEADERS)
+
+
+@router.get("/jobs/{job_id}/log")
+def job_log(
+    request: Request,
+    job_id: str,
+    stream: Literal["stdout", "stderr"] = "stdout",
+    offset: Annotated[int, Query(ge=-1, le=2**62)] = -1,
+) -> Response:
+    """New output from ``offset`` (-1: the last 64 KiB) as JSON, for the page's log tail."""
+    with visit(request) as v:
+        job = get_job(session=v.session, caller=v.me, job_id=_job_id(job_id))
+        source = log_source(session=v.session, caller=v.me, job_id=job.id, stream=stream)
+        state = job.state
+    fd = open_log(source, source.path)
+    data = b""
+    if fd is not None:
+        try:
+            size = os.fstat(fd).st_size
+            offset = max(0, size - LOG_CHUNK) if offset < 0 else offset
+            data = os.pread(fd, LOG_CHUNK, offset)
+        finally:
+            os.close(fd)
+    offset = max(offset, 0) + len(data)
+    body = {"text": data.decode("utf-8", "replace"), "offset": offset, "state": state}
+    return JSONResponse(body | {"ended": JobState(state).terminal}, headers=HEADERS)
+
+
+@router.get("/submit")
+def submit_page(request: Request) -> Response:
+    with visit(request) as v:
+        return _form(v, {"gpus": "1", "time_limit": "60"}, {}, 200)
+
+
+def _form(v: Visit, values: dict[str, str], errors: dict[str, str], status: int) -> Response:
+    me = v.me
+    profiles = sorted({p.name for g in GPU_MODELS.values() for p in g.mig_profiles})
+    return v.render(
+        "submit.html",
+        status,
+        values=values,
+        errors=errors,
+        projects=sorted(me.projects),
+        profiles=profiles,
+        priorities=[p.value for p in Priority],
+        key=secrets.token_urlsafe(16),
+        refresh=0,
+    )
+
+
+@router.post("/submit")
+async def submit(request: Request) -> Response:
+    fields = await form(request)
+    values = {k: fields.get(k, "").strip() for k in FIELDS}
+    errors: dict[str, str] = {}
+    body = _body(values, errors)
+    with visit(request, write=True) as v:
+        job = None
+        if not errors:
+            job = _store(v, body, fields.get("key") or None, errors)
+        if job is None:
+            return _form(v, values, errors, 422)
+    notify(request.app.state.settings)
+    return RedirectResponse(f"/jobs/{job}", 303, headers=HEADERS)
+
+
+def _body(values: dict[str, str], errors: dict[str, str]) -> dict[str, Any]:
+    """The JobCreate body the form's text stands for (errors for what is not a number)."""
+    body: dict[str, Any] = {"name": values["name"]}
+    for key in ("project", "mig", "workdir"):
+        if values[key]:
+            body[key] = values[key]
+    for key in ("gpus", "nodes"):
+        if values[key] and not (key == "gpus" and values["mig"]):
+            try:
+                body[key] = int(values[key])
+            except ValueError:
+                errors[key] = "must be a whole number"
+    if values["time_limit"]:
+        try:
+            body["time_limit"] = float(values["time_limit"]) * 60.0
+        except ValueError:
+            errors["time_limit"] = "must be a number of minutes"
+    if values["priority"]:
+        body["priority"] = values["priority"]
+    try:
+        body["command"] = shlex.split(values["command"])
+    except ValueError as exc:
+        errors["command"] = f"cannot be split into words: {exc}"
+    return body
+
+
+def _store(v: Visit, body: dict[str, Any], key: str | None, errors: dict[str, str]) -> int | None:
+    """Validate and store the job as ``POST /api/v1/jobs`` does; its id, or None with
+    ``errors`` filled in by field (``_form`` for what names no field)."""
+    try:
+        spec = JobCreate.model_validate(body).to_spec()
+        job, _ = create_job(
+            session=v.session, spec=spec, caller=v.me, now=now(v.request), idempotency_key=key
+        )
+        return job.id
+    except ValidationError as exc:
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else "_form"
+            errors.setdefault(field if field in FIELDS else "_form", _message(err, body))
+    except ConfigError as exc:
+        field = (exc.field or "_form").split(".", 1)[0]
+        errors[field if field in FIELDS else "_form"] = exc.reason
+    except (LimitExceededError, ConflictError) as exc:
+        errors["_form"] = str(exc)
+    return None
+
+
+def _message(err: Any, body: dict[str, Any]) -> str:
+    msg = str(err["msg"])
+    if err["loc"] and err["loc"][0] == "time_limit" and "greater than" in msg:
+        return "must be at least 1 second (the form counts minutes: 0.02 or more)"
+    if err["loc"] and err["loc"][0] == "command" and not body.get("command"):
+        return "required: the program to run and its arguments"
+    return msg
