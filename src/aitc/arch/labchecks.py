@@ -114,6 +114,16 @@ def _check_courses(
             raise source.error(("courses", i, "instructor"), _not_instructor(c, roles))
         if c.mig_profile is not None:
             _check_mig(c, i, cluster, source)
+        for k, cert in enumerate(c.certified):
+            if roles.get(cert.member) != "instructor":
+                field = ("courses", i, "certified", k, "member")
+                raise source.error(field, _not_instructor_id(cert.member, roles))
+
+
+def _not_instructor_id(who: str, roles: Mapping[str, str]) -> str:
+    if who not in roles:
+        return f"unknown member {who!r}"
+    return f"member {who!r} has role {roles[who]}, not instructor"
 
 
 def _not_instructor(course: CourseSpec, roles: Mapping[str, str]) -> str:

@@ -38,7 +38,7 @@ from aitc.arch.labsource import Loc, Within, YamlSource, pydantic_error, read_ya
 from aitc.arch.nodespec import NodeSpec
 from aitc.arch.roster import read_roster
 from aitc.domain.cluster import Cluster
-from aitc.domain.lab import Course, Lab, PolicySpec
+from aitc.domain.lab import Certification, Course, Lab, PolicySpec
 from aitc.domain.org import Limits, Member, Organisation, OrgKind, Project, Role, WorkloadSpec
 from aitc.domain.targets import Costs, PartnerContract, PlanSpec, Targets
 from aitc.errors import AitcError, ConfigError
@@ -202,7 +202,24 @@ def _member(m: MemberSpec, defaults: Limits, by_role: dict[Role, Limits]) -> Mem
 
 
 def _course(c: CourseSpec) -> Course:
-    return Course(c.id, c.name, c.org, c.instructor, c.seats, c.mig_profile)
+    return Course(
+        c.id,
+        c.name,
+        c.org,
+        c.instructor,
+        c.seats,
+        c.mig_profile,
+        hours=c.hours,
+        description=c.description,
+        gpus_per_seat=c.gpus_per_seat,
+        lab_command=tuple(c.lab_command),
+        assessment_command=tuple(c.assessment_command),
+        criteria=c.criteria,
+        certified=tuple(
+            Certification(x.member, x.expires.isoformat() if x.expires else None)
+            for x in c.certified
+        ),
+    )
 
 
 def _policy(p: PolicySpecModel) -> PolicySpec:

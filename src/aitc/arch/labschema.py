@@ -8,6 +8,7 @@ so a misspelt key is an error rather than a silently ignored setting.
 
 from __future__ import annotations
 
+import datetime
 import re
 from typing import Annotated, Any, Literal
 
@@ -190,8 +191,15 @@ class MemberSpec(_Spec):
     limits: LimitsSpec | None = None
 
 
+class CertificationSpec(_Spec):
+    """An instructor certified to teach a course, until ``expires`` (a date; none: no end)."""
+
+    member: Id
+    expires: datetime.date | None = None
+
+
 class CourseSpec(_Spec):
-    """A workshop (placeholder until courses and sessions are built)."""
+    """A workshop: its seat shape (a MIG slice or whole GPUs), lab, assessment, instructors."""
 
     id: Id
     name: Text
@@ -199,6 +207,13 @@ class CourseSpec(_Spec):
     instructor: Id | None = None
     seats: Count = 0
     mig_profile: Text | None = None
+    gpus_per_seat: Annotated[int, Field(gt=0)] = 1
+    hours: Annotated[float, Field(gt=0)] = 3.0
+    description: str = ""
+    lab_command: list[Text] = []
+    assessment_command: list[Text] = []
+    criteria: str = ""
+    certified: list[CertificationSpec] = []
 
 
 class PolicySpecModel(_Spec):

@@ -22,6 +22,7 @@ from typing import TextIO
 from aitc.control.accounts import server_account
 from aitc.control.clock import Clock, SystemClock
 from aitc.control.controller import Controller, ControllerConfig
+from aitc.control.courses.issuer import KEY_FILE
 from aitc.control.executors.base import Executor, KnowsTopology
 from aitc.control.executors.inventory import cluster_from_inventory
 from aitc.control.executors.registry import ExecutorSettings, create_executor
@@ -192,7 +193,14 @@ class Server:
         from aitc.control.api import Settings, create_app
 
         controller = self.controller or self.prepare()
-        app = create_app(Settings(store=self.store, wake=controller.wake, clock=self.clock))
+        app = create_app(
+            Settings(
+                store=self.store,
+                wake=controller.wake,
+                clock=self.clock,
+                credential_key=self.options.state_dir / KEY_FILE,
+            )
+        )
         self._watch(controller, app.state.metrics)
         app.state.rate_card = rate_card_of(self.lab)  # invoices of GET /api/v1/report
         config = uvicorn.Config(

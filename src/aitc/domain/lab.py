@@ -12,8 +12,20 @@ from aitc.domain.targets import Costs, PlanSpec, Targets
 
 
 @dataclass(frozen=True, slots=True)
+class Certification:
+    """A member certified to teach a course, until ``expires`` (a date, ``YYYY-MM-DD``; None:
+    no end). Dates stay ISO strings here: the domain holds no clock."""
+
+    member: str
+    expires: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Course:
-    """A workshop: sessions with reserved GPU seats (details grow with the courses feature)."""
+    """A workshop taught in sessions, each learner on one seat: a MIG slice of
+    ``mig_profile``, or ``gpus_per_seat`` whole GPUs. ``seats`` is a session's default size;
+    ``instructor`` is the lead instructor (certified without an end date), ``certified`` the
+    other certified instructors."""
 
     id: str
     name: str
@@ -21,6 +33,13 @@ class Course:
     instructor: str | None = None
     seats: int = 0
     mig_profile: str | None = None
+    hours: float = 3.0
+    description: str = ""
+    gpus_per_seat: int = 1
+    lab_command: tuple[str, ...] = ()
+    assessment_command: tuple[str, ...] = ()
+    criteria: str = ""
+    certified: tuple[Certification, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

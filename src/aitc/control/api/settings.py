@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from aitc.control.clock import Clock, SystemClock
 from aitc.control.store.db import Store
@@ -23,7 +24,9 @@ class Settings:
     ``follow_check_s`` is how often a followed log re-reads its job's state (each time in a
     short session of its own); ``max_follows_per_member`` caps one member's concurrent
     ``follow=true`` streams (more are answered 429). ``token_days`` is how long a new API
-    token lives unless its creator says otherwise.
+    token lives unless its creator says otherwise. ``credential_key`` is the file of the
+    Ed25519 key that signs course certificates (``aitc serve``: in its state dir; None: no
+    certificates are issued).
     """
 
     database_url: str | None = None
@@ -36,3 +39,4 @@ class Settings:
     max_follows_per_member: int = 16
     token_days: float = DEFAULT_TOKEN_DAYS
     auth_cache_s: float = 2.0
+    credential_key: Path | None = None

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from aitc.control.clock import SystemClock
+from aitc.control.courses.catalog import apply_courses
 from aitc.control.store.directory import (
     disable_missing,
     put_member,
@@ -19,8 +21,9 @@ from aitc.control.store.models import MemberRow, OrganisationRow, ProjectRow
 from aitc.domain.lab import Lab
 
 
-def apply_lab(*, session: Session, lab: Lab) -> list[str]:
-    """Sync ``lab`` into the store; return the changes made, in words."""
+def apply_lab(*, session: Session, lab: Lab, now: float | None = None) -> list[str]:
+    """Sync ``lab`` into the store; return the changes made, in words. ``now`` dates the
+    instructor certifications it gives (default: the system clock)."""
     changes: list[str] = []
     for org in lab.organisations:
         changes += put_organisation(session=session, org=org)
@@ -46,4 +49,7 @@ def apply_lab(*, session: Session, lab: Lab) -> list[str]:
         label="organisation",
         keep=[o.id for o in lab.organisations],
     )
-    return changes
+    session.flush()
+    return changes + apply_courses(
+        session=session, lab=lab, now=SystemClock().now() if now is None else now
+    )

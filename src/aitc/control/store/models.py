@@ -217,3 +217,97 @@ class JobGpuUsageRow(Base):
     memory_max_mib: Mapped[float] = mapped_column(Float)
     power_mean_w: Mapped[float | None] = mapped_column(Float, nullable=True)
     updated_at: Mapped[float] = mapped_column(Float)
+
+
+# Courses (``aitc.control.courses``): a course is taught in sessions; each session holds a
+# reservation of exactly its seats; members enrol in a session; a passed enrolment earns a
+# signed certificate.
+
+
+class CourseRow(Base):
+    """A workshop: its seat shape (``mig_profile`` slices, else ``gpus_per_seat`` whole GPUs),
+    its lab and assessment commands (JSON argv lists) and what achieving it means."""
+
+    __tablename__ = "courses"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    hours: Mapped[float] = mapped_column(Float, default=3.0)
+    description: Mapped[str] = mapped_column(Text, default="")
+    mig_profile: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    gpus_per_seat: Mapped[int] = mapped_column(Integer, default=1)
+    seats: Mapped[int] = mapped_column(Integer, default=0)
+    lab_command: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    assessment_command: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    criteria: Mapped[str] = mapped_column(Text, default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class InstructorCertificationRow(Base):
+    """A member certified to teach a course from ``issued_at`` until ``expires_at`` (NULL:
+    no end)."""
+
+    __tablename__ = "instructor_certifications"
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    course_id: Mapped[str] = mapped_column(ForeignKey("courses.id"), primary_key=True)
+    issued_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class CourseSessionRow(Base):
+    """One session of a course: its window, seats, billed organisation, place, and the
+    reservation (``reservation_id``) that holds its seats in the engine."""
+
+    __tablename__ = "course_sessions"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    course_id: Mapped[str] = mapped_column(ForeignKey("courses.id"), index=True)
+    reservation_id: Mapped[str] = mapped_column(ForeignKey("reservations.id"), unique=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    start_at: Mapped[float] = mapped_column(Float)
+    end_at: Mapped[float] = mapped_column(Float)
+    seats: Mapped[int] = mapped_column(Integer)
+    waitlist: Mapped[int] = mapped_column(Integer, default=0)
+    cancel_deadline_at: Mapped[float] = mapped_column(Float)
+    location: Mapped[str] = mapped_column(String(200), default="")
+    remote: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class SessionInstructorRow(Base):
+    """Who teaches a session (one or more certified instructors)."""
+
+    __tablename__ = "session_instructors"
+    session_id: Mapped[int] = mapped_column(ForeignKey("course_sessions.id"), primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), primary_key=True, index=True)
+
+
+class EnrolmentRow(Base):
+    """A member in a session: enrolled, waitlisted (in ``id`` order), cancelled, attended,
+    passed or failed."""
+
+    __tablename__ = "enrolments"
+    __table_args__ = (
+        UniqueConstraint("session_id", "member_id", name="uq_enrolments_session_member"),
+        {"sqlite_autoincrement": True},
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("course_sessions.id"), index=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), index=True)
+    state: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16), default="self")
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class CertificateRow(Base):
+    """A signed Open Badges 3.0 credential for a passed enrolment, as issued (``credential``,
+    the whole JSON document)."""
+
+    __tablename__ = "certificates"
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolments.id"), unique=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), index=True)
+    issued_at: Mapped[float] = mapped_column(Float)
+    credential: Mapped[dict[str, Any]] = mapped_column(JSON)
+    revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)

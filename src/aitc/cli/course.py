@@ -1,0 +1,410 @@
+"""``aitc course``: courses, sessions, enrolment, results and certificates (see docs/courses.md).
+
+Thin: parse, call the API (``aitc.control.apiclient``), render; ``aitc course verify`` checks a
+credential file offline with ``aitc.control.courses.credentials``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from aitc.cli.apicall import TokenOpt, UrlOpt, run
+from aitc.cli.output import Rows, echo, fail, print_json, usage, when
+from aitc.control.apiclient import ApiClient
+
+app = typer.Typer(no_args_is_help=True, help="Courses: sessions, enrolment and certificates.")
+session_app = typer.Typer(no_args_is_help=True, help="Create and list a course's sessions.")
+roster_app = typer.Typer(no_args_is_help=True, help="Import and show a session's roster.")
+app.add_typer(session_app, name="session")
+app.add_typer(roster_app, name="roster")
+JsonOpt = typer.Option(False, "--json", help="Print the API's JSON instead of a table.")
+MemberOpt = typer.Option(None, "--member", help="Another member (instructors and admins).")
+
+
+def _time(flag: str, text: str) -> str:
+    """An ISO 8601 time; without a UTC offset it is local time."""
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        usage(flag, f"{text!r} is not a time (ISO 8601: 2027-03-01T09:00, or with +01:00)")
+    return (t if t.tzinfo else t.astimezone()).isoformat()
+
+
+def _seat(c: dict[str, Any]) -> str:
+    return f"mig {c['mig_profile']}" if c["mig_profile"] else f"{c['gpus_per_seat']} GPU"
+
+
+@app.command("list")
+def course_list(
+    as_json: bool = JsonOpt, url: str | None = UrlOpt, token: str | None = TokenOpt
+) -> None:
+    """The courses, their seat shape and certified instructors."""
+
+    def call(client: ApiClient) -> None:
+        data = client.request("GET", "/courses")
+        if as_json:
+            return print_json(data)
+        table = Rows(
+            ("id", "title", "org", "hours", "seat", "seats", "instructors"), title="Courses"
+        )
+        for c in data["data"]:
+            people = ", ".join(
+                i["member"] + (f" (to {when(i['expires_at'])[:10]})" if i["expires_at"] else "")
+                for i in c["instructors"]
+            )
+            table.add(
+                c["id"], c["title"], c["org"], c["hours"], _seat(c), c["seats"], people or "-"
+            )
+        table.print()
+
+    run(url, token, call)
+
+
+@app.command("create")
+def course_create(
+    course_id: str = typer.Argument(..., help="The course's id."),
+    title: str = typer.Option(..., "--title", help="Its title."),
+    org: str = typer.Option(..., "--org", help="The organisation that runs it."),
+    mig_profile: str | None = typer.Option(
+        None, "--mig-profile", help="Each seat is one MIG slice of this profile."
+    ),
+    gpus_per_seat: int = typer.Option(
+        1, "--gpus-per-seat", help="Else each seat is this many whole GPUs."
+    ),
+    seats: int = typer.Option(0, "--seats", help="Default seats per session."),
+    hours: float = typer.Option(3.0, "--hours", help="Length in hours (on the certificate)."),
+    description: str = typer.Option("", "--description", help="What it teaches."),
+    criteria: str = typer.Option("", "--criteria", help="What a learner must do to pass."),
+    lab_command: str = typer.Option(
+        "", "--lab-command", help="The learner's lab (a shell-free command line)."
+    ),
+    assessment_command: str = typer.Option(
+        "", "--assessment-command", help="The assessment (exit 0: passed)."
+    ),
+    url: str | None = UrlOpt,
+    token: str | None = TokenOpt,
+) -> None:
+    """Create or update a course (admins)."""
+    body = {
+        "id": course_id, "title": title, "org": org, "mig_profile": mig_profile,
+        "gpus_per_seat": gpus_per_seat, "seats": seats, "hours": hours,
+        "description": description, "criteria": criteria,
+        "lab_command": lab_command.split(), "assessment_command": assessment_command.split(),
+    }  # fmt: skip
+
+    def call(client: ApiClient) -> None:
+        c = client.request("POST", "/courses", json=body, subject=f"course {course_id}")
+        echo(f"course {c['id']}: {c['title']}, seats of {_seat(c)}")
+
+    run(
+        url,
+        token,
+        call,
+        fields={"mig_profile": "--mig-profile", "seats": "--seats", "org": "--org"},
+    )
+
+
+@app.command("instructor")
+def course_instructor(
+    course_id: str = typer.Argument(..., help="The course's id."),
+    member: str = typer.Argument(..., help="The instructor's member id."),
+    expires: str | None = typer.Option(
+        None, "--expires", help="Last day of the certification (YYYY-MM-DD)."
+    ),
+    url: str | None = UrlOpt,
+    token: str | None = TokenOpt,
+) -> None:
+    """Certify an instructor to teach a course (admins)."""
+
+    def call(client: ApiClient) -> None:
+        client.request(
+            "POST",
+            f"/courses/{course_id}/instructors",
+            json={"member": member, "expires": expires},
+            subject=f"course {course_id}",
+        )
+        echo(
+            f"{member} certified to teach {course_id}" + (f" through {expires}" if expires else "")
+        )
+
+    run(url, token, call, fields={"expires": "--expires"})
+
+
+def _sessions_table(sessions: list[dict[str, Any]]) -> None:
+    table = Rows(
+        ("id", "course", "start", "end", "seats", "enrolled", "waitlisted", "instructors", "where"),
+        title="Sessions",
+        right=frozenset({"id", "seats", "enrolled", "waitlisted"}),
+    )
+    for s in sessions:
+        where = "remote" if s["remote"] else (s["location"] or "-")
+        table.add(
+            s["id"],
+            s["course"],
+            when(s["start"]),
+            when(s["end"]),
+            s["seats"],
+            s["enrolled"],
+            s["waitlisted"],
+            ", ".join(s["instructors"]),
+            where,
+        )
+    table.print()
+
+
+@session_app.command("create")
+def session_create(
+    course_id: str = typer.Argument(..., help="The course's id."),
+    start: str = typer.Option(
+        ..., "--start", help="Start (ISO 8601; local time without an offset)."
+    ),
+    end: str = typer.Option(..., "--end", help="End (ISO 8601)."),
+    seats: int | None = typer.Option(None, "--seats", help="Seats (default: the course's)."),
+    instructor: list[str] = typer.Option(
+        [], "--instructor", help="An instructor (repeat; default: you)."
+    ),
+    org: str | None = typer.Option(
+        None, "--org", help="The organisation billed (default: the course's)."
+    ),
+    location: str = typer.Option("", "--location", help="Where it takes place."),
+    remote: bool = typer.Option(False, "--remote", help="Taught remotely."),
+    waitlist: int | None = typer.Option(
+        None, "--waitlist", help="Waitlist places (default: as many as seats)."
+    ),
+    cancel_deadline: str | None = typer.Option(
+        None,
+        "--cancel-deadline",
+        help="Last time members may cancel (default: a day before the start).",
+    ),
+    url: str | None = UrlOpt,
+    token: str | None = TokenOpt,
+) -> None:
+    """Create a session: its seats are reserved in the scheduler, or it is refused with why."""
+    body: dict[str, Any] = {
+        "course": course_id, "start": _time("--start", start), "end": _time("--end", end),
+        "seats": seats, "instructors": instructor, "org": org, "location": location,
+        "remote": remote, "waitlist": waitlist,
+        "cancel_deadline": _time("--cancel-deadline", cancel_deadline) if cancel_deadline else None,
+    }  # fmt: skip
+
+    def call(client: ApiClient) -> None:
+        s = client.request("POST", "/course-sessions", json=body, subject=f"course {course_id}")
+        echo(
+            f"session {s['id']} of {s['course']}: {s['seats']} seats reserved "
+            f"({s['reservation']}), {when(s['start'])} to {when(s['end'])}"
+        )
+
+    run(
+        url,
+        token,
+        call,
+        fields={
+            "seats": "--seats",
+            "start": "--start",
+            "end": "--end",
+            "instructors": "--instructor",
+            "org": "--org",
+        },
+    )
+
+
+@session_app.command("list")
+def session_list(
+    course: str | None = typer.Option(None, "--course", help="Only this course's sessions."),
+    as_json: bool = JsonOpt,
+    url: str | None = UrlOpt,
+    token: str | None = TokenOpt,
+) -> None:
+    """The sessions by start, with seats taken and the waitlist."""
+
+    def call(client: ApiClient) -> None:
+        data = client.request(
+            "GET", "/course-sessions", params={"course": course} if course else {}
+        )
+        return print_json(data) if as_json else _sessions_table(data["data"])
+
+    run(url, token, call)
+
+
+def _enrolments(rows: list[dict[str, Any]], title: str) -> None:
+    table = Rows(("member", "state", "via", "since"), title=title)
+    for e in rows:
+        table.add(e["member"], e["state"], e["source"], when(e["updated_at"]))
+    table.print()
+
+
+@app.command("enrol")
+def enrol(
+    session_id: int = typer.Argument(..., help="The session's number."),
+    member: str | None = MemberOpt,
+    url: str | None = UrlOpt,
+    token: str | None = TokenOpt,
+) -> None:
+    """Enrol in a session: a seat if one is free, else the waitlist."""
+
+    def call(client: ApiClient) -> None:
+        e = client.request(
+            "POST",
+            f"/course-sessions/{session_id}/enrolments",
+            json={"member": member},
+            subject=f"session {session_id}",
+        )
+        echo(f"{e['member']}: {e['state']} in session {session_id}")
+
+    run(url, token, call)
+
+
+@app.command("cancel")
+def cancel(
+    session_id: int = typer.Argument(..., help="The session's number."),
+    member: str | None = MemberOpt,
+    url: str | None = UrlOpt,
+    token: str | None = TokenOpt,
+) -> None:
+    """Cancel an enrolment (before the deadline); the first waitlisted member takes the seat."""
+
+    def call(client: ApiClient) -> None:
+        done = client.request(
+            "POST",
+            f"/course-sessions/{session_id}/cancel",
+            json={"member": member},
+            subject=f"session {session_id}",
+        )
+        for e in done["data"]:
+            echo(f"{e['member']}: {e['state']} in session {session_id}")
+
+    run(url, token, call)
+
+
+def _read_roster(path: Path) -> list[str]:
+    """Member ids from a CSV with a ``member`` (or ``id``) column."""
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            column = next((c for c in ("member", "id") if c in (reader.fieldnames or [])), None)
+            if column is None:
+                usage(str(path), "needs a header line with a 'member' (or 'id') column")
+            return [row[column].strip() for row in reader if (row.get(column) or "").strip()]
+    except OSError as exc:
+        usage(str(path), exc.strerror or str(exc))
+
+
+@roster_app.command("import")
+def roster_import(
+    session_id: int = typer.Argument(..., help="The session's number."),
+    file: Path = typer.Argument(..., help="CSV with a 'member' (or 'id') column."),
+    url: str | None = UrlOpt,
+    token: str | None = TokenOpt,
+) -> None:
+    """Enrol everyone on a roster, in order, all or nothing (the session's instructors)."""
+    members = _read_roster(file)
+
+    def call(client: ApiClient) -> None:
+        done = client.request(
+            "POST",
+            f"/course-sessions/{session_id}/roster",
+            json={"members": members},
+            subject=f"session {session_id}",
+        )
+        states = [e["state"] for e in done["data"]]
+        enrolled, waiting = states.count("enrolled"), states.count("waitlisted")
+        echo(f"session {session_id}: {enrolled} enrolled, {waiting} waitlisted")
+
+    run(url, token, call, fields={"members": str(file)})
+
+
+@roster_app.command("show")
+def roster_show(
+    session_id: int = typer.Argument(..., help="The session's number."),
+    as_json: bool = JsonOpt,
+    url: str | None = UrlOpt,
+    token: str | None = TokenOpt,
+) -> None:
+    """The session's enrolments in order (a member sees their own)."""
+
+    def call(client: ApiClient) -> None:
+        data = client.request(
+            "GET", f"/course-sessions/{session_id}/enrolments", subject=f"session {session_id}"
+        )
+        return print_json(data) if as_json else _enrolments(data["data"], f"Session {session_id}")
+
+    run(url, token, call)
+
+
+@app.command("result")
+def result(
+    session_id: int = typer.Argument(..., help="The session's number."),
+    member: str = typer.Argument(..., help="The learner."),
+    outcome: str = typer.Argument(..., help="attended, passed or failed."),
+    url: str | None = UrlOpt,
+    token: str | None = TokenOpt,
+) -> None:
+    """Record a learner's result once the session has started (the session's instructors)."""
+
+    def call(client: ApiClient) -> None:
+        e = client.request(
+            "POST",
+            f"/course-sessions/{session_id}/results",
+            json={"member": member, "result": outcome},
+            subject=f"session {session_id}",
+        )
+        echo(f"{e['member']}: {e['state']} in session {session_id}")
+
+    run(url, token, call)
+
+
+@app.command("certify")
+def certify(
+    session_id: int = typer.Argument(..., help="The session's number."),
+    out: Path = typer.Option(Path("."), "--out", help="Directory to write each credential into."),
+    url: str | None = UrlOpt,
+    token: str | None = TokenOpt,
+) -> None:
+    """Issue signed Open Badges 3.0 credentials to the session's passed learners and write them."""
+
+    def call(client: ApiClient) -> None:
+        done = client.request(
+            "POST", f"/course-sessions/{session_id}/certificates", subject=f"session {session_id}"
+        )
+        out.mkdir(parents=True, exist_ok=True)
+        for credential in done["data"]:
+            path = out / f"{credential['id'].removeprefix('urn:uuid:')}.json"
+            path.write_text(json.dumps(credential, indent=2, ensure_ascii=False) + "\n")
+            echo(f"wrote {path}")
+        echo(f"session {session_id}: {done['count']} credential(s)")
+
+    run(url, token, call)
+
+
+@app.command("verify")
+def verify(
+    file: Path = typer.Argument(..., help="A credential (JSON) to check."),
+    issuer: str | None = typer.Option(
+        None, "--issuer", help="The issuer id (did:key:…) you trust; default: any."
+    ),
+) -> None:
+    """Verify a credential offline: format, proof (eddsa-jcs-2022), issuer, validity window."""
+    from aitc.control.courses.credentials import verify as check
+
+    try:
+        credential = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        fail(str(file), f"cannot read a JSON credential ({exc})")
+    failure = check(credential, now=time.time(), issuer=issuer)
+    if failure is not None:
+        fail(str(file), f"does not verify: {failure.reason}: {failure.message}")
+    who = credential["issuer"]
+    name = who.get("name", who.get("id")) if isinstance(who, dict) else who
+    achievement = credential["credentialSubject"]["achievement"]["name"]
+    echo(f"{file}: verified: {achievement}, issued by {name} from {credential['validFrom']}")
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="course")

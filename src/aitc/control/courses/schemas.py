@@ -1,0 +1,162 @@
+"""API bodies of the courses routes (``CourseCreate`` in, ``CoursePublic`` out, ...)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aitc.control.api.schemas import Name, Text, when
+from aitc.control.store.models import CourseRow, CourseSessionRow, EnrolmentRow
+
+Title = Annotated[Text, Field(min_length=1, max_length=200)]
+Argv = Annotated[list[Annotated[Text, Field(max_length=4096)]], Field(max_length=256)]
+Seats = Annotated[int, Field(ge=1, le=100_000)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CourseCreate(_Body):
+    id: Name
+    title: Title
+    org: Name
+    hours: Annotated[float, Field(gt=0, le=10_000)] = 3.0
+    description: Annotated[Text, Field(max_length=10_000)] = ""
+    mig_profile: Annotated[Text, Field(max_length=32)] | None = None
+    gpus_per_seat: Annotated[int, Field(ge=1, le=1024)] = 1
+    seats: Annotated[int, Field(ge=0, le=100_000)] = 0
+    lab_command: Argv = []
+    assessment_command: Argv = []
+    criteria: Annotated[Text, Field(max_length=10_000)] = ""
+
+
+class CoursePublic(BaseModel):
+    id: str
+    title: str
+    org: str
+    hours: float
+    description: str
+    mig_profile: str | None
+    gpus_per_seat: int
+    seats: int
+    lab_command: list[Any]
+    assessment_command: list[Any]
+    criteria: str
+    instructors: list[CertificationPublic] = []
+
+    @classmethod
+    def of(cls, c: CourseRow, certs: list[CertificationPublic] | None = None) -> CoursePublic:
+        return cls(
+            id=c.id, title=c.title, org=c.org_id, hours=c.hours, description=c.description,
+            mig_profile=c.mig_profile, gpus_per_seat=c.gpus_per_seat, seats=c.seats,
+            lab_command=c.lab_command, assessment_command=c.assessment_command,
+            criteria=c.criteria, instructors=certs or [],
+        )  # fmt: skip
+
+
+class CoursesPublic(BaseModel):
+    data: list[CoursePublic]
+    count: int
+
+
+class CertificationCreate(_Body):
+    member: Name
+    expires: date | None = None
+
+
+class CertificationPublic(BaseModel):
+    member: str
+    issued_at: datetime | None
+    expires_at: datetime | None
+
+
+class SessionCreateBody(_Body):
+    course: Name
+    start: datetime
+    end: datetime
+    seats: Seats | None = None
+    instructors: Annotated[list[Name], Field(max_length=20)] = []
+    org: Name | None = None
+    location: Annotated[Text, Field(max_length=200)] = ""
+    remote: bool = False
+    waitlist: Annotated[int, Field(ge=0, le=100_000)] | None = None
+    cancel_deadline: datetime | None = None
+
+
+class SessionPublic(BaseModel):
+    id: int
+    course: str
+    reservation: str
+    org: str
+    start: datetime | None
+    end: datetime | None
+    seats: int
+    waitlist: int
+    enrolled: int
+    waitlisted: int
+    cancel_deadline: datetime | None
+    location: str
+    remote: bool
+    instructors: list[str]
+
+    @classmethod
+    def of(
+        cls, s: CourseSessionRow, instructors: list[str], counts: dict[str, int]
+    ) -> SessionPublic:
+        return cls(
+            id=s.id, course=s.course_id, reservation=s.reservation_id, org=s.org_id,
+            start=when(s.start_at), end=when(s.end_at), seats=s.seats, waitlist=s.waitlist,
+            enrolled=counts.get("enrolled", 0), waitlisted=counts.get("waitlisted", 0),
+            cancel_deadline=when(s.cancel_deadline_at), location=s.location, remote=s.remote,
+            instructors=instructors,
+        )  # fmt: skip
+
+
+class SessionsPublic(BaseModel):
+    data: list[SessionPublic]
+    count: int
+
+
+class EnrolmentCreate(_Body):
+    member: Name | None = None
+
+
+class RosterImport(_Body):
+    members: Annotated[list[Name], Field(min_length=1, max_length=10_000)]
+
+
+class ResultCreate(_Body):
+    member: Name
+    result: Annotated[str, Field(pattern="^(attended|passed|failed)$")]
+
+
+class EnrolmentPublic(BaseModel):
+    id: int
+    session: int
+    member: str
+    state: str
+    source: str
+    created_at: datetime | None
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, e: EnrolmentRow) -> EnrolmentPublic:
+        return cls(
+            id=e.id, session=e.session_id, member=e.member_id, state=e.state, source=e.source,
+            created_at=when(e.created_at), updated_at=when(e.updated_at),
+        )  # fmt: skip
+
+
+class EnrolmentsPublic(BaseModel):
+    data: list[EnrolmentPublic]
+    count: int
+
+
+class CertificatesPublic(BaseModel):
+    """Signed credentials, each the whole JSON document as issued."""
+
+    data: list[dict[str, Any]]
+    count: int

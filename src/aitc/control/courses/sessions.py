@@ -1,0 +1,178 @@
+"""Sessions: a course's window with its seats held by a reservation the engine guarantees.
+
+Creating a session asks the engine's ``ReservationBook`` (the code the controller's passes
+use) to place every reservation not yet ended together with the new one on the recorded
+cluster; when it cannot, the session is refused with the engine's reason and nothing is stored.
+A session's seats are ``mig_seats`` slices of the course's MIG profile, or ``seats x
+gpus_per_seat`` whole GPUs. Only instructors certified for the course, with a certification
+that lasts to the session's end, may teach it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aitc.control.courses.catalog import get_course
+from aitc.control.store.access import Caller
+from aitc.control.store.cluster import recorded_cluster
+from aitc.control.store.models import (
+    CourseRow,
+    CourseSessionRow,
+    InstructorCertificationRow,
+    OrganisationRow,
+    SessionInstructorRow,
+)
+from aitc.control.store.reservations import list_reservations, put_reservation
+from aitc.domain.reservation import Reservation
+from aitc.engine.reservations import ReservationBook
+from aitc.errors import AccessDeniedError, ConfigError, NotFoundError
+
+DEFAULT_CANCEL_DEADLINE_S = 24 * 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class SessionCreate:
+    """What a new session needs; ``instructors`` empty means the caller."""
+
+    course: str
+    start: float
+    end: float
+    seats: int | None = None
+    instructors: tuple[str, ...] = ()
+    org: str | None = None
+    location: str = ""
+    remote: bool = False
+    waitlist: int | None = None
+    cancel_deadline: float | None = None
+
+
+def seat_reservation(course: CourseRow, row: CourseSessionRow) -> Reservation:
+    """The reservation holding exactly the session's seats."""
+    mig = course.mig_profile
+    return Reservation(
+        id=row.reservation_id,
+        org=row.org_id,
+        start=row.start_at,
+        end=row.end_at,
+        gpus=0 if mig else row.seats * course.gpus_per_seat,
+        mig_profile=mig,
+        mig_seats=row.seats if mig else 0,
+        name=f"{course.title} (course session)",
+    )
+
+
+def check_seats(*, session: Session, reservation: Reservation, now: float) -> None:
+    """``ConfigError`` with the engine's reason when ``reservation`` cannot be guaranteed
+    beside the stored reservations on the recorded cluster."""
+    cluster = recorded_cluster(session=session)
+    if cluster is None:
+        raise ConfigError("no nodes are recorded yet, so no seat can be guaranteed", field="seats")
+    others = [r for r in list_reservations(session=session, now=now) if r.id != reservation.id]
+    try:
+        ReservationBook().fences(cluster, [reservation], now)
+    except ConfigError as exc:  # not even on an empty cluster
+        raise ConfigError(
+            f"the seats can never be guaranteed: {exc.reason}", field="seats"
+        ) from None
+    try:
+        ReservationBook().fences(cluster, [*others, reservation], now)
+    except ConfigError as exc:
+        raise ConfigError(f"the seats cannot be guaranteed: {exc.reason}", field="seats") from None
+
+
+def _check_instructors(
+    session: Session, course_id: str, instructors: tuple[str, ...], end: float
+) -> None:
+    for member in instructors:
+        cert = session.get(InstructorCertificationRow, (member, course_id))
+        if cert is None:
+            raise ConfigError(
+                f"{member} is not certified to teach {course_id}", field="instructors"
+            )
+        if cert.expires_at is not None and cert.expires_at < end:
+            raise ConfigError(
+                f"{member}'s certification for {course_id} expires before the session ends "
+                f"(at {cert.expires_at:.0f}); renew it first",
+                field="instructors",
+            )
+
+
+def _validate(req: SessionCreate, course: CourseRow, now: float) -> int:
+    if req.end <= req.start:
+        raise ConfigError("the session must end after it starts", field="end")
+    if req.start < now:
+        raise ConfigError("the session must start in the future", field="start")
+    seats = course.seats if req.seats is None else req.seats
+    if seats <= 0:
+        raise ConfigError("a session needs at least one seat", field="seats")
+    return seats
+
+
+def create_session(
+    *, session: Session, caller: Caller, req: SessionCreate, now: float
+) -> CourseSessionRow:
+    """Store a session and its reservation, or raise saying why not (nothing stored)."""
+    course = get_course(session=session, course_id=req.course)
+    instructors = req.instructors or (caller.member_id,)
+    if not caller.is_admin and caller.member_id not in instructors:
+        raise AccessDeniedError("only an admin or one of the session's instructors may create it")
+    seats = _validate(req, course, now)
+    _check_instructors(session, course.id, instructors, req.end)
+    org = req.org or course.org_id
+    if session.get(OrganisationRow, org) is None:
+        raise ConfigError(f"unknown organisation {org!r}", field="org")
+    deadline = (
+        req.start - DEFAULT_CANCEL_DEADLINE_S
+        if req.cancel_deadline is None
+        else req.cancel_deadline
+    )
+    row = CourseSessionRow(
+        course_id=course.id, reservation_id=f"course-{course.id}-{uuid.uuid4().hex[:8]}",
+        org_id=org, start_at=req.start, end_at=req.end, seats=seats,
+        waitlist=seats if req.waitlist is None else req.waitlist, cancel_deadline_at=deadline,
+        location=req.location, remote=req.remote, created_at=now,
+    )  # fmt: skip
+    reservation = seat_reservation(course, row)
+    check_seats(session=session, reservation=reservation, now=now)
+    put_reservation(session=session, reservation=reservation)
+    session.flush()
+    session.add(row)
+    session.flush()
+    for member in instructors:
+        session.add(SessionInstructorRow(session_id=row.id, member_id=member))
+    return row
+
+
+def get_session(*, session: Session, session_id: int) -> CourseSessionRow:
+    row = session.get(CourseSessionRow, session_id)
+    if row is None:
+        raise NotFoundError(f"no session {session_id} (see aitc course session list)")
+    return row
+
+
+def instructors_of(*, session: Session, session_id: int) -> list[str]:
+    stmt = select(SessionInstructorRow.member_id).where(
+        SessionInstructorRow.session_id == session_id
+    )
+    return sorted(session.scalars(stmt))
+
+
+def require_teacher(*, session: Session, caller: Caller, session_id: int) -> CourseSessionRow:
+    """The session, when the caller is an admin or one of its instructors."""
+    row = get_session(session=session, session_id=session_id)
+    if not caller.is_admin and caller.member_id not in instructors_of(
+        session=session, session_id=session_id
+    ):
+        raise AccessDeniedError(f"only session {session_id}'s instructors or an admin may do this")
+    return row
+
+
+def list_sessions(*, session: Session, course_id: str | None = None) -> list[CourseSessionRow]:
+    stmt = select(CourseSessionRow).order_by(CourseSessionRow.start_at, CourseSessionRow.id)
+    if course_id is not None:
+        stmt = stmt.where(CourseSessionRow.course_id == course_id)
+    return list(session.scalars(stmt))
