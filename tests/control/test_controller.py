@@ -48,6 +48,7 @@ def test_a_job_that_ends_before_it_was_seen_running_still_records_running(rig: R
 def test_later_jobs_wait_with_a_reason_then_run_on_disjoint_gpus(rig: Rig) -> None:
     big, a, b = rig.submit(gpus=8), rig.submit(gpus=4), rig.submit("bob", gpus=4)
     assert rig.step().started == (big,)
+    rig.step()  # reasons are written once the books have been quiet a moment (planner.py)
     for waiting in (a, b):
         codes = [r["code"] for r in rig.job(waiting).pending_reasons or []]
         assert "not_enough_gpus" in codes
@@ -127,6 +128,7 @@ def test_an_impossible_job_fails_with_the_engine_reason(
     rig = Rig(store, clock, tmp_path)
     job = rig.submit(gpus=16, nodes=2)  # submitted before the controller recorded one node
     rig.step()
+    rig.step()  # reasons (and impossible jobs) come once the books have been quiet a moment
     state, cause = rig.events(job)[-1]
     assert state == "failed" and cause.startswith("This job can never run on this cluster")
 

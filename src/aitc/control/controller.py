@@ -212,6 +212,7 @@ class Controller:
         handles = dispatch(self.executor, self.draining.admit(committed.started))
         self.notes.record(self.store, self.planner.explain(plan), committed, now)
         self._apply(plan.actions, committed, now)  # after explain, which plans on the books
+        self.planner.note(self.books, now)
         self._record_dispatch(handles.handles, handles.failures, now)
         self._record_gpu_usage(now)
         return PassResult(
@@ -227,7 +228,7 @@ class Controller:
         s = session
         self.feed.catch_up(s, now)
         active = _load_active(s)
-        wrong = self.feed.check(s, [a.id for a in active])
+        wrong = self.feed.check(s, [a.id for a in active], now)
         if -1 in wrong:
             log.warning("the books' pending queue disagrees with the store: resync")
             self._rebuild(s, now)
@@ -241,10 +242,18 @@ class Controller:
         """Keep held jobs out of the queue (the rule and its reasons: ``hold_disabled``)."""
         s = session
         disabled = set(s.scalars(select(MemberRow.id).where(MemberRow.enabled.is_(False))))
+        if disabled != self.feed.disabled:
+            self.feed.disabled, self.feed.holds_dirty = disabled, True
+        # asked every pass while a job is or may be held (a hold may end without an event);
+        # otherwise only when something a hold depends on changed
+        feed = self.feed
+        if not (feed.holds_dirty or feed.held or feed.may_hold):
+            return
         candidates = self.feed.hold_candidates(disabled)
         kept = self.notes.hold_disabled(s, Snapshot(pending=candidates, active=()))
         left = {j.id for j in kept.pending}
         self.feed.set_held({j.id for j in candidates if j.id not in left})
+        self.feed.holds_dirty = False
 
     def _apply(self, actions: Sequence[Action], committed: Committed, now: float) -> None:
         """Apply to the books the actions the store took (in their order)."""

@@ -37,6 +37,7 @@ from aitc.errors import SchedulingError
 log = logging.getLogger(__name__)
 
 GAP_TTL_S = 60.0
+COUNT_EVERY_S = 10.0
 _ACTIVE = {s.value for s in ACTIVE}
 
 
@@ -50,6 +51,11 @@ class StoreBooks:
         # pending jobs that a hold or an array throttle may keep out (their row says so)
         self.may_hold: set[JobId] = set()
         self.cursor = 0
+        # whether the holds may have changed (a job that is or may be held, or is a disabled
+        # member's, changed): only then is the hold rule asked again
+        self.holds_dirty = True
+        self.disabled: set[str] = set()
+        self._counted_at = -float("inf")
         self._gaps: dict[int, float] = {}  # event id not seen yet -> until when to ask again
 
     # ------------------------------------------------------------------ rebuild
@@ -61,6 +67,8 @@ class StoreBooks:
         self.books = Books(self.cluster, self.half_life_s)
         self.held.clear()
         self.may_hold.clear()
+        self.holds_dirty = True
+        self._counted_at = -float("inf")
         self.books.replay(load_past_runs(session, since))
         for row in jobs_in_states(session=session, states=[JobState.PENDING]):
             self._queue(row)
@@ -99,6 +107,9 @@ class StoreBooks:
 
     def _sync(self, row: JobRow, now: float) -> None:
         books, jid = self.books, JobId(row.id)
+        throttled = getattr(row, "array_throttle", None) is not None  # its tasks make room
+        if throttled or jid in self.held or jid in self.may_hold or row.member_id in self.disabled:
+            self.holds_dirty = True
         if row.state == JobState.PENDING.value:
             if jid in books.running:  # requeued (lost, or preempted) after it ran
                 books.requeue(jid, now)
@@ -129,6 +140,7 @@ class StoreBooks:
         jid = JobId(row.id)
         if getattr(row, "held", False) or getattr(row, "array_throttle", None) is not None:
             self.may_hold.add(jid)
+            self.holds_dirty = True
         else:
             self.may_hold.discard(jid)
 
@@ -175,12 +187,15 @@ class StoreBooks:
             self.books.restore(self.held.pop(jid))
 
     # ------------------------------------------------------------------ checks
-    def check(self, session: Session, active: Sequence[int]) -> list[int]:
+    def check(self, session: Session, active: Sequence[int], now: float) -> list[int]:
         """Jobs on which the books and the store disagree: active in one and not the other, or
-        (if the counts differ) every pending one. Cheap: the active jobs are few and the
-        pending ones are counted, not read."""
+        (if the counts differ) -1 for the queue. Cheap: the active jobs are few (every pass)
+        and the pending ones are counted, not read (every ``COUNT_EVERY_S``)."""
         running = set(self.books.running)
         out = sorted(set(active) ^ running)
+        if now - self._counted_at < COUNT_EVERY_S:
+            return out
+        self._counted_at = now
         pending = session.scalar(
             select(func.count()).select_from(JobRow).where(JobRow.state == JobState.PENDING.value)
         )

@@ -2,8 +2,12 @@
 
 The controller calls the very ``Scheduler`` the twin calls, with the same policy name and
 parameters from lab.yaml, so what the twin predicts is what production does. Explanations
-(why each pending job waits) and start estimates cost two more passes; the planner computes
-them only when the queue or the running set changed, and at least every ``explain_every_s``.
+(why each pending job waits) and start estimates cost two more passes over the whole queue,
+so they stay off the submit-to-running path: the planner computes them once the books have
+been quiet for ``settle_s`` after a change (a burst of submissions costs one explanation, and
+the pass that starts a new job never waits for the queue's reasons), at the latest
+``max_wait_s`` after the first unexplained change, and, with no change, every ``refresh_s``
+(usage decays, so fair-share reasons drift).
 """
 
 from __future__ import annotations
@@ -36,13 +40,22 @@ class Plan:
 class Planner:
     """Holds the ``Scheduler`` (rebuilt when the organisations change) and runs passes."""
 
-    def __init__(self, policy: PolicySpec, explain_every_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        policy: PolicySpec,
+        *,
+        settle_s: float = 0.5,
+        max_wait_s: float = 10.0,
+        refresh_s: float = 60.0,
+    ) -> None:
         self.policy = policy
-        self.explain_every_s = explain_every_s
+        self.settle_s, self.max_wait_s, self.refresh_s = settle_s, max_wait_s, refresh_s
         self.half_life_s = half_life(policy.params)
         self.organisations: tuple[Organisation, ...] = ()
         self.scheduler = self._scheduler()
-        self._explained: int | None = None
+        self._seen: int | None = None  # the books' ``changes`` last seen
+        self._changed_at = -math.inf
+        self._unexplained_since: float | None = None
         self._explained_at = -math.inf
 
     def _scheduler(self) -> Scheduler:
@@ -53,7 +66,7 @@ class Planner:
         if organisations != self.organisations:
             self.organisations = organisations
             self.scheduler = self._scheduler()
-            self._explained = None
+            self._explained_at = -math.inf  # explain again at the next quiet pass
 
     def plan(self, books: Books, reservations: Sequence[Reservation], now: float) -> Plan:
         """The pass's actions on the controller's books; reasons and estimates come later from
@@ -75,9 +88,21 @@ class Planner:
             estimates=self.scheduler.estimate_starts(plan.view),
         )
 
+    def note(self, books: Books, now: float) -> None:
+        """Remember whether the books changed (the driver calls it after applying actions)."""
+        if books.changes != self._seen:  # grows with every change of the queue or the running
+            self._seen, self._changed_at = books.changes, now
+            if self._unexplained_since is None:
+                self._unexplained_since = now
+
     def _explain_due(self, books: Books, now: float) -> bool:
-        key = books.changes  # grows with every change of the queue or the running jobs
-        if key == self._explained and now - self._explained_at < self.explain_every_s:
+        self.note(books, now)
+        since = self._unexplained_since
+        if since is not None:
+            due = now - self._changed_at >= self.settle_s or now - since >= self.max_wait_s
+        else:
+            due = now - self._explained_at >= self.refresh_s
+        if not due or not books.pending:
             return False
-        self._explained, self._explained_at = key, now
-        return bool(books.pending)
+        self._unexplained_since, self._explained_at = None, now
+        return True

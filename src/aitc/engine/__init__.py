@@ -1,10 +1,11 @@
 """The scheduling engine: pure code from a view of the cluster to start/preempt decisions.
 
-Entry points: ``Scheduler`` (or ``make_scheduler(name, **params)``), ``CapacityIndex`` and
-``PendingQueue`` (owned by the driver), ``UsageLedger`` (decayed usage, fed by the driver) and
-the contract types in ``aitc.engine.view``.
+Entry points: ``Scheduler`` (or ``make_scheduler(name, **params)``), ``Books`` (the driver
+state: ``CapacityIndex``, ``UsageLedger``, ``PendingQueue`` and running jobs, changed only
+together) and the contract types in ``aitc.engine.view``.
 """
 
+from aitc.engine.books import Books
 from aitc.engine.capacity import CapacityIndex
 from aitc.engine.ledger import Usage, UsageLedger
 from aitc.engine.pending import PendingQueue
@@ -15,6 +16,7 @@ from aitc.engine.view import Action, Preempt, Reason, ReasonCode, Start, View
 __all__ = [
     "POLICIES",
     "Action",
+    "Books",
     "CapacityIndex",
     "PendingQueue",
     "Preempt",
