@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import Api
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from seed import seed
@@ -151,7 +152,6 @@ def test_from_and_to_are_utc_dates() -> None:
 
 
 def test_the_api_serves_the_report_to_admins_only(store: Store) -> None:
-    from conftest import Api
     from seed import seed as seed_store
 
     clock = FakeClock()
