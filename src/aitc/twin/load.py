@@ -20,7 +20,7 @@ from aitc.twin.generator import generate
 from aitc.twin.locality import LocalityModel
 from aitc.twin.loop import TwinConfig
 from aitc.twin.sources import load_philly, load_table
-from aitc.twin.trace import JobSource, TraceJob
+from aitc.twin.trace import JobSource, TraceJob, Wrapping
 
 
 def open_source(
@@ -56,19 +56,11 @@ def open_source(
 
 
 @dataclass(frozen=True)
-class WithLab:
+class WithLab(Wrapping):
     """A trace whose tenants take the lab's organisations where the lab names them."""
 
     trace: JobSource
     lab: Lab
-
-    @property
-    def name(self) -> str:
-        return self.trace.name
-
-    @property
-    def skipped(self) -> int:
-        return int(getattr(self.trace, "skipped", 0))
 
     def organisations(self) -> Sequence[Organisation]:
         known = {o.id: o for o in self.lab.organisations}

@@ -33,7 +33,7 @@ from aitc.domain.gpu import MIG_COMPUTE_SLICES, GpuModel, MigProfile, match_gpu_
 from aitc.domain.org import Organisation
 from aitc.domain.reservation import Reservation
 from aitc.twin.columns import FloatArray, IntArray, JobColumns
-from aitc.twin.trace import JobSource, TraceJob
+from aitc.twin.trace import JobSource, TraceJob, Wrapping
 
 # How a job was mapped (``JobColumns.how``); a MIG slice shows in the request itself.
 AS_ASKED, ROUNDED_UP, TOO_MANY_CPUS, TOO_MUCH_MEMORY = 0, 1, 2, 3
@@ -123,20 +123,12 @@ def _fewest_nodes(cols: JobColumns, rows: IntArray, widest: int) -> FloatArray:
 
 
 @dataclass(frozen=True)
-class FittedSource:
+class FittedSource(Wrapping):
     """A trace whose requests were mapped onto a cluster; ``how_of`` tells how, per job."""
 
     trace: JobSource
     how: IntArray  # HOW codes, in stream order
     first_id: int = 1
-
-    @property
-    def name(self) -> str:
-        return self.trace.name
-
-    @property
-    def skipped(self) -> int:
-        return int(getattr(self.trace, "skipped", 0))
 
     def organisations(self) -> Sequence[Organisation]:
         return self.trace.organisations()

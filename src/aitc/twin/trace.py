@@ -89,15 +89,8 @@ class ListSource:
         return iter(self.items)
 
 
-@dataclass(frozen=True)
-class Oracle:
-    """A trace whose jobs ask for exactly their true runtime as their time limit.
-
-    What ``aitc sim --oracle`` replays: policies that plan with time limits (``sjf``,
-    ``backfill``) then see perfect estimates. The twin does not kill these jobs at their
-    limit (``TwinConfig.kill_at_time_limit``): a job slowed down by its placement or
-    restored after a preemption runs past its runtime through no fault of the estimate.
-    """
+class Wrapping:
+    """A job source that wraps another (``self.trace``): its name and skipped rows pass through."""
 
     trace: JobSource
 
@@ -108,6 +101,19 @@ class Oracle:
     @property
     def skipped(self) -> int:
         return int(getattr(self.trace, "skipped", 0))
+
+
+@dataclass(frozen=True)
+class Oracle(Wrapping):
+    """A trace whose jobs ask for exactly their true runtime as their time limit.
+
+    What ``aitc sim --oracle`` replays: policies that plan with time limits (``sjf``,
+    ``backfill``) then see perfect estimates. The twin does not kill these jobs at their
+    limit (``TwinConfig.kill_at_time_limit``): a job slowed down by its placement or
+    restored after a preemption runs past its runtime through no fault of the estimate.
+    """
+
+    trace: JobSource
 
     @property
     def how_of(self) -> Callable[[int], int] | None:
