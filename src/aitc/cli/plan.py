@@ -153,17 +153,9 @@ def sweep_cmd(
 
 
 def _policies(text: str | None, default: tuple[str, ...]) -> list[str]:
-    from aitc.engine.registry import POLICIES
+    from aitc.cli.sim import policy_names
 
-    if text is None:
-        return list(default)
-    names = list(POLICIES) if text.strip() == "all" else [p.strip() for p in text.split(",")]
-    for name in names:
-        if name not in POLICIES:
-            raise _bad("--policy", f"unknown policy {name!r} (known: {', '.join(POLICIES)})")
-    if not names or len(set(names)) != len(names):
-        raise _bad("--policy", "name each policy once")
-    return names
+    return policy_names(text, default=default)
 
 
 class _SweepBar:

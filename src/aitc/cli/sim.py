@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from multiprocessing import Manager
@@ -351,10 +352,15 @@ def _check_where(fmt: str, where: tuple[str, ...]) -> None:
 
 
 def _policies(text: str | None, lab: Path | None) -> list[str]:
+    return policy_names(text, default=(_lab_policy(lab) if lab else "fifo",))
+
+
+def policy_names(text: str | None, *, default: Sequence[str]) -> list[str]:
+    """The policies of ``--policy`` (comma-separated or ``all``), each known and named once."""
     from aitc.engine.registry import POLICIES
 
     if text is None:
-        return [_lab_policy(lab) if lab else "fifo"]
+        return list(default)
     names = list(POLICIES) if text.strip() == "all" else [p.strip() for p in text.split(",")]
     for name in names:
         if name not in POLICIES:
