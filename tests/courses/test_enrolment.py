@@ -3,8 +3,13 @@ member; cancellation deadline; rosters all or nothing; results by the instructor
 
 from __future__ import annotations
 
-from conftest import DAY, CourseApi
-from test_sessions import make_course, session_body
+from course_harness import (
+    DAY,
+    CourseApi,
+    course_api_fixture,  # noqa: F401 (the course_api fixture)
+    make_course,
+    session_body,
+)
 
 
 def small_session(api: CourseApi) -> int:

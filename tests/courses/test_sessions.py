@@ -4,33 +4,18 @@ seats cannot be guaranteed, taught only by certified instructors; nothing stored
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
-from conftest import DAY, CourseApi
+from course_harness import (
+    DAY,
+    CourseApi,
+    course_api_fixture,  # noqa: F401 (the course_api fixture)
+    make_course,
+    session_body,
+)
 from sqlalchemy import func, select
 
 from aitc.control.store.models import CourseSessionRow, ReservationRow
 from aitc.control.store.reservations import list_reservations
-
-
-def iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).isoformat()
-
-
-def make_course(api: CourseApi, course_id: str = "intro", **extra: Any) -> None:
-    body = {"id": course_id, "title": "Intro to DL", "org": "school", "seats": 14}
-    body.setdefault("mig_profile", "1g.10gb")
-    body.update(extra)
-    body = {k: v for k, v in body.items() if v is not None}
-    api.ok("admin", "POST", "/courses", body)
-    api.ok("admin", "POST", f"/courses/{course_id}/instructors", {"member": "carol"})
-
-
-def session_body(
-    api: CourseApi, course: str = "intro", day: float = 2, **extra: Any
-) -> dict[str, Any]:
-    start = api.clock.now() + day * DAY
-    return {"course": course, "start": iso(start), "end": iso(start + 3 * 3600), **extra}
 
 
 def counts(api: CourseApi) -> tuple[int, int]:

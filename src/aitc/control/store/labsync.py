@@ -10,7 +10,6 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from aitc.control.clock import SystemClock
-from aitc.control.courses.catalog import apply_courses
 from aitc.control.store.directory import (
     disable_missing,
     put_member,
@@ -50,6 +49,9 @@ def apply_lab(*, session: Session, lab: Lab, now: float | None = None) -> list[s
         keep=[o.id for o in lab.organisations],
     )
     session.flush()
+    # imported here: aitc.control.courses builds on this package (its models), not under it
+    from aitc.control.courses.catalog import apply_courses
+
     return changes + apply_courses(
         session=session, lab=lab, now=SystemClock().now() if now is None else now
     )

@@ -1,10 +1,13 @@
-"""Fixtures of the courses tests: the control-plane test lab (tests/control/seed.py) served
-in-process on a fresh SQLite database, with a token per member and an issuer key file."""
+"""The courses tests' harness: the control-plane test lab (tests/control/seed.py) served
+in-process, with a token per member and an issuer key file (fixture ``course_api``, imported
+by the test modules). Not a conftest.py: tests/control's tests import their own ``conftest``
+by name, and a second module of that name would shadow it."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +43,28 @@ class CourseApi:
         return r.json()
 
 
-@pytest.fixture
-def course_api(tmp_path: Path) -> Iterator[CourseApi]:
+def iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat()
+
+
+def make_course(api: CourseApi, course_id: str = "intro", **extra: Any) -> None:
+    body = {"id": course_id, "title": "Intro to DL", "org": "school", "seats": 14}
+    body.setdefault("mig_profile", "1g.10gb")
+    body.update(extra)
+    body = {k: v for k, v in body.items() if v is not None}
+    api.ok("admin", "POST", "/courses", body)
+    api.ok("admin", "POST", f"/courses/{course_id}/instructors", {"member": "carol"})
+
+
+def session_body(
+    api: CourseApi, course: str = "intro", day: float = 2, **extra: Any
+) -> dict[str, Any]:
+    start = api.clock.now() + day * DAY
+    return {"course": course, "start": iso(start), "end": iso(start + 3 * 3600), **extra}
+
+
+@pytest.fixture(name="course_api")
+def course_api_fixture(tmp_path: Path) -> Iterator[CourseApi]:
     from seed import seed
 
     clock = FakeClock()

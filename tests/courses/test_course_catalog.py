@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import course_harness  # noqa: F401 (puts tests/control, with seed.py, on sys.path)
+
 from aitc.control.courses.catalog import certifications, expiry_of, list_courses
 from aitc.control.store import Store, apply_lab
 from aitc.domain.lab import Certification, Course
