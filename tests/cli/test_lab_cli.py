@@ -122,4 +122,10 @@ def test_summary_in_the_docs_is_what_check_prints(monkeypatch: pytest.MonkeyPatc
         catch_exceptions=False,
     )
     printed = [line.rstrip() for line in result.stdout.splitlines()]
-    assert printed == shown.splitlines()
+    # Which members' Unix accounts resolve depends on the machine: compare the lab's summary,
+    # and only the shape of the accounts report.
+    cut = next(i for i, line in enumerate(printed) if line.startswith("Unix accounts:"))
+    doc = shown.splitlines()
+    doc_cut = next(i for i, line in enumerate(doc) if line.startswith("Unix accounts:"))
+    assert printed[:cut] == doc[:doc_cut]
+    assert printed[cut].endswith("of 1000 members resolve here")
