@@ -86,8 +86,6 @@ def in_order(shown: list[str], real: list[str]) -> bool:
     return all(any(line == candidate for candidate in lines) for line in shown)
 
 
-
-
 def table_rows(text: str) -> dict[str, list[str]]:
     """Rows of the `aitc sim` comparison table: policy -> its figures up to `vs first`.
 

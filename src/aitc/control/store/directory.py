@@ -116,7 +116,7 @@ def disable_missing(
 ) -> list[str]:
     """Disable every enabled row of ``model`` whose id is not in ``keep`` (never delete)."""
     keep_set = set(keep)
-    stmt = select(model).where(model.enabled.is_(True))  # type: ignore[attr-defined]
+    stmt: Any = select(model).where(model.enabled.is_(True))  # type: ignore[attr-defined]
     changes = []
     for row in session.scalars(stmt):
         if row.id in keep_set or (only_with_org and row.org_id is None) or row.id == OPERATORS:

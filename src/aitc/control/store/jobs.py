@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
@@ -170,7 +170,7 @@ _INSERT_ONCE = {
     False: _insert_once_statement(sqlite_insert),
     True: _insert_once_statement(pg_insert),
 }
-_INSERT_EVENT = insert(JobEventRow.__table__)
+_INSERT_EVENT = insert(cast(Table, JobEventRow.__table__))
 # The columns a new job leaves empty: set on the returned object so reading them loads nothing.
 _UNSET: dict[str, Any] = dict.fromkeys(
     (
