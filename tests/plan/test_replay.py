@@ -16,8 +16,9 @@ from controller_rig import Rig  # noqa: E402
 
 from aitc.cli.main import app  # noqa: E402
 from aitc.control.clock import FakeClock  # noqa: E402
+from aitc.control.history import open_engine, read_history
 from aitc.control.store import Store  # noqa: E402
-from aitc.plan.history import History, open_engine, read_history  # noqa: E402
+from aitc.plan.history import History  # noqa: E402
 from aitc.plan.replay import replay  # noqa: E402
 
 # (submit second, member, GPUs, runtime seconds): more work than one 8-GPU node holds at once

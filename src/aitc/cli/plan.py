@@ -288,7 +288,7 @@ def replay_cmd(
     """
     import json
 
-    from aitc.plan.history import open_engine, read_history
+    from aitc.control.history import open_engine, read_history
     from aitc.plan.replay import replay
 
     if (db is None) == (state_dir is None):
