@@ -73,3 +73,13 @@ def test_mig_seats_hold_the_whole_nodes_they_need():
         start("x", ("n1", range(8))),
         mig_start("s", "n2", 0, "1g.10gb", 0),
     ]
+
+
+def test_a_reservation_changed_under_the_same_id_is_placed_afresh():
+    rig, scheduler = Rig(cluster(2)), make_scheduler("fifo")
+    rig.reservations.append(reservation("ws", "edu", 0.0, 100.0, nodes=["n2"]))
+    rig.submit(job("a", 8, org="lab"))
+    assert scheduler.schedule(rig.view()) == [start("a", ("n1", range(8)))]
+    # deleted and made again with the same id on the other node: the same scheduler follows
+    rig.reservations[:] = [reservation("ws", "edu", 0.0, 100.0, nodes=["n1"])]
+    assert scheduler.schedule(rig.view()) == [start("a", ("n2", range(8)))]

@@ -43,10 +43,15 @@ class Fence:
 
 
 class ReservationBook:
-    """Node assignment of reservations, stable across passes (memoised by reservation id)."""
+    """Node assignment of reservations, stable across passes.
+
+    Memoised by the whole reservation, not its id: one changed, or deleted and made again
+    under the same id, is placed afresh. Reservations that have ended or are gone are
+    forgotten at the next pass.
+    """
 
     def __init__(self) -> None:
-        self._nodes: dict[str, tuple[int, ...]] = {}
+        self._nodes: dict[Reservation, tuple[int, ...]] = {}
 
     def fences(
         self, cluster: Cluster, reservations: Sequence[Reservation], now: float
@@ -60,13 +65,15 @@ class ReservationBook:
             for p in mine:
                 claimed[p] = r.id
             out.append(Fence(f"res:{r.id}", r, mine))
+        if len(self._nodes) > len(live):
+            self._nodes = {r: self._nodes[r] for r in live}
         return out
 
     def _assign(
         self, cluster: Cluster, r: Reservation, live: Sequence[Reservation]
     ) -> tuple[int, ...]:
-        if r.id in self._nodes:
-            return self._nodes[r.id]
+        if r in self._nodes:
+            return self._nodes[r]
         if r.nodes:
             try:
                 chosen = tuple(cluster.position(n) for n in r.nodes)
@@ -74,15 +81,13 @@ class ReservationBook:
                 raise ConfigError(str(exc), field=f"reservations.{r.id}.nodes") from None
         else:
             chosen = self._choose(cluster, r, live)
-        self._nodes[r.id] = chosen
+        self._nodes[r] = chosen
         return chosen
 
     def _choose(
         self, cluster: Cluster, r: Reservation, live: Sequence[Reservation]
     ) -> tuple[int, ...]:
-        busy = {
-            p for o in live if o.id in self._nodes and _overlap(o, r) for p in self._nodes[o.id]
-        }
+        busy = {p for o in live if o in self._nodes and _overlap(o, r) for p in self._nodes[o]}
         gpus = r.gpus + _mig_gpus(cluster, r)
         chosen: list[int] = []
         held = 0
