@@ -24,6 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from aitc.domain.courselab import DEFAULT_LAB_RULES
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -241,6 +243,15 @@ class CourseRow(Base):
     assessment_command: Mapped[list[Any]] = mapped_column(JSON, default=list)
     criteria: Mapped[str] = mapped_column(Text, default="")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # how its labs are kept, in minutes (``aitc.domain.courselab.LabRules``)
+    no_show_min: Mapped[float] = mapped_column(Float, default=DEFAULT_LAB_RULES.no_show_min)
+    idle_limit_min: Mapped[float] = mapped_column(Float, default=DEFAULT_LAB_RULES.idle_limit_min)
+    idle_warning_min: Mapped[float] = mapped_column(
+        Float, default=DEFAULT_LAB_RULES.idle_warning_min
+    )
+    assessment_limit_min: Mapped[float] = mapped_column(
+        Float, default=DEFAULT_LAB_RULES.assessment_limit_min
+    )
 
 
 class InstructorCertificationRow(Base):
@@ -311,3 +322,51 @@ class CertificateRow(Base):
     issued_at: Mapped[float] = mapped_column(Float)
     credential: Mapped[dict[str, Any]] = mapped_column(JSON)
     revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class CourseLabRow(Base):
+    """A learner's lab in a session: a job of theirs on their seat (``job_id``) serving on
+    ``port`` of ``host`` with a token of its own. ``state``: starting, ready (answers),
+    warned (idle, stops soon), stopped (``stop_reason`` says why). ``reached_at`` is when the
+    learner first reached it; ``seen_activity`` and ``gpu_busy_samples`` are the activity
+    last seen, so that the next look can tell whether anything happened since."""
+
+    __tablename__ = "course_labs"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("course_sessions.id"), index=True)
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolments.id"), index=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), index=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"), unique=True)
+    port: Mapped[int] = mapped_column(Integer)
+    token: Mapped[str] = mapped_column(String(64))
+    host: Mapped[str] = mapped_column(String(255), default="")
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    started_at: Mapped[float] = mapped_column(Float)
+    ready_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reached_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_active_at: Mapped[float] = mapped_column(Float)
+    warned_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    stopped_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    stop_reason: Mapped[str] = mapped_column(Text, default="")
+    seen_activity: Mapped[str] = mapped_column(String(64), default="")
+    gpu_busy_samples: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CourseAssessmentRow(Base):
+    """One run of a course's assessment command for a learner, as a job of theirs on their
+    seat: ``running`` until the job ends, then ``passed`` (exit code 0) or ``failed``."""
+
+    __tablename__ = "course_assessments"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("course_sessions.id"), index=True)
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolments.id"), index=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), index=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"), unique=True)
+    requested_by: Mapped[str] = mapped_column(ID)
+    requested_at: Mapped[float] = mapped_column(Float)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    cause: Mapped[str] = mapped_column(Text, default="")
