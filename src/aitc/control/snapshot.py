@@ -16,8 +16,8 @@ from aitc.control.store import (
     JobRow,
     OrganisationRow,
     ProjectRow,
-    ReservationRow,
     job_request,
+    list_reservations,
     placement_from_json,
 )
 from aitc.domain.job import JobRequest, JobState, Placement
@@ -91,23 +91,7 @@ def load_organisations(session: Session) -> tuple[Organisation, ...]:
 
 def load_reservations(session: Session, now: float) -> tuple[Reservation, ...]:
     """Reservations that have not ended yet."""
-    rows = session.scalars(
-        select(ReservationRow).where(ReservationRow.end_at > now).order_by(ReservationRow.start_at)
-    )
-    return tuple(
-        Reservation(
-            id=r.id,
-            org=r.org_id,
-            start=r.start_at,
-            end=r.end_at,
-            gpus=r.gpus,
-            nodes=tuple(r.nodes or ()),
-            mig_profile=r.mig_profile,
-            mig_seats=r.mig_seats,
-            name=r.name,
-        )
-        for r in rows
-    )
+    return tuple(list_reservations(session=session, now=now))
 
 
 def load_past_runs(session: Session, since: float) -> list[PastRun]:

@@ -12,7 +12,7 @@ from aitc.control.api.authcache import AuthCache
 from aitc.control.api.bodylimit import BodyLimit
 from aitc.control.api.deps import AUTH_THREADS, REQUEST_SESSIONS, StoreDep
 from aitc.control.api.logs import FOLLOW_THREADS, FollowSlots
-from aitc.control.api.routes import admin, cluster, jobs, metrics, report
+from aitc.control.api.routes import admin, cluster, jobs, metrics, report, reservations
 from aitc.control.api.schemas import Health
 from aitc.control.api.settings import Settings
 from aitc.control.courses import routes as course_routes
@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.auth_limiter = anyio.CapacityLimiter(AUTH_THREADS)
     app.state.session_slots = anyio.Semaphore(REQUEST_SESSIONS)
     errors.install(app)
-    for module in (jobs, cluster, admin, report):
+    for module in (jobs, cluster, admin, reservations, report):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(course_routes.router, prefix=API_PREFIX)
     app.state.metrics = ControlMetrics(store)

@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from aitc.control.executors.jobenv import masked
 from aitc.control.store.access import Caller
-from aitc.control.store.models import JobEventRow, JobRow
+from aitc.control.store.models import JobEventRow, JobRow, ReservationRow
 from aitc.control.store.specs import MIN_TIME_LIMIT_S, JobSpec, placement_from_json
 from aitc.domain.job import JobState, Priority
 from aitc.domain.org import Limits, OrgKind, Role
@@ -39,6 +39,10 @@ Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][
 
 def when(seconds: float | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
+
+
+def _at(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 class JobCreate(BaseModel):
@@ -402,3 +406,48 @@ class TokensPublic(BaseModel):
 class Health(BaseModel):
     status: str
     database: str
+
+
+class ReservationCreate(BaseModel):
+    """A reservation: ``gpus`` whole GPUs (on ``nodes`` when given, else on whole nodes the
+    engine chooses), or ``mig_seats`` slices of ``mig_profile``, for ``org`` from ``start``
+    to ``end``. Without ``id`` the server draws one (``res-…``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: Name | None = None
+    org: Name
+    name: Text = Field("", max_length=200)
+    start: datetime
+    end: datetime
+    gpus: int = Field(0, ge=0, le=100_000, strict=True)
+    nodes: list[Name] = Field(default_factory=list, max_length=1000)
+    mig_profile: Text | None = Field(None, max_length=32)
+    mig_seats: int = Field(0, ge=0, le=100_000, strict=True)
+
+
+class ReservationPublic(BaseModel):
+    id: str
+    org: str
+    name: str
+    start: datetime
+    end: datetime
+    gpus: int
+    nodes: list[str]
+    mig_profile: str | None
+    mig_seats: int
+    course_session: int | None = Field(
+        None, description="The course session whose seats it holds (deleted with it only)."
+    )
+
+    @classmethod
+    def of(cls, r: ReservationRow, course_session: int | None) -> ReservationPublic:
+        return cls(
+            id=r.id, org=r.org_id, name=r.name, start=_at(r.start_at), end=_at(r.end_at),
+            gpus=r.gpus, nodes=list(r.nodes or ()), mig_profile=r.mig_profile,
+            mig_seats=r.mig_seats, course_session=course_session,
+        )  # fmt: skip
+
+
+class ReservationsPublic(BaseModel):
+    data: list[ReservationPublic]
+    count: int

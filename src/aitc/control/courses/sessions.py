@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from aitc.control.courses.catalog import get_course
 from aitc.control.store.access import Caller
-from aitc.control.store.cluster import recorded_cluster
 from aitc.control.store.models import (
     CourseRow,
     CourseSessionRow,
@@ -26,9 +25,8 @@ from aitc.control.store.models import (
     OrganisationRow,
     SessionInstructorRow,
 )
-from aitc.control.store.reservations import list_reservations, put_reservation
+from aitc.control.store.reservations import check_guaranteed, put_reservation
 from aitc.domain.reservation import Reservation
-from aitc.engine.reservations import ReservationBook
 from aitc.errors import AccessDeniedError, ConfigError, NotFoundError
 
 DEFAULT_CANCEL_DEADLINE_S = 24 * 3600.0
@@ -68,20 +66,9 @@ def seat_reservation(course: CourseRow, row: CourseSessionRow) -> Reservation:
 def check_seats(*, session: Session, reservation: Reservation, now: float) -> None:
     """``ConfigError`` with the engine's reason when ``reservation`` cannot be guaranteed
     beside the stored reservations on the recorded cluster."""
-    cluster = recorded_cluster(session=session)
-    if cluster is None:
-        raise ConfigError("no nodes are recorded yet, so no seat can be guaranteed", field="seats")
-    others = [r for r in list_reservations(session=session, now=now) if r.id != reservation.id]
-    try:
-        ReservationBook().fences(cluster, [reservation], now)
-    except ConfigError as exc:  # not even on an empty cluster
-        raise ConfigError(
-            f"the seats can never be guaranteed: {exc.reason}", field="seats"
-        ) from None
-    try:
-        ReservationBook().fences(cluster, [*others, reservation], now)
-    except ConfigError as exc:
-        raise ConfigError(f"the seats cannot be guaranteed: {exc.reason}", field="seats") from None
+    check_guaranteed(
+        session=session, reservation=reservation, now=now, what="the seats", field="seats"
+    )
 
 
 def _check_instructors(
