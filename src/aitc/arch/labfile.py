@@ -28,6 +28,7 @@ from aitc.arch.labschema import (
     LabSpec,
     LimitsSpec,
     MemberSpec,
+    OidcSpec,
     OrganisationSpec,
     PlanSpecModel,
     PolicySpecModel,
@@ -38,7 +39,7 @@ from aitc.arch.labsource import Loc, Within, YamlSource, pydantic_error, read_ya
 from aitc.arch.nodespec import NodeSpec
 from aitc.arch.roster import read_roster
 from aitc.domain.cluster import Cluster
-from aitc.domain.lab import Certification, Course, Lab, PolicySpec
+from aitc.domain.lab import Certification, Course, Lab, OidcSignIn, PolicySpec
 from aitc.domain.org import Limits, Member, Organisation, OrgKind, Project, Role, WorkloadSpec
 from aitc.domain.targets import Costs, PartnerContract, PlanSpec, Targets
 from aitc.errors import AitcError, ConfigError
@@ -74,6 +75,7 @@ def load_lab(path: str | Path) -> Lab:
         targets=_targets(spec.targets),
         costs=_costs(spec.costs) if spec.costs else None,
         plan=_plan(spec.plan),
+        oidc=_oidc(spec.sign_in.oidc, path.parent) if spec.sign_in.oidc else None,
     )
 
 
@@ -252,3 +254,19 @@ def _costs(c: CostsSpec) -> Costs:
 
 def _plan(p: PlanSpecModel) -> PlanSpec:
     return PlanSpec(tuple(p.policies), p.seeds, p.days, p.min_nodes, p.max_nodes, str(p.step))
+
+
+def _oidc(o: OidcSpec, base: Path) -> OidcSignIn:
+    """The OpenID Connect sign-in; a relative secret file is next to the lab file."""
+    secret_file = str((base / o.client_secret_file).resolve()) if o.client_secret_file else None
+    return OidcSignIn(
+        o.issuer,
+        o.client_id,
+        secret_file,
+        o.client_secret_env,
+        o.claim,
+        o.matches,
+        tuple(o.scopes),
+        o.redirect_uri,
+        o.label,
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import re
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -274,6 +275,55 @@ class PlanSpecModel(_Spec):
     step: Annotated[str | Annotated[int, Field(gt=0)], AfterValidator(_check_step)] = "su"
 
 
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _check_url(value: str) -> str:
+    """An https URL without query or fragment; plain http only on this machine (tests)."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.hostname or parts.query or parts.fragment:
+        raise ValueError(f"{value!r} is not an https URL without query or fragment")
+    if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
+        raise ValueError(f"{value!r} must use https (plain http only on 127.0.0.1 or localhost)")
+    return value
+
+
+def _check_scopes(scopes: list[str]) -> list[str]:
+    if "openid" not in scopes:
+        raise ValueError("must include 'openid'")
+    return scopes
+
+
+Url = Annotated[str, AfterValidator(_check_url)]
+
+
+class OidcSpec(_Spec):
+    """``sign_in.oidc``: the institution's OpenID Connect provider and this server's client
+    there; the secret comes from a file or an environment variable (exactly one)."""
+
+    issuer: Url
+    client_id: Text
+    client_secret_file: Text | None = None
+    client_secret_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
+    claim: Text = "preferred_username"
+    matches: Literal["member", "unix_user", "email"] = "member"
+    scopes: Annotated[list[Text], AfterValidator(_check_scopes)] = ["openid", "profile", "email"]
+    redirect_uri: Url | None = None
+    label: Text = "your institution"
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> OidcSpec:
+        if (self.client_secret_file is None) == (self.client_secret_env is None):
+            raise ValueError("give exactly one of client_secret_file or client_secret_env")
+        return self
+
+
+class SignInSpec(_Spec):
+    """``sign_in``: how people sign in to the web pages besides API tokens."""
+
+    oidc: OidcSpec | None = None
+
+
 class LabSpec(_Spec):
     """The whole lab.yaml."""
 
@@ -288,3 +338,4 @@ class LabSpec(_Spec):
     targets: TargetsSpec = TargetsSpec()
     costs: CostsSpec | None = None
     plan: PlanSpecModel = PlanSpecModel()
+    sign_in: SignInSpec = SignInSpec()

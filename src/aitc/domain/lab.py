@@ -50,6 +50,26 @@ class PolicySpec:
     params: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
 
 
+@dataclass(frozen=True, slots=True)
+class OidcSignIn:
+    """lab.yaml ``sign_in.oidc``: members sign in to the web pages through the institution's
+    OpenID Connect provider (``issuer``) as the client ``client_id``, whose secret is read
+    from a file or an environment variable, never from lab.yaml. The ID token's ``claim``
+    names the member: it must equal a member's id (``matches: member``), Unix account
+    (``unix_user``) or e-mail address (``email``, case-insensitive). ``redirect_uri`` is
+    this server's callback as the provider knows it (None: the address the browser used)."""
+
+    issuer: str
+    client_id: str
+    client_secret_file: str | None = None
+    client_secret_env: str | None = None
+    claim: str = "preferred_username"
+    matches: str = "member"
+    scopes: tuple[str, ...] = ("openid", "profile", "email")
+    redirect_uri: str | None = None
+    label: str = "your institution"
+
+
 @dataclass(frozen=True)
 class Lab:
     name: str
@@ -66,6 +86,8 @@ class Lab:
     targets: Targets = Targets()
     costs: Costs | None = None
     plan: PlanSpec = PlanSpec()
+    # lab.yaml ``sign_in.oidc``: the web pages' OpenID Connect sign-in (None: tokens only)
+    oidc: OidcSignIn | None = None
 
     def org(self, org_id: str) -> Organisation:
         for o in self.organisations:
