@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 from typer._click import exceptions as click  # typer's own copy of click's exceptions
 from typer.core import TyperGroup
+from typer.exceptions import Abort
 
 from aitc.cli.output import safe
 
@@ -74,7 +75,7 @@ class AitcGroup(TyperGroup):
         except click.ClickException as exc:
             print(safe(f"aitc: {exc.format_message()}"), file=sys.stderr)
             sys.exit(exc.exit_code)
-        except click.Abort:  # Ctrl-C at a prompt
+        except Abort:  # Ctrl-C at a prompt
             print("aitc: aborted", file=sys.stderr)
             sys.exit(1)
         sys.exit(rv if isinstance(rv, int) else 0)
