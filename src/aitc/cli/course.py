@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import json
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import typer
 
 from aitc.cli.apicall import TokenOpt, UrlOpt, run
 from aitc.cli.output import Rows, echo, fail, print_json, usage, when
+from aitc.cli.timespec import parse_moment
 from aitc.control.apiclient import ApiClient
 
 app = typer.Typer(no_args_is_help=True, help="Courses: sessions, enrolment and certificates.")
@@ -31,10 +31,9 @@ MemberOpt = typer.Option(None, "--member", help="Another member (instructors and
 def _time(flag: str, text: str) -> str:
     """An ISO 8601 time; without a UTC offset it is local time."""
     try:
-        t = datetime.fromisoformat(text)
-    except ValueError:
-        usage(flag, f"{text!r} is not a time (ISO 8601: 2027-03-01T09:00, or with +01:00)")
-    return (t if t.tzinfo else t.astimezone()).isoformat()
+        return parse_moment(text).isoformat()
+    except ValueError as exc:
+        usage(flag, str(exc))
 
 
 def _seat(c: dict[str, Any]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from aitc import __version__
-from aitc.cli import arch, client, course, lab, plan, report, serve, sim
+from aitc.cli import arch, client, course, lab, plan, report, reservation, serve, sim
 from aitc.cli import slurmconf as slurmconf_cli
 from aitc.cli.usage import AitcGroup
 
@@ -24,6 +24,7 @@ serve.register(app)
 client.register(app)
 report.register(app)
 course.register(app)
+reservation.register(app)
 slurmconf_cli.register(arch.app)
 
 

@@ -68,3 +68,15 @@ def parse_since(text: str, now: float) -> float:
             f"{text!r} is neither a date (2026-11-26, 2026-11-26T14:00) nor a duration back "
             "from now (2h, 7d)"
         ) from None
+
+
+def parse_moment(text: str) -> datetime:
+    """A point in time in ISO 8601 (``2027-03-01T09:00``; local time without a UTC offset),
+    with its offset, as the API takes it."""
+    try:
+        t = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a time (ISO 8601: 2027-03-01T09:00, or with +01:00)"
+        ) from None
+    return t if t.tzinfo else t.astimezone()
