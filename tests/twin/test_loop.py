@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from twin_builders import cluster, job, run
 
+from aitc.domain.dependency import Dependency
 from aitc.domain.reservation import Reservation
 from aitc.engine.registry import make_scheduler
 from aitc.errors import TraceError
 from aitc.twin.locality import LocalityModel
 from aitc.twin.loop import Twin, TwinConfig
+from aitc.twin.trace import TraceJob
 
 
 def test_a_job_on_an_idle_cluster_runs_at_once_for_its_runtime() -> None:
@@ -156,3 +160,29 @@ def test_a_source_out_of_submit_order_is_a_trace_error() -> None:
     twin = Twin(cluster(), make_scheduler("fifo"), jobs)
     with pytest.raises(TraceError, match="job 2 .* must be sorted by submit time"):
         twin.run()
+
+
+def test_a_dependent_job_starts_when_its_job_ends_and_is_rejected_when_it_cannot_hold() -> None:
+    def after(trace_job: TraceJob, text: str) -> TraceJob:
+        request = replace(trace_job.request, dependency=Dependency.parse(text))
+        return TraceJob(request, trace_job.runtime)
+
+    jobs = [
+        job(1, gpus=1, runs=100, limit=50),  # times out at 50
+        after(job(2, gpus=1, at=10, runs=5), "afterany:1"),
+        after(job(3, gpus=1, at=10, runs=5), "afterok:1"),
+        after(job(4, gpus=1, at=10, runs=5), "afterok:3"),  # its job never runs: neither does it
+    ]
+    result = run(jobs)
+    assert result.events == [
+        (0, "arrive", 1),
+        (0, "start", 1),
+        (10, "arrive", 2),
+        (10, "arrive", 3),
+        (10, "arrive", 4),
+        (50, "timeout", 1),
+        (50, "reject", 3),
+        (50, "reject", 4),
+        (50, "start", 2),
+        (55, "end", 2),
+    ]

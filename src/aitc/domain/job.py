@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from aitc.domain.dependency import Dependency
 from aitc.domain.ids import JobId
 
 
@@ -81,7 +82,8 @@ class JobRequest:
     ``None`` lets placement choose (one node when the job fits on one). ``time_limit`` is in
     seconds (``None``: no limit). ``submit`` is the time the job entered the queue.
     ``runtime`` is known only to the twin (the trace says how long the job ran); the engine never
-    reads it, it plans with ``time_limit``.
+    reads it, it plans with ``time_limit``. ``dependency``: the jobs it waits for (Slurm's
+    ``--dependency``); the books keep it out of the queue until it holds.
     """
 
     id: JobId
@@ -96,6 +98,7 @@ class JobRequest:
     time_limit: float | None = None
     priority: Priority = Priority.STANDARD
     name: str = ""
+    dependency: Dependency | None = None
 
     @property
     def gpu_demand(self) -> float:

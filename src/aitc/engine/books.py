@@ -8,6 +8,11 @@ each other, and ``view()`` is the engine's input without a copy. The controller 
 across passes and rebuilds them only at start-up or on resync; the twin keeps them for a run.
 
 Every change bumps ``changes``, so a driver can tell cheaply whether anything happened.
+
+Jobs with a dependency (Slurm's ``--dependency``) enter the queue only once it holds; until
+then they wait in ``dependencies`` (``aitc.engine.dependencies``: the rule and the waiting
+jobs). A driver tells the books when a job ends for good (``ended``) and takes the jobs whose
+dependency can never hold (``take_never``) to cancel them.
 """
 
 from __future__ import annotations
@@ -18,10 +23,11 @@ from typing import TypeVar, overload
 
 from aitc.domain.cluster import Cluster
 from aitc.domain.ids import JobId
-from aitc.domain.job import JobRequest, Placement, RunningJob
+from aitc.domain.job import JobRequest, JobState, Placement, RunningJob
 from aitc.domain.org import Organisation
 from aitc.domain.reservation import Reservation
 from aitc.engine.capacity import CapacityIndex
+from aitc.engine.dependencies import DependencyBook
 from aitc.engine.ledger import UsageLedger
 from aitc.engine.pending import PendingQueue
 from aitc.engine.view import Action, Preempt, Start, View
@@ -80,6 +86,7 @@ class Books:
         self.ledger = UsageLedger(half_life_s)
         self.pending = PendingQueue()
         self.running: dict[JobId, RunningJob] = {}
+        self.dependencies = DependencyBook(self.running)
         self.changes = 0
         self._down: set[str] = set()
         self._foreign: dict[str, int] = {}
@@ -105,21 +112,42 @@ class Books:
 
     # ------------------------------------------------------------------ the queue
     def submit(self, job: JobRequest) -> None:
-        """Queue a new job as the newest arrival."""
-        self.pending.add(job)
+        """Queue a new job as the newest arrival (once its dependency holds)."""
         self.changes += 1
+        self.dependencies.note(job)
+        if job.dependency is None or self.dependencies.admit(job):
+            self.pending.add(job)
 
     def restore(self, job: JobRequest) -> None:
-        """Queue a job at its place in arrival order (a released hold, a requeue)."""
-        self.pending.requeue(job)
+        """Queue a job at its place in arrival order (a released hold, a requeue), once its
+        dependency holds."""
         self.changes += 1
+        self.dependencies.note(job)
+        if job.dependency is None or self.dependencies.admit(job):
+            self.pending.requeue(job)
 
     def cancel(self, job_id: JobId) -> JobRequest | None:
-        """Take a pending job out of the queue; None if it was not pending."""
+        """Take a pending job out of the queue (or out of waiting for its dependency); None
+        if it was neither. A hold cancels too: the job ends for good only with ``ended``."""
         if self.pending.get(job_id) is None:
-            return None
+            waiting = self.dependencies.withdraw(job_id)
+            self.changes += waiting is not None
+            return waiting
         self.changes += 1
         return self.pending.remove(job_id)
+
+    # ------------------------------------------------------------------ dependencies
+    def ended(self, job: JobRequest, state: JobState) -> None:
+        """A job ended for good in ``state`` (after ``finish`` or ``cancel``, never for a
+        preemption or a hold): the jobs waiting for it are judged again, and those whose
+        dependency now holds go into the queue at their place."""
+        for waiting in self.dependencies.ended(job, state):
+            self.pending.requeue(waiting)
+        self.changes += 1
+
+    def take_never(self) -> list[tuple[JobRequest, str]]:
+        """Jobs whose dependency can never hold, out of the books, with why (to cancel)."""
+        return self.dependencies.take_never()
 
     # ------------------------------------------------------------------ actions
     def apply(self, actions: Iterable[Action], now: float) -> list[Action]:
@@ -142,6 +170,7 @@ class Books:
         """Count ``job`` as running on ``placement`` since ``started`` (a start, or a job found
         running at start-up). ``attained``: GPU-seconds before this run (None: the ledger's)."""
         self.capacity.allocate(placement)  # SchedulingError if the GPUs are taken
+        self.dependencies.note(job)
         done = self.ledger.attained(job.id, started) if attained is None else attained
         if not self.ledger.is_running(job.id):
             self.ledger.job_started(job, started)

@@ -6,7 +6,9 @@ runs replay exactly); then, if the state changed, the engine is called once and 
 applied in order to the twin's ``Books`` (``aitc.engine.books``, the driver state the controller
 keeps too), and the twin then follows them with its own records. Preempted jobs free
 their GPUs at once and return to the queue; their next run begins with ``preempt_overhead_s``
-seconds of checkpoint restore and lost work. The loop never reads the wall clock.
+seconds of checkpoint restore and lost work. A job with a dependency waits in the books
+until it holds (the same rule as production's); one whose dependency can never hold leaves as
+``rejected``. The loop never reads the wall clock.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from aitc.domain.cluster import Cluster
-from aitc.domain.job import JobRequest
+from aitc.domain.job import JobRequest, JobState
 from aitc.domain.org import Organisation
 from aitc.domain.reservation import Reservation
 from aitc.engine.books import Books
@@ -35,6 +37,13 @@ from aitc.twin.trace import TraceJob
 END, RES_END, ARRIVE, RES_START, TICK = 0, 1, 2, 3, 4
 
 Event = tuple[float, str, int | str]
+# How a twin outcome ends a job for the jobs that depend on it.
+_ENDED = {
+    Outcome.COMPLETED: JobState.COMPLETED,
+    Outcome.TIMEOUT: JobState.TIMEOUT,
+    Outcome.REJECTED: JobState.FAILED,
+    Outcome.UNFINISHED: JobState.CANCELLED,
+}
 Progress = Callable[[float, int, int], None]
 
 
@@ -188,6 +197,10 @@ class Twin:
     # ------------------------------------------------------------------ engine pass
     def _pass(self) -> None:
         self._dirty = False
+        while never := self.books.take_never():  # closing one may doom those depending on it
+            for job, _ in never:
+                self._record("reject", job.id)
+                self._close(self._records[job.id], Outcome.REJECTED)
         forced, self._force = self._force, False
         if self._pending or forced:
             self.passes += 1
@@ -246,10 +259,12 @@ class Twin:
     def _close(self, rec: JobRecord, outcome: Outcome) -> None:
         del self._records[rec.request.id]
         self.table.add(rec.row(self.now, outcome))
+        self.books.ended(rec.request, _ENDED[outcome])
 
     def _finish_unfinished(self) -> None:
         """Jobs still queued when nothing can happen any more (the engine never started them)."""
-        for job_id in list(self._pending.ids()):
+        waiting = list(self.books.dependencies.waiting)
+        for job_id in [*self._pending.ids(), *waiting]:
             self.books.cancel(job_id)
             self._close(self._records[job_id], Outcome.UNFINISHED)
 
