@@ -118,7 +118,8 @@ class JobRow(Base):
     controller after each scheduling pass; ``cancel_requested`` asks it to stop a running job;
     a ``held`` pending job is left out of scheduling until it is released. The tasks of a job
     array share ``array_job_id`` (the id of the first task) and each has its ``array_task_id``;
-    ``array_throttle`` caps how many of them run at once. The controller records ``handle``
+    ``array_throttle`` caps how many of them run at once. ``dependency`` names the jobs it waits
+    for (``aitc.domain.dependency``, canonical form). The controller records ``handle``
     (pid, Slurm job id) and the log files of the current attempt (``stdout_path``,
     ``stderr_path``) when it dispatches; the API serves logs from them."""
 
@@ -159,6 +160,7 @@ class JobRow(Base):
     array_job_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     array_task_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     array_throttle: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    dependency: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class JobEventRow(Base):
