@@ -44,7 +44,7 @@ def build(seed: int = 1) -> View:
     while capacity.total_free() > 4000:
         job = _job(rng, next_id, starts[next_id])
         next_id += 1
-        pending = View(now, cluster, (job,), (), capacity, ledger)
+        pending = View(now, cluster, PendingQueue((job,)), (), capacity, ledger)
         for action in scheduler.schedule(pending):
             capacity.allocate(action.placement)  # type: ignore[union-attr]
             ledger.job_started(job, job.submit)

@@ -8,7 +8,7 @@ and finishes jobs, like the twin does, so properties can run whole job streams.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from aitc.domain.cluster import Cluster, Node
 from aitc.domain.ids import JobId
@@ -129,8 +129,6 @@ class Rig:
     pending: list[JobRequest] = field(default_factory=list)
     reservations: list[Reservation] = field(default_factory=list)
     organisations: list[Organisation] = field(default_factory=list)
-    # with ``indexed``, the view's pending jobs are the books' ``PendingQueue``; else a tuple
-    indexed: bool = False
     books: Books = field(init=False)
 
     def __post_init__(self) -> None:
@@ -158,10 +156,8 @@ class Rig:
         view = self.books.view(
             self.now, organisations=tuple(self.organisations), reservations=tuple(self.reservations)
         )
-        if self.indexed:
-            assert list(self.queue) == self.pending
-            return view
-        return replace(view, pending=tuple(self.pending), running=tuple(self.running.values()))
+        assert list(self.queue) == self.pending  # the books' queue is in arrival order
+        return view
 
     def submit(self, *jobs: JobRequest) -> Rig:
         self.pending.extend(jobs)

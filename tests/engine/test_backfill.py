@@ -23,7 +23,7 @@ def test_a_long_job_backfills_only_where_the_head_is_not_promised():
     rig = busy_rig().submit(job("head", 12), job("long", 2, limit=5000.0))
     # the head is promised n1 and n2 at t=1000, so the long job may not take n2's free GPUs
     assert make_scheduler("backfill").schedule(rig.view()) == []
-    why = make_scheduler("backfill").explain(rig.view())
+    why = make_scheduler("backfill").run(rig.view()).reasons()
     assert [r.code for r in why[rig.pending[1].id]] == [R.BACKFILL]
 
 
@@ -44,5 +44,5 @@ def test_fifo_would_leave_the_short_job_waiting():
 
 def test_estimates_follow_the_time_limits_of_running_jobs():
     rig = busy_rig().submit(job("head", 8), job("big", 16))
-    estimates = make_scheduler("backfill").estimate_starts(rig.view())
+    estimates = make_scheduler("backfill").run(rig.view()).estimates()
     assert [estimates[j.id] for j in rig.pending] == [100.0, 1000.0]

@@ -27,11 +27,11 @@ def test_without_a_depth_every_job_behind_the_head_may_backfill():
 def test_a_depth_of_one_backfills_only_the_first_job_behind_the_head():
     rig = rig_with_two_short_jobs()
     scheduler = make_scheduler("backfill", backfill_depth=1)
-    assert scheduler.schedule(rig.view()) == [start("s1", ("n2", [4, 5]))]
-    why = scheduler.explain(rig.view())
-    s2 = why[rig.pending[2].id]
+    outcome = scheduler.run(rig.view())
+    assert outcome.actions == [start("s1", ("n2", [4, 5]))]
+    s2 = outcome.reasons()[rig.pending[2].id]
     assert [r.code for r in s2] == [R.PRIORITY]
-    assert s2[0].details == {"ahead": 2}
+    assert s2[0].details == {"ahead": 1}  # after the pass only the head waits before it
     assert "backfill looks at 1 jobs after the first waiting one" in s2[0].message
 
 

@@ -65,7 +65,7 @@ def test_usage_decays_with_the_half_life():
 
 def test_a_waiting_job_names_its_fair_share_rank():
     rig = rig_with(6000.0, 1000.0)
-    why = make_scheduler("fairshare", organisations=[org("a"), org("b")]).explain(rig.view())
+    why = make_scheduler("fairshare", organisations=[org("a"), org("b")]).run(rig.view()).reasons()
     reason = why[rig.pending[0].id][0]
     assert reason.code is R.FAIR_SHARE
     assert reason.details["rank"] == 2

@@ -19,7 +19,7 @@ def test_jobs_start_in_arrival_order_until_one_does_not_fit():
 def test_the_blocked_head_says_why_and_the_rest_wait_behind_it():
     rig = Rig(cluster(2)).submit(job("a", 12), job("b", 8), job("c", 8), job("d", 1))
     rig.apply(make_scheduler("fifo").schedule(rig.view()))
-    why = make_scheduler("fifo").explain(rig.view())
+    why = make_scheduler("fifo").run(rig.view()).reasons()
     assert [r.code for r in why[rig.pending[0].id]] == [R.NOT_ENOUGH_GPUS]
     assert [r.code for r in why[rig.pending[1].id]] == [R.PRIORITY, R.NOT_ENOUGH_GPUS]
     assert [r.code for r in why[rig.pending[2].id]] == [R.PRIORITY]  # d would fit: only order

@@ -117,9 +117,9 @@ job_specs = st.lists(
 clusters = st.tuples(st.integers(1, 5), st.integers(1, 3))
 
 
-def build(specs, policy: str, shape, *, reservations=(), indexed: bool = False):
+def build(specs, policy: str, shape, *, reservations=()):
     nodes, per_leaf = shape
-    rig = Rig(cluster(nodes, per_leaf=per_leaf, leaves_per_su=2), indexed=indexed)
+    rig = Rig(cluster(nodes, per_leaf=per_leaf, leaves_per_su=2))
     rig.organisations = [org("a", quota=8, borrow=8), org("b", quota=8)]
     rig.reservations.extend(reservations)
     arrivals, runtime = [], {}
@@ -142,9 +142,9 @@ def build(specs, policy: str, shape, *, reservations=(), indexed: bool = False):
 
 
 @settings(max_examples=25, deadline=None)
-@given(specs=job_specs, policy=st.sampled_from(POLICIES), shape=clusters, indexed=st.booleans())
-def test_no_double_allocation_gangs_whole_and_no_start_before_submit(specs, policy, shape, indexed):
-    loop = build(specs, policy, shape, indexed=indexed)
+@given(specs=job_specs, policy=st.sampled_from(POLICIES), shape=clusters)
+def test_no_double_allocation_gangs_whole_and_no_start_before_submit(specs, policy, shape):
+    loop = build(specs, policy, shape)
     loop.run()  # every pass checks gangs and recounts GPUs; Rig.apply checks submit times
     submits = {j.id: j.submit for j in loop.rig.pending} | {
         r.request.id: r.request.submit for r in loop.rig.running.values()
@@ -159,13 +159,15 @@ def test_every_waiting_job_has_a_reason_and_only_starting_jobs_have_none(specs, 
 
     def check(loop: Loop) -> None:
         view = loop.rig.view()
-        starting = {a.job_id for a in loop.scheduler.schedule(view) if isinstance(a, Start)}
-        why = loop.scheduler.explain(view)
+        outcome = loop.scheduler.run(view)  # one pass: actions, reasons and estimates
+        starting = {a.job_id for a in outcome.actions if isinstance(a, Start)}
+        why = outcome.reasons()
         assert set(why) == {j.id for j in view.pending}
         for job_id, reasons in why.items():
             assert (reasons == ()) == (job_id in starting), (job_id, reasons)
             assert all(r.message.endswith(".") for r in reasons)
-        estimates = loop.scheduler.estimate_starts(view)
+        estimates = outcome.estimates()
+        assert set(estimates) == set(why)
         assert all(estimates[j] == view.now for j in starting)
 
     loop.run(on_pass=check)
@@ -182,7 +184,7 @@ def test_backfill_never_delays_the_head_job(specs, shape):
         pending = sorted(loop.rig.pending, key=lambda j: (j.submit, j.id))
         possible = [j for j in pending if j.id not in loop.scheduler.impossible(loop.rig.view())]
         if possible and possible[0].id not in promised:
-            estimate = loop.scheduler.estimate_starts(loop.rig.view())[possible[0].id]
+            estimate = loop.scheduler.run(loop.rig.view()).estimates()[possible[0].id]
             if estimate is not None:
                 promised[possible[0].id] = estimate
 

@@ -42,10 +42,8 @@ def never_quiet() -> Iterator[None]:
         scheduler_module.remember = saved
 
 
-def replay(
-    specs, policy: str, shape, *, quiet: bool, indexed: bool = False
-) -> tuple[list[list[object]], int]:
-    loop = build(specs, policy, shape, indexed=indexed)
+def replay(specs, policy: str, shape, *, quiet: bool) -> tuple[list[list[object]], int]:
+    loop = build(specs, policy, shape)
     passes: list[list[object]] = []
     schedule = loop.scheduler.schedule
     quiet_passes = 0

@@ -16,7 +16,7 @@ def test_jobs_within_quota_and_borrow_limit_start_the_rest_wait():
         start("a1", ("n1", range(8))),
         start("a2", ("n2", range(8))),
     ]
-    why = scheduler.explain(rig.view())[rig.pending[2].id]
+    why = scheduler.run(rig.view()).reasons()[rig.pending[2].id]
     assert [r.code for r in why] == [R.QUOTA]
     assert "quota of 8" in why[0].message
 

@@ -10,7 +10,7 @@ from aitc.errors import ConfigError
 
 def reasons_for(rig: Rig, policy: str = "tiresias", **params) -> dict:
     scheduler = make_scheduler(policy, **params)
-    why = scheduler.explain(rig.view())
+    why = scheduler.run(rig.view()).reasons()
     return {j.name: [(r.code, r.message) for r in why[j.id]] for j in rig.pending}
 
 
@@ -74,7 +74,11 @@ def test_impossible_jobs_are_listed_for_the_driver_to_reject():
 
 def test_quota_reasons_name_the_quota():
     rig = Rig(cluster(2)).submit(job("a", 8, org="a"))
-    why = make_scheduler("quota", organisations=[org("a", quota=4, borrow=2)]).explain(rig.view())
+    why = (
+        make_scheduler("quota", organisations=[org("a", quota=4, borrow=2)])
+        .run(rig.view())
+        .reasons()
+    )
     assert why[rig.pending[0].id][0].message == (
         "Organisation a already uses 0 GPUs of its quota of 4 (borrowing up to 2 GPUs); this "
         "job needs 8 GPUs more."
@@ -106,7 +110,7 @@ def test_every_builtin_policy_is_registered_by_name():
 )
 def test_impossible_jobs_say_what_makes_them_impossible(request_, why):
     rig = Rig(cluster(2)).submit(job("imp", **request_))
-    reasons = make_scheduler("fifo").explain(rig.view())[rig.pending[0].id]
+    reasons = make_scheduler("fifo").run(rig.view()).reasons()[rig.pending[0].id]
     assert [(r.code, r.message) for r in reasons] == [
         (R.IMPOSSIBLE, f"This job can never run on this cluster: {why}.")
     ]

@@ -50,7 +50,7 @@ def test_jobs_that_would_overlap_a_future_window_are_held_back(limit, priority, 
 
 def test_a_held_back_job_says_it_waits_for_a_reservation():
     rig = rig_with(100.0).submit(job("a", 8, org="lab", limit=500.0))
-    why = make_scheduler("backfill").explain(rig.view())[rig.pending[0].id]
+    why = make_scheduler("backfill").run(rig.view()).reasons()[rig.pending[0].id]
     assert [r.code for r in why] == [R.RESERVATION]
     assert "ws" in why[0].message
 

@@ -15,9 +15,10 @@ from test_properties import POLICIES, clusters
 from test_quiet import busy_specs, replay
 
 from aitc.domain.job import JobRequest
-from aitc.engine import queue as queue_module
 from aitc.engine.capacity import CapacityIndex
-from aitc.engine.queue import could_fit, ending_by
+from aitc.engine.queues import backfill as backfill_module
+from aitc.engine.queues import could_fit, ending_by
+from aitc.engine.queues import greedy as greedy_module
 
 
 def _names(jobs: Iterable[JobRequest]) -> list[str]:
@@ -62,12 +63,12 @@ def _every_job(jobs: Iterable[JobRequest], *args: object) -> Iterator[JobRequest
 
 @contextmanager
 def unfiltered() -> Iterator[None]:
-    saved = queue_module.could_fit, queue_module.ending_by
-    queue_module.could_fit = queue_module.ending_by = _every_job
+    saved = greedy_module.could_fit, backfill_module.could_fit, backfill_module.ending_by
+    greedy_module.could_fit = backfill_module.could_fit = backfill_module.ending_by = _every_job
     try:
         yield
     finally:
-        queue_module.could_fit, queue_module.ending_by = saved
+        greedy_module.could_fit, backfill_module.could_fit, backfill_module.ending_by = saved
 
 
 @settings(max_examples=60, deadline=None)

@@ -40,7 +40,7 @@ def test_jobs_without_a_limit_keep_their_arrival_order_behind_the_others():
     rig = Rig(cluster(1))
     rig.submit(job("n-a", 4), job("n-b", 4), job("lim", 8, limit=100.0))
     assert make_scheduler("sjf").schedule(rig.view()) == [start("lim", ("n1", range(8)))]
-    explained = make_scheduler("sjf").explain(rig.view())
+    explained = make_scheduler("sjf").run(rig.view()).reasons()
     assert explained[jid("lim")] == ()
 
 

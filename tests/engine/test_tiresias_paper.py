@@ -85,7 +85,7 @@ def test_guaranteed_jobs_and_jobs_preempt_running_protects_are_never_preempted()
     rig.now = 50.0
     rig.submit(job("new", 8, submit=50.0))
     assert paper().schedule(rig.view()) == []
-    why = paper().explain(rig.view())[jid("new")]
+    why = paper().run(rig.view()).reasons()[jid("new")]
     assert [r.code.value for r in why] == ["not_enough_gpus"]
 
 
@@ -105,7 +105,7 @@ def test_the_paper_walk_never_over_allocates_and_every_waiting_job_has_a_reason(
         view = loop.rig.view()
         again = paper(placement)  # a fresh walk on the same view
         starting = {a.job_id for a in again.schedule(view) if isinstance(a, Start)}
-        why = again.explain(view)
+        why = again.run(view).reasons()
         for job_id, reasons in why.items():
             assert (reasons == ()) == (job_id in starting), (job_id, reasons)
 

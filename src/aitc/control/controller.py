@@ -7,7 +7,7 @@ pass:
 2. stops what should not run (cancel requests, stray attempts);
 3. brings its books up to date with what changed in the store (``feed.StoreBooks.catch_up``:
    the ``job_events`` past its cursor) and checks them against the store's active jobs;
-4. builds the ``View`` from its books and calls the same ``Scheduler.schedule()`` as the twin;
+4. builds the ``View`` from its books and calls the same ``Scheduler.run()`` as the twin;
 5. commits the decisions in one transaction, dispatches them, and applies the committed ones
    to its books (``Books.apply``, as the twin does);
 6. records why each pending job waits and when it may start; fails impossible jobs.

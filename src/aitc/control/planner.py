@@ -1,9 +1,10 @@
 """The controller's side of the engine contract: build the ``View``, call the ``Scheduler``.
 
 The controller calls the very ``Scheduler`` the twin calls, with the same policy name and
-parameters from lab.yaml, so what the twin predicts is what production does. Explanations
-(why each pending job waits) and start estimates cost two more passes over the whole queue,
-so they stay off the submit-to-running path: the planner computes them once the books have
+parameters from lab.yaml, so what the twin predicts is what production does. A pass's
+explanations (why each pending job waits) and start estimates come from the pass itself
+(``Outcome.reasons``/``estimates``) but cost a look at every pending job, so they stay off
+the submit-to-running path: the planner reads them once the books have
 been quiet for ``settle_s`` after a change (a burst of submissions costs one explanation, and
 the pass that starts a new job never waits for the queue's reasons), at the latest
 ``max_wait_s`` after the first unexplained change, and, with no change, every ``refresh_s``
@@ -22,8 +23,8 @@ from aitc.domain.org import Organisation
 from aitc.domain.reservation import Reservation
 from aitc.engine.books import Books
 from aitc.engine.params import half_life, split_params
-from aitc.engine.scheduler import Scheduler
-from aitc.engine.view import Action, Reason, View
+from aitc.engine.scheduler import Outcome, Scheduler
+from aitc.engine.view import Action, Reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +32,7 @@ class Plan:
     """The actions of one pass and, when computed, the reasons and estimates of pending jobs."""
 
     actions: Sequence[Action]
-    view: View | None = None
+    outcome: Outcome | None = None
     explain_due: bool = False
     reasons: Mapping[JobId, tuple[Reason, ...]] | None = None
     estimates: Mapping[JobId, float | None] = field(default_factory=dict)
@@ -72,21 +73,17 @@ class Planner:
         """The pass's actions on the controller's books; reasons and estimates come later from
         ``explain`` (off the submit-to-running path)."""
         view = books.view(now, organisations=self.organisations, reservations=reservations)
+        outcome = self.scheduler.run(view)
         return Plan(
-            actions=self.scheduler.schedule(view),
-            view=view,
-            explain_due=self._explain_due(books, now),
+            actions=outcome.actions, outcome=outcome, explain_due=self._explain_due(books, now)
         )
 
     def explain(self, plan: Plan) -> Plan:
-        """``plan`` with why each pending job waits and when it may start, when due."""
-        if not plan.explain_due or plan.view is None:
+        """``plan`` with why each pending job waits and when it may start, when due (read from
+        the pass before its actions are applied to the books)."""
+        if not plan.explain_due or plan.outcome is None:
             return plan
-        return replace(
-            plan,
-            reasons=self.scheduler.explain(plan.view),
-            estimates=self.scheduler.estimate_starts(plan.view),
-        )
+        return replace(plan, reasons=plan.outcome.reasons(), estimates=plan.outcome.estimates())
 
     def note(self, books: Books, now: float) -> None:
         """Remember whether the books changed (the driver calls it after applying actions)."""

@@ -1,7 +1,8 @@
 """One scheduling pass: the overlay it plans on, the actions it took, and why jobs wait.
 
-The queue policies drive a ``Cycle``: ``try_start`` places a job (preempting victims the
-policy offers when that is what it takes), ``blocked`` records why a job did not start.
+The queue disciplines drive a ``Cycle``: ``try_start`` places a job (preempting victims the
+policy offers when that is what it takes). Why the jobs left waiting wait is read from the
+cycle after the walk (``explain.py``): ``fit_reason`` says what the capacity left lacks.
 Failed shapes are remembered for the rest of the pass: capacity only shrinks while a pass
 starts jobs, so a job at least as large as one that failed fails too.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from aitc.domain.ids import JobId
 from aitc.domain.job import JobRequest, Placement, Priority, RunningJob
@@ -21,6 +22,20 @@ from aitc.engine.pool import GENERAL
 from aitc.engine.reservations import Fence, allowed_fences
 from aitc.engine.shape import shape_of
 from aitc.engine.view import Action, Preempt, Reason, Start, View
+
+T = TypeVar("T")
+
+
+class Memo(Generic[T]):
+    """A typed key for what a policy remembers within one pass (``Cycle.recall``)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Memo({self.name!r})"
 
 
 class VictimFinder(Protocol):
@@ -46,9 +61,7 @@ class Cycle:
     placer: PlacementPolicy
     default_time_limit: float
     fences: Sequence[Fence] = ()
-    explaining: bool = False
     actions: list[Action] = field(default_factory=list)
-    reasons: dict[JobId, list[Reason]] = field(default_factory=dict)
     started: dict[JobId, RunningJob] = field(default_factory=dict)
     preempted: set[JobId] = field(default_factory=set)
     _org_gpus: dict[str, float] | None = None
@@ -56,12 +69,9 @@ class Cycle:
     _failed: dict[tuple[object, ...], int] = field(default_factory=dict)
     _no_room: dict[tuple[Hashable, ...], int] = field(default_factory=dict)
     _newest: list[RunningJob] | None = None
-    full_memo: tuple[tuple[int, int], bool] | None = None
-    shadowed: list[int] = field(default_factory=list)
-    memo: dict[str, tuple[object, object]] = field(default_factory=dict)
+    _memos: dict[Memo[Any], object] = field(default_factory=dict)
     now: float = field(init=False)
-    complete: bool = False  # the queue walk reached the end of the jobs it was given
-    phase: int = 0  # which part of a ``Phased`` order the walk is in
+    phase: int = 0  # which part of a ``Phased`` order the walk is in (policies may read it)
     possible: Callable[[JobRequest], bool] = lambda job: True
 
     @property
@@ -101,6 +111,13 @@ class Cycle:
         """Jobs holding resources now in this pass: the view's, minus preempted, plus started."""
         out = [r for r in self.view.running if r.request.id not in self.preempted]
         return out + list(self.started.values())
+
+    def recall(self, key: Memo[T]) -> T | None:
+        """What a policy remembered under ``key`` in this pass (``None``: nothing yet)."""
+        return self._memos.get(key)  # type: ignore[return-value]
+
+    def remember(self, key: Memo[T], value: T) -> None:
+        self._memos[key] = value
 
     # ------------------------------------------------------------------ placing
     def place(self, job: JobRequest, fences: Sequence[str] | None = None) -> Placement | None:
@@ -162,16 +179,6 @@ class Cycle:
         return None
 
     # ------------------------------------------------------------------ reasons
-    def blocked(self, job: JobRequest, *extra: Reason, fit: bool = True) -> None:
-        """Record why ``job`` waits (only when explaining: schedule() skips the cost)."""
-        if not self.explaining:
-            return
-        found = self.reasons.setdefault(job.id, [])
-        found.extend(extra)
-        why = self.fit_reason(job) if fit else None
-        if why is not None and all(r.code != why.code for r in found):
-            found.append(why)
-
     def fit_reason(self, job: JobRequest) -> Reason | None:
         """Why ``job`` does not fit in the capacity left now (``None`` if it does)."""
         fences = self.fences_for(job)

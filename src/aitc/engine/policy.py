@@ -30,7 +30,7 @@ from aitc.domain.org import Organisation
 from aitc.engine.cycle import Cycle
 from aitc.engine.params import DEFAULT_HALF_LIFE_S, Params
 from aitc.engine.placement import PlacementPolicy
-from aitc.engine.queue import BackfillQueue, GreedyQueue, QueuePolicy, StrictQueue
+from aitc.engine.queues import BackfillQueue, GreedyQueue, QueuePolicy, StrictQueue
 from aitc.engine.registry import PLACEMENTS
 from aitc.engine.view import Reason, View
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 GENERAL = ""
 DOWN = "!down"
+SHADOW = "!shadow"  # nodes promised to backfill's head job, for the rest of a pass
 
 PoolKey = tuple[str, str]  # (GPU model, fence tag)
 

@@ -33,7 +33,7 @@ from aitc.domain.job import JobRequest
 from aitc.engine.capacity import CapacityIndex
 from aitc.engine.cycle import Cycle
 from aitc.engine.policy import Policy
-from aitc.engine.queue import BackfillQueue, GreedyQueue
+from aitc.engine.queues import BackfillQueue, GreedyQueue, Walk
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,17 +49,23 @@ class Quiet:
     head: JobRequest | None
 
 
-def remember(cycle: Cycle, policy: Policy, head: JobRequest | None) -> Quiet | None:
+def remember(cycle: Cycle, walk: Walk, policy: Policy) -> Quiet | None:
     """The memo after ``cycle``, or ``None`` if the next pass must walk the whole queue."""
     view = cycle.view
-    if cycle.actions or not cycle.complete or view.reservations or not _memo_queue(policy):
+    if cycle.actions or not walk.complete or view.reservations or not _memo_queue(policy):
         return None
     pending = view.pending
     if not pending or pending[-1].submit > view.now:  # a job yet to be submitted may start later
         return None
     capacity = view.capacity
     return Quiet(
-        capacity, capacity.version, capacity.stamp, len(pending), pending[0], pending[-1], head
+        capacity,
+        capacity.version,
+        capacity.stamp,
+        len(pending),
+        pending[0],
+        pending[-1],
+        walk.head,
     )
 
 
@@ -89,7 +95,7 @@ def _memo_queue(policy: Policy) -> bool:
 def _holds(cycle: Cycle, policy: Policy, quiet: Quiet) -> bool:
     view = cycle.view
     capacity, pending = view.capacity, view.pending
-    if cycle.explaining or view.reservations or not _memo_queue(policy):
+    if view.reservations or not _memo_queue(policy):
         return False
     if capacity is not quiet.capacity or capacity.version != quiet.version:
         return False

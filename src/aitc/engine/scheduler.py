@@ -11,16 +11,18 @@ order give the same answers, so replays stay byte-identical.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 
 from aitc.domain.cluster import Cluster
 from aitc.domain.ids import JobId
 from aitc.domain.job import JobRequest, Priority
 from aitc.domain.org import Organisation
 from aitc.engine.cycle import Cycle
+from aitc.engine.estimate import estimates
+from aitc.engine.explain import explain
 from aitc.engine.policy import Policy
-from aitc.engine.pool import GENERAL
-from aitc.engine.queue import earliest_start
+from aitc.engine.queues import Walk
 from aitc.engine.quiet import Quiet, jobs_to_walk, remember
 from aitc.engine.registry import policy_class
 from aitc.engine.reservations import ReservationBook
@@ -50,88 +52,45 @@ class Scheduler:
         self._impossible: dict[_ShapeKey, Reason | None] = {}
         self._quiet: Quiet | None = None
 
-    def schedule(self, view: View) -> list[Action]:
-        """The actions to apply, in order: applying them never over-allocates."""
-        return self._pass(view, explaining=False).actions
+    def run(self, view: View) -> Outcome:
+        """One pass: its actions and, from the same cycle, the reasons and estimates."""
+        cycle, walk = self._pass(view)
+        return Outcome(cycle, walk, self)
 
-    def explain(self, view: View) -> Mapping[JobId, tuple[Reason, ...]]:
-        """Every reason each pending job waits (an empty tuple: it starts in this pass)."""
-        cycle = self._pass(view, explaining=True)
-        started = {job_id for job_id in cycle.started}
-        out: dict[JobId, tuple[Reason, ...]] = {}
-        for job in view.pending:
-            if job.id in started:
-                out[job.id] = ()
-                continue
-            found = list(cycle.reasons.get(job.id, ()))
-            rank = self.policy.rank_reason(cycle, job)
-            if rank is not None and all(r.code != rank.code for r in found):
-                found.insert(0, rank)
-            out[job.id] = tuple(found)
-        return out
+    def schedule(self, view: View) -> list[Action]:
+        """The actions of one pass (``run(view).actions``), for drivers that need no reasons."""
+        return self._pass(view)[0].actions
 
     def impossible(self, view: View) -> tuple[JobId, ...]:
         """Pending jobs that can never run on this cluster; drivers reject them."""
         return tuple(j.id for j in view.pending if self._never(view.cluster, j) is not None)
 
-    def estimate_starts(self, view: View) -> Mapping[JobId, float | None]:
-        """Earliest start of each pending job if it were next in line, from the running jobs'
-        time limits (``None``: it can never run here)."""
-        cycle = self._pass(view, explaining=False)
-        cycle.capacity.fence(cycle.shadowed, GENERAL)  # estimates ignore the head's promise
-        out: dict[JobId, float | None] = {}
-        memo: dict[tuple[object, ...], float | None] = {}
-        for job in view.pending:
-            if job.id in cycle.started:
-                out[job.id] = view.now
-                continue
-            if self._never(view.cluster, job) is not None:
-                out[job.id] = None
-                continue
-            key = (job.gpus, job.nodes, job.mig, job.gpu_model, cycle.fences_for(job))
-            if key not in memo:
-                found = earliest_start(cycle, job)
-                memo[key] = None if found is None else found[0]
-            out[job.id] = memo[key] if memo[key] is None else max(memo[key] or 0.0, job.submit)
-        return out
-
-    def _pass(self, view: View, *, explaining: bool) -> Cycle:
+    def _pass(self, view: View) -> tuple[Cycle, Walk]:
         # 1. Plan on a copy-on-write overlay of the driver's capacity index.
         cycle = Cycle(
-            view,
-            view.capacity.overlay(),
-            self.policy.placement,
-            self.policy.default_time_limit,
-            explaining=explaining,
+            view, view.capacity.overlay(), self.policy.placement, self.policy.default_time_limit
         )
         # 2. Fence reserved nodes; preempt preemptible jobs of others on active reservations.
         self._fence_reservations(cycle)
         # 3. Nothing free and nothing to preempt: nothing can change, whatever the queue holds.
-        idle = not cycle.capacity.has_room() and not self.policy.could_preempt(cycle)
-        if idle and not explaining:
-            return cycle  # (a quiet memo stays valid: capacity did not grow)
+        if not cycle.capacity.has_room() and not self.policy.could_preempt(cycle):
+            return cycle, Walk()  # (a quiet memo stays valid: capacity did not grow)
         # 4. Order the queue by the policy's priority: after a pass that started nothing and
         #    while capacity has not grown, only the jobs that arrived since (quiet.py).
-        if explaining:  # every job is walked: reasons read what lazy orders fill in on the way
-            jobs = view.pending
-            ordered: Iterable[JobRequest] = list(self.policy.order(view, jobs))
-        else:
-            jobs = jobs_to_walk(cycle, self.policy, self._quiet)
-            ordered = self.policy.order(view, jobs)
+        jobs = jobs_to_walk(cycle, self.policy, self._quiet)
+        ordered = self.policy.order(view, jobs)
         # 5. Walk the queue with the policy's discipline: admission, placement, preemption and
         #    backfill all happen here, on the overlay. Jobs not yet submitted are skipped and
         #    impossible ones set aside (``cycle.possible``); drivers reject the latter.
-        cycle.possible = self._possible_for(view, cycle.reasons if explaining else None)
-        self.policy.queue.run(cycle, ordered, self.policy, self.policy.admit)
+        cycle.possible = self._possible_for(view)
+        walk = self.policy.queue.run(cycle, ordered, self.policy, self.policy.admit)
         if jobs is not view.pending and cycle.preempted:
             # a preemption gave capacity back, where an old job may now fit: walk them all
             self._quiet = None
-            return self._pass(view, explaining=False)
-        if not explaining:
-            head = getattr(self.policy.queue, "head", None)
-            self._quiet = remember(cycle, self.policy, head)
-        # 6. The actions, in the order they must be applied.
-        return cycle
+            return self._pass(view)
+        self._quiet = remember(cycle, walk, self.policy)
+        # 6. The actions, in the order they must be applied, are the cycle's.
+        return cycle, walk
 
     def _fence_reservations(self, cycle: Cycle) -> None:
         view = cycle.view
@@ -149,22 +108,14 @@ class Scheduler:
                 if r.request.priority is Priority.PREEMPTIBLE:
                     cycle.preempt(r, f"reservation {fence.reservation.id} starts")
 
-    def _possible_for(
-        self, view: View, reasons: dict[JobId, list[Reason]] | None
-    ) -> Callable[[JobRequest], bool]:
-        """Whether a job may be tried in this pass: submitted, and able to run here at all
-        (with ``reasons``, an impossible job's reason is recorded there). The test refers to
-        the view and the reasons, not to the pass's cycle, which holds it: so no reference
-        cycle keeps a finished pass alive until Python's cyclic collector comes by."""
+    def _possible_for(self, view: View) -> Callable[[JobRequest], bool]:
+        """Whether a job may be tried in this pass: submitted, and able to run here at all.
+        The test refers to the view, not to the pass's cycle, which holds it: so no
+        reference cycle keeps a finished pass alive until Python's cyclic collector comes by."""
         now, cluster, never = view.now, view.cluster, self._never
 
         def possible(job: JobRequest) -> bool:
-            if job.submit > now:
-                return False
-            reason = never(cluster, job)
-            if reason is not None and reasons is not None:
-                reasons.setdefault(job.id, []).append(reason)
-            return reason is None
+            return job.submit <= now and never(cluster, job) is None
 
         return possible
 
@@ -175,6 +126,47 @@ class Scheduler:
         if key not in self._impossible:
             self._impossible[key] = self.policy.placement.ever(job, cluster)
         return self._impossible[key]
+
+
+class Outcome:
+    """One pass: its actions, and why every pending job waits and when it may start.
+
+    Reasons and estimates are read from the pass's own cycle, computed on first use (the
+    twin never asks), and must be read before the driver applies the actions to its books:
+    the cycle plans on an overlay of the books' capacity index, which the actions change.
+    """
+
+    __slots__ = ("_cycle", "_estimates", "_reasons", "_scheduler", "_stamp", "_walk", "actions")
+
+    def __init__(self, cycle: Cycle, walk: Walk, scheduler: Scheduler) -> None:
+        self.actions: list[Action] = cycle.actions
+        self._cycle, self._walk, self._scheduler = cycle, walk, scheduler
+        self._stamp = cycle.view.capacity.stamp
+        self._reasons: dict[JobId, tuple[Reason, ...]] | None = None
+        self._estimates: dict[JobId, float | None] | None = None
+
+    def reasons(self) -> Mapping[JobId, tuple[Reason, ...]]:
+        """Every reason each pending job waits (an empty tuple: it starts in this pass)."""
+        if self._reasons is None:
+            self._check()
+            s, cycle = self._scheduler, self._cycle
+            never = partial(s._never, cycle.view.cluster)
+            self._reasons = explain(cycle, self._walk, s.policy, never)
+        return self._reasons
+
+    def estimates(self) -> Mapping[JobId, float | None]:
+        """Earliest start of each pending job if it were next in line, from the running jobs'
+        time limits (``None``: it can never run here); the head's promise is not held
+        against the others."""
+        if self._estimates is None:
+            self._check()
+            cycle = self._cycle
+            self._estimates = estimates(cycle, partial(self._scheduler._never, cycle.view.cluster))
+        return self._estimates
+
+    def _check(self) -> None:
+        if self._cycle.view.capacity.stamp != self._stamp:
+            raise RuntimeError("read a pass's reasons and estimates before applying its actions")
 
 
 def is_impossible(reasons: Sequence[Reason]) -> bool:

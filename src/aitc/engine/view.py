@@ -1,7 +1,9 @@
 """The engine contract: the view a driver hands in, and the actions the engine hands back.
 
-Both drivers (the twin and the control plane) build a ``View`` and call
-``Scheduler.schedule(view)``. The engine reads nothing else: no file, socket, database or clock.
+Both drivers (the twin and the control plane) build a ``View`` from their ``Books`` and call
+``Scheduler.run(view)``: one pass, whose ``Outcome`` holds the actions and, when asked, why
+every pending job waits and when it may start. The engine reads nothing else: no file,
+socket, database or clock.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from typing import TYPE_CHECKING
 
 from aitc.domain.cluster import Cluster
 from aitc.domain.ids import JobId
-from aitc.domain.job import JobRequest, Placement, RunningJob
+from aitc.domain.job import Placement, RunningJob
 from aitc.domain.org import Organisation
 from aitc.domain.reservation import Reservation
 
 if TYPE_CHECKING:
     from aitc.engine.capacity import CapacityIndex
     from aitc.engine.ledger import UsageLedger
+    from aitc.engine.pending import PendingQueue
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +77,7 @@ class View:
 
     now: float
     cluster: Cluster
-    pending: Sequence[JobRequest]
+    pending: PendingQueue
     running: Sequence[RunningJob]
     capacity: CapacityIndex
     usage: UsageLedger

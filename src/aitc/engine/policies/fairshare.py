@@ -68,20 +68,21 @@ class FairShare(Policy):
         them buckets them); the buckets' keys are the waiting members. The walk is reused
         until it is ``recalc_s`` old or a member it has not ranked waits.
         """
-        if jobs is view.pending and isinstance(jobs, PendingQueue):
-            buckets = jobs.by_member()
+        if jobs is view.pending:
+            queue = view.pending
+            buckets = queue.by_member()
             kept = self._members_of
             if (
                 kept is not None
-                and kept[0] is jobs
-                and kept[1] == jobs.members_epoch
+                and kept[0] is queue
+                and kept[1] == queue.members_epoch
                 and kept[2] is self._walk
                 and self._walk_fresh(view)
             ):
                 members = kept[3]  # the same members wait, and the walk stands
             else:
                 members = self._walk_for(view, set(buckets))
-                self._members_of = (jobs, jobs.members_epoch, self._walk, members)
+                self._members_of = (queue, queue.members_epoch, self._walk, members)
             return itertools.chain.from_iterable(buckets[k].values() for k in members)
         by_member = _bucketed(jobs)
         members = self._walk_for(view, set(by_member))

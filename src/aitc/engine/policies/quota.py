@@ -18,14 +18,17 @@ from aitc.domain.ids import JobId
 from aitc.domain.job import JobRequest, Priority, RunningJob
 from aitc.domain.org import Organisation
 from aitc.engine import reasons
-from aitc.engine.cycle import Cycle
+from aitc.engine.cycle import Cycle, Memo
 from aitc.engine.pending import PendingQueue
 from aitc.engine.policy import Policy
-from aitc.engine.queue import Buckets, Phased, SizedBucket
+from aitc.engine.queues import Buckets, Phased, SizedBucket
 from aitc.engine.registry import register
 from aitc.engine.view import Reason, View
 
 _EPS = 1e-9
+# what a pass remembers, per state of the pass (preemptions, starts; and phase)
+_VICTIMS: Memo[tuple[tuple[int, int], list[RunningJob]]] = Memo("quota.victims")
+_RECLAIM: Memo[tuple[tuple[int, int, int], bool]] = Memo("quota.reclaim")
 _NO_QUOTA: tuple[float, int | None] = (0.0, None)
 
 
@@ -61,7 +64,7 @@ class Quota(Policy):
         self._room_of: tuple[View, dict[str, float]] | None = None
         # each organisation's buckets of the queue, while they stay the same buckets
         self._buckets_of: tuple[PendingQueue, int, dict[str, list[SizedBucket]]] | None = None
-        self._least_of: tuple[View, dict[str, float] | None] | None = None
+        self._least_of: tuple[View, dict[str, float]] | None = None
 
     def quota(self, org: str) -> tuple[float, int | None]:
         """(guaranteed GPUs, borrow limit or None for unlimited) of ``org``."""
@@ -74,14 +77,15 @@ class Quota(Policy):
         unused quota only, the second a bucket at a time (``Buckets``); from a plain sequence
         the borrowers come out lazily."""
         room = self._room(view)
-        if jobs is view.pending and isinstance(jobs, PendingQueue):
+        if jobs is view.pending:
+            queue = view.pending
             inside: list[SizedBucket] = []
             outside: list[SizedBucket] = []
-            by_org = jobs.by_org()
+            by_org = queue.by_org()
             kept = self._buckets_of
-            if kept is None or kept[0] is not jobs or kept[1] != jobs.sizes_epoch:
+            if kept is None or kept[0] is not queue or kept[1] != queue.sizes_epoch:
                 every = {o: [(g, n, b) for (g, n), b in by.items()] for o, by in by_org.items()}
-                kept = self._buckets_of = (jobs, jobs.sizes_epoch, every)
+                kept = self._buckets_of = (queue, queue.sizes_epoch, every)
             every = kept[2]
             for org, by_size in by_org.items():
                 r = room.get(org)
@@ -98,7 +102,7 @@ class Quota(Policy):
                         inside.append((gpus, nodes, bucket))
                     else:
                         outside.append((gpus, nodes, bucket))
-            return Phased(Buckets(jobs, inside), Buckets(jobs, outside))
+            return Phased(Buckets(queue, inside), Buckets(queue, outside))
         if not room:
             return Phased((), jobs)  # every job would borrow
         get = room.get
@@ -121,18 +125,16 @@ class Quota(Policy):
         self._room_of = (view, room)
         return room
 
-    def _least(self, view: View) -> dict[str, float] | None:
-        """The smallest demand among each organisation's pending jobs (once per view), where
-        the driver's ``PendingQueue`` knows each class's smallest job; else ``None``."""
+    def _least(self, view: View) -> dict[str, float]:
+        """The smallest demand among each organisation's pending jobs (once per view), from
+        the smallest job of each class the driver's ``PendingQueue`` knows."""
         if self._least_of is not None and self._least_of[0] is view:
             return self._least_of[1]
-        least: dict[str, float] | None = None
-        if isinstance(view.pending, PendingQueue):
-            least = {}
-            for (org, _, _, mig, _), sizes in view.pending.classes().items():
-                demand = min(sizes) if mig is None else _mig_demand(mig)
-                if demand < least.get(org, math.inf):
-                    least[org] = demand
+        least: dict[str, float] = {}
+        for (org, _, _, mig, _), sizes in view.pending.classes().items():
+            demand = min(sizes) if mig is None else _mig_demand(mig)
+            if demand < least.get(org, math.inf):
+                least[org] = demand
         self._least_of = (view, least)
         return least
 
@@ -163,9 +165,9 @@ class Quota(Policy):
         that was there before this pass can be reclaimed: jobs started in this pass are never
         preempted by it."""
         state = (len(cycle.preempted), len(cycle.started))
-        memo = cycle.memo.get("quota.victims")
+        memo = cycle.recall(_VICTIMS)
         if memo is not None and memo[0] == state:
-            return memo[1]  # type: ignore[return-value]
+            return memo[1]
         left = {o: u - cycle.org_started.get(o, 0.0) for o, u in cycle.org_gpus.items()}
         quotas = {org: self.quota(org)[0] for org in left}
         out: list[RunningJob] = []
@@ -175,7 +177,7 @@ class Quota(Policy):
                 if r.request.priority is not Priority.GUARANTEED and left[org] > quotas[org] + _EPS:
                     out.append(r)
                     left[org] -= r.request.gpu_demand
-        cycle.memo["quota.victims"] = (state, out)
+        cycle.remember(_VICTIMS, (state, out))
         return out
 
     def group(self, cycle: Cycle, job: JobRequest) -> Hashable:
@@ -193,9 +195,9 @@ class Quota(Policy):
             # the pass, and without a preemption none has gained any since
             return False
         state = (cycle.phase, len(cycle.preempted), len(cycle.started))
-        memo = cycle.memo.get("quota.reclaim")
+        memo = cycle.recall(_RECLAIM)
         if memo is not None and memo[0] == state:
-            return bool(memo[1])
+            return memo[1]
         held = cycle.org_gpus
         quotas = self._quotas
         lost: set[str] | None = None
@@ -204,27 +206,18 @@ class Quota(Policy):
             lost = {r.request.org for r in cycle.view.running if r.request.id in gone}
         # A job fits the room left now if and only if its organisation's smallest job does.
         least = self._least(cycle.view)
-        if least is not None:
-            found = any(
-                o in quotas
-                and (lost is None or o in lost)
-                and (r := quotas[o][0] - held.get(o, 0.0) + _EPS) >= _EPS
-                and d <= r
-                for o, d in least.items()
-            )
-        else:
-            room = {o: q - held.get(o, 0.0) + _EPS for o, (q, _) in quotas.items()}
-            found = any(
-                (r := room.get(j.org, -1.0)) >= _EPS
-                and (lost is None or j.org in lost)
-                and j.gpu_demand <= r
-                for j in cycle.view.pending
-            )
+        found = any(
+            o in quotas
+            and (lost is None or o in lost)
+            and (r := quotas[o][0] - held.get(o, 0.0) + _EPS) >= _EPS
+            and d <= r
+            for o, d in least.items()
+        )
         if found:  # and someone to reclaim from: use that was there before this pass
             started = cycle.org_started
             found = any(
                 u - started.get(o, 0.0) > quotas.get(o, _NO_QUOTA)[0] + _EPS
                 for o, u in held.items()
             )
-        cycle.memo["quota.reclaim"] = (state, found)
+        cycle.remember(_RECLAIM, (state, found))
         return found

@@ -28,10 +28,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from aitc.domain.ids import JobId
 from aitc.domain.job import JobRequest, Placement, RunningJob
-from aitc.engine import reasons
 from aitc.engine.capacity import CapacityIndex
 from aitc.engine.cycle import Cycle, VictimFinder
-from aitc.engine.queue import Admit
+from aitc.engine.queues import Admit, Walk
+from aitc.engine.queues.walk import Why
 from aitc.engine.view import View
 
 # one job of the walk: the request, and its run if it runs now and may be preempted
@@ -142,7 +142,7 @@ class PaperWalk:
         ordered: Iterable[JobRequest],
         victims: VictimFinder | None,
         admit: Admit,
-    ) -> None:
+    ) -> Walk:
         del ordered, victims  # the walk takes the running jobs too, in its own order
         turns, counting = self.turns(cycle)
         if counting and not cycle.fences:
@@ -150,24 +150,17 @@ class PaperWalk:
         else:
             _by_placement(cycle, turns, admit)
         self.entries.walked(cycle, turns)
-        cycle.complete = True
+        return Walk(complete=True)
+
+    def why(self, cycle: Cycle, walk: Walk, job: JobRequest, ahead: int) -> Why:
+        return _QUEUE_BY_QUEUE
+
+
+_QUEUE_BY_QUEUE = Why(otherwise="queue by queue, the jobs before it take the GPUs first")
 
 
 def _ready(cycle: Cycle, job: JobRequest, admit: Admit) -> bool:
-    if not cycle.possible(job):
-        return False
-    refused = admit(cycle, job)
-    if refused is not None:
-        cycle.blocked(job, refused)
-    return refused is None
-
-
-def _wait(cycle: Cycle, job: JobRequest, ahead: int) -> None:
-    """Record why ``job`` waits: it does not fit, or the jobs before it took what fits."""
-    cycle.blocked(job)
-    if cycle.explaining and not cycle.reasons.get(job.id):
-        why = "queue by queue, the jobs before it take the GPUs first"
-        cycle.blocked(job, reasons.priority(job, ahead, why), fit=False)
+    return cycle.possible(job) and admit(cycle, job) is None
 
 
 def _by_count(cycle: Cycle, turns: Sequence[Turn], admit: Admit) -> None:
@@ -176,26 +169,20 @@ def _by_count(cycle: Cycle, turns: Sequence[Turn], admit: Admit) -> None:
     left += sum(r.request.gpus for _, r in turns if r is not None)
     victims: list[RunningJob] = []
     starts: list[JobRequest] = []
-    given = 0  # jobs given GPUs so far
     for job, run in turns:
         if run is None and not _ready(cycle, job, admit):
             continue
         if job.gpus <= left:
             left -= job.gpus
-            given += 1
             if run is None:
                 starts.append(job)
         elif run is not None:
             victims.append(run)
-        else:
-            _wait(cycle, job, given)
     for run in victims:
         cycle.preempt(run, CAUSE)
     for job in starts:
-        placement = cycle.place(job)
-        if placement is None:  # (MIG slices and jobs with a node count are placed for real)
-            _wait(cycle, job, given)
-        else:
+        placement = cycle.place(job)  # (MIG slices and jobs with a node count: placed for real)
+        if placement is not None:
             cycle.start(job, placement)
 
 
@@ -212,19 +199,16 @@ def _by_placement(cycle: Cycle, turns: Sequence[Turn], admit: Admit) -> None:
     doomed: dict[JobId, RunningJob] = {}
     starts: list[tuple[JobRequest, Placement]] = []
     failed: dict[tuple[object, ...], int] = {}  # shape -> fewest GPUs that did not fit
-    kept = 0
     for job, run in turns:
         if run is not None:
             if later.pop(run.request.id, None) is not None:
                 later_gpus -= _whole(run)
-                kept += 1
             continue
         if not _ready(cycle, job, admit):
             continue
         fences = cycle.fences_for(job)
         shape = (job.nodes, job.mig, job.gpu_model, fences)
         if job.gpus > held.total_free() + later_gpus or failed.get(shape, 1 << 30) <= job.gpus:
-            _wait(cycle, job, kept + len(starts))
             continue
         placement = placer.now(job, held, fences)
         if placement is None:
@@ -234,7 +218,6 @@ def _by_placement(cycle: Cycle, turns: Sequence[Turn], admit: Admit) -> None:
             placement = placer.now(job, trial, fences)
             if placement is None:
                 failed[shape] = job.gpus
-                _wait(cycle, job, kept + len(starts))
                 continue
             taken = set(_gpus_of(placement))  # running jobs whose GPUs it takes no longer fit
             for victim in [r for r in later.values() if taken.intersection(_gpus_of(r.placement))]:
