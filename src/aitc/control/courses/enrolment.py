@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from aitc.control.courses.sessions import get_session as get_course_session
-from aitc.control.courses.sessions import instructors_of, require_teacher
+from aitc.control.courses.sessions import is_teacher, require_teacher
 from aitc.control.store.access import Caller
 from aitc.control.store.models import CourseSessionRow, EnrolmentRow, MemberRow
 from aitc.errors import AccessDeniedError, ConfigError, ConflictError, NotFoundError
@@ -36,9 +36,7 @@ def _count(session: Session, session_id: int, states: Sequence[str]) -> int:
 
 
 def _is_teacher(session: Session, caller: Caller, session_id: int) -> bool:
-    return caller.is_admin or caller.member_id in instructors_of(
-        session=session, session_id=session_id
-    )
+    return is_teacher(session=session, caller=caller, session_id=session_id)
 
 
 def _place(
@@ -132,16 +130,29 @@ def cancel(
     session.flush()
     changed = [found]
     if freed:
-        first = session.scalar(
-            select(EnrolmentRow)
-            .where(EnrolmentRow.session_id == session_id, EnrolmentRow.state == "waitlisted")
-            .order_by(EnrolmentRow.created_at, EnrolmentRow.id)
-            .limit(1)
-        )
+        first = promote_waitlisted(session=session, session_id=session_id, now=now)
         if first is not None:
-            first.state, first.updated_at = "enrolled", now
             changed.append(first)
     return changed
+
+
+def first_waitlisted(*, session: Session, session_id: int) -> EnrolmentRow | None:
+    """The waitlisted enrolment next in line (earliest enrolment), if any."""
+    return session.scalar(
+        select(EnrolmentRow)
+        .where(EnrolmentRow.session_id == session_id, EnrolmentRow.state == "waitlisted")
+        .order_by(EnrolmentRow.created_at, EnrolmentRow.id)
+        .limit(1)
+    )
+
+
+def promote_waitlisted(*, session: Session, session_id: int, now: float) -> EnrolmentRow | None:
+    """Give a freed seat to the first waitlisted member; return their enrolment (None: nobody
+    waits)."""
+    first = first_waitlisted(session=session, session_id=session_id)
+    if first is not None:
+        first.state, first.updated_at = "enrolled", now
+    return first
 
 
 def record_result(

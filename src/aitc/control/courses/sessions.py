@@ -148,12 +148,17 @@ def instructors_of(*, session: Session, session_id: int) -> list[str]:
     return sorted(session.scalars(stmt))
 
 
+def is_teacher(*, session: Session, caller: Caller, session_id: int) -> bool:
+    """Whether the caller is an admin or one of the session's instructors."""
+    return caller.is_admin or caller.member_id in instructors_of(
+        session=session, session_id=session_id
+    )
+
+
 def require_teacher(*, session: Session, caller: Caller, session_id: int) -> CourseSessionRow:
     """The session, when the caller is an admin or one of its instructors."""
     row = get_session(session=session, session_id=session_id)
-    if not caller.is_admin and caller.member_id not in instructors_of(
-        session=session, session_id=session_id
-    ):
+    if not is_teacher(session=session, caller=caller, session_id=session_id):
         raise AccessDeniedError(f"only session {session_id}'s instructors or an admin may do this")
     return row
 
