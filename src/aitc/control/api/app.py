@@ -15,6 +15,7 @@ from aitc.control.api.logs import FOLLOW_THREADS, FollowSlots
 from aitc.control.api.routes import admin, cluster, jobs, metrics, report, reservations
 from aitc.control.api.schemas import Health
 from aitc.control.api.settings import Settings
+from aitc.control.courses import labroutes
 from aitc.control.courses import routes as course_routes
 from aitc.control.metrics import AuthFailures, ControlMetrics
 from aitc.control.store.batch import GroupCommit
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (jobs, cluster, admin, reservations, report):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(course_routes.router, prefix=API_PREFIX)
+    app.include_router(labroutes.router, prefix=API_PREFIX)
     app.state.metrics = ControlMetrics(store)
     app.include_router(metrics.router)  # /metrics, where Prometheus looks
     app.add_middleware(AuthFailures, metrics=lambda: app.state.metrics)
