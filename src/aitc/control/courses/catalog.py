@@ -7,12 +7,15 @@ A course's lead ``instructor`` is certified without an end date.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from aitc.control.courses.labrules import check_rules
 from aitc.control.store.models import CourseRow, InstructorCertificationRow, MemberRow
+from aitc.domain.courselab import LabRules
 from aitc.domain.lab import Course, Lab
 from aitc.errors import ConfigError, NotFoundError
 
@@ -30,8 +33,9 @@ def expiry_of(day: str | None) -> float | None:
     )
 
 
-def put_course(*, session: Session, course: Course) -> list[str]:
-    """Insert or update a course; return the change in words (nothing when unchanged)."""
+def put_course(*, session: Session, course: Course, rules: LabRules | None = None) -> list[str]:
+    """Insert or update a course; return the change in words (nothing when unchanged).
+    ``rules``: its labs' limits (None: as they are, the defaults for a new course)."""
     values: dict[str, object] = {
         "title": course.name,
         "org_id": course.org,
@@ -45,6 +49,9 @@ def put_course(*, session: Session, course: Course) -> list[str]:
         "criteria": course.criteria,
         "enabled": True,
     }
+    if rules is not None:
+        check_rules(rules)
+        values.update(dataclasses.asdict(rules))
     row = session.get(CourseRow, course.id)
     if row is None:
         session.add(CourseRow(id=course.id, **values))

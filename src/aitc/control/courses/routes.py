@@ -71,7 +71,7 @@ def create_course(body: CourseCreate, session: SessionDep, caller: CallerDep) ->
 
     if session.get(OrganisationRow, body.org) is None:
         raise ConfigError(f"unknown organisation {body.org!r}", field="org")
-    catalog.put_course(session=session, course=course)
+    catalog.put_course(session=session, course=course, rules=body.lab_rules())
     session.flush()
     return _course_public(session, body.id)
 

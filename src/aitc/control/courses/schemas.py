@@ -9,10 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aitc.control.api.schemas import Name, Text, when
 from aitc.control.store.models import CourseRow, CourseSessionRow, EnrolmentRow
+from aitc.domain.courselab import DEFAULT_LAB_RULES, LabRules
 
 Title = Annotated[Text, Field(min_length=1, max_length=200)]
 Argv = Annotated[list[Annotated[Text, Field(max_length=4096)]], Field(max_length=256)]
 Seats = Annotated[int, Field(ge=1, le=100_000)]
+Minutes = Annotated[float, Field(ge=0, le=7 * 24 * 60)]
 
 
 class _Body(BaseModel):
@@ -31,6 +33,18 @@ class CourseCreate(_Body):
     lab_command: Argv = []
     assessment_command: Argv = []
     criteria: Annotated[Text, Field(max_length=10_000)] = ""
+    no_show_min: Minutes = DEFAULT_LAB_RULES.no_show_min
+    idle_limit_min: Minutes = DEFAULT_LAB_RULES.idle_limit_min
+    idle_warning_min: Minutes = DEFAULT_LAB_RULES.idle_warning_min
+    assessment_limit_min: Minutes = DEFAULT_LAB_RULES.assessment_limit_min
+
+    def lab_rules(self) -> LabRules:
+        return LabRules(
+            no_show_min=self.no_show_min,
+            idle_limit_min=self.idle_limit_min,
+            idle_warning_min=self.idle_warning_min,
+            assessment_limit_min=self.assessment_limit_min,
+        )
 
 
 class CoursePublic(BaseModel):
@@ -45,6 +59,10 @@ class CoursePublic(BaseModel):
     lab_command: list[Any]
     assessment_command: list[Any]
     criteria: str
+    no_show_min: float
+    idle_limit_min: float
+    idle_warning_min: float
+    assessment_limit_min: float
     instructors: list[CertificationPublic] = []
 
     @classmethod
@@ -53,7 +71,9 @@ class CoursePublic(BaseModel):
             id=c.id, title=c.title, org=c.org_id, hours=c.hours, description=c.description,
             mig_profile=c.mig_profile, gpus_per_seat=c.gpus_per_seat, seats=c.seats,
             lab_command=c.lab_command, assessment_command=c.assessment_command,
-            criteria=c.criteria, instructors=certs or [],
+            criteria=c.criteria, no_show_min=c.no_show_min, idle_limit_min=c.idle_limit_min,
+            idle_warning_min=c.idle_warning_min, assessment_limit_min=c.assessment_limit_min,
+            instructors=certs or [],
         )  # fmt: skip
 
 
