@@ -1,7 +1,8 @@
 """``aitc serve``: the store, the controller thread and the HTTP API in one process.
 
 Start-up, in order: open (and migrate) the store; apply the lab (organisations, projects,
-members) when one is given; build the executor by name and the cluster from its inventory;
+members) when one is given, and read the web sign-in's OpenID Connect client secret if it
+configures one; build the executor by name and the cluster from its inventory;
 make sure an operators' admin exists and, on the first start, print a fresh admin token; start
 the controller thread (which reconciles first); then serve ``create_app`` with uvicorn until
 SIGINT or SIGTERM. Shutting down stops the loop and the HTTP server only: jobs keep running,
@@ -81,6 +82,7 @@ class Server:
         self.admin_token: str | None = None
         self.client_config: Path | None = None
         self.lab: Lab | None = None
+        self.oidc_secret = ""
 
     def prepare(self) -> Controller:
         """Open the store, apply the lab, build executor, cluster and controller."""
@@ -93,6 +95,10 @@ class Server:
             with self.store.session() as s:
                 changes = apply_lab(session=s, lab=lab)
             log.info("lab %s applied: %d changes", lab.name, len(changes))
+        if lab is not None and lab.oidc is not None:
+            from aitc.control.api.settings import read_client_secret
+
+            self.oidc_secret = read_client_secret(lab.oidc)
         self.executor = create_executor(
             o.executor,
             ExecutorSettings(
@@ -164,6 +170,12 @@ class Server:
             f"policy: {self.controller.planner.policy.name}",
         ]
         lines.append(self.identity_line())
+        oidc = self.lab.oidc if self.lab else None
+        lines.append(
+            f"web sign-in: API tokens, and OpenID Connect through {oidc.issuer}"
+            if oidc
+            else "web sign-in: API tokens (lab.yaml sign_in.oidc adds OpenID Connect)"
+        )
         if self.admin_token and self.client_config is not None:
             lines.append(f"client config: {self.client_config} (url and this token)")
         if self.admin_token:
@@ -199,6 +211,8 @@ class Server:
                 wake=controller.wake,
                 clock=self.clock,
                 credential_key=self.options.state_dir / KEY_FILE,
+                oidc=self.lab.oidc if self.lab else None,
+                oidc_client_secret=self.oidc_secret,
             )
         )
         self._watch(controller, app.state.metrics)

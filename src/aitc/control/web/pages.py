@@ -32,7 +32,7 @@ STATES: dict[str, tuple[JobState, ...]] = {
 Filter = Annotated[str | None, Query(max_length=64)]
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     """Only a path of this site (never ``//host`` or a scheme): no open redirect."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
@@ -42,13 +42,13 @@ def _safe_next(target: str | None) -> str:
 @router.get("/signin")
 def signin_page(request: Request, next: Filter = None) -> Response:
     with visit(request) as v:
-        return v.render("signin.html", next=_safe_next(next), error=None)
+        return v.render("signin.html", next=safe_next(next), error=None)
 
 
 @router.post("/signin")
 async def signin(request: Request) -> Response:
     fields = await form(request)
-    target = _safe_next(fields.get("next"))
+    target = safe_next(fields.get("next"))
     secret = fields.get("token", "").strip()
     with visit(request) as v:
         error = "That token is not valid: check it, or ask an admin for a new one."
