@@ -1,12 +1,13 @@
 """Benchmark: runs per second of `aitc plan`'s sweep, and what bisection saves over a grid.
 
 Sweeps the example lab (examples/joint-lab.yaml: its plan section's policies, seeds and days)
-over the DGX H100 SuperPOD's SU steps, once by bisection (what `aitc plan` does) and, with
---grid, once over every size. Prints runs, wall time, runs per second and the runs the grid
+over the SU steps of its reference architecture (or of --ra A,B|all, with the seats in each
+--mig layout), once by bisection (what `aitc plan` does) and, with --grid, once over every
+size. Prints runs, wall time, runs per second and the runs the grid
 needs against the bisection (the baseline).
 
     .venv/bin/python bench/plan_sweep.py [--lab examples/joint-lab.yaml] [--policy fairshare]
-        [--seeds 3] [--days 2] [--workers 0] [--grid]
+        [--seeds 3] [--days 2] [--workers 0] [--ra all] [--mig lab,whole] [--grid]
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 
 from aitc.arch.labfile import load_lab
 from aitc.plan import size_ladder, sweep
+from aitc.plan.configs import Config, parse_layouts, parse_ras
+from aitc.plan.search import Point
 
 LAB = Path(__file__).resolve().parents[1] / "examples" / "joint-lab.yaml"
 
@@ -29,15 +32,22 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=None)
     ap.add_argument("--days", type=float, default=None)
     ap.add_argument("--workers", type=int, default=0)
+    ap.add_argument("--ra", default=None, help="comma-separated or all (default: the lab's)")
+    ap.add_argument("--mig", default=None, help="MIG layouts of the seats (default: lab)")
     ap.add_argument("--grid", action="store_true", help="also sweep every size")
     args = ap.parse_args()
     lab = load_lab(args.lab)
     policies = args.policy.split(",") if args.policy else list(lab.plan.policies)
-    ra = lab.cluster.reference_architecture or "dgx-h100-superpod"
-    sizes = size_ladder(ra, step=lab.plan.step)
+    own = lab.cluster.reference_architecture or "dgx-h100-superpod"
+    ladders = {
+        Config(ra, mig): size_ladder(ra, step=lab.plan.step)
+        for ra in parse_ras(args.ra, own)
+        for mig in parse_layouts(args.mig)
+    }
     seeds, days = args.seeds or lab.plan.seeds, args.days or lab.plan.days
+    swept = "; ".join(f"{c.label} sizes {sizes}" for c, sizes in ladders.items())
     print(
-        f"{lab.name}: {ra} sizes {sizes}, policies {policies}, {seeds} seeds x {days:g} days, "
+        f"{lab.name}: {swept}; policies {policies}, {seeds} seeds x {days:g} days, "
         f"{args.workers or os.cpu_count()} workers"
     )
     runs = {}
@@ -45,8 +55,7 @@ def main() -> None:
         began = time.perf_counter()
         result = sweep(
             args.lab,
-            ra=ra,
-            sizes=sizes,
+            ladders=ladders,
             policies=policies,
             seeds=seeds,
             days=days,
@@ -59,10 +68,14 @@ def main() -> None:
         choice = result.choice
         print(
             f"{name:>9}: {result.runs} runs in {wall:.1f} s = {result.runs / wall:.2f} runs/s; "
-            f"choice {choice.policy + ' on ' + str(choice.nodes) + ' nodes' if choice else 'none'}"
+            f"choice {_named(choice) if choice else 'none'}"
         )
     if "grid" in runs:
         print(f"grid needs {runs['grid'] / runs['bisection']:.1f}x the runs of the bisection")
+
+
+def _named(choice: Point) -> str:
+    return f"{choice.policy} on {choice.nodes} nodes of {choice.config.label}"
 
 
 if __name__ == "__main__":

@@ -30,8 +30,10 @@ def test_aitc_plan_writes_the_report_and_names_a_configuration(tmp_path: Path) -
     assert set(choice["charges"]["per_kind"]) == {"research", "partner"}
     assert choice["below"]["failing"]
     html = (out / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 3
-    assert all((out / f"{name}.png").is_file() for name in ("targets", "utilisation", "waits"))
+    assert html.count("data:image/png;base64,") == 4
+    assert all(
+        (out / f"{name}.png").is_file() for name in ("targets", "utilisation", "waits", "shares")
+    )
 
 
 def test_a_lab_without_targets_is_refused(tmp_path: Path) -> None:

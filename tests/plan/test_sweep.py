@@ -10,9 +10,12 @@ import pytest
 from labs import write_small_lab
 
 from aitc.plan import size_ladder, sweep
+from aitc.plan.configs import Config
 from aitc.plan.search import SweepResult
 
 SIZES = size_ladder("dgx-h100-superpod", step="2", min_nodes=2, most=8)
+H100 = Config("dgx-h100-superpod")
+LADDERS = {H100: SIZES}
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +27,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def grid(lab: Path) -> SweepResult:
     return sweep(
         lab,
-        ra="dgx-h100-superpod",
-        sizes=SIZES,
+        ladders=LADDERS,
         policies=["fairshare", "backfill"],
         seeds=2,
         days=1,
@@ -63,16 +65,15 @@ def test_the_smallest_size_is_interesting(grid: SweepResult) -> None:
 def test_bisection_finds_what_the_grid_finds_with_fewer_runs(lab: Path, grid: SweepResult) -> None:
     quick = sweep(
         lab,
-        ra="dgx-h100-superpod",
-        sizes=SIZES,
+        ladders=LADDERS,
         policies=["fairshare", "backfill"],
         seeds=2,
         days=1,
         workers=2,
     )
     for policy in grid.policies:
-        assert quick.outcomes[policy].smallest == grid.outcomes[policy].smallest
-        assert quick.outcomes[policy].proven
+        assert quick.outcome(policy).smallest == grid.outcome(policy).smallest
+        assert quick.outcome(policy).proven
     assert quick.runs < grid.runs
 
 
@@ -95,8 +96,7 @@ def test_every_figure_has_a_confidence_interval_around_it(grid: SweepResult) -> 
 def test_max_runs_bounds_the_sweep(lab: Path) -> None:
     cut = sweep(
         lab,
-        ra="dgx-h100-superpod",
-        sizes=SIZES,
+        ladders=LADDERS,
         policies=["fairshare"],
         seeds=2,
         days=1,
@@ -109,8 +109,7 @@ def test_max_runs_bounds_the_sweep(lab: Path) -> None:
 def test_a_zero_budget_runs_nothing(lab: Path) -> None:
     cut = sweep(
         lab,
-        ra="dgx-h100-superpod",
-        sizes=SIZES,
+        ladders=LADDERS,
         policies=["fairshare"],
         seeds=2,
         days=1,

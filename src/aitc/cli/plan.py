@@ -18,7 +18,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from typer.core import TyperGroup
 
-from aitc.errors import AitcError, ConfigError
+from aitc.cli.output import config_failure, fail
+from aitc.errors import ConfigError
 
 _console = Console()
 
@@ -45,7 +46,7 @@ def register(parent: typer.Typer) -> None:
 
 
 def _bad(flag: str, message: str) -> typer.BadParameter:
-    return typer.BadParameter(f"{flag}: {message}", param_hint=f"'{flag}'")
+    return typer.BadParameter(message, param_hint=f"'{flag}'")
 
 
 @app.command("sweep")
@@ -57,10 +58,30 @@ def sweep_cmd(
         help="Policies to sweep, comma-separated, or 'all' "
         "(default: lab.yaml plan.policies, else the lab's policy).",
     ),
-    seeds: int | None = typer.Option(None, "--seeds", help="Workload seeds per point (default 3)."),
+    seeds: int | None = typer.Option(
+        None, "--seeds", help="Generated workload seeds per point (default 3; 0 with --history)."
+    ),
     days: float | None = typer.Option(None, "--days", help="Days of generated jobs (default 3)."),
     ra: str | None = typer.Option(
-        None, "--ra", help="Reference architecture to size (default: the lab's)."
+        None,
+        "--ra",
+        help="Reference architectures (GPU generations) to size, comma-separated, or 'all' "
+        "(every generation of the lab's kind of RA); default: the lab's.",
+    ),
+    mig: str | None = typer.Option(
+        None,
+        "--mig",
+        help="MIG layouts of the course seats, comma-separated: lab (as lab.yaml), whole, "
+        "1g, 2g, 3g, 4g, 7g, or 'all' (default: lab).",
+    ),
+    history: str | None = typer.Option(
+        None,
+        "--history",
+        help="Also replay the recorded jobs of this store (a database URL, or the state "
+        "directory of aitc serve) at every point.",
+    ),
+    since: str = typer.Option(
+        "14d", "--since", help="With --history: jobs submitted since: 14d, 36h, or a date."
     ),
     min_nodes: int | None = typer.Option(None, "--min-nodes", help="Smallest size to try."),
     max_nodes: int | None = typer.Option(
@@ -79,20 +100,21 @@ def sweep_cmd(
         None, "--out", help="Folder for report.html, plan.json and plots (default: plan-LABNAME)."
     ),
 ) -> None:
-    """Find the smallest cluster meeting every target of lab.yaml, with confidence intervals.
+    """Find the smallest configuration meeting every target of lab.yaml, with confidence
+    intervals.
 
-    Sweeps sizes of the reference architecture (bisection per policy) and policies through
-    the twin, over several seeds of the lab's generated workload, in parallel processes.
-    Writes OUT/report.html (plots embedded) and OUT/plan.json.
-    Example: aitc plan examples/joint-lab.yaml
+    Sweeps sizes of the reference architecture (bisection per policy), and with --ra and
+    --mig GPU generations and MIG layouts of the seats, and policies through the twin, over
+    several seeds of the lab's generated workload and the recorded history (--history), in
+    parallel processes. Writes OUT/report.html (plots embedded) and OUT/plan.json.
+    Example: aitc plan examples/joint-lab.yaml --ra all --mig lab,whole
     """
     from aitc.arch.labfile import load_lab
-    from aitc.plan import report, size_ladder, sweep
+    from aitc.plan import report, sweep
 
     if not lab.is_file():
         raise _bad("LAB", f"no such file: {lab}")
     for flag, value in (
-        ("--seeds", seeds),
         ("--days", days),
         ("--max-runs", max_runs),
         ("--budget-s", budget_s),
@@ -101,45 +123,34 @@ def sweep_cmd(
     ):
         if value is not None and value <= 0:
             raise _bad(flag, f"must be positive, got {value}")
+    if seeds is not None and (seeds < 0 or (seeds == 0 and history is None)):
+        raise _bad("--seeds", f"must be at least 1 (0 only with --history), got {seeds}")
     try:
         spec = load_lab(lab)
-        if spec.targets.empty:
-            raise ConfigError(
+    except ConfigError as exc:
+        config_failure(exc)
+    if spec.targets.empty:
+        config_failure(
+            ConfigError(
                 "the lab has no targets; add a targets section (docs/plan.md)",
                 file=str(lab),
                 field="targets",
             )
-        arch = ra or spec.cluster.reference_architecture
-        if arch is None:
-            raise _bad("--ra", "the lab's cluster names no reference architecture; give --ra")
-        policies = _policies(policy, spec.plan.policies or (spec.policy.name,))
-        p = spec.plan
-        sizes = size_ladder(
-            arch,
-            step=step or p.step,
-            min_nodes=min_nodes or p.min_nodes,
-            most=max_nodes or p.max_nodes,
         )
-    except ConfigError as exc:
-        if exc.field in ("step", "max_nodes"):
-            raise _bad(f"--{exc.field.replace('_', '-')}", exc.reason) from None
-        _console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
-    except AitcError as exc:
-        raise _bad("--ra", str(exc)) from None
-    n_seeds, n_days = seeds or p.seeds, days or p.days
-    _console.print(
-        f"sweeping {arch}: sizes {', '.join(map(str, sizes))} nodes; policies "
-        f"{', '.join(policies)}; {n_seeds} seeds x {n_days:g} days"
-    )
+    p = spec.plan
+    ladders = _ladders(spec, ra, mig, step or p.step, min_nodes or p.min_nodes, max_nodes)
+    policies = _policies(policy, spec.plan.policies or (spec.policy.name,))
+    recorded = _read_history(history, since, spec) if history is not None else None
+    n_seeds, n_days = p.seeds if seeds is None else seeds, days or p.days
+    _console.print(_describe(ladders, policies, n_seeds, n_days, recorded))
     with _SweepBar() as bar:
         result = sweep(
             lab,
-            ra=arch,
-            sizes=sizes,
+            ladders=ladders,
             policies=policies,
             seeds=n_seeds,
             days=n_days,
+            history=recorded,
             workers=workers,
             max_runs=max_runs,
             budget_s=budget_s,
@@ -150,6 +161,78 @@ def sweep_cmd(
     doc = report.write(result, folder)
     _render(result, doc)
     _console.print(f"report in {folder / 'report.html'}, figures in {folder / 'plan.json'}")
+
+
+def _ladders(
+    lab: Any, ra: str | None, mig: str | None, step: str, least: int | None, most: int | None
+) -> dict[Any, tuple[int, ...]]:
+    """The sizes to try of each configuration (RA x MIG layout), or a usage error."""
+    from aitc.plan import size_ladder
+    from aitc.plan.configs import Config, laid_out, parse_layouts, parse_ras
+
+    own = lab.cluster.reference_architecture
+    if own is None and (ra is None or ra == "all"):
+        raise _bad("--ra", "the lab's cluster names no reference architecture; give --ra NAME")
+    try:
+        ras = parse_ras(ra, own)
+        layouts = parse_layouts(mig)
+        ladders = {
+            Config(r, m): size_ladder(
+                r, step=step, min_nodes=least, most=most or lab.plan.max_nodes
+            )
+            for r in ras
+            for m in layouts
+        }
+        for config in ladders:  # every layout must exist on every generation
+            laid_out(lab, config)
+    except ConfigError as exc:
+        flag = {"max_nodes": "--max-nodes", "step": "--step", "mig": "--mig"}.get(
+            exc.field or "", "--ra"
+        )
+        raise _bad(flag, exc.reason) from None
+    return ladders
+
+
+def _read_history(where: str, since: str, lab: Any) -> Any:
+    """The recorded history of the store at ``where`` (URL or state directory)."""
+    from aitc.control.history import open_engine, read_history
+
+    url = _store_url(where, "--history")
+    now = time.time()
+    try:
+        history = read_history(open_engine(url), since=parse_since(since, now), until=now)
+    except Exception as exc:  # a wrong URL, an unreadable file: say which
+        fail("--history", f"cannot read the store at {url}: {exc}")
+    known = {o.id for o in lab.organisations}
+    if not any(j.org in known for j in history.jobs):
+        fail("--history", f"no jobs of the lab's organisations were submitted since {since}")
+    return history
+
+
+def _store_url(where: str, flag: str) -> str:
+    """A database URL as given, or the SQLite file of a state directory."""
+    if "://" in where:
+        return where
+    path = Path(where)
+    if not (path / "aitc.db").is_file():
+        raise _bad(flag, f"no aitc.db in {path} (give a database URL or a state directory)")
+    return f"sqlite:///{(path / 'aitc.db').resolve()}"
+
+
+def _describe(
+    ladders: dict[Any, tuple[int, ...]],
+    policies: list[str],
+    seeds: int,
+    days: float,
+    history: Any,
+) -> str:
+    swept = "; ".join(
+        f"{c.label}: sizes {', '.join(map(str, v))} nodes" for c, v in ladders.items()
+    )
+    work = [f"{seeds} seeds x {days:g} days"] if seeds else []
+    if history is not None:
+        work.append(f"the recorded history ({len(history.jobs)} jobs)")
+    return f"sweeping {swept}; policies {', '.join(policies)}; {' and '.join(work)}"
 
 
 def _policies(text: str | None, default: tuple[str, ...]) -> list[str]:
@@ -188,24 +271,35 @@ class _SweepBar:
 
 
 def _render(result: Any, doc: dict[str, Any]) -> None:
-    table = Table(title="aitc plan: smallest size per policy")
-    for name in ("policy", "smallest nodes", "proven", "every target", "runs/s"):
-        table.add_column(name, justify="left" if name == "policy" else "right")
-    for o in result.outcomes.values():
-        table.add_row(
-            o.policy,
-            str(o.smallest or "-"),
-            "yes" if o.proven else "no",
-            "yes" if o.meets_all else "no",
+    many = len(result.configs) > 1
+    table = Table(title="aitc plan: smallest size per " + ("search" if many else "policy"))
+    heads = ["policy", "smallest nodes", "proven", "every target", "runs/s"]
+    if many:
+        heads = ["reference architecture", "seats", *heads, "power kW", "PFLOPS bf16"]
+    for name in heads:
+        table.add_column(name, justify="left" if name in heads[:3] else "right")
+    for o in doc["outcomes"]:
+        row = [
+            o["policy"],
+            str(o["smallest"] or "-"),
+            "yes" if o["proven"] else "no",
+            "yes" if o["meets_all"] else "no",
             f"{doc['runs_per_s'] or 0:.2f}",
-        )
+        ]
+        if many:
+            at = o["at_smallest"]
+            power = f"{at['power_kw']:,.0f}" if at else "-"
+            pflops = f"{at['peak_pflops_bf16']:,.0f}" if at else "-"
+            row = [o["ra"], o["mig"], *row, power, pflops]
+        table.add_row(*row)
     _console.print(table)
     choice = result.choice
     if choice is None:
-        _console.print("[red]no size in the sweep meets every target[/red]")
+        _console.print("[red]no configuration in the sweep meets every target[/red]")
         return
     c = doc["choice"]
-    figs = Table(title=f"choice: {choice.policy} on {choice.nodes} nodes ({c['gpus']} GPUs)")
+    where = f" of {c['ra']}, seats {c['mig']}" if many else ""
+    figs = Table(title=f"choice: {choice.policy} on {choice.nodes} nodes{where} ({c['gpus']} GPUs)")
     for name in ("target", "value", "95 % interval", "limit", "met"):
         figs.add_column(name, justify="left" if name == "target" else "right")
     for f in choice.figures:
@@ -222,8 +316,8 @@ def _render(result: Any, doc: dict[str, Any]) -> None:
         _console.print(f"{below['nodes']} nodes fail: {', '.join(below['failing'])}")
     d = c["design"]
     _console.print(
-        f"BOM: {d['scalable_units']} SU, {d['racks']} racks, {d['power_kw']:,.1f} kW, "
-        f"{d['peak_pflops'].get('bf16', 0):,.1f} PFLOPS bf16"
+        f"BOM: {d['scalable_units']} SU of {c['gpu_model']}, {d['racks']} racks, "
+        f"{d['power_kw']:,.1f} kW, {d['peak_pflops'].get('bf16', 0):,.1f} PFLOPS bf16"
     )
     if c["cost"]:
         k = c["cost"]
@@ -293,21 +387,21 @@ def replay_cmd(
 
     if (db is None) == (state_dir is None):
         raise _bad("--db", "give exactly one of --db URL or --state-dir DIR")
-    url = db or f"sqlite:///{(state_dir / 'aitc.db').resolve()}"  # type: ignore[operator]
-    if state_dir is not None and not (state_dir / "aitc.db").is_file():
-        raise _bad("--state-dir", f"no aitc.db in {state_dir}")
+    url = db or _store_url(str(state_dir), "--state-dir")
     _policies(policy, ())
     now = time.time()
     lab_spec = None
     if lab is not None:
         from aitc.arch.labfile import load_lab
 
-        lab_spec = load_lab(lab)
+        try:
+            lab_spec = load_lab(lab)
+        except ConfigError as exc:
+            config_failure(exc)
     try:
         history = read_history(open_engine(url), since=parse_since(since, now), until=now)
     except Exception as exc:  # a wrong URL, an unreadable file: say which
-        _console.print(f"[red]error:[/red] cannot read the store at {url}: {exc}")
-        raise typer.Exit(1) from None
+        fail("--db" if db else "--state-dir", f"cannot read the store at {url}: {exc}")
     if not history.jobs:
         _console.print(f"no jobs were submitted since {since}")
         raise typer.Exit(0)

@@ -5,25 +5,21 @@ Capex is nodes, switches (of all four fabrics) and racks at the prices of lab.ya
 times the PUE. A GPU-hour costs that year over the GPU-hours the cluster delivered in the
 simulation (GPUs x 8,760 h x utilisation). The rate card prices the GPU-hours each
 organisation kind used in the simulation, scaled to a year.
+Each generation's node costs ``costs.node``: lab.yaml has one node price.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 
-from aitc.arch.builder import Design, build
+from aitc.arch.builder import Design
 from aitc.domain.lab import Lab
 from aitc.domain.targets import Costs
 from aitc.plan.search import Point
 
 HOURS_PER_YEAR = 8760.0
-
-
-@lru_cache(maxsize=64)
-def design_of(ra: str, nodes: int) -> Design:
-    return build(ra, nodes=nodes)
+YEAR_S = HOURS_PER_YEAR * 3600.0
 
 
 def switches(design: Design) -> int:
@@ -49,24 +45,25 @@ def price(design: Design, costs: Costs | None, utilisation: float) -> dict[str, 
     }
 
 
-def charges(point: Point, lab: Lab, costs: Costs | None, days: float) -> dict[str, Any] | None:
-    """GPU-hours per organisation kind (a year of the simulated days) at the rate card."""
+def charges(point: Point, lab: Lab, costs: Costs | None) -> dict[str, Any] | None:
+    """GPU-hours per organisation kind (each run's window scaled to a year, averaged over the
+    runs) at the rate card."""
     if costs is None or not costs.rate_card:
         return None
     kinds = {o.id: o.kind.value for o in lab.organisations}
-    hours: dict[str, float] = {}
+    per_year: dict[str, float] = {}
     for record in point.records:
+        scale = YEAR_S / record.window_s / len(point.records)
         for tenant, gpu_hours in record.gpu_hours.items():
             kind = kinds.get(tenant, "")
-            hours[kind] = hours.get(kind, 0.0) + gpu_hours / len(point.records)
-    scale = 365.0 / days
+            per_year[kind] = per_year.get(kind, 0.0) + gpu_hours * scale
     per_kind = {
         kind: {
-            "gpu_hours_per_year": h * scale,
+            "gpu_hours_per_year": h,
             "rate": _rate(costs.rate_card, kind),
-            "charge_per_year": h * scale * _rate(costs.rate_card, kind),
+            "charge_per_year": h * _rate(costs.rate_card, kind),
         }
-        for kind, h in sorted(hours.items())
+        for kind, h in sorted(per_year.items())
     }
     return {
         "per_kind": per_kind,

@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from aitc.domain.lab import Lab  # noqa: E402
 from aitc.plan.search import Point, SweepResult  # noqa: E402
 
 
@@ -23,8 +24,22 @@ def _png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
+def series(result: SweepResult) -> list[tuple[str, list[Point]]]:
+    """One line per search, smallest size first: named by its policy, and by its GPU and seat
+    layout too when the sweep compared configurations."""
+    out = []
+    many = len(result.configs) > 1
+    for config in result.configs:
+        for policy in result.policies:
+            pts = [p for p in result.points if p.config == config and p.policy == policy]
+            if pts:
+                name = f"{config.gpu.name} {config.mig} {policy}" if many else policy
+                out.append((name, pts))
+    return out
+
+
 def targets_vs_size(result: SweepResult) -> bytes:
-    """One panel per target: the figure (with its 95 % interval) per policy against nodes,
+    """One panel per target: the figure (with its 95 % interval) per search against nodes,
     and the limit as a dashed line."""
     keys = list(dict.fromkeys(f.key for p in result.points for f in p.figures))
     cols = min(3, max(len(keys), 1))
@@ -32,12 +47,8 @@ def targets_vs_size(result: SweepResult) -> bytes:
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
     for ax, key in zip(axes.flat, keys, strict=False):
         limit = None
-        for policy in result.policies:
-            pts = [
-                (p, f)
-                for p in result.points
-                if p.policy == policy and (f := p.figure(key)) is not None
-            ]
+        for name, points in series(result):
+            pts = [(p, f) for p in points if (f := p.figure(key)) is not None]
             if not pts:
                 continue
             x = np.array([p.nodes for p, _ in pts], dtype=float)
@@ -52,7 +63,7 @@ def targets_vs_size(result: SweepResult) -> bytes:
                 ms=4,
                 capsize=3,
                 lw=1,
-                label=policy,
+                label=name,
             )
             limit = pts[0][1].limit
             label = pts[0][1].label
@@ -76,12 +87,8 @@ def _cap(x: float) -> float:
 
 def utilisation(result: SweepResult) -> bytes:
     fig, ax = plt.subplots(figsize=(6, 3.4))
-    for policy in result.policies:
-        pts = [p for p in result.points if p.policy == policy]
-        if pts:
-            ax.plot(
-                [p.nodes for p in pts], [100 * p.utilisation for p in pts], marker="o", label=policy
-            )
+    for name, pts in series(result):
+        ax.plot([p.nodes for p in pts], [100 * p.utilisation for p in pts], marker="o", label=name)
     floor = result.lab.targets.min_utilisation
     if floor is not None:
         ax.axhline(100 * floor, color="grey", ls="--", lw=1, label="floor")
@@ -125,4 +132,24 @@ def waits(points: Sequence[Point], kinds: dict[str, str]) -> bytes:
     ax.set_xlabel("wait (minutes; under 0.01 shown at 0.01)")
     ax.set_ylabel("share of jobs")
     ax.legend(fontsize=7)
+    return _png(fig)
+
+
+def shares(point: Point, lab: Lab) -> bytes:
+    """Share of the GPU-hours each organisation received at ``point`` against its entitlement
+    (its share of the lab's weights)."""
+    orgs = sorted(lab.organisations, key=lambda o: -o.share)
+    weight = sum(o.share for o in orgs) or 1.0
+    used: dict[str, float] = {}
+    for record in point.records:
+        for tenant, hours in record.gpu_hours.items():
+            used[tenant] = used.get(tenant, 0.0) + hours
+    total = sum(used.values()) or 1.0
+    x = np.arange(len(orgs))
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    ax.bar(x - 0.2, [100 * o.share / weight for o in orgs], 0.4, label="entitlement")
+    ax.bar(x + 0.2, [100 * used.get(o.id, 0.0) / total for o in orgs], 0.4, label="received")
+    ax.set_xticks(x, [o.id for o in orgs], rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel("% of GPU-hours")
+    ax.legend(fontsize=8)
     return _png(fig)

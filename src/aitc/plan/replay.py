@@ -27,6 +27,8 @@ from aitc.twin.locality import LocalityModel
 from aitc.twin.runner import simulate
 from aitc.twin.trace import ListSource, TraceJob
 
+# Lab policy parameters that hold for every policy simulated, not only the lab's own (as
+# ``aitc sim --lab`` applies them); the others are for the lab's own policy only.
 EVERY_POLICY = ("preempt_overhead_s", "placement")
 
 
@@ -94,8 +96,8 @@ def replay(
     if organisations:
         source = replace(source, orgs=tuple(organisations))
     t0 = history.jobs[0].submit if history.jobs else 0.0
-    live = _run(source, cluster, live_policy, live_policy, params, t0)
-    whatif = _run(source, whatif_cluster or cluster, policy, live_policy, params, t0)
+    live = run(source, cluster, live_policy, live_policy, params, t0)
+    whatif = run(source, whatif_cluster or cluster, policy, live_policy, params, t0)
     recorded = pd.DataFrame(
         {
             "job_id": [j.id for j in history.jobs],
@@ -117,7 +119,7 @@ def replay(
     )
 
 
-def _run(
+def run(
     source: ListSource,
     cluster: Cluster,
     policy: str,
@@ -125,6 +127,8 @@ def _run(
     params: Mapping[str, Any] | None,
     t0: float,
 ) -> pd.DataFrame:
+    """``source`` in the twin under ``policy`` (the live policy's ``params`` when it is the
+    live one), without locality slowdown, times back on the recorded clock (``t0``)."""
     engine, config = settings(dict(params or {}))
     if policy != live_policy:
         engine = {k: v for k, v in engine.items() if k in EVERY_POLICY}
@@ -169,8 +173,8 @@ def compare(
             ("live", a["wait"].to_numpy(dtype=float, na_value=np.nan)),
             ("whatif", b["wait"].to_numpy(dtype=float, na_value=np.nan)),
         ):
-            row[f"{name}_mean_wait_s"] = _stat(waits, np.mean)
-            row[f"{name}_p90_wait_s"] = _stat(waits, lambda w: np.percentile(w, 90))
+            row[f"{name}_mean_wait_s"] = stat(waits, np.mean)
+            row[f"{name}_p90_wait_s"] = stat(waits, lambda w: np.percentile(w, 90))
         row["live_gpu_hours"] = _gpu_hours(a)
         row["whatif_gpu_hours"] = _gpu_hours(b)
         row["mean_wait_change_s"] = (
@@ -182,7 +186,8 @@ def compare(
     return out
 
 
-def _stat(values: np.ndarray, fn: Any) -> float | None:
+def stat(values: np.ndarray, fn: Any) -> float | None:
+    """``fn`` of the finite ``values`` (None when there are none)."""
     values = values[np.isfinite(values)]
     return float(fn(values)) if values.size else None
 

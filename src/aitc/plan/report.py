@@ -1,9 +1,11 @@
 """The sweep as ``plan.json`` and a self-contained ``report.html`` (plots embedded as PNG).
 
-The JSON holds every point run (each target figure with its 95 % interval), each policy's
-outcome, and for the choice its bill of materials, power, peak PFLOPS and costs. The HTML shows
-the same with three plots: targets against size, utilisation against size, and the wait
-distributions of the choice and of the size below it.
+The JSON holds every point run (each target figure with its 95 % interval), each search's
+outcome (configuration and policy) with the bill of materials of its smallest size, and for the
+choice its bill of materials, power, peak PFLOPS and costs. The HTML shows the same with four
+plots: targets against size, utilisation against size, the wait distributions of the choice
+and of the size below it, and the share each organisation received at the choice against its
+entitlement.
 """
 
 from __future__ import annotations
@@ -15,34 +17,72 @@ from pathlib import Path
 from typing import Any
 
 from aitc.plan import plots
-from aitc.plan.cost import charges, design_of, price
-from aitc.plan.search import Point, SweepResult
+from aitc.plan.configs import Config, design_of
+from aitc.plan.cost import charges, price
+from aitc.plan.search import Outcome, Point, SweepResult
 
 
 def to_dict(result: SweepResult) -> dict[str, Any]:
     choice = result.choice
     return {
         "lab": result.lab.name,
-        "reference_architecture": result.ra,
-        "sizes": list(result.sizes),
+        "configurations": [_config(c, result.ladders[c]) for c in result.configs],
         "policies": list(result.policies),
         "seeds": result.seeds,
         "days": result.days,
+        "history": _history(result),
         "runs": result.runs,
         "wall_s": round(result.wall_s, 3),
         "runs_per_s": round(result.runs / result.wall_s, 3) if result.wall_s > 0 else None,
         "stopped": result.stopped,
-        "outcomes": {p: o.__dict__ for p, o in result.outcomes.items()},
+        "outcomes": [_outcome(result, o) for o in result.outcomes],
         "choice": _choice(result, choice) if choice else None,
         "points": [_point(p) for p in result.points],
     }
 
 
+def _config(c: Config, sizes: tuple[int, ...]) -> dict[str, Any]:
+    return {"ra": c.ra, "mig": c.mig, "gpu_model": c.gpu.name, "sizes": list(sizes)}
+
+
+def _history(result: SweepResult) -> dict[str, Any] | None:
+    h = result.history
+    if h is None:
+        return None
+    known = {o.id for o in result.lab.organisations}
+    kept = sum(1 for j in h.jobs if j.org in known)
+    return {"since": h.since, "until": h.until, "jobs": kept, "left_out": len(h.jobs) - kept}
+
+
+def _outcome(result: SweepResult, o: Outcome) -> dict[str, Any]:
+    size = None
+    if o.smallest is not None:
+        d = design_of(o.config.ra, o.smallest)
+        point = result.point(o.policy, o.smallest, o.config)
+        size = {
+            "gpus": d.gpus,
+            "power_kw": d.power_kw,
+            "peak_pflops_bf16": d.peak_pflops.get("bf16", 0.0),
+            "cost": price(d, result.lab.costs, point.utilisation if point else 0.0),
+        }
+    return {
+        "ra": o.config.ra,
+        "mig": o.config.mig,
+        "policy": o.policy,
+        "smallest": o.smallest,
+        "proven": o.proven,
+        "meets_all": o.meets_all,
+        "at_smallest": size,
+    }
+
+
 def _point(p: Point) -> dict[str, Any]:
     return {
+        "ra": p.config.ra,
+        "mig": p.config.mig,
         "policy": p.policy,
         "nodes": p.nodes,
-        "gpus": design_of(p.records[0].task.ra, p.nodes).gpus,
+        "gpus": design_of(p.config.ra, p.nodes).gpus,
         "met": p.met,
         "service_met": p.service_met,
         "failing": p.failing,
@@ -53,17 +93,20 @@ def _point(p: Point) -> dict[str, Any]:
 
 
 def _choice(result: SweepResult, choice: Point) -> dict[str, Any]:
-    design = design_of(result.ra, choice.nodes)
+    design = design_of(choice.config.ra, choice.nodes)
     below = result.below(choice)
     return {
+        "ra": choice.config.ra,
+        "mig": choice.config.mig,
+        "gpu_model": design.gpu_model,
         "policy": choice.policy,
         "nodes": choice.nodes,
         "gpus": design.gpus,
-        "proven_smallest": result.outcomes[choice.policy].proven,
+        "proven_smallest": result.outcome(choice.policy, choice.config).proven,
         "below": {"nodes": below.nodes, "failing": below.failing} if below else None,
         "design": design.to_dict(),
         "cost": price(design, result.lab.costs, choice.utilisation),
-        "charges": charges(choice, result.lab, result.lab.costs, result.days),
+        "charges": charges(choice, result.lab, result.lab.costs),
     }
 
 
@@ -86,6 +129,7 @@ def _images(result: SweepResult) -> dict[str, bytes]:
         shown = [choice] + [b for b in [result.below(choice)] if b is not None]
         kinds = {o.id: o.kind.value for o in result.lab.organisations}
         images["waits"] = plots.waits(shown, kinds)
+        images["shares"] = plots.shares(choice, result.lab)
     return images
 
 
@@ -106,14 +150,13 @@ def _html(result: SweepResult, doc: dict[str, Any], images: dict[str, bytes]) ->
         f"<!doctype html><html><head><meta charset='utf-8'><title>aitc plan: {e(result.lab.name)}"
         f"</title><style>{STYLE}</style></head><body>",
         f"<h1>Capacity plan for {e(result.lab.name)}</h1>",
-        f"<p>{e(result.ra)}, sizes {', '.join(map(str, result.sizes))} nodes; policies "
-        f"{', '.join(result.policies)}; {result.seeds} seeds of {result.days:g} days; "
-        f"{result.runs} runs in {result.wall_s:.0f} s"
+        f"<p>{e(_swept(result))}; policies {', '.join(result.policies)}; "
+        f"{e(_workloads(doc))}; {result.runs} runs in {result.wall_s:.0f} s"
         + (f"; <b>stopped early ({e(result.stopped)})</b>" if result.stopped else "")
         + ".</p>",
         _choice_html(doc),
-        "<h2>Outcome per policy</h2>",
-        _outcomes_html(result),
+        "<h2>Outcome per configuration and policy</h2>",
+        _outcomes_html(doc),
         "<h2>Targets against size</h2>",
         _img(images["targets"], "targets against size"),
         "<h2>Utilisation</h2>",
@@ -121,16 +164,41 @@ def _html(result: SweepResult, doc: dict[str, Any], images: dict[str, bytes]) ->
     ]
     if "waits" in images:
         parts += ["<h2>Waits</h2>", _img(images["waits"], "wait distributions")]
+    if "shares" in images:
+        parts += [
+            "<h2>Share received against entitlement</h2>",
+            _img(images["shares"], "share received against entitlement"),
+        ]
     parts += ["<h2>Every point</h2>", _points_html(result), "</body></html>"]
     return "\n".join(parts)
+
+
+def _swept(result: SweepResult) -> str:
+    """What was swept, in words: each configuration with its sizes."""
+    return "; ".join(
+        f"{c.label}: {', '.join(map(str, result.ladders[c]))} nodes" for c in result.configs
+    )
+
+
+def _workloads(doc: dict[str, Any]) -> str:
+    """The workloads of every point, in words."""
+    parts = [f"{doc['seeds']} seeds of {doc['days']:g} days"] if doc["seeds"] else []
+    h = doc["history"]
+    if h is not None:
+        days = (h["until"] - h["since"]) / 86400.0
+        parts.append(f"the recorded history of {days:g} days ({h['jobs']} jobs)")
+    return " and ".join(parts)
 
 
 def _choice_html(doc: dict[str, Any]) -> str:
     c = doc["choice"]
     if c is None:
-        return "<p class='no'><b>No size in the sweep meets every target.</b></p>"
+        return "<p class='no'><b>No configuration in the sweep meets every target.</b></p>"
     d = c["design"]
     rows = [
+        ("reference architecture", c["ra"]),
+        ("GPU", c["gpu_model"]),
+        ("MIG layout of the seats", c["mig"]),
         ("policy", c["policy"]),
         ("nodes / GPUs", f"{c['nodes']} / {c['gpus']}"),
         ("scalable units", d["scalable_units"]),
@@ -158,21 +226,29 @@ def _choice_html(doc: dict[str, Any]) -> str:
         f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>" for k, v in rows
     )
     return (
-        f"<h2 class='ok'>Choice: {c['nodes']} nodes under {html.escape(c['policy'])}</h2>"
-        f"<table>{body}</table>{note}"
+        f"<h2 class='ok'>Choice: {c['nodes']} nodes of {html.escape(c['ra'])} under "
+        f"{html.escape(c['policy'])}</h2><table>{body}</table>{note}"
     )
 
 
-def _outcomes_html(result: SweepResult) -> str:
+def _outcomes_html(doc: dict[str, Any]) -> str:
+    e = html.escape
     rows = [
-        "<tr><th>policy</th><th>smallest size meeting service targets</th>"
-        "<th>proven smallest</th><th>meets every target</th></tr>"
+        "<tr><th>reference architecture</th><th>seats</th><th>policy</th>"
+        "<th>smallest size meeting service targets</th><th>proven smallest</th>"
+        "<th>meets every target</th><th>GPUs</th><th>power (kW)</th><th>PFLOPS bf16</th>"
+        "<th>capex</th></tr>"
     ]
-    for o in result.outcomes.values():
+    for o in doc["outcomes"]:
+        s = o["at_smallest"] or {}
+        capex = (s.get("cost") or {}).get("capex")
         rows.append(
-            f"<tr><td>{html.escape(o.policy)}</td><td>{o.smallest or '-'}</td>"
-            f"<td>{'yes' if o.proven else 'no'}</td><td>{'yes' if o.meets_all else 'no'}"
-            "</td></tr>"
+            f"<tr><td>{e(o['ra'])}</td><td>{e(o['mig'])}</td><td>{e(o['policy'])}</td>"
+            f"<td>{o['smallest'] or '-'}</td><td>{'yes' if o['proven'] else 'no'}</td>"
+            f"<td>{'yes' if o['meets_all'] else 'no'}</td><td>{s.get('gpus', '-')}</td>"
+            f"<td>{_num(s['power_kw']) if s else '-'}</td>"
+            f"<td>{_num(s['peak_pflops_bf16']) if s else '-'}</td>"
+            f"<td>{'-' if capex is None else f'{capex:,.0f}'}</td></tr>"
         )
     return "<table>" + "".join(rows) + "</table>"
 
@@ -180,7 +256,7 @@ def _outcomes_html(result: SweepResult) -> str:
 def _points_html(result: SweepResult) -> str:
     keys = list(dict.fromkeys(f.key for p in result.points for f in p.figures))
     head = "".join(f"<th>{html.escape(k)}</th>" for k in keys)
-    rows = [f"<tr><th>policy</th><th>nodes</th>{head}</tr>"]
+    rows = [f"<tr><th>configuration</th><th>policy</th><th>nodes</th>{head}</tr>"]
     for p in result.points:
         cells = []
         for k in keys:
@@ -190,7 +266,10 @@ def _points_html(result: SweepResult) -> str:
                 continue
             cls = "ok" if f.met else "no"
             cells.append(f"<td class='{cls}'>{_num(f.value)} [{_num(f.low)}, {_num(f.high)}]</td>")
-        rows.append(f"<tr><td>{html.escape(p.policy)}</td><td>{p.nodes}</td>{''.join(cells)}</tr>")
+        rows.append(
+            f"<tr><td>{html.escape(p.config.label)}</td><td>{html.escape(p.policy)}</td>"
+            f"<td>{p.nodes}</td>{''.join(cells)}</tr>"
+        )
     return "<table>" + "".join(rows) + "</table>"
 
 
