@@ -75,6 +75,27 @@ def test_a_removed_member_is_disabled_not_deleted(tmp_path: Path, db_url: str) -
     assert _apply(lab, db_url)[-1] == "apply-test: up to date"
 
 
+def test_every_apply_is_recorded_with_its_changes(tmp_path: Path, db_url: str) -> None:
+    from aitc.control.store.labsync import last_apply
+
+    lab = tmp_path / "lab.yaml"
+    lab.write_text(LAB)
+    store = Store.open(db_url)
+    with store.session() as s:
+        assert last_apply(session=s) is None
+    first = _apply(lab, db_url)
+    with store.session() as s:
+        applied = last_apply(session=s)
+        assert applied is not None and applied.lab == "apply-test"
+        assert applied.changes == first[:-1]  # the command prints them, then a summary
+    lab.write_text(LAB.replace("share: 2", "share: 3"))
+    _apply(lab, db_url)
+    with store.session() as s:
+        applied = last_apply(session=s)
+        assert applied is not None and applied.changes == ["organisation uni: share 2.0 -> 3.0"]
+    store.close()
+
+
 def test_a_changed_share_is_updated_and_reported(tmp_path: Path, db_url: str) -> None:
     lab = tmp_path / "lab.yaml"
     lab.write_text(LAB)

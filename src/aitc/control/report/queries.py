@@ -74,6 +74,14 @@ WHERE c.to_state <> 'pending'
 GROUP BY j.id, j.org_id
 """
 
+_ORG_SECONDS = """
+WITH {segments}
+SELECT j.org_id, SUM(c.seconds * {weight}) AS gpu_s
+FROM clipped c JOIN jobs j ON j.id = c.job_id
+WHERE c.to_state <> 'pending'
+GROUP BY j.org_id
+"""
+
 # Waits: from submission to the first start, for jobs first started within the period;
 # percentiles by nearest rank (rank = ceil(p * n), in integers so every database agrees).
 _WAITS = """
@@ -162,6 +170,13 @@ def org_gpu_seconds_between(
     """An organisation's allocated GPU-seconds within ``[start, stop)`` (reservation use)."""
     seconds = job_gpu_seconds(session=session, period=Period(start, stop), now=now, org=org)
     return sum(s for _, s in seconds.values())
+
+
+def org_gpu_seconds(*, session: Session, period: Period, now: float) -> dict[str, float]:
+    """Each organisation's allocated GPU-seconds in the period (those with any)."""
+    params = {"start": period.start, "stop": period.end, "now": now}
+    rows = session.execute(text(_sql(session, _ORG_SECONDS)), params)
+    return {str(org): float(s) for org, s in rows if s}
 
 
 def waits(*, session: Session, period: Period, by_size: bool) -> list[Waits]:

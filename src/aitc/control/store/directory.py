@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from aitc.control.store.models import (
@@ -134,13 +134,38 @@ def list_projects(*, session: Session) -> list[ProjectRow]:
     return list(session.scalars(select(ProjectRow).order_by(ProjectRow.id)))
 
 
-def list_members(*, session: Session) -> list[tuple[MemberRow, list[str]]]:
-    """Every member with the ids of their projects."""
+def list_members(
+    *, session: Session, search: str | None = None, limit: int | None = None, offset: int = 0
+) -> list[tuple[MemberRow, list[str]]]:
+    """Members by id (those whose id, name or organisation contains ``search``, a page of
+    ``limit`` from ``offset`` when given) with the ids of their projects."""
+    stmt = select(MemberRow).where(*_member_search(search)).order_by(MemberRow.id)
+    members = list(session.scalars(stmt.limit(limit).offset(offset)))
     links: dict[str, list[str]] = {}
-    for pm in session.scalars(select(ProjectMemberRow).order_by(ProjectMemberRow.project_id)):
+    projects = select(ProjectMemberRow).order_by(ProjectMemberRow.project_id)
+    if limit is not None:
+        projects = projects.where(ProjectMemberRow.member_id.in_([m.id for m in members]))
+    for pm in session.scalars(projects):
         links.setdefault(pm.member_id, []).append(pm.project_id)
-    members = session.scalars(select(MemberRow).order_by(MemberRow.id))
     return [(m, links.get(m.id, [])) for m in members]
+
+
+def count_members(*, session: Session, search: str | None = None) -> int:
+    stmt = select(func.count()).select_from(MemberRow).where(*_member_search(search))
+    return int(session.scalar(stmt) or 0)
+
+
+def _member_search(search: str | None) -> list[Any]:
+    if not search:
+        return []
+    pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return [
+        or_(
+            MemberRow.id.ilike(pattern, escape="\\"),
+            MemberRow.name.ilike(pattern, escape="\\"),
+            MemberRow.org_id.ilike(pattern, escape="\\"),
+        )
+    ]
 
 
 def held_reason(member_id: str) -> dict[str, Any]:

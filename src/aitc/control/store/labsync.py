@@ -7,6 +7,7 @@ an organisation (operators' accounts such as the bootstrap admin) are not manage
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aitc.control.clock import SystemClock
@@ -16,13 +17,14 @@ from aitc.control.store.directory import (
     put_organisation,
     put_project,
 )
-from aitc.control.store.models import MemberRow, OrganisationRow, ProjectRow
+from aitc.control.store.models import LabApplyRow, MemberRow, OrganisationRow, ProjectRow
 from aitc.domain.lab import Lab
 
 
 def apply_lab(*, session: Session, lab: Lab, now: float | None = None) -> list[str]:
-    """Sync ``lab`` into the store; return the changes made, in words. ``now`` dates the
-    instructor certifications it gives (default: the system clock)."""
+    """Sync ``lab`` into the store; return the changes made, in words, and record them
+    (``lab_applies``, shown on the admins' page). ``now`` dates the instructor certifications
+    it gives and the record (default: the system clock)."""
     changes: list[str] = []
     for org in lab.organisations:
         changes += put_organisation(session=session, org=org)
@@ -52,6 +54,12 @@ def apply_lab(*, session: Session, lab: Lab, now: float | None = None) -> list[s
     # imported here: aitc.control.courses builds on this package (its models), not under it
     from aitc.control.courses.catalog import apply_courses
 
-    return changes + apply_courses(
-        session=session, lab=lab, now=SystemClock().now() if now is None else now
-    )
+    when = SystemClock().now() if now is None else now
+    changes += apply_courses(session=session, lab=lab, now=when)
+    session.add(LabApplyRow(applied_at=when, lab=lab.name, changes=changes))
+    return changes
+
+
+def last_apply(*, session: Session) -> LabApplyRow | None:
+    """The latest application of a lab to the store (None if none was ever applied)."""
+    return session.scalar(select(LabApplyRow).order_by(LabApplyRow.id.desc()).limit(1))

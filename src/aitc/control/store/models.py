@@ -372,3 +372,15 @@ class CourseAssessmentRow(Base):
     exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     cause: Mapped[str] = mapped_column(Text, default="")
+
+
+class LabApplyRow(Base):
+    """One application of lab.yaml to the store (``aitc lab apply``, or ``aitc serve --lab``
+    at start-up): when, which lab, and the changes it made in words."""
+
+    __tablename__ = "lab_applies"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    applied_at: Mapped[float] = mapped_column(Float)
+    lab: Mapped[str] = mapped_column(String(200))
+    changes: Mapped[list[Any]] = mapped_column(JSON, default=list)

@@ -172,11 +172,27 @@ def _is_live_admin(session: Session, row: ApiTokenRow, now: float) -> bool:
     return session.scalar(stmt) is not None
 
 
-def list_tokens(*, session: Session, member_id: str | None = None) -> list[ApiTokenRow]:
-    stmt = select(ApiTokenRow).order_by(ApiTokenRow.id)
+def list_tokens(
+    *,
+    session: Session,
+    member_id: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+    newest_first: bool = False,
+) -> list[ApiTokenRow]:
+    """Tokens by number (of one member; a page of ``limit`` from ``offset``)."""
+    order = ApiTokenRow.id.desc() if newest_first else ApiTokenRow.id
+    stmt = select(ApiTokenRow).order_by(order)
     if member_id is not None:
         stmt = stmt.where(ApiTokenRow.member_id == member_id)
-    return list(session.scalars(stmt))
+    return list(session.scalars(stmt.limit(limit).offset(offset)))
+
+
+def count_tokens(*, session: Session, member_id: str | None = None) -> int:
+    stmt = select(func.count()).select_from(ApiTokenRow)
+    if member_id is not None:
+        stmt = stmt.where(ApiTokenRow.member_id == member_id)
+    return int(session.scalar(stmt) or 0)
 
 
 def bootstrap_admin(*, session: Session, now: float, member_id: str = "admin") -> str:
