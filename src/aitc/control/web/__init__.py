@@ -14,7 +14,6 @@ from importlib.resources import files
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from aitc.control.web import jobpages, oidcpages, pages
 from aitc.control.web.oidc import RelyingParty
 from aitc.control.web.render import environment
 from aitc.control.web.session import SessionCodec
@@ -22,6 +21,10 @@ from aitc.control.web.session import SessionCodec
 
 def install(app: FastAPI) -> None:
     """Mount the pages on ``app`` (built by ``create_app``, whose store they use)."""
+    # The pages use the API's helpers, and the API imports this package: import them here,
+    # so that importing ``aitc.control.web.*`` first works too.
+    from aitc.control.web import jobpages, oidcpages, pages
+
     app.state.web_templates = environment()
     app.state.web_codec = SessionCodec(app.state.store)
     settings = app.state.settings
