@@ -6,10 +6,14 @@ import contextlib
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from aitc.errors import AitcError
+
+if TYPE_CHECKING:
+    from aitc.control.courses.labs import LabSettings
 
 
 def serve(
@@ -82,6 +86,26 @@ def serve(
         help="Run every job as this server's own Unix user and refuse jobs of members with "
         "another account (the default when the server is not root).",
     ),
+    lab_bind: str | None = typer.Option(
+        None,
+        "--lab-bind",
+        help="Address learners' labs listen on (default: 127.0.0.1; 0.0.0.0: every interface, "
+        "and connect URLs name the lab's node).",
+    ),
+    lab_url_host: str | None = typer.Option(
+        None,
+        "--lab-url-host",
+        help="Host in labs' connect URLs (default: --lab-bind, or the lab's node).",
+    ),
+    lab_ports: str | None = typer.Option(
+        None, "--lab-ports", help="Ports labs are given, FIRST-LAST (default: 20000-20999)."
+    ),
+    lab_python: str | None = typer.Option(
+        None,
+        "--lab-python",
+        help="Python of the default lab (with jupyter-server, runnable by learners' accounts; "
+        "default: the server's own).",
+    ),
     access_log: bool = typer.Option(False, "--access-log", help="Log every HTTP request."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log the controller's passes."),
 ) -> None:
@@ -114,6 +138,7 @@ def serve(
         executor_options=_key_values(executor_option),
         write_client_config=write_client_config,
         single_user=single_user,
+        labs=_lab_settings(lab_bind, lab_url_host, lab_ports, lab_python),
     )
     os.umask(0o077)  # the server's files (database, records, logs) are its own
     server = Server(options)
@@ -136,6 +161,24 @@ def _key_values(items: list[str]) -> dict[str, str]:
             raise typer.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--executor-option")
         out[key] = value
     return out
+
+
+def _lab_settings(
+    bind: str | None, url_host: str | None, ports: str | None, python: str | None
+) -> LabSettings:
+    """The labs' settings from the --lab-* flags (the defaults where a flag is not given)."""
+    from aitc.control.courses.labs import LabSettings
+
+    given: dict[str, Any] = {"bind": bind, "url_host": url_host, "python": python}
+    if ports is not None:
+        first, sep, last = ports.partition("-")
+        numbers = sep and first.isdigit() and last.isdigit()
+        if not (numbers and 1 <= int(first) <= int(last) <= 65535):
+            raise typer.BadParameter(
+                f"{ports!r} is not a port range FIRST-LAST (1-65535)", param_hint="--lab-ports"
+            )
+        given["ports"] = (int(first), int(last))
+    return LabSettings(**{k: v for k, v in given.items() if v is not None})
 
 
 def register(app: typer.Typer) -> None:

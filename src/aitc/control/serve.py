@@ -24,6 +24,8 @@ from aitc.control.accounts import server_account
 from aitc.control.clock import Clock, SystemClock
 from aitc.control.controller import Controller, ControllerConfig
 from aitc.control.courses.issuer import KEY_FILE
+from aitc.control.courses.keeper import LabKeeper
+from aitc.control.courses.labs import LabSettings
 from aitc.control.executors.base import Executor, KnowsTopology
 from aitc.control.executors.inventory import cluster_from_inventory
 from aitc.control.executors.registry import ExecutorSettings, create_executor
@@ -57,6 +59,7 @@ class ServeOptions:
     write_client_config: bool = False
     single_user: bool = False
     executor_options: dict[str, str] = field(default_factory=dict)
+    labs: LabSettings = field(default_factory=LabSettings)
 
     @property
     def url(self) -> str:
@@ -79,6 +82,7 @@ class Server:
         self.store: Store | None = None
         self.executor: Executor | None = None
         self.controller: Controller | None = None
+        self.keeper: LabKeeper | None = None
         self.admin_token: str | None = None
         self.client_config: Path | None = None
         self.lab: Lab | None = None
@@ -217,6 +221,10 @@ class Server:
         )
         self._watch(controller, app.state.metrics)
         app.state.rate_card = rate_card_of(self.lab)  # invoices of GET /api/v1/report
+        app.state.lab_settings = self.options.labs  # a learner's lab started again by the API
+        self.keeper = LabKeeper(
+            store=self.store, clock=self.clock, settings=self.options.labs, wake=controller.wake
+        )
         config = uvicorn.Config(
             app,
             host=self.options.host,
@@ -226,6 +234,7 @@ class Server:
         )
         server = uvicorn.Server(config)
         controller.start()
+        self.keeper.start()
         threading.Thread(target=self._announce, args=(server,), daemon=True).start()
         try:
             server.run()
@@ -248,6 +257,8 @@ class Server:
             print(self.banner(), file=self.out, flush=True)
 
     def close(self) -> None:
+        if self.keeper is not None:
+            self.keeper.stop()
         if self.controller is not None:
             self.controller.stop()
         if self.executor is not None:
