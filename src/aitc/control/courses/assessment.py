@@ -47,8 +47,11 @@ def _who(
     if not teacher and set(members) - {caller.member_id}:
         raise AccessDeniedError("only the session's instructors or an admin may assess others")
     stmt = select(EnrolmentRow).where(EnrolmentRow.session_id == row.id)
-    if not members and teacher:  # everyone on a seat without a result
-        stmt = stmt.where(EnrolmentRow.state.in_(labs.SEATED))
+    if not members and teacher:  # everyone on a seat without a result, not being assessed
+        running = select(CourseAssessmentRow.enrolment_id).where(
+            CourseAssessmentRow.state == "running"
+        )
+        stmt = stmt.where(EnrolmentRow.state.in_(labs.SEATED), EnrolmentRow.id.not_in(running))
         return list(session.scalars(stmt.order_by(EnrolmentRow.id)))
     wanted = list(members) or [caller.member_id]
     found = {
@@ -77,7 +80,7 @@ def request_assessments(
     *, session: Session, caller: Caller, session_id: int, members: Sequence[str], now: float
 ) -> list[CourseAssessmentRow]:
     """Start the assessment of ``members`` (empty: the caller, or for a teacher everyone on a
-    seat without a result); all or nothing."""
+    seat without a result who is not being assessed); all or nothing."""
     row = get_session(session=session, session_id=session_id)
     course = session.get(CourseRow, row.course_id)
     assert course is not None
