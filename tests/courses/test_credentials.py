@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from aitc.control.courses.credentials import (
     OB_CONTEXT,
     VC_CONTEXT,
+    Failure,
     b58decode,
     b58encode,
     did_key,
@@ -157,6 +158,7 @@ def test_each_step_fails_with_its_own_reason() -> None:
     assert reason(resigned) == "wrong_key"  # signed by a key that is not the issuer's
     forged = badge(other)
     assert reason(forged, issuer=did_key(key.public_key())) == "issuer"
-    assert reason(good, revoked=lambda _id: True) == "revoked"
+    revoked = Failure("revoked", "revoked by its issuer")
+    assert reason(good, status=lambda _c, _now: revoked) == "revoked"  # statuslist.checker's
     assert reason(badge(key, validUntil="2027-01-15T07:30:00Z")) == "expired"
     assert reason(good, now=NOW - 86400 * 400) == "not_yet_valid"

@@ -1,21 +1,21 @@
 """``aitc course``: courses, sessions, enrolment, results and certificates (see docs/courses.md).
 
-Thin: parse, call the API (``aitc.control.apiclient``), render; ``aitc course verify`` checks a
-credential file offline with ``aitc.control.courses.credentials``.
+Thin: parse, call the API (``aitc.control.apiclient``), render; ``verify``, ``revoke`` and
+``render`` of a certificate live in ``aitc.cli.coursecert``.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from aitc.cli import coursecert
 from aitc.cli.apicall import TokenOpt, UrlOpt, run
-from aitc.cli.output import Rows, echo, fail, print_json, usage, when
+from aitc.cli.output import Rows, echo, print_json, usage, when
 from aitc.cli.timespec import parse_moment
 from aitc.control.apiclient import ApiClient
 
@@ -182,10 +182,20 @@ def session_create(
         "--cancel-deadline",
         help="Last time members may cancel (default: a day before the start).",
     ),
+    check: bool = typer.Option(
+        False,
+        "--check",
+        help="Create nothing: replay recorded load in the twin with and without the session "
+        "and print what it would cost research (extra wait per organisation).",
+    ),
+    weeks: int = typer.Option(
+        2, "--weeks", help="With --check: weeks of recorded load to replay (1-8, default 2)."
+    ),
     url: str | None = UrlOpt,
     token: str | None = TokenOpt,
 ) -> None:
-    """Create a session: its seats are reserved in the scheduler, or it is refused with why."""
+    """Create a session: its seats are reserved in the scheduler, or it is refused with why
+    (--check: what it would cost research, creating nothing)."""
     body: dict[str, Any] = {
         "course": course_id, "start": _time("--start", start), "end": _time("--end", end),
         "seats": seats, "instructors": instructor, "org": org, "location": location,
@@ -194,6 +204,12 @@ def session_create(
     }  # fmt: skip
 
     def call(client: ApiClient) -> None:
+        if check:
+            checked = client.request(
+                "POST", "/course-sessions/check", json={**body, "weeks": weeks},
+                subject=f"course {course_id}",
+            )  # fmt: skip
+            return coursecert.print_check(checked)
         s = client.request("POST", "/course-sessions", json=body, subject=f"course {course_id}")
         echo(
             f"session {s['id']} of {s['course']}: {s['seats']} seats reserved "
@@ -210,6 +226,7 @@ def session_create(
             "end": "--end",
             "instructors": "--instructor",
             "org": "--org",
+            "weeks": "--weeks",
         },
     )
 
@@ -382,28 +399,6 @@ def certify(
     run(url, token, call)
 
 
-@app.command("verify")
-def verify(
-    file: Path = typer.Argument(..., help="A credential (JSON) to check."),
-    issuer: str | None = typer.Option(
-        None, "--issuer", help="The issuer id (did:key:…) you trust; default: any."
-    ),
-) -> None:
-    """Verify a credential offline: format, proof (eddsa-jcs-2022), issuer, validity window."""
-    from aitc.control.courses.credentials import verify as check
-
-    try:
-        credential = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        fail(str(file), f"cannot read a JSON credential ({exc})")
-    failure = check(credential, now=time.time(), issuer=issuer)
-    if failure is not None:
-        fail(str(file), f"does not verify: {failure.reason}: {failure.message}")
-    who = credential["issuer"]
-    name = who.get("name", who.get("id")) if isinstance(who, dict) else who
-    achievement = credential["credentialSubject"]["achievement"]["name"]
-    echo(f"{file}: verified: {achievement}, issued by {name} from {credential['validFrom']}")
-
-
 def register(root: typer.Typer) -> None:
+    coursecert.register(app)
     root.add_typer(app, name="course")

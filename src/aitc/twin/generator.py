@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from aitc.domain.ids import JobId
+from aitc.domain.job import JobRequest
 from aitc.domain.lab import Course, Lab
 from aitc.domain.org import Organisation, WorkloadSpec
 from aitc.domain.reservation import Reservation
@@ -29,6 +31,8 @@ from aitc.twin.trace import TraceJob
 
 DAY, MAX_RUNTIME_S = 86400.0, 14 * 86400.0
 SESSION_START_H, SESSION_HOURS = 9, 3
+SEAT = "-seat"  # in a course seat's member id (``seat_member``): seats are not research
+LEARNERS_STOP_S = 600.0  # learners stop ten minutes before their session ends
 
 
 @dataclass(frozen=True)
@@ -160,17 +164,42 @@ def course_sessions(courses: Sequence[Course], days: float) -> tuple[Reservation
     return tuple(sorted(out, key=lambda r: (r.start, r.id)))
 
 
+def seat_member(res: Reservation, k: int) -> str:
+    """The member a session's seat ``k`` runs as: ``RESERVATION-seatK`` (``SEAT`` marks it)."""
+    return f"{res.id}{SEAT}{k}"
+
+
+def seat_runtime(res: Reservation) -> float:
+    return res.end - res.start - LEARNERS_STOP_S
+
+
+def seat_jobs(res: Reservation, first_id: int) -> list[TraceJob]:
+    """One job per seat of a session's reservation ``res`` (ids from ``first_id``), as
+    ``generate`` makes them: submitted at the start, running to ten minutes before the end."""
+    seats = res.gpus or res.mig_seats
+    return [
+        TraceJob(
+            JobRequest(
+                id=JobId(first_id + k), org=res.org, project=res.name or res.org,
+                member=seat_member(res, k), gpus=0 if res.mig_profile else 1, submit=res.start,
+                mig=res.mig_profile,
+            ),
+            seat_runtime(res),
+        )
+        for k in range(seats)
+    ]  # fmt: skip
+
+
 def _session_jobs(lab: Lab, res: Reservation) -> dict[str, np.ndarray]:
     seats = res.gpus or res.mig_seats
-    length = res.end - res.start - 600.0  # learners stop ten minutes before the end
     return {
         "submit": np.full(seats, res.start),
-        "runtime": np.full(seats, length),
+        "runtime": np.full(seats, seat_runtime(res)),
         "gpus": np.full(seats, 0 if res.mig_profile else 1, dtype=np.int64),
         "mig": np.full(seats, res.mig_profile or "", dtype=object),
         "tenant": np.full(seats, res.org, dtype=object),
         "project": np.full(seats, res.name or res.org, dtype=object),
-        "member": np.array([f"{res.id}-seat{k}" for k in range(seats)], dtype=object),
+        "member": np.array([seat_member(res, k) for k in range(seats)], dtype=object),
     }
 
 

@@ -3,7 +3,8 @@
 The credential (W3C VC 2.0 data model) names the lab's issuer by its ``did:key``, the learner by
 a salted SHA-256 of their e-mail address (``identityHash``, as OB 3.0's ``IdentityObject``
 writes it), the course as the ``achievement`` (name, description, criteria, hours), and the
-session as ``evidence``; it is signed with eddsa-jcs-2022 (``credentials.sign``).
+session as ``evidence``, and its place in the issuer's revocation list as ``credentialStatus``
+(``statuslist``); it is signed with eddsa-jcs-2022 (``credentials.sign``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from aitc.control.courses import statuslist
 from aitc.control.courses.credentials import OB_CONTEXT, VC_CONTEXT, did_key, iso, sign
 from aitc.control.courses.sessions import require_teacher
 from aitc.control.store.access import Caller
@@ -44,10 +46,12 @@ def build_credential(
     issuer_did: str,
     now: float,
     salt: str,
+    status: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The unsigned credential for ``member`` having passed session ``row`` of ``course``."""
+    """The unsigned credential for ``member`` having passed session ``row`` of ``course``
+    (``status``: its ``credentialStatus`` entry)."""
     where = "remote" if row.remote else (row.location or "on site")
-    return {
+    credential: dict[str, Any] = {
         "@context": [VC_CONTEXT, OB_CONTEXT],
         "id": f"urn:uuid:{uuid.uuid4()}",
         "type": ["VerifiableCredential", "OpenBadgeCredential"],
@@ -84,12 +88,20 @@ def build_credential(
             }
         ],
     }
+    return credential if status is None else {**credential, "credentialStatus": status}
 
 
 def issue_certificates(
-    *, session: Session, caller: Caller, session_id: int, key: Ed25519PrivateKey, now: float
+    *,
+    session: Session,
+    caller: Caller,
+    session_id: int,
+    key: Ed25519PrivateKey,
+    now: float,
+    status_base: str,
 ) -> list[CertificateRow]:
-    """Sign and store a credential for every passed enrolment of the session that has none."""
+    """Sign and store a credential for every passed enrolment of the session that has none;
+    each names its status list on the server at ``status_base`` (its public URL)."""
     row = require_teacher(session=session, caller=caller, session_id=session_id)
     course = session.get(CourseRow, row.course_id)
     assert course is not None
@@ -108,6 +120,7 @@ def issue_certificates(
         unsigned = build_credential(
             course=course, row=row, member=member, issuer_name=issuer,
             issuer_did=did_key(key.public_key()), now=now, salt=secrets.token_hex(8),
+            status=statuslist.entry(status_base, enrolment.id),
         )  # fmt: skip
         credential = sign(unsigned, key, created=now)
         cert = CertificateRow(

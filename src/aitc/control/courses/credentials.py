@@ -17,8 +17,13 @@ its own reason (``Failure.reason``):
    signature holds over the document (``signature``); and the issuer is the one expected, when
    the verifier names one (``issuer``);
 3. refresh: aitc issues no ``refreshService``; one present is not followed;
-4. status and validity window: revoked (``revoked``, only where the caller knows), past
-   ``validUntil`` (``expired``), before ``validFrom`` (``not_yet_valid``).
+4. status and validity window: the credential's status list cannot be read or does not
+   verify (``status``), the issuer revoked it (``revoked``; both only where the caller hands a
+   status check, ``statuslist.checker``), past ``validUntil`` (``expired``), before
+   ``validFrom`` (``not_yet_valid``).
+
+Each reason belongs to one of four checks (``STEP_OF``): ``schema``, ``signature``,
+``status`` and ``validity``; a verifier reports the check that failed and the reason.
 """
 
 from __future__ import annotations
@@ -106,12 +111,36 @@ def sign(document: dict[str, Any], key: Ed25519PrivateKey, *, created: float) ->
     return {**unsecured, "proof": {**config, "proofValue": "z" + b58encode(signature)}}
 
 
+STEPS = ("schema", "signature", "status", "validity")
+STEP_OF = {
+    "format": "schema",
+    "proof_missing": "signature",
+    "proof_type": "signature",
+    "wrong_key": "signature",
+    "signature": "signature",
+    "issuer": "signature",
+    "status": "status",
+    "revoked": "status",
+    "expired": "validity",
+    "not_yet_valid": "validity",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Failure:
     """Why a credential does not verify: the step's reason code and what exactly failed."""
 
     reason: str
     message: str
+
+    @property
+    def step(self) -> str:
+        """The check that failed: schema, signature, status or validity."""
+        return STEP_OF[self.reason]
+
+
+# Checks a credential's status at a time: None when it is in good standing, else why not.
+StatusCheck = Callable[[dict[str, Any], float], Failure | None]
 
 
 class _Failed(Exception):
@@ -125,20 +154,27 @@ def verify(
     *,
     now: float,
     issuer: str | None = None,
-    revoked: Callable[[str], bool] | None = None,
+    status: StatusCheck | None = None,
 ) -> Failure | None:
     """None when ``credential`` verifies at ``now``; else the first step that fails (see the
     module docstring). ``issuer`` is the issuer id the verifier trusts, when it has one;
-    ``revoked(id)`` answers whether the issuer revoked the credential, where that is known."""
+    ``status`` checks the credential's status (None: offline, the status is not checked)."""
     try:
         _check_format(credential)
         _check_proof(credential)
         if issuer is not None and _issuer_id(credential) != issuer:
             raise _Failed("issuer", f"issued by {_issuer_id(credential)}, not by {issuer}")
-        _check_status(credential, now, revoked)
+        if status is not None and (failure := status(credential, now)) is not None:
+            return failure
+        _check_window(credential, now)
     except _Failed as exc:
         return exc.failure
     return None
+
+
+def issuer_id(credential: dict[str, Any]) -> str:
+    """The id of a credential's issuer (given as a string or as a profile with an id)."""
+    return _issuer_id(credential)
 
 
 def _issuer_id(credential: dict[str, Any]) -> str:
@@ -179,6 +215,13 @@ def _check_format(c: Any) -> None:
     for key in ("validFrom", "validUntil"):
         if key in c:
             need(_time(c[key]) is not None, f"{key} is not an XML Schema dateTime")
+    status = c.get("credentialStatus")
+    if status is not None:
+        entries = status if isinstance(status, list) else [status]
+        need(
+            all(isinstance(e, dict) and isinstance(e.get("type"), str) for e in entries),
+            "each credentialStatus entry must be an object with a type",
+        )
 
 
 def _time(value: Any) -> float | None:
@@ -246,9 +289,27 @@ def _verify_signature(
         ) from None
 
 
-def _check_status(c: dict[str, Any], now: float, revoked: Callable[[str], bool] | None) -> None:
-    if revoked is not None and revoked(str(c.get("id", ""))):
-        raise _Failed("revoked", f"credential {c.get('id')} was revoked by its issuer")
+def proof_failure(document: dict[str, Any]) -> Failure | None:
+    """Whether ``document``'s proof fails step 2 (made by a key of its own issuer, holding
+    over the document): for documents other than badges, such as a status list."""
+    try:
+        _check_proof(document)
+    except _Failed as exc:
+        return exc.failure
+    return None
+
+
+def window_failure(c: dict[str, Any], now: float) -> Failure | None:
+    """Whether ``now`` is outside the credential's validity window (``expired``,
+    ``not_yet_valid``); the dates must already be valid (``format``)."""
+    try:
+        _check_window(c, now)
+    except _Failed as exc:
+        return exc.failure
+    return None
+
+
+def _check_window(c: dict[str, Any], now: float) -> None:
     until = _time(c["validUntil"]) if "validUntil" in c else None
     if until is not None and now >= until:
         raise _Failed("expired", f"expired at {c['validUntil']}")

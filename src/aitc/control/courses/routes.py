@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections import Counter
 from typing import Annotated
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Path, Request, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aitc.control.api.deps import CallerDep, SessionDep, SettingsDep, after_commit
 from aitc.control.api.errors import Utf8Route
 from aitc.control.api.schemas import when
-from aitc.control.courses import catalog, certificates, enrolment, sessions
-from aitc.control.courses.issuer import load_or_create_key
+from aitc.control.courses import catalog, certificates, credential_routes, enrolment, sessions
+from aitc.control.courses.credential_routes import issuer_key, public_base
 from aitc.control.courses.schemas import (
     CertificatesPublic,
     CertificationCreate,
@@ -29,6 +29,7 @@ from aitc.control.courses.schemas import (
     SessionCreateBody,
     SessionPublic,
     SessionsPublic,
+    session_request,
 )
 from aitc.control.store.access import require_admin
 from aitc.control.store.models import CourseSessionRow, EnrolmentRow
@@ -119,12 +120,7 @@ def create_session(
     body: SessionCreateBody, session: SessionDep, caller: CallerDep, settings: SettingsDep
 ) -> SessionPublic:
     """Create a session: its seats become a reservation, or 422 with the engine's reason."""
-    req = sessions.SessionCreate(
-        course=body.course, start=body.start.timestamp(), end=body.end.timestamp(),
-        seats=body.seats, instructors=tuple(body.instructors), org=body.org,
-        location=body.location, remote=body.remote, waitlist=body.waitlist,
-        cancel_deadline=body.cancel_deadline.timestamp() if body.cancel_deadline else None,
-    )  # fmt: skip
+    req = session_request(body)
     row = sessions.create_session(session=session, caller=caller, req=req, now=settings.clock.now())
     after_commit(session, settings)  # the controller plans with the new reservation at once
     return _session_public(session, row)
@@ -218,17 +214,22 @@ def record_result(
 
 @router.post("/course-sessions/{session_id}/certificates", response_model=CertificatesPublic)
 def issue(
-    session_id: SessionId, session: SessionDep, caller: CallerDep, settings: SettingsDep
+    session_id: SessionId,
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
 ) -> CertificatesPublic:
-    """Sign a credential for every passed enrolment without one; answer all of the session's."""
+    """Sign a credential for every passed enrolment without one; answer all of the session's.
+    Each names its status list at this server's address as the caller reached it."""
     if settings.credential_key is None:
         raise ConfigError(
             "this server has no issuer key configured (Settings.credential_key)", field="session"
         )
-    key = load_or_create_key(settings.credential_key)
     certificates.issue_certificates(
-        session=session, caller=caller, session_id=session_id, key=key, now=settings.clock.now()
-    )
+        session=session, caller=caller, session_id=session_id, key=issuer_key(settings),
+        now=settings.clock.now(), status_base=public_base(request),
+    )  # fmt: skip
     session.flush()
     rows = certificates.list_certificates(session=session, caller=caller, session_id=session_id)
     return CertificatesPublic(data=[r.credential for r in rows], count=len(rows))
@@ -241,3 +242,6 @@ def list_certificates(
     """The session's credentials (instructors, admins) or the caller's own."""
     rows = certificates.list_certificates(session=session, caller=caller, session_id=session_id)
     return CertificatesPublic(data=[r.credential for r in rows], count=len(rows))
+
+
+router.include_router(credential_routes.router)  # /credentials/..., /course-sessions/check

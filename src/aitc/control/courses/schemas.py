@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from aitc.control.api.schemas import Name, Text, when
+from aitc.control.courses.sessions import SessionCreate
 from aitc.control.store.models import CourseRow, CourseSessionRow, EnrolmentRow
 from aitc.domain.courselab import DEFAULT_LAB_RULES, LabRules
+
+if TYPE_CHECKING:
+    from aitc.control.courses.impact import SessionCheck
 
 Title = Annotated[Text, Field(min_length=1, max_length=200)]
 Argv = Annotated[list[Annotated[Text, Field(max_length=4096)]], Field(max_length=256)]
@@ -180,3 +185,77 @@ class CertificatesPublic(BaseModel):
 
     data: list[dict[str, Any]]
     count: int
+
+
+def session_request(body: SessionCreateBody) -> SessionCreate:
+    """The session a create (or check) body asks for."""
+    return SessionCreate(
+        course=body.course, start=body.start.timestamp(), end=body.end.timestamp(),
+        seats=body.seats, instructors=tuple(body.instructors), org=body.org,
+        location=body.location, remote=body.remote, waitlist=body.waitlist,
+        cancel_deadline=body.cancel_deadline.timestamp() if body.cancel_deadline else None,
+    )  # fmt: skip
+
+
+class SessionCheckBody(SessionCreateBody):
+    """A session to check: as created, plus the weeks of recorded load to replay."""
+
+    weeks: Annotated[int, Field(ge=1, le=8)] = 2
+
+
+class OrgCostPublic(BaseModel):
+    organisation: str
+    jobs: int
+    mean_wait_without_s: float | None
+    mean_wait_with_s: float | None
+    p90_wait_without_s: float | None
+    p90_wait_with_s: float | None
+    extra_wait_h: float
+    delayed_jobs: int
+
+
+class SessionCheckPublic(BaseModel):
+    """What the session would cost research: recorded load replayed with and without it."""
+
+    course: str
+    start: datetime | None
+    end: datetime | None
+    seats: int
+    policy: str
+    weeks: int
+    recorded_since: datetime | None
+    recorded_until: datetime | None
+    jobs: int
+    extra_wait_h: float
+    delayed_jobs: int
+    per_org: list[OrgCostPublic]
+
+    @classmethod
+    def of(cls, c: SessionCheck) -> SessionCheckPublic:
+        r, cost = c.reservation, c.cost
+        return cls(
+            course=c.course, start=when(r.start), end=when(r.end), seats=c.seats,
+            policy=c.policy, weeks=c.weeks,
+            recorded_since=when(c.recorded_since), recorded_until=when(c.recorded_until),
+            jobs=cost.jobs, extra_wait_h=cost.extra_wait_h, delayed_jobs=cost.delayed_jobs,
+            per_org=[OrgCostPublic(**dataclasses.asdict(o)) for o in cost.per_org],
+        )  # fmt: skip
+
+
+class VerificationPublic(BaseModel):
+    """A credential checked: ``verified``, else the check that failed (``schema``,
+    ``signature``, ``status`` or ``validity``), its reason code and what exactly failed."""
+
+    id: str
+    verified: bool
+    checks: list[str]
+    failed_check: str | None
+    reason: str | None
+    message: str | None
+    revoked_at: datetime | None
+
+
+class CredentialRevoked(BaseModel):
+    id: str
+    member: str
+    revoked_at: datetime | None
