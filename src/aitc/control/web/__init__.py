@@ -23,7 +23,7 @@ def install(app: FastAPI) -> None:
     """Mount the pages on ``app`` (built by ``create_app``, whose store they use)."""
     # The pages use the API's helpers, and the API imports this package: import them here,
     # so that importing ``aitc.control.web.*`` first works too.
-    from aitc.control.web import jobpages, oidcpages, pages
+    from aitc.control.web import adminpages, coursepages, jobpages, oidcpages, pages, reportpages
 
     app.state.web_templates = environment()
     app.state.web_codec = SessionCodec(app.state.store)
@@ -36,5 +36,7 @@ def install(app: FastAPI) -> None:
     app.include_router(oidcpages.router)
     app.include_router(pages.router)
     app.include_router(jobpages.router)
+    for module in (coursepages, reportpages, adminpages):
+        app.include_router(module.router)
     static = str(files("aitc.control.web") / "static")
     app.mount("/static", StaticFiles(directory=static), name="static")

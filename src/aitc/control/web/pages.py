@@ -15,8 +15,10 @@ from fastapi.responses import RedirectResponse
 from aitc.control.api.schemas import JobPublic
 from aitc.control.store.jobs import JobFilters, list_jobs
 from aitc.control.store.tokens import TokenExpiredError, authenticate
+from aitc.control.web.figures import figures_of
 from aitc.control.web.render import HEADERS, WebRoute, form, now, set_cookie, visit
 from aitc.control.web.session import SESSION_S, WebSession
+from aitc.control.web.usage import chart, share_vs_entitlement, usage_days
 from aitc.control.web.views import HOLDING, cluster_map
 from aitc.domain.job import JobState
 
@@ -88,6 +90,9 @@ def overview(request: Request) -> Response:
 
         mine = JobFilters(states=STATES["active"], member=me.member_id, oldest_first=True)
         rows, total = list_jobs(session=v.session, caller=me, filters=mine)
+        figures = figures_of(request.app)
+        days = usage_days(figures, now(request))
+        fairness = share_vs_entitlement(figures)
         return v.render(
             "overview.html",
             cmap=cmap,
@@ -95,6 +100,9 @@ def overview(request: Request) -> Response:
             running=count(STATES["running"]),
             mine=[JobPublic.of(j, me) for j in rows],
             mine_total=total,
+            days=days,
+            chart=chart(days, cmap.colours, cmap.org_names) if days else None,
+            fairness=fairness.value if fairness is not None else None,
             refresh=5,
         )
 

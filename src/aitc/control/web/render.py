@@ -68,7 +68,13 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(utc=_utc, duration=_duration, urlquote=lambda v: quote(str(v)))
+    env.filters.update(
+        utc=_utc,
+        day=lambda v: _utc(v)[:10],
+        duration=_duration,
+        urlquote=lambda v: quote(str(v), safe=""),
+    )
+    env.globals["zip"] = zip
     return env
 
 
