@@ -1,7 +1,8 @@
 """``aitc serve``: the store, the controller thread and the HTTP API in one process.
 
 Start-up, in order: open (and migrate) the store; apply the lab (organisations, projects,
-members) when one is given; build the executor by name and the cluster from its inventory;
+members) when one is given, and read the web sign-in's OpenID Connect client secret if it
+configures one; build the executor by name and the cluster from its inventory;
 make sure an operators' admin exists and, on the first start, print a fresh admin token; start
 the controller thread (which reconciles first); then serve ``create_app`` with uvicorn until
 SIGINT or SIGTERM. Shutting down stops the loop and the HTTP server only: jobs keep running,
@@ -23,6 +24,8 @@ from aitc.control.accounts import server_account
 from aitc.control.clock import Clock, SystemClock
 from aitc.control.controller import Controller, ControllerConfig
 from aitc.control.courses.issuer import KEY_FILE
+from aitc.control.courses.keeper import LabKeeper
+from aitc.control.courses.labs import LabSettings
 from aitc.control.executors.base import Executor, KnowsTopology
 from aitc.control.executors.inventory import cluster_from_inventory
 from aitc.control.executors.registry import ExecutorSettings, create_executor
@@ -56,6 +59,7 @@ class ServeOptions:
     write_client_config: bool = False
     single_user: bool = False
     executor_options: dict[str, str] = field(default_factory=dict)
+    labs: LabSettings = field(default_factory=LabSettings)
 
     @property
     def url(self) -> str:
@@ -78,9 +82,11 @@ class Server:
         self.store: Store | None = None
         self.executor: Executor | None = None
         self.controller: Controller | None = None
+        self.keeper: LabKeeper | None = None
         self.admin_token: str | None = None
         self.client_config: Path | None = None
         self.lab: Lab | None = None
+        self.oidc_secret = ""
 
     def prepare(self) -> Controller:
         """Open the store, apply the lab, build executor, cluster and controller."""
@@ -93,6 +99,10 @@ class Server:
             with self.store.session() as s:
                 changes = apply_lab(session=s, lab=lab)
             log.info("lab %s applied: %d changes", lab.name, len(changes))
+        if lab is not None and lab.oidc is not None:
+            from aitc.control.api.settings import read_client_secret
+
+            self.oidc_secret = read_client_secret(lab.oidc)
         self.executor = create_executor(
             o.executor,
             ExecutorSettings(
@@ -164,6 +174,12 @@ class Server:
             f"policy: {self.controller.planner.policy.name}",
         ]
         lines.append(self.identity_line())
+        oidc = self.lab.oidc if self.lab else None
+        lines.append(
+            f"web sign-in: API tokens, and OpenID Connect through {oidc.issuer}"
+            if oidc
+            else "web sign-in: API tokens (lab.yaml sign_in.oidc adds OpenID Connect)"
+        )
         if self.admin_token and self.client_config is not None:
             lines.append(f"client config: {self.client_config} (url and this token)")
         if self.admin_token:
@@ -200,10 +216,16 @@ class Server:
                 clock=self.clock,
                 credential_key=self.options.state_dir / KEY_FILE,
                 policy=self.lab.policy if self.lab else PolicySpec(),
+                oidc=self.lab.oidc if self.lab else None,
+                oidc_client_secret=self.oidc_secret,
             )
         )
         self._watch(controller, app.state.metrics)
         app.state.rate_card = rate_card_of(self.lab)  # invoices of GET /api/v1/report
+        app.state.lab_settings = self.options.labs  # a learner's lab started again by the API
+        self.keeper = LabKeeper(
+            store=self.store, clock=self.clock, settings=self.options.labs, wake=controller.wake
+        )
         config = uvicorn.Config(
             app,
             host=self.options.host,
@@ -213,6 +235,7 @@ class Server:
         )
         server = uvicorn.Server(config)
         controller.start()
+        self.keeper.start()
         threading.Thread(target=self._announce, args=(server,), daemon=True).start()
         try:
             server.run()
@@ -235,6 +258,8 @@ class Server:
             print(self.banner(), file=self.out, flush=True)
 
     def close(self) -> None:
+        if self.keeper is not None:
+            self.keeper.stop()
         if self.controller is not None:
             self.controller.stop()
         if self.executor is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,7 +10,8 @@ from pathlib import Path
 from aitc.control.clock import Clock, SystemClock
 from aitc.control.store.db import Store
 from aitc.control.store.tokens import DEFAULT_TOKEN_DAYS
-from aitc.domain.lab import PolicySpec
+from aitc.domain.lab import OidcSignIn, PolicySpec
+from aitc.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -27,9 +29,11 @@ class Settings:
     ``follow=true`` streams (more are answered 429). ``token_days`` is how long a new API
     token lives unless its creator says otherwise. ``credential_key`` is the file of the
     Ed25519 key that signs course certificates (``aitc serve``: in its state dir; None: no
-    certificates are issued). ``policy`` is the controller's scheduling policy (``aitc serve``:
-    the lab's), under which ``--check`` of a course session replays recorded load (None: the
-    one the recorded starts name).
+    certificates are issued). ``oidc`` is the web pages' OpenID Connect sign-in (lab.yaml
+    ``sign_in.oidc``; None: API tokens only) and ``oidc_client_secret`` its client's secret,
+    read by ``aitc serve`` from the file or variable that lab.yaml names. ``policy`` is the
+    controller's scheduling policy (``aitc serve``: the lab's), under which ``--check`` of a
+    course session replays recorded load (None: the one the recorded starts name).
     """
 
     database_url: str | None = None
@@ -44,3 +48,27 @@ class Settings:
     auth_cache_s: float = 2.0
     credential_key: Path | None = None
     policy: PolicySpec | None = None
+    oidc: OidcSignIn | None = None
+    oidc_client_secret: str = field(default="", repr=False)
+
+
+def read_client_secret(spec: OidcSignIn) -> str:
+    """The client secret from the file or environment variable lab.yaml names
+    (``ConfigError`` naming the key if it is missing or empty)."""
+    if spec.client_secret_env is not None:
+        key, secret = "client_secret_env", os.environ.get(spec.client_secret_env, "")
+        if not secret:
+            why = f"the environment variable {spec.client_secret_env} is not set or empty"
+            raise ConfigError(why, field=f"sign_in.oidc.{key}")
+        return secret
+    assert spec.client_secret_file is not None  # the schema asks for exactly one
+    try:
+        secret = Path(spec.client_secret_file).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        why = f"cannot read {spec.client_secret_file}: {exc.strerror}"
+        raise ConfigError(why, field="sign_in.oidc.client_secret_file") from None
+    if not secret:
+        raise ConfigError(
+            f"{spec.client_secret_file} is empty", field="sign_in.oidc.client_secret_file"
+        )
+    return secret
