@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -82,10 +83,33 @@ def course_create(
     description: str = typer.Option("", "--description", help="What it teaches."),
     criteria: str = typer.Option("", "--criteria", help="What a learner must do to pass."),
     lab_command: str = typer.Option(
-        "", "--lab-command", help="The learner's lab (a shell-free command line)."
+        "",
+        "--lab-command",
+        help="The learner's lab instead of a Jupyter server (a command line, split as a shell "
+        "would; no shell runs it).",
     ),
     assessment_command: str = typer.Option(
-        "", "--assessment-command", help="The assessment (exit 0: passed)."
+        "",
+        "--assessment-command",
+        help="The assessment, run as the learner on their seat (exit 0: passed), e.g. "
+        "\"sh -c 'pytest -q ~/exercise'\".",
+    ),
+    no_show_min: float | None = typer.Option(
+        None,
+        "--no-show-min",
+        help="A lab not reached this many minutes after it started gives its seat to the "
+        "first waitlisted learner (default 15).",
+    ),
+    idle_limit_min: float | None = typer.Option(
+        None, "--idle-limit-min", help="A lab idle this many minutes is stopped (default 30)."
+    ),
+    idle_warning_min: float | None = typer.Option(
+        None,
+        "--idle-warning-min",
+        help="Its learner is warned this many minutes before (default 5).",
+    ),
+    assessment_limit_min: float | None = typer.Option(
+        None, "--assessment-limit-min", help="Time limit of one assessment run (default 15)."
     ),
     url: str | None = UrlOpt,
     token: str | None = TokenOpt,
@@ -95,8 +119,14 @@ def course_create(
         "id": course_id, "title": title, "org": org, "mig_profile": mig_profile,
         "gpus_per_seat": gpus_per_seat, "seats": seats, "hours": hours,
         "description": description, "criteria": criteria,
-        "lab_command": lab_command.split(), "assessment_command": assessment_command.split(),
+        "lab_command": _argv("--lab-command", lab_command),
+        "assessment_command": _argv("--assessment-command", assessment_command),
     }  # fmt: skip
+    limits = {
+        "no_show_min": no_show_min, "idle_limit_min": idle_limit_min,
+        "idle_warning_min": idle_warning_min, "assessment_limit_min": assessment_limit_min,
+    }  # fmt: skip
+    body.update({k: v for k, v in limits.items() if v is not None})
 
     def call(client: ApiClient) -> None:
         c = client.request("POST", "/courses", json=body, subject=f"course {course_id}")
@@ -106,8 +136,21 @@ def course_create(
         url,
         token,
         call,
-        fields={"mig_profile": "--mig-profile", "seats": "--seats", "org": "--org"},
+        fields={
+            "mig_profile": "--mig-profile",
+            "seats": "--seats",
+            "org": "--org",
+            **{k: "--" + k.replace("_", "-") for k in limits},
+        },
     )
+
+
+def _argv(flag: str, line: str) -> list[str]:
+    """A command line as its arguments, split as a shell would (quotes kept together)."""
+    try:
+        return shlex.split(line)
+    except ValueError as exc:
+        usage(flag, f"cannot split {line!r}: {exc}")
 
 
 @app.command("instructor")
@@ -400,5 +443,8 @@ def certify(
 
 
 def register(root: typer.Typer) -> None:
+    from aitc.cli import courselab  # lab and assess, kept in their own module
+
+    courselab.register(app)
     coursecert.register(app)
     root.add_typer(app, name="course")
