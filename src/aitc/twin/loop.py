@@ -37,6 +37,9 @@ from aitc.twin.trace import TraceJob
 END, RES_END, ARRIVE, RES_START, TICK = 0, 1, 2, 3, 4
 
 Event = tuple[float, str, int | str]
+# Passes at one instant: a pass that preempts is followed by another at once (the controller
+# passes again at once after a busy pass), at most this many in all.
+_PASSES_PER_INSTANT = 8
 # How a twin outcome ends a job for the jobs that depend on it.
 _ENDED = {
     Outcome.COMPLETED: JobState.COMPLETED,
@@ -202,14 +205,21 @@ class Twin:
                 self._record("reject", job.id)
                 self._close(self._records[job.id], Outcome.REJECTED)
         forced, self._force = self._force, False
-        if self._pending or forced:
+        again = self._pending or forced
+        for _ in range(_PASSES_PER_INSTANT):
+            if not again:
+                break
             self.passes += 1
             actions = self.scheduler.schedule(self._view())
+            again = False
             for action in actions:
                 if isinstance(action, Start):
                     self._start(action)
                 else:
                     self._preempt(action)  # the job goes back to its place in the queue
+                    # the GPUs it frees may fit jobs the walk tried before it, and the job
+                    # itself may run elsewhere: pass again at once, as the controller does
+                    again = bool(self._pending)
         self.timeline.sample(self.now, self._busy, len(self._pending))
         self._schedule_tick()
 
