@@ -3,12 +3,16 @@ real SQLite store), and a provider whose discovery document names another issuer
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from oidc_provider import Provider
+from sqlalchemy import select
 
 from aitc.control.clock import SystemClock
 from aitc.control.store import Store, apply_lab
@@ -101,3 +105,47 @@ def test_a_discovery_document_naming_another_issuer_is_refused() -> None:
         f"the provider's discovery document names the issuer {provider.issuer!r}, not the "
         f"configured {provider.issuer + '/'!r} (sign_in.oidc.issuer)"
     )
+
+
+LAB = """\
+name: sign-in-lab
+cluster: {reference_architecture: dgx-h100-superpod, sus: 1}
+organisations:
+  - {id: uni, name: University, kind: research, share: 1, projects: [{id: vision, name: V}]}
+sign_in:
+  oidc: {issuer: "https://login.example.edu", client_id: aitc, %s}
+"""
+
+
+@pytest.mark.parametrize(
+    ("secret", "message"),
+    [
+        (
+            "client_secret_file: missing",
+            "sign_in.oidc.client_secret_file: cannot read {dir}/missing",
+        ),
+        (
+            "client_secret_env: AITC_TEST_NO_SUCH_SECRET",
+            "sign_in.oidc.client_secret_env: the "
+            "environment variable AITC_TEST_NO_SUCH_SECRET is not set or empty",
+        ),
+    ],
+)
+def test_aitc_serve_stops_before_touching_the_store_when_the_secret_is_missing(
+    tmp_path: Path, secret: str, message: str
+) -> None:
+    (tmp_path / "lab.yaml").write_text(LAB % secret)
+    command = [sys.executable, "-c", "from aitc.cli.main import app; app()", "serve"]
+    command += ["--lab", str(tmp_path / "lab.yaml"), "--state-dir", str(tmp_path / "state")]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AITC_")}
+    done = subprocess.run(
+        command + ["--virtual-gpus", "1"], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 2
+    first = done.stderr.splitlines()[0]
+    assert first.startswith("aitc") and message.format(dir=tmp_path) in first, done.stderr
+    with Store.open(f"sqlite:///{tmp_path / 'state' / 'aitc.db'}").session() as session:
+        assert (
+            session.get(MemberRow, "admin") is None
+            and session.scalars(select(MemberRow)).all() == []
+        )
