@@ -95,14 +95,14 @@ class Server:
         self.store = Store.open(o.db_url or default_db_url(o.state_dir))
         private_files(o.state_dir)
         lab = self.lab = _load_lab(o.lab) if o.lab else None
+        if lab is not None and lab.oidc is not None:  # before anything changes in the store
+            from aitc.control.api.settings import read_client_secret
+
+            self.oidc_secret = read_client_secret(lab.oidc)
         if lab is not None:
             with self.store.session() as s:
                 changes = apply_lab(session=s, lab=lab)
             log.info("lab %s applied: %d changes", lab.name, len(changes))
-        if lab is not None and lab.oidc is not None:
-            from aitc.control.api.settings import read_client_secret
-
-            self.oidc_secret = read_client_secret(lab.oidc)
         self.executor = create_executor(
             o.executor,
             ExecutorSettings(
