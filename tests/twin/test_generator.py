@@ -9,6 +9,7 @@ from twin_builders import cluster
 from aitc.domain.lab import Course, Lab
 from aitc.domain.org import Organisation, OrgKind, Project, WorkloadSpec
 from aitc.twin.generator import _mean_gpu_seconds, generate, workloads
+from aitc.twin.trace import TraceJob
 
 HOURS = tuple(1.0 if h == 10 else 0.0 for h in range(24))
 
@@ -75,3 +76,38 @@ def test_courses_hold_weekly_morning_sessions_and_learners_fill_them() -> None:
 def test_limit_keeps_the_earliest_jobs() -> None:
     cols = generate(lab(workload=SPEC), days=5, seed=1, limit=10).columns
     assert len(cols) == 10 and bool(np.all(np.diff(cols.submit) >= 0))
+
+
+def test_a_calendar_holds_its_sessions_from_the_monday_of_its_first_week() -> None:
+    from dataclasses import replace
+
+    from aitc.domain.lab import PlannedSession
+
+    mig = Course("c1", "Intro", "edu", seats=30, mig_profile="1g.10gb")
+    whole = Course("c2", "Multi", "edu", seats=8, gpus_per_seat=2)
+    calendar = (  # 2027-03-03 is a Wednesday: simulated time 0 is Monday 2027-03-01, 00:00
+        PlannedSession("c1", "2027-03-03T09:00", 4, 3.0),
+        PlannedSession("c2", "2027-03-08T13:30", 2, 2.0),
+        PlannedSession("c1", "2027-04-01T09:00", 4, 3.0),  # after the days simulated
+    )
+    the_lab = replace(lab(workload=SPEC, courses=(mig, whole)), calendar=calendar)
+    source = generate(the_lab, days=10, seed=3)
+    h = 3600.0
+    assert [(r.id, r.start, r.end, r.gpus, r.mig_seats) for r in source.reservations()] == [
+        ("c1-0", 2 * 86400 + 9 * h, 2 * 86400 + 12 * h, 0, 4),
+        ("c2-1", 7 * 86400 + 13.5 * h, 7 * 86400 + 15.5 * h, 4, 0),
+    ]
+    seats = [j.request for j in source.jobs() if "-seat" in j.request.member]
+    assert len(seats) == 8 and {r.submit for r in seats} == {
+        2 * 86400 + 9 * h,
+        7 * 86400 + 13.5 * h,
+    }
+    without = generate(the_lab, days=10, seed=3, courses=False)
+    assert without.reservations() == ()
+
+    def shape(jobs: list[TraceJob]) -> list[tuple[str, str, int, float, float]]:
+        return [(j.request.org, j.request.member, j.request.gpus, j.request.submit, j.runtime)
+                for j in jobs]  # fmt: skip
+
+    research = [j for j in source.jobs() if "-seat" not in j.request.member]
+    assert shape(list(without.jobs())) == shape(research)  # the same draws, without the seats

@@ -84,3 +84,21 @@ def test_write_run_puts_every_output_in_the_folder(tmp_path: Path) -> None:
         "state",
     ]
     assert jobs["jct"].tolist() == [100.0, 7.0]
+
+
+def test_research_wait_leaves_the_course_seats_out() -> None:
+    from dataclasses import replace
+
+    from aitc.domain.reservation import Reservation
+    from aitc.twin.generator import seat_jobs
+
+    session = Reservation("s", "a", start=10.0, end=1000.0, gpus=8)
+    seats = [replace(j, runtime=50.0) for j in seat_jobs(session, first_id=10)]
+    research = [job(1, gpus=16, runs=100), job(2, gpus=8, at=20, runs=50, org="b")]
+    result = run([*research, *seats], orgs=ORGS)
+    waits = result.jobs.set_index("job_id")["wait"]
+    s = result.summary
+    assert len(seats) == 8 and s["jobs_total"] == 10
+    assert s["research"]["jobs"] == 2  # the seats started too, but are not research
+    assert s["research"]["avg_wait_s"] == pytest.approx((waits[1] + waits[2]) / 2)
+    assert s["research"]["avg_wait_s"] != pytest.approx(waits.mean())

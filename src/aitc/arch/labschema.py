@@ -217,6 +217,33 @@ class CourseSpec(_Spec):
     certified: list[CertificationSpec] = []
 
 
+def _check_local(value: str | datetime.datetime) -> datetime.datetime:
+    try:
+        t = (
+            value
+            if isinstance(value, datetime.datetime)
+            else datetime.datetime.fromisoformat(value)
+        )
+    except ValueError:
+        raise ValueError(f"{value!r} is not a time (ISO 8601: 2027-03-01T09:00)") from None
+    if t.tzinfo is not None:
+        raise ValueError("write the lab's local time without a UTC offset (2027-03-01T09:00)")
+    return t
+
+
+LocalTime = Annotated[str | datetime.datetime, AfterValidator(_check_local)]
+
+
+class CalendarSpec(_Spec):
+    """Sessions of one course in the lab's calendar: one per start (the lab's local time),
+    each ``hours`` long (default: the course's) with ``seats`` seats (default: the course's)."""
+
+    course: Id
+    starts: Annotated[list[LocalTime], Field(min_length=1)]
+    seats: Annotated[int, Field(gt=0)] | None = None
+    hours: Annotated[float, Field(gt=0, le=24)] | None = None
+
+
 class PolicySpecModel(_Spec):
     """The scheduling policy by name; ``params`` are passed to it and checked by the engine."""
 
@@ -333,6 +360,7 @@ class LabSpec(_Spec):
     members: list[MemberSpec] = []
     roster: Text | None = None
     courses: list[CourseSpec] = []
+    calendar: list[CalendarSpec] = []
     policy: PolicySpecModel = PolicySpecModel()
     limits: LabLimitsSpec = LabLimitsSpec()
     targets: TargetsSpec = TargetsSpec()

@@ -37,6 +37,16 @@ class MigProfile:
         """Memory slots covered when placed at ``start``."""
         return range(start, start + self.size)
 
+    @property
+    def per_gpu(self) -> int:
+        """The most slices of this profile one GPU holds at once (placements that overlap
+        exclude each other)."""
+        count, end = 0, -1
+        for start in sorted(self.placements):
+            if start > end:
+                count, end = count + 1, start + self.size - 1
+        return count
+
 
 @dataclass(frozen=True, slots=True)
 class GpuModel:

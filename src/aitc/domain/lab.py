@@ -43,6 +43,18 @@ class Course:
 
 
 @dataclass(frozen=True, slots=True)
+class PlannedSession:
+    """A session of the lab's course calendar (lab.yaml ``calendar``): ``course`` taught from
+    ``start`` (the lab's local time, ISO 8601 without an offset: the domain holds no clock)
+    for ``hours``, on ``seats`` seats of the course's shape."""
+
+    course: str
+    start: str
+    seats: int
+    hours: float
+
+
+@dataclass(frozen=True, slots=True)
 class PolicySpec:
     """The scheduling policy by registry name, with its parameters."""
 
@@ -77,6 +89,7 @@ class Lab:
     organisations: tuple[Organisation, ...]
     members: tuple[Member, ...] = ()
     courses: tuple[Course, ...] = ()
+    calendar: tuple[PlannedSession, ...] = ()  # lab.yaml ``calendar``, by start
     policy: PolicySpec = field(default_factory=PolicySpec)
     # lab.yaml ``limits``: the defaults and the overrides per role; each member's effective
     # limits (``Member.limits``) already apply them, with the member's own entry on top.

@@ -118,21 +118,11 @@ def _mig_gpus(cluster: Cluster, r: Reservation) -> int:
             profile = node.model.gpu.mig(r.mig_profile)
         except CatalogError:
             continue
-        per_gpu = _seats_per_gpu(profile.placements, profile.size)
-        return math.ceil(r.mig_seats / per_gpu)
+        return math.ceil(r.mig_seats / profile.per_gpu)
     raise ConfigError(
         f"no GPU in the cluster offers MIG profile {r.mig_profile!r}",
         field=f"reservations.{r.id}.mig_profile",
     )
-
-
-def _seats_per_gpu(placements: Sequence[int], size: int) -> int:
-    seats, end = 0, -1
-    for start in sorted(placements):
-        if start > end:
-            seats += 1
-            end = start + size - 1
-    return seats
 
 
 def allowed_fences(

@@ -7,9 +7,12 @@ at 14 days. An organisation without a workload gets one of the Philly virtual-cl
 those organisations together offer ``load`` x the cluster's GPUs in proportion to their weights.
 Jobs are spread over the organisation's projects by project weight and over its members evenly.
 
-Courses become weekly reservations: course ``i`` holds its seats (whole GPUs, or MIG slices of
-its profile) on weekday ``i mod 5`` from 09:00 to 12:00, and at each session start its learners
-submit one job per seat lasting the session. Simulated time 0 is a Monday, 00:00.
+Course sessions are reservations of their seats (whole GPUs, or MIG slices of the course's
+profile), and at each session's start its learners submit one job per seat lasting the session.
+The sessions are the lab's course calendar (``Lab.calendar``, lab.yaml ``calendar``), simulated
+time 0 being the Monday, 00:00, of the week of its first session; a lab without a calendar gets
+a weekly session of every course with seats: course ``i`` on weekday ``i mod 5`` from 09:00 to
+12:00, simulated time 0 being a Monday, 00:00. ``courses=False`` leaves every session out.
 Everything is drawn from one ``numpy`` generator seeded with ``seed``: same seed, same jobs.
 """
 
@@ -17,12 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import numpy as np
 
 from aitc.domain.ids import JobId
 from aitc.domain.job import JobRequest
-from aitc.domain.lab import Course, Lab
+from aitc.domain.lab import Course, Lab, PlannedSession
 from aitc.domain.org import Organisation, WorkloadSpec
 from aitc.domain.reservation import Reservation
 from aitc.twin.columns import JobColumns, codes, sort_by_submit, standard_time_limits
@@ -59,13 +63,20 @@ class LabSource:
 
 
 def generate(
-    lab: Lab, *, days: float = 7.0, seed: int = 0, load: float = 0.7, limit: int | None = None
+    lab: Lab,
+    *,
+    days: float = 7.0,
+    seed: int = 0,
+    load: float = 0.7,
+    limit: int | None = None,
+    courses: bool = True,
 ) -> LabSource:
-    """Draw ``days`` of jobs for ``lab`` (``limit``: keep the N earliest)."""
+    """Draw ``days`` of jobs for ``lab`` (``limit``: keep the N earliest; ``courses``: with
+    its course sessions and their seats)."""
     rng = np.random.default_rng(seed)
     specs = workloads(lab, load=load)
     parts = [_org_jobs(rng, lab, org, specs[org.id], days) for org in lab.organisations]
-    sessions = course_sessions(lab.courses, days)
+    sessions = course_sessions(lab, days) if courses else ()
     parts += [_session_jobs(lab, res) for res in sessions]
     cols = sort_by_submit(_concat(parts), rebase=False)
     return LabSource(lab.name, cols.head(limit), lab.organisations, sessions)
@@ -140,28 +151,50 @@ def _arrivals(rng: np.random.Generator, spec: WorkloadSpec, days: float) -> np.n
     return out
 
 
-def course_sessions(courses: Sequence[Course], days: float) -> tuple[Reservation, ...]:
-    """Weekly 3-hour sessions of every course with seats, as reservations."""
+def course_sessions(lab: Lab, days: float) -> tuple[Reservation, ...]:
+    """The sessions starting in the first ``days``, as reservations: the lab's calendar, else
+    a weekly 3-hour session of every course with seats (see the module docstring)."""
+    if lab.calendar:
+        return _calendar(lab, days)
     out = []
-    for i, course in enumerate(c for c in courses if c.seats > 0):
+    for i, course in enumerate(c for c in lab.courses if c.seats > 0):
         day = i % 5
         while day < days:
             start = day * DAY + SESSION_START_H * 3600.0
-            mig = course.mig_profile
-            out.append(
-                Reservation(
-                    id=f"{course.id}-d{day}",
-                    org=course.org,
-                    start=start,
-                    end=start + SESSION_HOURS * 3600.0,
-                    gpus=0 if mig else course.seats,
-                    mig_profile=mig,
-                    mig_seats=course.seats if mig else 0,
-                    name=course.name,
-                )
-            )
+            out.append(_session(course, f"{course.id}-d{day}", start, SESSION_HOURS, course.seats))
             day += 7
     return tuple(sorted(out, key=lambda r: (r.start, r.id)))
+
+
+def calendar_origin(calendar: Sequence[PlannedSession]) -> datetime:
+    """Simulated time 0 of a calendar: the Monday, 00:00, of its first session's week."""
+    first = min(datetime.fromisoformat(s.start) for s in calendar)
+    return datetime.combine(first.date() - timedelta(days=first.weekday()), datetime.min.time())
+
+
+def _calendar(lab: Lab, days: float) -> tuple[Reservation, ...]:
+    courses = {c.id: c for c in lab.courses}
+    origin = calendar_origin(lab.calendar)
+    out = []
+    for k, s in enumerate(lab.calendar):
+        start = (datetime.fromisoformat(s.start) - origin).total_seconds()
+        if start < days * DAY:
+            out.append(_session(courses[s.course], f"{s.course}-{k}", start, s.hours, s.seats))
+    return tuple(sorted(out, key=lambda r: (r.start, r.id)))
+
+
+def _session(course: Course, rid: str, start: float, hours: float, seats: int) -> Reservation:
+    mig = course.mig_profile
+    return Reservation(
+        id=rid,
+        org=course.org,
+        start=start,
+        end=start + hours * 3600.0,
+        gpus=0 if mig else seats * course.gpus_per_seat,
+        mig_profile=mig,
+        mig_seats=seats if mig else 0,
+        name=course.name,
+    )
 
 
 def seat_member(res: Reservation, k: int) -> str:

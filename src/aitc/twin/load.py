@@ -33,15 +33,17 @@ def open_source(
     days: float = 7.0,
     lab: Lab | None = None,
     where: Sequence[str] = (),
+    courses: bool = True,
 ) -> JobSource:
-    """The jobs of ``path`` read as ``fmt`` (philly, csv, parquet), or generated (lab);
-    ``where`` filters the rows of a csv/parquet table (``COLUMN=VALUE[,VALUE]`` each)."""
+    """The jobs of ``path`` read as ``fmt`` (philly, csv, parquet), or generated (lab, with
+    its course sessions unless ``courses`` is false); ``where`` filters the rows of a
+    csv/parquet table (``COLUMN=VALUE[,VALUE]`` each)."""
     if where and fmt not in ("csv", "parquet"):
         raise ConfigError(f"filters rows of a csv or parquet table, not {fmt}", field="--where")
     if fmt == "lab":
         if lab is None:
             raise ConfigError("the lab format generates jobs from a lab file", field="--format")
-        return generate(lab, days=days, seed=seed, limit=limit)
+        return generate(lab, days=days, seed=seed, limit=limit, courses=courses)
     if path is None:
         raise ConfigError(f"the {fmt} format needs a trace file", field="--trace")
     if fmt == "philly":

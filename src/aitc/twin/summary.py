@@ -7,6 +7,8 @@ Definitions (docs/twin.md repeats them):
 - makespan = last end - first submission; utilisation = GPU-seconds held / (GPUs x makespan).
 - reservations: the jobs their organisation submitted inside a window, how many of those
   started on arrival, and their average wait;
+- research: the wait of every job but the course seats (the generator's learner jobs), the
+  figure a course programme costs the lab's research (``aitc sim --courses compare``);
 - per tenant: ``share`` of all GPU-seconds held, ``entitlement`` = its weight over the weights
   of tenants that submitted jobs; Jain's index over share / entitlement of those tenants
   (1 = every tenant got exactly its entitlement's proportion).
@@ -26,6 +28,7 @@ import pandas as pd
 
 from aitc.domain.org import Organisation
 from aitc.domain.reservation import Reservation
+from aitc.twin.generator import SEAT
 
 
 def summarise(
@@ -64,7 +67,23 @@ def summarise(
     out |= _stats("wait", started["wait"].to_numpy())
     out |= _tenants(jobs, tenant_gpu_seconds, organisations)
     out["reservations"] = _reservations(jobs, reservations)
+    out["research"] = _research(started)
     return out
+
+
+def _research(started: pd.DataFrame) -> dict[str, Any]:
+    """Waits of the jobs that started, course seats left out."""
+    seat = started["member"].astype(str).str.contains(SEAT, regex=False).to_numpy()
+    waits = started["wait"].to_numpy(dtype=float)[~seat]
+    if not waits.size:
+        return {"jobs": 0, "avg_wait_s": None, "median_wait_s": None, "p90_wait_s": None}
+    p50, p90 = np.percentile(waits, [50, 90])
+    return {
+        "jobs": int(waits.size),
+        "avg_wait_s": float(waits.mean()),
+        "median_wait_s": float(p50),
+        "p90_wait_s": float(p90),
+    }
 
 
 def _reservations(jobs: pd.DataFrame, held: Sequence[Reservation]) -> dict[str, Any]:
