@@ -4,7 +4,8 @@ The tree::
 
     AitcError                      every error aitc raises on purpose
     ├── ConfigError                a lab.yaml, cluster file or CLI value is wrong
-    │                              (the message names file, line, field and reason)
+    │   │                          (the message names file, line, field and reason)
+    │   └── ConfigErrors           several at once: every error of one lab.yaml
     ├── TraceError                 a trace file is missing or malformed (row/column, reason)
     ├── CatalogError               an unknown reference architecture, GPU, node or MIG profile
     ├── SchedulingError            a job can never run on this cluster (too large, unknown GPU)
@@ -19,6 +20,9 @@ Every message says what was wrong and, where possible, how to fix it.
 """
 
 from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
 
 
 class AitcError(Exception):
@@ -45,6 +49,34 @@ class ConfigError(AitcError):
             where = f"{file}:{line}: " if line else f"{file}: "
         what = f"{field}: " if field else ""
         super().__init__(f"{where}{what}{message}")
+
+
+class ConfigErrors(ConfigError):
+    """Several configuration errors found in one pass, one line each (``errors``); ``file``,
+    ``line``, ``field`` and ``reason`` are the first one's."""
+
+    def __init__(self, errors: Sequence[ConfigError]) -> None:
+        if not errors:
+            raise ValueError("ConfigErrors needs at least one error")
+        first = errors[0]
+        super().__init__(first.reason, file=first.file, line=first.line, field=first.field)
+        self.errors = tuple(errors)
+        self.args = (self.errors,)  # pickles (worker processes) as the list of errors
+
+    def __str__(self) -> str:
+        return "\n".join(str(e) for e in self.errors)
+
+
+def each_error(error: ConfigError) -> tuple[ConfigError, ...]:
+    """The single errors inside ``error`` (itself, unless it is a ``ConfigErrors``)."""
+    return error.errors if isinstance(error, ConfigErrors) else (error,)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` naming the choice closest to a misspelt ``word``, or ``""``
+    when none is close (difflib's ratio of at least 0.6)."""
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 class TraceError(AitcError):

@@ -1,5 +1,5 @@
-"""`aitc lab check`: a valid lab prints its summary and exits 0; a broken one prints one line
-naming file, line and field on stderr and exits 2."""
+"""`aitc lab check`: a valid lab prints its summary and exits 0; a broken one prints each error
+on stderr, one line naming file, line and field, and exits 2."""
 
 from __future__ import annotations
 
@@ -81,28 +81,30 @@ def test_organisation_rows_show_kind_share_quota_projects_and_members() -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
-def test_check_of_a_broken_lab_exits_2_with_one_line_on_stderr(
+def test_check_of_a_broken_lab_exits_2_with_a_line_for_each_error_on_stderr(
     tmp_path: Path, case: dict[str, Any]
 ) -> None:
     lab, expected = broken_copy(tmp_path, case)
     result = CliRunner().invoke(app, ["lab", "check", str(lab)])
     assert result.exit_code == 2
     assert result.stdout == ""
-    assert result.stderr.startswith(expected), result.stderr
-    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"aitc: {expected}"), result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == case.get("errors", 1)
+    assert all(line.startswith(f"aitc: {tmp_path}/") for line in lines)
 
 
 def test_the_real_command_exits_2_on_a_broken_lab(tmp_path: Path) -> None:
     lab, expected = broken_copy(tmp_path, next(c for c in CASES if c["id"] == "negative-share"))
     result = aitc("lab", "check", str(lab))
     assert (result.returncode, result.stdout) == (2, "")
-    assert result.stderr == expected + "\n"
+    assert result.stderr == f"aitc: {expected}\n"
 
 
 def test_check_of_a_missing_file_exits_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["lab", "check", str(tmp_path / "none.yaml")])
     assert result.exit_code == 2
-    assert result.stderr == f"{tmp_path / 'none.yaml'}: file not found\n"
+    assert result.stderr == f"aitc: {tmp_path / 'none.yaml'}: file not found\n"
 
 
 def test_lab_check_has_help() -> None:

@@ -2,14 +2,14 @@
 
 ``read_yaml`` parses YAML and records the line of every mapping key and sequence item, keyed by
 its path (``("organisations", 2, "share")``). A ``Source`` turns a path and a reason into a
-``ConfigError`` such as ``lab.yaml:14: organisations[2].share: must be > 0``; ``pydantic_error``
-does the same for the first error of a pydantic ``ValidationError``, translating its message
-into the same short style.
+``ConfigError`` such as ``lab.yaml:14: organisations[2].share: must be > 0``;
+``pydantic_errors`` does the same for every error of a pydantic ``ValidationError``, translating
+its messages into the same short style (an unknown key names the closest allowed one).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, get_args
@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from aitc.errors import ConfigError
+from aitc.errors import ConfigError, did_you_mean
 
 Loc = tuple[str | int, ...]
 
@@ -76,6 +76,28 @@ class Within:
 
     def place(self, loc: Loc) -> str:
         return self.parent.place(self.prefix + loc)
+
+
+@dataclass(frozen=True)
+class Renumbered:
+    """``parent`` as seen through lists with items left out: item ``i`` of section ``s`` here
+    is item ``kept[s][i]`` of the file (the lab's items that passed the schema)."""
+
+    parent: Source
+    kept: Mapping[str, Sequence[int]]
+
+    def _loc(self, loc: Loc) -> Loc:
+        if len(loc) > 1 and isinstance(loc[0], str) and isinstance(loc[1], int):
+            kept = self.kept.get(loc[0])
+            if kept is not None:
+                return (loc[0], kept[loc[1]], *loc[2:])
+        return loc
+
+    def error(self, loc: Loc, reason: str) -> ConfigError:
+        return self.parent.error(self._loc(loc), reason)
+
+    def place(self, loc: Loc) -> str:
+        return self.parent.place(self._loc(loc))
 
 
 def read_yaml(path: Path, shown: str) -> YamlSource:
@@ -144,20 +166,25 @@ def _key(node: yaml.Node) -> str | int:
     return str(node.value)
 
 
-def pydantic_error(
+def pydantic_errors(
     error: ValidationError, source: Source, data: Any, model: type[BaseModel]
-) -> ConfigError:
-    """The first error of ``error`` as a ``ConfigError`` pointing into ``source``.
+) -> list[ConfigError]:
+    """Every error of ``error`` as a ``ConfigError`` pointing into ``source``.
 
-    ``model`` is the model that was validated; for an unknown key the message lists the keys
-    it allows at that place.
+    ``model`` is the model that was validated; for an unknown key the message names the
+    closest key allowed at that place, if one is close, and lists them all.
     """
-    detail = error.errors(include_url=False)[0]
+    return [_one(d, source, data, model) for d in error.errors(include_url=False)]
+
+
+def _one(detail: ErrorDetails, source: Source, data: Any, model: type[BaseModel]) -> ConfigError:
     text = reason(detail)
     if detail["type"] == "extra_forbidden":
         allowed = allowed_keys(model, detail["loc"][:-1])
         if allowed:
-            text += f" (allowed: {', '.join(allowed)})"
+            text += (
+                f"{did_you_mean(str(detail['loc'][-1]), allowed)} (allowed: {', '.join(allowed)})"
+            )
     return source.error(data_loc(detail["loc"], data), text)
 
 

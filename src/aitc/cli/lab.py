@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from aitc.cli.output import config_failure
 from aitc.domain.lab import Lab
 from aitc.domain.org import Role
 from aitc.errors import ConfigError
@@ -23,18 +24,25 @@ def check(
 ) -> None:
     """Validate a lab.yaml (and its roster) and print a summary of the lab.
 
-    Exits 0 when the lab is valid. Otherwise prints one line naming the file, line, field and
-    reason (e.g. ``lab.yaml:14: organisations[2].share: must be > 0``) and exits 2.
+    The same validation as ``aitc serve --lab`` and ``aitc sim --lab``, policy parameters
+    included. Exits 0 when the lab is valid. Otherwise prints every error on stderr, one line
+    each naming the file, line, field and reason (e.g. ``aitc: lab.yaml:14:
+    organisations[2].share: must be > 0``; an unknown key names the closest allowed one),
+    and exits 2.
     """
+    lab = load_lab_or_exit(file)
+    render_lab(lab, Console())
+    report_accounts(lab, Console())
+
+
+def load_lab_or_exit(path: Path) -> Lab:
+    """The lab at ``path``; if it is not valid, every error on stderr and exit 2."""
     from aitc.arch.labfile import load_lab
 
     try:
-        lab = load_lab(file)
+        return load_lab(path)
     except ConfigError as e:
-        typer.echo(str(e), err=True)
-        raise typer.Exit(2) from None
-    render_lab(lab, Console())
-    report_accounts(lab, Console())
+        config_failure(e)
 
 
 def report_accounts(lab: Lab, console: Console) -> None:
@@ -149,14 +157,9 @@ def apply(
     organisations that the file no longer lists are disabled, never deleted, so their jobs and
     history stay. Exits 2 when the file is invalid.
     """
-    from aitc.arch.labfile import load_lab
     from aitc.control.store import Store, apply_lab
 
-    try:
-        lab = load_lab(file)
-    except ConfigError as e:
-        typer.echo(str(e), err=True)
-        raise typer.Exit(2) from None
+    lab = load_lab_or_exit(file)
     from aitc.control.accounts import create_missing_accounts
     from aitc.control.serve import private_state_dir
 

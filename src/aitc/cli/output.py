@@ -24,6 +24,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from aitc.errors import ConfigError, each_error
+
 console = Console()
 # C0 controls (ESC, BEL, ...), DEL, C1 controls (CSI, OSC as single code points) and the
 # bidirectional overrides that make text read other than it is.
@@ -55,6 +57,14 @@ def fail(what: str, why: str, code: int = FAILURE) -> NoReturn:
 
 def usage(what: str, why: str) -> NoReturn:
     fail(what, why, USAGE)
+
+
+def config_failure(error: ConfigError, code: int = USAGE) -> NoReturn:
+    """Every error of a configuration file, one line each (``aitc: lab.yaml:14: field: why``)
+    on stderr, then exit with ``code``."""
+    for one in each_error(error):
+        echo(f"aitc: {one}", err=True)
+    raise typer.Exit(code)
 
 
 def when(value: str | None) -> str:

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from aitc.errors import AitcError
+from aitc.cli.output import USAGE, config_failure, fail
+from aitc.errors import AitcError, ConfigError
 
 if TYPE_CHECKING:
     from aitc.control.courses.labs import LabSettings
@@ -144,10 +145,12 @@ def serve(
     server = Server(options)
     try:
         server.prepare()
+    except ConfigError as exc:  # the lab: every error, as `aitc lab check` reports them
+        server.close()
+        config_failure(exc)
     except AitcError as exc:
         server.close()
-        typer.echo(f"aitc serve: {exc}", err=True)
-        raise typer.Exit(2) from None
+        fail("serve", str(exc), USAGE)
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after its shutdown
         server.serve()
     typer.echo("aitc serve: stopped; running jobs keep running and are adopted on the next start")

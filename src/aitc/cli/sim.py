@@ -204,8 +204,9 @@ def sim(
     _check(task)
     if max_rejected < 0:
         raise _bad("--max-rejected", f"must not be negative, got {max_rejected}")
+    lab_policy = _lab_policy(lab) if lab else None  # every error of the lab, before any run
     try:
-        policies = _policies(policy, lab)
+        policies = policy_names(policy, default=(lab_policy or "fifo",))
         out.mkdir(parents=True, exist_ok=True)
         summaries = _run_all([replace(task, policy=p) for p in policies], workers)
     except AitcError as exc:
@@ -351,10 +352,6 @@ def _check_where(fmt: str, where: tuple[str, ...]) -> None:
             raise _bad("--where", exc.reason) from None
 
 
-def _policies(text: str | None, lab: Path | None) -> list[str]:
-    return policy_names(text, default=(_lab_policy(lab) if lab else "fifo",))
-
-
 def policy_names(text: str | None, *, default: Sequence[str]) -> list[str]:
     """The policies of ``--policy`` (comma-separated or ``all``), each known and named once."""
     from aitc.engine.registry import POLICIES
@@ -371,9 +368,11 @@ def policy_names(text: str | None, *, default: Sequence[str]) -> list[str]:
 
 
 def _lab_policy(lab: Path) -> str:
-    from aitc.arch.labfile import load_lab
+    """The lab's policy; if the lab is not valid, every error (as ``aitc lab check`` and
+    ``aitc serve`` report them) and exit 2."""
+    from aitc.cli.lab import load_lab_or_exit
 
-    return load_lab(lab).policy.name
+    return load_lab_or_exit(lab).policy.name
 
 
 def _run_all(tasks: list[SimTask], workers: int) -> list[dict[str, Any]]:

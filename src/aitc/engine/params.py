@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from aitc.errors import ConfigError
+from aitc.errors import ConfigError, did_you_mean
 
 
 class Params:
@@ -21,13 +21,9 @@ class Params:
         self, policy: str, defaults: Mapping[str, object], given: Mapping[str, object]
     ) -> None:
         self.policy = policy
-        unknown = sorted(set(given) - set(defaults))
+        unknown = unknown_params(policy, defaults, given)
         if unknown:
-            known = ", ".join(sorted(defaults))
-            raise ConfigError(
-                f"unknown parameter {unknown[0]!r} for policy {policy!r} (known: {known})",
-                field=f"policy.params.{unknown[0]}",
-            )
+            raise unknown[0]
         self.values = {**defaults, **given}
 
     def _fail(self, name: str, why: str) -> ConfigError:
@@ -73,6 +69,23 @@ class Params:
         return out
 
 
+def unknown_params(
+    policy: str, defaults: Mapping[str, object], given: Mapping[str, object]
+) -> list[ConfigError]:
+    """One error for each name in ``given`` that ``defaults`` does not declare, with the
+    closest known name when one is close (``half_life`` → ``half_life_s``). The names listed
+    as known are those a lab's ``policy.params`` may give: the policy's and the drivers'."""
+    known = sorted(set(defaults) | DRIVER_PARAMS)
+    return [
+        ConfigError(
+            f"unknown parameter {name!r} for policy {policy!r}{did_you_mean(name, known)} "
+            f"(known: {', '.join(known)})",
+            field=f"policy.params.{name}",
+        )
+        for name in sorted(set(given) - set(defaults))
+    ]
+
+
 # ---------------------------------------------------------------------------- engine vs driver
 DEFAULT_HALF_LIFE_S = 7 * 86400.0
 DEFAULT_LEAF_PENALTY = 0.05
@@ -104,6 +117,23 @@ def split_params(params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, A
     engine = {k: v for k, v in params.items() if k not in DRIVER_PARAMS}
     driver = {k: v for k, v in params.items() if k in DRIVER_PARAMS}
     return engine, driver
+
+
+def driver_param_errors(driver: Mapping[str, Any]) -> list[ConfigError]:
+    """Every wrong value among the driver's parameters (``split_params``'s second half):
+    ``tick_s`` a number > 0, the penalties numbers >= 0."""
+    out = []
+    for name, value in driver.items():
+        if name == "tick_s" and value is None:
+            continue  # a pass only on changes, as when not given
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        low_ok = number and (value > 0 if name == "tick_s" else value >= 0)
+        if not low_ok:
+            need = "a number > 0" if name == "tick_s" else "a number >= 0"
+            out.append(
+                ConfigError(f"must be {need} (got {value!r})", field=f"policy.params.{name}")
+            )
+    return out
 
 
 def half_life(params: Mapping[str, Any]) -> float:

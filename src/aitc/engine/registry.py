@@ -10,11 +10,11 @@ picks its placement by name with its ``placement`` parameter.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from aitc.domain.org import Organisation
-from aitc.errors import ConfigError
+from aitc.errors import ConfigError, did_you_mean
 
 if TYPE_CHECKING:
     from aitc.engine.placement import PlacementPolicy
@@ -63,10 +63,7 @@ def _load_builtins() -> None:
 def policy_class(name: str) -> type[Policy]:
     """The policy registered as ``name`` (``ConfigError`` naming the known ones if none)."""
     if name not in POLICIES:
-        raise ConfigError(
-            f"unknown scheduling policy {name!r} (known: {', '.join(POLICIES)})",
-            field="policy.name",
-        )
+        raise policy_error(name)
     return POLICIES[name]
 
 
@@ -78,6 +75,43 @@ def placement_class(name: str) -> type[PlacementPolicy]:
             field="policy.params.placement",
         )
     return PLACEMENTS[name]
+
+
+def policy_errors(name: str, params: Mapping[str, object]) -> list[ConfigError]:
+    """Every problem of a lab's ``policy`` section, each naming its field: an unknown policy,
+    each unknown parameter, each value the policy or the driver refuses. Empty means that
+    ``Scheduler(name, params=split_params(params)[0])`` and both drivers accept them: this is
+    the check ``aitc lab check``, ``aitc serve`` and ``aitc sim --lab`` share."""
+    from aitc.engine.params import driver_param_errors, split_params, unknown_params
+    from aitc.engine.policy import COMMON
+
+    if name not in POLICIES:
+        return [policy_error(name)]
+    cls = POLICIES[name]
+    engine, driver = split_params(params)
+    declared = {**COMMON, **cls.PARAMS}
+    errors = driver_param_errors(driver) + unknown_params(name, declared, engine)
+    known = {k: v for k, v in engine.items() if k in declared}
+    for key, value in known.items():  # each value alone, so that every bad one is named
+        try:
+            cls({key: value})
+        except ConfigError as e:
+            errors.append(e)
+    if not errors:
+        try:
+            cls(known)  # and together, for rules that join several
+        except ConfigError as e:
+            errors.append(e)
+    return errors
+
+
+def policy_error(name: str) -> ConfigError:
+    """The error for an unknown policy name, naming the known ones."""
+    return ConfigError(
+        f"unknown scheduling policy {name!r}{did_you_mean(name, POLICIES)} "
+        f"(known: {', '.join(POLICIES)})",
+        field="policy.name",
+    )
 
 
 def make_scheduler(
