@@ -86,7 +86,7 @@ organisations:
   - {id: globex, name: Globex Energy, kind: partner, share: 1, quota: 4}
 targets:
   max_wait_min: {research: 1, partner: 1}
-plan: {policies: [fifo], seeds: 1, days: 1, min_nodes: 1, max_nodes: 2, step: 1}
+plan: {policies: [fifo], seeds: 1, days: 1, min_nodes: 1, max_nodes: 4, step: 1}
 """
 
 
