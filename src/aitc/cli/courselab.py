@@ -68,7 +68,8 @@ def lab(
             data = client.request("GET", f"/course-sessions/{session_id}/labs", subject=subject)
             return print_json(data) if as_json else _labs_table(data["data"], session_id)
         method = "POST" if start else "GET"
-        found = client.request(method, f"/course-sessions/{session_id}/lab", subject=subject)
+        # no subject: a 404 then says why (no lab yet, or no such session), not only "not found"
+        found = client.request(method, f"/course-sessions/{session_id}/lab")
         return print_json(found) if as_json else _say_lab(found, session_id)
 
     run(url, token, call)
@@ -77,8 +78,12 @@ def lab(
 def _result(run_: dict[str, Any]) -> str:
     if run_["state"] == "running":
         return f"{run_['member']}: being assessed (job {run_['job']})"
-    code = "-" if run_["exit_code"] is None else run_["exit_code"]
-    return f"{run_['member']}: {run_['state']} (exit code {code}; {run_['cause'] or 'ended'})"
+    code = run_["exit_code"]
+    how = f"exit code {code}" if code is not None else "no exit code"
+    cause = run_["cause"] or ""
+    if cause and not cause.startswith("exited with code"):  # a time limit, a cancel: say it
+        how += f"; {cause}"
+    return f"{run_['member']}: {run_['state']} ({how})"
 
 
 def assess(
