@@ -109,9 +109,9 @@ async def member_action(request: Request, member_id: str, action: str) -> Respon
     if action not in ("disable", "enable"):
         raise NotFoundError(f"no action {action!r}")
     settings: Settings = request.app.state.settings
-    with visit(request, write=True) as v:
-        me = _admin(v).me
-        try:
+    try:
+        with visit(request, write=True) as v:
+            me = _admin(v).me
             if action == "disable":
                 disable_member(
                     session=v.session, member_id=member_id, by=me.member_id, now=now(request),
@@ -119,8 +119,8 @@ async def member_action(request: Request, member_id: str, action: str) -> Respon
                 )  # fmt: skip
             else:
                 enable_member(session=v.session, member_id=member_id)
-        except ConflictError as exc:
-            v.session.rollback()
+    except ConflictError as exc:  # rolled back; the page says why
+        with visit(request) as v:
             return _members_refused(v, str(exc))
     request.app.state.auth_cache.clear()  # the member's tokens stop (or start) working now
     notify(settings)
@@ -204,12 +204,12 @@ async def revoke(request: Request, token_id: str) -> Response:
     await form(request)
     if not token_id.isdigit() or not 0 < int(token_id) < 2**31:
         raise NotFoundError(f"no token {token_id!r}")
-    with visit(request, write=True) as v:
-        _admin(v)
-        try:
+    try:
+        with visit(request, write=True) as v:
+            _admin(v)
             revoke_token(session=v.session, token_id=int(token_id), now=now(request))
-        except ConflictError as exc:
-            v.session.rollback()
+    except ConflictError as exc:
+        with visit(request) as v:
             return _tokens(v, "", 1, 409, error=str(exc))
     request.app.state.auth_cache.clear()
     return _done("/admin/tokens", "revoked", int(token_id))
@@ -261,21 +261,22 @@ async def reserve(request: Request) -> Response:
     fields = await form(request)
     values = {k: fields.get(k, "").strip() for k in RESERVATION_FIELDS}
     settings: Settings = request.app.state.settings
-    with visit(request, write=True) as v:
-        _admin(v)
-        errors: dict[str, str] = {}
-        wanted = _reservation(values, errors)
-        if wanted is not None and not errors:
-            try:
-                row = create_reservation(session=v.session, reservation=wanted, now=now(request))
-                made = row.id
-            except ConfigError as exc:
-                errors[exc.field if exc.field in RESERVATION_FIELDS else "_form"] = exc.reason
-            except ConflictError as exc:
-                errors["id"] = str(exc)
-        if errors:
-            v.session.rollback()
-            return _reservations(v, False, 1, 422, values=values, errors=errors)
+    errors: dict[str, str] = {}
+    wanted, made = _reservation(values, errors), ""
+    if wanted is not None:
+        try:
+            with visit(request, write=True) as v:
+                _admin(v)
+                made = create_reservation(
+                    session=v.session, reservation=wanted, now=now(request)
+                ).id
+        except ConfigError as exc:  # rolled back; shown beside its field
+            errors[exc.field if exc.field in RESERVATION_FIELDS else "_form"] = exc.reason
+        except ConflictError as exc:
+            errors["id"] = str(exc)
+    if errors:
+        with visit(request) as v:
+            return _reservations(_admin(v), False, 1, 422, values=values, errors=errors)
     notify(settings)
     return _done("/admin/reservations", "reserved", made)
 
@@ -313,12 +314,12 @@ def _reservation(values: dict[str, str], errors: dict[str, str]) -> Reservation 
 async def unreserve(request: Request, reservation_id: str) -> Response:
     await form(request)
     settings: Settings = request.app.state.settings
-    with visit(request, write=True) as v:
-        _admin(v)
-        try:
+    try:
+        with visit(request, write=True) as v:
+            _admin(v)
             delete_reservation(session=v.session, reservation_id=reservation_id[:64])
-        except ConflictError as exc:
-            v.session.rollback()
+    except ConflictError as exc:
+        with visit(request) as v:
             return _reservations(v, False, 1, 409, error=str(exc))
     notify(settings)
     return _done("/admin/reservations", "deleted", reservation_id[:64])

@@ -158,9 +158,9 @@ async def session_action(request: Request, session_id: str, action: str) -> Resp
     sid = _session_id(session_id)
     if action not in ("enrol", "cancel", "lab"):
         raise NotFoundError(f"no action {action!r}")
-    with visit(request, write=True) as v:
-        me, t = v.me, now(request)
-        try:
+    try:
+        with visit(request, write=True) as v:
+            me, t = v.me, now(request)
             if action == "enrol":
                 done = enrolment.enrol(
                     session=v.session, caller=me, session_id=sid, member_id=None, now=t
@@ -176,9 +176,9 @@ async def session_action(request: Request, session_id: str, action: str) -> Resp
                     settings=lab_settings(request), now=t,
                 )  # fmt: skip
                 done = "lab"
-        except (ConfigError, ConflictError, AccessDeniedError) as exc:
-            v.session.rollback()
-            message = exc.reason if isinstance(exc, ConfigError) else str(exc)
+    except (ConfigError, ConflictError, AccessDeniedError) as exc:  # rolled back
+        message = exc.reason if isinstance(exc, ConfigError) else str(exc)
+        with visit(request) as v:
             return _session(v, sid, error=message, status=409)
     notify(request.app.state.settings)
     return RedirectResponse(f"/courses/sessions/{sid}?done={done}", 303, headers=HEADERS)
