@@ -177,3 +177,14 @@ def test_the_canonical_form_reads_back(text: str, canonical: str) -> None:
 def test_a_bad_dependency_says_what_is_wrong(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         Dependency.parse(text)
+
+
+def test_a_dependency_that_held_once_stays_satisfied_across_a_hold() -> None:
+    b = books()
+    b.submit(job("sat-a"))
+    b.submit(after("sat-b", "afterany:sat-a"))
+    end(b, "sat-a", JobState.COMPLETED)
+    held = b.cancel(jid("sat-b"))  # held after its dependency held
+    assert held is not None
+    b.restore(held)
+    assert queued(b) == ["sat-b"] and not b.take_never()

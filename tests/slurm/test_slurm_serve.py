@@ -135,3 +135,36 @@ def test_aitc_serve_keeps_serving_while_slurmctld_is_down(
     assert client.get(f"/jobs/{made.json()['id']}").json()["state"] == "pending"
     slurm.rig.start_controller()
     _wait_job(client, made.json()["id"], "completed")  # LOGCHECK
+
+
+def test_the_engine_holds_an_array_for_its_dependency_and_slurm_runs_each_task(
+    served: tuple[httpx.Client, str],
+) -> None:
+    """The engine decides when a dependent job may start (Slurm's own --dependency is not
+    used): the array's tasks reach Slurm only once their job completed, and a job whose
+    dependency can never hold is cancelled without ever reaching Slurm."""
+    client, _ = served
+    body = {"project": "frontier-llm", "gpus": 8}
+    first = client.post("/jobs", json={**body, "command": ["bash", "-c", "sleep 2"]}).json()
+    failing = client.post("/jobs", json={**body, "command": ["bash", "-c", "exit 4"]}).json()
+    array = client.post(
+        "/jobs",
+        json={
+            **body,
+            "command": ["bash", "-c", 'echo "task $SLURM_ARRAY_TASK_ID on $SLURMD_NODENAME"'],
+            "array": "0-2",
+            "dependency": f"afterok:{first['id']}",
+        },
+    ).json()
+    never = client.post(
+        "/jobs", json={**body, "command": ["true"], "dependency": f"afterok:{failing['id']}"}
+    ).json()
+    done = _wait_job(client, first["id"], "completed")
+    tasks = [_wait_job(client, array["id"] + t, "completed") for t in range(3)]
+    assert all(str(t["started_at"]) >= str(done["ended_at"]) for t in tasks)
+    logs = [client.get(f"/jobs/{t['id']}/logs").text.split() for t in tasks]
+    assert sorted(line[:3] for line in logs) == [["task", str(t), "on"] for t in range(3)]
+    assert all(line[3].startswith("node0") for line in logs)  # SLURMD_NODENAME: Slurm ran it
+    cancelled = _wait_job(client, never["id"], "cancelled")
+    assert str(cancelled["cause"]).startswith("DependencyNeverSatisfied: ")
+    assert cancelled["started_at"] is None and cancelled["attempt"] == 0

@@ -15,7 +15,7 @@ from typing import Any
 
 import typer
 
-from aitc.cli import admin, submit
+from aitc.cli import admin, interactive, submit
 from aitc.cli.apicall import TokenOpt, UrlOpt, run
 from aitc.cli.output import Rows, echo, print_json, safe, usage, when
 from aitc.cli.timespec import parse_duration, parse_since
@@ -181,6 +181,7 @@ def _job_rows(job: dict[str, Any]) -> Rows:
         ("held", "yes" if job.get("held") else "no"),
         ("array", _array(job)),
         ("array throttle", job.get("array_throttle") or "-"),
+        ("dependency", job.get("dependency") or "-"),
         ("placement", placement or "-"),
         ("submitted", when(job["submitted_at"])),
         ("started", when(job["started_at"])),
@@ -207,8 +208,26 @@ def cancel(job_id: int = _job_id(), url: str | None = UrlOpt, token: str | None 
     run(url, token, call)
 
 
+def job_or_task(value: str) -> str:
+    """A job number, an array's (all its tasks) or ``ARRAY_TASK``, refused in aitc's words."""
+    text = str(value).strip()
+    array, sep, task = text.partition("_")
+    job_number(array)
+    if sep and (not task.isdigit() or int(task) > 10**6):
+        raise typer.BadParameter(f"{value!r} is not a job, array or ARRAY_TASK (12, 12_3)")
+    return text
+
+
+def _jobs_arg() -> Any:
+    return typer.Argument(
+        ...,
+        help="Job numbers; an array's number means all its tasks, ARRAY_TASK one of them.",
+        parser=job_or_task,
+    )
+
+
 def hold(
-    job_ids: list[int] = typer.Argument(..., help="The jobs' numbers.", parser=job_number),
+    job_ids: list[str] = _jobs_arg(),
     url: str | None = UrlOpt,
     token: str | None = TokenOpt,
 ) -> None:
@@ -217,7 +236,7 @@ def hold(
 
 
 def release(
-    job_ids: list[int] = typer.Argument(..., help="The jobs' numbers.", parser=job_number),
+    job_ids: list[str] = _jobs_arg(),
     url: str | None = UrlOpt,
     token: str | None = TokenOpt,
 ) -> None:
@@ -225,11 +244,23 @@ def release(
     _hold_or_release("release", job_ids, url, token)
 
 
-def _hold_or_release(verb: str, job_ids: list[int], url: str | None, token: str | None) -> None:
+def _hold_or_release(verb: str, refs: list[str], url: str | None, token: str | None) -> None:
     def call(client: ApiClient) -> None:
-        for job_id in job_ids:
-            job = client.request("POST", f"/jobs/{job_id}/{verb}", subject=f"job {job_id}")
-            echo(f"job {job['id']}: {_state(job)}")
+        for ref in refs:
+            array, _, task = ref.partition("_")
+            if not task:
+                job = client.request("GET", f"/jobs/{array}", subject=f"job {array}")
+                if job.get("array_job_id") != job["id"]:  # a job, not an array
+                    job = client.request("POST", f"/jobs/{array}/{verb}", subject=f"job {array}")
+                    echo(f"job {job['id']}: {_state(job)}")
+                    continue
+            params = {"task": int(task)} if task else {}
+            subject = f"array {ref}" if not task else f"task {ref}"
+            done = client.request(
+                "POST", f"/jobs/arrays/{array}/{verb}", params=params, subject=subject
+            )
+            for job in done["data"]:
+                echo(f"job {job['id']} ({_array(job)}): {_state(job)}")
 
     run(url, token, call)
 
@@ -361,6 +392,7 @@ def nodes(as_json: bool = JsonOpt, url: str | None = UrlOpt, token: str | None =
 def register(app: typer.Typer) -> None:
     """Add the client commands to the top-level app."""
     app.command("submit", context_settings={"allow_interspersed_args": False})(submit.submit)
+    app.command("run", context_settings={"allow_interspersed_args": False})(interactive.run_job)
     for command in (queue, show, cancel, logs, hold, release, history, nodes):
         app.command()(command)
     admin.register(app)

@@ -6,7 +6,8 @@
   ``EXPORT_DENY``; ``NONE`` sends nothing; ``VAR,VAR=value`` sends those (``ALL,VAR=value``:
   everything and those); ``--env K=V`` adds to any of them;
 - ``--array 0-99%10`` submits one job per task (at most 10 running at once), ``--hold`` submits
-  held.
+  held;
+- ``--dependency afterok:12[:13],singleton`` waits for other jobs (the engine decides when).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ FLAGS = {
     "env": "--export/--env",
     "workdir": "--chdir",
     "array": "--array",
+    "dependency": "--dependency",
     "command": "COMMAND",
 }
 
@@ -87,42 +89,50 @@ def _env(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def submit(
-    command: list[str] = typer.Argument(..., help="The program and its arguments (after --)."),
-    project: str | None = typer.Option(None, "--project", "-p", help="Project to charge."),
-    gpus: int | None = typer.Option(None, "--gpus", "-g", help="Whole GPUs (default 1)."),
-    mig: str | None = typer.Option(None, "--mig", help="One MIG slice, e.g. 1g.10gb."),
-    nodes: int | None = typer.Option(None, "--nodes", "-N", help="Spread over N nodes."),
-    time: str | None = typer.Option(
-        None, "--time", "-t", help="Time limit: minutes, HH:MM:SS, D-HH:MM, 2h, 90m."
-    ),
-    priority: str = typer.Option(
-        "standard", "--priority", help="guaranteed, standard or preemptible."
-    ),
-    name: str = typer.Option("", "--name", "-n", "--job-name", "-J", help="A name for the job."),
-    gpu_model: str | None = typer.Option(None, "--gpu-model", help="e.g. H100-80GB."),
-    env: list[str] = typer.Option([], "--env", "-e", help="KEY=VALUE, repeatable."),
-    export: str = typer.Option(
-        "ALL", "--export", help="ALL (default, minus a deny-list), NONE, or VAR,VAR=value."
-    ),
-    chdir: str | None = typer.Option(
-        None,
-        "--chdir",
-        "-D",
-        "--workdir",
-        help="Working directory (default: where you run aitc submit).",
-    ),
-    array: str | None = typer.Option(
-        None, "--array", "-a", help="A job array: 0-99, 1,3,5, 0-15:4; %N runs N at once."
-    ),
-    hold: bool = typer.Option(False, "--hold", "-H", help="Submit held (aitc release starts it)."),
-    url: str | None = UrlOpt,
-    token: str | None = TokenOpt,
-) -> None:
-    """Submit a job to the cluster and print its number.
+# The flags `aitc submit` and `aitc run` share (one definition each).
+ProjectOpt = typer.Option(None, "--project", "-p", help="Project to charge.")
+GpusOpt = typer.Option(None, "--gpus", "-g", help="Whole GPUs (default 1).")
+MigOpt = typer.Option(None, "--mig", help="One MIG slice, e.g. 1g.10gb.")
+NodesOpt = typer.Option(None, "--nodes", "-N", help="Spread over N nodes.")
+TimeOpt = typer.Option(
+    None, "--time", "-t", help="Time limit: minutes, HH:MM:SS, D-HH:MM, 2h, 90m."
+)
+PriorityOpt = typer.Option("standard", "--priority", help="guaranteed, standard or preemptible.")
+NameOpt = typer.Option("", "--name", "-n", "--job-name", "-J", help="A name for the job.")
+GpuModelOpt = typer.Option(None, "--gpu-model", help="e.g. H100-80GB.")
+EnvOpt = typer.Option([], "--env", "-e", help="KEY=VALUE, repeatable.")
+ExportOpt = typer.Option(
+    "ALL", "--export", help="ALL (default, minus a deny-list), NONE, or VAR,VAR=value."
+)
+ChdirOpt = typer.Option(
+    None, "--chdir", "-D", "--workdir", help="Working directory (default: where you run aitc)."
+)
+DependencyOpt = typer.Option(
+    None,
+    "--dependency",
+    "-d",
+    help="Wait for other jobs: afterok:ID[:ID], afternotok:ID, afterany:ID, singleton; "
+    "comma-separated, all must hold. ID: a job, an array (all its tasks) or ARRAY_TASK.",
+)
 
-    Example: aitc submit --gpus 4 --time 2:00:00 -- python train.py --epochs 3
-    """
+
+def job_body(
+    *,
+    command: list[str],
+    project: str | None,
+    gpus: int | None,
+    mig: str | None,
+    nodes: int | None,
+    time: str | None,
+    priority: str,
+    name: str,
+    gpu_model: str | None,
+    env: list[str],
+    export: str,
+    chdir: str | None,
+    dependency: str | None,
+) -> dict[str, Any]:
+    """The API's ``JobCreate`` body from the shared flags (usage errors name the flag)."""
     if gpus is not None and mig is not None:
         usage("--gpus", "give --gpus or --mig, not both")
     body: dict[str, Any] = {
@@ -137,10 +147,52 @@ def submit(
         "env": {**exported(export, os.environ), **_env(env)},
         "workdir": os.path.abspath(os.path.join(os.getcwd(), chdir or "")),
         "time_limit": _time(time),
-        "hold": hold or None,
-        "array": array,
+        "dependency": dependency,
     }
-    body = {k: v for k, v in body.items() if v not in (None, "", {})}
+    return {k: v for k, v in body.items() if v not in (None, "", {})}
+
+
+def submit(
+    command: list[str] = typer.Argument(..., help="The program and its arguments (after --)."),
+    project: str | None = ProjectOpt,
+    gpus: int | None = GpusOpt,
+    mig: str | None = MigOpt,
+    nodes: int | None = NodesOpt,
+    time: str | None = TimeOpt,
+    priority: str = PriorityOpt,
+    name: str = NameOpt,
+    gpu_model: str | None = GpuModelOpt,
+    env: list[str] = EnvOpt,
+    export: str = ExportOpt,
+    chdir: str | None = ChdirOpt,
+    array: str | None = typer.Option(
+        None, "--array", "-a", help="A job array: 0-99, 1,3,5, 0-15:4; %N runs N at once."
+    ),
+    hold: bool = typer.Option(False, "--hold", "-H", help="Submit held (aitc release starts it)."),
+    dependency: str | None = DependencyOpt,
+    url: str | None = UrlOpt,
+    token: str | None = TokenOpt,
+) -> None:
+    """Submit a job to the cluster and print its number.
+
+    Example: aitc submit --gpus 4 --time 2:00:00 -- python train.py --epochs 3
+    """
+    body = job_body(
+        command=command,
+        project=project,
+        gpus=gpus,
+        mig=mig,
+        nodes=nodes,
+        time=time,
+        priority=priority,
+        name=name,
+        gpu_model=gpu_model,
+        env=env,
+        export=export,
+        chdir=chdir,
+        dependency=dependency,
+    )
+    body.update({k: v for k, v in (("hold", hold or None), ("array", array)) if v is not None})
 
     def call(client: ApiClient) -> None:
         job = client.submit(body)

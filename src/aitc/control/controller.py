@@ -6,7 +6,8 @@ pass:
 1. polls the executor and records what it reports (``reconcile.apply_reports``);
 2. stops what should not run (cancel requests, stray attempts);
 3. brings its books up to date with what changed in the store (``feed.StoreBooks.catch_up``:
-   the ``job_events`` past its cursor) and checks them against the store's active jobs;
+   the ``job_events`` past its cursor), cancels the jobs whose dependency can never hold,
+   writes why the others wait for theirs, and checks the books against the store's active jobs;
 4. builds the ``View`` from its books and calls the same ``Scheduler.run()`` as the twin;
 5. commits the decisions in one transaction, dispatches them, and applies the committed ones
    to its books (``Books.apply``, as the twin does);
@@ -40,7 +41,12 @@ from aitc.control.executors.base import ExecReport, ExecStatus, Executor, NodeIn
 from aitc.control.feed import StoreBooks
 from aitc.control.gpuusage.sampler import SamplesGpus
 from aitc.control.holdings import Draining
-from aitc.control.pending import PendingNotes, cancel_undispatched, record_dispatch
+from aitc.control.pending import (
+    PendingNotes,
+    cancel_never_satisfied,
+    cancel_undispatched,
+    record_dispatch,
+)
 from aitc.control.planner import Planner
 from aitc.control.reconcile import RequeuePolicy, apply_reports, mark_vanished, vanished
 from aitc.control.snapshot import (
@@ -119,6 +125,7 @@ class Controller:
         self._resync = False
         self.draining = Draining()
         self.notes = PendingNotes()
+        self._waiting_seen = -1  # the books' ``changes`` when dependency reasons were written
         self._last_now = 0.0
         self._next_inventory = 0.0
         self._misses: Counter[int] = Counter()
@@ -227,6 +234,7 @@ class Controller:
         """Feed the books what changed in the store, check them, and apply the holds."""
         s = session
         self.feed.catch_up(s, now)
+        self._follow_dependencies(s, now)
         active = _load_active(s)
         wrong = self.feed.check(s, [a.id for a in active], now)
         if -1 in wrong:
@@ -237,6 +245,16 @@ class Controller:
             self.feed.reload(s, wrong, now)
         self._apply_holds(s)
         return Snapshot(pending=self.books.pending, active=active)
+
+    def _follow_dependencies(self, session: Session, now: float) -> None:
+        """Cancel jobs whose dependency can never hold; write why the others wait (when the
+        books changed: only then may a reason have changed)."""
+        never = self.books.take_never()
+        if never:
+            cancel_never_satisfied(session=session, jobs=never, now=now)
+        if self.books.changes != self._waiting_seen:
+            self._waiting_seen = self.books.changes
+            self.notes.record_waiting(session, self.books.dependencies.reasons())
 
     def _apply_holds(self, session: Session) -> None:
         """Keep held jobs out of the queue (the rule and its reasons: ``hold_disabled``)."""

@@ -68,6 +68,7 @@ def exec_job(row: JobRow, unix_user: str) -> ExecJob:
         stdout_path=row.stdout_path or "",
         stderr_path=row.stderr_path or "",
         unix_user=unix_user,
+        terminal=spec.terminal,
     )
 
 

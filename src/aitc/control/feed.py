@@ -15,7 +15,10 @@ number of pending jobs, so whatever the feed misses is found and the caller resy
 
 Some pending jobs are left out of the queue while they are held (``held``; the rule is
 ``PendingNotes.hold_disabled``'s): they wait in ``held`` and go back at their place in arrival
-order when released.
+order when released. Jobs with a dependency wait in the books (``Books.dependencies``) until it
+holds; the feed tells the books how each job ends (``Books.ended``), and, before it queues a
+job with a dependency, the state of every job it names that the books do not know (one that
+ended before they were built).
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ from sqlalchemy.orm import Session
 
 from aitc.control.snapshot import ACTIVE, load_past_runs
 from aitc.control.store import JobEventRow, JobRow, job_request, jobs_in_states, placement_from_json
+from aitc.control.store.dependencies import named_jobs
 from aitc.domain.cluster import Cluster
+from aitc.domain.dependency import Dependency
 from aitc.domain.ids import JobId
 from aitc.domain.job import JobRequest, JobState
 from aitc.engine.books import Books
@@ -70,10 +75,13 @@ class StoreBooks:
         self.holds_dirty = True
         self._counted_at = -float("inf")
         self.books.replay(load_past_runs(session, since))
-        for row in jobs_in_states(session=session, states=[JobState.PENDING]):
-            self._queue(row)
+        # the running first: a singleton waits for a job of its name that runs
         for row in jobs_in_states(session=session, states=list(ACTIVE)):
             self._adopt(row)
+        pending = jobs_in_states(session=session, states=[JobState.PENDING])
+        self._tell_named(session, pending)
+        for row in pending:
+            self._queue(row)
 
     # ------------------------------------------------------------------ changes
     def catch_up(self, session: Session, now: float) -> int:
@@ -97,7 +105,9 @@ class StoreBooks:
     def reload(self, session: Session, job_ids: Iterable[int], now: float) -> int:
         """Bring the given jobs in line with their rows."""
         ids = sorted(set(job_ids))
-        for row in session.scalars(select(JobRow).where(JobRow.id.in_(ids)).order_by(JobRow.id)):
+        rows = list(session.scalars(select(JobRow).where(JobRow.id.in_(ids)).order_by(JobRow.id)))
+        self._tell_named(session, [r for r in rows if r.state == JobState.PENDING.value])
+        for row in rows:
             self._sync(row, now)
         return len(ids)
 
@@ -114,7 +124,11 @@ class StoreBooks:
             if jid in books.running:  # requeued (lost, or preempted) after it ran
                 books.requeue(jid, now)
                 self._note_hold(row)
-            elif books.pending.get(jid) is None and jid not in self.held:
+            elif (
+                books.pending.get(jid) is None
+                and jid not in self.held
+                and jid not in books.dependencies.waiting
+            ):
                 self._queue(row)
             else:
                 self._note_hold(row)
@@ -131,10 +145,21 @@ class StoreBooks:
             if jid in books.running:
                 books.finish(jid, now)
             self._forget_pending(jid)
+            books.ended(job_request(row), JobState(row.state))
 
     def _queue(self, row: JobRow) -> None:
         self._note_hold(row)
         self.books.submit(job_request(row))
+
+    def _tell_named(self, session: Session, rows: Sequence[JobRow]) -> None:
+        """Tell the books the state of each job that ``rows``' dependencies name and that
+        they do not know (ended before they were built; a job not in the store stays
+        unknown, and the dependency can never hold)."""
+        deps = self.books.dependencies
+        named = {t for r in rows if r.dependency for t in Dependency.parse(r.dependency).targets}
+        unknown = [t for t in named if not deps.knows(t)]
+        for job_id, state, member, name in named_jobs(session, unknown):
+            deps.tell(JobId(job_id), JobState(state), member=member, name=name)
 
     def _note_hold(self, row: JobRow) -> None:
         jid = JobId(row.id)
@@ -199,6 +224,7 @@ class StoreBooks:
         pending = session.scalar(
             select(func.count()).select_from(JobRow).where(JobRow.state == JobState.PENDING.value)
         )
-        if pending != len(self.books.pending) + len(self.held):
+        queued = len(self.books.pending) + len(self.held) + len(self.books.dependencies.waiting)
+        if pending != queued:
             out.append(-1)  # the queue disagrees: resync
         return out

@@ -10,6 +10,11 @@ again; their running jobs run on, unless an admin stops them with ``aitc member 
 --stop-running``), held jobs (``held``, until ``aitc release``), and the tasks of a throttled
 job array beyond its limit (``array_throttle``: ``--array 0-99%10`` lets at most 10 tasks be
 starting or running at once; the lowest task ids go first).
+
+Jobs waiting for their dependency are out of the queue too (in the books, ``Books.dependencies``);
+``record_waiting`` writes their reason (``dependency``, naming the jobs they wait for) when it
+changes, and ``cancel_never_satisfied`` cancels those whose dependency can never hold, with the
+cause ``DependencyNeverSatisfied: <why>``, as Slurm does with ``kill_invalid_depend``.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from aitc.control.store import JobRow, MemberRow, Store, set_pending_reasons, tr
 from aitc.control.store.directory import MEMBER_DISABLED, held_reason
 from aitc.control.store.jobs import HELD, hold_reason
 from aitc.domain.ids import JobId
-from aitc.domain.job import JobState
+from aitc.domain.job import JobRequest, JobState
+from aitc.engine.dependencies import NEVER_SATISFIED
 from aitc.engine.pending import PendingQueue
 from aitc.engine.scheduler import is_impossible
 from aitc.engine.view import Reason
@@ -42,6 +48,7 @@ class PendingNotes:
     def __init__(self) -> None:
         self._written: dict[int, Note] = {}
         self._held: dict[int, str] = {}  # job id -> the code of the reason written for it
+        self._waiting: dict[int, str] = {}  # job id -> its dependency reason, as written
 
     def hold_disabled(self, session: Session, snapshot: Snapshot) -> Snapshot:
         """``snapshot`` without the pending jobs that must not be scheduled now (the jobs of
@@ -93,6 +100,18 @@ class PendingNotes:
         for job_id in impossible:
             self._written.pop(job_id, None)
         return impossible
+
+    def record_waiting(self, session: Session, reasons: Mapping[JobId, Reason]) -> None:
+        """Write the reason of each job waiting for its dependency, when it changed."""
+        notes = {int(j): _fingerprint((r,)) for j, r in reasons.items()}
+        changed = [j for j, note in notes.items() if self._waiting.get(j) != note]
+        if changed:
+            for job_id, row in _pending_rows(session, changed).items():
+                reason = reasons[JobId(job_id)]
+                set_pending_reasons(
+                    session=session, job=row, reasons=[reason], estimated_start=None
+                )
+        self._waiting = notes
 
     def _changed(self, plan: Plan, started: set[int]) -> dict[int, tuple[Sequence[Reason], Note]]:
         assert plan.reasons is not None
@@ -170,6 +189,19 @@ def _pending_rows(session: Session, ids: Sequence[int]) -> dict[int, JobRow]:
 def _fail_impossible(session: Session, row: JobRow, reasons: Sequence[Reason], now: float) -> None:
     message = next(r.message for r in reasons if str(r.code) == "impossible")
     transition(session=session, job=row, to=JobState.FAILED, cause=message, now=now)
+
+
+def cancel_never_satisfied(
+    *, session: Session, jobs: Sequence[tuple[JobRequest, str]], now: float
+) -> None:
+    """Cancel pending jobs whose dependency can never hold (``why``: the engine's words)."""
+    ids = [int(job.id) for job, _ in jobs]
+    rows = _pending_rows(session, ids)
+    for job, why in jobs:
+        row = rows.get(int(job.id))
+        if row is not None:
+            cause = f"{NEVER_SATISFIED}: {why}"
+            transition(session=session, job=row, to=JobState.CANCELLED, cause=cause, now=now)
 
 
 def record_dispatch(

@@ -222,6 +222,8 @@ class Server:
         )
         self._watch(controller, app.state.metrics)
         app.state.rate_card = rate_card_of(self.lab)  # invoices of GET /api/v1/report
+        # where interactive jobs' terminals are (GET /api/v1/jobs/{id}/terminal); None: none
+        app.state.terminals = getattr(self.executor, "terminal_socket", None)
         app.state.lab_settings = self.options.labs  # a learner's lab started again by the API
         self.keeper = LabKeeper(
             store=self.store, clock=self.clock, settings=self.options.labs, wake=controller.wake

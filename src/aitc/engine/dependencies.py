@@ -5,7 +5,8 @@ The books (``aitc.engine.books``) keep a job whose dependency does not hold yet 
 (``DEPENDENCY``) names the jobs it waits for. Whenever a job it names ends for good
 (``Books.ended``; for ``singleton``, a job of the same member and name), it is judged again:
 
-- satisfied: it goes into the queue at its place in arrival order;
+- satisfied: it goes into the queue at its place in arrival order, and stays satisfied (a
+  hold and a release later do not judge it again, as Slurm clears a dependency that held);
 - never satisfiable (``afterok`` on a job that failed, was cancelled or timed out,
   ``afternotok`` on one that completed, a job the books were never told of): it leaves the
   books, and the driver takes it (``Books.take_never``) and cancels it with the reason
@@ -124,6 +125,8 @@ class DependencyBook:
         self._watchers: dict[JobId, set[JobId]] = {}  # named job -> waiting jobs naming it
         self._outcomes: dict[JobId, JobState] = {}
         self._named: dict[NameKey, set[JobId]] = {}
+        self._satisfied: set[JobId] = set()  # alive jobs whose dependency held (as Slurm, it
+        # stays satisfied: a job held and released after that is not judged again)
         self._never: list[tuple[JobRequest, str]] = []
 
     # ------------------------------------------------------------------ what the books tell
@@ -147,6 +150,8 @@ class DependencyBook:
 
     def admit(self, job: JobRequest) -> bool:
         """Judge a job entering the queue: True to queue it; else it waits or is never run."""
+        if job.id in self._satisfied:
+            return True
         verdict = self._judge(job)
         if verdict.reason is not None:
             self.waiting[job.id] = job
@@ -155,6 +160,8 @@ class DependencyBook:
             return False
         if verdict.never:
             self._never.append((job, verdict.never))
+        else:
+            self._satisfied.add(job.id)
         self._forget_outcomes(job)
         return verdict.ready
 
@@ -163,6 +170,7 @@ class DependencyBook:
         order."""
         job_id = job.id
         self._alive.discard(job_id)
+        self._satisfied.discard(job_id)
         self.waiting.pop(job_id, None)
         self._unwatch(job)
         watchers = set(self._watchers.get(job_id, ()))
@@ -217,6 +225,8 @@ class DependencyBook:
         self._unwatch(job)
         if verdict.never:
             self._never.append((job, verdict.never))
+        else:
+            self._satisfied.add(job.id)
         return verdict.ready
 
     def _state(self, job_id: JobId) -> TargetState:

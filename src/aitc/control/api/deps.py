@@ -28,6 +28,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.requests import HTTPConnection
 
 from aitc.control.api.authcache import AuthCache
 from aitc.control.api.settings import Settings
@@ -111,6 +112,33 @@ async def get_caller(
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+async def connection_caller(conn: HTTPConnection) -> Caller | None:
+    """The member behind a connection's bearer token (a websocket's, which FastAPI's
+    ``HTTPBearer`` does not read); None if there is none or it is not valid."""
+    scheme, _, secret = (conn.headers.get("authorization") or "").partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        return None
+    secret = secret.strip()
+    cache: AuthCache = conn.app.state.auth_cache
+    caller = cache.get(secret)
+    if caller is None:
+        try:
+            owner = await anyio.to_thread.run_sync(
+                _authenticate,
+                conn.app.state.store,
+                secret,
+                conn.app.state.settings.clock.now(),
+                limiter=conn.app.state.auth_limiter,
+            )
+        except TokenExpiredError:
+            return None
+        if owner is None:
+            return None
+        cache.put(secret, owner)
+        caller = owner.caller
+    return caller
 
 
 def note_use(request: Request, secret: str) -> None:

@@ -8,7 +8,7 @@ string keep a request from reaching the database with a value it cannot store.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -78,6 +78,18 @@ class JobCreate(BaseModel):
         description="A job array in Slurm's syntax (0-99, 1,3,5, 0-15:4, then %N to run at "
         "most N tasks at once): one job per task; the answer is the first task.",
     )
+    dependency: Text | None = Field(
+        None,
+        max_length=10_000,
+        description="Jobs to wait for, in Slurm's syntax: afterok:ID[:ID...], afternotok:..., "
+        "afterany:..., singleton, comma-separated (all must hold); ID is a job, an array "
+        "(all its tasks) or ARRAY_TASK.",
+    )
+    terminal: Literal["pty", "pipes"] | None = Field(
+        None,
+        description="An interactive job (aitc run): its input and output are relayed through "
+        "GET /jobs/{id}/terminal (a websocket), on a pseudo-terminal or on pipes.",
+    )
 
     def to_spec(self) -> JobSpec:
         return JobSpec(
@@ -94,6 +106,8 @@ class JobCreate(BaseModel):
             workdir=self.workdir,
             hold=self.hold,
             array=self.array,
+            dependency=self.dependency,
+            terminal=self.terminal,
         )
 
 
@@ -139,6 +153,10 @@ class JobPublic(BaseModel):
     array_job_id: int | None = Field(None, description="The array's id (its first task's).")
     array_task_id: int | None = None
     array_throttle: int | None = Field(None, description="At most this many tasks run at once.")
+    dependency: str | None = Field(
+        None, description="The jobs it waits for (canonical: job numbers only)."
+    )
+    terminal: str | None = Field(None, description="pty or pipes: an interactive job.")
 
     @classmethod
     def of(cls, job: JobRow, viewer: Caller) -> JobPublic:
@@ -176,6 +194,8 @@ class JobPublic(BaseModel):
             array_job_id=job.array_job_id,
             array_task_id=job.array_task_id,
             array_throttle=job.array_throttle,
+            dependency=job.dependency,
+            terminal=spec.terminal,
         )
 
 

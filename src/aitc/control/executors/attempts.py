@@ -59,6 +59,8 @@ class AttemptSpec:
     cpus: float | None = None
     pids: int | None = None
     gpu_minors: tuple[int, ...] | None = None
+    # An interactive attempt (``aitc run``): "pty" or "pipes" (``terminal.py``); None: batch.
+    terminal: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,6 +73,8 @@ class ExecJob:
     # The Unix account the attempt runs as (the member's ``unix_user``); None: the server's own
     # user, which only tests and single-user servers use.
     unix_user: str | None = None
+    # An interactive job (``aitc run``): "pty" or "pipes" to relay to its client; None: batch.
+    terminal: str | None = None
 
 
 class ExecStatus(StrEnum):

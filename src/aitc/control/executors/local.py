@@ -49,6 +49,7 @@ from aitc.control.executors.gpus import (
 )
 from aitc.control.executors.jobenv import job_environment
 from aitc.control.executors.registry import ExecutorSettings
+from aitc.control.executors.terminal import SOCKET
 from aitc.control.gpuusage.nvml import NvmlReader
 from aitc.control.gpuusage.sampler import (
     DEFAULT_INTERVAL_S,
@@ -161,6 +162,10 @@ class LocalExecutor:
             )
         return handle
 
+    def terminal_socket(self, job_id: int, attempt: int) -> Path:
+        """Where an interactive attempt's supervisor relays its terminal (``terminal.py``)."""
+        return self._dir(job_id, attempt).root / SOCKET
+
     def account(self, job: ExecJob) -> Account | None:
         """The account ``job`` runs as; None for the server's own (``ExecutorError`` if refused)."""
         refuse = self.single_user_reason if self.single_user else None
@@ -197,6 +202,7 @@ class LocalExecutor:
             cpus=limits.cpus,
             pids=limits.pids,
             gpu_minors=limits.gpu_minors,
+            terminal=job.terminal,
         )
 
     def _limits(self, job: ExecJob) -> Limits:

@@ -15,7 +15,9 @@ files are opened by the supervisor in the private state directory (which the mem
 so no link planted there can redirect them) and handed over, owned by the member.
 
 Waiting costs no CPU: the supervisor sleeps in ``select`` on a pidfd of the job and a
-self-pipe for signals, with the time limit as the timeout.
+self-pipe for signals, with the time limit as the timeout. An interactive attempt (``aitc
+run``) runs on a pty or pipes that the supervisor relays to the API through ``io.sock``
+(``terminal.py``), in the same ``select``.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from aitc.control.executors.attempts import (
 )
 from aitc.control.executors.cgroup import Cgroup, Limits, confine
 from aitc.control.executors.privilege import HelperRefused, Invoker, as_root, regain_root
+from aitc.control.executors.terminal import Terminal
 
 _stop_requested = False
 _invoker: Invoker | None = None  # the server's user when started through sudo (privilege.py)
@@ -71,8 +74,11 @@ def _open_logs(spec: AttemptSpec) -> tuple[IO[bytes], IO[bytes]]:
     return out, err
 
 
-def _become(spec: AttemptSpec, join: list[str], report_fd: int) -> Callable[[], None]:
-    """What the job's process does between fork and exec: join, drop privileges, enter workdir.
+def _become(
+    spec: AttemptSpec, join: list[str], report_fd: int, tty: bool = False
+) -> Callable[[], None]:
+    """What the job's process does between fork and exec: join, drop privileges, enter workdir
+    (with ``tty``, first take its pty as controlling terminal).
 
     A failure is written to ``report_fd`` and the process exits 126 without running the job.
     """
@@ -83,6 +89,10 @@ def _become(spec: AttemptSpec, join: list[str], report_fd: int) -> Callable[[], 
     def run() -> None:
         step = "join the attempt's cgroup"
         try:
+            if tty:
+                step = "take its terminal"
+                Terminal.controlling(0)
+                step = "join the attempt's cgroup"
             regain_root(invoker)
             for procs in join:
                 with open(procs, "w") as f:
@@ -115,20 +125,29 @@ def _become(spec: AttemptSpec, join: list[str], report_fd: int) -> Callable[[], 
 
 
 def _spawn(
-    spec: AttemptSpec, out: IO[bytes], err: IO[bytes], cg: Cgroup | None
+    spec: AttemptSpec,
+    out: IO[bytes],
+    err: IO[bytes],
+    cg: Cgroup | None,
+    terminal: Terminal | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start the job; return it and, when it could not get as far as exec, why."""
     read_fd, write_fd = os.pipe()  # close-on-exec: the job never sees it
+    stdio: tuple[int | IO[bytes], ...] = (subprocess.DEVNULL, out, err)
+    if terminal is not None:
+        stdio = terminal.child_fds
     try:
         child = subprocess.Popen(
             list(spec.command),
             env=spec.env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
+            stdin=stdio[0],
+            stdout=stdio[1],
+            stderr=stdio[2],
             start_new_session=True,
             close_fds=True,
-            preexec_fn=_become(spec, cg.procs_files if cg else [], write_fd),
+            preexec_fn=_become(
+                spec, cg.procs_files if cg else [], write_fd, tty=spec.terminal == "pty"
+            ),
         )
     finally:
         os.close(write_fd)
@@ -166,8 +185,14 @@ def _terminate(child: subprocess.Popen[bytes], grace_s: float) -> str:
         return f"SIGTERM, then SIGKILL after {grace_s:g} s"
 
 
-def _wait(child: subprocess.Popen[bytes], spec: AttemptSpec, adir: AttemptDir) -> str:
-    """Sleep until the job exits, the time limit passes or a stop is asked; return the status."""
+def _wait(
+    child: subprocess.Popen[bytes],
+    spec: AttemptSpec,
+    adir: AttemptDir,
+    terminal: Terminal | None = None,
+) -> str:
+    """Sleep until the job exits, the time limit passes or a stop is asked; return the status.
+    Meanwhile relay an interactive job's ``terminal``."""
     deadline = None if spec.time_limit is None else time.monotonic() + spec.time_limit
     sel = selectors.DefaultSelector()
     read_fd, write_fd = os.pipe()
@@ -177,6 +202,8 @@ def _wait(child: subprocess.Popen[bytes], spec: AttemptSpec, adir: AttemptDir) -
     pidfd = os.pidfd_open(child.pid) if hasattr(os, "pidfd_open") else None
     if pidfd is not None:
         sel.register(pidfd, selectors.EVENT_READ)
+    if terminal is not None:
+        terminal.spawned(sel)
     while True:
         if child.poll() is not None:
             return "exited"
@@ -187,9 +214,16 @@ def _wait(child: subprocess.Popen[bytes], spec: AttemptSpec, adir: AttemptDir) -
         timeout = 0.5 if pidfd is None else None
         if deadline is not None:
             timeout = max(0.0, min(timeout or 1e9, deadline - time.monotonic()))
-        for key, _ in sel.select(timeout):
+        hang_up = terminal.timeout() if terminal is not None else None
+        if hang_up is not None:
+            timeout = min(timeout if timeout is not None else hang_up, hang_up)
+        for key, events in sel.select(timeout):
             if key.fd == read_fd:
                 os.read(read_fd, 512)
+            elif isinstance(key.data, Terminal):
+                key.data.handle(key, events)
+        if terminal is not None:
+            terminal.tick()
 
 
 def _exit_code(child: subprocess.Popen[bytes]) -> int:
@@ -279,8 +313,13 @@ def _run_claimed(adir: AttemptDir) -> int:
 def _supervise(
     spec: AttemptSpec, adir: AttemptDir, out: IO[bytes], err: IO[bytes], cg: Cgroup | None
 ) -> int:
+    terminal = None
     try:
-        child, refused = _spawn(spec, out, err, cg)
+        if spec.terminal:
+            owner = (spec.uid, spec.gid if spec.gid is not None else -1) if spec.uid else None
+            with as_root(_invoker):
+                terminal = Terminal(spec.terminal, adir.root, out, err, owner=owner)
+        child, refused = _spawn(spec, out, err, cg, terminal)
         if refused:
             err.write(f"aitc: {refused}\n".encode())
     except OSError as exc:
@@ -288,22 +327,32 @@ def _supervise(
         err.write(f"aitc: {cause}\n".encode())
         code = 127 if isinstance(exc, FileNotFoundError) else 126
         adir.write_exit(ExitRecord("exited", code, time.time(), cause))
+        _close_logs(out, err)
         return 0
     finally:
-        out.close()
-        if err is not out:
-            err.close()
+        if terminal is None:
+            _close_logs(out, err)
     if refused:
         child.wait()
         adir.write_exit(ExitRecord("exited", 126, time.time(), refused))
         return 0
     adir.write_proc("child", _record(child.pid))
-    status = _wait(child, spec, adir)
+    status = _wait(child, spec, adir, terminal)
     how = _terminate(child, spec.grace_s) if status != "exited" else ""
+    if terminal is not None:
+        terminal.finish()  # what the job still wrote reaches the client and the logs
+        _close_logs(out, err)
     _killpg(child.pid, signal.SIGKILL)  # leftovers of the job's process group go with it
     cause = _cause(status, child, spec, adir, how, cg)
     adir.write_exit(ExitRecord(status, _exit_code(child), time.time(), cause))
     return 0
+
+
+def _close_logs(out: IO[bytes], err: IO[bytes]) -> None:
+    if not out.closed:
+        out.close()
+    if err is not out and not err.closed:
+        err.close()
 
 
 def _spawn_failure(spec: AttemptSpec, exc: OSError) -> str:

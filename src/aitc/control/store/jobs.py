@@ -25,6 +25,7 @@ from aitc.control.store.access import (
     visible_jobs,
 )
 from aitc.control.store.cluster import check_fits_cluster
+from aitc.control.store.dependencies import resolve_dependency
 from aitc.control.store.models import JobEventRow, JobRow, ProjectRow
 from aitc.control.store.specs import JobSpec, array_tasks, check_spec_shape, placement_to_json
 from aitc.domain.job import JobState, Placement
@@ -94,6 +95,10 @@ def create_job(
         raise ConfigError(str(exc), field="project") from None
     check_fits_cluster(session=session, spec=spec)
     values = _row_values(spec, project, org, caller.member_id, now, idempotency_key)
+    if spec.dependency is not None:
+        values["dependency"] = resolve_dependency(
+            session=session, caller=caller, text=spec.dependency
+        )
     if tasks:
         values.update(array_task_id=tasks[0], array_throttle=throttle)
     job_id = _insert_once(session, values)
@@ -243,6 +248,7 @@ def _row_values(
         array_job_id=None,
         array_task_id=None,
         array_throttle=None,
+        dependency=None,
         submitted_at=now,
         attempt=0,
         cause="",
@@ -379,23 +385,53 @@ def hold_job(*, session: Session, caller: Caller, job_id: int, now: float) -> Jo
     until ``release_job``. Whoever may cancel a job may hold it. ``ConflictError`` unless it
     is pending; holding a held job changes nothing."""
     job = _pending_for_change(session, caller, job_id, "hold")
-    if not job.held:
-        job.held = True
-        job.pending_reasons, job.estimated_start = [hold_reason(caller.member_id)], None
-        cause = f"held by {caller.member_id}"
-        _append_event(session, job, JobState.PENDING, JobState.PENDING, cause, now)
+    _set_held(session, job, caller, True, now)
     return job
 
 
 def release_job(*, session: Session, caller: Caller, job_id: int, now: float) -> JobRow:
     """Release a held job: the controller schedules it again from its next pass."""
     job = _pending_for_change(session, caller, job_id, "release")
-    if job.held:
-        job.held = False
-        job.pending_reasons, job.estimated_start = None, None
-        cause = f"released by {caller.member_id}"
-        _append_event(session, job, JobState.PENDING, JobState.PENDING, cause, now)
+    _set_held(session, job, caller, False, now)
     return job
+
+
+def hold_array(
+    *, session: Session, caller: Caller, array_id: int, task: int | None, held: bool, now: float
+) -> list[JobRow]:
+    """Hold (``held``) or release the pending tasks of array ``array_id``, or only its task
+    ``task``, as ``scontrol hold ARRAY`` / ``ARRAY_TASK``; returns them. ``NotFoundError`` if
+    there is no such array (or task) the caller may see, ``ConflictError`` if none is
+    pending."""
+    where = [visible_jobs(caller), JobRow.array_job_id == array_id]
+    if task is not None:
+        where.append(JobRow.array_task_id == task)
+    stmt = select(JobRow).where(*where).order_by(JobRow.id).with_for_update()
+    rows = list(session.scalars(stmt))
+    what = f"array {array_id}" if task is None else f"task {array_id}_{task}"
+    if not rows:
+        raise NotFoundError(f"no {what} (see aitc queue)")
+    verb = "hold" if held else "release"
+    for row in rows:
+        check_may_cancel(caller, row, verb)
+    pending = [r for r in rows if r.state == JobState.PENDING.value]
+    if not pending:
+        done = "held" if held else "released"
+        raise ConflictError(f"no task of {what} is pending: only a pending job can be {done}")
+    for row in pending:
+        _set_held(session, row, caller, held, now)
+    return pending
+
+
+def _set_held(session: Session, job: JobRow, caller: Caller, held: bool, now: float) -> None:
+    if job.held == held:
+        return  # holding a held job (releasing a free one) changes nothing
+    job.held = held
+    by = caller.member_id
+    job.pending_reasons = [hold_reason(by)] if held else None
+    job.estimated_start = None
+    cause = f"{'held' if held else 'released'} by {by}"
+    _append_event(session, job, JobState.PENDING, JobState.PENDING, cause, now)
 
 
 def _pending_for_change(session: Session, caller: Caller, job_id: int, verb: str) -> JobRow:

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from aitc.domain.dependency import Dependency
 from aitc.domain.ids import JobId
 from aitc.domain.job import JobRequest, MigSlot, NodeAlloc, Placement, Priority, RunningJob
 from aitc.errors import ConfigError
@@ -42,6 +43,8 @@ class JobSpec:
     workdir: str | None = None
     hold: bool = False
     array: str | None = None  # Slurm's syntax: "0-99%10", "1,3,5", "0-15:4"
+    dependency: str | None = None  # Slurm's syntax: "afterok:12:13_2,singleton"
+    terminal: str | None = None  # interactive (aitc run): "pty" or "pipes"; None: a batch job
 
     @property
     def gpu_count(self) -> int:
@@ -94,6 +97,8 @@ def check_spec_shape(spec: JobSpec) -> None:
     _check_gpus(spec)
     if spec.array is not None:
         array_tasks(spec.array)
+    if spec.dependency is not None:
+        check_text(spec.dependency, "dependency")
 
 
 def array_tasks(text: str) -> tuple[tuple[int, ...], int | None]:
@@ -192,7 +197,12 @@ def job_request(job: Any) -> JobRequest:
         time_limit=job.time_limit,
         priority=Priority(job.priority),
         name=job.name,
+        dependency=_dependency(getattr(job, "dependency", None)),
     )
+
+
+def _dependency(text: str | None) -> Dependency | None:
+    return Dependency.parse(text) if text else None
 
 
 def running_job(job: Any) -> RunningJob:

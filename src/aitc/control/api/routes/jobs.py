@@ -7,7 +7,7 @@ from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response, status
+from fastapi import APIRouter, Header, Path, Query, Request, Response, WebSocket, status
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
@@ -42,12 +42,14 @@ from aitc.control.api.schemas import (
     Text,
 )
 from aitc.control.api.settings import Settings
+from aitc.control.api.terminal import attach
 from aitc.control.store.access import Caller
 from aitc.control.store.jobs import (
     JobFilters,
     cancel_job,
     create_job,
     get_job,
+    hold_array,
     hold_job,
     job_events,
     list_jobs,
@@ -215,6 +217,61 @@ def release(
     job = release_job(session=session, caller=caller, job_id=job_id, now=settings.clock.now())
     after_commit(session, settings)
     return JobPublic.of(job, caller)
+
+
+ArrayIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The array's id.")]
+TaskQuery = Annotated[
+    int | None, Query(ge=0, le=10**6, description="Only this task (ARRAY_TASK in Slurm's words).")
+]
+
+
+@router.post("/arrays/{array_id}/hold", response_model=JobsPublic)
+def hold_array_tasks(
+    array_id: ArrayIdPath,
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+    task: TaskQuery = None,
+) -> JobsPublic:
+    """Hold every pending task of an array (as `scontrol hold ARRAY`), or only `task`; the
+    answer lists the tasks held. 409 if none is pending."""
+    return _array_hold(array_id, task, True, session, caller, settings)
+
+
+@router.post("/arrays/{array_id}/release", response_model=JobsPublic)
+def release_array_tasks(
+    array_id: ArrayIdPath,
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+    task: TaskQuery = None,
+) -> JobsPublic:
+    """Release every held task of an array, or only `task`; the answer lists the pending
+    tasks. 409 if none is pending."""
+    return _array_hold(array_id, task, False, session, caller, settings)
+
+
+def _array_hold(
+    array_id: int,
+    task: int | None,
+    held: bool,
+    session: Session,
+    caller: Caller,
+    settings: Settings,
+) -> JobsPublic:
+    now = settings.clock.now()
+    rows = hold_array(
+        session=session, caller=caller, array_id=array_id, task=task, held=held, now=now
+    )
+    after_commit(session, settings)
+    return JobsPublic(data=[JobPublic.of(j, caller) for j in rows], count=len(rows))
+
+
+@router.websocket("/{job_id}/terminal")
+async def terminal(websocket: WebSocket, job_id: int) -> None:
+    """Attach to an interactive job's terminal (``aitc run``); see ``aitc.control.api.terminal``
+    for the frames and the close codes."""
+    await attach(websocket, job_id)
 
 
 @router.get("/{job_id}/events", response_model=JobEventsPublic)
