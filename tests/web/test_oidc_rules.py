@@ -149,3 +149,33 @@ def test_aitc_serve_stops_before_touching_the_store_when_the_secret_is_missing(
             session.get(MemberRow, "admin") is None
             and session.scalars(select(MemberRow)).all() == []
         )
+
+
+def test_over_tls_the_flow_cookie_is_secure_httponly_lax_and_only_for_the_callback(
+    tmp_path: Path,
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from aitc.control.api import Settings, create_app
+
+    provider = Provider({})
+    provider.start()
+    try:
+        spec = replace(SPEC, issuer=provider.issuer, label="Uni")
+        settings = Settings(database_url=f"sqlite:///{tmp_path / 'aitc.db'}", oidc=spec)
+        with TestClient(create_app(settings), base_url="https://aitc.example.edu") as client:
+            assert 'href="/signin/oidc?next=%2Fqueue"' in client.get("/signin?next=/queue").text
+            answer = client.get("/signin/oidc?next=/queue", follow_redirects=False)
+    finally:
+        provider.stop()
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith(provider.issuer + "/authorize?")
+    assert (
+        "redirect_uri=https%3A%2F%2Faitc.example.edu%2Fsignin%2Foidc%2Fcallback"
+        in (answer.headers["location"])
+    )
+    cookie = answer.headers["set-cookie"]
+    assert cookie.startswith("aitc_oidc=")
+    assert {"HttpOnly", "Max-Age=600", "Path=/signin/oidc", "SameSite=lax", "Secure"} <= {
+        part.strip() for part in cookie.split(";")
+    }
