@@ -14,6 +14,7 @@ from aitc.domain.job import JobRequest, Placement
 from aitc.engine import reasons
 from aitc.engine.cycle import Cycle, VictimFinder
 from aitc.engine.estimate import earliest_start
+from aitc.engine.pending import PendingQueue
 from aitc.engine.pool import GENERAL, SHADOW
 from aitc.engine.queues.room import could_fit, ending_by
 from aitc.engine.queues.walk import IN_ORDER, MANY, Admit, Full, Walk, Why, admitted
@@ -99,6 +100,11 @@ class BackfillQueue:
             # later jobs never preempt, so free capacity only shrinks from here on
             jobs = could_fit(jobs, cycle.capacity, cycle.placer.gpus_anywhere)
         narrowed = bool(self.depth)  # (a depth counts every job it passes)
+        # the stop rule needs the queue's smallest job per class (read at the first failure)
+        counting = not fenced and not self.depth
+        least: dict[tuple[object, ...], int] | None = None
+        live = -1  # classes with a job that may still start
+        done: set[tuple[object, ...]] = set()
         while True:
             for job in jobs:
                 left -= 1
@@ -142,8 +148,26 @@ class BackfillQueue:
                 if not cycle.possible(job):
                     continue
                 if not admitted(cycle, job, admit) or not self._backfill(cycle, job, head, shadow):
-                    key = (cls, self._side(cycle, job, shadow))
+                    failed_side = self._side(cycle, job, shadow)
+                    key = (cls, failed_side)
                     failed[key] = min(failed.get(key, MANY), gpus)
+                    if not counting or failed_side is False:
+                        continue
+                    # A job that fails on its own or before the promise fails on both sides
+                    # (the side that ends after the promise has less room): its class is done
+                    # once it fails at the class's smallest size. Once every class is done,
+                    # the rest of the queue would only be skipped.
+                    if least is None:
+                        least = _least_per_class(cycle.view.pending, by_org)
+                        done = {c for c, n in least.items() if _done(failed, c, n)}
+                        live = len(least) - len(done)
+                    elif cls in least and cls not in done and _done(failed, cls, least[cls]):
+                        done.add(cls)
+                        live -= 1
+                    if live == 0:
+                        walk.complete = True
+                        walk.promise = shadow[0] if shadow else None
+                        return walk
             else:
                 break
         walk.complete = True
@@ -221,3 +245,20 @@ class BackfillQueue:
             return False
         cycle.start(job, placement)
         return True
+
+
+def _least_per_class(pending: PendingQueue, by_org: bool) -> dict[tuple[object, ...], int]:
+    """The fewest GPUs any queued job of each backfill class asks for (without fences: the
+    class has no time limit), from the driver's ``PendingQueue``."""
+    out: dict[tuple[object, ...], int] = {}
+    for (org, priority, nodes, mig, model), sizes in pending.classes().items():
+        cls = (org, priority, nodes, mig, model, None) if by_org else (priority, nodes, mig, model)
+        least = min(sizes)
+        if least < out.get(cls, MANY):
+            out[cls] = least
+    return out
+
+
+def _done(failed: dict[tuple[object, ...], int], cls: tuple[object, ...], gpus: int) -> bool:
+    """Whether every job of ``cls`` of at least ``gpus`` GPUs fails for the rest of the walk."""
+    return min(failed.get((cls, None), MANY), failed.get((cls, True), MANY)) <= gpus
