@@ -33,14 +33,13 @@ from aitc.plan.configs import Config, cluster_gpu, design_of, laid_out, speed, t
 from aitc.plan.history import History
 from aitc.plan.replay import EVERY_POLICY, trace
 from aitc.twin.columns import standard_time_limits
-from aitc.twin.generator import DAY, LabSource, generate
+from aitc.twin.generator import DAY, SEAT, LabSource, generate
 from aitc.twin.load import settings
 from aitc.twin.locality import LocalityModel
 from aitc.twin.runner import simulate
 from aitc.twin.trace import JobSource, ListSource, TraceJob, Wrapping
 
 HISTORY = -1  # the seed of a run of the recorded history
-SEAT = "-seat"  # the generator names a course seat's member RESERVATION-seatK
 
 _history: History | None = None
 
