@@ -51,8 +51,8 @@ def account(member: str) -> str:
     return f"aitc-lab-{member}"
 
 
-def rig_lab() -> Lab:
-    """A school running the course, a university whose instructor teaches it, six learners."""
+def rig_lab(learners: tuple[str, ...] = LEARNERS) -> Lab:
+    """A school running the course, a university whose instructor teaches it, the learners."""
     orgs = (
         Organisation(
             "school", "School", OrgKind.EDUCATION, 1.0, (Project("course", "Course", "school"),)
@@ -64,7 +64,7 @@ def rig_lab() -> Lab:
         *(
             Member(m, m.title(), f"{m}@school.example", "school", Role.LEARNER, ("course",),
                    unix_user=account(m))
-            for m in LEARNERS
+            for m in learners
         ),
     )  # fmt: skip
     return Lab("lab-rig", Cluster("rig", ()), orgs, members)
@@ -82,20 +82,20 @@ def lab_python(base: Path) -> str:
 class LabRig:
     """See the module docstring. ``turn()`` runs one controller pass and one keeper pass."""
 
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, learners: tuple[str, ...] = LEARNERS) -> None:
         from fastapi.testclient import TestClient
 
         from aitc.control.api import Settings, create_app
 
-        ensure_learners()
+        ensure_learners(learners)
         state = base / "state"
         state.mkdir(mode=0o700)
         self.clock = FakeClock()
         self.store = Store.open(f"sqlite:///{state / 'aitc.db'}")
         with self.store.session() as s:
-            apply_lab(session=s, lab=rig_lab())
+            apply_lab(session=s, lab=rig_lab(learners))
             self.tokens = {"admin": bootstrap_admin(session=s, now=self.clock.now())}
-            for m in ("carol", *LEARNERS):
+            for m in ("carol", *learners):
                 self.tokens[m] = create_token(
                     session=s, member_id=m, name="t", now=self.clock.now()
                 )[1]
@@ -154,9 +154,9 @@ class LabRig:
         self.store.close()
 
 
-def ensure_learners() -> None:
+def ensure_learners(learners: tuple[str, ...] = LEARNERS) -> None:
     """Create the learners' Unix accounts unless they exist (kept for the next run)."""
-    for m in LEARNERS:
+    for m in learners:
         ensure_user(account(m))
 
 
