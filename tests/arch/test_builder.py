@@ -68,6 +68,8 @@ def test_to_dict_has_exactly_the_documented_keys():
         "scalable_units",
         "gpu_model",
         "compute_fabric",
+        "ufm_appliances",
+        "management_servers",
         "storage_switches",
         "inband_switches",
         "oob_switches",
@@ -87,6 +89,7 @@ def test_to_dict_has_exactly_the_documented_keys():
         "spine_to_core_cables",
         "switch_transceivers",
         "node_transceivers",
+        "ufm_transceivers",
     ]
 
 
@@ -102,11 +105,12 @@ def test_fabric_stays_two_tiers_up_to_2048_gpu_links_then_adds_a_core():
 
 def test_transceivers_count_twin_port_cages_on_h100_and_single_ports_on_a100():
     h100 = build("dgx-h100-superpod", sus=1).to_dict()["compute_fabric"]
-    # 31 nodes x 4 twin-port OSFP + 4 UFM ports; switches: 12 leaf/spine x 32 cages.
-    assert h100["node_transceivers"] == 31 * 4 + 4
+    # 31 nodes x 4 twin-port OSFP; the UFM appliances' 4 links one each (not a DGX's 2 per
+    # cage); switches: 12 leaf/spine x 32 cages.
+    assert (h100["node_transceivers"], h100["ufm_transceivers"]) == (31 * 4, 4)
     assert h100["switch_transceivers"] == (8 + 4) * 32
     a100 = build("dgx-a100-superpod", sus=1).to_dict()["compute_fabric"]
-    assert a100["node_transceivers"] == 20 * 8
+    assert (a100["node_transceivers"], a100["ufm_transceivers"]) == (20 * 8, 0)
     assert (
         a100["switch_transceivers"]
         == a100["node_to_leaf_cables"] + 2 * a100["leaf_to_spine_cables"]

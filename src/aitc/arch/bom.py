@@ -30,7 +30,8 @@ class EdgeFabrics:
 
 @dataclass(frozen=True, slots=True)
 class Racks:
-    """Racks by use: compute (nodes and UFM), network (compute and storage switches), management."""
+    """Racks by use: compute (nodes), network (compute and storage switches), management
+    (in-band and out-of-band switches, management servers, UFM appliances)."""
 
     compute: int
     network: int
@@ -48,8 +49,9 @@ def storage_endpoints(ra: RefArch, nodes: int) -> int:
 
 
 def inband_endpoints(ra: RefArch, nodes: int) -> int:
+    """Node in-band links, two per management server, one per UFM appliance."""
     servers = ra.management_servers * MANAGEMENT_SERVER_INBAND_LINKS
-    return nodes * ra.node_model.inband_links + servers + ra.ufm_slots
+    return nodes * ra.node_model.inband_links + servers + ra.ufm_appliances
 
 
 def edge_fabrics(ra: RefArch, nodes: int, compute: Fabric) -> EdgeFabrics:
@@ -73,7 +75,7 @@ def edge_fabrics(ra: RefArch, nodes: int, compute: Fabric) -> EdgeFabrics:
     managed = (
         nodes * ra.node_model.oob_links
         + ra.management_servers
-        + ra.ufm_slots
+        + ra.ufm_appliances
         + compute.switch_count()
         + storage.switch_count()
         + inband.switch_count()
@@ -87,10 +89,11 @@ def _racks_for(ra: RefArch, units: int, power_kw: float) -> int:
 
 
 def count_racks(
-    ra: RefArch, slots_per_su: Sequence[int], fabrics: Sequence[Fabric], edge: EdgeFabrics
+    ra: RefArch, nodes_per_su: Sequence[int], fabrics: Sequence[Fabric], edge: EdgeFabrics
 ) -> Racks:
-    """Compute racks hold the nodes SU by SU; switches and management servers get their own."""
-    compute = sum(math.ceil(used / ra.nodes_per_rack) for used in slots_per_su)
+    """Compute racks hold the nodes SU by SU; switches, management servers and UFM appliances
+    get their own."""
+    compute = sum(math.ceil(used / ra.nodes_per_rack) for used in nodes_per_su)
     network = [*fabrics, edge.storage]
     net_units = sum(f.rack_units for f in network)
     net_kw = sum(f.power_kw for f in network)
@@ -98,17 +101,21 @@ def count_racks(
         edge.inband.rack_units
         + edge.oob.rack_units
         + ra.management_servers * ra.management_server_units
+        + ra.ufm_appliances * ra.ufm_units
     )
     mgmt_kw = (
-        edge.inband.power_kw + edge.oob.power_kw + ra.management_servers * (ra.management_server_kw)
+        edge.inband.power_kw
+        + edge.oob.power_kw
+        + ra.management_servers * ra.management_server_kw
+        + ra.ufm_appliances * ra.ufm_kw
     )
     return Racks(compute, _racks_for(ra, net_units, net_kw), _racks_for(ra, mgmt_units, mgmt_kw))
 
 
 def power_kw(ra: RefArch, nodes: int, fabrics: Sequence[Fabric]) -> float:
-    """Maximum IT load: nodes, every switch, management servers and the UFM appliance."""
+    """Maximum IT load: nodes, every switch, management servers and UFM appliances."""
     total = nodes * ra.node_model.max_power_kw + sum(f.power_kw for f in fabrics)
-    total += ra.management_servers * ra.management_server_kw + ra.ufm_slots * ra.ufm_kw
+    total += ra.management_servers * ra.management_server_kw + ra.ufm_appliances * ra.ufm_kw
     return round(total, 1)
 
 

@@ -21,10 +21,12 @@ from aitc.errors import ConfigError
 
 @dataclass(frozen=True)
 class ComputeFabric:
-    """The compute (east-west) fabric and the transceivers at its node end."""
+    """The compute (east-west) fabric and the transceivers at its endpoints: the nodes'
+    (twin-port cages on DGX H100/H200/B200) and the UFM appliances' (one per link)."""
 
     fabric: Fabric
     node_transceivers: int
+    ufm_transceivers: int = 0
 
     def to_dict(self) -> dict[str, int]:
         f = self.fabric
@@ -38,6 +40,7 @@ class ComputeFabric:
             "spine_to_core_cables": f.cables_into("core"),
             "switch_transceivers": f.switch_transceivers,
             "node_transceivers": self.node_transceivers,
+            "ufm_transceivers": self.ufm_transceivers,
         }
 
 
@@ -96,6 +99,8 @@ class Design:
             "scalable_units": self.scalable_units,
             "gpu_model": self.gpu_model,
             "compute_fabric": self.compute.to_dict(),
+            "ufm_appliances": self.ra.ufm_appliances,
+            "management_servers": self.ra.management_servers,
             "storage_switches": self.storage_switches,
             "inband_switches": self.inband_switches,
             "oob_switches": self.oob_switches,
@@ -161,7 +166,9 @@ def compute_fabric(ra: RefArch, nodes: int, sus: int) -> ComputeFabric:
     else:
         fabric = edge_fabric(switch, nodes * model.compute_links + ra.ufm_links, half, half)
     per_node = math.ceil(model.compute_links / ra.node_links_per_transceiver)
-    return ComputeFabric(fabric, nodes * per_node + ra.ufm_links)
+    # The UFM appliances' adapters have one cage per port: one transceiver per link, not a
+    # DGX's twin-port share.
+    return ComputeFabric(fabric, nodes * per_node, ra.ufm_links)
 
 
 def build(
@@ -181,7 +188,7 @@ def build(
         compute=compute,
         edge=edge,
         rack_counts=bom.count_racks(
-            arch, layout.slots_used_per_su(arch, count, su_count), (compute.fabric,), edge
+            arch, layout.nodes_per_su(arch, count, su_count), (compute.fabric,), edge
         ),
         power_kw=bom.power_kw(arch, count, fabrics),
         peak_pflops=bom.peak_pflops(gpu, gpus),

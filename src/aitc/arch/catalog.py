@@ -34,8 +34,10 @@ class SwitchModel:
 class RefArch:
     """One reference architecture: the fixed choices from which a design of any size is derived.
 
-    ``su_nodes`` is the number of node slots in one scalable unit; ``ufm_slots`` slots in the
-    whole system are given up for the UFM appliance, which takes ``ufm_links`` compute links.
+    ``su_nodes`` is the number of node slots in one scalable unit; ``ufm_slots`` slots of the
+    compute fabric in the whole system are given up for the UFM appliances, whose
+    ``ufm_links`` compute links use them; ``ufm_appliances`` appliances (in the management
+    racks) run the fabrics.
     With ``rail_optimised`` each SU has one leaf per compute rail (node link index), every leaf
     serving that rail for all slots of the SU. ``storage_switch`` is ``None`` where storage shares
     the in-band Ethernet fabric (BasePOD). ``max_nodes`` caps RAs that are defined only up to a
@@ -56,6 +58,7 @@ class RefArch:
     rail_optimised: bool = True
     ufm_slots: int = 0
     ufm_links: int = 0
+    ufm_appliances: int = 0
     node_links_per_transceiver: int = 1
     rack_power_kw: float = 44.0
     rack_units: int = 42
@@ -64,6 +67,7 @@ class RefArch:
     management_server_kw: float = 1.0
     management_server_units: int = 2
     ufm_kw: float = 0.6
+    ufm_units: int = 1
     max_nodes: int | None = None
 
     @property
@@ -92,7 +96,8 @@ SWITCH_MODELS: Mapping[str, SwitchModel] = MappingProxyType(
 )
 
 
-# DGX SuperPOD with DGX H100 (RA-11333-001): SUs of 32 slots, one slot given up for UFM.
+# DGX SuperPOD with DGX H100 (RA-11333-001): SUs of 32 slots, one slot given up for UFM's 4
+# compute links; 4 UFM appliances and 5 management servers (its table of major components).
 _H100_SUPERPOD = RefArch(
     name="dgx-h100-superpod",
     title="DGX SuperPOD with DGX H100",
@@ -105,6 +110,7 @@ _H100_SUPERPOD = RefArch(
     oob_switch=SN2201,
     ufm_slots=1,
     ufm_links=4,
+    ufm_appliances=4,
     node_links_per_transceiver=2,
 )
 # DGX BasePOD (RA-11127-001): up to 16 nodes; storage shares the in-band Ethernet fabric.
@@ -137,6 +143,7 @@ REFERENCE_ARCHITECTURES: Mapping[str, RefArch] = MappingProxyType(
                 su_nodes=20,
                 ufm_slots=0,
                 ufm_links=0,
+                ufm_appliances=0,  # not in the catalog: its RA's count is not modelled
                 compute_switch=QM8790,
                 storage_switch=QM8790,
                 inband_switch=SN3700C,
@@ -153,7 +160,8 @@ REFERENCE_ARCHITECTURES: Mapping[str, RefArch] = MappingProxyType(
                 title="DGX SuperPOD with DGX H200",
                 node_model_name="dgx-h200",
             ),
-            # The DGX B200 SuperPOD RA counts 32 nodes per SU with no slot given up.
+            # The DGX B200 SuperPOD RA counts 32 nodes per SU with no slot given up (its UFM
+            # appliances are not modelled).
             replace(
                 _H100_SUPERPOD,
                 name="dgx-b200-superpod",
@@ -162,6 +170,7 @@ REFERENCE_ARCHITECTURES: Mapping[str, RefArch] = MappingProxyType(
                 node_model_name="dgx-b200",
                 ufm_slots=0,
                 ufm_links=0,
+                ufm_appliances=0,
                 rack_power_kw=30.0,
             ),
             replace(

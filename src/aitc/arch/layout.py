@@ -62,10 +62,10 @@ def layout_cluster(ra: RefArch, nodes: int, name: str) -> Cluster:
     return Cluster(name, tuple(place_node(ra, i, nodes) for i in range(nodes)), ra.name)
 
 
-def slots_used_per_su(ra: RefArch, nodes: int, sus: int) -> list[int]:
-    """Occupied slots (nodes and UFM) in each SU."""
-    used = nodes + ra.ufm_slots
-    return [max(0, min(ra.su_nodes, used - su * ra.su_nodes)) for su in range(sus)]
+def nodes_per_su(ra: RefArch, nodes: int, sus: int) -> list[int]:
+    """Nodes in each SU (the slot given up for UFM holds cables, not a node: the UFM
+    appliances stand in the management racks)."""
+    return [max(0, min(ra.su_nodes, nodes - su * ra.su_nodes)) for su in range(sus)]
 
 
 def rail_leaf_down(ra: RefArch, nodes: int, sus: int) -> list[int]:

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from aitc.arch import REFERENCE_ARCHITECTURES, Design, build, dump_cluster
+from aitc.cli.output import echo
 from aitc.errors import CatalogError, ConfigError
 
 app = typer.Typer(no_args_is_help=True)
@@ -77,7 +78,8 @@ def build_cmd(
 
 
 def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
+    """``message`` (``what: why``) in aitc's one error style on stderr; exit 2."""
+    echo(f"aitc: {message}", err=True)
     raise typer.Exit(2)
 
 

@@ -14,9 +14,10 @@ from aitc.arch.slurmconf import (
     fake_devices,
     render,
 )
+from aitc.cli.output import config_failure, echo
 from aitc.domain.cluster import Cluster
 from aitc.domain.job import MigSlot
-from aitc.errors import AitcError
+from aitc.errors import AitcError, ConfigError
 
 
 def register(app: typer.Typer) -> None:
@@ -92,6 +93,8 @@ def _cluster(cluster_file: Path | None, lab_file: Path | None) -> Cluster:
 
         assert lab_file is not None
         return load_lab(lab_file).cluster
+    except ConfigError as e:  # every error of the file, as `aitc lab check` reports them
+        config_failure(e)
     except AitcError as e:
         _fail(str(e))
 
@@ -139,5 +142,6 @@ def _devices(cluster: Cluster, options: SlurmConfOptions) -> None:
 
 
 def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
+    """``message`` (``what: why``) in aitc's one error style on stderr; exit 2."""
+    echo(f"aitc: {message}", err=True)
     raise typer.Exit(2)
