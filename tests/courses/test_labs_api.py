@@ -152,3 +152,36 @@ def test_course_lab_limits_are_kept(course_api: CourseApi) -> None:
         5, 20, 2,
     )  # fmt: skip
     assert course["assessment_limit_min"] == 15  # the default
+
+
+def test_a_cancelled_enrolment_stops_its_lab_and_the_promoted_learner_gets_one(
+    course_api: CourseApi,
+) -> None:
+    sid = started_session(course_api)
+    labs = keeper(course_api)
+    course_api.clock.advance(2 * DAY)
+    labs.step()
+    course_api.ok("carol", "POST", f"/course-sessions/{sid}/cancel", {"member": "alice"})
+    done = labs.step()
+    listed = course_api.ok("carol", "GET", f"/course-sessions/{sid}/labs")["data"]
+    alice = next(lab for lab in listed if lab["member"] == "alice")
+    assert alice["state"] == "stopped"
+    assert alice["stop_reason"] == "ended: the enrolment was cancelled"
+    assert [lab["member"] for lab in listed if lab["state"] == "starting"] == ["dave", "bob"]
+    assert len(done.started) == 1 and done.stopped == (alice["id"],)
+    with course_api.store.session() as s:
+        job = s.get(JobRow, alice["job"])
+        assert job is not None and job.state == "cancelled"  # it was still pending
+
+
+def test_a_lab_that_cannot_start_now_does_not_hold_up_the_others(course_api: CourseApi) -> None:
+    sid = started_session(course_api)
+    one_port = LabKeeper(
+        store=course_api.store, clock=course_api.clock, settings=LabSettings(ports=(28150, 28150))
+    )
+    course_api.clock.advance(2 * DAY)
+    assert len(one_port.step().started) == 1  # dave's; alice's finds no free port
+    assert course_api.ok("dave", "GET", f"/course-sessions/{sid}/lab")["port"] == 28150
+    assert course_api.call("alice", "GET", f"/course-sessions/{sid}/lab").status_code == 404
+    assert count(course_api, JobRow) == 1  # nothing half-made for alice
+    assert len(keeper(course_api).step().started) == 1  # with ports to spare, alice's starts

@@ -24,6 +24,7 @@ of theirs, and aitc follows it until it stops.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import secrets
 import socket
 import sys
@@ -54,8 +55,9 @@ from aitc.control.store.specs import MIN_TIME_LIMIT_S, JobSpec, placement_from_j
 from aitc.domain.courselab import LabRules
 from aitc.domain.job import JobState
 from aitc.domain.org import Role
-from aitc.errors import ConfigError, NotFoundError
+from aitc.errors import AitcError, ConfigError, NotFoundError
 
+log = logging.getLogger(__name__)
 LIVE = ("starting", "ready", "warned")
 SEATED = ("enrolled", "attended")  # enrolments whose learner gets a lab
 MAX_FAILED_STARTS = 3
@@ -262,6 +264,24 @@ def _needs_lab(session: Session, enrolment: EnrolmentRow) -> bool:
     return len(failed) == len(labs) and len(failed) < MAX_FAILED_STARTS
 
 
+def _try_start(
+    session: Session,
+    row: CourseSessionRow,
+    enrolment: EnrolmentRow,
+    settings: LabSettings,
+    now: float,
+) -> CourseLabRow | None:
+    """``start_lab``, or None (logged) when it cannot start now (no free port, no project):
+    one lab that cannot start must not stop the others, and a later pass tries again."""
+    try:
+        with session.begin_nested():
+            return start_lab(session=session, row=row, enrolment=enrolment, settings=settings,
+                             now=now)  # fmt: skip
+    except AitcError as exc:
+        log.warning("session %s: cannot start %s's lab: %s", row.id, enrolment.member_id, exc)
+        return None
+
+
 def start_due(*, session: Session, now: float, settings: LabSettings) -> list[CourseLabRow]:
     """Start the lab of every seated learner of every session on now who has none."""
     on = select(CourseSessionRow).where(
@@ -274,10 +294,8 @@ def start_due(*, session: Session, now: float, settings: LabSettings) -> list[Co
         )
         for enrolment in session.scalars(seated.order_by(EnrolmentRow.id)).all():
             if _needs_lab(session, enrolment):
-                started.append(
-                    start_lab(session=session, row=row, enrolment=enrolment, settings=settings,
-                              now=now)
-                )  # fmt: skip
+                lab = _try_start(session, row, enrolment, settings, now)
+                started += [lab] if lab is not None else []
     return started
 
 
@@ -303,12 +321,15 @@ def follow_jobs(*, session: Session, now: float, settings: LabSettings) -> list[
         job = session.get(JobRow, lab.job_id)
         row = session.get(CourseSessionRow, lab.session_id)
         assert job is not None and row is not None
-        if job.placement and not lab.host:
+        if job.placement:  # placed (again, after a requeue, perhaps elsewhere)
             allocs = placement_from_json(job.placement).allocs
-            lab.host = settings.host_for(allocs[0].node) if allocs else ""
+            lab.host = settings.host_for(allocs[0].node) if allocs else lab.host
         state = JobState(job.state)
+        enrolment = session.get(EnrolmentRow, lab.enrolment_id)
         if now >= row.end_at or state is JobState.TIMEOUT:
             reason = "ended: the session ended"
+        elif enrolment is not None and enrolment.state == "cancelled":
+            reason = "ended: the enrolment was cancelled"
         elif state.terminal and lab.ready_at is None:
             reason = f"failed: the lab ended before it answered ({job.cause})"
         elif state.terminal:
@@ -440,7 +461,7 @@ def _reclaim(
         f"the seat went to {taker.member_id}"
     )
     stop_lab(session=session, lab=lab, reason=reason, now=now)
-    return start_lab(session=session, row=row, enrolment=taker, settings=settings, now=now)
+    return _try_start(session, row, taker, settings, now)
 
 
 # -- reading labs -----------------------------------------------------------------------------
