@@ -3,6 +3,8 @@ tokens newest first) and GPU-seconds per organisation, on SQLite and PostgreSQL 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from seed import seed
 
 from aitc.control.clock import FakeClock
@@ -57,3 +59,34 @@ def test_gpu_seconds_per_organisation_sum_the_jobs(store: Store, clock: FakeCloc
     assert by_org.keys() == {o for o, v in summed.items() if v}
     for org, seconds in by_org.items():
         assert abs(seconds - summed[org]) < 1e-6 * max(1.0, seconds)
+
+
+def test_keyset_pages_are_the_offset_pages_in_both_orders(store: Store, clock: FakeClock) -> None:
+    from aitc.control.store import JobSpec, create_job, list_jobs, load_caller
+    from aitc.control.store.jobs import JobFilters
+
+    seed(store, clock)
+    with store.session() as s:
+        alice = load_caller(session=s, member_id="alice")
+        for _ in range(23):
+            create_job(session=s, spec=JobSpec(command=("true",)), caller=alice, now=clock.now())
+    with store.session() as s:
+        for oldest_first in (False, True):
+            plain = JobFilters(limit=5, oldest_first=oldest_first)
+            pages = [
+                [
+                    j.id
+                    for j in list_jobs(session=s, caller=alice, filters=replace(plain, offset=o))[0]
+                ]
+                for o in range(0, 25, 5)
+            ]
+            walked, after = [], None
+            for _ in pages:
+                rows, count = list_jobs(
+                    session=s, caller=alice, filters=replace(plain, after_id=after)
+                )
+                walked.append([j.id for j in rows])
+                after = rows[-1].id if rows else None
+            assert walked == pages and count == 23
+            back = replace(plain, before_id=pages[2][0])
+            assert [j.id for j in list_jobs(session=s, caller=alice, filters=back)[0]] == pages[1]

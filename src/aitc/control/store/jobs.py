@@ -58,6 +58,10 @@ class JobFilters:
     oldest_first: bool = False
     ended_since: float | None = None
     array_job_id: int | None = None
+    # Keyset pages (cost independent of how deep the page is): the rows that come after the
+    # job ``after_id`` in the list's order, or the ``limit`` rows just before ``before_id``.
+    after_id: int | None = None
+    before_id: int | None = None
 
 
 def create_job(
@@ -331,7 +335,8 @@ def get_job(*, session: Session, caller: Caller, job_id: int, lock: bool = False
 
 
 def list_jobs(*, session: Session, caller: Caller, filters: JobFilters) -> tuple[list[JobRow], int]:
-    """The jobs ``caller`` may see that match ``filters``, newest first, and their total count."""
+    """The jobs ``caller`` may see that match ``filters``, newest first (or oldest first), and
+    their total count (what the page cursors ``after_id``/``before_id`` leave out counts)."""
     where = [visible_jobs(caller)]
     if filters.states:
         where.append(JobRow.state.in_([s.value for s in filters.states]))
@@ -345,11 +350,17 @@ def list_jobs(*, session: Session, caller: Caller, filters: JobFilters) -> tuple
             where.append(column == value)
     if filters.ended_since is not None:
         where.append(JobRow.ended_at >= filters.ended_since)
-    order = JobRow.id.asc() if filters.oldest_first else JobRow.id.desc()
-    stmt = select(JobRow).where(*where).order_by(order)
-    rows = session.scalars(stmt.limit(filters.limit).offset(filters.offset)).all()
     count = session.scalar(select(func.count()).select_from(JobRow).where(*where)) or 0
-    return list(rows), count
+    up = filters.oldest_first
+    if filters.after_id is not None:
+        where.append(JobRow.id > filters.after_id if up else JobRow.id < filters.after_id)
+    backwards = filters.before_id is not None
+    if filters.before_id is not None:
+        where.append(JobRow.id < filters.before_id if up else JobRow.id > filters.before_id)
+    order = JobRow.id.asc() if up != backwards else JobRow.id.desc()
+    stmt = select(JobRow).where(*where).order_by(order)
+    rows = list(session.scalars(stmt.limit(filters.limit).offset(filters.offset)).all())
+    return rows[::-1] if backwards else rows, count
 
 
 def cancel_job(*, session: Session, caller: Caller, job_id: int, now: float) -> JobRow:

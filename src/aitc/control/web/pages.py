@@ -7,6 +7,7 @@ the API would show that member.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -32,6 +33,7 @@ STATES: dict[str, tuple[JobState, ...]] = {
     "all": (),
 }
 Filter = Annotated[str | None, Query(max_length=64)]
+Cursor = Annotated[int | None, Query(ge=0, le=2**31)]
 
 
 def safe_next(target: str | None) -> str:
@@ -114,20 +116,35 @@ def queue(
     project: Filter = None,
     member: Filter = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    after: Cursor = None,
+    before: Cursor = None,
 ) -> Response:
+    """The queue, 50 jobs a page. The pager's links carry the first or last job of the page
+    (``before``/``after``), so the next page costs the same however deep it is; a page asked
+    for by number alone is counted from the start."""
     with visit(request) as v:
         me = v.me
         state = state if state in STATES else "active"
+        cursor = after is not None or before is not None
         filters = JobFilters(
             states=STATES[state],
             project=project or None,
             member=member or None,
             limit=PAGE_SIZE,
-            offset=(page - 1) * PAGE_SIZE,
+            offset=0 if cursor else (page - 1) * PAGE_SIZE,
             oldest_first=state in ("active", "pending", "running"),
+            after_id=after,
+            before_id=None if after is not None else before,
         )
         rows, total = list_jobs(session=v.session, caller=me, filters=filters)
         pages = max(1, -(-total // PAGE_SIZE))
+        if cursor and not rows:  # the jobs around the cursor are gone: start again
+            rows, _ = list_jobs(
+                session=v.session,
+                caller=me,
+                filters=replace(filters, after_id=None, before_id=None),
+            )
+            page = 1
         return v.render(
             "queue.html",
             jobs=[JobPublic.of(j, me) for j in rows],
