@@ -165,6 +165,9 @@ class Session:
 
         target = self.client.target
         ws_url = "ws" + target.url.removeprefix("http") + f"/api/v1/jobs/{self.id}/terminal"
+        size = self._size()
+        if size is not None:
+            ws_url += f"?rows={size.lines}&cols={size.columns}"
         headers = {"Authorization": f"Bearer {target.token}"} if target.token else {}
         with connect(ws_url, additional_headers=headers, max_size=None) as ws:
             try:
@@ -208,7 +211,6 @@ class Session:
     def _input(self, ws: Any) -> Iterator[None]:
         """Send this input (and, with a pty, this window's size) to the job."""
         if self.pty:
-            self._send_size(ws)
             previous = signal.signal(signal.SIGWINCH, lambda *_: self._send_size(ws))
         threading.Thread(target=self._pump, args=(ws,), daemon=True).start()
         try:
@@ -217,9 +219,17 @@ class Session:
             if self.pty:
                 signal.signal(signal.SIGWINCH, previous)
 
+    def _size(self) -> os.terminal_size | None:
+        if not self.pty:
+            return None
+        try:
+            return os.get_terminal_size(sys.stdout.fileno())
+        except OSError:
+            return None
+
     def _send_size(self, ws: Any) -> None:
-        with contextlib.suppress(OSError):
-            size = os.get_terminal_size(sys.stdout.fileno())
+        size = self._size()
+        if size is not None:
             ws.send(RESIZE + resize_payload(size.lines, size.columns))
 
     def _pump(self, ws: Any) -> None:

@@ -3,7 +3,8 @@
 Only the job's own member may attach, to a job submitted with a ``terminal`` (``pty`` or
 ``pipes``) once it is starting or running. The server connects to the attempt's ``io.sock``
 (where the supervisor relays the job's streams, ``executors/terminal.py``) and passes frames
-both ways, one websocket message per frame (its type byte, then the payload): ``INPUT``,
+both ways, one websocket message per frame (its type byte, then the payload), after a first
+``RESIZE`` with the client's window size (``?rows=&cols=``; default 24x80): ``INPUT``,
 ``RESIZE`` and ``EOF`` from the client, ``STDOUT`` and ``STDERR`` to it. When the job ends the
 supervisor closes the socket and the server closes the websocket (1000); when the client
 leaves, the socket closes and the job's terminal hangs up.
@@ -26,7 +27,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 from sqlalchemy import select
 
 from aitc.control.api.deps import connection_caller
-from aitc.control.executors.terminal import FrameReader, frame
+from aitc.control.executors.terminal import RESIZE, FrameReader, frame, resize_payload
 from aitc.control.store.db import Store
 from aitc.control.store.models import JobRow
 from aitc.control.store.specs import JobSpec
@@ -61,7 +62,17 @@ async def attach(websocket: WebSocket, job_id: int) -> None:
         reader, writer = await asyncio.open_unix_connection(str(path))
     except OSError:
         return await websocket.close(NOT_RUNNING, f"job {job_id} is not running")
+    writer.write(frame(RESIZE, resize_payload(*_size(websocket))))  # the job starts on it
     await _relay(websocket, reader, writer)
+
+
+def _size(websocket: WebSocket) -> tuple[int, int]:
+    """The client's window (``?rows=&cols=``), or a classic 24x80 terminal."""
+    try:
+        rows, cols = int(websocket.query_params["rows"]), int(websocket.query_params["cols"])
+    except (KeyError, ValueError):
+        return 24, 80
+    return min(max(rows, 1), 10_000), min(max(cols, 1), 10_000)
 
 
 def _job(store: Store, job_id: int) -> tuple[str, str, str | None, int] | None:

@@ -214,16 +214,11 @@ def _wait(
         timeout = 0.5 if pidfd is None else None
         if deadline is not None:
             timeout = max(0.0, min(timeout or 1e9, deadline - time.monotonic()))
-        hang_up = terminal.timeout() if terminal is not None else None
-        if hang_up is not None:
-            timeout = min(timeout if timeout is not None else hang_up, hang_up)
         for key, events in sel.select(timeout):
             if key.fd == read_fd:
                 os.read(read_fd, 512)
             elif isinstance(key.data, Terminal):
                 key.data.handle(key, events)
-        if terminal is not None:
-            terminal.tick()
 
 
 def _exit_code(child: subprocess.Popen[bytes]) -> int:
@@ -319,6 +314,14 @@ def _supervise(
             owner = (spec.uid, spec.gid if spec.gid is not None else -1) if spec.uid else None
             with as_root(_invoker):
                 terminal = Terminal(spec.terminal, adir.root, out, err, owner=owner)
+            absent = terminal.wait_for_client(
+                lambda: _stop_requested or adir.cancel_request() is not None
+            )
+            if absent:
+                terminal.finish(0.0)
+                _close_logs(out, err)
+                adir.write_exit(ExitRecord("cancelled", None, time.time(), absent))
+                return 0
         child, refused = _spawn(spec, out, err, cg, terminal)
         if refused:
             err.write(f"aitc: {refused}\n".encode())

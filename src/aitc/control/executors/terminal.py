@@ -7,14 +7,15 @@ not a terminal). The supervisor relays them through one Unix socket in the attem
 directory (``io.sock``, mode 0600: only the server's user reaches it), where the API's
 ``/jobs/{id}/terminal`` websocket connects:
 
+- the job starts once its client attached (``wait_for_client``; the API's first frame is the
+  client's window size, so the job starts on a terminal of the right size); with none within
+  ``ATTACH_WAIT_S`` it does not start at all (``aitc run`` went away while it waited);
 - what the job writes goes to its log files (so ``aitc logs`` shows the session afterwards)
-  and, as ``STDOUT``/``STDERR`` frames, to the attached client; until one attaches, up to
-  ``BACKLOG_BYTES`` of it wait in memory;
+  and, as ``STDOUT``/``STDERR`` frames, to the client;
 - ``INPUT`` frames feed the job's input, ``RESIZE`` sets the terminal's size (rows, columns),
   ``EOF`` ends the input (``pipes``: closes it; ``pty``: the terminal's end-of-file character);
-- a client that leaves, or none attached within ``ATTACH_WAIT_S`` of the start, hangs the
-  terminal up: the job gets SIGHUP (``pty``), or the end of its input (``pipes``), as when an
-  ssh session drops.
+- a client that leaves hangs the terminal up: the job gets SIGHUP (``pty``), or the end of its
+  input (``pipes``), as when an ssh session drops.
 
 Every frame is a type byte, a 4-byte big-endian length and the payload (on the websocket, one
 message per frame, without the length). Nothing blocks: input waits in a buffer while the job
@@ -29,6 +30,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import select
 import selectors
 import socket
 import struct
@@ -42,7 +44,7 @@ SOCKET = "io.sock"
 MODES = ("pty", "pipes")
 INPUT, RESIZE, EOF, STDOUT, STDERR = b"i", b"r", b"e", b"o", b"E"
 ATTACH_WAIT_S = 60.0
-BACKLOG_BYTES = 1 << 20
+FIRST_FRAME_S = 2.0
 INPUT_BUFFER_BYTES = 1 << 20
 CHUNK = 65536
 _HEADER = struct.Struct(">cI")
@@ -91,7 +93,6 @@ class Terminal:
         if mode not in MODES:
             raise ValueError(f"unknown terminal mode {mode!r} (known: {', '.join(MODES)})")
         self.mode, self._out, self._err, self._clock = mode, out, err, clock
-        self._started = clock()
         path = attempt_dir / SOCKET
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
@@ -101,10 +102,7 @@ class Terminal:
         self._listener.listen(1)
         self._listener.setblocking(False)
         self._client: socket.socket | None = None
-        self._attached_once = False
         self._reader = FrameReader()
-        self._backlog: list[bytes] = []
-        self._backlog_size = 0
         self._input = b""
         self._input_closed = False
         self._writing = self._reading = False  # registered for room in the input, for the client
@@ -133,17 +131,31 @@ class Terminal:
         sel.register(self._listener, selectors.EVENT_READ, self)
         for fd in self._outputs:
             sel.register(fd, selectors.EVENT_READ, self)
+        self._write_input()  # what the client sent already; and wait for more
 
     @staticmethod
     def controlling(fd: int) -> None:
         """In the job's process (a session leader): make ``fd``, its pty, its terminal."""
         fcntl.ioctl(fd, termios.TIOCSCTTY, 0)
 
-    def timeout(self) -> float | None:
-        """Seconds until an unattached terminal hangs up (None: no deadline)."""
-        if self._attached_once or self._input_closed:
-            return None
-        return max(0.0, self._started + ATTACH_WAIT_S - self._clock())
+    def wait_for_client(self, stop: Callable[[], bool]) -> str:
+        """Wait for the client and its first frame (its window size); "" once attached, else
+        why the job must not start (``stop()``: a cancel; or nobody came in time)."""
+        deadline = self._clock() + ATTACH_WAIT_S
+        while self._client is None:
+            if stop():
+                return "cancel requested before its terminal was attached"
+            if self._clock() >= deadline:
+                return f"no terminal attached within {ATTACH_WAIT_S:g} s (aitc run went away)"
+            if select.select([self._listener], [], [], 0.2)[0]:
+                self._accept()
+        client = self._client
+        client.settimeout(FIRST_FRAME_S)
+        with contextlib.suppress(OSError):
+            while not self._take(client.recv(CHUNK)):
+                pass
+        client.settimeout(10.0)  # a client that stops reading for that long is dropped
+        return ""
 
     # -- events ------------------------------------------------------------------------------
     def handle(self, key: selectors.SelectorKey, events: int) -> None:
@@ -158,11 +170,6 @@ class Terminal:
             if key.fd in self._outputs and events & selectors.EVENT_READ:
                 self._read_output(key.fd)
 
-    def tick(self) -> None:
-        """Called when the wait times out: hang up a terminal nobody attached in time."""
-        if self.timeout() == 0.0:
-            self._hang_up()
-
     def _accept(self) -> None:
         try:
             conn, _ = self._listener.accept()
@@ -171,12 +178,9 @@ class Terminal:
         if self._client is not None:  # one client at a time
             conn.close()
             return
-        conn.settimeout(10.0)  # a client that stops reading for that long is dropped
-        self._client, self._attached_once, self._reading = conn, True, False
+        conn.setblocking(True)
+        self._client, self._reading = conn, False
         self._watch_input()
-        backlog, self._backlog, self._backlog_size = self._backlog, [], 0
-        for data in backlog:
-            self._send(data)
 
     def _from_client(self) -> None:
         assert self._client is not None
@@ -188,7 +192,16 @@ class Terminal:
             self._drop_client()
             self._hang_up()
             return
-        for kind, payload in self._reader.feed(data):
+        self._take(data)
+        self._write_input()
+
+    def _take(self, data: bytes) -> int:
+        """Act on the client's frames in ``data``; how many there were (an empty ``data``:
+        the client left)."""
+        if not data:
+            raise ConnectionResetError("the client left")
+        frames = self._reader.feed(data)
+        for kind, payload in frames:
             if kind == INPUT and not self._input_closed:
                 self._input += payload
             elif kind == RESIZE and self.mode == "pty" and len(payload) == 4:
@@ -198,7 +211,7 @@ class Terminal:
                     fcntl.ioctl(self._stdin_w, termios.TIOCSWINSZ, winsize)
             elif kind == EOF:
                 self._end_input()
-        self._write_input()
+        return len(frames)
 
     def _write_input(self) -> None:
         if self._input and not self._input_closed:
@@ -255,11 +268,7 @@ class Terminal:
 
     def _send(self, data: bytes) -> None:
         if self._client is None:
-            self._backlog.append(data)
-            self._backlog_size += len(data)
-            while self._backlog_size > BACKLOG_BYTES and len(self._backlog) > 1:
-                self._backlog_size -= len(self._backlog.pop(0))
-            return
+            return  # gone: the logs keep it
         try:
             self._client.sendall(data)
         except OSError:
