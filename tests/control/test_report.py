@@ -184,7 +184,7 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_every_table_has_a_csv_with_its_columns(written: Path) -> None:
     header = (written / "invoices.csv").read_text().splitlines()[0]
     assert header == "organisation,project,jobs,gpu_hours,rate,charge"
-    assert len(list(written.glob("*.csv"))) == 9
+    assert len(list(written.glob("*.csv"))) == 10
 
 
 @pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Chromium")

@@ -10,14 +10,21 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from aitc.control.report import queries
 from aitc.control.report.fairness import fair_allocation, jain
-from aitc.control.report.period import Period
+from aitc.control.report.period import Period, iso
 from aitc.control.report.rates import Invoice, InvoiceLine, RateCard
-from aitc.control.store.models import NodeRow, OrganisationRow, ReservationRow
+from aitc.control.store.models import (
+    CourseRow,
+    CourseSessionRow,
+    EnrolmentRow,
+    NodeRow,
+    OrganisationRow,
+    ReservationRow,
+)
 
 Cell = str | int | float | None
 HOUR = 3600.0
@@ -73,15 +80,17 @@ def build_report(
     used = sum(g.gpu_s for g in groups) / HOUR
     fairness, index = _fairness(orgs, groups, capacity)
     invoices = _invoices(orgs, groups, rates)
+    waits = queries.waits(session=session, period=period)
     tables = (
         _by_org(orgs, groups, used),
         _by_key(groups, "usage_by_project", "GPU-hours by project", ("organisation", "project")),
         _by_key(groups, "usage_by_member", "GPU-hours by member", ("member", "organisation")),
         fairness,
-        _waits(session, period),
-        _waits_by_size(session, period),
+        _waits(waits),
+        _waits_by_size(waits),
         _idle(groups),
         _reservations(session, period, now),
+        _courses(session, period, now),
         _invoice_table(invoices, rates),
     )
     return Report(period, now, capacity, used, index, rates.currency, tables, tuple(invoices))
@@ -161,12 +170,11 @@ def _fairness(
     ), jain(ratios)
 
 
-def _waits(session: Session, period: Period) -> Table:
+def _waits(waits: list[queries.Waits]) -> Table:
     rows = [
         (w.org, w.jobs, w.mean_s / 60, w.p50_s / 60, w.p95_s / 60)
-        for w in sorted(
-            queries.waits(session=session, period=period, by_size=False), key=lambda w: w.org
-        )
+        for w in sorted(waits, key=lambda w: w.org)
+        if w.group == queries.ALL
     ]
     columns = ("organisation", "jobs", "mean_min", "p50_min", "p95_min")
     return Table(
@@ -177,9 +185,9 @@ def _waits(session: Session, period: Period) -> Table:
     )
 
 
-def _waits_by_size(session: Session, period: Period) -> Table:
+def _waits_by_size(waits: list[queries.Waits]) -> Table:
     order = {s: i for i, s in enumerate(queries.SIZES)}
-    found = queries.waits(session=session, period=period, by_size=True)
+    found = [w for w in waits if w.group != queries.ALL]
     found.sort(key=lambda w: (w.org, order.get(w.group, 99)))
     rows = [(w.org, w.group, w.jobs, w.p50_s / 60, w.p95_s / 60) for w in found]
     columns = ("organisation", "gpus", "jobs", "p50_min", "p95_min")
@@ -202,22 +210,98 @@ def _reservations(session: Session, period: Period, now: float) -> Table:
     stmt = select(ReservationRow).where(
         ReservationRow.end_at > period.start, ReservationRow.start_at < period.end
     )
+    use = queries.reservation_use(session=session, period=period, now=now)
     rows = []
     for r in session.scalars(stmt.order_by(ReservationRow.start_at, ReservationRow.id)):
-        start, stop = max(r.start_at, period.start), min(r.end_at, period.end, now)
-        reserved = (r.gpus + r.mig_seats / 7) * max(0.0, stop - start) / HOUR
-        used_s = (
-            queries.org_gpu_seconds_between(
-                session=session, org=r.org_id, start=start, stop=stop, now=now
-            )
-            if stop > start
-            else 0.0
-        )
-        used = min(reserved, used_s / HOUR)
+        reserved = _reserved_gpu_hours(r, period, now)
+        used = min(reserved, use.get(r.id, 0.0) / HOUR)
         rows.append((r.id, r.org_id, reserved, used, 100 * used / reserved if reserved else None))
     columns = ("reservation", "organisation", "reserved_gpu_hours", "used_gpu_hours", "used_pct")
     note = "used = the organisation's GPU-hours during the reservation, at most what was reserved"
     return Table("reservations", "Reservations used", columns, tuple(rows), note)
+
+
+def _reserved_gpu_hours(r: ReservationRow, period: Period, now: float) -> float:
+    """What a reservation held within the period, up to now (a MIG seat as its share of a
+    GPU, as the usage counts it)."""
+    start, stop = max(r.start_at, period.start), min(r.end_at, period.end, now)
+    seats = r.mig_seats * queries.mig_weight(r.mig_profile) if r.mig_profile else 0.0
+    return (r.gpus + seats) * max(0.0, stop - start) / HOUR
+
+
+def _courses(session: Session, period: Period, now: float) -> Table:
+    """Per course session in the period: seats, who took them, what was reserved and what its
+    learners used; a total per course."""
+    use = queries.session_use(session=session, period=period, now=now)
+    stmt = (
+        select(CourseSessionRow, CourseRow.title, ReservationRow)
+        .join(CourseRow, CourseRow.id == CourseSessionRow.course_id)
+        .join(ReservationRow, ReservationRow.id == CourseSessionRow.reservation_id)
+        .where(CourseSessionRow.end_at > period.start, CourseSessionRow.start_at < period.end)
+        .order_by(CourseSessionRow.course_id, CourseSessionRow.start_at, CourseSessionRow.id)
+    )
+    found = session.execute(stmt).all()
+    counts = _enrolments(session, [cs.id for cs, _, _ in found])
+    rows: list[tuple[Cell, ...]] = []
+    total: dict[str, list[float]] = {}
+    for cs, _title, res in found:
+        took, came, passed = counts.get(cs.id, (0, 0, 0))
+        seen = use.get(cs.id, queries.SessionUse(0, 0.0))
+        reserved = _reserved_gpu_hours(res, period, now)
+        used = seen.gpu_s / HOUR
+        line = [cs.seats, took, came, passed, seen.learners, reserved, used]
+        rows.append(
+            (cs.course_id, str(cs.id), cs.org_id, iso(cs.start_at), *line, _pct(used, reserved))
+        )
+        acc = total.setdefault(cs.course_id, [0.0] * len(line))
+        for i, v in enumerate(line):
+            acc[i] += v
+    for course, acc in sorted(total.items()):
+        ints = [int(v) for v in acc[:5]]
+        rows.append((course, "TOTAL", None, None, *ints, acc[5], acc[6], _pct(acc[6], acc[5])))
+    rows.sort(key=lambda row: (str(row[0]), row[1] == "TOTAL"))
+    columns = (
+        "course",
+        "session",
+        "organisation",
+        "start",
+        "seats",
+        "enrolled",
+        "attended",
+        "passed",
+        "learners_with_jobs",
+        "reserved_gpu_hours",
+        "used_gpu_hours",
+        "used_pct",
+    )
+    note = (
+        "enrolled: enrolments on a seat (attended, passed and failed included); used: GPU-hours "
+        "of the enrolled learners' jobs of the session's organisation during the session"
+    )
+    return Table("courses", "Courses: seats and GPU-hours per session", columns, tuple(rows), note)
+
+
+def _enrolments(session: Session, sessions: list[int]) -> dict[int, tuple[int, int, int]]:
+    """(on a seat, attended, passed) per session."""
+    if not sessions:
+        return {}
+    came = ("attended", "passed", "failed")
+    stmt = (
+        select(EnrolmentRow.session_id, EnrolmentRow.state, func.count())
+        .where(EnrolmentRow.session_id.in_(sessions))
+        .group_by(EnrolmentRow.session_id, EnrolmentRow.state)
+    )
+    out: dict[int, list[int]] = {}
+    for sid, state, n in session.execute(stmt):
+        acc = out.setdefault(int(sid), [0, 0, 0])
+        acc[0] += n if state in queries.HOLDING_SEAT else 0
+        acc[1] += n if state in came else 0
+        acc[2] += n if state == "passed" else 0
+    return {k: (v[0], v[1], v[2]) for k, v in out.items()}
+
+
+def _pct(part: float, whole: float) -> float | None:
+    return 100 * part / whole if whole else None
 
 
 def _invoices(orgs: dict[str, _Org], groups: list[queries.Group], rates: RateCard) -> list[Invoice]:

@@ -6,7 +6,9 @@ the job's next event (or at the report's ``now`` when there is none yet). A segm
 used); one entered with ``pending`` is demand that waited. Each segment is clipped to the
 period, and weighs the GPUs the job holds (a MIG slice: its compute slices' fraction, 1g = 1/7).
 The database does the window (``LEAD``) and the sums; Python only sees one row per group
-(organisation x project x member x job size), never one per job.
+(organisation x project x member x job size, reservation, course session), never one per job.
+Every query reads the events of the jobs that overlap the period only, so a report costs what
+the period holds, not what the store has gathered over the years.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ _WEIGHT = (
     "(CASE WHEN j.mig IS NULL THEN j.gpus * 1.0"
     " ELSE CAST(substr(j.mig, 1, 1) AS INTEGER) / 7.0 END)"
 )
+_OVERLAPPING = """SELECT id FROM jobs
+    WHERE submitted_at < :stop AND (ended_at IS NULL OR ended_at > :start) {job_filter}"""
+HOLDING_SEAT = ("enrolled", "attended", "passed", "failed")  # enrolments that took a seat
 
 # Segments of the jobs that overlap the period (the window needs every event of those jobs).
 _SEGMENTS = """
@@ -35,10 +40,7 @@ seg AS (
          e.at AS t0,
          COALESCE(LEAD(e.at) OVER (PARTITION BY e.job_id ORDER BY e.id), :now) AS t1
   FROM job_events e
-  WHERE e.job_id IN (
-    SELECT id FROM jobs
-    WHERE submitted_at < :stop AND (ended_at IS NULL OR ended_at > :start) {job_filter}
-  )
+  WHERE e.job_id IN ({overlapping})
 ),
 clipped AS (
   SELECT s.job_id, s.attempt, s.to_state,
@@ -82,17 +84,61 @@ WHERE c.to_state <> 'pending'
 GROUP BY j.org_id
 """
 
-# Waits: from submission to the first start, for jobs first started within the period;
-# percentiles by nearest rank (rank = ceil(p * n), in integers so every database agrees).
+# Allocation inside windows of their own, each holding segment's overlap with the window and
+# the period: an organisation's jobs during its reservations, and a course session's learners'
+# jobs (charged to the session's organisation: only those may use its seats) during it.
+_RESERVATION_USE = """
+WITH {segments}
+SELECT r.id,
+  SUM(({lo}(s.t1, r.end_at, :stop) - {hi}(s.t0, r.start_at, :start)) * {weight}) AS gpu_s
+FROM seg s
+JOIN jobs j ON j.id = s.job_id
+JOIN reservations r ON r.org_id = j.org_id
+WHERE s.to_state IN ('starting', 'running') AND r.start_at < :stop AND r.end_at > :start
+  AND s.t1 > r.start_at AND s.t0 < r.end_at AND s.t1 > :start AND s.t0 < :stop
+GROUP BY r.id
+"""
+
+# Only the jobs these can concern: of an organisation with a reservation in the period, of a
+# member enrolled in a session in the period (none: no events are read at all).
+_RESERVING = """AND org_id IN (
+      SELECT org_id FROM reservations WHERE start_at < :stop AND end_at > :start)"""
+_LEARNING = """AND member_id IN (
+      SELECT en.member_id FROM enrolments en JOIN course_sessions cs ON cs.id = en.session_id
+      WHERE cs.start_at < :stop AND cs.end_at > :start)"""
+
+_SESSION_USE = """
+WITH {segments}
+SELECT cs.id, COUNT(DISTINCT j.member_id) AS learners,
+  SUM(({lo}(s.t1, cs.end_at, :stop) - {hi}(s.t0, cs.start_at, :start)) * {weight}) AS gpu_s
+FROM seg s
+JOIN jobs j ON j.id = s.job_id
+JOIN enrolments en ON en.member_id = j.member_id AND en.state IN {holding}
+JOIN course_sessions cs ON cs.id = en.session_id AND cs.org_id = j.org_id
+WHERE s.to_state IN ('starting', 'running') AND cs.start_at < :stop AND cs.end_at > :start
+  AND s.t1 > cs.start_at AND s.t0 < cs.end_at AND s.t1 > :start AND s.t0 < :stop
+GROUP BY cs.id
+"""
+
+# Waits: from submission to the first start, for jobs first started within the period (such a
+# job overlaps the period); per organisation ('all') and per organisation and job size, in
+# one pass; percentiles by nearest rank (rank = ceil(p * n), in integers so every database
+# agrees).
 _WAITS = """
 WITH first_start AS (
   SELECT job_id, MIN(at) AS t FROM job_events
-  WHERE to_state IN ('starting', 'running') GROUP BY job_id
+  WHERE to_state IN ('starting', 'running') AND job_id IN ({overlapping})
+  GROUP BY job_id
 ),
-waits AS (
-  SELECT j.org_id AS org, {key} AS grp, f.t - j.submitted_at AS wait
+started AS (
+  SELECT j.org_id AS org, {size} AS size, f.t - j.submitted_at AS wait
   FROM first_start f JOIN jobs j ON j.id = f.job_id
   WHERE f.t >= :start AND f.t < :stop
+),
+waits AS (
+  SELECT org, '{all_sizes}' AS grp, wait FROM started
+  UNION ALL
+  SELECT org, size AS grp, wait FROM started
 ),
 ranked AS (
   SELECT org, grp, wait,
@@ -126,19 +172,45 @@ class Group:
 @dataclass(frozen=True, slots=True)
 class Waits:
     org: str
-    group: str  # a job size, or "all"
+    group: str  # a job size, or ALL
     jobs: int
     mean_s: float
     p50_s: float
     p95_s: float
 
 
+@dataclass(frozen=True, slots=True)
+class SessionUse:
+    """What a course session's learners ran during it: how many, and GPU-seconds."""
+
+    learners: int
+    gpu_s: float
+
+
+ALL = "all"  # the group of the waits over every job size
+
+
+def mig_weight(profile: str) -> float:
+    """The share of a GPU a MIG slice counts as: its compute slices of seven (as ``_WEIGHT``)."""
+    return int(profile[0]) / 7.0
+
+
 def _sql(session: Session, template: str, job_filter: str = "", **parts: str) -> str:
     sqlite = session.get_bind().dialect.name == "sqlite"
-    segments = _SEGMENTS.format(
-        lo="min" if sqlite else "LEAST", hi="max" if sqlite else "GREATEST", job_filter=job_filter
+    lo, hi = ("min", "max") if sqlite else ("LEAST", "GREATEST")
+    overlapping = _OVERLAPPING.format(job_filter=job_filter)
+    segments = _SEGMENTS.format(lo=lo, hi=hi, overlapping=overlapping)
+    return template.format(
+        segments=segments,
+        size=_SIZE,
+        weight=_WEIGHT,
+        lo=lo,
+        hi=hi,
+        overlapping=overlapping,
+        holding=str(HOLDING_SEAT),
+        all_sizes=ALL,
+        **parts,
     )
-    return template.format(segments=segments, size=_SIZE, weight=_WEIGHT, **parts)
 
 
 def groups(*, session: Session, period: Period, now: float) -> list[Group]:
@@ -164,12 +236,19 @@ def job_gpu_seconds(
     return {int(job): (o, float(s)) for job, o, s in rows}
 
 
-def org_gpu_seconds_between(
-    *, session: Session, org: str, start: float, stop: float, now: float
-) -> float:
-    """An organisation's allocated GPU-seconds within ``[start, stop)`` (reservation use)."""
-    seconds = job_gpu_seconds(session=session, period=Period(start, stop), now=now, org=org)
-    return sum(s for _, s in seconds.values())
+def reservation_use(*, session: Session, period: Period, now: float) -> dict[str, float]:
+    """Each reservation's organisation's allocated GPU-seconds during it, within the period."""
+    params = {"start": period.start, "stop": period.end, "now": now}
+    rows = session.execute(text(_sql(session, _RESERVATION_USE, _RESERVING)), params)
+    return {str(r): float(s or 0.0) for r, s in rows}
+
+
+def session_use(*, session: Session, period: Period, now: float) -> dict[int, SessionUse]:
+    """Each course session's learners (enrolled on a seat) with a job of the session's
+    organisation during it, and those jobs' GPU-seconds during it, within the period."""
+    params = {"start": period.start, "stop": period.end, "now": now}
+    rows = session.execute(text(_sql(session, _SESSION_USE, _LEARNING)), params)
+    return {int(sid): SessionUse(int(n), float(s or 0.0)) for sid, n, s in rows}
 
 
 def org_gpu_seconds(*, session: Session, period: Period, now: float) -> dict[str, float]:
@@ -179,12 +258,10 @@ def org_gpu_seconds(*, session: Session, period: Period, now: float) -> dict[str
     return {str(org): float(s) for org, s in rows if s}
 
 
-def waits(*, session: Session, period: Period, by_size: bool) -> list[Waits]:
-    """Wait mean, p50 and p95 per organisation (and job size when ``by_size``)."""
-    key = _SIZE if by_size else "'all'"
-    rows = session.execute(
-        text(_WAITS.format(key=key)), {"start": period.start, "stop": period.end}
-    )
+def waits(*, session: Session, period: Period) -> list[Waits]:
+    """Wait mean, p50 and p95 per organisation (group ``ALL``) and per organisation and job
+    size (group: the size)."""
+    rows = session.execute(text(_sql(session, _WAITS)), {"start": period.start, "stop": period.end})
     return [
         Waits(org, grp, int(n), float(mean), float(p50), float(p95))
         for org, grp, n, mean, p50, p95 in rows
