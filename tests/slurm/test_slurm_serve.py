@@ -168,3 +168,30 @@ def test_the_engine_holds_an_array_for_its_dependency_and_slurm_runs_each_task(
     cancelled = _wait_job(client, never["id"], "cancelled")
     assert str(cancelled["cause"]).startswith("DependencyNeverSatisfied: ")
     assert cancelled["started_at"] is None and cancelled["attempt"] == 0
+
+
+def test_aitc_run_through_slurm_follows_the_output_and_passes_the_exit_code_on(
+    served: tuple[httpx.Client, str],
+) -> None:
+    """The Slurm executor relays no terminal: `aitc run` waits, follows the job's output as
+    `aitc logs -f` does (no input), and exits with the job's code."""
+    client, _ = served
+    url = str(client.base_url).removesuffix("/").removesuffix("/api/v1")
+    token = client.headers["Authorization"].split()[1]
+    script = 'echo "on $SLURMD_NODENAME"; echo to-err >&2; exit 5'
+    done = subprocess.run(
+        [str(AITC), "run", "--project", "frontier-llm", "--", "bash", "-c", script],
+        capture_output=True,
+        timeout=90,
+        env={
+            "AITC_URL": url,
+            "AITC_TOKEN": token,
+            "XDG_CONFIG_HOME": "/-",
+            "PATH": "/usr/bin:/bin",
+        },
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 5, done.stderr
+    assert done.stdout.decode().startswith("on node0")
+    err = done.stderr.decode()
+    assert "relays no terminal: following its output" in err and "to-err" in err
