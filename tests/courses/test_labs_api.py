@@ -185,3 +185,32 @@ def test_a_lab_that_cannot_start_now_does_not_hold_up_the_others(course_api: Cou
     assert course_api.call("alice", "GET", f"/course-sessions/{sid}/lab").status_code == 404
     assert count(course_api, JobRow) == 1  # nothing half-made for alice
     assert len(keeper(course_api).step().started) == 1  # with ports to spare, alice's starts
+
+
+def test_gpu_samples_above_idle_count_as_activity_where_nvml_reports_utilisation(
+    course_api: CourseApi,
+) -> None:
+    from aitc.control.gpuusage.samples import UsageAggregate
+    from aitc.control.store.gpu_usage import record_gpu_usage
+
+    sid = started_session(course_api)
+    labs = keeper(course_api)
+    course_api.clock.advance(2 * DAY)
+    labs.step()
+    lab = course_api.ok("dave", "GET", f"/course-sessions/{sid}/lab")
+
+    def sampled(samples: int, idle_share: float | None) -> str:
+        """Record the lab job's GPU aggregate as the controller does; the lab's last activity."""
+        usage = UsageAggregate(samples, 1, 50.0, 90.0, idle_share, 100.0, 200.0, None)
+        course_api.clock.advance(60)
+        with course_api.store.session() as s:
+            record_gpu_usage(session=s, usage={(lab["job"], 0): usage}, now=course_api.clock.now())
+        labs.step()
+        return str(course_api.ok("dave", "GET", f"/course-sessions/{sid}/lab")["last_active_at"])
+
+    busy = sampled(10, 0.5)  # 5 samples above idle
+    assert busy > lab["last_active_at"]
+    assert sampled(12, 7 / 12) == busy  # 2 more samples, both idle: nothing happened
+    assert sampled(14, 0.5) > busy  # 2 more above idle
+    quiet = sampled(14, 0.5)
+    assert sampled(20, None) == quiet  # no utilisation reported (a MIG slice): says nothing
