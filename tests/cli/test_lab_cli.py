@@ -3,6 +3,7 @@ on stderr, one line naming file, line and field, and exits 2."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,14 @@ EXAMPLE = ROOT / "examples" / "joint-lab.yaml"
 CASES: list[dict[str, Any]] = yaml.safe_load(
     (ROOT / "tests" / "data" / "labs" / "broken.yaml").read_text(encoding="utf-8")
 )
+
+
+# What a terminal 100 columns wide shows (rich's tables); ``plain`` drops its colours.
+TERMINAL = {"COLUMNS": "100", "TTY_COMPATIBLE": "1"}
+
+
+def plain(text: str) -> str:
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
 
 
 def aitc(*args: str) -> subprocess.CompletedProcess[str]:
@@ -74,10 +83,40 @@ def test_check_of_the_example_lab_prints_its_summary_and_exits_0() -> None:
 
 
 def test_organisation_rows_show_kind_share_quota_projects_and_members() -> None:
-    result = CliRunner().invoke(app, ["lab", "check", str(EXAMPLE)], env={"COLUMNS": "120"})
-    row = next(line for line in result.stdout.splitlines() if "partner-energy" in line)
+    result = CliRunner().invoke(app, ["lab", "check", str(EXAMPLE)], env=TERMINAL)
+    row = next(line for line in plain(result.stdout).splitlines() if "partner-energy" in line)
     cells = [cell.strip() for cell in row.split("│")[1:-1]]
     assert cells == ["partner-energy", "partner", "5", "16", "8", "2", "48"]
+
+
+def test_piped_tables_print_every_cell_in_full_however_long(tmp_path: Path) -> None:
+    long_id = "university-artificial-intelligence-institute-graduate-school"
+    lab = tmp_path / "lab.yaml"
+    lab.write_text(
+        EXAMPLE.read_text(encoding="utf-8").replace("ai-gradschool", long_id),
+        encoding="utf-8",
+    )
+    (tmp_path / "members.csv").write_text(
+        (ROOT / "examples" / "members.csv").read_text().replace("ai-gradschool", long_id)
+    )
+    result = aitc("lab", "check", str(lab))  # stdout is a pipe
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    header = lines.index("Organisations") + 1
+    assert lines[header].split() == [
+        "id",
+        "kind",
+        "share",
+        "quota",
+        "borrow",
+        "projects",
+        "members",
+    ]
+    row = next(line for line in lines if line.startswith(long_id))
+    assert row.split() == [long_id, "education", "15", "24", "32", "2", "262"]
+    assert len(row) > 80  # nothing cut to 80 columns
+    course = next(line for line in lines if line.startswith("ml-systems"))
+    assert course.split() == ["ml-systems", long_id, "pkowalski", "60", "3g.40gb"]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
@@ -118,12 +157,9 @@ def test_summary_in_the_docs_is_what_check_prints(monkeypatch: pytest.MonkeyPatc
     doc = (ROOT / "docs" / "lab.md").read_text(encoding="utf-8")
     shown = doc.split("$ aitc lab check examples/joint-lab.yaml\n")[1].split("```")[0]
     result = CliRunner().invoke(
-        app,
-        ["lab", "check", "examples/joint-lab.yaml"],
-        env={"COLUMNS": "100"},
-        catch_exceptions=False,
+        app, ["lab", "check", "examples/joint-lab.yaml"], env=TERMINAL, catch_exceptions=False
     )
-    printed = [line.rstrip() for line in result.stdout.splitlines()]
+    printed = [line.rstrip() for line in plain(result.stdout).splitlines()]
     # Which members' Unix accounts resolve depends on the machine: compare the lab's summary,
     # and only the shape of the accounts report.
     cut = next(i for i, line in enumerate(printed) if line.startswith("Unix accounts:"))

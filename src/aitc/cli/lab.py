@@ -7,9 +7,8 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from aitc.cli.output import config_failure
+from aitc.cli.output import Rows, config_failure
 from aitc.domain.lab import Lab
 from aitc.domain.org import Role
 from aitc.errors import ConfigError
@@ -53,7 +52,7 @@ def report_accounts(lab: Lab, console: Console) -> None:
     resolved = len(lab.members) - len(problems)
     console.print(f"Unix accounts: {resolved} of {len(lab.members)} members resolve here")
     for p in problems[:SHOWN_PROBLEMS]:
-        console.print(f"  [yellow]warning[/]: {p}", highlight=False, markup=True)
+        console.print(f"  [yellow]warning[/]: {p}", highlight=False, markup=True, soft_wrap=True)
     if len(problems) > SHOWN_PROBLEMS:
         console.print(f"  … and {len(problems) - SHOWN_PROBLEMS} more")
     if problems:
@@ -62,10 +61,15 @@ def report_accounts(lab: Lab, console: Console) -> None:
 
 
 def render_lab(lab: Lab, console: Console) -> None:
-    """The summary that ``aitc lab check`` prints: cluster, organisations, roles, courses."""
+    """The summary that ``aitc lab check`` prints: cluster, organisations, roles, courses.
+
+    The tables fit the terminal; piped, they are plain columns with every cell in full
+    (``aitc.cli.output.Rows``)."""
     console.print(f"[bold green]valid[/] lab [bold]{lab.name}[/]")
     console.print(_cluster_line(lab))
-    console.print(_organisations_table(lab))
+    _organisations_table(lab).print()
+    quota = sum(o.quota or 0 for o in lab.organisations)
+    console.print(f"guaranteed quota: {quota} of {lab.cluster.total_gpus} GPUs")
     roles = Counter(m.role for m in lab.members)
     console.print(
         f"Members: {len(lab.members)} ("
@@ -73,7 +77,7 @@ def render_lab(lab: Lab, console: Console) -> None:
         + ")"
     )
     if lab.courses:
-        console.print(_courses_table(lab))
+        _courses_table(lab).print()
     params = ", ".join(f"{k}={v}" for k, v in lab.policy.params.items())
     console.print(f"Policy: [bold]{lab.policy.name}[/]" + (f" ({params})" if params else ""))
 
@@ -88,35 +92,28 @@ def _cluster_line(lab: Lab) -> str:
     )
 
 
-def _organisations_table(lab: Lab) -> Table:
+def _organisations_table(lab: Lab) -> Rows:
     counts = Counter(m.org for m in lab.members)
-    table = Table(title="Organisations", title_justify="left")
-    table.add_column("id", no_wrap=True)
-    table.add_column("kind")
-    for column in ("share", "quota", "borrow", "projects", "members"):
-        table.add_column(column, justify="right")
+    numbers = ("share", "quota", "borrow", "projects", "members")
+    table = Rows(("id", "kind", *numbers), title="Organisations", right=frozenset(numbers))
     for o in lab.organisations:
-        table.add_row(
+        table.add(
             o.id,
             o.kind.value,
             f"{o.share:g}",
             _opt(o.quota),
             _opt(o.borrow_limit),
-            str(len(o.projects)),
-            str(counts[o.id]),
+            len(o.projects),
+            counts[o.id],
         )
-    quota = sum(o.quota or 0 for o in lab.organisations)
-    table.caption = f"guaranteed quota: {quota} of {lab.cluster.total_gpus} GPUs"
     return table
 
 
-def _courses_table(lab: Lab) -> Table:
-    table = Table(title="Courses", title_justify="left")
-    table.add_column("id", no_wrap=True)
-    for column in ("org", "instructor", "seats", "MIG profile"):
-        table.add_column(column, justify="right" if column == "seats" else "left")
+def _courses_table(lab: Lab) -> Rows:
+    columns = ("id", "org", "instructor", "seats", "MIG profile")
+    table = Rows(columns, title="Courses", right=frozenset({"seats"}))
     for c in lab.courses:
-        table.add_row(c.id, c.org, c.instructor or "-", str(c.seats), c.mig_profile or "whole GPUs")
+        table.add(c.id, c.org, c.instructor or "-", c.seats, c.mig_profile or "whole GPUs")
     return table
 
 

@@ -15,10 +15,9 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from typer.core import TyperGroup
 
-from aitc.cli.output import config_failure, fail
+from aitc.cli.output import Rows, config_failure, fail
 from aitc.errors import ConfigError
 
 _console = Console()
@@ -249,7 +248,7 @@ class _SweepBar:
             MofNCompleteColumn(),
             TextColumn("{task.fields[last]}"),
             TimeElapsedColumn(),
-            console=_console,
+            console=Console(stderr=True),  # on the terminal, never in piped results
         )
         self.task = self.progress.add_task("runs", total=None, last="")
 
@@ -272,12 +271,14 @@ class _SweepBar:
 
 def _render(result: Any, doc: dict[str, Any]) -> None:
     many = len(result.configs) > 1
-    table = Table(title="aitc plan: smallest size per " + ("search" if many else "policy"))
     heads = ["policy", "smallest nodes", "proven", "every target", "runs/s"]
     if many:
         heads = ["reference architecture", "seats", *heads, "power kW", "PFLOPS bf16"]
-    for name in heads:
-        table.add_column(name, justify="left" if name in heads[:3] else "right")
+    table = Rows(  # as wide as the terminal; piped, plain with every cell in full
+        heads,
+        title="aitc plan: smallest size per " + ("search" if many else "policy"),
+        right=frozenset(heads[3:]),
+    )
     for o in doc["outcomes"]:
         row = [
             o["policy"],
@@ -291,26 +292,29 @@ def _render(result: Any, doc: dict[str, Any]) -> None:
             power = f"{at['power_kw']:,.0f}" if at else "-"
             pflops = f"{at['peak_pflops_bf16']:,.0f}" if at else "-"
             row = [o["ra"], o["mig"], *row, power, pflops]
-        table.add_row(*row)
-    _console.print(table)
+        table.add(*row)
+    table.print()
     choice = result.choice
     if choice is None:
         _console.print("[red]no configuration in the sweep meets every target[/red]")
         return
     c = doc["choice"]
     where = f" of {c['ra']}, seats {c['mig']}" if many else ""
-    figs = Table(title=f"choice: {choice.policy} on {choice.nodes} nodes{where} ({c['gpus']} GPUs)")
-    for name in ("target", "value", "95 % interval", "limit", "met"):
-        figs.add_column(name, justify="left" if name == "target" else "right")
+    heads = ["target", "value", "95 % interval", "limit", "met"]
+    figs = Rows(
+        heads,
+        title=f"choice: {choice.policy} on {choice.nodes} nodes{where} ({c['gpus']} GPUs)",
+        right=frozenset(heads[1:]),
+    )
     for f in choice.figures:
-        figs.add_row(
+        figs.add(
             f.label,
             _n(f.value),
             f"{_n(f.low)} - {_n(f.high)}",
             ("<= " if f.ceiling else ">= ") + _n(f.limit),
             "yes" if f.met else "NO",
         )
-    _console.print(figs)
+    figs.print()
     below = c["below"]
     if below:
         _console.print(f"{below['nodes']} nodes fail: {', '.join(below['failing'])}")
@@ -454,8 +458,7 @@ def _render_replay(r: Any, jobs: int) -> None:
             f"{100 * f.within_1_min:.1f} %, within 10 min {100 * f.within_10_min:.1f} %; "
             f"start order {'the same' if f.same_start_order else 'differs'}"
         )
-    t = Table(title=f"mean wait per organisation: recorded, {r.live_policy} (twin), {r.policy}")
-    for name in (
+    heads = [
         "organisation",
         "jobs",
         "recorded",
@@ -464,10 +467,14 @@ def _render_replay(r: Any, jobs: int) -> None:
         "change",
         "GPU-h live",
         f"GPU-h {r.policy}",
-    ):
-        t.add_column(name, justify="left" if name == "organisation" else "right")
+    ]
+    t = Rows(
+        heads,
+        title=f"mean wait per organisation: recorded, {r.live_policy} (twin), {r.policy}",
+        right=frozenset(heads[1:]),
+    )
     for row in r.per_org:
-        t.add_row(
+        t.add(
             row["organisation"],
             str(row["jobs"]),
             _m(row["recorded_mean_wait_s"]),
@@ -477,7 +484,7 @@ def _render_replay(r: Any, jobs: int) -> None:
             f"{row['live_gpu_hours']:,.1f}",
             f"{row['whatif_gpu_hours']:,.1f}",
         )
-    _console.print(t)
+    t.print()
 
 
 def _m(seconds: float | None) -> str:
