@@ -45,6 +45,7 @@ def _job(submit, gpus, nodes, org, member, preemptible, job_id) -> JobRequest:
         nodes=nodes if gpus > 8 else None,
         mig="1g.10gb" if gpus == 0 else None,
         priority=Priority.PREEMPTIBLE if preemptible else Priority.STANDARD,
+        time_limit=None if job_id % 3 else 600.0 + job_id % 7,  # a third have a time limit
     )
 
 
@@ -60,8 +61,9 @@ def _groups(jobs: list[JobRequest], key) -> dict[object, list[JobId]]:
 def test_the_indexes_equal_a_scan_of_the_queue_after_any_changes(ops):
     queue, model, removed, used = PendingQueue(), [], [], set()
     for op in ops:
-        epoch, members_epoch = queue.epoch, queue.members_epoch
+        epoch, members_epoch, classes_epoch = queue.epoch, queue.members_epoch, queue.classes_epoch
         members = set(queue.by_member())
+        sizes = {c: set(s) for c, s in queue.classes().items()}
         if op[0] == "add":
             *fields, offset = op[1:]
             job_id = 1000 + offset
@@ -87,6 +89,8 @@ def test_the_indexes_equal_a_scan_of_the_queue_after_any_changes(ops):
         _check(queue, model, removed)
         if set(queue.by_member()) != members:
             assert queue.members_epoch > members_epoch
+        if {c: set(s) for c, s in queue.classes().items()} != sizes:  # kept least sizes go stale
+            assert queue.classes_epoch > classes_epoch
 
 
 def _check(queue: PendingQueue, model: list[JobRequest], removed: list[JobRequest]) -> None:
@@ -104,6 +108,9 @@ def _check(queue: PendingQueue, model: list[JobRequest], removed: list[JobReques
     assert classes == {
         k: dict(Counter(queue.job(i).gpus for i in ids)) for k, ids in expected.items()
     }
+    limits = [j.time_limit for j in model if j.time_limit is not None]
+    assert queue.limited == len(limits)
+    assert queue.shortest_limit() == (min(limits) if limits else None)
     place = queue.positions()
     assert [place[j.id] for j in model] == sorted(place[j.id] for j in model)
     ids = [j.id for j in model]

@@ -46,7 +46,7 @@ def test_could_fit_always_keeps_mig_slices() -> None:
     assert _names(could_fit(jobs, capacity)) == ["s"]
 
 
-def test_ending_by_keeps_short_jobs_jobs_without_a_limit_and_mig_slices() -> None:
+def test_ending_by_keeps_short_jobs_and_mig_slices_and_reads_no_limit_as_the_default() -> None:
     jobs = [
         job("short", 1, limit=100.0),
         job("long", 1, limit=500.0),
@@ -54,7 +54,8 @@ def test_ending_by_keeps_short_jobs_jobs_without_a_limit_and_mig_slices() -> Non
         job("slice", mig="1g.10gb", limit=500.0),
         job("edge", 1, limit=300.0),
     ]
-    assert _names(ending_by(jobs, 300.0)) == ["short", "open", "slice", "edge"]
+    assert _names(ending_by(jobs, 300.0, 86400.0)) == ["short", "slice", "edge"]
+    assert _names(ending_by(jobs, 300.0, 200.0)) == ["short", "open", "slice", "edge"]
 
 
 def _every_job(jobs: Iterable[JobRequest], *args: object) -> Iterator[JobRequest]:

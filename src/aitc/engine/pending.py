@@ -60,7 +60,11 @@ class PendingQueue(Sequence[JobRequest]):
         "_key_order",
         "_requeued",
         "_removed",
+        "_limits",
+        "_shortest",
+        "classes_epoch",
         "epoch",
+        "limited",
         "members_epoch",
         "sizes_epoch",
     )
@@ -84,6 +88,10 @@ class PendingQueue(Sequence[JobRequest]):
         self.epoch = 0
         self.members_epoch = 0  # bumped when a member gets its first job or loses its last
         self.sizes_epoch = 0  # bumped when ``by_org``'s buckets come, go or are replaced
+        self.classes_epoch = 0  # bumped when a class gains or loses a size (``classes``)
+        self.limited = 0  # jobs with a time limit
+        self._limits: dict[float, int] = {}  # how many jobs have each time limit
+        self._shortest: float | None = None  # the shortest of them, when known
         for job in jobs:
             self.add(job)
 
@@ -131,7 +139,15 @@ class PendingQueue(Sequence[JobRequest]):
         else:
             bucket[job.id] = job
         sizes = self._classes.setdefault(job_class(job), {})
-        sizes[job.gpus] = sizes.get(job.gpus, 0) + 1
+        count = sizes.get(job.gpus, 0)
+        sizes[job.gpus] = count + 1
+        if not count:
+            self.classes_epoch += 1
+        if (limit := job.time_limit) is not None:
+            self.limited += 1
+            self._limits[limit] = self._limits.get(limit, 0) + 1
+            if self._shortest is not None and limit < self._shortest:
+                self._shortest = limit
 
     def remove(self, job_id: JobId) -> JobRequest:
         """Take job ``job_id`` out of the queue; ``KeyError`` if it is not pending."""
@@ -159,8 +175,18 @@ class PendingQueue(Sequence[JobRequest]):
         sizes[job.gpus] -= 1
         if not sizes[job.gpus]:
             del sizes[job.gpus]
+            self.classes_epoch += 1
             if not sizes:
                 del self._classes[cls]
+        if (limit := job.time_limit) is not None:
+            self.limited -= 1
+            left = self._limits[limit] - 1
+            if left:
+                self._limits[limit] = left
+            else:
+                del self._limits[limit]
+                if limit == self._shortest:
+                    self._shortest = None  # (found again when asked)
         self._removed += 1
         if self._removed > 1024 and self._removed > len(self._jobs):
             self._compact()
@@ -269,6 +295,12 @@ class PendingQueue(Sequence[JobRequest]):
         MIG slices; and node count) in arrival order."""
         self._sort()
         return self._orgs
+
+    def shortest_limit(self) -> float | None:
+        """The shortest time limit of a queued job (``None``: no job has one)."""
+        if self._shortest is None and self._limits:
+            self._shortest = min(self._limits)
+        return self._shortest
 
     def classes(self) -> Mapping[ClassKey, Mapping[int, int]]:
         """Each class with pending jobs: how many of its jobs ask for how many GPUs."""

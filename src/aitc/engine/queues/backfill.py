@@ -63,6 +63,7 @@ class BackfillQueue:
 
     def __init__(self, open_admission: bool = True, depth: int = 0) -> None:
         self._kept: tuple[tuple[str, ...], Shadow] | None = None
+        self._least_of: tuple[PendingQueue, int, bool, dict[tuple[object, ...], int]] | None = None
         self.open_admission = open_admission
         self.depth = depth  # jobs looked at after the head per pass (0: all of them)
 
@@ -126,9 +127,15 @@ class BackfillQueue:
                     )
                     if only_short and not narrowed and promise is not None:
                         # capacity only shrinks from here on, so this holds for the rest of
-                        # the pass: pass over the jobs that end too late with one test each
+                        # the pass: pass over the jobs that end too late with one test each,
+                        # or end the walk when the queue holds no job that may end in time
                         narrowed = True
-                        jobs = itertools.chain((job,), ending_by(jobs, promise.time - now))
+                        gap = promise.time - now
+                        if _none_end_by(cycle.view.pending, gap, default_limit):
+                            walk.complete = True
+                            walk.promise = promise
+                            return walk
+                        jobs = itertools.chain((job,), ending_by(jobs, gap, default_limit))
                         break
                 if promise is None:
                     side = None
@@ -158,7 +165,7 @@ class BackfillQueue:
                     # once it fails at the class's smallest size. Once every class is done,
                     # the rest of the queue would only be skipped.
                     if least is None:
-                        least = _least_per_class(cycle.view.pending, by_org)
+                        least = self._least(cycle.view.pending, by_org)
                         done = {c for c, n in least.items() if _done(failed, c, n)}
                         live = len(least) - len(done)
                     elif cls in least and cls not in done and _done(failed, cls, least[cls]):
@@ -188,6 +195,18 @@ class BackfillQueue:
         if promise is not None and cycle.placer.now(job, cycle.capacity, fences) is not None:
             return Why((reasons.backfill(job, promise.job.id, promise.time),), fit=False)
         return IN_ORDER
+
+    def _least(self, pending: PendingQueue, by_org: bool) -> dict[tuple[object, ...], int]:
+        """``_least_per_class``, kept while the queue's classes keep their sizes."""
+        kept = self._least_of
+        if kept is None or kept[0] is not pending or kept[1:3] != (pending.classes_epoch, by_org):
+            kept = self._least_of = (
+                pending,
+                pending.classes_epoch,
+                by_org,
+                _least_per_class(pending, by_org),
+            )
+        return kept[3]
 
     @staticmethod
     def _side(cycle: Cycle, job: JobRequest, shadow: list[Shadow | None]) -> bool | None:
@@ -262,3 +281,15 @@ def _least_per_class(pending: PendingQueue, by_org: bool) -> dict[tuple[object, 
 def _done(failed: dict[tuple[object, ...], int], cls: tuple[object, ...], gpus: int) -> bool:
     """Whether every job of ``cls`` of at least ``gpus`` GPUs fails for the rest of the walk."""
     return min(failed.get((cls, None), MANY), failed.get((cls, True), MANY)) <= gpus
+
+
+def _none_end_by(pending: PendingQueue, seconds: float, default_limit: float) -> bool:
+    """Whether no queued job may end within ``seconds`` (see ``ending_by``): none is a MIG
+    slice, and every time limit (the default for jobs without one) is longer."""
+    cutoff = seconds + 1e-3
+    if len(pending) > pending.limited and default_limit <= cutoff:
+        return False
+    shortest = pending.shortest_limit()
+    if shortest is not None and shortest <= cutoff:
+        return False
+    return all(mig is None for (_, _, _, mig, _) in pending.classes())

@@ -25,6 +25,16 @@ class GreedyQueue:
     rest of the queue would only be skipped.
     """
 
+    def __init__(self) -> None:
+        self._least_of: tuple[PendingQueue, int, dict[tuple[object, ...], int]] | None = None
+
+    def _least(self, pending: PendingQueue) -> dict[tuple[object, ...], int]:
+        """``_least_per_class``, kept while the queue's classes keep their sizes."""
+        kept = self._least_of
+        if kept is None or kept[0] is not pending or kept[1] != pending.classes_epoch:
+            kept = self._least_of = (pending, pending.classes_epoch, _least_per_class(pending))
+        return kept[2]
+
     def run(
         self,
         cycle: Cycle,
@@ -80,7 +90,7 @@ class GreedyQueue:
                     if not counting:
                         continue
                     if least is None:
-                        least = _least_per_class(cycle.view.pending)
+                        least = self._least(cycle.view.pending)
                         live = sum(1 for c, n in least.items() if failed.get(c, MANY) > n)
                     elif job.gpus <= least.get(cls, -1) < before:
                         live -= 1  # every job of this class would now be skipped

@@ -146,9 +146,19 @@ class Buckets:
         return iter(sorted(jobs, key=lambda j: place[j.id]))
 
 
-def ending_by(jobs: Iterable[JobRequest], seconds: float) -> Iterator[JobRequest]:
-    """The jobs of ``jobs`` that may end within ``seconds``, in order: a time limit of at
-    most ``seconds`` (with a millisecond to spare for rounding), no time limit (the caller
-    decides those), or a MIG slice."""
+def ending_by(
+    jobs: Iterable[JobRequest], seconds: float, default_limit: float
+) -> Iterator[JobRequest]:
+    """The jobs of ``jobs`` that may end within ``seconds``, in order: a time limit (or, for a
+    job without one, ``default_limit``) of at most ``seconds``, with a millisecond to spare for
+    rounding, or a MIG slice."""
     cutoff = seconds + 1e-3
-    return (j for j in jobs if j.time_limit is None or j.time_limit <= cutoff or j.mig is not None)
+    if default_limit <= cutoff:
+        return (
+            j for j in jobs if j.time_limit is None or j.time_limit <= cutoff or j.mig is not None
+        )
+    return (
+        j
+        for j in jobs
+        if (j.time_limit is not None and j.time_limit <= cutoff) or j.mig is not None
+    )
