@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
+from aitc.cli.output import USAGE, config_failure, fail
 from aitc.errors import AitcError, ConfigError
 
 
@@ -37,9 +38,10 @@ def report(
     waits, idle GPU-hours, reservations and partner invoices for a period."""
     try:
         written, headline = _run(period, start, end, db, state_dir, lab, out, formats)
+    except ConfigError as exc:  # a wrong option, or every error of --lab's file
+        config_failure(exc)
     except AitcError as exc:
-        typer.echo(f"aitc report: {exc}", err=True)
-        raise typer.Exit(2) from None
+        fail("report", str(exc), USAGE)
     console = Console()
     table = RichTable(show_header=False, box=None)
     for key, value in headline:
