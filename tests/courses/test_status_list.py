@@ -101,3 +101,11 @@ def test_a_list_that_cannot_be_read_or_trusted_fails_the_status_check() -> None:
     lists.by_url[url] = sign(short, key, created=NOW)
     failure = verify(good, now=NOW, status=statuslist.checker(lists))
     assert failure is not None and "at least 131072" in failure.message
+
+
+def test_the_specs_example_list_decodes_to_131072_clear_bits() -> None:
+    # Bitstring Status List v1.0, example "BitstringStatusListCredential": an empty list
+    spec = "uH4sIAAAAAAAAA-3BMQEAAADCoPVPbQwfoAAAAAAAAAAAAAAAAAAAAIC3AYbSVKsAQAAA"
+    bits = statuslist.decode(spec)
+    assert len(bits) * 8 == statuslist.LIST_BITS and not any(bits)
+    assert statuslist.decode(statuslist.encode([])) == bits

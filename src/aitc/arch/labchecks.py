@@ -50,6 +50,7 @@ def check_lab(
         *_check_organisations(spec, cluster, source),
         *_check_members(spec, members, unresolved),
         *_check_courses(spec, members, cluster, source, unresolved),
+        *_check_calendar(spec, cluster, source),
     ]
 
 
@@ -199,3 +200,39 @@ def _check_mig(course: CourseSpec, i: int, cluster: Cluster, source: Source) -> 
             f"(known: {', '.join(known)})",
         )
     ]
+
+
+def _check_calendar(spec: LabSpec, cluster: Cluster | None, source: Source) -> list[ConfigError]:
+    """Each calendar entry names a course, has seats, and fits in the cluster on its own
+    (whether overlapping sessions fit together is the engine's to say, in the twin)."""
+    courses = {c.id: c for c in spec.courses}
+    out = []
+    for i, entry in enumerate(spec.calendar):
+        course = courses.get(entry.course)
+        if course is None:
+            why = f"unknown course {entry.course!r}{did_you_mean(entry.course, courses)}"
+            out.append(source.error(("calendar", i, "course"), why))
+            continue
+        seats = entry.seats or course.seats
+        if not seats:
+            why = f"course {course.id} has no default seats: give the sessions' seats"
+            out.append(source.error(("calendar", i, "course"), why))
+        elif (
+            cluster is not None and (need := _gpus_for(course, seats, cluster)) > cluster.total_gpus
+        ):
+            where = ("calendar", i, "seats") if entry.seats else ("calendar", i, "course")
+            why = f"{seats} seats need {need} GPUs, more than the cluster's {cluster.total_gpus}"
+            out.append(source.error(where, why))
+    return out
+
+
+def _gpus_for(course: CourseSpec, seats: int, cluster: Cluster) -> int:
+    """GPUs that ``seats`` seats of ``course`` take (0 for a MIG profile the cluster lacks,
+    which ``_check_mig`` reports)."""
+    if course.mig_profile is None:
+        return seats * course.gpus_per_seat
+    for name in cluster.gpu_models:
+        for profile in gpu_model(name).mig_profiles:
+            if profile.name == course.mig_profile:
+                return -(-seats // profile.per_gpu)
+    return 0

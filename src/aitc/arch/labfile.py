@@ -15,6 +15,7 @@ from aitc.arch.labschema import (
     CostsSpec,
     CourseSpec,
     LabLimitsSpec,
+    LabSpec,
     LimitsSpec,
     MemberSpec,
     OidcSpec,
@@ -24,7 +25,7 @@ from aitc.arch.labschema import (
     TargetsSpec,
     WorkloadSpecModel,
 )
-from aitc.domain.lab import Certification, Course, Lab, OidcSignIn, PolicySpec
+from aitc.domain.lab import Certification, Course, Lab, OidcSignIn, PlannedSession, PolicySpec
 from aitc.domain.org import Limits, Member, Organisation, OrgKind, Project, Role, WorkloadSpec
 from aitc.domain.targets import Costs, PartnerContract, PlanSpec, Targets
 
@@ -42,6 +43,7 @@ def load_lab(path: str | Path) -> Lab:
         organisations=tuple(_organisation(o) for o in spec.organisations),
         members=tuple(_member(m, defaults, by_role) for m, _ in members),
         courses=tuple(_course(c) for c in spec.courses),
+        calendar=_calendar(spec),
         policy=_policy(spec.policy),
         limits=defaults,
         role_limits=MappingProxyType(by_role),
@@ -100,6 +102,23 @@ def _member(m: MemberSpec, defaults: Limits, by_role: dict[Role, Limits]) -> Mem
         gid=m.gid,
         limits=limits,
     )
+
+
+def _calendar(spec: LabSpec) -> tuple[PlannedSession, ...]:
+    """One session per start of each calendar entry (seats and hours defaulting to the
+    course's), by start."""
+    courses = {c.id: c for c in spec.courses}
+    sessions = [
+        PlannedSession(
+            e.course,
+            start.isoformat(timespec="minutes"),
+            e.seats or courses[e.course].seats,
+            e.hours or courses[e.course].hours,
+        )
+        for e in spec.calendar
+        for start in e.starts
+    ]
+    return tuple(sorted(sessions, key=lambda s: (s.start, s.course)))
 
 
 def _course(c: CourseSpec) -> Course:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -217,21 +218,22 @@ class CourseSpec(_Spec):
     certified: list[CertificationSpec] = []
 
 
-def _check_local(value: str | datetime.datetime) -> datetime.datetime:
+def _parse_time(value: object) -> object:
+    if not isinstance(value, str):
+        return value
     try:
-        t = (
-            value
-            if isinstance(value, datetime.datetime)
-            else datetime.datetime.fromisoformat(value)
-        )
+        return datetime.datetime.fromisoformat(value)
     except ValueError:
         raise ValueError(f"{value!r} is not a time (ISO 8601: 2027-03-01T09:00)") from None
-    if t.tzinfo is not None:
+
+
+def _check_local(value: datetime.datetime) -> datetime.datetime:
+    if value.tzinfo is not None:
         raise ValueError("write the lab's local time without a UTC offset (2027-03-01T09:00)")
-    return t
+    return value
 
 
-LocalTime = Annotated[str | datetime.datetime, AfterValidator(_check_local)]
+LocalTime = Annotated[datetime.datetime, BeforeValidator(_parse_time), AfterValidator(_check_local)]
 
 
 class CalendarSpec(_Spec):

@@ -26,6 +26,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from aitc.cli import programme
 from aitc.cli.output import Rows
 from aitc.domain.cluster import Cluster
 from aitc.domain.lab import Lab
@@ -60,6 +61,12 @@ class SimTask:
     placement: str | None = None  # every policy's placement (None: the lab's, else topology)
     oracle: bool = False  # time limits = true runtimes
     where: tuple[str, ...] = ()  # row filters of a csv/parquet trace, COLUMN=VALUE[,VALUE]
+    courses: bool = True  # with the lab's course sessions (--format lab)
+
+    @property
+    def label(self) -> str:
+        """The run's name on its progress bar."""
+        return self.policy if self.courses else f"{self.policy} (no courses)"
 
 
 def register(app: typer.Typer) -> None:
@@ -177,6 +184,13 @@ def sim(
         help="Each job's time limit is its true runtime (sjf and backfill see perfect "
         "estimates; nobody is killed at the limit).",
     ),
+    courses: str = typer.Option(
+        "with",
+        "--courses",
+        help="With --format lab: run with the lab's course sessions (with), without them "
+        "(without), or both, comparing research wait (compare; the runs without them go to "
+        "OUT/without-courses).",
+    ),
 ) -> None:
     trace, fmt = _bundled(trace, fmt)
     fmt = fmt or _guess_format(trace, mapping, lab)
@@ -203,17 +217,25 @@ def sim(
         tuple(where),
     )
     _check(task)
+    mode = programme.mode_of(courses, task.fmt)
+    task = replace(task, courses=mode != "without")
     if max_rejected < 0:
         raise _bad("--max-rejected", f"must not be negative, got {max_rejected}")
     lab_policy = _lab_policy(lab) if lab else None  # every error of the lab, before any run
     try:
         policies = policy_names(policy, default=(lab_policy or "fifo",))
         out.mkdir(parents=True, exist_ok=True)
-        summaries = _run_all([replace(task, policy=p) for p in policies], workers)
+        runs = [replace(task, policy=p) for p in policies]
+        if mode == "compare":
+            runs += [replace(t, courses=False, out=out / "without-courses") for t in runs]
+        summaries = _run_all(runs, workers)
+        summaries, without = summaries[: len(policies)], summaries[len(policies) :]
     except AitcError as exc:
         typer.echo(f"aitc: sim: {exc}", err=True)
         raise typer.Exit(1) from None
     _render(summaries)
+    if without:
+        programme.render(summaries, without)
     if len(summaries) > 1:
         from aitc.twin.runner import write_comparison
 
@@ -378,15 +400,15 @@ def _lab_policy(lab: Path) -> str:
 
 def _run_all(tasks: list[SimTask], workers: int) -> list[dict[str, Any]]:
     if len(tasks) == 1:
-        with _Bars([tasks[0].policy], shared=False) as bar:
-            return [run_task(tasks[0], bar.callback(tasks[0].policy))]
+        with _Bars([tasks[0].label], shared=False) as bar:
+            return [run_task(tasks[0], bar.callback(tasks[0].label))]
     procs = min(len(tasks), workers or os.cpu_count() or 1)
     with (
-        _Bars([t.policy for t in tasks], shared=True) as bar,
+        _Bars([t.label for t in tasks], shared=True) as bar,
         ProcessPoolExecutor(max_workers=procs) as pool,
     ):
         futures: list[Future[dict[str, Any]]] = [
-            pool.submit(run_task, t, bar.callback(t.policy)) for t in tasks
+            pool.submit(run_task, t, bar.callback(t.label)) for t in tasks
         ]
         bar.wait(futures)
         return [f.result() for f in futures]
@@ -410,6 +432,7 @@ def run_task(task: SimTask, progress: Any = None) -> dict[str, Any]:
         days=task.days,
         lab=lab,
         where=task.where,
+        courses=task.courses,
     )
     source = fit_source(source, cluster)  # shares, GPU models, CPUs: onto this cluster
     if task.oracle:

@@ -87,7 +87,7 @@ def facts(credential: dict[str, Any], email: str | None = None) -> Facts:
     return Facts(
         course=str(achievement.get("name", "")),
         holder=holder(credential, email),
-        description=str(achievement.get("description", "")),
+        description=_unless_same(achievement.get("description"), achievement.get("name")),
         criteria=str((achievement.get("criteria") or {}).get("narrative", "")),
         hours=f"{hours:g}" if isinstance(hours, int | float) else "",
         issuer=str(name),
@@ -102,7 +102,7 @@ def to_html(f: Facts) -> str:
         loader=PackageLoader("aitc.control.courses", "templates"),
         autoescape=select_autoescape(["html"]),
     )
-    return env.get_template("certificate.html").render(c=f)
+    return env.get_template("certificate.html").render(c=f, completed=completed(f))
 
 
 def figure(f: Facts) -> Figure:
@@ -122,7 +122,7 @@ def figure(f: Facts) -> Figure:
         (0.77, f.course, 26, INK, "bold"),
         (0.69, "awarded to", 13, GREY, "normal"),
         (0.63, f.holder, 20, INK, "italic"),
-        (0.55, _wrap(f"for completing the course{_hours(f)}: {f.description}", 95), 12, INK, ""),
+        (0.55, _wrap(completed(f), 95), 12, INK, ""),
         (0.46, _wrap(f"Criteria: {f.criteria}", 100), 11, INK, ""),
         (0.39, f"Issued by {f.issuer} on {f.issued}", 12, INK, ""),
     ]
@@ -138,6 +138,16 @@ def figure(f: Facts) -> Figure:
             "itself with `aitc course verify` or any eddsa-jcs-2022 verifier.",
             ha="center", va="center", fontsize=8, color=GREY)  # fmt: skip
     return fig
+
+
+def _unless_same(description: Any, name: Any) -> str:
+    """The description, unless it only repeats the name (a course without one)."""
+    return "" if not description or description == name else str(description)
+
+
+def completed(f: Facts) -> str:
+    """The line that says what the holder did."""
+    return f"for completing the course{_hours(f)}" + (f": {f.description}" if f.description else "")
 
 
 def _hours(f: Facts) -> str:
