@@ -5,10 +5,14 @@ reservation goes only with its session."""
 
 from __future__ import annotations
 
+import os
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import Api
 from controller_rig import Rig
 from fastapi.testclient import TestClient
@@ -167,3 +171,27 @@ def test_the_controller_honours_a_new_reservation_and_frees_a_deleted_ones_nodes
     assert client.delete(f"/api/v1/reservations/{rid}", headers=auth).status_code == 200
     rig.step()
     assert rig.job(second).state in ("starting", "running")
+
+
+@pytest.fixture
+def far_east() -> Iterator[None]:
+    """The process in another time zone than UTC (naive times would be read as Tokyo's)."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "Asia/Tokyo"
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+
+
+def test_a_time_without_an_offset_is_utc(api: Api, far_east: None) -> None:
+    start = api.clock.now() + 2 * HOUR
+    naive = datetime.fromtimestamp(start, UTC).replace(tzinfo=None).isoformat()
+    made = post(api, "admin", body(api.clock, gpus=8, start=naive, end=iso(start + HOUR)))
+    assert made.status_code == 201, made.text
+    assert datetime.fromisoformat(made.json()["start"]).timestamp() == start

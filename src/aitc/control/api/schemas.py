@@ -18,6 +18,7 @@ from aitc.control.store.models import JobEventRow, JobRow, ReservationRow
 from aitc.control.store.specs import MIN_TIME_LIMIT_S, JobSpec, placement_from_json
 from aitc.domain.job import JobState, Priority
 from aitc.domain.org import Limits, OrgKind, Role
+from aitc.domain.reservation import Reservation
 
 MAX_ID = 2**31 - 1
 
@@ -443,6 +444,16 @@ class ReservationCreate(BaseModel):
     nodes: list[Name] = Field(default_factory=list, max_length=1000)
     mig_profile: Text | None = Field(None, max_length=32)
     mig_seats: int = Field(0, ge=0, le=100_000, strict=True)
+
+    def to_domain(self) -> Reservation:
+        """The reservation asked for (an empty id: the store draws one; a time without a UTC
+        offset is UTC)."""
+        start, end = (t if t.tzinfo else t.replace(tzinfo=UTC) for t in (self.start, self.end))
+        return Reservation(
+            id=self.id or "", org=self.org, start=start.timestamp(),
+            end=end.timestamp(), gpus=self.gpus, nodes=tuple(self.nodes),
+            mig_profile=self.mig_profile, mig_seats=self.mig_seats, name=self.name,
+        )  # fmt: skip
 
 
 class ReservationPublic(BaseModel):

@@ -34,7 +34,7 @@ FORTNIGHT = 14 * DAY
 EPOCH_MONDAY = 4 * DAY  # 1970-01-05, a Monday
 SHOWN = 7  # fortnights offered: the one in progress and the six before it
 PREVIEW_ROWS = 20
-REFRESH_S = 60.0
+REFRESH_S = 60  # the report in progress is built again at most this often; its pages refresh
 Back = Annotated[int, Query(ge=0, lt=SHOWN)]
 
 
@@ -86,7 +86,7 @@ def _page(v: Visit, template: str, back: int, **extra: object) -> Response:
     return v.render(
         template, view=view, back=back, period=period, choices=choices, computed=computed,
         error=computed.error if computed is not None else "", fmt=fmt,
-        facts=headline(view.report) if view else [], refresh=0 if view else 2, **extra,
+        facts=headline(view.report) if view else [], refresh=REFRESH_S if view else 2, **extra,
     )  # fmt: skip
 
 
