@@ -76,7 +76,7 @@ def reservation_page(
         .limit(limit)
         .offset(offset)
     )
-    rows = [(r, s) for r, s in session.execute(stmt)]
+    rows: list[tuple[ReservationRow, int | None]] = [(r, s) for r, s in session.execute(stmt)]
     count = session.scalar(select(func.count()).select_from(ReservationRow).where(*where)) or 0
     return rows, count
 

@@ -101,7 +101,7 @@ _MAKING = threading.Lock()
 def figures_of(app: Any) -> Figures:
     """The app's ``Figures`` (made on first use, on its store and clock)."""
     with _MAKING:
-        found = getattr(app.state, "web_figures", None)
+        found: Figures | None = getattr(app.state, "web_figures", None)
         if found is None:
             found = app.state.web_figures = Figures(app.state.store, app.state.settings.clock)
-        return found  # type: ignore[no-any-return]
+        return found

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.orm import Session
@@ -78,7 +78,7 @@ def report_of(request: Request, back: int) -> tuple[Period, Computed | None]:
     return period, computed
 
 
-def _page(v: Visit, template: str, back: int, **extra: object) -> Response:
+def _page(v: Visit, template: str, back: int, **extra: Any) -> Response:
     require_admin(v.me)
     period, computed = report_of(v.request, back)
     view = computed.value if computed is not None else None
