@@ -141,9 +141,10 @@ class Books:
         """A job ended for good in ``state`` (after ``finish`` or ``cancel``, never for a
         preemption or a hold): the jobs waiting for it are judged again, and those whose
         dependency now holds go into the queue at their place."""
-        for waiting in self.dependencies.ended(job, state):
+        ready = self.dependencies.ended(job, state)
+        for waiting in ready:
             self.pending.requeue(waiting)
-        self.changes += 1
+        self.changes += bool(ready or self.dependencies.waiting)  # a reason may have changed
 
     def take_never(self) -> list[tuple[JobRequest, str]]:
         """Jobs whose dependency can never hold, out of the books, with why (to cancel)."""
