@@ -25,11 +25,16 @@ Rules kept here, on top of the executor protocol:
   sees a job's environment; ``scancel`` and ``squeue`` run as the server.
 - The server's records live in ``state_dir`` (0700); what the job writes (exit.json, default
   logs) lives in ``jobs_dir/<unix_user>/<name>/``, the member's own (see ``slurm_cli.batch``).
+- With accounting, each ended attempt's GPU usage is read once from ``sacct --json`` (its
+  steps' TRES usage, ``aitc.control.gpuusage.tres``) and handed to the controller through
+  ``gpu_usage()``, as the local executor hands its NVML samples.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import math
 import os
 import shutil
 import time
@@ -62,12 +67,16 @@ from aitc.control.executors.slurm_cli.batch import (
     read_exit,
     sbatch_args,
 )
+from aitc.control.gpuusage.samples import UsageAggregate
+from aitc.control.gpuusage.tres import aggregate
 from aitc.errors import ExecutorError, SlurmError
 
+log = logging.getLogger(__name__)
 _LOST_STATES = {"NODE_FAIL", "BOOT_FAIL", "PREEMPTED", "REVOKED"}
 _TIMEOUT_STATES = {"TIMEOUT", "DEADLINE"}
 LOST_HOLD_S = 15.0
 INTENT = "intent.json"  # written just before sbatch: a record may be missing only after it
+USAGE_GIVE_UP_S = 600.0  # an ended attempt's usage not in accounting by then is not asked again
 
 
 class SlurmExecutor:
@@ -106,6 +115,10 @@ class SlurmExecutor:
         self._known_bad: set[str] = set()  # nodes the last inventory() showed down or drained
         self._suspect: set[str] = set()  # nodes that missed a ping, not yet declared down
         self._held_since: dict[str, float] = {}
+        # ended attempts whose usage accounting has not given yet: Slurm job id, when ended
+        self._unaccounted: dict[tuple[int, int], tuple[int, float]] = {}
+        self._usage_asked = -math.inf
+        self.usage_every_s = 10.0  # sacct is asked at most this often
         # Private to the server's user: the records name every attempt and its member.
         self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         if self.state_dir.stat().st_uid == os.geteuid():
@@ -290,6 +303,8 @@ class SlurmExecutor:
             reports.append(report)
             if report.status != ExecStatus.RUNNING:
                 self._ended_reported.append(name)
+                if self.accounting and report.handle.isdigit():
+                    self._unaccounted[key] = (int(report.handle), time.monotonic())
         return reports
 
     def _archive_acknowledged(self) -> None:
@@ -396,6 +411,40 @@ class SlurmExecutor:
     def _accounted(self, files: AttemptFiles) -> SlurmJob | None:
         record = files.record()
         return None if record is None else self.cli.accounted_job(record.slurm_id)
+
+    # -- GPU usage -----------------------------------------------------------------------------
+
+    def gpu_usage(self) -> dict[tuple[int, int], UsageAggregate]:
+        """The GPU usage of attempts that ended, from accounting, once each as slurmdbd has it
+        (asked at most every ``usage_every_s``); attempts without GPU figures give nothing."""
+        now = time.monotonic()
+        if not self._unaccounted or now - self._usage_asked < self.usage_every_s:
+            return {}
+        self._usage_asked = now
+        by_slurm_id = {sid: key for key, (sid, _) in self._unaccounted.items()}
+        try:
+            found = self.cli.accounted_usage(sorted(by_slurm_id))
+        except SlurmError as e:  # usage is a report's detail: ask again next time
+            log.warning("GPU usage from accounting not read: %s", e)
+            return {}
+        out = {}
+        for usage in found:
+            key = by_slurm_id.get(usage.job_id)
+            if key is None or usage.state in ACTIVE_STATES:
+                continue  # accounting has not heard of the end yet
+            del self._unaccounted[key]
+            figures = aggregate(usage)
+            if figures is not None:
+                out[key] = figures
+        for key, (_, ended) in list(self._unaccounted.items()):
+            if now - ended > USAGE_GIVE_UP_S:
+                del self._unaccounted[key]
+        return out
+
+    @property
+    def usage_pending(self) -> int:
+        """Ended attempts whose usage accounting has not given yet."""
+        return len(self._unaccounted)
 
     # -- cancel --------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 
+from aitc.control.gpuusage.tres import TresUsage
 from aitc.errors import SlurmError
 
 ADAPTERS: Mapping[tuple[int, int], str] = {(22, 5): "v2205"}
@@ -178,6 +179,13 @@ class SlurmCli:
         """The job from accounting (``sacct``), for clusters that run slurmdbd."""
         jobs = self.adapter.parse_sacct(self.run(["sacct", "--json", "-j", str(job_id)]))
         return jobs[0] if jobs else None
+
+    def accounted_usage(self, job_ids: Sequence[int]) -> list[TresUsage]:
+        """The jobs' TRES usage per step from accounting (``sacct``, one call for all)."""
+        if not job_ids:
+            return []
+        ids = ",".join(str(i) for i in job_ids)
+        return list(self.adapter.parse_sacct_usage(self.run(["sacct", "--json", "-j", ids])))
 
 
 def adapter_for(version: tuple[int, int, int]) -> ModuleType:

@@ -1,4 +1,5 @@
-"""Slurm 22.05 (OpenAPI v0.0.38): parse ``sinfo --json``, ``squeue --json`` and ``sacct --json``.
+"""Slurm 22.05 (OpenAPI v0.0.38): parse ``sinfo --json``, ``squeue --json`` and ``sacct --json``
+(the jobs' states, and their steps' TRES usage).
 
 What this release does that later ones change:
 - ``scontrol show … --json`` does not exist yet; node data comes from ``sinfo --json``.
@@ -17,6 +18,7 @@ from typing import Any
 
 from aitc.arch.hostlist import expand
 from aitc.control.executors.slurm_cli import UNREACHABLE_HINT, SlurmJob, SlurmNode
+from aitc.control.gpuusage.tres import StepUsage, TresUsage, tres_map
 from aitc.errors import SlurmError
 
 OPENAPI = "v0.0.38"
@@ -163,6 +165,29 @@ def parse_sacct(text: str) -> list[SlurmJob]:
             )
         )
     return out
+
+
+def parse_sacct_usage(text: str) -> list[TresUsage]:
+    """Each job's TRES usage from ``sacct --json`` (v0.0.38: ``tres.allocated`` of the job,
+    ``tres.requested.{average,max,total}`` and ``tasks.count`` of each step)."""
+    out = []
+    for j in _load(text, "sacct --json").get("jobs", []):
+        allocated = tres_map((j.get("tres") or {}).get("allocated"))
+        steps = tuple(_step_usage(st) for st in j.get("steps") or ())
+        state = str((j.get("state") or {}).get("current") or "").upper()
+        out.append(TresUsage(int(j["job_id"]), state, int(allocated.get("gres/gpu", 0)), steps))
+    return out
+
+
+def _step_usage(st: Mapping[str, Any]) -> StepUsage:
+    usage = (st.get("tres") or {}).get("requested") or {}
+    return StepUsage(
+        name=str((st.get("step") or {}).get("name") or ""),
+        tasks=int((st.get("tasks") or {}).get("count") or 0),
+        average=tres_map(usage.get("average")),
+        maximum=tres_map(usage.get("max")),
+        total=tres_map(usage.get("total")),
+    )
 
 
 def parse_topology(text: str) -> dict[str, tuple[int, int]]:
