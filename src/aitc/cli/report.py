@@ -35,7 +35,8 @@ def report(
     formats: str = typer.Option("html,csv,pdf", "--format", help="Any of html, csv, pdf."),
 ) -> None:
     """Write GPU-hours by organisation, project and member, share vs entitlement vs demand,
-    waits, idle GPU-hours, reservations and partner invoices for a period."""
+    waits, idle GPU-hours, reservations, course sessions (seats and GPU-hours) and partner
+    invoices for a period."""
     try:
         written, headline = _run(period, start, end, db, state_dir, lab, out, formats)
     except ConfigError as exc:  # a wrong option, or every error of --lab's file
