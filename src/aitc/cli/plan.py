@@ -225,9 +225,15 @@ def _describe(
     days: float,
     history: Any,
 ) -> str:
-    swept = "; ".join(
-        f"{c.label}: sizes {', '.join(map(str, v))} nodes" for c, v in ladders.items()
-    )
+    sizes = {c.ra: v for c, v in ladders.items()}  # a layout has its RA's sizes
+    if len(sizes) == 1:
+        ((ra, v),) = sizes.items()
+        swept = f"{ra}: sizes {', '.join(map(str, v))} nodes"
+    else:
+        swept = ", ".join(f"{ra} ({v[0]}-{v[-1]} nodes)" for ra, v in sizes.items())
+    layouts = list(dict.fromkeys(c.mig for c in ladders))
+    if layouts != ["lab"]:
+        swept += f"; seats {', '.join(layouts)}"
     work = [f"{seeds} seeds x {days:g} days"] if seeds else []
     if history is not None:
         work.append(f"the recorded history ({len(history.jobs)} jobs)")
