@@ -1,0 +1,91 @@
+"""Benchmark: `aitc sim` as a user runs it, whole process, on the bundled Philly trace.
+
+Each run is a fresh `aitc sim --trace philly --ra dgx-h100-superpod --nodes 64` process with one
+policy (imports, trace loading, the simulation and writing the results all count), on the full
+trace (82,247 jobs) and on the 20,000 earliest jobs, locality and preemption overhead off as in
+docs/twin.md. Printed per run: wall seconds and CPU seconds (user + system) of the process, the
+best of ``--repeat`` runs, against the targets of docs/twin.md (full trace: 5 s per policy,
+10 s for Tiresias as in the paper; 20,000 jobs: 1.5 s). With ``--before SRC`` the same runs
+are made with the code under SRC (e.g. a checkout of an earlier commit: `git worktree add
+/tmp/before HEAD~5`) in the same session, alternating, and the ratio is printed.
+
+    .venv/bin/python bench/sim_whole.py [--policies fifo,backfill] [--sizes full,20000]
+                                        [--repeat 3] [--before SRC]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+POLICIES = "fifo,backfill,fairshare,tiresias,quota,sjf,tiresias-paper"
+TARGETS = {("full", False): 5.0, ("full", True): 10.0, ("20000", False): 1.5, ("20000", True): 1.5}
+
+
+def command(policy: str, size: str, out: Path) -> list[str]:
+    name, extra = policy, []
+    if policy == "tiresias-paper":  # as in the paper (docs/twin.md)
+        name = "tiresias"
+        extra = ["--param", "semantics=paper", "--param", "preempt_running=any"]
+        extra += ["--param", "starvation_s=0"]
+    cmd = [sys.executable, "-c", "from aitc.cli.main import app; app()", "sim", "--trace", "philly"]
+    cmd += ["--ra", "dgx-h100-superpod", "--nodes", "64", "--policy", name, *extra]
+    cmd += ["--preempt-overhead", "0", "--leaf-penalty", "0", "--su-penalty", "0"]
+    cmd += ["--workers", "1", "--out", str(out)]
+    return cmd + ([] if size == "full" else ["--limit", size])
+
+
+def once(policy: str, size: str, src: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of one `aitc sim` process run with the code under ``src``."""
+    env = dict(os.environ, PYTHONPATH=str(src), COLUMNS="200")
+    with tempfile.TemporaryDirectory() as out:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        began = time.perf_counter()
+        done = subprocess.run(command(policy, size, Path(out)), env=env, capture_output=True)
+        if done.returncode != 0:
+            raise SystemExit(f"aitc sim failed with the code under {src}:\n{done.stderr.decode()}")
+        wall = time.perf_counter() - began
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--policies", default=POLICIES)
+    ap.add_argument("--sizes", default="full,20000")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--before", type=Path, default=None, help="src/ of the code to compare with")
+    args = ap.parse_args()
+    now_src = ROOT / "src"
+    print(f"{'size':<6} {'policy':<15} {'wall s':>7} {'cpu s':>7} {'target':>7}", end="")
+    print(f" {'before wall':>11} {'now/before':>10}" if args.before else "")
+    for size in args.sizes.split(","):
+        for policy in args.policies.split(","):
+            now: list[tuple[float, float]] = []
+            old: list[tuple[float, float]] = []
+            for _ in range(args.repeat):
+                now.append(once(policy, size, now_src))
+                if args.before is not None:
+                    old.append(once(policy, size, args.before))
+            wall, cpu = min(now)
+            target = TARGETS[(size, policy == "tiresias-paper")]
+            mark = "ok" if wall <= target else "over"
+            print(
+                f"{size:<6} {policy:<15} {wall:>7.2f} {cpu:>7.2f} {target:>5.1f} {mark:<4}", end=""
+            )
+            if old:
+                print(f" {min(old)[0]:>11.2f} {wall / min(old)[0]:>10.2f}")
+            else:
+                print()
+
+
+if __name__ == "__main__":
+    main()
