@@ -141,7 +141,7 @@ def sweep_cmd(
     policies = _policies(policy, spec.plan.policies or (spec.policy.name,))
     recorded = _read_history(history, since, spec) if history is not None else None
     n_seeds, n_days = p.seeds if seeds is None else seeds, days or p.days
-    _console.print(_describe(ladders, policies, n_seeds, n_days, recorded))
+    _console.print(_describe(ladders, policies, n_seeds, n_days, recorded), soft_wrap=True)
     with _SweepBar() as bar:
         result = sweep(
             lab,
@@ -225,15 +225,9 @@ def _describe(
     days: float,
     history: Any,
 ) -> str:
-    sizes = {c.ra: v for c, v in ladders.items()}  # a layout has its RA's sizes
-    if len(sizes) == 1:
-        ((ra, v),) = sizes.items()
-        swept = f"{ra}: sizes {', '.join(map(str, v))} nodes"
-    else:
-        swept = ", ".join(f"{ra} ({v[0]}-{v[-1]} nodes)" for ra, v in sizes.items())
-    layouts = list(dict.fromkeys(c.mig for c in ladders))
-    if layouts != ["lab"]:
-        swept += f"; seats {', '.join(layouts)}"
+    from aitc.plan.configs import describe
+
+    swept = describe(ladders)
     work = [f"{seeds} seeds x {days:g} days"] if seeds else []
     if history is not None:
         work.append(f"the recorded history ({len(history.jobs)} jobs)")

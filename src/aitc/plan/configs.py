@@ -23,7 +23,7 @@ Across generations the same lab runs the same jobs, so two rules carry the workl
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -64,6 +64,19 @@ class Config:
 def design_of(ra: str, nodes: int) -> Design:
     """The bill of materials of ``nodes`` nodes of ``ra`` (cached: sweeps ask often)."""
     return build(ra, nodes=nodes)
+
+
+def describe(ladders: Mapping[Config, Sequence[int]]) -> str:
+    """What a sweep sizes, in words: each RA's sizes once (its layouts share them), and the
+    seat layouts when any is not lab.yaml's."""
+    sizes = {c.ra: tuple(v) for c, v in ladders.items()}
+    if len(sizes) == 1:
+        ((ra, v),) = sizes.items()
+        text = f"{ra}: sizes {', '.join(map(str, v))} nodes"
+    else:
+        text = ", ".join(f"{ra} ({v[0]}-{v[-1]} nodes)" for ra, v in sizes.items())
+    layouts = list(dict.fromkeys(c.mig for c in ladders))
+    return text if layouts == [AS_WRITTEN] else f"{text}; seats {', '.join(layouts)}"
 
 
 def generations(ra: str) -> tuple[str, ...]:

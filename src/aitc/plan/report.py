@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from aitc.plan import plots
-from aitc.plan.configs import Config, design_of
+from aitc.plan.configs import Config, describe, design_of
 from aitc.plan.cost import charges, price
 from aitc.plan.search import Outcome, Point, SweepResult
 
@@ -150,7 +150,7 @@ def _html(result: SweepResult, doc: dict[str, Any], images: dict[str, bytes]) ->
         f"<!doctype html><html><head><meta charset='utf-8'><title>aitc plan: {e(result.lab.name)}"
         f"</title><style>{STYLE}</style></head><body>",
         f"<h1>Capacity plan for {e(result.lab.name)}</h1>",
-        f"<p>{e(_swept(result))}; policies {', '.join(result.policies)}; "
+        f"<p>{e(describe(result.ladders))}; policies {', '.join(result.policies)}; "
         f"{e(_workloads(doc))}; {result.runs} runs in {result.wall_s:.0f} s"
         + (f"; <b>stopped early ({e(result.stopped)})</b>" if result.stopped else "")
         + ".</p>",
@@ -171,13 +171,6 @@ def _html(result: SweepResult, doc: dict[str, Any], images: dict[str, bytes]) ->
         ]
     parts += ["<h2>Every point</h2>", _points_html(result), "</body></html>"]
     return "\n".join(parts)
-
-
-def _swept(result: SweepResult) -> str:
-    """What was swept, in words: each configuration with its sizes."""
-    return "; ".join(
-        f"{c.label}: {', '.join(map(str, result.ladders[c]))} nodes" for c in result.configs
-    )
 
 
 def _workloads(doc: dict[str, Any]) -> str:
