@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 
 from aitc.domain.ids import JobId
 from aitc.domain.job import JobRequest, Priority
+from aitc.domain.reservation import Reservation
 from aitc.engine import make_scheduler
+from aitc.engine.reservations import ReservationBook, touches
 from aitc.engine.scheduler import Scheduler
 from aitc.engine.view import Preempt, Start
 
@@ -210,6 +212,44 @@ def test_a_reservations_gpus_are_free_at_its_start(specs, policy, res_start, sha
 
     loop.run(on_pass=check)
     assert seen
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    specs=job_specs,
+    policy=st.sampled_from(POLICIES),
+    res_start=st.integers(1, 300),
+    seats=st.integers(1, 24),
+    shape=clusters,
+)
+def test_seats_held_on_part_of_a_node_are_only_the_sessions_in_its_window(
+    specs, policy, res_start, seats, shape
+):
+    """MIG seats of organisation a (its 1g.10gb jobs use them): in the window no job of b
+    holds a GPU of the reservation, on whole nodes or on the part of one."""
+    held = Reservation(
+        "seats", "a", float(res_start), res_start + 500.0, mig_profile="1g.10gb", mig_seats=seats
+    )
+    loop = build(specs, policy, shape, reservations=[held])
+    [fence] = ReservationBook().fences(loop.rig.cluster, [held], 0.0)
+    nodes = loop.rig.cluster.nodes
+    whole = {nodes[p].name for p in fence.positions}
+    checked = []
+
+    def check(loop: Loop) -> None:
+        if not held.active(loop.rig.now):
+            return
+        for r in loop.rig.running.values():
+            if r.request.org == "a":
+                continue
+            assert not set(r.placement.nodes) & whole, r
+            if fence.part is not None:
+                pos, mask = fence.part
+                assert not touches(r.placement, nodes[pos].name, mask), r
+        checked.append(loop.rig.now)
+
+    loop.run(on_pass=check)
+    assert checked  # (the loop passes at the reservation's start)
 
 
 def test_fairshare_splits_gpu_time_evenly_between_equal_organisations():

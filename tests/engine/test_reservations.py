@@ -1,7 +1,7 @@
 """Reservations: held nodes are the owner's from the start; others leave in time or wait."""
 
 import pytest
-from engine_builders import Rig, cluster, job, mig_start, on, reservation, start
+from engine_builders import Rig, cluster, jid, job, mig_start, on, reservation, start
 
 from aitc.domain.job import Priority
 from aitc.domain.reservation import Reservation
@@ -59,20 +59,67 @@ def test_the_engine_chooses_whole_nodes_for_a_reservation_without_nodes():
     rig = Rig(cluster(3))
     rig.reservations.append(reservation("ws", "edu", 0.0, 100.0, gpus=12))
     rig.submit(job("a", 16, org="lab"), job("b", 8, org="lab"))
-    # 12 GPUs hold the last two nodes (n2, n3): only n1 is left for others
+    # 12 GPUs hold the last node (n3) and four GPUs of n2 (4-7): no 16 GPUs are left for a,
+    # b takes n1
     assert make_scheduler("tiresias").schedule(rig.view()) == [start("b", ("n1", range(8)))]
 
 
-def test_mig_seats_hold_the_whole_nodes_they_need():
+def test_mig_seats_hold_only_the_gpus_they_fill():
     rig = Rig(cluster(2))
     rig.reservations.append(
         Reservation("lab", "edu", 0.0, 100.0, mig_profile="1g.10gb", mig_seats=14)
-    )  # 7 seats per GPU: 2 GPUs, one node
-    rig.submit(job("x", 8, org="lab"), job("y", 8, org="lab"), job("s", mig="1g.10gb", org="edu"))
+    )  # 7 seats per GPU: GPUs 6 and 7 of n2; the other six GPUs of n2 stay everyone's
+    rig.submit(
+        job("x", 8, org="lab"),
+        job("y", 8, org="lab"),
+        job("z", 6, org="lab"),
+        job("s", mig="1g.10gb", org="edu"),
+    )
     assert make_scheduler("tiresias").schedule(rig.view()) == [
         start("x", ("n1", range(8))),
-        mig_start("s", "n2", 0, "1g.10gb", 0),
+        start("z", ("n2", range(6))),
+        mig_start("s", "n2", 6, "1g.10gb", 0),  # the session's job on its own seats
     ]
+
+
+def test_held_gpus_are_nobody_elses_in_the_window_and_lent_before_it():
+    def rig_at(now: float, *jobs) -> Rig:
+        rig = Rig(cluster(1), now=now)
+        rig.reservations.append(
+            Reservation("lab", "edu", 100.0, 200.0, mig_profile="1g.10gb", mig_seats=14)
+        )
+        return rig.submit(*jobs)
+
+    # in the window: an 8-GPU job of another organisation does not fit, a 6-GPU one does
+    rig = rig_at(100.0, job("big", 8, org="lab"), job("six", 6, org="lab", submit=100.0))
+    assert make_scheduler("fifo", queue="greedy").schedule(rig.view()) == [
+        start("six", ("n1", range(6)))
+    ]
+    # before it: a job that ends before the start, or a preemptible one, may borrow them
+    short = job("short", 8, org="lab", limit=50.0)
+    assert make_scheduler("fifo").schedule(rig_at(0.0, short).view()) == [
+        start("short", ("n1", range(8)))
+    ]
+    long = job("long", 8, org="lab", limit=500.0)
+    assert make_scheduler("fifo").schedule(rig_at(0.0, long).view()) == []
+
+
+def test_a_preemptible_job_on_held_gpus_is_preempted_at_the_start_and_the_seats_used():
+    rig = Rig(cluster(1))
+    rig.reservations.append(
+        Reservation("lab", "edu", 100.0, 200.0, mig_profile="1g.10gb", mig_seats=14)
+    )
+    scheduler = make_scheduler("fifo")
+    rig.submit(job("borrow", 8, org="lab", priority=Priority.PREEMPTIBLE))
+    assert rig.step(scheduler) == [start("borrow", ("n1", range(8)))]
+    rig.now = 100.0
+    rig.submit(job("seat", mig="1g.10gb", org="edu", submit=100.0))
+    actions = rig.step(scheduler)
+    assert [type(a).__name__ for a in actions] == ["Preempt", "Start"]
+    assert actions[0].job_id == jid("borrow")
+    assert actions[1] == mig_start("seat", "n1", 6, "1g.10gb", 0)
+    # the borrower may not come back on the held GPUs while the session runs
+    assert rig.step(scheduler) == []
 
 
 def test_a_reservation_changed_under_the_same_id_is_placed_afresh():

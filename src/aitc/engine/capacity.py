@@ -32,7 +32,7 @@ from aitc.errors import CatalogError, SchedulingError
 
 _SLOT_MASK = (1 << MIG_MEMORY_SLOTS) - 1
 
-__all__ = ["DOWN", "GENERAL", "CapacityIndex", "NodeFree", "PoolKey"]
+__all__ = ["DOWN", "GENERAL", "CapacityIndex", "NodeFree", "PoolKey", "Withheld"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +42,16 @@ class NodeFree:
     name: str
     gpus: tuple[int, ...]
     mig_mask: int
+
+
+@dataclass(frozen=True, slots=True)
+class Withheld:
+    """Capacity a pass took out of every query (``CapacityIndex.withhold``): free whole GPUs
+    and free MIG memory slots of one node."""
+
+    pos: int
+    gpus: int
+    slots: int
 
 
 class CapacityIndex:
@@ -150,6 +160,13 @@ class CapacityIndex:
     def mig_mask(self, pos: int) -> int:
         return self._mig[pos]
 
+    def mig_free_slots(self, pos: int, gpu: int) -> int | None:
+        """Free MIG memory slots of GPU ``gpu`` of node ``pos`` as a bitmask (``None``: the
+        GPU is held whole, by a job or by work outside aitc)."""
+        if (self._used[pos] | self._foreign[pos]) >> gpu & 1:
+            return None
+        return ~self._mig[pos] >> (MIG_MEMORY_SLOTS * gpu) & _SLOT_MASK
+
     def is_down(self, node: str) -> bool:
         return self._pool_of[self.position(node)][1] == DOWN
 
@@ -210,6 +227,35 @@ class CapacityIndex:
         before = self.free_mask(pos).bit_count()
         for i in held[len(held) - gpus :]:
             self._foreign[pos] &= ~(1 << i)
+        self._refresh(pos, before)
+
+    def withhold(self, pos: int, mask: int) -> Withheld:
+        """Take the free capacity of the GPUs ``mask`` of node ``pos`` out of every query: their
+        free whole GPUs, and the free MIG slots of those that carry slices (a pass holds them
+        for a reservation, on its overlay). ``give_back`` returns exactly that."""
+        busy = self._used[pos] | self._foreign[pos]
+        gpus = self.free_mask(pos) & mask
+        slots = 0
+        for g in _indices(self._migbusy[pos] & mask & ~busy):
+            shift = MIG_MEMORY_SLOTS * g
+            slots |= (~self._mig[pos] >> shift & _SLOT_MASK) << shift
+        self._write_nodes()
+        self.stamp += 1
+        before = self.free_mask(pos).bit_count()
+        self._foreign[pos] |= gpus
+        self._mig[pos] |= slots
+        self._refresh(pos, before)
+        return Withheld(pos, gpus, slots)
+
+    def give_back(self, held: Withheld) -> None:
+        """Return what ``withhold`` took."""
+        pos = held.pos
+        self._write_nodes()
+        self.version += 1
+        self.stamp += 1
+        before = self.free_mask(pos).bit_count()
+        self._foreign[pos] &= ~held.gpus
+        self._mig[pos] &= ~held.slots
         self._refresh(pos, before)
 
     def set_node_down(self, name: str) -> None:

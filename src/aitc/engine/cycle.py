@@ -14,16 +14,28 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from aitc.domain.ids import JobId
-from aitc.domain.job import JobRequest, Placement, Priority, RunningJob
+from aitc.domain.job import JobRequest, MigSlot, NodeAlloc, Placement, Priority, RunningJob
 from aitc.engine import reasons
-from aitc.engine.capacity import CapacityIndex
+from aitc.engine.capacity import CapacityIndex, Withheld
 from aitc.engine.placement import PlacementPolicy, candidate_pools
 from aitc.engine.pool import GENERAL
-from aitc.engine.reservations import Fence, allowed_fences
+from aitc.engine.reservations import Fence, allowed_fences, touches
 from aitc.engine.shape import shape_of
 from aitc.engine.view import Action, Preempt, Reason, Start, View
+from aitc.errors import CatalogError
 
 T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class Hold:
+    """GPUs ``mask`` of ``node`` that a pass withholds for a reservation (``fence``): what
+    of them is free is out of every query but the reservation's (``Cycle.place``)."""
+
+    fence: Fence
+    node: str
+    mask: int
+    withheld: Withheld
 
 
 class Memo(Generic[T]):
@@ -70,6 +82,7 @@ class Cycle:
     _no_room: dict[tuple[Hashable, ...], int] = field(default_factory=dict)
     _newest: list[RunningJob] | None = None
     _memos: dict[Memo[Any], object] = field(default_factory=dict)
+    holds: list[Hold] = field(default_factory=list)  # parts of nodes held for reservations
     now: float = field(init=False)
     phase: int = 0  # which part of a ``Phased`` order the walk is in (policies may read it)
     possible: Callable[[JobRequest], bool] = lambda job: True
@@ -121,18 +134,49 @@ class Cycle:
 
     # ------------------------------------------------------------------ placing
     def place(self, job: JobRequest, fences: Sequence[str] | None = None) -> Placement | None:
-        """Where ``job`` fits now (``None`` if nowhere); remembers failures for the pass."""
+        """Where ``job`` fits now (``None`` if nowhere); remembers failures for the pass.
+
+        Where the pass holds part of a node for a reservation the job may use (``holds``):
+        the reservation's own jobs try its GPUs first, and any job it admits may take them
+        when nothing else fits."""
         fences = tuple(fences if fences is not None else self.fences_for(job))
         key = (job.nodes, job.mig, job.gpu_model, fences)
         if job.submit > self.now or self._failed.get(key, 1 << 30) <= job.gpus:
             return None
-        placement = self.placer.now(job, self.capacity, fences)
+        lent = [h for h in self.holds if h.fence.tag in fences] if self.holds else None
+        placement = self._on_own_hold(job, lent) if lent else None
+        if placement is None:
+            placement = self.placer.now(job, self.capacity, fences)
+        if placement is None and lent:
+            trial = self.capacity.overlay()
+            for h in lent:
+                trial.give_back(h.withheld)
+            placement = self.placer.now(job, trial, fences)
         if placement is None:
             self._failed[key] = min(self._failed.get(key, 1 << 30), job.gpus)
         return placement
 
+    def _on_own_hold(self, job: JobRequest, lent: Sequence[Hold]) -> Placement | None:
+        """``job`` on the held GPUs of its own organisation's active reservation: a MIG slice
+        on one of them, or whole GPUs of them on one node."""
+        for h in lent:
+            r = h.fence.reservation
+            if r.org != job.org or not r.active(self.now):
+                continue
+            trial = self.capacity.overlay()
+            trial.give_back(h.withheld)
+            found = _on_gpus(job, trial, h.withheld.pos, h.mask)
+            if found is not None:
+                return found
+        return None
+
     def start(self, job: JobRequest, placement: Placement) -> None:
+        touched = self._touched_holds(placement)
+        for h in touched:
+            self.capacity.give_back(h.withheld)
         self.capacity.allocate(placement)
+        for h in touched:
+            h.withheld = self.capacity.withhold(h.withheld.pos, h.mask)
         self.actions.append(Start(job.id, placement))
         self.started[job.id] = RunningJob(job, placement, self.now)
         if self._org_gpus is not None:
@@ -141,6 +185,9 @@ class Cycle:
 
     def preempt(self, victim: RunningJob, cause: str) -> None:
         self.capacity.release(victim.placement)
+        for h in self._touched_holds(victim.placement):  # what it frees there stays held
+            self.capacity.give_back(h.withheld)
+            h.withheld = self.capacity.withhold(h.withheld.pos, h.mask)
         self.actions.append(Preempt(victim.request.id, cause))
         self.preempted.add(victim.request.id)
         org = victim.request.org
@@ -169,8 +216,14 @@ class Cycle:
             return None
         trial = self.capacity.overlay()
         fences = self.fences_for(job)
+        for h in self.holds:
+            if h.fence.tag in fences:
+                trial.give_back(h.withheld)
         for n, victim in enumerate(candidates, 1):
             trial.release(victim.placement)
+            for h in self._touched_holds(victim.placement):
+                if h.fence.tag not in fences:  # GPUs it frees on a hold stay held for others
+                    trial.withhold(h.withheld.pos, h.mask)
             placement = self.placer.now(job, trial, fences)
             if placement is not None:
                 for v in candidates[:n]:
@@ -178,13 +231,35 @@ class Cycle:
                 return placement
         return None
 
+    def has_room(self) -> bool:
+        """Whether anything could still be placed in this pass (on held GPUs too)."""
+        return self.capacity.has_room() or any(
+            h.withheld.gpus or h.withheld.slots for h in self.holds
+        )
+
+    @property
+    def size_filters(self) -> bool:
+        """Whether the walks may pass over jobs by the free capacity's size alone: not while
+        GPUs are held for a reservation (its jobs may fit there when nothing else is free)."""
+        return not self.holds
+
+    def _touched_holds(self, placement: Placement) -> list[Hold]:
+        if not self.holds:
+            return []
+        return [h for h in self.holds if touches(placement, h.node, h.mask)]
+
     # ------------------------------------------------------------------ reasons
     def fit_reason(self, job: JobRequest) -> Reason | None:
         """Why ``job`` does not fit in the capacity left now (``None`` if it does)."""
         fences = self.fences_for(job)
         if self.placer.now(job, self.capacity, fences) is not None:
             return None
-        if self.fences and self.placer.now(job, self.capacity, _all_tags(self)) is not None:
+        unheld = self.capacity
+        if self.holds:
+            unheld = self.capacity.overlay()
+            for h in self.holds:
+                unheld.give_back(h.withheld)
+        if self.fences and self.placer.now(job, unheld, _all_tags(self)) is not None:
             names = ", ".join(
                 f.reservation.name or f.reservation.id for f in self.fences if f.tag not in fences
             )
@@ -197,6 +272,38 @@ class Cycle:
         if shape is not None and shape.node_count == 1:
             return reasons.no_contiguous(job, free, max(p.max_node_free() for p in pools))
         return reasons.gang_too_large(job, free, sum(p.idle_nodes for p in pools))
+
+
+def _on_gpus(job: JobRequest, capacity: CapacityIndex, pos: int, mask: int) -> Placement | None:
+    """``job`` on GPUs ``mask`` of node ``pos`` only: a MIG slice on one of them (one that
+    already carries slices first), or whole GPUs of them for a job on one node."""
+    node = capacity.cluster.nodes[pos]
+    gpus = [g for g in range(node.gpus) if mask >> g & 1]
+    if job.mig is not None:
+        try:
+            profile = node.model.gpu.mig(job.mig)
+        except CatalogError:
+            return None
+        if job.gpu_model is not None and job.gpu_model != node.gpu_model:
+            return None
+        carrying = sorted(gpus, key=lambda g: capacity.free_mask(pos) >> g & 1)
+        for g in carrying:
+            free = capacity.mig_free_slots(pos, g)
+            if free is None:
+                continue
+            for start in profile.placements:
+                want = ((1 << profile.size) - 1) << start
+                if free & want == want:
+                    return Placement((NodeAlloc(node.name, (), MigSlot(g, job.mig, start)),))
+        return None
+    if (job.nodes or 1) != 1 or job.gpus == 0:
+        return None
+    if job.gpu_model is not None and job.gpu_model != node.gpu_model:
+        return None
+    whole = [g for g in gpus if capacity.free_mask(pos) >> g & 1]
+    if len(whole) < job.gpus:
+        return None
+    return Placement((NodeAlloc(node.name, tuple(whole[: job.gpus])),))
 
 
 def _all_tags(cycle: Cycle) -> tuple[str, ...]:

@@ -18,14 +18,14 @@ from aitc.domain.cluster import Cluster
 from aitc.domain.ids import JobId
 from aitc.domain.job import JobRequest, Priority
 from aitc.domain.org import Organisation
-from aitc.engine.cycle import Cycle
+from aitc.engine.cycle import Cycle, Hold
 from aitc.engine.estimate import estimates
 from aitc.engine.explain import explain
 from aitc.engine.policy import Policy
 from aitc.engine.queues import Walk
 from aitc.engine.quiet import Quiet, jobs_to_walk, remember
 from aitc.engine.registry import policy_class
-from aitc.engine.reservations import ReservationBook
+from aitc.engine.reservations import ReservationBook, touches
 from aitc.engine.view import Action, Reason, ReasonCode, View
 
 _ShapeKey = tuple[int, int | None, str | None, str | None]
@@ -73,7 +73,7 @@ class Scheduler:
         # 2. Fence reserved nodes; preempt preemptible jobs of others on active reservations.
         self._fence_reservations(cycle)
         # 3. Nothing free and nothing to preempt: nothing can change, whatever the queue holds.
-        if not cycle.capacity.has_room() and not self.policy.could_preempt(cycle):
+        if not cycle.has_room() and not self.policy.could_preempt(cycle):
             return cycle, Walk()  # (a quiet memo stays valid: capacity did not grow)
         # 4. Order the queue by the policy's priority: after a pass that started nothing and
         #    while capacity has not grown, only the jobs that arrived since (quiet.py).
@@ -97,16 +97,29 @@ class Scheduler:
         if not view.reservations:
             return
         cycle.fences = self._book.fences(view.cluster, view.reservations, view.now)
+        nodes = view.cluster.nodes
         for fence in cycle.fences:
             cycle.capacity.fence(fence.positions, fence.tag)
             if not fence.reservation.active(view.now):
                 continue
-            mine = {view.cluster.nodes[p].name for p in fence.positions}
+            mine = {nodes[p].name for p in fence.positions}
+            part = fence.part
             for r in list(cycle.running()):
-                if r.request.org == fence.reservation.org or not set(r.placement.nodes) & mine:
+                if r.request.org == fence.reservation.org:
+                    continue
+                on_whole = bool(set(r.placement.nodes) & mine)
+                if not on_whole and not (
+                    part is not None and touches(r.placement, nodes[part[0]].name, part[1])
+                ):
                     continue
                 if r.request.priority is Priority.PREEMPTIBLE:
                     cycle.preempt(r, f"reservation {fence.reservation.id} starts")
+        # the parts of nodes: what of their GPUs is free now is the reservation's alone
+        for fence in cycle.fences:
+            if fence.part is not None:
+                pos, mask = fence.part
+                held = cycle.capacity.withhold(pos, mask)
+                cycle.holds.append(Hold(fence, nodes[pos].name, mask, held))
 
     def _possible_for(self, view: View) -> Callable[[JobRequest], bool]:
         """Whether a job may be tried in this pass: submitted, and able to run here at all.

@@ -97,10 +97,10 @@ class BackfillQueue:
         if head is None:  # every job started (or could not be tried)
             return BackfillWalk(complete=True)
         walk = BackfillWalk(head=head)
-        if not self.depth and cycle.capacity.has_room():
+        if not self.depth and cycle.size_filters and cycle.capacity.has_room():
             # later jobs never preempt, so free capacity only shrinks from here on
             jobs = could_fit(jobs, cycle.capacity, cycle.placer.gpus_anywhere)
-        narrowed = bool(self.depth)  # (a depth counts every job it passes)
+        narrowed = bool(self.depth) or not cycle.size_filters  # (a depth counts every job)
         # the stop rule needs the queue's smallest job per class (read at the first failure)
         counting = not fenced and not self.depth
         least: dict[tuple[object, ...], int] | None = None

@@ -58,7 +58,7 @@ class GreedyQueue:
             cycle.phase = phase
             full.again()
             seen = -1  # look at the capacity before the first job of the part
-            if victims is None or not victims.could_preempt(cycle):
+            if cycle.size_filters and (victims is None or not victims.could_preempt(cycle)):
                 # nothing will be preempted, so free capacity only shrinks during this part
                 anywhere = cycle.placer.gpus_anywhere
                 if isinstance(part, Buckets):

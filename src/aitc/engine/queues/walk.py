@@ -81,7 +81,7 @@ class Full:
         state = (len(cycle.preempted), len(cycle.started))
         if state != self._state:
             victims = self._victims
-            room = cycle.capacity.has_room()
+            room = cycle.has_room()
             self._full = not room and (victims is None or not victims.could_preempt(cycle))
             self._state = state
         return self._full
