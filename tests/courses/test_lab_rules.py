@@ -9,12 +9,11 @@ import pytest
 from aitc.control.courses.labrules import (
     LabFacts,
     Verdict,
-    check_rules,
     gpu_busy_samples,
     stops_at,
     verdict,
 )
-from aitc.domain.courselab import LabRules
+from aitc.domain.courselab import LabRules, check_rules
 from aitc.errors import ConfigError
 
 RULES = LabRules(no_show_min=15, idle_limit_min=30, idle_warning_min=5)

@@ -2,9 +2,10 @@
 
 Each key on its own is checked by the schema; here the lab is checked as a whole: ids are
 unique, every reference (a member's organisation and projects, a course's organisation,
-instructor and MIG profile) names something that exists, and the guaranteed quotas fit in the
-cluster. Each failure points at the key that is wrong, in lab.yaml or in the roster, and every
-failure is returned, not only the first.
+instructor and MIG profile, a calendar entry's course and instructors) names something that
+exists, a course's lab limits work together, and the guaranteed quotas fit in the cluster.
+Each failure points at the key that is wrong, in lab.yaml or in the roster, and every failure
+is returned, not only the first.
 
 The checks run on the parts of the lab that passed the schema. Ids that items failing the
 schema give are ``Unresolved``: a reference to one of them is not reported a second time.
@@ -16,9 +17,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from aitc.arch.labschema import CourseSpec, LabSpec, MemberSpec
+from aitc.arch.labschema import CalendarSpec, CourseSpec, LabSpec, MemberSpec
 from aitc.arch.labsource import Loc, Source, field_name
 from aitc.domain.cluster import Cluster
+from aitc.domain.courselab import check_rules
 from aitc.domain.gpu import gpu_model
 from aitc.errors import ConfigError, did_you_mean
 
@@ -28,13 +30,14 @@ Sourced = tuple[T, Source]
 
 @dataclass(frozen=True)
 class Unresolved:
-    """Ids named by organisations, projects and members that failed the schema;
+    """Ids named by organisations, projects, members and courses that failed the schema;
     ``any_member``: the members are not all known (the roster could not be read)."""
 
     organisations: frozenset[str] = frozenset()
     projects: frozenset[str] = frozenset()
     members: frozenset[str] = frozenset()
     any_member: bool = False
+    courses: frozenset[str] = frozenset()
 
 
 def check_lab(
@@ -50,7 +53,7 @@ def check_lab(
         *_check_organisations(spec, cluster, source),
         *_check_members(spec, members, unresolved),
         *_check_courses(spec, members, cluster, source, unresolved),
-        *_check_calendar(spec, cluster, source),
+        *_check_calendar(spec, members, cluster, source, unresolved),
     ]
 
 
@@ -179,6 +182,11 @@ def _check_courses(
                 out.append(source.error(("courses", i, *key), _not_instructor(member, roles)))
         if c.mig_profile is not None and cluster is not None:
             out += _check_mig(c, i, cluster, source)
+        try:
+            check_rules(c.rules())
+        except ConfigError as e:
+            at: Loc = (e.field,) if e.field else ()
+            out.append(source.error(("courses", i, *at), e.reason))
     return out
 
 
@@ -202,17 +210,27 @@ def _check_mig(course: CourseSpec, i: int, cluster: Cluster, source: Source) -> 
     ]
 
 
-def _check_calendar(spec: LabSpec, cluster: Cluster | None, source: Source) -> list[ConfigError]:
-    """Each calendar entry names a course, has seats, and fits in the cluster on its own
-    (whether overlapping sessions fit together is the engine's to say, in the twin)."""
+def _check_calendar(
+    spec: LabSpec,
+    members: list[Sourced[MemberSpec]],
+    cluster: Cluster | None,
+    source: Source,
+    unresolved: Unresolved,
+) -> list[ConfigError]:
+    """Each calendar entry names a course, has seats and instructors certified for it, and
+    fits in the cluster on its own (whether overlapping sessions fit together is the engine's
+    to say: in the twin, and when ``aitc lab apply`` creates them)."""
     courses = {c.id: c for c in spec.courses}
+    roles = {m.id: m.role for m, _ in members}
     out = []
     for i, entry in enumerate(spec.calendar):
         course = courses.get(entry.course)
         if course is None:
-            why = f"unknown course {entry.course!r}{did_you_mean(entry.course, courses)}"
-            out.append(source.error(("calendar", i, "course"), why))
+            if entry.course not in unresolved.courses:
+                why = f"unknown course {entry.course!r}{did_you_mean(entry.course, courses)}"
+                out.append(source.error(("calendar", i, "course"), why))
             continue
+        out += _check_teachers(entry, i, course, roles, source, unresolved)
         seats = entry.seats or course.seats
         if not seats:
             why = f"course {course.id} has no default seats: give the sessions' seats"
@@ -223,6 +241,32 @@ def _check_calendar(spec: LabSpec, cluster: Cluster | None, source: Source) -> l
             where = ("calendar", i, "seats") if entry.seats else ("calendar", i, "course")
             why = f"{seats} seats need {need} GPUs, more than the cluster's {cluster.total_gpus}"
             out.append(source.error(where, why))
+    return out
+
+
+def _check_teachers(
+    entry: CalendarSpec,
+    i: int,
+    course: CourseSpec,
+    roles: Mapping[str, str],
+    source: Source,
+    unresolved: Unresolved,
+) -> list[ConfigError]:
+    """A calendar entry's instructors (default: the course's lead) are instructors certified
+    for the course in the lab."""
+    if not entry.instructors and not course.instructor:
+        why = f"course {course.id} has no lead instructor: give the sessions' instructors"
+        return [source.error(("calendar", i, "course"), why)]
+    out = []
+    for k, member in enumerate(entry.instructors):
+        known = member in roles or not (unresolved.any_member or member in unresolved.members)
+        if known and roles.get(member) != "instructor":
+            out.append(
+                source.error(("calendar", i, "instructors", k), _not_instructor(member, roles))
+            )
+        elif member not in course.teachers():
+            why = f"{member} is not certified to teach {course.id} (its instructor or certified)"
+            out.append(source.error(("calendar", i, "instructors", k), why))
     return out
 
 

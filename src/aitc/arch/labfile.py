@@ -105,8 +105,8 @@ def _member(m: MemberSpec, defaults: Limits, by_role: dict[Role, Limits]) -> Mem
 
 
 def _calendar(spec: LabSpec) -> tuple[PlannedSession, ...]:
-    """One session per start of each calendar entry (seats and hours defaulting to the
-    course's), by start."""
+    """One session per start of each calendar entry (seats, hours and instructors defaulting
+    to the course's), by start."""
     courses = {c.id: c for c in spec.courses}
     sessions = [
         PlannedSession(
@@ -114,11 +114,16 @@ def _calendar(spec: LabSpec) -> tuple[PlannedSession, ...]:
             start.isoformat(timespec="minutes"),
             e.seats or courses[e.course].seats,
             e.hours or courses[e.course].hours,
+            tuple(e.instructors) or _lead(courses[e.course]),
         )
         for e in spec.calendar
         for start in e.starts
     ]
     return tuple(sorted(sessions, key=lambda s: (s.start, s.course)))
+
+
+def _lead(c: CourseSpec) -> tuple[str, ...]:
+    return (c.instructor,) if c.instructor else ()
 
 
 def _course(c: CourseSpec) -> Course:
@@ -139,6 +144,7 @@ def _course(c: CourseSpec) -> Course:
             Certification(x.member, x.expires.isoformat() if x.expires else None)
             for x in c.certified
         ),
+        rules=c.rules(),
     )
 
 

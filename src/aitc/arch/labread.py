@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -188,6 +188,7 @@ def _salvage(source: YamlSource, locs: list[Loc]) -> _Schema | None:
         projects=_ids(p for o in _items(raw, "organisations", bad) for p in _list(o, "projects")),
         members=_ids(_items(raw, "members", bad)),
         any_member="roster" in failed or "members" in failed,
+        courses=_ids(_items(raw, "courses", bad)),
     )
     return _Schema(spec, Renumbered(source, kept), unresolved, frozenset(failed))
 
@@ -232,16 +233,11 @@ def _members(
     out.extend(roster.members)
     if roster.errors and not roster.members:  # the header is wrong: no row was read
         return out, _with_any_member(unresolved)
-    return out, Unresolved(
-        unresolved.organisations,
-        unresolved.projects,
-        unresolved.members | roster.unresolved,
-        unresolved.any_member,
-    )
+    return out, replace(unresolved, members=unresolved.members | roster.unresolved)
 
 
 def _with_any_member(u: Unresolved) -> Unresolved:
-    return Unresolved(u.organisations, u.projects, u.members, any_member=True)
+    return replace(u, any_member=True)
 
 
 # ----------------------------------------------------------------------------------- cluster

@@ -24,6 +24,8 @@ from pydantic import (
     model_validator,
 )
 
+from aitc.domain.courselab import DEFAULT_LAB_RULES, MAX_MINUTES, LabRules
+
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
@@ -200,8 +202,13 @@ class CertificationSpec(_Spec):
     expires: datetime.date | None = None
 
 
+Minutes = Annotated[float, Field(ge=0, le=MAX_MINUTES)]
+
+
 class CourseSpec(_Spec):
-    """A workshop: its seat shape (a MIG slice or whole GPUs), lab, assessment, instructors."""
+    """A workshop: its seat shape (a MIG slice or whole GPUs), lab, assessment, instructors,
+    and the limits of its learners' labs (the defaults are ``DEFAULT_LAB_RULES``, as the API's;
+    whether they work together is ``aitc.domain.courselab.check_rules``, in labchecks)."""
 
     id: Id
     name: Text
@@ -216,6 +223,24 @@ class CourseSpec(_Spec):
     assessment_command: list[Text] = []
     criteria: str = ""
     certified: list[CertificationSpec] = []
+    no_show_min: Minutes = DEFAULT_LAB_RULES.no_show_min
+    idle_limit_min: Minutes = DEFAULT_LAB_RULES.idle_limit_min
+    idle_warning_min: Minutes = DEFAULT_LAB_RULES.idle_warning_min
+    assessment_limit_min: Minutes = DEFAULT_LAB_RULES.assessment_limit_min
+
+    def rules(self) -> LabRules:
+        """The limits of the course's labs."""
+        return LabRules(
+            no_show_min=self.no_show_min,
+            idle_limit_min=self.idle_limit_min,
+            idle_warning_min=self.idle_warning_min,
+            assessment_limit_min=self.assessment_limit_min,
+        )
+
+    def teachers(self) -> list[str]:
+        """Who is certified to teach it in the lab: the lead instructor, then the others."""
+        lead = [self.instructor] if self.instructor else []
+        return lead + [c.member for c in self.certified]
 
 
 def _parse_time(value: object) -> object:
@@ -238,12 +263,14 @@ LocalTime = Annotated[datetime.datetime, BeforeValidator(_parse_time), AfterVali
 
 class CalendarSpec(_Spec):
     """Sessions of one course in the lab's calendar: one per start (the lab's local time),
-    each ``hours`` long (default: the course's) with ``seats`` seats (default: the course's)."""
+    each ``hours`` long (default: the course's) with ``seats`` seats (default: the course's),
+    taught by ``instructors`` (default: the course's lead instructor)."""
 
     course: Id
     starts: Annotated[list[LocalTime], Field(min_length=1)]
     seats: Annotated[int, Field(gt=0)] | None = None
     hours: Annotated[float, Field(gt=0, le=24)] | None = None
+    instructors: Annotated[list[Id], Field(max_length=20)] = []
 
 
 class PolicySpecModel(_Spec):

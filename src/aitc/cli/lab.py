@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import typer
@@ -11,7 +12,7 @@ from rich.console import Console
 from aitc.cli.output import Rows, config_failure
 from aitc.domain.lab import Lab
 from aitc.domain.org import Role
-from aitc.errors import ConfigError
+from aitc.errors import ConfigError, ConfigErrors, each_error
 
 app = typer.Typer(no_args_is_help=True)
 SHOWN_PROBLEMS = 5  # accounts named one by one in `aitc lab check`; the rest are counted
@@ -78,6 +79,8 @@ def render_lab(lab: Lab, console: Console) -> None:
     )
     if lab.courses:
         _courses_table(lab).print()
+    if lab.calendar:
+        console.print(_calendar_line(lab), highlight=False, soft_wrap=True)
     params = ", ".join(f"{k}={v}" for k, v in lab.policy.params.items())
     console.print(f"Policy: [bold]{lab.policy.name}[/]" + (f" ({params})" if params else ""))
 
@@ -117,6 +120,18 @@ def _courses_table(lab: Lab) -> Rows:
     return table
 
 
+def _calendar_line(lab: Lab) -> str:
+    """The course programme in one line: sessions, courses, seats, first start to last end."""
+    starts = [datetime.fromisoformat(s.start) for s in lab.calendar]
+    ends = [t + timedelta(hours=s.hours) for t, s in zip(starts, lab.calendar, strict=True)]
+    courses = len({s.course for s in lab.calendar})
+    seats = sum(s.seats for s in lab.calendar)
+    return (
+        f"Calendar: {len(lab.calendar)} session(s) of {courses} course(s), {seats:,} seats, "
+        f"{min(starts):%Y-%m-%d %H:%M} to {max(ends):%Y-%m-%d %H:%M} (local time)"
+    )
+
+
 def _opt(value: int | None) -> str:
     return "-" if value is None else str(value)
 
@@ -147,13 +162,26 @@ def apply(
         "--home-root",
         help="Where --create-unix-users puts the new accounts' home directories.",
     ),
+    calendar: bool = typer.Option(
+        True,
+        "--calendar/--no-calendar",
+        help="Create the calendar's sessions not created yet, their seats reserved "
+        "(--no-calendar: leave the sessions as they are).",
+    ),
 ) -> None:
-    """Sync a lab's organisations, projects and members into the store, and print the changes.
+    """Sync a lab into the store: organisations, projects, members, courses and the
+    calendar's sessions; print the changes.
 
     Idempotent: running it again with the same file changes nothing. Members, projects and
     organisations that the file no longer lists are disabled, never deleted, so their jobs and
-    history stay. Exits 2 when the file is invalid.
+    history stay. Each calendar session that starts in the future and is not in the store is
+    created with its seats reserved, as its instructor would create it; sessions are never
+    changed or removed. Everything is one transaction: when the engine cannot guarantee a
+    session's seats, each such session is named with the engine's reason on stderr, nothing
+    is stored, and the exit status is 1. Exits 2 when the file is invalid.
     """
+    from aitc.control.clock import SystemClock
+    from aitc.control.courses.calendar import calendar_status
     from aitc.control.store import Store, apply_lab
 
     lab = load_lab_or_exit(file)
@@ -169,11 +197,24 @@ def apply(
             raise typer.Exit(1) from None
     private_state_dir(state_dir)
     store = Store.open(db or f"sqlite:///{(state_dir / 'aitc.db').resolve()}")
+    now = SystemClock().now()
     try:
         with store.session() as session:
-            changes += apply_lab(session=session, lab=lab)
+            changes += apply_lab(session=session, lab=lab, now=now, calendar=calendar)
+            status = calendar_status(session=session, lab=lab, now=now)
+    except ConfigError as e:
+        config_failure(_in_file(e, file), code=1)
     finally:
         store.close()
     for line in changes:
         typer.echo(line)
+    if lab.calendar:
+        typer.echo(status.line())
     typer.echo(f"{lab.name}: {len(changes)} change(s)" if changes else f"{lab.name}: up to date")
+
+
+def _in_file(error: ConfigError, file: Path) -> ConfigErrors:
+    """``error``'s lines, each naming the lab file it is about."""
+    return ConfigErrors(
+        [ConfigError(e.reason, file=str(file), field=e.field) for e in each_error(error)]
+    )

@@ -1,12 +1,18 @@
 """How a course's learner labs are kept: the no-show, idle and assessment limits.
 
-A course sets them (``aitc course create``, the API); these are the defaults. Minutes, as an
+A course sets them (lab.yaml ``courses:``, ``aitc course create``, the API); these are the
+defaults, and ``check_rules`` says when a set of them cannot work together. Minutes, as an
 instructor says them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from aitc.errors import ConfigError
+
+MAX_MINUTES = 7 * 24 * 60
+"""The longest any of the limits may be: a week."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,3 +32,18 @@ class LabRules:
 
 
 DEFAULT_LAB_RULES = LabRules()
+
+
+def check_rules(rules: LabRules) -> None:
+    """``ConfigError`` naming the field when the limits cannot work together."""
+    if rules.no_show_min < 0:
+        raise ConfigError("must not be negative", field="no_show_min")
+    if rules.idle_limit_min <= 0:
+        raise ConfigError("must be more than 0 minutes", field="idle_limit_min")
+    if not 0 <= rules.idle_warning_min < rules.idle_limit_min:
+        raise ConfigError(
+            f"must be at least 0 and less than idle_limit_min ({rules.idle_limit_min:g})",
+            field="idle_warning_min",
+        )
+    if rules.assessment_limit_min <= 0:
+        raise ConfigError("must be more than 0 minutes", field="assessment_limit_min")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from aitc.domain.cluster import Cluster
+from aitc.domain.courselab import DEFAULT_LAB_RULES, LabRules
 from aitc.domain.org import Limits, Member, Organisation, Role
 from aitc.domain.targets import Costs, PlanSpec, Targets
 
@@ -25,7 +26,7 @@ class Course:
     """A workshop taught in sessions, each learner on one seat: a MIG slice of
     ``mig_profile``, or ``gpus_per_seat`` whole GPUs. ``seats`` is a session's default size;
     ``instructor`` is the lead instructor (certified without an end date), ``certified`` the
-    other certified instructors."""
+    other certified instructors; ``rules`` the limits of its learners' labs."""
 
     id: str
     name: str
@@ -40,18 +41,20 @@ class Course:
     assessment_command: tuple[str, ...] = ()
     criteria: str = ""
     certified: tuple[Certification, ...] = ()
+    rules: LabRules = DEFAULT_LAB_RULES
 
 
 @dataclass(frozen=True, slots=True)
 class PlannedSession:
     """A session of the lab's course calendar (lab.yaml ``calendar``): ``course`` taught from
     ``start`` (the lab's local time, ISO 8601 without an offset: the domain holds no clock)
-    for ``hours``, on ``seats`` seats of the course's shape."""
+    for ``hours``, on ``seats`` seats of the course's shape, taught by ``instructors``."""
 
     course: str
     start: str
     seats: int
     hours: float
+    instructors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,9 @@
 """Courses and instructor certifications in the store (from lab.yaml or the API).
 
-``aitc lab apply`` adds and updates the lab's courses and certifications; it never removes a
-course (sessions, enrolments and certificates refer to it) nor a certification given by hand.
-A course's lead ``instructor`` is certified without an end date.
+``aitc lab apply`` adds and updates the lab's courses (their labs' limits included) and
+certifications; it never removes a course (sessions, enrolments and certificates refer to it)
+nor a certification given by hand. A course's lead ``instructor`` is certified without an end
+date.
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from aitc.control.courses.labrules import check_rules
 from aitc.control.store.models import CourseRow, InstructorCertificationRow, MemberRow
-from aitc.domain.courselab import LabRules
+from aitc.domain.courselab import LabRules, check_rules
 from aitc.domain.lab import Course, Lab
 from aitc.errors import ConfigError, NotFoundError
 
@@ -93,7 +93,7 @@ def apply_courses(*, session: Session, lab: Lab, now: float) -> list[str]:
     """Sync the lab's courses and their certifications into the store (see the module)."""
     changes: list[str] = []
     for course in lab.courses:
-        changes += put_course(session=session, course=course)
+        changes += put_course(session=session, course=course, rules=course.rules)
     session.flush()
     for course in lab.courses:
         certs = {c.member: expiry_of(c.expires) for c in course.certified}

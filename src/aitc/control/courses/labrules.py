@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from aitc.domain.courselab import LabRules
-from aitc.errors import ConfigError
 
 MINUTE = 60.0
 
@@ -71,18 +70,3 @@ def gpu_busy_samples(samples: int, idle_share: float | None) -> int:
     if idle_share is None:
         return 0
     return samples - round(samples * idle_share)
-
-
-def check_rules(rules: LabRules) -> None:
-    """``ConfigError`` naming the field when the limits cannot work together."""
-    if rules.no_show_min < 0:
-        raise ConfigError("must not be negative", field="no_show_min")
-    if rules.idle_limit_min <= 0:
-        raise ConfigError("must be more than 0 minutes", field="idle_limit_min")
-    if not 0 <= rules.idle_warning_min < rules.idle_limit_min:
-        raise ConfigError(
-            f"must be at least 0 and less than idle_limit_min ({rules.idle_limit_min:g})",
-            field="idle_warning_min",
-        )
-    if rules.assessment_limit_min <= 0:
-        raise ConfigError("must be more than 0 minutes", field="assessment_limit_min")

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from aitc.control.api.schemas import Name, Text, when
 from aitc.control.courses.sessions import SessionCreate
 from aitc.control.store.models import CourseRow, CourseSessionRow, EnrolmentRow
-from aitc.domain.courselab import DEFAULT_LAB_RULES, LabRules
+from aitc.domain.courselab import DEFAULT_LAB_RULES, MAX_MINUTES, LabRules
 
 if TYPE_CHECKING:
     from aitc.control.courses.impact import SessionCheck
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 Title = Annotated[Text, Field(min_length=1, max_length=200)]
 Argv = Annotated[list[Annotated[Text, Field(max_length=4096)]], Field(max_length=256)]
 Seats = Annotated[int, Field(ge=1, le=100_000)]
-Minutes = Annotated[float, Field(ge=0, le=7 * 24 * 60)]
+Minutes = Annotated[float, Field(ge=0, le=MAX_MINUTES)]
 
 
 class _Body(BaseModel):

@@ -1,4 +1,5 @@
-"""``aitc lab apply``: make the store's organisations, projects and members match a lab.
+"""``aitc lab apply``: make the store's organisations, projects and members match a lab (and
+its courses, and with ``calendar`` its calendar's sessions).
 
 Idempotent: a second run with the same lab changes nothing and reports nothing. What the lab no
 longer lists is disabled, never deleted, so jobs and events keep their owners. Members without
@@ -21,10 +22,14 @@ from aitc.control.store.models import LabApplyRow, MemberRow, OrganisationRow, P
 from aitc.domain.lab import Lab
 
 
-def apply_lab(*, session: Session, lab: Lab, now: float | None = None) -> list[str]:
+def apply_lab(
+    *, session: Session, lab: Lab, now: float | None = None, calendar: bool = False
+) -> list[str]:
     """Sync ``lab`` into the store; return the changes made, in words, and record them
     (``lab_applies``, shown on the admins' page). ``now`` dates the instructor certifications
-    it gives and the record (default: the system clock)."""
+    it gives and the record (default: the system clock). ``calendar``: also create the
+    calendar's sessions (``aitc.control.courses.calendar``; ``ConfigErrors`` naming each one
+    the engine cannot guarantee, and the caller's transaction must then store nothing)."""
     changes: list[str] = []
     for org in lab.organisations:
         changes += put_organisation(session=session, org=org)
@@ -52,10 +57,14 @@ def apply_lab(*, session: Session, lab: Lab, now: float | None = None) -> list[s
     )
     session.flush()
     # imported here: aitc.control.courses builds on this package (its models), not under it
+    from aitc.control.courses.calendar import apply_calendar
     from aitc.control.courses.catalog import apply_courses
 
     when = SystemClock().now() if now is None else now
     changes += apply_courses(session=session, lab=lab, now=when)
+    if calendar:
+        session.flush()
+        changes += apply_calendar(session=session, lab=lab, now=when)
     session.add(LabApplyRow(applied_at=when, lab=lab.name, changes=changes))
     return changes
 
