@@ -113,3 +113,19 @@ def test_the_overview_shows_gpus_busy_per_organisation_over_14_days(pages: Pages
         assert cells[column - 1].startswith(f"{seconds / DAY:.1f}"), (org, cells)
     assert "<svg" in page and 'role="img"' in page and page.count("<rect ") >= len(used)
     assert "Share received vs entitlement" in page and "40.0 %" in page  # uni: 2 of 5 shares
+
+
+def test_a_day_is_computed_anew_once_it_has_ended(pages: Pages) -> None:
+    t = pages.clock.now()  # 22:13 UTC
+    midnight = t - t % DAY + DAY
+    ready(pages, "/")  # today so far: nothing yet
+    write_history(pages.store, jobs=50, start=t, stop=midnight - 600, seed=4)
+    pages.clock.advance(midnight + 3600 - t)  # 01:00 the next day
+    pages.visitor("admin", again=True)
+    page = ready(pages, "/")
+    day = day_periods(pages.clock.now())[-2]  # the day that has just ended
+    with pages.store.session() as s:
+        used = org_gpu_seconds(session=s, period=day, now=pages.clock.now())
+    label = f'<th scope="row">{datetime.fromtimestamp(day.start, UTC):%d %b}</th>'
+    cells = page.split(label, 1)[1].split("</tr>", 1)[0]
+    assert used and f"<td>{max(used.values()) / DAY:.1f}</td>" in cells

@@ -81,10 +81,13 @@ def _day(start: float, end: float | None) -> Callable[[Session, float], DayUse]:
 def usage_days(figures: Figures, now: float) -> list[DayUse] | None:
     """Each of the last 14 days' use, or None while some are still being computed."""
     periods = day_periods(now)
+    # a day that has ended is another figure than the same day in progress: computed anew
+    # once it has ended, then kept
     kept: list[Computed | None] = [
-        figures.get(("day", p.start), _day(p.start, p.end), None) for p in periods[:-1]
+        figures.get(("day", p.start, "ended"), _day(p.start, p.end), None) for p in periods[:-1]
     ]
-    kept.append(figures.get(("day", periods[-1].start), _day(periods[-1].start, None), REFRESH_S))
+    today = periods[-1].start
+    kept.append(figures.get(("day", today, "so far"), _day(today, None), REFRESH_S))
     if any(k is None or k.value is None for k in kept):
         return None
     return [k.value for k in kept if k is not None]
