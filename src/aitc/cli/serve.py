@@ -21,7 +21,8 @@ def serve(
     lab: Path | None = typer.Option(
         None,
         "--lab",
-        help="lab.yaml to apply at start-up (organisations, projects, members, policy).",
+        help="lab.yaml to apply at start-up (organisations, projects, members, courses, "
+        "policy; not the calendar's sessions: `aitc lab apply` creates them).",
     ),
     db: str | None = typer.Option(
         None,
