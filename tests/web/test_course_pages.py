@@ -79,3 +79,45 @@ def test_a_learner_who_passed_downloads_their_signed_certificate(pages: Pages) -
     assert credential["proof"]["cryptosuite"] == "eddsa-jcs-2022"
     assert credential["credentialSubject"]["achievement"]["name"] == "Intro to DL"
     assert dave.get(f"/courses/sessions/{sid}/certificate.json").status_code == 404
+
+
+def test_a_learner_opens_their_own_lab_and_starts_it_again_once_stopped(pages: Pages) -> None:
+    from sqlalchemy import select
+
+    from aitc.control.courses import labs
+    from aitc.control.store.models import CourseLabRow, CourseSessionRow, EnrolmentRow
+
+    sid = a_session(pages, seats=2)
+    for member in ("alice", "dave"):
+        assert pages.visitor(member).post(f"/courses/sessions/{sid}/enrol").status_code == 303
+    pages.clock.advance(2 * DAY + 60)  # the session is on: the keeper starts the labs
+    with pages.store.session() as s:
+        row = s.get_one(CourseSessionRow, sid)
+        for e in s.scalars(select(EnrolmentRow).where(EnrolmentRow.session_id == sid)):
+            lab = labs.start_lab(
+                session=s, row=row, enrolment=e, settings=labs.LabSettings(),
+                now=pages.clock.now(),
+            )  # fmt: skip
+            lab.host, lab.state, lab.ready_at = "127.0.0.1", "ready", pages.clock.now()
+    alice = pages.visitor("alice", again=True)
+    with pages.store.session() as s:
+        own = s.scalars(select(CourseLabRow).where(CourseLabRow.member_id == "alice")).one()
+        url = f"http://127.0.0.1:{own.port}/?token={own.token}"
+        dave_token = s.scalars(
+            select(CourseLabRow.token).where(CourseLabRow.member_id == "dave")
+        ).one()
+    page = alice.get(f"/courses/sessions/{sid}").text
+    assert f'<a class="button" href="{url}"' in page and ">Open my lab</a>" in page
+    assert dave_token not in page  # another learner's lab is not theirs to open
+    roster = pages.visitor("carol", again=True).get(f"/courses/sessions/{sid}").text
+    assert "<td>alice</td><td>enrolled</td><td>self</td>" in roster and "<td>ready</td>" in roster
+    assert own.token not in roster  # instructors see each lab's state, never its token
+    with pages.store.session() as s:
+        s.get_one(CourseLabRow, own.id).state = "stopped"
+    stopped = alice.get(f"/courses/sessions/{sid}").text
+    assert "Open my lab" not in stopped and "Start my lab again" in stopped
+    again = alice.post(f"/courses/sessions/{sid}/lab")
+    assert again.headers["location"].endswith("done=lab")
+    with pages.store.session() as s:
+        mine = s.scalars(select(CourseLabRow).where(CourseLabRow.member_id == "alice")).all()
+        assert [lab.state for lab in mine] == ["stopped", "starting"]
