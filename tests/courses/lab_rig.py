@@ -45,6 +45,7 @@ from aitc.domain.org import Member, Organisation, OrgKind, Project, Role  # noqa
 T = TypeVar("T")
 DAY = 86400.0
 LEARNERS = tuple(f"learner{i}" for i in range(1, 7))
+RESEARCHER = "rhea"  # a researcher of the university, whose jobs run as her own account
 
 
 def account(member: str) -> str:
@@ -52,7 +53,8 @@ def account(member: str) -> str:
 
 
 def rig_lab(learners: tuple[str, ...] = LEARNERS) -> Lab:
-    """A school running the course, a university whose instructor teaches it, the learners."""
+    """A school running the course, a university whose instructor teaches it and whose
+    researcher runs jobs, the learners."""
     orgs = (
         Organisation(
             "school", "School", OrgKind.EDUCATION, 1.0, (Project("course", "Course", "school"),)
@@ -61,6 +63,8 @@ def rig_lab(learners: tuple[str, ...] = LEARNERS) -> Lab:
     )
     members = (
         Member("carol", "Carol", "carol@uni.example", "uni", Role.INSTRUCTOR, ()),
+        Member(RESEARCHER, "Rhea", "rhea@uni.example", "uni", Role.MEMBER, ("vision",),
+               unix_user=account(RESEARCHER)),
         *(
             Member(m, m.title(), f"{m}@school.example", "school", Role.LEARNER, ("course",),
                    unix_user=account(m))
@@ -82,7 +86,9 @@ def lab_python(base: Path) -> str:
 class LabRig:
     """See the module docstring. ``turn()`` runs one controller pass and one keeper pass."""
 
-    def __init__(self, base: Path, learners: tuple[str, ...] = LEARNERS) -> None:
+    def __init__(
+        self, base: Path, learners: tuple[str, ...] = LEARNERS, policy: str = "fifo"
+    ) -> None:
         from fastapi.testclient import TestClient
 
         from aitc.control.api import Settings, create_app
@@ -95,7 +101,7 @@ class LabRig:
         with self.store.session() as s:
             apply_lab(session=s, lab=rig_lab(learners))
             self.tokens = {"admin": bootstrap_admin(session=s, now=self.clock.now())}
-            for m in ("carol", *learners):
+            for m in ("carol", RESEARCHER, *learners):
                 self.tokens[m] = create_token(
                     session=s, member_id=m, name="t", now=self.clock.now()
                 )[1]
@@ -103,7 +109,7 @@ class LabRig:
             state / "local", virtual_gpus=2, node_name="node0", grace_s=1.0
         )
         self.controller = Controller(
-            store=self.store, executor=self.executor, policy=PolicySpec("fifo"),
+            store=self.store, executor=self.executor, policy=PolicySpec(policy),
             cluster=cluster_from_inventory("rig", self.executor.inventory()), clock=self.clock,
             config=ControllerConfig(log_dir=state / "logs"),
         )  # fmt: skip
@@ -155,8 +161,9 @@ class LabRig:
 
 
 def ensure_learners(learners: tuple[str, ...] = LEARNERS) -> None:
-    """Create the learners' Unix accounts unless they exist (kept for the next run)."""
-    for m in learners:
+    """Create the learners' (and the researcher's) Unix accounts unless they exist (kept for
+    the next run)."""
+    for m in (*learners, RESEARCHER):
         ensure_user(account(m))
 
 
