@@ -27,7 +27,6 @@ from aitc.control.store.reservations import (
     get_reservation,
     reservation_page,
 )
-from aitc.domain.reservation import Reservation
 
 router = APIRouter(tags=["reservations"], route_class=Utf8Route)
 ReservationId = Annotated[str, Path(max_length=64)]
@@ -56,11 +55,7 @@ def make_reservation(
     """Reserve GPUs or MIG seats for an organisation: 422 with the engine's reason when it
     cannot be guaranteed beside the other reservations (nothing is stored then)."""
     require_admin(caller)
-    wanted = Reservation(
-        id=body.id or "", org=body.org, start=body.start.timestamp(), end=body.end.timestamp(),
-        gpus=body.gpus, nodes=tuple(body.nodes), mig_profile=body.mig_profile,
-        mig_seats=body.mig_seats, name=body.name,
-    )  # fmt: skip
+    wanted = body.to_domain()
     row = create_reservation(session=session, reservation=wanted, now=settings.clock.now())
     after_commit(session, settings)  # the controller plans with it at once
     return ReservationPublic.of(row, None)
