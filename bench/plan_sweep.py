@@ -19,7 +19,7 @@ from pathlib import Path
 
 from aitc.arch.labfile import load_lab
 from aitc.plan import size_ladder, sweep
-from aitc.plan.configs import Config, parse_layouts, parse_ras
+from aitc.plan.configs import Config, describe, parse_layouts, parse_ras
 from aitc.plan.search import Point
 
 LAB = Path(__file__).resolve().parents[1] / "examples" / "joint-lab.yaml"
@@ -39,13 +39,14 @@ def main() -> None:
     lab = load_lab(args.lab)
     policies = args.policy.split(",") if args.policy else list(lab.plan.policies)
     own = lab.cluster.reference_architecture or "dgx-h100-superpod"
+    p = lab.plan
     ladders = {
-        Config(ra, mig): size_ladder(ra, step=lab.plan.step)
+        Config(ra, mig): size_ladder(ra, step=p.step, min_nodes=p.min_nodes, most=p.max_nodes)
         for ra in parse_ras(args.ra, own)
         for mig in parse_layouts(args.mig)
     }
-    seeds, days = args.seeds or lab.plan.seeds, args.days or lab.plan.days
-    swept = "; ".join(f"{c.label} sizes {sizes}" for c, sizes in ladders.items())
+    seeds, days = args.seeds or p.seeds, args.days or p.days
+    swept = describe(ladders)
     print(
         f"{lab.name}: {swept}; policies {policies}, {seeds} seeds x {days:g} days, "
         f"{args.workers or os.cpu_count()} workers"
