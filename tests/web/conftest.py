@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "security"))
 
 from security_lab import ensure_user  # noqa: E402
 from server_proc import REPO, ServerProcess  # noqa: E402
+from web_signin import sign_in  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 MEMBERS = ("bklein", "randersen")  # a member of vision; a partner of another organisation
@@ -99,18 +100,6 @@ def shots() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="aitc-web-shots-"))
     yield path
     shutil.rmtree(path, ignore_errors=True)
-
-
-def sign_in(browser: Any, server: ServerProcess, token: str, **context: Any) -> Any:
-    """A new page in a fresh browser context, signed in with ``token`` through the form."""
-    page = browser.new_context(viewport={"width": 1280, "height": 900}, **context).new_page()
-    page.set_default_timeout(60_000)  # a loaded CI machine is slow to schedule
-    page.goto(server.url + "/")
-    assert "/signin" in page.url
-    page.get_by_label("API token").fill(token)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(server.url + "/")
-    return page
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 import pytest
 from axe_check import axe_violations
-from conftest import sign_in
 from server_proc import ServerProcess, wait_until
 from test_dashboard import state, waiting_on
+from web_signin import sign_in
 
 DAY = 86400.0
 
