@@ -76,9 +76,9 @@ def test_mig_seats_hold_only_the_gpus_they_fill():
         job("s", mig="1g.10gb", org="edu"),
     )
     assert make_scheduler("tiresias").schedule(rig.view()) == [
+        mig_start("s", "n2", 6, "1g.10gb", 0),  # the session's job first, on its own seats
         start("x", ("n1", range(8))),
         start("z", ("n2", range(6))),
-        mig_start("s", "n2", 6, "1g.10gb", 0),  # the session's job on its own seats
     ]
 
 
@@ -120,6 +120,17 @@ def test_a_preemptible_job_on_held_gpus_is_preempted_at_the_start_and_the_seats_
     assert actions[1] == mig_start("seat", "n1", 6, "1g.10gb", 0)
     # the borrower may not come back on the held GPUs while the session runs
     assert rig.step(scheduler) == []
+
+
+def test_under_strict_fifo_a_job_blocked_by_a_session_does_not_hold_up_its_seats():
+    rig = Rig(cluster(1), now=100.0)
+    rig.reservations.append(
+        Reservation("lab", "edu", 100.0, 200.0, mig_profile="1g.10gb", mig_seats=14)
+    )
+    # an 8-GPU research job first in line cannot start in the window (two GPUs are held)...
+    rig.submit(job("research", 8, org="lab"), job("seat", mig="1g.10gb", org="edu", submit=1.0))
+    # ...and the session's job behind it still starts on its seat
+    assert make_scheduler("fifo").schedule(rig.view()) == [mig_start("seat", "n1", 6, "1g.10gb", 0)]
 
 
 def test_a_reservation_changed_under_the_same_id_is_placed_afresh():

@@ -156,6 +156,17 @@ class Cycle:
             self._failed[key] = min(self._failed.get(key, 1 << 30), job.gpus)
         return placement
 
+    def place_in(self, job: JobRequest, fence: Fence) -> Placement | None:
+        """``job`` on ``fence``'s GPUs only: the part of a node it holds, then its whole
+        nodes (``None`` if neither has room)."""
+        if job.submit > self.now:
+            return None
+        held = [h for h in self.holds if h.fence is fence]
+        placement = self._on_own_hold(job, held) if held else None
+        if placement is None and fence.positions:
+            placement = self.placer.now(job, self.capacity, (fence.tag,))
+        return placement
+
     def _on_own_hold(self, job: JobRequest, lent: Sequence[Hold]) -> Placement | None:
         """``job`` on the held GPUs of its own organisation's active reservation: a MIG slice
         on one of them, or whole GPUs of them on one node."""

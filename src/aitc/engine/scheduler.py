@@ -81,8 +81,11 @@ class Scheduler:
         ordered = self.policy.order(view, jobs)
         # 5. Walk the queue with the policy's discipline: admission, placement, preemption and
         #    backfill all happen here, on the overlay. Jobs not yet submitted are skipped and
-        #    impossible ones set aside (``cycle.possible``); drivers reject the latter.
+        #    impossible ones set aside (``cycle.possible``); drivers reject the latter. Active
+        #    reservations first start their own jobs on their own GPUs, as Slurm schedules a
+        #    reservation apart from the general queue (so no job of the queue holds them up).
         cycle.possible = self._possible_for(view)
+        self._start_in_reservations(cycle)
         walk = self.policy.queue.run(cycle, ordered, self.policy, self.policy.admit)
         if jobs is not view.pending and cycle.preempted:
             # a preemption gave capacity back, where an old job may now fit: walk them all
@@ -91,6 +94,36 @@ class Scheduler:
         self._quiet = remember(cycle, walk, self.policy)
         # 6. The actions, in the order they must be applied, are the cycle's.
         return cycle, walk
+
+    def _start_in_reservations(self, cycle: Cycle) -> None:
+        """Each active reservation's own jobs, in the policy's order, on its own GPUs only
+        (the part of a node it holds, then its whole nodes); what starts here is not walked
+        again."""
+        view, now = cycle.view, cycle.now
+        active = [f for f in cycle.fences if f.reservation.active(now)]
+        if not active:
+            return
+        by_org = view.pending.by_org()
+        place = view.pending.positions()
+        possible = cycle.possible
+        for fence in active:
+            buckets = by_org.get(fence.reservation.org)
+            if not buckets:
+                continue
+            mine = sorted(
+                (j for b in buckets.values() for j in b.values()), key=lambda j: place[j.id]
+            )
+            for job in self.policy.order(view, mine):
+                if job.id in cycle.started or not possible(job):
+                    continue
+                if self.policy.admit(cycle, job) is not None:
+                    continue
+                placement = cycle.place_in(job, fence)
+                if placement is not None:
+                    cycle.start(job, placement)
+        if cycle.started:
+            started = cycle.started
+            cycle.possible = lambda job: job.id not in started and possible(job)
 
     def _fence_reservations(self, cycle: Cycle) -> None:
         view = cycle.view
