@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from aitc.control.report import queries
@@ -28,6 +28,7 @@ from aitc.control.store.models import (
 
 Cell = str | int | float | None
 HOUR = 3600.0
+REPORT_WORK_MEM = "64MB"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,9 @@ def build_report(
     *, session: Session, period: Period, now: float, rates: RateCard | None = None
 ) -> Report:
     """Every figure of the report for ``period`` (running jobs count up to ``now``)."""
+    if session.get_bind().dialect.name == "postgresql":
+        # the report's windows and sorts hold a period's events: in memory, not on disk
+        session.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))
     rates = rates or RateCard()
     orgs = {
         o.id: _Org(o.name, o.kind, o.share)
