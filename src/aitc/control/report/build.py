@@ -280,7 +280,8 @@ def _courses(session: Session, period: Period, now: float) -> Table:
     )
     note = (
         "enrolled: enrolments on a seat (attended, passed and failed included); used: GPU-hours "
-        "of the enrolled learners' jobs of the session's organisation during the session"
+        "of the enrolled learners' jobs of the session's organisation during the session (more "
+        "than reserved when they also ran beyond their seats)"
     )
     return Table("courses", "Courses: seats and GPU-hours per session", columns, tuple(rows), note)
 
