@@ -178,7 +178,8 @@ def test_aitc_run_through_slurm_follows_the_output_and_passes_the_exit_code_on(
     client, _ = served
     url = str(client.base_url).removesuffix("/").removesuffix("/api/v1")
     token = client.headers["Authorization"].split()[1]
-    script = 'echo "on $SLURMD_NODENAME"; echo to-err >&2; exit 5'
+    # long enough that the client sees it running (a job that ended first is only printed)
+    script = 'sleep 5; echo "on $SLURMD_NODENAME"; echo to-err >&2; exit 5'
     done = subprocess.run(
         [str(AITC), "run", "--project", "frontier-llm", "--", "bash", "-c", script],
         capture_output=True,
