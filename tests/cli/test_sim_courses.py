@@ -57,9 +57,16 @@ def test_the_calendar_reads_into_sessions_by_start(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "where"),
     [
-        ("{course: intro, starts: [2027-03-03T13:30]", "{course: intro2, starts: [2027-03-03T13:30]",
-         "calendar[1].course: unknown course 'intro2'; did you mean 'intro'?"),
-        ("seats: 16,", "seats: 40,", "calendar[0].seats: 40 seats need 40 GPUs, more than the cluster's 32"),
+        (
+            "{course: intro, starts: [2027-03-03T13:30]",
+            "{course: intro2, starts: [2027-03-03T13:30]",
+            "calendar[1].course: unknown course 'intro2'; did you mean 'intro'?",
+        ),
+        (
+            "seats: 16,",
+            "seats: 40,",
+            "calendar[0].seats: 40 seats need 40 GPUs, more than the cluster's 32",
+        ),
         ("2027-03-02T09:00]", "2027-03-02T09:00+01:00]",
          "calendar[0].starts[1]: write the lab's local time without a UTC offset"),
     ],
