@@ -3,12 +3,16 @@ a demoted job goes behind the jobs waiting in its new queue; what no longer fits
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
-from engine_builders import Rig, cluster, jid, job, on, start
+from engine_builders import Rig, cluster, jid, job, on, reservation, start
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from paper_reference import reference_paper
 from test_properties import Loop, build, job_specs
 
+from aitc.domain.job import Priority
 from aitc.engine import make_scheduler
 from aitc.engine.policies.tiresias_paper import CAUSE
 from aitc.engine.view import Preempt, Start
@@ -110,3 +114,180 @@ def test_the_paper_walk_never_over_allocates_and_every_waiting_job_has_a_reason(
             assert (reasons == ()) == (job_id in starting), (job_id, reasons)
 
     loop.run(on_pass=check)
+
+
+# ---------------------------------------------------------------------- shortcuts
+# The walk's shortcuts (tiresias_paper.py) must decide exactly as the plain walk, which
+# renumbers and sorts every job and looks at each on every pass (paper_reference.py). Both
+# run side by side on two identical drivers that also do what drivers may do between passes:
+# leave a pass unapplied, lose a running job, hold and release a queued one, take a node
+# down, lend GPUs outside aitc, start and stop a job on their own, end a job at once.
+
+streams = st.lists(
+    st.tuples(
+        st.integers(0, 300),  # submit
+        st.sampled_from([1, 1, 1, 2, 4, 4, 8, 8, 12, 16, 0]),  # GPUs (0: a MIG slice)
+        st.sampled_from([0, 5, 30, 60, 150, 400, 900]),  # runtime (0: ends where it starts)
+        st.sampled_from(["standard", "standard", "preemptible", "guaranteed"]),
+        st.sampled_from(["a", "b"]),  # organisation
+        st.booleans(),  # a 4-GPU job on two nodes
+    ),
+    min_size=5,
+    max_size=40,
+)
+settings_ = st.fixed_dictionaries(
+    {
+        "placement": st.sampled_from(PLACEMENTS),
+        "thresholds": st.sampled_from([[40.0], [30.0, 300.0], [1000.0]]),
+        "starvation_s": st.sampled_from([0, 0, 120.0]),
+        "preempt_running": st.sampled_from(["any", "any", "preemptible", "none"]),
+    }
+)
+
+
+class Twins:
+    """Two identical drivers: one for the walk with shortcuts, one for the plain walk."""
+
+    def __init__(self, shape: tuple[int, int], params: dict, reserve: bool) -> None:
+        nodes, per_leaf = shape
+        self.rigs = [Rig(cluster(nodes, per_leaf=per_leaf, leaves_per_su=2)) for _ in "ab"]
+        if reserve:
+            for rig in self.rigs:
+                rig.reservations.append(reservation("r1", "a", 50.0, 200.0, gpus=4))
+        self.schedulers = [
+            make_scheduler("tiresias", semantics="paper", **params),
+            reference_paper(**params),
+        ]
+        self.passes = 0
+
+    def both(self, act) -> None:
+        for rig in self.rigs:
+            act(rig)
+
+    def step(self, apply: bool) -> list:
+        fast, plain = (
+            s.schedule(r.view()) for s, r in zip(self.schedulers, self.rigs, strict=True)
+        )
+        assert fast == plain, (self.passes, self.rigs[0].now)
+        self.passes += 1
+        if apply:
+            self.both(lambda rig: rig.apply(fast))
+        return fast
+
+
+def _quirk(twins: Twins, rnd, ends: dict, held: list) -> None:
+    """One thing a driver may do between passes, the same on both drivers."""
+    rig = twins.rigs[0]
+    nodes = [n.name for n in rig.cluster.nodes]
+    kind = rnd.choice(["lose", "hold", "release", "resize", "down", "foreign", "unseen", "none"])
+    if kind == "lose" and rig.running:
+        job_id = rnd.choice(sorted(rig.running))
+        ends.pop(job_id, None)
+        twins.both(lambda r: r.stop(job_id, requeue=True))
+    elif kind == "hold" and rig.pending:
+        job = rnd.choice(rig.pending)
+        held.append(job)
+
+        def hold(r: Rig) -> None:
+            r.books.cancel(job.id)
+            r.pending.remove(job)
+
+        twins.both(hold)
+    elif kind == "release" and held:
+        job = held.pop(rnd.randrange(len(held)))
+
+        def release(r: Rig) -> None:
+            r.books.restore(job)
+            r.pending.append(job)
+            r.pending.sort(key=lambda j: (j.submit, j.id))
+
+        twins.both(release)
+    elif kind == "resize" and rig.pending:  # taken out and put back with another request
+        job = rnd.choice(rig.pending)
+        other = replace(job, gpus=rnd.choice([1, 2, 4]) if job.gpus else 0)
+
+        def resize(r: Rig) -> None:
+            r.books.cancel(job.id)
+            r.books.restore(other)
+            r.pending[r.pending.index(job)] = other
+
+        twins.both(resize)
+    elif kind == "down":
+        node, down = rnd.choice(nodes), rnd.random() < 0.6
+        twins.both(lambda r: r.books.set_down(node, down))
+    elif kind == "foreign":
+        node, gpus = rnd.choice(nodes), rnd.choice([0, 1, 3])
+        twins.both(lambda r: r.books.set_foreign(node, gpus))
+    elif kind == "unseen":  # the driver starts a queued job itself and stops it again
+        fits = [j for j in rig.pending if 0 < j.gpus <= 8 and j.nodes is None]
+        if not fits:
+            return
+        job = rnd.choice(fits)
+        room = [n for n in nodes if len(rig.capacity.node_free(n).gpus) >= job.gpus]
+        if not room or rig.capacity.is_down(room[0]):
+            return
+        placement = on((room[0], rig.capacity.node_free(room[0]).gpus[: job.gpus]))
+        finish = rnd.random() < 0.3
+
+        def unseen(r: Rig) -> None:
+            r.run_job(job, placement)
+            r.stop(job.id, requeue=not finish)
+
+        twins.both(unseen)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    specs=streams,
+    params=settings_,
+    shape=st.tuples(st.integers(1, 3), st.integers(1, 2)),
+    reserve=st.booleans(),
+    rnd=st.randoms(use_true_random=False),
+)
+def test_the_shortcuts_decide_as_the_plain_walk_pass_by_pass(specs, params, shape, reserve, rnd):
+    twins = Twins(shape, params, reserve)
+    runtime, arrivals = {}, []
+    for i, (submit, gpus, run, priority, who, pair) in enumerate(specs):
+        request = job(
+            20_000 + i,
+            4 if pair else gpus,
+            org=who,
+            submit=float(submit),
+            nodes=2 if pair else None,
+            mig="1g.10gb" if gpus == 0 and not pair else None,
+            priority=Priority(priority),
+        )
+        arrivals.append(request)
+        runtime[request.id] = float(run)
+    arrivals.sort(key=lambda j: (j.submit, j.id))
+    ends: dict = {}
+    held: list = []
+    while arrivals or ends:
+        now = min([j.submit for j in arrivals[:1]] + list(ends.values()))
+        for rig in twins.rigs:
+            rig.now = now
+        for job_id in [j for j, t in ends.items() if t <= now]:
+            del ends[job_id]
+            twins.both(lambda r, j=job_id: r.stop(j))
+        while arrivals and arrivals[0].submit <= now:
+            request = arrivals.pop(0)
+            twins.both(lambda r, j=request: r.submit(j))
+        if rnd.random() < 0.2:
+            _quirk(twins, rnd, ends, held)
+        for _ in range(4):  # passes at one instant
+            apply = rnd.random() > 0.15
+            actions = twins.step(apply)
+            if not apply:
+                continue
+            for a in actions:
+                if isinstance(a, Start):
+                    ends[a.job_id] = now + runtime[a.job_id]
+                else:
+                    ends.pop(a.job_id, None)
+            at_once = [j for j, t in ends.items() if t <= now]
+            for job_id in at_once:  # ends before the next pass
+                del ends[job_id]
+                twins.both(lambda r, j=job_id: r.stop(j))
+            if not at_once and not any(isinstance(a, Preempt) for a in actions):
+                break
+    assert twins.passes > 0

@@ -28,7 +28,7 @@ from aitc.domain.job import JobRequest, Priority, RunningJob
 from aitc.domain.org import Organisation
 from aitc.engine import reasons
 from aitc.engine.cycle import Cycle
-from aitc.engine.policies.tiresias_paper import EntryOrder, PaperWalk, Turn
+from aitc.engine.policies.tiresias_paper import EntryOrder, PaperWalk
 from aitc.engine.policy import Policy
 from aitc.engine.registry import register
 from aitc.engine.view import Reason, ReasonCode, View
@@ -64,7 +64,7 @@ class Tiresias(Policy):
         self.paper = self.params.choice("semantics", _SEMANTICS) == "paper"
         self._entries = EntryOrder()
         if self.paper:  # the paper's walk replaces the queue discipline
-            self.queue = PaperWalk(self._turns, self._entries)
+            self.queue = PaperWalk(self._paper_order)
 
     def level(self, view: View, job: JobRequest, attained: float = 0.0) -> int:
         done = max(attained, view.usage.attained(job.id, view.now))
@@ -105,19 +105,17 @@ class Tiresias(Policy):
         for queue in later:
             yield from queue
 
-    def _turns(self, cycle: Cycle) -> tuple[list[Turn], bool]:
-        """The paper's walk order: waiting jobs and the running jobs that may be preempted."""
+    def _paper_order(self, cycle: Cycle) -> EntryOrder:
+        """The paper's lists brought up to the pass's view (``tiresias_paper.py``)."""
         view = cycle.view
-        allowed, preempted = self._movable_priorities(), cycle.preempted
-        movable = {
-            r.request.id: r
-            for r in view.running
-            if r.request.priority in allowed and r.request.id not in preempted
-        }
-        turns = self._entries.update(
-            view, movable, self._waiting_level(view), self._running_level(view)
+        self._entries.update(
+            view,
+            self._movable_priorities(),
+            self._waiting_level(view),
+            self._running_level(view),
+            waiting_stays=self.starvation_s == 0,  # (else a waiting job may starve any time)
         )
-        return turns, cycle.placer.gpus_anywhere
+        return self._entries
 
     def _waiting_level(self, view: View) -> Callable[[JobRequest], int]:
         """A waiting job's queue (as ``order`` finds it: fresh jobs without a lookup)."""
