@@ -1,8 +1,9 @@
 """The plain walk of ``tiresias`` with ``semantics: paper``, as first written: every pass
 renumbers every job's place, sorts every job into walk order and looks at each in turn.
 
-``tiresias_paper.py`` decides the same with shortcuts; the tests run both on the same job
-streams and compare every pass (``reference_paper`` swaps this walk into a scheduler).
+``tiresias_paper.py`` and ``tiresias_lists.py`` decide the same with shortcuts; the tests run
+both on the same job streams and compare every pass (``reference_paper`` swaps this walk into
+a scheduler).
 """
 
 from __future__ import annotations

@@ -28,7 +28,8 @@ from aitc.domain.job import JobRequest, Priority, RunningJob
 from aitc.domain.org import Organisation
 from aitc.engine import reasons
 from aitc.engine.cycle import Cycle
-from aitc.engine.policies.tiresias_paper import EntryOrder, PaperWalk
+from aitc.engine.policies.tiresias_lists import EntryOrder
+from aitc.engine.policies.tiresias_paper import PaperWalk
 from aitc.engine.policy import Policy
 from aitc.engine.registry import register
 from aitc.engine.view import Reason, ReasonCode, View
@@ -106,7 +107,7 @@ class Tiresias(Policy):
             yield from queue
 
     def _paper_order(self, cycle: Cycle) -> EntryOrder:
-        """The paper's lists brought up to the pass's view (``tiresias_paper.py``)."""
+        """The paper's lists brought up to the pass's view (``tiresias_lists.py``)."""
         view = cycle.view
         self._entries.update(
             view,
