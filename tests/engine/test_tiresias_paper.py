@@ -92,6 +92,21 @@ def test_guaranteed_jobs_and_jobs_preempt_running_protects_are_never_preempted()
     assert [r.code.value for r in why] == ["not_enough_gpus"]
 
 
+def test_a_job_the_driver_ran_between_two_passes_is_judged_again():
+    """The driver starts a waiting job itself and stops it before the next pass: no pass saw
+    it run, yet its attained service moved it to queue 1, behind a new job of queue 0."""
+    rig, scheduler = Rig(cluster(1)), paper("topology")
+    rig.submit(job("ux", 8), job("uz", 4))
+    assert rig.step(scheduler) == [start("ux", ("n1", range(8)))]  # uz waits in queue 0
+    rig.now = 10.0
+    rig.stop(jid("ux"))
+    rig.run_job(rig.queue.job(jid("uz")), on(("n1", range(4))))
+    rig.now = 50.0
+    rig.stop(jid("uz"), requeue=True)  # 4 x 40 = 160 GPU-seconds, past the threshold of 80
+    rig.submit(job("uw", 8, submit=20.0))
+    assert rig.step(scheduler) == [start("uw", ("n1", range(8)))]
+
+
 @settings(max_examples=25, deadline=None)
 @given(
     specs=job_specs,
