@@ -17,9 +17,9 @@ import os
 import time
 from pathlib import Path
 
-from aitc.arch.labfile import load_lab
 from aitc.plan import size_ladder, sweep
 from aitc.plan.configs import Config, describe, parse_layouts, parse_ras
+from aitc.plan.lab import load_lab
 from aitc.plan.search import Point
 
 LAB = Path(__file__).resolve().parents[1] / "examples" / "joint-lab.yaml"

@@ -33,9 +33,9 @@ DAY = 86400.0
 
 
 def build(url: str, jobs: int, now: float) -> None:
-    from aitc.arch.labfile import load_lab
     from aitc.control.report.history import write_history, write_sessions
     from aitc.control.store import NodeRecord, Store, apply_lab, upsert_nodes
+    from aitc.plan.lab import load_lab
 
     lab = load_lab(LAB)
     store = Store.open(url)
@@ -75,9 +75,9 @@ def _timed(cmd: list[str]) -> tuple[float, float]:
 
 
 def measure(url: str, out: Path, now: float, repeat: int) -> None:
-    from aitc.arch.labfile import load_lab
     from aitc.control.report import Period, build_report, rate_card_of
     from aitc.control.store import Store
+    from aitc.plan.lab import load_lab
 
     store = Store.open(url, upgrade=False)
     with store.session(readonly=True) as s:

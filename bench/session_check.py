@@ -43,7 +43,6 @@ def main() -> None:
 
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from aitc.arch.labfile import load_lab
     from aitc.control.courses import impact, statuslist
     from aitc.control.courses.credentials import did_key, sign, verify
     from aitc.control.courses.sessions import SessionCreate
@@ -53,6 +52,7 @@ def main() -> None:
     from aitc.control.store.access import Caller
     from aitc.control.store.cluster import recorded_cluster
     from aitc.domain.org import Role
+    from aitc.plan.lab import load_lab
     from aitc.plan.replay import run, trace
     from aitc.plan.sessioncost import shifted
 

@@ -41,10 +41,10 @@ CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 def build(url: str, jobs: int, pending: int, now: float) -> dict[str, str]:
     """The store; returns a token per role used (admin, member) and the member's id."""
-    from aitc.arch.labfile import load_lab
     from aitc.control.report.history import write_history
     from aitc.control.store import NodeRecord, Store, apply_lab, create_token, upsert_nodes
     from aitc.control.store.tokens import bootstrap_admin
+    from aitc.plan.lab import load_lab
 
     lab = load_lab(LAB)
     store = Store.open(url)

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 import aitc.control.api  # noqa: F401 (first: the API and the courses' schemas import each other)
-from aitc.arch.labfile import load_lab
 from aitc.control.courses.schemas import CourseCreate
 from aitc.control.store import Store, apply_lab
 from aitc.control.store.models import CourseRow
 from aitc.domain.courselab import DEFAULT_LAB_RULES, LabRules
 from aitc.errors import ConfigError, each_error
+from aitc.plan.lab import load_lab
 
 LAB = """\
 name: limits

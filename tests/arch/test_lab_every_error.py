@@ -4,13 +4,15 @@ engine's own rules, so what `load_lab` accepts the scheduler runs with."""
 from __future__ import annotations
 
 import pickle
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
-from aitc.arch.labfile import load_lab
+from aitc.arch.labfile import load_lab as read_lab_file
 from aitc.engine.scheduler import Scheduler
 from aitc.errors import ConfigError, ConfigErrors, each_error
+from aitc.plan.lab import load_lab
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "joint-lab.yaml"
@@ -160,3 +162,25 @@ def test_every_error_survives_a_trip_to_a_worker_process(tmp_path: Path) -> None
     assert [(e.file, e.line, e.field, e.reason) for e in back.errors] == [
         (e.file, e.line, e.field, e.reason) for e in caught.value.errors
     ]
+
+
+def test_the_reader_judges_the_policy_with_the_check_it_is_handed(tmp_path: Path) -> None:
+    """The architecture layer does not import the engine: the policy check is an argument,
+    and its errors, which name fields, are found at their lines in the file."""
+    lab = edited(tmp_path, [])
+    asked: list[tuple[str, dict[str, object]]] = []
+
+    def check(name: str, params: Mapping[str, object]) -> list[ConfigError]:
+        asked.append((name, dict(params)))
+        return [ConfigError("not today", field="policy.params.preempt_overhead_s")]
+
+    with pytest.raises(ConfigError) as caught:
+        read_lab_file(lab, policy_check=check)
+    assert asked == [("fairshare", {"half_life_s": 604800, "preempt_overhead_s": 120})]
+    [error] = each_error(caught.value)
+    assert (error.line, error.field, error.reason) == (
+        line_of(lab, "preempt_overhead_s: 120"),
+        "policy.params.preempt_overhead_s",
+        "not today",
+    )
+    assert read_lab_file(lab, policy_check=lambda name, params: []) == load_lab(lab)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aitc.arch.labfile import load_lab
 from aitc.domain.lab import OidcSignIn
+from aitc.plan.lab import load_lab
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "joint-lab.yaml"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from aitc.arch.labfile import load_lab
 from aitc.domain.org import OrgKind, Role, WorkloadSpec
 from aitc.errors import ConfigError
+from aitc.plan.lab import load_lab
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "joint-lab.yaml"

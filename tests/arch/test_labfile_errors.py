@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from aitc.arch.labfile import load_lab
 from aitc.errors import ConfigError, each_error
+from aitc.plan.lab import load_lab
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "joint-lab.yaml"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from aitc.arch.labfile import load_lab
 from aitc.errors import ConfigError
+from aitc.plan.lab import load_lab
 
 LAB = """\
 name: accounts

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from aitc.arch.labfile import load_lab
 from aitc.cli.main import app
 from aitc.errors import ConfigError
+from aitc.plan.lab import load_lab
 
 LAB = """\
 name: tiny

@@ -12,11 +12,11 @@ import yaml
 from conftest import Api
 from server_proc import LAB
 
-from aitc.arch.labfile import load_lab
 from aitc.control.store import MemberRow
 from aitc.control.store.directory import put_member
 from aitc.domain.org import Limits, Role
 from aitc.errors import ConfigError
+from aitc.plan.lab import load_lab
 
 
 def _limit(api: Api, member: str, **limits: int) -> None:

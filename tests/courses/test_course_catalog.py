@@ -35,7 +35,7 @@ def test_lab_apply_stores_courses_and_certifications(tmp_path: Path) -> None:
 
 
 def test_the_example_lab_declares_courses_the_parser_reads() -> None:
-    from aitc.arch.labfile import load_lab
+    from aitc.plan.lab import load_lab
 
     root = Path(__file__).resolve().parents[2]
     lab = load_lab(root / "examples" / "joint-lab.yaml")

@@ -10,10 +10,10 @@ import pytest
 from labs import SMALL_LAB, write_small_lab
 from typer.testing import CliRunner
 
-from aitc.arch.labfile import load_lab
 from aitc.cli.main import app
 from aitc.domain.targets import PartnerContract
 from aitc.errors import ConfigError
+from aitc.plan.lab import load_lab
 
 
 def test_aitc_plan_writes_the_report_and_names_a_configuration(tmp_path: Path) -> None:

@@ -1,8 +1,10 @@
 """Read lab.yaml into a ``aitc.domain.lab.Lab``.
 
 ``aitc.arch.labread`` checks everything (the YAML, each key, the roster, the cluster, what
-spans several keys, the policy) and raises ``ConfigErrors`` naming every problem with file,
-line and field; here the valid parts become the domain dataclasses.
+spans several keys, the policy with the check it is handed) and raises ``ConfigErrors``
+naming every problem with file, line and field; here the valid parts become the domain
+dataclasses. Commands read labs through ``aitc.plan.lab.load_lab``, which hands in the
+engine's policy check (this layer imports only the domain).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import MappingProxyType
 
-from aitc.arch.labread import read_lab
+from aitc.arch.labread import PolicyCheck, read_lab
 from aitc.arch.labschema import (
     CostsSpec,
     CourseSpec,
@@ -30,11 +32,11 @@ from aitc.domain.org import Limits, Member, Organisation, OrgKind, Project, Role
 from aitc.domain.targets import Costs, PartnerContract, PlanSpec, Targets
 
 
-def load_lab(path: str | Path) -> Lab:
+def load_lab(path: str | Path, *, policy_check: PolicyCheck) -> Lab:
     """The lab described by the YAML file at ``path`` (``ConfigError``, a ``ConfigErrors``
-    with every problem, if anything is wrong)."""
+    with every problem, if anything is wrong); ``policy_check`` judges its policy section."""
     path = Path(path)
-    parts = read_lab(path)
+    parts = read_lab(path, policy_check=policy_check)
     spec, members, cluster = parts.spec, parts.members, parts.cluster
     defaults, by_role = _limits(spec.limits), _role_limits(spec.limits)
     return Lab(

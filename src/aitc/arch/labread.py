@@ -8,22 +8,24 @@ naming every problem it finds, each with file, line and field, in file order:
    of the roster CSV;
 3. the cluster (a reference architecture and a size, a cluster file, or a node list);
 4. what spans several keys (``aitc.arch.labchecks``);
-5. the scheduling policy and its parameters, by the engine's own rules
-   (``aitc.engine.registry.policy_errors``), so that a file this accepts is one that
-   ``aitc serve`` and ``aitc sim --lab`` run with.
+5. the scheduling policy and its parameters, by the check the caller hands in
+   (``policy_check``: the engine's own rules, ``aitc.engine.registry.policy_errors``, which
+   this layer may not import), so that a file this accepts is one that ``aitc serve`` and
+   ``aitc sim --lab`` run with; its errors name fields, which are found here in the file.
 
 Where a part fails the schema, the rest is still checked: an item of ``organisations``,
 ``members`` or ``courses`` that fails is left out of the checks across keys (the ids it gives
 count as existing, so a reference to it is not reported a second time), a failing section
 takes its default, and a cluster that cannot be built leaves out the checks against its size.
 ``aitc lab check``, ``aitc lab apply``, ``aitc serve --lab``, ``aitc sim --lab`` and
-``aitc plan`` all read labs through ``aitc.arch.labfile.load_lab``, which calls this.
+``aitc plan`` all read labs through ``aitc.plan.lab.load_lab``, which hands the engine's check
+to ``aitc.arch.labfile.load_lab``, which calls this.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -48,7 +50,6 @@ from aitc.arch.labsource import (
 from aitc.arch.nodespec import NodeSpec
 from aitc.arch.roster import read_roster
 from aitc.domain.cluster import Cluster
-from aitc.engine.registry import policy_errors
 from aitc.errors import AitcError, ConfigError, ConfigErrors
 
 # Sections whose items are checked one by one: a bad item leaves the others checkable.
@@ -57,6 +58,10 @@ _LISTS = ("organisations", "members", "courses")
 SAME_SHOWN = 3
 # Required keys that, when wrong, are replaced by a stand-in so that the rest is checked.
 _STAND_INS: Mapping[str, Any] = {"name": "lab", "cluster": {"file": "-"}}
+
+# Every problem of a lab's policy section (its name, its parameters), each naming its field
+# (``policy.name``, ``policy.params.<key>``); empty when the scheduler accepts them.
+PolicyCheck = Callable[[str, Mapping[str, object]], Sequence[ConfigError]]
 
 
 @dataclass(frozen=True)
@@ -80,8 +85,9 @@ class _Schema:
     failed: frozenset[str]
 
 
-def read_lab(path: Path) -> LabParts:
-    """The lab at ``path``, or ``ConfigErrors`` with every problem of it and its roster."""
+def read_lab(path: Path, *, policy_check: PolicyCheck) -> LabParts:
+    """The lab at ``path``, or ``ConfigErrors`` with every problem of it and its roster;
+    ``policy_check`` judges the policy section."""
     source = read_yaml(path, str(path))
     if not isinstance(source.data, dict):
         raise ConfigError(
@@ -103,7 +109,7 @@ def read_lab(path: Path) -> LabParts:
             problems.append(e)
     problems += check_lab(spec, members, cluster, where, unresolved)
     if "policy" not in schema.failed:
-        problems += _policy(spec, where)
+        problems += _policy(spec, where, policy_check)
     if problems or cluster is None:
         raise _every(problems, source.file)
     return LabParts(spec, members, cluster)
@@ -300,10 +306,10 @@ def _node_loc(field: str | None) -> Loc:
 
 
 # ------------------------------------------------------------------------------------ policy
-def _policy(spec: LabSpec, where: Source) -> list[ConfigError]:
-    """The engine's verdict on the policy and its parameters, pointing into the file."""
+def _policy(spec: LabSpec, where: Source, policy_check: PolicyCheck) -> list[ConfigError]:
+    """The check's verdict on the policy and its parameters, pointing into the file."""
     out = []
-    for e in policy_errors(spec.policy.name, spec.policy.params):
+    for e in policy_check(spec.policy.name, spec.policy.params):
         loc: Loc = tuple((e.field or "policy").split(".", 2))
         out.append(where.error(loc, e.reason))
     return out

@@ -37,7 +37,7 @@ def check(
 
 def load_lab_or_exit(path: Path) -> Lab:
     """The lab at ``path``; if it is not valid, every error on stderr and exit 2."""
-    from aitc.arch.labfile import load_lab
+    from aitc.plan.lab import load_lab
 
     try:
         return load_lab(path)

@@ -108,8 +108,8 @@ def sweep_cmd(
     parallel processes. Writes OUT/report.html (plots embedded) and OUT/plan.json.
     Example: aitc plan examples/joint-lab.yaml --ra all --mig lab,whole
     """
-    from aitc.arch.labfile import load_lab
     from aitc.plan import report, sweep
+    from aitc.plan.lab import load_lab
 
     if not lab.is_file():
         raise _bad("LAB", f"no such file: {lab}")
@@ -396,7 +396,7 @@ def replay_cmd(
     now = time.time()
     lab_spec = None
     if lab is not None:
-        from aitc.arch.labfile import load_lab
+        from aitc.plan.lab import load_lab
 
         try:
             lab_spec = load_lab(lab)

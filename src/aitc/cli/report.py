@@ -91,7 +91,7 @@ def _run(
 
 
 def _load_lab(path: Path) -> object:
-    from aitc.arch.labfile import load_lab
+    from aitc.plan.lab import load_lab
 
     return load_lab(path)
 

@@ -468,7 +468,7 @@ _EVERY_POLICY = ("preempt_overhead_s", "placement")
 
 def _load_cluster(task: SimTask) -> tuple[Cluster, Lab | None]:
     if task.lab is not None:
-        from aitc.arch.labfile import load_lab
+        from aitc.plan.lab import load_lab
 
         lab = load_lab(task.lab)
         return lab.cluster, lab

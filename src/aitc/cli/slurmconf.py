@@ -89,7 +89,7 @@ def _cluster(cluster_file: Path | None, lab_file: Path | None) -> Cluster:
             from aitc.arch.clusterfile import load_cluster
 
             return load_cluster(cluster_file)
-        from aitc.arch.labfile import load_lab
+        from aitc.plan.lab import load_lab
 
         assert lab_file is not None
         return load_lab(lab_file).cluster

@@ -312,6 +312,6 @@ def write_client_config(url: str, token: str) -> Path | None:
 
 
 def _load_lab(path: Path) -> Lab:
-    from aitc.arch.labfile import load_lab
+    from aitc.plan.lab import load_lab
 
     return load_lab(path)

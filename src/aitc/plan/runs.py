@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from aitc.arch.labfile import load_lab
 from aitc.domain.cluster import Cluster
 from aitc.domain.lab import Lab
 from aitc.domain.org import Organisation
@@ -31,6 +30,7 @@ from aitc.engine.reservations import ReservationBook
 from aitc.errors import ConfigError
 from aitc.plan.configs import Config, cluster_gpu, design_of, laid_out, speed, translate
 from aitc.plan.history import History
+from aitc.plan.lab import load_lab
 from aitc.plan.replay import EVERY_POLICY, trace
 from aitc.twin.columns import standard_time_limits
 from aitc.twin.generator import DAY, SEAT, LabSource, generate

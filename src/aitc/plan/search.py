@@ -29,10 +29,10 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExe
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aitc.arch.labfile import load_lab
 from aitc.domain.lab import Lab
 from aitc.plan.configs import Config, design_of
 from aitc.plan.history import History
+from aitc.plan.lab import load_lab
 from aitc.plan.runs import HISTORY, RunRecord, RunTask, install_history, run
 from aitc.plan.targets import Figure, figures
 
