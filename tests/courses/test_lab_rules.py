@@ -1,6 +1,8 @@
-"""The lab rules as a table: nothing within the no-show minutes; then a never-reached lab's seat
-goes to the waitlist when someone waits; an idle lab is warned at the limit less the warning,
-stopped at the limit; GPU samples count only where NVML reports utilisation."""
+"""The lab rules as a table: nothing before the no-show deadline (the no-show minutes after the
+seat became the learner's, never earlier than the grace after the lab first answered); then a
+never-reached lab's seat goes to the waitlist when someone waits; an idle lab is warned at the
+limit less the warning, stopped at the limit; GPU samples count only where NVML reports
+utilisation."""
 
 from __future__ import annotations
 
@@ -10,18 +12,28 @@ from aitc.control.courses.labrules import (
     LabFacts,
     Verdict,
     gpu_busy_samples,
+    no_show_deadline,
     stops_at,
     verdict,
 )
-from aitc.domain.courselab import LabRules, check_rules
+from aitc.domain.courselab import NO_SHOW_GRACE_MIN, LabRules, check_rules
 from aitc.errors import ConfigError
 
 RULES = LabRules(no_show_min=15, idle_limit_min=30, idle_warning_min=5)
 M = 60.0
 
 
-def lab(*, reached: bool = True, active: float = 0.0, warned: bool = False) -> LabFacts:
-    return LabFacts(started_at=0.0, reached=reached, last_active_at=active, warned=warned)
+def lab(
+    *,
+    reached: bool = True,
+    active: float = 0.0,
+    warned: bool = False,
+    seated: float = 0.0,
+    ready: float | None = 0.0,
+) -> LabFacts:
+    return LabFacts(
+        seated_at=seated, ready_at=ready, reached=reached, last_active_at=active, warned=warned
+    )
 
 
 @pytest.mark.parametrize(
@@ -48,6 +60,34 @@ def test_no_lab_is_stopped_for_idleness_inside_the_no_show_minutes() -> None:
     assert verdict(lab(), short, 15 * M, someone_waits=False) is Verdict.STOP
     assert stops_at(lab(), short) == 15 * M
     assert stops_at(lab(active=20 * M), short) == 22 * M
+
+
+@pytest.mark.parametrize(
+    ("facts", "deadline"),
+    [
+        (lab(reached=False, ready=0.0), 15 * M),  # answered at the start
+        (lab(reached=False, ready=40.0), 15 * M),  # 40 s late: still the start's 15 minutes
+        (lab(reached=False, ready=14 * M), 16 * M),  # very late: the grace after it answered
+        (lab(reached=False, seated=30 * M, ready=30.5 * M), 45 * M),  # seated from the waitlist
+        (lab(reached=False, ready=None), None),  # not answered yet: no deadline
+    ],
+)
+def test_the_no_show_clock_starts_with_the_seat_and_leaves_a_grace_after_the_lab_answers(
+    facts: LabFacts, deadline: float | None
+) -> None:
+    assert NO_SHOW_GRACE_MIN == 2
+    assert no_show_deadline(facts, RULES) == deadline
+    if deadline is not None:
+        assert verdict(facts, RULES, deadline - 1, someone_waits=True) is Verdict.KEEP
+        assert verdict(facts, RULES, deadline, someone_waits=True) is Verdict.RECLAIM
+    else:
+        assert verdict(facts, RULES, 99 * M, someone_waits=True) is Verdict.KEEP
+
+
+def test_the_grace_is_never_longer_than_the_no_show_minutes() -> None:
+    short = LabRules(no_show_min=0.5)
+    assert no_show_deadline(lab(ready=0.0), short) == 30.0
+    assert no_show_deadline(lab(ready=100.0), short) == 130.0
 
 
 def test_gpu_samples_above_idle_count_only_where_utilisation_is_reported() -> None:

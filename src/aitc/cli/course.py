@@ -97,8 +97,9 @@ def course_create(
     no_show_min: float | None = typer.Option(
         None,
         "--no-show-min",
-        help="A lab not reached this many minutes after it started gives its seat to the "
-        "first waitlisted learner (default 15).",
+        help="A lab not reached this many minutes after the session's start (or after its "
+        "learner got the seat from the waitlist) gives its seat to the first waitlisted learner "
+        "(default 15; never sooner than 2 minutes after the lab first answered).",
     ),
     idle_limit_min: float | None = typer.Option(
         None, "--idle-limit-min", help="A lab idle this many minutes is stopped (default 30)."

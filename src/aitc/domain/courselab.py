@@ -14,13 +14,19 @@ from aitc.errors import ConfigError
 MAX_MINUTES = 7 * 24 * 60
 """The longest any of the limits may be: a week."""
 
+NO_SHOW_GRACE_MIN = 2.0
+"""A lab that answered late is left to its learner this long at least (or ``no_show_min`` if
+shorter) before its seat may go to the waitlist: its learner could not reach it before."""
+
 
 @dataclass(frozen=True, slots=True)
 class LabRules:
     """The limits of a course's labs, in minutes.
 
-    ``no_show_min``: a lab not reached this long after it started gives its seat to the first
-    waitlisted learner; no lab is stopped for idleness before it. ``idle_limit_min``: a lab
+    ``no_show_min``: a lab not reached this long after the session's start (or after its
+    learner got the seat from the waitlist, if later) gives its seat to the first waitlisted
+    learner, though never before it has answered for ``NO_SHOW_GRACE_MIN`` (at most
+    ``no_show_min``); no lab is stopped for idleness before then. ``idle_limit_min``: a lab
     idle this long is stopped, after a warning ``idle_warning_min`` earlier.
     ``assessment_limit_min``: the time limit of one assessment run.
     """

@@ -38,7 +38,8 @@ def _public(s: Session, lab: CourseLabRow, caller: Caller) -> LabPublic:
     row = s.get(CourseSessionRow, lab.session_id)
     course = s.get(CourseRow, row.course_id) if row is not None else None
     assert course is not None
-    return LabPublic.of(lab, labs.rules_of(course), own=lab.member_id == caller.member_id)
+    facts = labs.facts_of(session=s, lab=lab)
+    return LabPublic.of(lab, facts, labs.rules_of(course), own=lab.member_id == caller.member_id)
 
 
 @router.get("/course-sessions/{session_id}/lab", response_model=LabPublic)

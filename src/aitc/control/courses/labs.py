@@ -394,11 +394,27 @@ def observe_gpus(*, session: Session, lab: CourseLabRow, now: float) -> None:
         _active(lab, now)
 
 
-def facts_of(lab: CourseLabRow) -> LabFacts:
-    """The facts the rules judge (a lab's no-show time counts from when it first answered)."""
+def seated_since(row: CourseSessionRow, enrolment: EnrolmentRow) -> float:
+    """When the seat became the learner's: the session's start, or later for a learner who
+    got it during the session (from the waitlist). An ``enrolled`` enrolment's ``updated_at``
+    is when it became enrolled: every later change (attended, a result, cancelled) changes
+    its state too."""
+    if enrolment.state == "enrolled":
+        return max(row.start_at, enrolment.updated_at)
+    return row.start_at
+
+
+def facts_of(*, session: Session, lab: CourseLabRow) -> LabFacts:
+    """The facts the rules judge (``labrules.LabFacts``). A learner who reached an earlier lab
+    of theirs in the session (their enrolment ``attended``, or a result since) is no no-show
+    in a lab they started again."""
+    row = session.get(CourseSessionRow, lab.session_id)
+    enrolment = session.get(EnrolmentRow, lab.enrolment_id)
+    assert row is not None and enrolment is not None
     return LabFacts(
-        started_at=lab.ready_at if lab.ready_at is not None else lab.started_at,
-        reached=lab.reached_at is not None,
+        seated_at=seated_since(row, enrolment),
+        ready_at=lab.ready_at,
+        reached=lab.reached_at is not None or enrolment.state != "enrolled",
         last_active_at=lab.last_active_at,
         warned=lab.state == "warned",
     )
@@ -426,12 +442,15 @@ def apply_rules(*, session: Session, now: float, settings: LabSettings) -> list[
         assert row is not None and course is not None
         rules = rules_of(course)
         waits = first_waitlisted(session=session, session_id=row.id) is not None
-        decided = verdict(facts_of(lab), rules, now, someone_waits=waits)
+        facts = facts_of(session=session, lab=lab)
+        decided = verdict(facts, rules, now, someone_waits=waits)
         if decided is Verdict.KEEP:
             continue
         successor = None
         if decided is Verdict.RECLAIM:
-            successor = _reclaim(session, row, lab, rules, settings, now)
+            since = "the session's start" if facts.seated_at <= row.start_at else "getting the seat"
+            why = f"not reached within {rules.no_show_min:g} min of {since}"
+            successor = _reclaim(session, row, lab, why, settings, now)
         elif decided is Verdict.WARN:
             lab.state, lab.warned_at = "warned", now
         else:
@@ -445,7 +464,7 @@ def _reclaim(
     session: Session,
     row: CourseSessionRow,
     lab: CourseLabRow,
-    rules: LabRules,
+    why: str,
     settings: LabSettings,
     now: float,
 ) -> CourseLabRow | None:
@@ -456,10 +475,7 @@ def _reclaim(
     session.flush()
     taker = promote_waitlisted(session=session, session_id=row.id, now=now)
     assert taker is not None  # the verdict is a reclaim only when someone waits
-    reason = (
-        f"no-show: not reached within {rules.no_show_min:g} min of its start; "
-        f"the seat went to {taker.member_id}"
-    )
+    reason = f"no-show: {why}; the seat went to {taker.member_id}"
     stop_lab(session=session, lab=lab, reason=reason, now=now)
     return _try_start(session, row, taker, settings, now)
 

@@ -8,8 +8,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from aitc.control.api.schemas import Name, when
-from aitc.control.courses.labrules import stops_at
-from aitc.control.courses.labs import LIVE, facts_of
+from aitc.control.courses.labrules import LabFacts, stops_at
+from aitc.control.courses.labs import LIVE
 from aitc.control.store.models import CourseAssessmentRow, CourseLabRow
 from aitc.domain.courselab import LabRules
 
@@ -36,14 +36,14 @@ class LabPublic(BaseModel):
     stop_reason: str
 
     @classmethod
-    def of(cls, lab: CourseLabRow, rules: LabRules, *, own: bool) -> LabPublic:
+    def of(cls, lab: CourseLabRow, facts: LabFacts, rules: LabRules, *, own: bool) -> LabPublic:
         live = lab.state in LIVE
         url = (
             f"http://{lab.host}:{lab.port}/?token={lab.token}"
             if own and live and lab.host
             else None
         )
-        ends = stops_at(facts_of(lab), rules) if lab.state in ("ready", "warned") else None
+        ends = stops_at(facts, rules) if lab.state in ("ready", "warned") else None
         return cls(
             id=lab.id, session=lab.session_id, member=lab.member_id, job=lab.job_id,
             state=lab.state, url=url, host=lab.host, port=lab.port,

@@ -149,7 +149,8 @@ def _own_lab(v: Visit, sid: int, course: CourseRow) -> LabPublic | None:
         row = labs.own_lab(session=v.session, caller=v.me, session_id=sid)
     except NotFoundError:
         return None
-    return LabPublic.of(row, labs.rules_of(course), own=True)
+    facts = labs.facts_of(session=v.session, lab=row)
+    return LabPublic.of(row, facts, labs.rules_of(course), own=True)
 
 
 @router.post("/courses/sessions/{session_id}/{action}")
