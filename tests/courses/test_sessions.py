@@ -83,7 +83,23 @@ def test_an_expired_certification_cannot_teach(course_api: CourseApi) -> None:
         "admin", "POST", "/courses/intro/instructors", {"member": "carol", "expires": yesterday}
     )
     r = course_api.call("carol", "POST", "/course-sessions", session_body(course_api))
-    assert r.status_code == 422 and "expires before the session ends" in r.text
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["msg"] == (
+        f"carol's certification for intro expired: it was valid through {yesterday}; renew it first"
+    )
+    tomorrow = datetime.fromtimestamp(course_api.clock.now() + DAY, UTC).date().isoformat()
+    course_api.ok(
+        "admin", "POST", "/courses/intro/instructors", {"member": "carol", "expires": tomorrow}
+    )
+    r = course_api.call("carol", "POST", "/course-sessions", session_body(course_api, day=3))
+    assert (
+        r.status_code == 422
+        and (
+            "carol's certification for intro expires before the session ends: it is valid through "
+            f"{tomorrow}; renew it first"
+        )
+        in r.text
+    )
     assert counts(course_api) == (0, 0)
 
 

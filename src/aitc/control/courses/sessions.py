@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -72,7 +73,7 @@ def check_seats(*, session: Session, reservation: Reservation, now: float) -> No
 
 
 def _check_instructors(
-    session: Session, course_id: str, instructors: tuple[str, ...], end: float
+    session: Session, course_id: str, instructors: tuple[str, ...], end: float, now: float
 ) -> None:
     for member in instructors:
         cert = session.get(InstructorCertificationRow, (member, course_id))
@@ -80,12 +81,18 @@ def _check_instructors(
             raise ConfigError(
                 f"{member} is not certified to teach {course_id}", field="instructors"
             )
-        if cert.expires_at is not None and cert.expires_at < end:
-            raise ConfigError(
-                f"{member}'s certification for {course_id} expires before the session ends "
-                f"(at {cert.expires_at:.0f}); renew it first",
-                field="instructors",
-            )
+        if cert.expires_at is None or cert.expires_at >= end:
+            continue
+        # a certification valid through a day ends at the next UTC midnight (catalog.expiry_of)
+        through = datetime.fromtimestamp(cert.expires_at - 1, UTC).date().isoformat()
+        if cert.expires_at <= now:
+            why = f"expired: it was valid through {through}"
+        else:
+            why = f"expires before the session ends: it is valid through {through}"
+        raise ConfigError(
+            f"{member}'s certification for {course_id} {why}; renew it first",
+            field="instructors",
+        )
 
 
 def _validate(req: SessionCreate, course: CourseRow, now: float) -> int:
@@ -108,7 +115,7 @@ def create_session(
     if not caller.is_admin and caller.member_id not in instructors:
         raise AccessDeniedError("only an admin or one of the session's instructors may create it")
     seats = _validate(req, course, now)
-    _check_instructors(session, course.id, instructors, req.end)
+    _check_instructors(session, course.id, instructors, req.end, now)
     org = req.org or course.org_id
     if session.get(OrganisationRow, org) is None:
         raise ConfigError(f"unknown organisation {org!r}", field="org")
