@@ -41,8 +41,10 @@ class ServerProcess:
         lab: Path = LAB,
         extra: tuple[str, ...] = (),
         env: dict[str, str] | None = None,
+        cwd: Path | None = None,
     ) -> None:
         self.extra_env = dict(env or {})
+        self.cwd = cwd or state_dir.parent
         self.state_dir, self.db_url, self.gpus = state_dir, db_url, gpus
         self.grace_s, self.lab, self.extra = grace_s, lab, extra
         self.port = free_port()
@@ -96,7 +98,7 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
             text=True,
             env=env,
-            cwd=self.state_dir.parent,
+            cwd=self.cwd,
         )
         self.starts += 1
         deadline = time.monotonic() + timeout

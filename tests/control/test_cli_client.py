@@ -107,6 +107,15 @@ def test_a_bad_token_says_so(server: tuple[str, dict[str, str]]) -> None:
     assert result.exit_code == 1 and "refused the token" in result.output
 
 
+def test_a_token_copied_with_an_ellipsis_is_refused_naming_the_flag(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{_free_port()}"
+    env = {"XDG_CONFIG_HOME": str(tmp_path), "AITC_TOKEN": "aitc_2TKU…"}
+    result = CliRunner().invoke(app, ["queue", "--url", url], env=env)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("aitc: --token: not a token: it holds '…'")
+    assert "Traceback" not in result.output
+
+
 def test_a_server_that_is_down_is_named(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{_free_port()}"
     result = CliRunner().invoke(

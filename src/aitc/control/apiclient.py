@@ -67,7 +67,22 @@ def resolve(url: str | None = None, token: str | None = None) -> Target:
             raise ApiError(str(path), f"not valid TOML ({exc})", exit_code=2) from None
     url = url or os.environ.get("AITC_URL") or file.get("url") or DEFAULT_URL
     token = token or os.environ.get("AITC_TOKEN") or file.get("token")
-    return Target(str(url).rstrip("/"), str(token) if token else None)
+    return Target(str(url).rstrip("/"), _checked(str(token)) if token else None)
+
+
+def _checked(token: str) -> str:
+    """``token``, unless it holds a character no token has (such as the `…` of a token
+    copied as a page abbreviates it), which could not even be sent."""
+    bad = next((c for c in token if not " " < c < "\x7f"), None)
+    if bad is not None:
+        raise ApiError(
+            "--token",
+            f"not a token: it holds {bad!r}, which no token has (a token is aitc_ and 43 "
+            "letters, digits, - and _); give the whole token (--token, AITC_TOKEN or "
+            f"token in {config_path()})",
+            exit_code=2,
+        )
+    return token
 
 
 def _detail(response: httpx.Response) -> Any:
