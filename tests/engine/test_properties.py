@@ -244,8 +244,9 @@ def test_seats_held_on_part_of_a_node_are_only_the_sessions_in_its_window(
                 continue
             assert not set(r.placement.nodes) & whole, r
             if fence.part is not None:
-                pos, mask = fence.part
-                assert not touches(r.placement, nodes[pos].name, mask), r
+                node = nodes[fence.part.pos].name
+                bits = loop.rig.capacity.slot_bits
+                assert not touches(r.placement, node, fence.part, bits), r
         checked.append(loop.rig.now)
 
     loop.run(on_pass=check)

@@ -6,8 +6,10 @@ from engine_builders import Rig, cluster, jid, job, mig_start, on, reservation, 
 from aitc.domain.job import Priority
 from aitc.domain.reservation import Reservation
 from aitc.engine import make_scheduler
+from aitc.engine.reservations import Part, ReservationBook
 from aitc.engine.view import Preempt
 from aitc.engine.view import ReasonCode as R
+from aitc.errors import ConfigError
 
 
 def rig_with(res_start: float, now: float = 0.0) -> Rig:
@@ -141,3 +143,73 @@ def test_a_reservation_changed_under_the_same_id_is_placed_afresh():
     # deleted and made again with the same id on the other node: the same scheduler follows
     rig.reservations[:] = [reservation("ws", "edu", 0.0, 100.0, nodes=["n1"])]
     assert scheduler.schedule(rig.view()) == [start("a", ("n2", range(8)))]
+
+
+def seats(rid: str, n: int, start: float = 0.0, end: float = 100.0, org: str = "edu"):
+    return Reservation(rid, org, start, end, mig_profile="1g.10gb", mig_seats=n)
+
+
+def test_seats_that_do_not_fill_a_gpu_hold_only_their_slices():
+    """3 seats of 1g.10gb hold three slices of GPU 7, not the GPU: another organisation's
+    slices take the rest of it, a 7-GPU job the other GPUs; an 8-GPU job does not fit."""
+    [fence] = ReservationBook().fences(cluster(1), [seats("s", 3)], 0.0)
+    assert fence.positions == () and fence.part == Part(0, 0, 0b111 << 56)
+    rig = Rig(cluster(1))
+    rig.reservations.append(seats("s", 3))
+    rig.submit(
+        job("big", 8, org="lab"),
+        job("seven", 7, org="lab"),
+        *(job(f"m{i}", mig="1g.10gb", org="lab") for i in range(4)),
+        job("fifth", mig="1g.10gb", org="lab"),
+    )
+    actions = make_scheduler("fifo", queue="greedy").schedule(rig.view())
+    assert actions[0] == start("seven", ("n1", range(7)))
+    # the four slices of GPU 7 nobody holds, and no fifth slice: the session's three are its own
+    assert actions[1:] == [mig_start(f"m{i}", "n1", 7, "1g.10gb", 3 + i) for i in range(4)]
+
+
+def test_overlapping_sessions_share_a_gpu_slice_by_slice():
+    book = ReservationBook()
+    first, second = seats("a", 3), seats("b", 3, start=50.0, end=150.0)
+    fences = book.fences(cluster(1), [first, second], 0.0)
+    assert [f.part for f in fences] == [Part(0, 0, 0b111 << 56), Part(0, 0, 0b111000 << 56)]
+    # a third overlapping one takes GPU 7's last slice if one seat is enough, else a new GPU
+    third = seats("c", 1, start=60.0, end=70.0)
+    fences = book.fences(cluster(1), [first, second, third], 0.0)
+    assert fences[2].part == Part(0, 0, 0b1000000 << 56)
+    fourth = seats("e", 2, start=60.0, end=70.0)
+    fences = book.fences(cluster(1), [first, second, fourth], 0.0)
+    assert fences[2].part == Part(0, 0, 0b11 << 48)
+    # whole GPUs of a partly held node: never one another session holds slices of
+    wide = seats("d", 14, start=60.0, end=70.0)
+    fences = book.fences(cluster(1), [first, second, wide], 0.0)
+    assert fences[2].part == Part(0, 0b01100000, 0)
+
+
+def test_at_the_start_only_slices_on_the_held_slots_are_preempted():
+    rig = Rig(cluster(1))
+    rig.reservations.append(seats("s", 3, start=100.0, end=200.0))
+    scheduler = make_scheduler("fifo", queue="greedy")
+    rig.run_job(job("x", 7, org="lab", limit=10_000.0), on(("n1", range(7))))
+    # before the window preemptible slices of another organisation take all of GPU 7
+    rig.submit(
+        *(job(f"p{i}", mig="1g.10gb", org="lab", priority=Priority.PREEMPTIBLE) for i in range(7))
+    )
+    started = rig.step(scheduler)
+    assert len(started) == 7
+    on_held = {a.job_id for a in started if a.placement.allocs[0].mig.start < 3}
+    assert len(on_held) == 3  # (lent: they end before the start, or may be preempted)
+    rig.now = 100.0
+    actions = rig.step(scheduler)
+    assert {a.job_id for a in actions if isinstance(a, Preempt)} == on_held
+
+
+def test_seats_an_overlapping_session_leaves_no_slices_for_are_refused_with_the_reason():
+    book = ReservationBook()
+    first = seats("a", 54)  # 7 GPUs and 5 slices of GPU 0: two slices are left
+    assert book.fences(cluster(1), [first], 0.0)[0].part == Part(0, 0b11111110, 0b11111)
+    with pytest.raises(ConfigError) as refused:
+        book.fences(cluster(1), [first, seats("b", 3, start=50.0)], 0.0)
+    assert "needs 0 GPUs and 3 1g.10gb slices of one more GPU" in str(refused.value)
+    later = seats("c", 2, start=50.0)  # two fit
+    assert book.fences(cluster(1), [first, later], 0.0)[1].part == Part(0, 0, 0b1100000)

@@ -229,23 +229,29 @@ class CapacityIndex:
             self._foreign[pos] &= ~(1 << i)
         self._refresh(pos, before)
 
-    def withhold(self, pos: int, mask: int) -> Withheld:
-        """Take the free capacity of the GPUs ``mask`` of node ``pos`` out of every query: their
-        free whole GPUs, and the free MIG slots of those that carry slices (a pass holds them
-        for a reservation, on its overlay). ``give_back`` returns exactly that."""
+    def withhold(self, pos: int, mask: int, slots: int = 0) -> Withheld:
+        """Take free capacity of node ``pos`` out of every query (a pass holds it for a
+        reservation, on its overlay): of the GPUs ``mask``, their free whole GPUs and the
+        free MIG slots of those that carry slices; and the free memory slots ``slots`` (8 bits
+        per GPU) of GPUs not held whole, which then count as carrying slices (no whole-GPU job
+        takes them). ``give_back`` returns exactly that."""
         busy = self._used[pos] | self._foreign[pos]
         gpus = self.free_mask(pos) & mask
-        slots = 0
+        taken = 0
         for g in _indices(self._migbusy[pos] & mask & ~busy):
             shift = MIG_MEMORY_SLOTS * g
-            slots |= (~self._mig[pos] >> shift & _SLOT_MASK) << shift
+            taken |= (~self._mig[pos] >> shift & _SLOT_MASK) << shift
+        if slots:
+            taken |= slots & ~self._mig[pos] & ~_gpu_slots(busy | gpus)
         self._write_nodes()
         self.stamp += 1
         before = self.free_mask(pos).bit_count()
         self._foreign[pos] |= gpus
-        self._mig[pos] |= slots
+        self._mig[pos] |= taken
+        if slots:
+            self._migbusy[pos] = _busy(self._mig[pos], self.cluster.nodes[pos].gpus)
         self._refresh(pos, before)
-        return Withheld(pos, gpus, slots)
+        return Withheld(pos, gpus, taken)
 
     def give_back(self, held: Withheld) -> None:
         """Return what ``withhold`` took."""
@@ -255,7 +261,9 @@ class CapacityIndex:
         self.stamp += 1
         before = self.free_mask(pos).bit_count()
         self._foreign[pos] &= ~held.gpus
-        self._mig[pos] &= ~held.slots
+        if held.slots:
+            self._mig[pos] &= ~held.slots
+            self._migbusy[pos] = _busy(self._mig[pos], self.cluster.nodes[pos].gpus)
         self._refresh(pos, before)
 
     def set_node_down(self, name: str) -> None:
@@ -320,6 +328,10 @@ class CapacityIndex:
         except CatalogError as exc:
             raise SchedulingError(str(exc)) from None
 
+    def slot_bits(self, node: str, slot: MigSlot) -> int:
+        """The memory slots of node ``node`` a MIG slice covers (8 bits per GPU)."""
+        return self._mig_bits(self._pos_of(node), slot)
+
     def _gpu_bits(self, pos: int, alloc: NodeAlloc) -> int:
         bits = 0
         for i in alloc.gpus:
@@ -347,6 +359,14 @@ def _busy(mig: int, gpus: int) -> int:
     for g in range(gpus):
         if mig >> (MIG_MEMORY_SLOTS * g) & _SLOT_MASK:
             out |= 1 << g
+    return out
+
+
+def _gpu_slots(gpus: int) -> int:
+    """All memory slots of the GPUs ``gpus`` (a bitmask)."""
+    out = 0
+    for g in _indices(gpus):
+        out |= _SLOT_MASK << (MIG_MEMORY_SLOTS * g)
     return out
 
 

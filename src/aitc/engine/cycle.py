@@ -19,7 +19,7 @@ from aitc.engine import reasons
 from aitc.engine.capacity import CapacityIndex, Withheld
 from aitc.engine.placement import PlacementPolicy, candidate_pools
 from aitc.engine.pool import GENERAL
-from aitc.engine.reservations import Fence, allowed_fences, touches
+from aitc.engine.reservations import Fence, Part, allowed_fences, touches
 from aitc.engine.shape import shape_of
 from aitc.engine.view import Action, Preempt, Reason, Start, View
 from aitc.errors import CatalogError
@@ -29,13 +29,18 @@ T = TypeVar("T")
 
 @dataclass(slots=True)
 class Hold:
-    """GPUs ``mask`` of ``node`` that a pass withholds for a reservation (``fence``): what
-    of them is free is out of every query but the reservation's (``Cycle.place``)."""
+    """The part of ``node`` (GPUs and MIG slots) that a pass withholds for a reservation
+    (``fence``): what of it is free is out of every query but the reservation's
+    (``Cycle.place``)."""
 
     fence: Fence
     node: str
-    mask: int
+    part: Part
     withheld: Withheld
+
+    def again(self, capacity: CapacityIndex) -> None:
+        """Withhold what of the part is free now (after a start or a preemption there)."""
+        self.withheld = capacity.withhold(self.part.pos, self.part.gpus, self.part.slots)
 
 
 class Memo(Generic[T]):
@@ -86,6 +91,7 @@ class Cycle:
     now: float = field(init=False)
     phase: int = 0  # which part of a ``Phased`` order the walk is in (policies may read it)
     possible: Callable[[JobRequest], bool] = lambda job: True
+    started_names: set[tuple[str, str]] = field(default_factory=set)  # (member, name) started
 
     @property
     def org_gpus(self) -> dict[str, float]:
@@ -143,6 +149,8 @@ class Cycle:
         key = (job.nodes, job.mig, job.gpu_model, fences)
         if job.submit > self.now or self._failed.get(key, 1 << 30) <= job.gpus:
             return None
+        if self.started_names and self.singleton_waits(job):
+            return None
         lent = [h for h in self.holds if h.fence.tag in fences] if self.holds else None
         placement = self._on_own_hold(job, lent) if lent else None
         if placement is None:
@@ -159,7 +167,7 @@ class Cycle:
     def place_in(self, job: JobRequest, fence: Fence) -> Placement | None:
         """``job`` on ``fence``'s GPUs only: the part of a node it holds, then its whole
         nodes (``None`` if neither has room)."""
-        if job.submit > self.now:
+        if job.submit > self.now or (self.started_names and self.singleton_waits(job)):
             return None
         held = [h for h in self.holds if h.fence is fence]
         placement = self._on_own_hold(job, held) if held else None
@@ -176,18 +184,27 @@ class Cycle:
                 continue
             trial = self.capacity.overlay()
             trial.give_back(h.withheld)
-            found = _on_gpus(job, trial, h.withheld.pos, h.mask)
+            found = _on_part(job, trial, h.part)
             if found is not None:
                 return found
         return None
 
+    def singleton_waits(self, job: JobRequest) -> bool:
+        """Whether ``job`` may start only while no other job of its member and name runs
+        (``View.singletons``) and this pass started one."""
+        return (job.member, job.name) in self.started_names and job.id in self.view.singletons
+
     def start(self, job: JobRequest, placement: Placement) -> None:
+        if self.started_names and self.singleton_waits(job):
+            return  # (a walk that placed it on its own overlay): it waits, as Slurm's singleton
+        if job.name:
+            self.started_names.add((job.member, job.name))
         touched = self._touched_holds(placement)
         for h in touched:
             self.capacity.give_back(h.withheld)
         self.capacity.allocate(placement)
         for h in touched:
-            h.withheld = self.capacity.withhold(h.withheld.pos, h.mask)
+            h.again(self.capacity)
         self.actions.append(Start(job.id, placement))
         self.started[job.id] = RunningJob(job, placement, self.now)
         if self._org_gpus is not None:
@@ -198,7 +215,7 @@ class Cycle:
         self.capacity.release(victim.placement)
         for h in self._touched_holds(victim.placement):  # what it frees there stays held
             self.capacity.give_back(h.withheld)
-            h.withheld = self.capacity.withhold(h.withheld.pos, h.mask)
+            h.again(self.capacity)
         self.actions.append(Preempt(victim.request.id, cause))
         self.preempted.add(victim.request.id)
         org = victim.request.org
@@ -208,6 +225,8 @@ class Cycle:
 
     def try_start(self, job: JobRequest, victims: VictimFinder | None = None) -> bool:
         """Start ``job`` now if it fits, preempting victims if needed; False if it waits."""
+        if self.started_names and self.singleton_waits(job):
+            return False
         placement = self.place(job)
         if placement is None and victims is not None and job.submit <= self.now:
             key = (job.nodes, job.mig, job.gpu_model, victims.group(self, job))
@@ -234,7 +253,7 @@ class Cycle:
             trial.release(victim.placement)
             for h in self._touched_holds(victim.placement):
                 if h.fence.tag not in fences:  # GPUs it frees on a hold stay held for others
-                    trial.withhold(h.withheld.pos, h.mask)
+                    trial.withhold(h.part.pos, h.part.gpus, h.part.slots)
             placement = self.placer.now(job, trial, fences)
             if placement is not None:
                 for v in candidates[:n]:
@@ -257,7 +276,8 @@ class Cycle:
     def _touched_holds(self, placement: Placement) -> list[Hold]:
         if not self.holds:
             return []
-        return [h for h in self.holds if touches(placement, h.node, h.mask)]
+        bits = self.capacity.slot_bits
+        return [h for h in self.holds if touches(placement, h.node, h.part, bits)]
 
     # ------------------------------------------------------------------ reasons
     def fit_reason(self, job: JobRequest) -> Reason | None:
@@ -285,31 +305,32 @@ class Cycle:
         return reasons.gang_too_large(job, free, sum(p.idle_nodes for p in pools))
 
 
-def _on_gpus(job: JobRequest, capacity: CapacityIndex, pos: int, mask: int) -> Placement | None:
-    """``job`` on GPUs ``mask`` of node ``pos`` only: a MIG slice on one of them (one that
-    already carries slices first), or whole GPUs of them for a job on one node."""
+def _on_part(job: JobRequest, capacity: CapacityIndex, part: Part) -> Placement | None:
+    """``job`` on ``part`` only: a MIG slice on its GPUs or within its slots (a GPU that
+    already carries slices first), or whole GPUs of it for a job on one node."""
+    pos = part.pos
     node = capacity.cluster.nodes[pos]
-    gpus = [g for g in range(node.gpus) if mask >> g & 1]
+    if job.gpu_model is not None and job.gpu_model != node.gpu_model:
+        return None
+    gpus = [g for g in range(node.gpus) if part.gpus >> g & 1]
     if job.mig is not None:
         try:
             profile = node.model.gpu.mig(job.mig)
         except CatalogError:
             return None
-        if job.gpu_model is not None and job.gpu_model != node.gpu_model:
-            return None
-        carrying = sorted(gpus, key=lambda g: capacity.free_mask(pos) >> g & 1)
+        seats = [g for g in range(node.gpus) if part.gpu_slots(g)]
+        carrying = sorted(seats, key=lambda g: capacity.free_mask(pos) >> g & 1)
         for g in carrying:
             free = capacity.mig_free_slots(pos, g)
             if free is None:
                 continue
+            free &= part.gpu_slots(g)
             for start in profile.placements:
                 want = ((1 << profile.size) - 1) << start
                 if free & want == want:
                     return Placement((NodeAlloc(node.name, (), MigSlot(g, job.mig, start)),))
         return None
     if (job.nodes or 1) != 1 or job.gpus == 0:
-        return None
-    if job.gpu_model is not None and job.gpu_model != node.gpu_model:
         return None
     whole = [g for g in gpus if capacity.free_mask(pos) >> g & 1]
     if len(whole) < job.gpus:

@@ -142,17 +142,18 @@ class Scheduler:
                     continue
                 on_whole = bool(set(r.placement.nodes) & mine)
                 if not on_whole and not (
-                    part is not None and touches(r.placement, nodes[part[0]].name, part[1])
+                    part is not None
+                    and touches(r.placement, nodes[part.pos].name, part, cycle.capacity.slot_bits)
                 ):
                     continue
                 if r.request.priority is Priority.PREEMPTIBLE:
                     cycle.preempt(r, f"reservation {fence.reservation.id} starts")
         # the parts of nodes: what of their GPUs is free now is the reservation's alone
         for fence in cycle.fences:
-            if fence.part is not None:
-                pos, mask = fence.part
-                held = cycle.capacity.withhold(pos, mask)
-                cycle.holds.append(Hold(fence, nodes[pos].name, mask, held))
+            part = fence.part
+            if part is not None:
+                held = cycle.capacity.withhold(part.pos, part.gpus, part.slots)
+                cycle.holds.append(Hold(fence, nodes[part.pos].name, part, held))
 
     def _possible_for(self, view: View) -> Callable[[JobRequest], bool]:
         """Whether a job may be tried in this pass: submitted, and able to run here at all.
