@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from aitc.domain.dependency import Dependency
@@ -99,11 +99,13 @@ class JobRequest:
     priority: Priority = Priority.STANDARD
     name: str = ""
     dependency: Dependency | None = None
+    # GPUs held, counting a MIG slice as the fraction of a GPU it uses (for usage); derived
+    # once, as every start and stop reads it several times
+    gpu_demand: float = field(init=False, repr=False, compare=False)
 
-    @property
-    def gpu_demand(self) -> float:
-        """GPUs held, counting a MIG slice as the fraction of a GPU it uses (for usage)."""
-        return float(self.gpus) if self.mig is None else _mig_fraction(self.mig)
+    def __post_init__(self) -> None:
+        demand = float(self.gpus) if self.mig is None else _mig_fraction(self.mig)
+        object.__setattr__(self, "gpu_demand", demand)
 
 
 def _mig_fraction(profile: str) -> float:

@@ -49,6 +49,8 @@ class UsageLedger:
         self._decay = math.log(2) / half_life_s if math.isfinite(half_life_s) else 0.0
         self._accounts: dict[Key, _Account] = {}
         self._org_accounts: dict[str, _Account] = {}  # the organisations' accounts again
+        # (organisation, project, member) -> their three accounts, looked up once
+        self._of: dict[tuple[str, str, str], tuple[_Account, ...]] = {}
         self._running: dict[JobId, tuple[JobRequest, float]] = {}
         self._attained: dict[JobId, float] = {}
         self._last_stop: dict[JobId, float] = {}
@@ -61,8 +63,7 @@ class UsageLedger:
         self._running[job.id] = (job, now)
         if job.priority is Priority.PREEMPTIBLE:
             self._preemptible += 1
-        for key in _keys(job):
-            self._change(key, now, job.gpu_demand)
+        self._shift(job, now, job.gpu_demand)
 
     def job_stopped(self, job_id: JobId, now: float) -> None:
         try:
@@ -71,9 +72,9 @@ class UsageLedger:
             raise SchedulingError(f"job {job_id} is not running in the usage ledger") from None
         if job.priority is Priority.PREEMPTIBLE:
             self._preemptible -= 1
-        for key in _keys(job):
-            self._change(key, now, -job.gpu_demand)
-        self._attained[job_id] = self._attained.get(job_id, 0.0) + job.gpu_demand * (now - started)
+        demand = job.gpu_demand
+        self._shift(job, now, -demand)
+        self._attained[job_id] = self._attained.get(job_id, 0.0) + demand * (now - started)
         self._last_stop[job_id] = now
 
     def usage(self, now: float) -> Usage:
@@ -82,7 +83,7 @@ class UsageLedger:
         members: dict[tuple[str, str, str], float] = {}
         decay, exp = self._decay, math.exp
         for key, acc in self._accounts.items():
-            # inline ``_value``: this loop runs over every account at each fair-share ranking
+            # the closed form of ``_shift``: this loop runs over every account at each ranking
             dt = now - acc.at
             if decay == 0.0:
                 value = acc.total + acc.rate * dt
@@ -133,28 +134,34 @@ class UsageLedger:
     def is_running(self, job_id: JobId) -> bool:
         return job_id in self._running
 
-    def _change(self, key: Key, now: float, delta: float) -> None:
-        """The GPUs held by ``key`` change by ``delta`` at ``now`` (events may come late)."""
+    def _shift(self, job: JobRequest, now: float, delta: float) -> None:
+        """The GPUs held by the job's organisation, project and member change by ``delta`` at
+        ``now`` (events may come late)."""
+        who = (job.org, job.project, job.member)
+        accounts = self._of.get(who)
+        if accounts is None:
+            accounts = self._of[who] = tuple(self._account(k, now) for k in _keys(job))
+        decay = self._decay
+        for acc in accounts:
+            dt = now - acc.at
+            if dt >= 0.0:  # ``_value`` written out: this runs for every start and stop
+                if decay == 0.0:
+                    acc.total += acc.rate * dt
+                else:
+                    kept = math.exp(-decay * dt)
+                    acc.total = acc.total * kept + acc.rate * ((1.0 - kept) / decay)
+                acc.at = now
+            else:  # a late event: add what ``delta`` accrued between ``now`` and the last update
+                acc.total += delta * self._accrued(-dt)
+            acc.rate += delta
+
+    def _account(self, key: Key, now: float) -> _Account:
         acc = self._accounts.get(key)
         if acc is None:
             acc = self._accounts[key] = _Account(at=now)
             if len(key) == 1:
                 self._org_accounts[key[0]] = acc
-        if now >= acc.at:
-            acc.total = self._value(acc, now)
-            acc.at = now
-        else:  # a late event: add what ``delta`` accrued between ``now`` and the last update
-            acc.total += delta * self._accrued(acc.at - now)
-        acc.rate += delta
-
-    def _value(self, acc: _Account, now: float) -> float:
-        """Decayed total at ``now``; the closed form also holds before the last update."""
-        dt = now - acc.at
-        decay = self._decay
-        if decay == 0.0:
-            return acc.total + acc.rate * dt
-        kept = math.exp(-decay * dt)  # (one exponential: ``_accrued`` written out)
-        return acc.total * kept + acc.rate * ((1.0 - kept) / decay)
+        return acc
 
     def _accrued(self, dt: float) -> float:
         """Decayed GPU-seconds one GPU held for the last ``dt`` seconds counts now."""

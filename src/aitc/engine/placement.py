@@ -51,6 +51,7 @@ class TopologyPlacement:
 
     name: ClassVar[str] = "topology"
     gpus_anywhere: ClassVar[bool] = False
+    best_fit_single: ClassVar[bool] = True  # a job on one node goes to its best-fitting node
 
     def ever(self, job: JobRequest, cluster: Cluster) -> Reason | None:
         return impossible_reason(job, cluster)
@@ -58,7 +59,16 @@ class TopologyPlacement:
     def now(
         self, job: JobRequest, capacity: CapacityIndex, fences: Sequence[str]
     ) -> Placement | None:
+        gpus = job.gpus
+        # most jobs take whole GPUs of one node: best fit without building their shape
+        single = self.best_fit_single and job.mig is None and (job.nodes or 1) == 1 and gpus > 0
         for pool in candidate_pools(job, capacity, fences):
+            if single and gpus <= pool.node_gpus:
+                if gpus <= pool.free:
+                    pos = pool.best_fit(gpus)
+                    if pos is not None:
+                        return lowest_free_gpus(capacity, ((pos, gpus),))
+                continue
             shape = shape_of(job, pool.node_gpus)
             if shape is None or shape.gpus > pool.free and shape.mig is None:
                 continue
@@ -87,6 +97,7 @@ class FirstFit(TopologyPlacement):
     """
 
     name: ClassVar[str] = "first_fit"
+    best_fit_single: ClassVar[bool] = False
 
     def _in_pool(self, shape: Shape, pool: Pool, capacity: CapacityIndex) -> Placement | None:
         if shape.mig is not None:
@@ -109,6 +120,16 @@ def candidate_pools(
     job: JobRequest, capacity: CapacityIndex, fences: Sequence[str]
 ) -> Iterable[Pool]:
     """Pools the job may use, fences in the order given, GPU models in name order."""
+    models = capacity.models
+    if len(fences) == 1 and len(models) == 1:  # one model, no reservation: one pool at most
+        if job.gpu_model is not None and job.gpu_model != models[0]:
+            return ()
+        pool = capacity.pool((models[0], fences[0]))
+        return (pool,) if pool is not None and pool.nodes else ()
+    return _pools(job, capacity, fences)
+
+
+def _pools(job: JobRequest, capacity: CapacityIndex, fences: Sequence[str]) -> Iterable[Pool]:
     for fence in fences:
         for model in capacity.models:
             if job.gpu_model is not None and model != job.gpu_model:
