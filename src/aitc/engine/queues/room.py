@@ -3,6 +3,7 @@ the shortcuts that let a walk pass over jobs that cannot start with one comparis
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -138,12 +139,13 @@ class Buckets:
         chosen = [b for g, n, b in self.buckets if room is None or room.admits(g, n)]
         if len(chosen) <= 1:
             return iter(chosen[0].values() if chosen else ())
+        # each bucket is in queue order: merge them lazily (a walk that fills the cluster
+        # stops long before the end of a long queue)
         queue = self.queue
-        if queue.in_id_order():  # the ids alone give the order: sort them, look the jobs up
-            return map(queue.job, sorted(itertools.chain.from_iterable(chosen)))
+        if queue.in_id_order():  # the ids alone give the order: merge them, look the jobs up
+            return map(queue.job, heapq.merge(*chosen))
         place = queue.positions()
-        jobs = itertools.chain.from_iterable(b.values() for b in chosen)
-        return iter(sorted(jobs, key=lambda j: place[j.id]))
+        return heapq.merge(*(b.values() for b in chosen), key=lambda j: place[j.id])
 
 
 def ending_by(
