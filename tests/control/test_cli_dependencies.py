@@ -1,7 +1,7 @@
 """Dependencies and array holds as a Slurm user types them, through the CLI against a real
 `aitc serve` (8 virtual GPUs, the example lab, the local executor): afterok/afternotok/afterany,
-the reason in `aitc queue` and `aitc show`, DependencyNeverSatisfied, `aitc hold ARRAY` and
-`aitc release ARRAY_TASK`."""
+after, `?` (any one), aftercorr between arrays, the reason in `aitc queue` and `aitc show`,
+DependencyNeverSatisfied, the forms refused, `aitc hold ARRAY` and `aitc release ARRAY_TASK`."""
 
 from __future__ import annotations
 
@@ -72,8 +72,45 @@ def test_a_bad_dependency_names_the_flag(server: ServerProcess) -> None:
     code, out, err = aitc(server, "submit", "-d", "afterok:999999", "--", "true")
     assert (code, out) == (2, "") and err.startswith("aitc: --dependency: ")
     assert "no job 999999" in err
-    code, _, err = aitc(server, "submit", "-d", "after:1", "--", "true")
-    assert code == 2 and "unknown dependency type 'after'" in err
+    refused = {
+        "befor:1": "unknown dependency type 'befor' (known: after, afterany, afterok, afternotok,",
+        "expand:1": "'expand' is not supported",
+        "afterok:1?afterany:1,singleton": "use ',' (every condition must hold) or '?'",
+        "afterany:1+5": "+minutes is for after only (after:12+5), not afterany",
+        "after:1+x": "+x: minutes must be a whole number from 1 to",
+    }
+    for text, why in refused.items():
+        code, out, err = aitc(server, "submit", "-d", text, "--", "true")
+        assert (code, out) == (2, ""), err
+        assert err.startswith(f"aitc: --dependency: {why}"), err
+
+
+def test_after_and_any_one_of_do_not_wait_for_the_end(server: ServerProcess) -> None:
+    running = submit(server, "--", "sleep", "60")
+    quick = submit(server, "--", "true")
+    after = submit(server, "-d", f"after:{running}", "--", "true")
+    either = submit(server, "-d", f"afterok:{running}?afterok:{quick}", "--", "true")
+    assert ended(server, after)["state"] == "completed"
+    assert ended(server, either)["state"] == "completed"
+    assert job(server, running)["state"] == "running"
+    assert job(server, either)["dependency"] == f"afterok:{running}?afterok:{quick}"
+    aitc(server, "cancel", str(running))
+
+
+def test_aftercorr_runs_each_task_after_its_own(server: ServerProcess) -> None:
+    first = submit(server, "--array", "0-1", "--", "sh", "-c", "exit $AITC_ARRAY_TASK_ID")
+    second = submit(server, "--array", "0-1", "-d", f"aftercorr:{first}", "--", "true")
+    assert [job(server, second + t)["dependency"] for t in (0, 1)] == [
+        f"aftercorr:{first}",
+        f"aftercorr:{first + 1}",
+    ]
+    assert ended(server, second)["state"] == "completed"
+    failed = ended(server, second + 1)
+    assert failed["state"] == "cancelled"
+    assert failed["cause"] == (
+        f"DependencyNeverSatisfied: job {first + 1} ended failed, and aftercorr:{first + 1} "
+        "needs it to complete"
+    )
 
 
 def test_hold_and_release_a_whole_array_or_one_task(server: ServerProcess) -> None:

@@ -20,8 +20,17 @@ def rig(store: Store, clock: FakeClock, tmp_path: Path) -> Rig:
     return Rig(store, clock, tmp_path)
 
 
-def submit(rig: Rig, dependency: str | None = None, *, name: str = "", gpus: int = 1) -> int:
-    spec = JobSpec(command=("train",), gpus=gpus, name=name, dependency=dependency)
+def submit(
+    rig: Rig,
+    dependency: str | None = None,
+    *,
+    name: str = "",
+    gpus: int = 1,
+    time_limit: float | None = None,
+) -> int:
+    spec = JobSpec(
+        command=("train",), gpus=gpus, name=name, dependency=dependency, time_limit=time_limit
+    )
     with rig.store.session() as s:
         caller = load_caller(session=s, member_id="alice")
         job, _ = create_job(session=s, spec=spec, caller=caller, now=rig.clock.now())
@@ -83,6 +92,16 @@ def test_a_job_that_ended_before_the_controller_started_is_found_in_the_store(ri
     assert state(rig, third) == JobState.CANCELLED
 
 
+def test_a_job_that_ends_in_the_same_batch_as_one_naming_it_is_known(rig: Rig) -> None:
+    first = submit(rig)
+    steps(rig)
+    rig.fake.finish(first)  # its end is read at the next pass, with the submission below
+    second = submit(rig, f"afterok:{first}")
+    steps(rig)
+    assert state(rig, first) == JobState.COMPLETED
+    assert state(rig, second) == JobState.RUNNING
+
+
 def test_a_waiting_job_keeps_waiting_across_a_restart(rig: Rig) -> None:
     first = submit(rig)
     second = submit(rig, f"afterany:{first}")
@@ -111,6 +130,65 @@ def test_singleton_runs_one_job_of_a_name_at_a_time(rig: Rig) -> None:
     assert state(rig, second) == JobState.RUNNING
 
 
+def test_after_waits_for_the_start_and_the_minutes_after_it(rig: Rig) -> None:
+    first = submit(rig, gpus=8)
+    blocked = submit(rig, gpus=8)  # keeps the GPUs busy once first ends
+    soon = submit(rig, f"after:{first}")
+    later = submit(rig, f"after:{first}+2")
+    steps(rig)
+    assert state(rig, first) == JobState.RUNNING
+    assert state(rig, soon) == JobState.PENDING  # no GPU left, but no longer for its dependency
+    assert list(rig.ctl.books.dependencies.waiting) == [later]
+    message = (rig.job(later).pending_reasons or [{}])[0]["message"]
+    assert (
+        message
+        == f"It waits for the 2 minutes after job {first} started to pass (after:{first}+2)."
+    )
+    rig.fake.finish(first)
+    steps(rig)
+    assert state(rig, blocked) == JobState.RUNNING
+    rig.fake.finish(blocked)
+    steps(rig)  # GPUs free, but the 2 minutes have not passed
+    assert state(rig, soon) == JobState.RUNNING and state(rig, later) == JobState.PENDING
+    rig.fake.finish(soon)
+    rig.step(120.0)
+    steps(rig)
+    assert state(rig, later) == JobState.RUNNING
+
+
+def test_any_one_of_the_conditions_is_enough(rig: Rig) -> None:
+    first, second = submit(rig), submit(rig)
+    either = submit(rig, f"afterok:{first}?afterok:{second}")
+    neither = submit(rig, f"afterok:{first}?afternotok:{second}")
+    steps(rig)
+    message = (rig.job(either).pending_reasons or [{}])[0]["message"]
+    assert message.startswith("It waits for any one of: ")
+    rig.fake.finish(first, exit_code=1)
+    steps(rig)
+    assert state(rig, either) == JobState.PENDING
+    rig.fake.finish(second)
+    steps(rig, 4)
+    assert state(rig, either) == JobState.RUNNING
+    assert state(rig, neither) == JobState.CANCELLED
+    assert rig.job(neither).cause.startswith("DependencyNeverSatisfied: none can hold: ")
+
+
+def test_a_singleton_waits_again_when_a_later_job_of_its_name_starts_first(
+    store: Store, clock: FakeClock, tmp_path: Path
+) -> None:
+    rig = Rig(store, clock, tmp_path, policy="sjf")  # the shortest time limit goes first
+    single = submit(rig, "singleton", name="sweep", time_limit=3600)
+    later = submit(rig, name="sweep", time_limit=60)
+    steps(rig)
+    assert state(rig, later) == JobState.RUNNING and state(rig, single) == JobState.PENDING
+    steps(rig)
+    message = (rig.job(single).pending_reasons or [{}])[0]["message"]
+    assert message == f"It waits for job {later} (also named 'sweep') to end (singleton)."
+    rig.fake.finish(later)
+    steps(rig)
+    assert state(rig, single) == JobState.RUNNING
+
+
 def test_the_api_stores_the_canonical_form_with_arrays_and_tasks(api: Api) -> None:
     array = api.submit("alice", array="0-2")
     single = api.submit("alice")
@@ -118,7 +196,33 @@ def test_the_api_stores_the_canonical_form_with_arrays_and_tasks(api: Api) -> No
         "alice", dependency=f"afterok:{array['id']},afterany:{single['id']}:{array['id']}_2"
     )
     a = int(str(array["id"]))
-    assert job["dependency"] == f"afterok:{a}:{a + 1}:{a + 2},afterany:{single['id']}:{a + 2}"
+    assert job["dependency"] == f"afterok:{a}&{a + 1}&{a + 2},afterany:{single['id']}:{a + 2}"
+
+
+def test_the_api_takes_slurms_forms_of_jobs_and_tasks(api: Api) -> None:
+    a = int(str(api.submit("alice", array="0-3")["id"]))
+    single = int(str(api.submit("alice")["id"]))
+    forms = {
+        f"afterok:{a}_*": f"afterok:{a}&{a + 1}&{a + 2}&{a + 3}",
+        f"afterany:{a}_[1-2,3]": f"afterany:{a + 1}:{a + 2}:{a + 3}",
+        f"{single},{a}_0": f"afterany:{single}:{a}",  # Slurm's old form: afterany
+        f"after:{single}+5?afternotok:{a}_2": f"after:{single}+5?afternotok:{a + 2}",
+        f"AFTER:{single},singleton": f"after:{single},singleton",
+    }
+    for text, canonical in forms.items():
+        assert api.submit("alice", dependency=text)["dependency"] == canonical
+
+
+def test_aftercorr_names_the_task_of_the_same_number_or_the_whole_array(api: Api) -> None:
+    a = int(str(api.submit("alice", array="0-2")["id"]))
+    b = int(str(api.submit("alice", array="1-3", dependency=f"aftercorr:{a}")["id"]))
+    r = api.client.get("/api/v1/jobs", params={"array": b}, headers=api.auth("alice"))
+    tasks = r.json()["data"]
+    assert {t["array_task_id"]: t["dependency"] for t in tasks} == {
+        1: f"aftercorr:{a + 1}",
+        2: f"aftercorr:{a + 2}",
+        3: f"aftercorr:{a}&{a + 1}&{a + 2}",  # array a has no task 3: all of it, as Slurm
+    }
 
 
 @pytest.mark.parametrize(
@@ -126,8 +230,14 @@ def test_the_api_stores_the_canonical_form_with_arrays_and_tasks(api: Api) -> No
     [
         ("afterok:999999", "no job 999999 (or not one you may see"),
         ("afterok:1_7", "no job 1_7"),
-        ("after:1", "unknown dependency type 'after'"),
-        ("afterok:1?afterok:2", "'?' (any of) is not supported"),
+        ("befor:1", "unknown dependency type 'befor' (known: after, afterany, afterok"),
+        ("expand:1", "'expand' is not supported: aitc does not grow"),
+        ("afterok:1?afterany:1,singleton", "use ',' (every condition must hold) or '?'"),
+        ("afterok:1+5", "+minutes is for after only (after:12+5), not afterok"),
+        ("after:1+0", "+0: minutes must be a whole number from 1 to"),
+        ("afterok:1_*", "job 1 is not an array (1_*)"),
+        ("afterok:1_[3-1]", "'1_[3-1]': bad task range 3-1"),
+        ("afterok:1_[x]", "'1_[x]' is not a job or array task (12, 12_3, 12_*)"),
     ],
 )
 def test_a_bad_dependency_is_refused_naming_the_field(api: Api, text: str, message: str) -> None:

@@ -20,21 +20,23 @@ def books() -> Books:
 
 
 def after(name: str, text: str, **kw: object) -> JobRequest:
-    """Job ``name`` with a dependency written with job letters: ``after("b", "afterok:a")``."""
-    parts = []
-    for cond in text.split(","):
-        kind, *refs = cond.split(":")
-        parts.append(":".join([kind, *(str(jid(r)) for r in refs)]))
-    return replace(job(name, **kw), dependency=Dependency.parse(",".join(parts)))  # type: ignore[arg-type]
+    """Job ``name`` with a dependency written with job names: ``after("b", "afterok:a")``,
+    ``after("c", "after:a+5?afterok:b")``; an array's tasks as ``a&b``."""
+    return replace(job(name, **kw), dependency=Dependency.parse(numbered(text)))  # type: ignore[arg-type]
+
+
+def numbered(text: str) -> str:
+    """``text`` with each job name as its number."""
+    return re.sub(r"(?<=[:&])([a-z][\w-]*)", lambda m: str(jid(m[1])), text)
 
 
 def queued(b: Books) -> list[str]:
     return [j.name for j in b.pending]
 
 
-def end(b: Books, name: str, state: JobState) -> None:
-    request = b.cancel(jid(name)) or b.finish(jid(name), 0.0).request
-    b.ended(request, state)
+def end(b: Books, name: str, state: JobState, at: float = 0.0) -> None:
+    request = b.cancel(jid(name)) or b.finish(jid(name), at).request
+    b.ended(request, state, at)
 
 
 def test_a_job_waits_outside_the_queue_until_the_job_it_names_completes() -> None:
@@ -167,8 +169,12 @@ def test_the_canonical_form_reads_back(text: str, canonical: str) -> None:
     ("text", "message"),
     [
         ("afterok", "afterok: name at least one job"),
-        ("after:3", "unknown dependency type 'after'"),
-        ("afterok:3?afterok:4", "'?' (any of) is not supported"),
+        ("befor:3", "unknown dependency type 'befor'"),
+        ("expand:3", "'expand' is not supported"),
+        ("afterok:3?afterok:4,singleton", "use ',' (every condition must hold) or '?'"),
+        ("afterok:3+5", "+minutes is for after only (after:12+5), not afterok"),
+        ("after:3+0", "+0: minutes must be a whole number from 1"),
+        ("after:3+x", "+x: minutes must be a whole number"),
         ("singleton:3", "singleton names no job"),
         ("afterok:x", "'x' is not a job number"),
         ("afterok:1,,singleton", "is not a dependency like"),

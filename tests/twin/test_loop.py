@@ -186,3 +186,22 @@ def test_a_dependent_job_starts_when_its_job_ends_and_is_rejected_when_it_cannot
         (50, "start", 2),
         (55, "end", 2),
     ]
+
+
+def test_a_job_after_another_with_minutes_starts_that_long_after_its_start() -> None:
+    def after(trace_job: TraceJob, text: str) -> TraceJob:
+        request = replace(trace_job.request, dependency=Dependency.parse(text))
+        return TraceJob(request, trace_job.runtime)
+
+    jobs = [
+        job(1, gpus=1, at=30, runs=1000),
+        after(job(2, gpus=1, at=40, runs=5), "after:1+2"),  # 2 minutes after job 1 started
+    ]
+    assert run(jobs).events == [
+        (30, "arrive", 1),
+        (30, "start", 1),
+        (40, "arrive", 2),
+        (150, "start", 2),
+        (155, "end", 2),
+        (1030, "end", 1),
+    ]

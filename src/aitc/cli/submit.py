@@ -7,7 +7,9 @@
   everything and those); ``--env K=V`` adds to any of them;
 - ``--array 0-99%10`` submits one job per task (at most 10 running at once), ``--hold`` submits
   held;
-- ``--dependency afterok:12[:13],singleton`` waits for other jobs (the engine decides when).
+- ``--dependency afterok:12[:13],singleton`` waits for other jobs in Slurm's syntax (``after``
+  with ``+MIN``, ``afterany``, ``afternotok``, ``aftercorr``; ``,`` or ``?``); the engine decides
+  when.
 """
 
 from __future__ import annotations
@@ -111,8 +113,9 @@ DependencyOpt = typer.Option(
     None,
     "--dependency",
     "-d",
-    help="Wait for other jobs: afterok:ID[:ID], afternotok:ID, afterany:ID, singleton; "
-    "comma-separated, all must hold. ID: a job, an array (all its tasks) or ARRAY_TASK.",
+    help="Wait for other jobs: after:ID[+MIN], afterok:ID[:ID], afternotok:ID, afterany:ID, "
+    "aftercorr:ARRAY, singleton; joined by ',' (all must hold) or '?' (any one). "
+    "ID: a job, an array (judged whole; also ARRAY_*), ARRAY_TASK or ARRAY_[1-3].",
 )
 
 

@@ -247,8 +247,10 @@ class Controller:
         return Snapshot(pending=self.books.pending, active=active)
 
     def _follow_dependencies(self, session: Session, now: float) -> None:
-        """Cancel jobs whose dependency can never hold; write why the others wait (when the
-        books changed: only then may a reason have changed)."""
+        """Queue the jobs whose ``after:ID+MIN`` came due; cancel jobs whose dependency can
+        never hold; write why the others wait (when the books changed: only then may a reason
+        have changed)."""
+        self.books.wake(now)
         never = self.books.take_never()
         if never:
             cancel_never_satisfied(session=session, jobs=never, now=now)

@@ -24,7 +24,7 @@ ended before they were built).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -106,7 +106,11 @@ class StoreBooks:
         """Bring the given jobs in line with their rows."""
         ids = sorted(set(job_ids))
         rows = list(session.scalars(select(JobRow).where(JobRow.id.in_(ids)).order_by(JobRow.id)))
-        self._tell_named(session, [r for r in rows if r.state == JobState.PENDING.value])
+        ending = {
+            r.id for r in rows if r.state not in _ACTIVE and r.state != JobState.PENDING.value
+        }
+        pending = [r for r in rows if r.state == JobState.PENDING.value]
+        self._tell_named(session, pending, ending)
         for row in rows:
             self._sync(row, now)
         return len(ids)
@@ -145,21 +149,31 @@ class StoreBooks:
             if jid in books.running:
                 books.finish(jid, now)
             self._forget_pending(jid)
-            books.ended(job_request(row), JobState(row.state))
+            books.ended(job_request(row), JobState(row.state), row.ended_at or now)
 
     def _queue(self, row: JobRow) -> None:
         self._note_hold(row)
         self.books.submit(job_request(row))
 
-    def _tell_named(self, session: Session, rows: Sequence[JobRow]) -> None:
+    def _tell_named(
+        self, session: Session, rows: Sequence[JobRow], ending: Set[int] = frozenset()
+    ) -> None:
         """Tell the books the state of each job that ``rows``' dependencies name and that
         they do not know (ended before they were built; a job not in the store stays
-        unknown, and the dependency can never hold)."""
+        unknown, and the dependency can never hold), or that ends in this same batch
+        (``ending``: its end is synced before the jobs naming it are queued, when nobody
+        waits for it yet)."""
         deps = self.books.dependencies
         named = {t for r in rows if r.dependency for t in Dependency.parse(r.dependency).targets}
-        unknown = [t for t in named if not deps.knows(t)]
-        for job_id, state, member, name in named_jobs(session, unknown):
-            deps.tell(JobId(job_id), JobState(state), member=member, name=name)
+        unknown = [t for t in named if not deps.knows(t) or t in ending]
+        for job in named_jobs(session, unknown):
+            deps.tell(
+                JobId(job.id),
+                JobState(job.state),
+                member=job.member,
+                name=job.name,
+                begun=job.begun,
+            )
 
     def _note_hold(self, row: JobRow) -> None:
         jid = JobId(row.id)

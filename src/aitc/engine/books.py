@@ -10,9 +10,10 @@ across passes and rebuilds them only at start-up or on resync; the twin keeps th
 Every change bumps ``changes``, so a driver can tell cheaply whether anything happened.
 
 Jobs with a dependency (Slurm's ``--dependency``) enter the queue only once it holds; until
-then they wait in ``dependencies`` (``aitc.engine.dependencies``: the rule and the waiting
-jobs). A driver tells the books when a job ends for good (``ended``) and takes the jobs whose
-dependency can never hold (``take_never``) to cancel them.
+then they wait in ``dependencies`` (``aitc.engine.dependencies``: the waiting jobs and what the
+rule needs). The books tell it when a job starts or is requeued; a driver tells the books when a
+job ends for good (``ended``) and what time it is (``wake``, for ``after:ID+MIN``), and takes
+the jobs whose dependency can never hold (``take_never``) to cancel them.
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ class Books:
             usage=self.ledger,
             organisations=organisations,
             reservations=reservations,
+            singletons=self.dependencies.provisional.keys(),
         )
 
     # ------------------------------------------------------------------ the queue
@@ -137,11 +139,19 @@ class Books:
         return self.pending.remove(job_id)
 
     # ------------------------------------------------------------------ dependencies
-    def ended(self, job: JobRequest, state: JobState) -> None:
-        """A job ended for good in ``state`` (after ``finish`` or ``cancel``, never for a
-        preemption or a hold): the jobs waiting for it are judged again, and those whose
+    def ended(self, job: JobRequest, state: JobState, at: float) -> None:
+        """A job ended for good in ``state`` at ``at`` (after ``finish`` or ``cancel``, never
+        for a preemption or a hold): the jobs waiting for it are judged again, and those whose
         dependency now holds go into the queue at their place."""
-        ready = self.dependencies.ended(job, state)
+        self._queue_ready(self.dependencies.ended(job, state, at))
+
+    def wake(self, now: float) -> None:
+        """The clock reached ``now``: jobs waiting for the minutes of ``after:ID+MIN`` that
+        came due are judged again (``dependencies.next_due()``: when the next one does)."""
+        if self.dependencies.waiting:
+            self._queue_ready(self.dependencies.wake(now))
+
+    def _queue_ready(self, ready: list[JobRequest]) -> None:
         for waiting in ready:
             self.pending.requeue(waiting)
         self.changes += bool(ready or self.dependencies.waiting)  # a reason may have changed
@@ -178,6 +188,12 @@ class Books:
         run = RunningJob(job, placement, started, done)
         self.running[job.id] = run
         self.changes += 1
+        ready, blocked = self.dependencies.started(job, started)
+        for job_id in blocked:  # singletons of its name and member that wait again
+            queued = self.pending.get(job_id)
+            if queued is not None and self.dependencies.evict(queued):
+                self.pending.remove(job_id)
+        self._queue_ready(ready)
         return run
 
     def finish(self, job_id: JobId, now: float) -> RunningJob:
@@ -194,7 +210,11 @@ class Books:
         if job_id not in self.running:
             raise SchedulingError(f"job {job_id} was preempted or requeued but is not running")
         run = self.finish(job_id, now)
-        self.pending.requeue(run.request)
+        job = run.request
+        ready = self.dependencies.stopped(job)
+        if job.dependency is None or self.dependencies.admit(job):  # a singleton may wait
+            self.pending.requeue(job)
+        self._queue_ready(ready)
         return run
 
     # ------------------------------------------------------------------ history and nodes

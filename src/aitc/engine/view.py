@@ -9,6 +9,7 @@ socket, database or clock.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -72,7 +73,9 @@ class View:
 
     ``pending`` is in arrival order. ``capacity`` is owned by the driver and reflects
     ``running``; the engine plans on an overlay of it and never mutates it. ``usage`` holds
-    decayed usage per organisation/project/member.
+    decayed usage per organisation/project/member. ``singletons``: the pending jobs that may
+    start only while no other job of their member and name runs (Slurm's ``singleton``): a
+    pass that starts such a job does not start them after it.
     """
 
     now: float
@@ -83,3 +86,4 @@ class View:
     usage: UsageLedger
     organisations: Sequence[Organisation] = ()
     reservations: Sequence[Reservation] = ()
+    singletons: AbstractSet[JobId] = frozenset()

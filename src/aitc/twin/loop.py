@@ -1,6 +1,7 @@
 """The twin's event loop: a heap of ``(time, priority, seq, event)``, as in SimPy's core.
 
-Events are arrivals, completions, reservation starts and ends, and policy ticks. All events of
+Events are arrivals, completions, reservation starts and ends, policy ticks, and the times
+when a job waiting for ``after:ID+MIN`` may go into the queue (wake-ups). All events of
 one instant are handled first (completions before arrivals, by priority; ties by a counter, so
 runs replay exactly); then, if the state changed, the engine is called once and its actions are
 applied in order to the twin's ``Books`` (``aitc.engine.books``, the driver state the controller
@@ -34,7 +35,7 @@ from aitc.twin.metrics import JobTable, Timeline
 from aitc.twin.trace import TraceJob
 
 # Event priorities within one instant: resources come back before anyone asks for them.
-END, RES_END, ARRIVE, RES_START, TICK = 0, 1, 2, 3, 4
+END, RES_END, ARRIVE, RES_START, TICK, WAKE = 0, 1, 2, 3, 4, 5
 
 Event = tuple[float, str, int | str]
 # Passes at one instant: a pass that preempts is followed by another at once (the controller
@@ -105,6 +106,7 @@ class Twin:
         self._records: dict[int, JobRecord] = {}
         self._pending, self._running = self.books.pending, self.books.running
         self._busy, self._tick_at, self._last_submit = 0.0, -1.0, 0.0
+        self._wake_at = float("inf")  # the next wake-up pushed (after:ID+MIN)
         self._dirty = self._force = False
         self.tenant_gpu_seconds: dict[str, float] = {}
 
@@ -140,6 +142,7 @@ class Twin:
             ARRIVE: self._on_arrival,
             RES_START: self._on_reserve,
             TICK: self._on_tick,
+            WAKE: self._on_wake,
         }
 
     def _push(self, t: float, prio: int, a: int, b: int = 0) -> None:
@@ -197,9 +200,14 @@ class Twin:
     def _on_tick(self, _: int, __: int) -> None:
         self._dirty = True
 
+    def _on_wake(self, _: int, __: int) -> None:
+        self._wake_at = float("inf")
+        self._dirty = True
+
     # ------------------------------------------------------------------ engine pass
     def _pass(self) -> None:
         self._dirty = False
+        self.books.wake(self.now)
         while never := self.books.take_never():  # closing one may doom those depending on it
             for job, _ in never:
                 self._record("reject", job.id)
@@ -222,6 +230,7 @@ class Twin:
                     again = bool(self._pending)
         self.timeline.sample(self.now, self._busy, len(self._pending))
         self._schedule_tick()
+        self._schedule_wake()
 
     def _view(self) -> View:
         now = self.now
@@ -233,6 +242,12 @@ class Twin:
         if tick and self._pending and self._running and self._tick_at <= self.now:
             self._tick_at = self.now + tick
             self._push(self._tick_at, TICK, 0)
+
+    def _schedule_wake(self) -> None:
+        due = self.books.dependencies.next_due()
+        if due is not None and self.now < due < self._wake_at:
+            self._wake_at = due
+            self._push(due, WAKE, 0)
 
     def _start(self, action: Start) -> None:
         self.books.apply((action,), self.now)
@@ -269,7 +284,7 @@ class Twin:
     def _close(self, rec: JobRecord, outcome: Outcome) -> None:
         del self._records[rec.request.id]
         self.table.add(rec.row(self.now, outcome))
-        self.books.ended(rec.request, _ENDED[outcome])
+        self.books.ended(rec.request, _ENDED[outcome], self.now)
 
     def _finish_unfinished(self) -> None:
         """Jobs still queued when nothing can happen any more (the engine never started them)."""

@@ -99,10 +99,12 @@ def create_job(
         raise ConfigError(str(exc), field="project") from None
     check_fits_cluster(session=session, spec=spec)
     values = _row_values(spec, project, org, caller.member_id, now, idempotency_key)
+    dependencies: tuple[str, ...] = ()
     if spec.dependency is not None:
-        values["dependency"] = resolve_dependency(
-            session=session, caller=caller, text=spec.dependency
+        dependencies = resolve_dependency(
+            session=session, caller=caller, text=spec.dependency, tasks=tasks
         )
+        values["dependency"] = dependencies[0]
     if tasks:
         values.update(array_task_id=tasks[0], array_throttle=throttle)
     job_id = _insert_once(session, values)
@@ -118,25 +120,33 @@ def create_job(
     if spec.hold:
         job.pending_reasons = [hold_reason(caller.member_id)]
     if tasks:
-        _add_array_tasks(session, job, spec, tasks, now)
+        _add_array_tasks(session, job, spec, tasks, dependencies, now)
     return job, True
 
 
 def _add_array_tasks(
-    session: Session, first: JobRow, spec: JobSpec, tasks: tuple[int, ...], now: float
+    session: Session,
+    first: JobRow,
+    spec: JobSpec,
+    tasks: tuple[int, ...],
+    dependencies: tuple[str, ...],
+    now: float,
 ) -> None:
     """Make ``first`` the first task of an array (its id is the array's) and store the others,
-    each with its task id in its environment (``ARRAY_ENV``)."""
+    each with its task id in its environment (``ARRAY_ENV``) and its dependency (one for each
+    task: ``aftercorr`` names the corresponding task)."""
     first.array_job_id = first.id
     first.spec = _task_spec(spec, first.id, tasks, tasks[0])
     session.flush()
     rows = []
-    for task in tasks[1:]:
+    for i, task in enumerate(tasks[1:], 1):
         row = {c.key: getattr(first, c.key) for c in JobRow.__table__.columns if c.key != "id"}
         row = {k: v for k, v in row.items() if v is not None}  # NULL, not JSON null
         row.update(
             spec=_task_spec(spec, first.id, tasks, task), array_task_id=task, idempotency_key=None
         )
+        if dependencies:
+            row["dependency"] = dependencies[i]
         rows.append(row)
     if not rows:
         return
