@@ -15,7 +15,7 @@ from course_harness import (
 from sqlalchemy import update
 
 from aitc.control.courses import statuslist
-from aitc.control.courses.credentials import verify
+from aitc.control.courses.credentials import iso, verify
 from aitc.control.store.models import CertificateRow, EnrolmentRow
 
 
@@ -74,6 +74,25 @@ def test_a_revoked_credential_is_refused_with_the_reason(course_api: CourseApi) 
     assert anonymous(course_api, f"/credentials/{bare}/verify")["verified"] is True
     fetch = lambda url: anonymous(course_api, url.removeprefix("http://testserver/api/v1"))  # noqa: E731
     failure = verify(alice, now=course_api.clock.now(), status=statuslist.checker(fetch))
+    assert failure is not None and failure.reason == "revoked"
+
+
+def test_a_status_list_is_valid_from_its_last_change_not_from_when_it_is_read(
+    course_api: CourseApi,
+) -> None:
+    alice, bob = passed(course_api, "alice", "bob")
+    fetch = lambda url: anonymous(course_api, url.removeprefix("http://testserver/api/v1"))  # noqa: E731
+    check = statuslist.checker(fetch)
+    course_api.clock.advance(600)
+    assert anonymous(course_api, "/credentials/status/1")["validFrom"] == bob["validFrom"]
+    behind = course_api.clock.now() - 1  # a verifier whose clock reads a second behind
+    assert verify(bob, now=behind, status=check) is None
+    course_api.ok("carol", "POST", f"/credentials/{alice['id']}/revoke")
+    revoked_at = iso(course_api.clock.now())
+    course_api.clock.advance(600)
+    assert anonymous(course_api, "/credentials/status/1")["validFrom"] == revoked_at
+    assert verify(bob, now=course_api.clock.now() - 1, status=check) is None
+    failure = verify(alice, now=course_api.clock.now() - 1, status=check)
     assert failure is not None and failure.reason == "revoked"
 
 

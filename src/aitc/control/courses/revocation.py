@@ -65,22 +65,33 @@ def last_list(*, session: Session) -> int:
 def status_list(
     *, session: Session, list_no: int, key: Ed25519PrivateKey, base: str, now: float
 ) -> dict[str, Any]:
-    """Status list ``list_no``, signed (``NotFoundError`` for a list not in use)."""
+    """Status list ``list_no``, signed (``NotFoundError`` for a list not in use).
+
+    It is valid from its last change (the latest revocation in it, else the first credential
+    it covers), not from the moment it is read: a verifier whose clock reads a little behind
+    the server's (or that read its clock before fetching the list) must not find a list
+    issued a moment ago "not yet valid"."""
     if not 1 <= list_no <= last_list(session=session):
         raise NotFoundError(f"no status list {list_no}")
     low = (list_no - 1) * statuslist.LIST_BITS
-    revoked = session.scalars(
-        select(CertificateRow.enrolment_id).where(
-            CertificateRow.revoked_at.is_not(None),
-            CertificateRow.enrolment_id >= low,
-            CertificateRow.enrolment_id < low + statuslist.LIST_BITS,
-        )
+    in_list = (
+        CertificateRow.enrolment_id >= low,
+        CertificateRow.enrolment_id < low + statuslist.LIST_BITS,
     )
+    revoked = session.scalars(
+        select(CertificateRow.enrolment_id).where(CertificateRow.revoked_at.is_not(None), *in_list)
+    )
+    changed = session.execute(
+        select(func.max(CertificateRow.revoked_at), func.min(CertificateRow.issued_at)).where(
+            *in_list
+        )
+    ).one()
+    since = min(now, changed[0] if changed[0] is not None else changed[1] or now)
     unsigned = statuslist.list_credential(
         url=statuslist.list_url(base, list_no),
         issuer=did_key(key.public_key()),
         revoked=(statuslist.position(n)[1] for n in revoked),
-        now=now,
+        now=since,
     )
     return sign(unsigned, key, created=now)
 

@@ -89,7 +89,8 @@ def is_set(bits: bytes, index: int) -> bool:
 
 
 def list_credential(*, url: str, issuer: str, revoked: Iterable[int], now: float) -> dict[str, Any]:
-    """The unsigned status list credential at ``url`` with the ``revoked`` indexes set."""
+    """The unsigned status list credential at ``url`` with the ``revoked`` indexes set, valid
+    from ``now``."""
     return {
         "@context": [VC_CONTEXT],
         "id": url,
