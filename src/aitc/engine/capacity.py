@@ -170,6 +170,10 @@ class CapacityIndex:
     def is_down(self, node: str) -> bool:
         return self._pool_of[self.position(node)][1] == DOWN
 
+    def any_down(self) -> bool:
+        """Whether any node is down (or drained) now."""
+        return any(key[1] == DOWN and pool.nodes for key, pool in self._pools.items())
+
     # ------------------------------------------------------------------ updates
     def allocate(self, placement: Placement) -> None:
         """Mark ``placement`` held; ``SchedulingError`` (and no change) if any part is taken."""

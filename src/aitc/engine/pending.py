@@ -43,7 +43,9 @@ def job_class(job: JobRequest) -> ClassKey:
 class PendingQueue(Sequence[JobRequest]):
     """A sequence of pending jobs in arrival order, indexed by member, organisation and class.
 
-    Iteration and ``len`` are O(1) to begin; indexing materialises a list once per change.
+    Iteration and ``len`` are O(1) to begin; indexing materialises a list once per change
+    (adding at the tail extends it: a pass that reads the newest jobs by index pays for them,
+    not for the queue).
     """
 
     __slots__ = (
@@ -99,6 +101,8 @@ class PendingQueue(Sequence[JobRequest]):
     def add(self, job: JobRequest) -> None:
         """Queue ``job`` as the newest arrival; ``ValueError`` if it is queued already."""
         self._put(job)
+        if self._list is not None:  # (the jobs of the list stay where they were)
+            self._list.append(job)
         if self._last_id is not None and job.id <= self._last_id:
             self._id_order = False
         self._last_id = job.id
@@ -111,6 +115,7 @@ class PendingQueue(Sequence[JobRequest]):
         """Put ``job`` back in the queue (after a preemption): the queue is then read in
         (submit, id) order, which is arrival order where ids are given in arrival order."""
         self._put(job)
+        self._list = None
         self._requeued.append(job)
         self.epoch += 1
 
@@ -120,7 +125,6 @@ class PendingQueue(Sequence[JobRequest]):
         self._jobs[job.id] = job
         self._place[job.id] = self._next
         self._next += 1
-        self._list = None
         member = (job.org, job.project, job.member)
         bucket = self._members.get(member)
         if bucket is None:

@@ -25,7 +25,6 @@ open admission and the head's kept promise.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -76,7 +75,7 @@ def jobs_to_walk(cycle: Cycle, policy: Policy, quiet: Quiet | None) -> Sequence[
     pending = view.pending
     if quiet is None or not _holds(cycle, policy, quiet):
         return pending
-    tail = list(itertools.islice(pending, quiet.length, None))
+    tail = pending[quiet.length :]
     return tail if quiet.head is None else [quiet.head, *tail]
 
 

@@ -235,15 +235,16 @@ class BackfillQueue:
         if self._kept is None or head is None:
             return True
         promise = self._kept[1]
-        return promise.job != head or promise.time >= now
+        return _other(promise.job, head) or promise.time >= now
 
     def _kept_for(self, cycle: Cycle, head: JobRequest, fences: tuple[str, ...]) -> Shadow | None:
         if self._kept is None:
             return None
         kept_fences, promise = self._kept
-        if promise.job != head or kept_fences != fences or promise.time < cycle.now:
+        if _other(promise.job, head) or kept_fences != fences or promise.time < cycle.now:
             return None
-        if any(cycle.capacity.is_down(n) for n in promise.placement.nodes):
+        capacity = cycle.capacity
+        if capacity.any_down() and any(capacity.is_down(n) for n in promise.placement.nodes):
             return None
         return promise
 
@@ -264,6 +265,11 @@ class BackfillQueue:
             return False
         cycle.start(job, placement)
         return True
+
+
+def _other(a: JobRequest, b: JobRequest) -> bool:
+    """Whether ``a`` and ``b`` are different jobs (the same object, most of the time)."""
+    return a is not b and a != b
 
 
 def _least_per_class(pending: PendingQueue, by_org: bool) -> dict[tuple[object, ...], int]:
