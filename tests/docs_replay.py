@@ -20,15 +20,17 @@ as directives separated by `;`:
 - ``token PAGE-TOKEN MEMBER``: the page's (elided) token is a token of MEMBER (``admin``: the
   server's admin token).
 - ``users NAME…``: Unix accounts the page's members run jobs as (created when missing).
-- ``files NAME…``: small Python scripts the page's commands run (each prints its arguments).
+- ``files NAME[:SECONDS]…``: Python scripts the page's commands run: each prints its arguments
+  (then takes SECONDS).
 - ``skip REASON``: the block is not run (the parse test still checks its `aitc` commands).
 - ``slow REASON``: the block runs only with ``-m slow``, alone, without a server.
 
 A command whose comment says ``# as MEMBER`` runs with a token of MEMBER. Tokens, credential
 ids and the like that a page can only show as some earlier output printed them stand for what
 that output really printed. After each command the replay waits until the server has caught
-up (no job starting, every pending job judged by a pass, two passes since), as a person typing
-would; at the end of a page it cancels what still runs and stops the server.
+up (no job starting or stopping, every pending job judged by a pass, none started in the last
+0.7 s, two passes since), as a person typing would; at the end of a page it cancels what still
+runs and stops the server.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ import termios
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -151,7 +154,7 @@ def continues(text: str, line: str) -> bool:
     if not line.startswith(" "):
         return False
     check = subprocess.run(["bash", "-n", "-c", text], capture_output=True, text=True)
-    return "unexpected end of file" in check.stderr
+    return "unexpected end of file" in check.stderr or "unexpected EOF" in check.stderr
 
 
 # --- what varies from run to run -------------------------------------------------------------
@@ -394,9 +397,10 @@ class PageRun:
                 for name in rest.split():
                     ensure_user(name)
             elif kind == "files":
-                for name in rest.split():
+                for spec in rest.split():
+                    name, _, seconds = spec.partition(":")
                     script = self.cwd / name
-                    script.write_text("import sys\n\nprint(*sys.argv)\n")
+                    script.write_text(stub(float(seconds or 0)))
                     script.chmod(0o644)
             elif kind == "serve":
                 self.serve(rest)
@@ -459,13 +463,25 @@ class PageRun:
             self.settle()
 
     def script(self, text: str, member: str | None) -> str:
+        """``text`` in bash, after what earlier commands set (exported or not) and their
+        working directory; what it sets is kept for the next (not for another member's)."""
         state, cwd = self.private / "env.sh", self.private / "cwd"
-        lines = ["set -a", f"[ -f {state} ] && . {state}", f'cd "$(cat {cwd} 2>/dev/null || pwd)"']
+        lines = [
+            "__base=\" $(compgen -v | tr '\\n' ' ') \"",
+            f"[ -f {state} ] && . {state}",
+            f'cd "$(cat {cwd} 2>/dev/null || pwd)"',
+        ]
         if member is not None:  # this member's terminal, for this command only
-            lines.append('AITC_TOKEN="$AITC_REPLAY_TOKEN"')
-        lines += ["unset AITC_REPLAY_TOKEN", text, "__status=$?", "export -n __status"]
+            lines.append('export AITC_TOKEN="$AITC_REPLAY_TOKEN"')
+        lines += ["unset AITC_REPLAY_TOKEN", text, "__status=$?"]
         if member is None:
-            lines += [f"export -p > {state}", f"pwd > {cwd}"]
+            lines += [
+                "{ export -p; for __v in $(compgen -v); do",
+                '  case "$__base" in *" $__v "*) ;;',
+                '    *) [[ $__v == __* ]] || declare -p "$__v";; esac',
+                f"done; }} > {state}",
+                f"pwd > {cwd}",
+            ]
         return "\n".join([*lines, "exit $__status"])
 
     def check(self, command: Command, code: int, output: str) -> None:
@@ -531,11 +547,22 @@ class PageRun:
 
 
 ACTIVE = ["pending", "starting", "running"]
+JUST_STARTED = 0.7
+
+
+def stub(seconds: float) -> str:
+    """A script a page runs: it prints its arguments, then takes ``seconds``."""
+    return f"import sys\nimport time\n\nprint(*sys.argv)\ntime.sleep({seconds})\n"
 
 
 def moving(job: dict[str, Any]) -> bool:
+    """Whether the job is about to change: starting, stopping, not judged by a pass yet, or
+    running for less than ``JUST_STARTED`` seconds (a job that ends at once ends first)."""
     if job["state"] == "starting" or job["cancel_requested"]:
         return True
+    if job["state"] == "running" and job["started_at"]:
+        started = datetime.fromisoformat(job["started_at"].replace("Z", "+00:00"))
+        return (datetime.now(UTC) - started).total_seconds() < JUST_STARTED
     return job["state"] == "pending" and not job["pending_reasons"]
 
 

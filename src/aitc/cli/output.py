@@ -98,10 +98,13 @@ class Rows:
             typer.echo(self._plain())
 
     def _rich(self) -> Table:
+        """The table as wide as the terminal: a cell that does not fit wraps onto more lines,
+        never cut (the first column, which names the row, is never wrapped)."""
         title = safe(self.title, markup=True) or None
         table = Table(title=title, title_justify="left", show_header=self.show_header)
-        for col in self.columns:
-            table.add_column(col, justify="right" if col in self.right else "left")
+        for i, col in enumerate(self.columns):
+            justify = "right" if col in self.right else "left"
+            table.add_column(col, justify=justify, overflow="fold", no_wrap=i == 0)
         for row in self.rows:
             table.add_row(*(safe(c, markup=True) for c in row))
         return table
