@@ -10,9 +10,9 @@ from array import array
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
-STATES = ("completed", "timeout", "rejected", "unfinished")
+from aitc.twin.outcomes import STATES, JobOutcomes
+
 _STATE_CODE = {name: code for code, name in enumerate(STATES)}
 
 
@@ -53,7 +53,7 @@ class JobRow:
 
 
 class JobTable:
-    """Column-wise store of ``JobRow`` values, convertible to a DataFrame."""
+    """Column-wise store of ``JobRow`` values, turned into ``JobOutcomes`` at the end."""
 
     _FLOATS = ("gpus", "submit", "start", "end", "runtime", "slowdown")
     _INTS = ("job_id", "preemptions", "nodes", "leaves", "sus")
@@ -89,26 +89,25 @@ class JobTable:
             codes.append(intern(value))
         self._state.append(_STATE_CODE[row.state])
 
-    def frame(self) -> pd.DataFrame:
-        """One row per job, sorted by job id, with wait and JCT derived."""
-        data: dict[str, object] = {"job_id": np.frombuffer(self._i["job_id"], dtype=np.int64)}
+    def outcomes(self) -> JobOutcomes:
+        """One row per job, sorted by job id, with wait and JCT derived (numpy columns)."""
+        i, f = self._i, self._f
+        job_id = np.frombuffer(i["job_id"], dtype=np.int64)
+        order = np.argsort(job_id, kind="stable")
+        submit = np.frombuffer(f["submit"], dtype=np.float64)
+        values: dict[str, np.ndarray] = {
+            k: np.frombuffer(f[k], dtype=np.float64) for k in self._FLOATS
+        }
+        values |= {k: np.frombuffer(i[k], dtype=np.int64) for k in self._INTS}
+        values["wait"] = values["start"] - submit
+        values["jct"] = values["end"] - submit
+        names: dict[str, tuple[str, ...]] = {}
         for k, (intern, codes) in self._labels.items():
-            data[k] = pd.Categorical.from_codes(
-                np.frombuffer(codes, dtype=np.int64), categories=intern.names or ["-"]
-            )
-        for k in ("gpus", "submit", "start", "end"):
-            data[k] = np.frombuffer(self._f[k], dtype=np.float64)
-        df = pd.DataFrame(data)
-        df["wait"] = df["start"] - df["submit"]
-        df["jct"] = df["end"] - df["submit"]
-        df["runtime"] = np.frombuffer(self._f["runtime"], dtype=np.float64)
-        for k in ("preemptions", "nodes", "leaves", "sus"):
-            df[k] = np.frombuffer(self._i[k], dtype=np.int64)
-        df["slowdown"] = np.frombuffer(self._f["slowdown"], dtype=np.float64)
-        df["state"] = pd.Categorical.from_codes(
-            np.frombuffer(self._state, dtype=np.int8), categories=list(STATES)
-        )
-        return df.sort_values("job_id", kind="stable").reset_index(drop=True)
+            values[k] = np.frombuffer(codes, dtype=np.int64)
+            names[k] = tuple(intern.names) or ("-",)
+        values["state"] = np.frombuffer(self._state, dtype=np.int8)
+        names["state"] = STATES
+        return JobOutcomes({k: v[order] for k, v in values.items()}, names)
 
 
 class Timeline:

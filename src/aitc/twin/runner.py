@@ -11,11 +11,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from aitc.domain.cluster import Cluster
 from aitc.domain.job import JobRequest
@@ -24,8 +24,12 @@ from aitc.engine.registry import make_scheduler
 from aitc.twin import plots
 from aitc.twin.admission import Admission
 from aitc.twin.loop import Progress, Twin, TwinConfig
+from aitc.twin.outcomes import JobOutcomes
 from aitc.twin.summary import canonical, summarise
 from aitc.twin.trace import JobSource
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Policies whose decisions change while nothing arrives or ends (attained service grows).
 TICK_S: Mapping[str, float] = {"tiresias": 300.0}
@@ -36,10 +40,15 @@ class SimResult:
     """What one run produced: the summary (without ``wall_s``), the job table, the timeline."""
 
     summary: dict[str, Any]
-    jobs: pd.DataFrame
+    outcomes: JobOutcomes
     timeline: tuple[np.ndarray, np.ndarray, np.ndarray]
     total_gpus: int
     events: list[tuple[float, str, int | str]] | None = field(default=None)
+
+    @cached_property
+    def jobs(self) -> pd.DataFrame:
+        """The job table as a DataFrame (built, and pandas imported, on first use)."""
+        return self.outcomes.to_pandas()
 
 
 def simulate(
@@ -71,7 +80,7 @@ def simulate(
         progress=progress,
     )
     twin.run()
-    jobs = twin.table.frame()
+    jobs = twin.table.outcomes()
     summary = summarise(
         jobs,
         policy=policy,
@@ -110,7 +119,7 @@ def write_run(result: SimResult, out: Path, *, wall_s: float) -> dict[str, Any]:
     """Write jobs.parquet, summary.json and the plots of one run into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     summary = dict(result.summary, wall_s=wall_s)
-    result.jobs.to_parquet(out / "jobs.parquet", index=False)
+    result.outcomes.write_parquet(out / "jobs.parquet")
     (out / "summary.json").write_text(canonical(summary))
     policy = summary["policy"]
     time, busy, queue = result.timeline
@@ -123,7 +132,7 @@ def write_run(result: SimResult, out: Path, *, wall_s: float) -> dict[str, Any]:
         title=f"{summary['trace']} under {policy}",
     )
     plots.jct_cdf(
-        out / "jct_cdf.png", {policy: result.jobs["jct"].to_numpy()}, title=f"JCT under {policy}"
+        out / "jct_cdf.png", {policy: result.outcomes["jct"]}, title=f"JCT under {policy}"
     )
     plots.shares(
         out / "shares.png", summary["per_tenant"], title=f"share vs entitlement under {policy}"
@@ -159,10 +168,14 @@ def write_comparison(summaries: Sequence[Mapping[str, Any]], out: Path) -> dict[
         table[s["policy"]]["avg_jct_vs_first"] = avg / base if avg and base else None
     doc = {"baseline": summaries[0]["policy"], "policies": table}
     (out / "comparison.json").write_text(canonical(doc))
+    import pyarrow.parquet as pq
+
+    from aitc.twin.arrowcols import to_numpy
+
     jcts = {
-        s["policy"]: pd.read_parquet(out / s["policy"] / "jobs.parquet", columns=["jct"])[
-            "jct"
-        ].to_numpy()
+        s["policy"]: to_numpy(
+            pq.read_table(out / s["policy"] / "jobs.parquet", columns=["jct"])["jct"], np.float64
+        )
         for s in summaries
     }
     plots.jct_cdf(out / "jct_cdf.png", jcts, title="JCT per policy")

@@ -19,7 +19,7 @@ from aitc.domain.org import Organisation
 from aitc.domain.reservation import Reservation
 from aitc.twin.colmap import PHILLY_MAP, ColumnMap, RowFilter, parse_column_map, parse_where
 from aitc.twin.columns import JobColumns, _take
-from aitc.twin.table import read_table
+from aitc.twin.phillycsv import read_philly_csv
 from aitc.twin.trace import TraceJob
 
 PHILLY_JOBS = 82_247
@@ -72,14 +72,22 @@ def load_table(
 ) -> TableSource:
     """A CSV/Parquet table read through ``mapping``, only the rows ``where`` keeps (every
     filter: ``RowFilter`` or ``COLUMN=VALUE[,VALUE]``); tenants weigh the same."""
+    from aitc.twin.table import read_table  # pandas: only for these tables
+
     cmap = parse_column_map(mapping) if isinstance(mapping, str) else mapping
     filters = [parse_where(w) if isinstance(w, str) else w for w in where]
     return TableSource(path.name, read_table(path, cmap, fmt=fmt, where=filters).head(limit))
 
 
 def load_philly(path: Path = PHILLY_TRACE, *, limit: int | None = None) -> TableSource:
-    """The Philly trace (``limit``: the N earliest submissions)."""
-    cols = read_table(path, parse_column_map(PHILLY_MAP), fmt="csv").head(limit)
+    """The Philly trace (``limit``: the N earliest submissions); a file that is not clean
+    throughout is read by the general reader, which names its bad cells."""
+    cols = read_philly_csv(path) if path.is_file() else None
+    if cols is None:
+        from aitc.twin.table import read_table
+
+        cols = read_table(path, parse_column_map(PHILLY_MAP), fmt="csv")
+    cols = cols.head(limit)
     weights = {t: HELIOS_VC_NODES.get(t, UNLISTED_VC_NODES) for t in cols.tenants}
     return TableSource("philly", cols, weights)
 

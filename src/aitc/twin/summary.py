@@ -24,15 +24,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from aitc.domain.org import Organisation
 from aitc.domain.reservation import Reservation
 from aitc.twin.generator import SEAT
+from aitc.twin.outcomes import STATES, JobOutcomes
 
 
 def summarise(
-    jobs: pd.DataFrame,
+    jobs: JobOutcomes,
     *,
     policy: str,
     total_gpus: int,
@@ -44,37 +44,40 @@ def summarise(
     reservations: Sequence[Reservation] = (),
 ) -> dict[str, Any]:
     """All figures of ``summary.json`` except ``wall_s`` (the caller measures that)."""
-    ran = jobs[jobs["state"].isin(["completed", "timeout"])]
-    started = jobs[jobs["start"].notna()]
-    makespan = float(ran["end"].max() - jobs["submit"].min()) if len(ran) else 0.0
+    state = jobs["state"]
+    count = np.bincount(state, minlength=len(STATES))
+    ran = state <= STATES.index("timeout")  # completed or killed at its time limit
+    started = ~np.isnan(jobs["start"])
+    makespan = float(jobs["end"][ran].max() - jobs["submit"].min()) if ran.any() else 0.0
     out: dict[str, Any] = {
         "policy": policy,
         "jobs_total": len(jobs),
-        "jobs_completed": int((jobs["state"] == "completed").sum()),
-        "jobs_timed_out": int((jobs["state"] == "timeout").sum()),
-        "rejected_jobs": int((jobs["state"] == "rejected").sum()),
-        "unfinished_jobs": int((jobs["state"] == "unfinished").sum()),
+        "jobs_completed": int(count[STATES.index("completed")]),
+        "jobs_timed_out": int(count[STATES.index("timeout")]),
+        "rejected_jobs": int(count[STATES.index("rejected")]),
+        "unfinished_jobs": int(count[STATES.index("unfinished")]),
         "preemptions": int(jobs["preemptions"].sum()),
         "makespan_s": makespan,
         "utilization": busy_gpu_seconds / (total_gpus * makespan) if makespan > 0 else 0.0,
         "events": events,
         "engine_passes": passes,
         "gpus": total_gpus,
-        "multi_leaf_jobs": int((started["leaves"] > 1).sum()),
-        "multi_su_jobs": int((started["sus"] > 1).sum()),
+        "multi_leaf_jobs": int((jobs["leaves"][started] > 1).sum()),
+        "multi_su_jobs": int((jobs["sus"][started] > 1).sum()),
     }
-    out |= _stats("jct", ran["jct"].to_numpy())
-    out |= _stats("wait", started["wait"].to_numpy())
+    out |= _stats("jct", jobs["jct"][ran])
+    out |= _stats("wait", jobs["wait"][started])
     out |= _tenants(jobs, tenant_gpu_seconds, organisations)
     out["reservations"] = _reservations(jobs, reservations)
-    out["research"] = _research(started)
+    out["research"] = _research(jobs, started)
     return out
 
 
-def _research(started: pd.DataFrame) -> dict[str, Any]:
+def _research(jobs: JobOutcomes, started: np.ndarray) -> dict[str, Any]:
     """Waits of the jobs that started, course seats left out."""
-    seat = started["member"].astype(str).str.contains(SEAT, regex=False).to_numpy()
-    waits = started["wait"].to_numpy(dtype=float)[~seat]
+    seat_member = np.array([SEAT in m for m in jobs.names["member"]], dtype=bool)
+    seat = seat_member[jobs["member"][started]]
+    waits = jobs["wait"][started][~seat]
     if not waits.size:
         return {"jobs": 0, "avg_wait_s": None, "median_wait_s": None, "p90_wait_s": None}
     p50, p90 = np.percentile(waits, [50, 90])
@@ -86,14 +89,15 @@ def _research(started: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def _reservations(jobs: pd.DataFrame, held: Sequence[Reservation]) -> dict[str, Any]:
+def _reservations(jobs: JobOutcomes, held: Sequence[Reservation]) -> dict[str, Any]:
     """How well reservations served their organisation: its jobs submitted inside a window,
     how many of them started on arrival, and their average wait."""
     inside = np.zeros(len(jobs), dtype=bool)
-    submit, tenant = jobs["submit"].to_numpy(), jobs["tenant"].astype(str).to_numpy()
+    submit, tenant = jobs["submit"], jobs["tenant"]
     for r in held:
-        inside |= (tenant == r.org) & (submit >= r.start) & (submit < r.end)
-    waits = jobs["wait"].to_numpy()[inside]
+        code = jobs.code_of("tenant", r.org)
+        inside |= (tenant == code) & (submit >= r.start) & (submit < r.end)
+    waits = jobs["wait"][inside]
     return {
         "count": len(held),
         "jobs": int(inside.sum()),
@@ -120,10 +124,10 @@ def _stats(name: str, values: np.ndarray) -> dict[str, float | None]:
 
 
 def _tenants(
-    jobs: pd.DataFrame, held: Mapping[str, float], organisations: tuple[Organisation, ...]
+    jobs: JobOutcomes, held: Mapping[str, float], organisations: tuple[Organisation, ...]
 ) -> dict[str, Any]:
     weights = {o.id: o.share for o in organisations}
-    present = sorted(set(jobs["tenant"].astype(str)))
+    present = jobs.present("tenant")
     weight_sum = sum(weights.get(t, 1.0) for t in present) or 1.0
     total = sum(held.values()) or 1.0
     per: dict[str, dict[str, float]] = {}

@@ -1,0 +1,91 @@
+"""The job table of a run: numpy columns, written to jobs.parquet with pyarrow, read back by
+pandas as the run's DataFrame; equal runs write equal bytes; a CDF plot draws quantiles."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from twin_builders import job, run
+
+from aitc.domain.org import Organisation, OrgKind
+from aitc.twin.outcomes import COLUMNS
+from aitc.twin.plots import CDF_POINTS, cdf_points
+from aitc.twin.runner import write_run
+
+ORGS = (
+    Organisation("a", "A", OrgKind.RESEARCH, 3.0),
+    Organisation("b", "B", OrgKind.RESEARCH, 1.0),
+)
+JOBS = [
+    job(3, gpus=16, runs=100),
+    job(1, gpus=64, org="b"),  # never fits: rejected
+    job(2, gpus=8, at=20, runs=50, org="b"),
+]
+
+
+def test_jobs_parquet_reads_back_as_the_runs_frame(tmp_path: Path) -> None:
+    result = run(JOBS, orgs=ORGS)
+    write_run(result, tmp_path, wall_s=0.5)
+    back = pd.read_parquet(tmp_path / "jobs.parquet")
+    pd.testing.assert_frame_equal(back, result.jobs, check_exact=True)
+    assert list(back.columns) == list(COLUMNS)
+    assert back["job_id"].tolist() == [1, 2, 3]  # sorted by job id
+    assert back["state"].tolist() == ["rejected", "completed", "completed"]
+    for label in ("tenant", "project", "member", "state"):
+        assert isinstance(back[label].dtype, pd.CategoricalDtype)
+        assert back[label].cat.codes.dtype == np.int8
+    assert back["wait"].tolist()[1:] == [80.0, 0.0] and np.isnan(back["wait"][0])
+
+
+def test_the_frame_is_built_on_first_use_and_kept() -> None:
+    result = run(JOBS, orgs=ORGS)
+    assert "jobs" not in vars(result)
+    assert result.jobs is result.jobs
+    assert result.jobs["jct"].tolist()[1:] == [130.0, 100.0]
+
+
+def test_equal_runs_write_equal_bytes(tmp_path: Path) -> None:
+    for folder in ("a", "b"):
+        write_run(run(JOBS, orgs=ORGS), tmp_path / folder, wall_s=0.5)
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert names == ["jct_cdf.png", "jobs.parquet", "shares.png", "summary.json", "timeline.png"]
+    for name in names:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_a_run_imports_neither_pandas_nor_pyplot(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "sys.path.insert(0, sys.argv[1])\n"
+        "from pathlib import Path\n"
+        "from twin_builders import job, run\n"
+        "from aitc.twin.runner import write_run\n"
+        "write_run(run([job(1), job(2, at=5)]), Path(sys.argv[2]), wall_s=0.0)\n"
+        "print(sorted(m for m in ('pandas', 'matplotlib.pyplot') if m in sys.modules))\n"
+    )
+    here = str(Path(__file__).parent)
+    done = subprocess.run(
+        [sys.executable, "-c", code, here, str(tmp_path)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    assert (tmp_path / "jct_cdf.png").is_file()
+
+
+def test_a_cdf_is_drawn_through_at_most_a_few_thousand_quantiles() -> None:
+    values = np.random.default_rng(0).exponential(3600.0, 100_000)
+    x, y = cdf_points(np.append(values, np.nan))  # NaN: a job that never finished
+    assert x.size <= CDF_POINTS and y.size == x.size
+    assert (x[0], x[-1]) == (values.min(), values.max())
+    assert y[-1] == 1.0 and bool(np.all(np.diff(x) >= 0)) and bool(np.all(np.diff(y) > 0))
+    ranks = np.searchsorted(np.sort(values), x, side="right")
+    assert np.allclose(y, ranks / values.size)  # each point lies on the exact CDF
+
+
+def test_a_few_values_are_drawn_every_one() -> None:
+    x, y = cdf_points(np.array([3.0, 1.0, 2.0]))
+    assert x.tolist() == [1.0, 2.0, 3.0] and y.tolist() == [1 / 3, 2 / 3, 1.0]
