@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from aitc.domain.dependency import Dependency
+from aitc.domain.frozen import quick_init
 from aitc.domain.ids import JobId
 
 
@@ -36,6 +37,7 @@ class JobState(StrEnum):
 _TERMINAL = frozenset({JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.TIMEOUT})
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class MigSlot:
     """One MIG slice: a profile placed at a memory-slot ``start`` on GPU ``gpu`` of a node."""
@@ -45,6 +47,7 @@ class MigSlot:
     start: int
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class NodeAlloc:
     """What a job holds on one node: whole GPUs by index, or one MIG slice."""
@@ -54,6 +57,7 @@ class NodeAlloc:
     mig: MigSlot | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Placement:
     """Where a job runs: one ``NodeAlloc`` per node, in rank order."""
@@ -73,6 +77,7 @@ class Placement:
         return any(a.mig is not None for a in self.allocs)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class JobRequest:
     """A job as submitted: who asks, for how much, and for how long at most.
@@ -113,6 +118,7 @@ def _mig_fraction(profile: str) -> float:
     return compute / 7
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class RunningJob:
     """A job that holds resources now: its request, where, since when, and attained service."""

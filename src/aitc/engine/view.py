@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from aitc.domain.cluster import Cluster
+from aitc.domain.frozen import quick_init
 from aitc.domain.ids import JobId
 from aitc.domain.job import Placement, RunningJob
 from aitc.domain.org import Organisation
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from aitc.engine.pending import PendingQueue
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Start:
     """Start ``job_id`` on ``placement``."""
@@ -34,6 +36,7 @@ class Start:
     placement: Placement
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Preempt:
     """Stop ``job_id`` and put it back in the queue (its resources are free after this)."""
@@ -67,7 +70,8 @@ class Reason:
     details: Mapping[str, object] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@quick_init
+@dataclass(frozen=True, slots=True)
 class View:
     """Everything the engine may know at ``now``.
 
