@@ -22,6 +22,7 @@ as directives separated by `;`:
 - ``users NAME…``: Unix accounts the page's members run jobs as (created when missing).
 - ``files NAME[:SECONDS]…``: Python scripts the page's commands run: each prints its arguments
   (then takes SECONDS).
+- ``measured``: the block's figures are measured on the wall clock: compared without them.
 - ``skip REASON``: the block is not run (the parse test still checks its `aitc` commands).
 - ``slow REASON``: the block runs only with ``-m slow``, alone, without a server.
 
@@ -49,6 +50,7 @@ import subprocess
 import sys
 import tempfile
 import termios
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -80,6 +82,7 @@ class Command:
     where: str  # page:line
     text: str  # as printed, continuation lines included
     shown: list[str] = field(default_factory=list)
+    measured: bool = False  # its figures vary from run to run
 
     @property
     def member(self) -> str | None:
@@ -112,16 +115,23 @@ def page_blocks(page: Path) -> list[Block]:
         first = text[: fence.start()].count("\n") + 2
         comment = COMMENT.search(text[: fence.start()])
         directives = parse_directives(comment[1]) if comment else []
-        out.append(Block(f"{name}:{first - 1}", directives, commands(fence[1], name, first)))
+        block = Block(f"{name}:{first - 1}", directives, commands(fence[1], name, first))
+        for command in block.commands:
+            command.measured = block.directive("measured") is not None
+        out.append(block)
     return out
 
 
 def parse_directives(text: str) -> list[tuple[str, str]]:
+    """The directives of a comment; `skip` and `slow` take the rest as their reason."""
     out = []
-    for part in text.split(";"):
-        kind, _, rest = part.strip().partition(" ")
-        if kind not in {"serve", "token", "users", "files", "skip", "slow"}:
+    parts = text.split(";")
+    while parts:
+        kind, _, rest = parts.pop(0).strip().partition(" ")
+        if kind not in {"serve", "token", "users", "files", "measured", "skip", "slow"}:
             raise ValueError(f"unknown replay directive {kind!r} in {text!r}")
+        if kind in {"skip", "slow"}:
+            rest, parts = ";".join([rest, *parts]), []
         out.append((kind, rest.strip()))
     return out
 
@@ -179,22 +189,26 @@ MASKS = [
 BOX_RUNS = re.compile(r"([━─═])\1+")
 
 
-def normal(line: str) -> str:
+def normal(line: str, measured: bool = False) -> str:
     """A line as compared: what varies masked, runs of spaces and of box lines as one."""
     for pattern, replacement in MASKS:
         line = pattern.sub(replacement, line)
+    if measured:
+        line = re.sub(r"-?\d[\d,]*(\.\d+)?", "#", line)
     return BOX_RUNS.sub(r"\1", re.sub(r"\s+", " ", line)).strip()
 
 
-def matches(shown: str, real: str) -> bool:
-    pattern = normal(shown)
+def matches(shown: str, real: str, measured: bool = False) -> bool:
+    pattern = normal(shown, measured)
     if "…" not in pattern:
-        return pattern == normal(real)
+        return pattern == normal(real, measured)
     parts = [re.escape(p) for p in pattern.split("…")]
-    return re.fullmatch(".*".join(parts), normal(real)) is not None
+    return re.fullmatch(".*".join(parts), normal(real, measured)) is not None
 
 
-def compare(shown: list[str], real: list[str]) -> list[tuple[str, str]] | None:
+def compare(
+    shown: list[str], real: list[str], measured: bool = False
+) -> list[tuple[str, str]] | None:
     """The (shown, real) line pairs when ``real`` prints what ``shown`` shows, else None.
 
     ``shown`` is read as segments between lines `…`: the first matches where ``real`` starts,
@@ -225,7 +239,7 @@ def compare(shown: list[str], real: list[str]) -> list[tuple[str, str]] | None:
                 s
                 for s in starts
                 if s >= at
-                and all(matches(a, b) for a, b in zip(segment, real[s:], strict=False))
+                and all(matches(a, b, measured) for a, b in zip(segment, real[s:], strict=False))
                 and s + len(segment) <= len(real)
             ),
             None,
@@ -394,8 +408,9 @@ class PageRun:
     def prepare(self, block: Block) -> None:
         for kind, rest in block.directives:
             if kind == "users":
-                for name in rest.split():
-                    ensure_user(name)
+                with ACCOUNTS:  # pages replayed side by side may need the same account
+                    for name in rest.split():
+                        ensure_user(name)
             elif kind == "files":
                 for spec in rest.split():
                     name, _, seconds = spec.partition(":")
@@ -418,6 +433,8 @@ class PageRun:
         else:
             page_port = "8600"
         state = self.private / f"state{len(self.ports)}"
+        if "--state-dir" in words:  # the page's own, in the working directory
+            state = self.cwd / words[words.index("--state-dir") + 1]
         server = PageServer(
             state, words, self.cwd, {"XDG_CONFIG_HOME": self.env["XDG_CONFIG_HOME"]}
         )
@@ -489,7 +506,7 @@ class PageRun:
         if self.record is not None:
             with self.record.open("a") as f:
                 f.write(f"### {command.where} (exit {code})\n$ {command.text}\n{output}\n")
-        pairs = compare(command.shown, real)
+        pairs = compare(command.shown, real, command.measured)
         if pairs is None:
             shown = [line for line in trim(command.shown) if line.strip() != "…"]
             for pair in zip(shown, trim(real), strict=False):  # what it can, for what follows
@@ -547,6 +564,7 @@ class PageRun:
 
 
 ACTIVE = ["pending", "starting", "running"]
+ACCOUNTS = threading.Lock()
 JUST_STARTED = 0.7
 
 
@@ -582,5 +600,7 @@ class PageServer(ServerProcess):
 
     def command(self) -> list[str]:
         aitc = str(Path(sys.executable).with_name("aitc"))
-        where = ["--state-dir", str(self.state_dir), "--port", str(self.port), "--tick", "0.1"]
+        where = ["--port", str(self.port), "--tick", "0.1"]
+        if "--state-dir" not in self.args:
+            where += ["--state-dir", str(self.state_dir)]
         return [aitc, "serve", *self.args, *where]

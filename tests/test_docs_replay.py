@@ -1,14 +1,18 @@
 """Every console block of README.md and docs/*.md runs as printed (see tests/docs_replay.py).
 
 One test per page that has a block to run: its commands in order, in one terminal, against the
-servers its `<!-- replay: serve … -->` comments start; blocks marked `slow` run apart with
+servers its `<!-- replay: serve … -->` comments start. The pages selected run side by side
+(`AITC_DOCS_WORKERS`, default 3, at a time: most of a page's time is spent waiting for its
+server and its jobs), each test reporting its own page. Blocks marked `slow` run apart with
 ``-m slow``. `AITC_DOCS_RECORD=FILE` appends what each command really printed to FILE, to
-update a page from a real run.
+update a page from a real run (one page at a time then).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -17,6 +21,7 @@ from docs_replay import PAGES, ROOT, Block, PageRun, page_blocks
 
 BLOCKS = {page: page_blocks(page) for page in PAGES}
 RECORD = Path(os.environ["AITC_DOCS_RECORD"]) if os.environ.get("AITC_DOCS_RECORD") else None
+WORKERS = 1 if RECORD else int(os.environ.get("AITC_DOCS_WORKERS", "3"))
 
 
 def runnable(blocks: list[Block], *, slow: bool) -> list[Block]:
@@ -35,6 +40,28 @@ REPLAYED = [page for page, blocks in BLOCKS.items() if runnable(blocks, slow=Fal
 SLOW = [(page, b) for page, blocks in BLOCKS.items() for b in runnable(blocks, slow=True)]
 
 
+def replay(page: Path, blocks: list[Block], *, slow: bool = False) -> int:
+    """Run ``blocks`` of ``page`` in a fresh terminal; how many commands ran."""
+    run = PageRun(page, RECORD)
+    try:
+        run.run(blocks, slow=slow)
+    finally:
+        run.close()
+    return run.ran
+
+
+@pytest.fixture(scope="module")
+def replays(request: pytest.FixtureRequest) -> Iterator[dict[Path, Future[int]]]:
+    """The replays of the pages this session runs, started together on first use."""
+    selected = [
+        item.callspec.params["page"]
+        for item in request.session.items
+        if getattr(item, "originalname", "") == "test_the_page_runs_as_printed"
+    ]
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        yield {page: pool.submit(replay, page, BLOCKS[page]) for page in selected}
+
+
 def test_every_block_is_replayed_or_says_why_not() -> None:
     for blocks in BLOCKS.values():
         for block in blocks:
@@ -44,20 +71,11 @@ def test_every_block_is_replayed_or_says_why_not() -> None:
 
 
 @pytest.mark.parametrize("page", REPLAYED, ids=[name(p) for p in REPLAYED])
-def test_the_page_runs_as_printed(page: Path) -> None:
-    run = PageRun(page, RECORD)
-    try:
-        run.run(BLOCKS[page])
-    finally:
-        run.close()
-    assert run.ran > 0
+def test_the_page_runs_as_printed(page: Path, replays: dict[Path, Future[int]]) -> None:
+    assert replays[page].result() > 0
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("page", "block"), SLOW, ids=[b.where for _, b in SLOW])
 def test_the_slow_block_runs_as_printed(page: Path, block: Block) -> None:
-    run = PageRun(page, RECORD)
-    try:
-        run.run([block], slow=True)
-    finally:
-        run.close()
+    assert replay(page, [block], slow=True) > 0
