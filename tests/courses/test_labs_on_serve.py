@@ -175,7 +175,10 @@ def stop_everything(server: ServerProcess, state: Path) -> None:
             if not live:
                 break
             time.sleep(0.5)
-    server.kill(signal.SIGTERM)
+    try:
+        server.kill(signal.SIGTERM)
+    except subprocess.TimeoutExpired:
+        server.kill()
     for record in ("child.json", "supervisor.json"):
         for path in state.glob(f"local/attempts/*/{record}"):
             with contextlib.suppress(ProcessLookupError, ValueError, KeyError, OSError):
