@@ -391,14 +391,14 @@ def test_a_workshop_on_aitc_serve_from_certification_to_verified_credentials(lab
         found = json.loads(out) if code == 0 else None
         return found if found and found["state"] == "ready" else None
 
-    taken = until(ready_for_the_waitlisted, 60, f"{FIRST_WAITING}'s lab")
+    taken = until(ready_for_the_waitlisted, 90, f"{FIRST_WAITING}'s lab")
     urls[FIRST_WAITING] = split(taken["url"])
     assert jupyter(*urls[FIRST_WAITING]).status_code == 200
     assert jupyter(urls[FIRST_WAITING][0], urls["learner1"][1]).status_code == 403
     until(lambda: not answers(*urls[NO_SHOW]), 30, f"{NO_SHOW}'s lab to stop")
     save_answer(*urls[FIRST_WAITING], "42")
     came = {*LEARNERS[: SEATS - 1], FIRST_WAITING}
-    until(lambda: {m for m, s in enrolments(lab, sid).items() if s == "attended"} == came, 30,
+    until(lambda: {m for m, s in enrolments(lab, sid).items() if s == "attended"} == came, 60,
           "attendance of everyone who worked in their lab")  # fmt: skip
     out = lab.ok_aitc("carol", "course", "lab", str(sid), "--all")
     assert "no-show: not reached within" in out and "token" not in out
