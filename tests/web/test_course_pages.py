@@ -121,3 +121,20 @@ def test_a_learner_opens_their_own_lab_and_starts_it_again_once_stopped(pages: P
     with pages.store.session() as s:
         mine = s.scalars(select(CourseLabRow).where(CourseLabRow.member_id == "alice")).all()
         assert [lab.state for lab in mine] == ["stopped", "starting"]
+
+
+def test_a_cancelled_session_says_so_and_takes_no_enrolment(pages: Pages) -> None:
+    from aitc.control.courses.sessionchanges import cancel_session
+    from aitc.control.store.models import CourseSessionRow
+
+    sid = a_session(pages)
+    dave = pages.visitor("dave")
+    assert dave.post(f"/courses/sessions/{sid}/enrol").status_code == 303
+    with pages.store.session() as s:  # as `aitc lab apply --prune-enrolled` cancels it
+        cancel_session(session=s, row=s.get_one(CourseSessionRow, sid), now=pages.clock.now())
+    page = dave.get(f"/courses/sessions/{sid}").text
+    assert "This session was cancelled; your enrolment in it is cancelled." in page
+    assert "none held: the session was cancelled" in page and "Cancel my enrolment" not in page
+    assert f'session {sid}</span> <span class="badge">cancelled</span>' in dave.get("/courses").text
+    refused = pages.visitor("alice").post(f"/courses/sessions/{sid}/enrol")
+    assert refused.status_code == 409 and f"session {sid} was cancelled" in refused.text

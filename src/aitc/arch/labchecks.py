@@ -13,6 +13,7 @@ schema give are ``Unresolved``: a reference to one of them is not reported a sec
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
@@ -222,7 +223,7 @@ def _check_calendar(
     to say: in the twin, and when ``aitc lab apply`` creates them)."""
     courses = {c.id: c for c in spec.courses}
     roles = {m.id: m.role for m, _ in members}
-    out = []
+    out = _check_starts(spec, source)
     for i, entry in enumerate(spec.calendar):
         course = courses.get(entry.course)
         if course is None:
@@ -241,6 +242,24 @@ def _check_calendar(
             where = ("calendar", i, "seats") if entry.seats else ("calendar", i, "course")
             why = f"{seats} seats need {need} GPUs, more than the cluster's {cluster.total_gpus}"
             out.append(source.error(where, why))
+    return out
+
+
+def _check_starts(spec: LabSpec, source: Source) -> list[ConfigError]:
+    """A course and a start name one planned session (``aitc lab apply`` keeps the store's
+    sessions by them), so a course starts at most one session at a time."""
+    seen: dict[tuple[str, datetime.datetime], int] = {}
+    out = []
+    for i, entry in enumerate(spec.calendar):
+        for k, start in enumerate(entry.starts):
+            first = seen.setdefault((entry.course, start), i)
+            if first != i or entry.starts.index(start) != k:
+                why = (
+                    f"{entry.course} already has a session starting at "
+                    f"{start.isoformat(timespec='minutes')} (calendar[{first}]): a course "
+                    "starts one session at a time"
+                )
+                out.append(source.error(("calendar", i, "starts", k), why))
     return out
 
 

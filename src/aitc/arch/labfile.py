@@ -108,7 +108,7 @@ def _member(m: MemberSpec, defaults: Limits, by_role: dict[Role, Limits]) -> Mem
 
 def _calendar(spec: LabSpec) -> tuple[PlannedSession, ...]:
     """One session per start of each calendar entry (seats, hours and instructors defaulting
-    to the course's), by start."""
+    to the course's; waitlist, location and remote as the entry says), by start."""
     courses = {c.id: c for c in spec.courses}
     sessions = [
         PlannedSession(
@@ -117,6 +117,9 @@ def _calendar(spec: LabSpec) -> tuple[PlannedSession, ...]:
             e.seats or courses[e.course].seats,
             e.hours or courses[e.course].hours,
             tuple(e.instructors) or _lead(courses[e.course]),
+            e.waitlist,
+            e.location,
+            e.remote,
         )
         for e in spec.calendar
         for start in e.starts

@@ -264,13 +264,17 @@ LocalTime = Annotated[datetime.datetime, BeforeValidator(_parse_time), AfterVali
 class CalendarSpec(_Spec):
     """Sessions of one course in the lab's calendar: one per start (the lab's local time),
     each ``hours`` long (default: the course's) with ``seats`` seats (default: the course's),
-    taught by ``instructors`` (default: the course's lead instructor)."""
+    taught by ``instructors`` (default: the course's lead instructor), with ``waitlist``
+    places (default: as many as seats), at ``location`` or ``remote``."""
 
     course: Id
     starts: Annotated[list[LocalTime], Field(min_length=1)]
     seats: Annotated[int, Field(gt=0)] | None = None
     hours: Annotated[float, Field(gt=0, le=24)] | None = None
     instructors: Annotated[list[Id], Field(max_length=20)] = []
+    waitlist: Annotated[int, Field(ge=0)] | None = None
+    location: Annotated[str, Field(max_length=200)] = ""
+    remote: bool = False
 
 
 class PolicySpecModel(_Spec):

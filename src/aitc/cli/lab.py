@@ -1,16 +1,20 @@
-"""`aitc lab` commands: check a lab description (and, later, apply it to the store)."""
+"""`aitc lab` commands: check a lab description and apply it to the store."""
 
 from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
 from aitc.cli.output import Rows, config_failure
 from aitc.domain.lab import Lab
+
+if TYPE_CHECKING:
+    from aitc.control.courses.calendar import CalendarStatus
 from aitc.domain.org import Role
 from aitc.errors import ConfigError, ConfigErrors, each_error
 
@@ -165,8 +169,21 @@ def apply(
     calendar: bool = typer.Option(
         True,
         "--calendar/--no-calendar",
-        help="Create the calendar's sessions not created yet, their seats reserved "
-        "(--no-calendar: leave the sessions as they are).",
+        help="Make the calendar's sessions what lab.yaml plans: create, update and remove "
+        "them (--no-calendar: leave the sessions as they are).",
+    ),
+    prune_enrolled: bool = typer.Option(
+        False,
+        "--prune-enrolled",
+        help="Also remove calendar sessions no longer planned that have learners enrolled or "
+        "waitlisted: each is cancelled with their enrolments (without it, such a session is "
+        "refused by name and nothing is stored).",
+    ),
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="Print what the apply would change and store nothing (the apply runs whole, the "
+        "engine's checks included, and is rolled back).",
     ),
 ) -> None:
     """Sync a lab into the store: organisations, projects, members, courses and the
@@ -174,17 +191,25 @@ def apply(
 
     Idempotent: running it again with the same file changes nothing. Members, projects and
     organisations that the file no longer lists are disabled, never deleted, so their jobs and
-    history stay. Each calendar session that starts in the future and is not in the store is
-    created with its seats reserved, as its instructor would create it; sessions are never
-    changed or removed. Everything is one transaction: when the engine cannot guarantee a
-    session's seats, each such session is named with the engine's reason on stderr, nothing
-    is stored, and the exit status is 1. Exits 2 when the file is invalid.
+    history stay. The calendar is declarative: a planned session not in the store is created
+    with its seats reserved, as its instructor would create it; one planned otherwise
+    (hours, seats, waitlist, instructors, place) is updated in place; one no longer planned
+    is removed with its reservation, unless learners are enrolled (refused, or cancelled with
+    their enrolments under --prune-enrolled). A session moved to another start is removed and
+    created. Sessions made by hand, and sessions that have started, are never touched.
+    Everything is one transaction: when a session cannot be created, updated or removed
+    (seats the engine cannot guarantee, fewer seats than learners enrolled, learners
+    enrolled in a session no longer planned), each such session is named with the reason on
+    stderr, nothing is stored, and the exit status is 1. Exits 2 when the file is invalid.
     """
-    from aitc.control.clock import SystemClock
-    from aitc.control.courses.calendar import calendar_status
-    from aitc.control.store import Store, apply_lab
-
     lab = load_lab_or_exit(file)
+    if dry_run and create_unix_users:
+        typer.echo(
+            "aitc: --dry-run: cannot be combined with --create-unix-users (accounts are "
+            "created outside the store); `aitc lab check` names the missing ones",
+            err=True,
+        )
+        raise typer.Exit(2)
     from aitc.control.accounts import create_missing_accounts
     from aitc.control.serve import private_state_dir
 
@@ -196,21 +221,57 @@ def apply(
             typer.echo(f"aitc: {e}", err=True)
             raise typer.Exit(1) from None
     private_state_dir(state_dir)
-    store = Store.open(db or f"sqlite:///{(state_dir / 'aitc.db').resolve()}")
+    url = db or f"sqlite:///{(state_dir / 'aitc.db').resolve()}"
+    try:
+        applied, status = _apply(url, lab, calendar, prune_enrolled, dry_run)
+    except ConfigError as e:
+        config_failure(_in_file(e, file), code=1)
+    changes += applied
+    for line in changes:
+        typer.echo(line)
+    for line in status.kept:
+        typer.echo(line)
+    if lab.calendar or status.kept or status.pending:
+        typer.echo(status.line())
+    if dry_run:
+        planned = f"{len(changes)} change(s) planned" if changes else "up to date"
+        typer.echo(f"{lab.name}: {planned}; nothing stored (--dry-run)")
+        return
+    typer.echo(f"{lab.name}: {len(changes)} change(s)" if changes else f"{lab.name}: up to date")
+
+
+class _RolledBack(Exception):
+    """Ends a dry run's transaction without storing it."""
+
+
+def _apply(
+    url: str, lab: Lab, calendar: bool, prune_enrolled: bool, dry_run: bool
+) -> tuple[list[str], CalendarStatus]:
+    """Apply ``lab`` in one transaction (rolled back for a dry run): the changes in words and
+    where the calendar stands after them."""
+    from aitc.control.clock import SystemClock
+    from aitc.control.courses.calendar import calendar_status
+    from aitc.control.store import Store, apply_lab
+
+    store = Store.open(url)
     now = SystemClock().now()
     try:
         with store.session() as session:
-            changes += apply_lab(session=session, lab=lab, now=now, calendar=calendar)
+            changes = apply_lab(
+                session=session,
+                lab=lab,
+                now=now,
+                calendar=calendar,
+                prune_enrolled=prune_enrolled,
+            )
             status = calendar_status(session=session, lab=lab, now=now)
-    except ConfigError as e:
-        config_failure(_in_file(e, file), code=1)
+            if dry_run:
+                raise _RolledBack
+    except _RolledBack:
+        pass
     finally:
         store.close()
-    for line in changes:
-        typer.echo(line)
-    if lab.calendar:
-        typer.echo(status.line())
-    typer.echo(f"{lab.name}: {len(changes)} change(s)" if changes else f"{lab.name}: up to date")
+    return changes, status
 
 
 def _in_file(error: ConfigError, file: Path) -> ConfigErrors:

@@ -48,13 +48,18 @@ class Course:
 class PlannedSession:
     """A session of the lab's course calendar (lab.yaml ``calendar``): ``course`` taught from
     ``start`` (the lab's local time, ISO 8601 without an offset: the domain holds no clock)
-    for ``hours``, on ``seats`` seats of the course's shape, taught by ``instructors``."""
+    for ``hours``, on ``seats`` seats of the course's shape, taught by ``instructors``, with
+    ``waitlist`` waitlist places (None: as many as seats) at ``location`` or ``remote``. A
+    course and a start name one planned session."""
 
     course: str
     start: str
     seats: int
     hours: float
     instructors: tuple[str, ...] = ()
+    waitlist: int | None = None
+    location: str = ""
+    remote: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,8 @@
 - Members may cancel until the session's cancellation deadline; after it only an instructor
   or admin may.
 - After the session, an instructor records ``attended``, ``passed`` or ``failed``.
+- A cancelled session (``aitc lab apply --prune-enrolled``) takes no enrolment; its learners'
+  enrolments were cancelled with it.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ def _is_teacher(session: Session, caller: Caller, session_id: int) -> bool:
 def _place(
     session: Session, row: CourseSessionRow, member_id: str, now: float, source: str
 ) -> EnrolmentRow:
+    if row.cancelled_at is not None:
+        raise ConfigError(f"session {row.id} was cancelled", field="session")
     if now >= row.start_at:
         raise ConfigError(f"enrolment in session {row.id} closed when it started", field="session")
     member = session.get(MemberRow, member_id)

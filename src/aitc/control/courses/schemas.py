@@ -112,9 +112,12 @@ class SessionCreateBody(_Body):
 
 
 class SessionPublic(BaseModel):
+    """A session as shown: ``reservation`` None and ``cancelled`` set once it is cancelled;
+    ``origin``: ``instructor`` (made by hand) or ``calendar`` (by ``aitc lab apply``)."""
+
     id: int
     course: str
-    reservation: str
+    reservation: str | None
     org: str
     start: datetime | None
     end: datetime | None
@@ -126,6 +129,8 @@ class SessionPublic(BaseModel):
     location: str
     remote: bool
     instructors: list[str]
+    origin: str
+    cancelled: datetime | None
 
     @classmethod
     def of(
@@ -136,7 +141,8 @@ class SessionPublic(BaseModel):
             start=when(s.start_at), end=when(s.end_at), seats=s.seats, waitlist=s.waitlist,
             enrolled=counts.get("enrolled", 0), waitlisted=counts.get("waitlisted", 0),
             cancel_deadline=when(s.cancel_deadline_at), location=s.location, remote=s.remote,
-            instructors=instructors,
+            instructors=instructors, origin=s.origin,
+            cancelled=when(s.cancelled_at),
         )  # fmt: skip
 
 

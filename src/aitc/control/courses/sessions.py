@@ -35,7 +35,8 @@ DEFAULT_CANCEL_DEADLINE_S = 24 * 3600.0
 
 @dataclass(frozen=True, slots=True)
 class SessionCreate:
-    """What a new session needs; ``instructors`` empty means the caller."""
+    """What a new session needs; ``instructors`` empty means the caller; ``origin``: who
+    makes it (``instructor``, or ``calendar`` for ``aitc lab apply``)."""
 
     course: str
     start: float
@@ -47,19 +48,29 @@ class SessionCreate:
     remote: bool = False
     waitlist: int | None = None
     cancel_deadline: float | None = None
+    origin: str = "instructor"
 
 
-def seat_reservation(course: CourseRow, row: CourseSessionRow) -> Reservation:
-    """The reservation holding exactly the session's seats."""
+def seat_reservation(
+    course: CourseRow,
+    row: CourseSessionRow,
+    *,
+    end: float | None = None,
+    seats: int | None = None,
+) -> Reservation:
+    """The reservation holding exactly the session's seats (or ``seats`` seats up to
+    ``end``, when given)."""
     mig = course.mig_profile
+    seats = row.seats if seats is None else seats
+    assert row.reservation_id is not None, "a cancelled session holds no seats"
     return Reservation(
         id=row.reservation_id,
         org=row.org_id,
         start=row.start_at,
-        end=row.end_at,
-        gpus=0 if mig else row.seats * course.gpus_per_seat,
+        end=row.end_at if end is None else end,
+        gpus=0 if mig else seats * course.gpus_per_seat,
         mig_profile=mig,
-        mig_seats=row.seats if mig else 0,
+        mig_seats=seats if mig else 0,
         name=f"{course.title} (course session)",
     )
 
@@ -72,9 +83,11 @@ def check_seats(*, session: Session, reservation: Reservation, now: float) -> No
     )
 
 
-def _check_instructors(
-    session: Session, course_id: str, instructors: tuple[str, ...], end: float, now: float
+def check_instructors(
+    *, session: Session, course_id: str, instructors: tuple[str, ...], end: float, now: float
 ) -> None:
+    """``ConfigError`` naming the first instructor not certified for the course through
+    ``end``, and why."""
     for member in instructors:
         cert = session.get(InstructorCertificationRow, (member, course_id))
         if cert is None:
@@ -115,7 +128,9 @@ def create_session(
     if not caller.is_admin and caller.member_id not in instructors:
         raise AccessDeniedError("only an admin or one of the session's instructors may create it")
     seats = _validate(req, course, now)
-    _check_instructors(session, course.id, instructors, req.end, now)
+    check_instructors(
+        session=session, course_id=course.id, instructors=instructors, end=req.end, now=now
+    )
     org = req.org or course.org_id
     if session.get(OrganisationRow, org) is None:
         raise ConfigError(f"unknown organisation {org!r}", field="org")
@@ -128,7 +143,7 @@ def create_session(
         course_id=course.id, reservation_id=f"course-{course.id}-{uuid.uuid4().hex[:8]}",
         org_id=org, start_at=req.start, end_at=req.end, seats=seats,
         waitlist=seats if req.waitlist is None else req.waitlist, cancel_deadline_at=deadline,
-        location=req.location, remote=req.remote, created_at=now,
+        location=req.location, remote=req.remote, created_at=now, origin=req.origin,
     )  # fmt: skip
     reservation = seat_reservation(course, row)
     check_seats(session=session, reservation=reservation, now=now)

@@ -18,8 +18,10 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from aitc.errors import StoreError
 
 ENV_URL = "AITC_DATABASE_URL"
 BUSY_TIMEOUT_MS = 30_000
@@ -82,9 +84,31 @@ def alembic_config(engine: Engine) -> Config:
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the database schema up to ``revision`` (``alembic upgrade head``)."""
     cfg = alembic_config(engine)
-    with engine.begin() as connection:
+    with migration_connection(engine) as connection:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)
+
+
+@contextmanager
+def migration_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection in one transaction for migrations. On SQLite, which alters a table by
+    copying it, foreign keys are not enforced while the transaction runs (dropping the old
+    copy of a table that other rows refer to would fail) and are checked before it commits,
+    as SQLite's documentation prescribes for such changes."""
+    with engine.connect() as connection:
+        sqlite = engine.dialect.name == "sqlite"
+        raw = connection.connection.driver_connection
+        if sqlite:  # outside a transaction, where the pragma takes effect
+            raw.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            with connection.begin():
+                yield connection
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check") if sqlite else None
+                if broken is not None and (row := broken.first()) is not None:
+                    raise StoreError(f"the migration broke a foreign key of table {row[0]}")
+        finally:
+            if sqlite:
+                raw.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
 
 class Store:

@@ -1,5 +1,5 @@
 """``aitc lab apply``: make the store's organisations, projects and members match a lab (and
-its courses, and with ``calendar`` its calendar's sessions).
+its courses, and with ``calendar`` its calendar's sessions: created, updated and removed).
 
 Idempotent: a second run with the same lab changes nothing and reports nothing. What the lab no
 longer lists is disabled, never deleted, so jobs and events keep their owners. Members without
@@ -23,13 +23,20 @@ from aitc.domain.lab import Lab
 
 
 def apply_lab(
-    *, session: Session, lab: Lab, now: float | None = None, calendar: bool = False
+    *,
+    session: Session,
+    lab: Lab,
+    now: float | None = None,
+    calendar: bool = False,
+    prune_enrolled: bool = False,
 ) -> list[str]:
     """Sync ``lab`` into the store; return the changes made, in words, and record them
     (``lab_applies``, shown on the admins' page). ``now`` dates the instructor certifications
-    it gives and the record (default: the system clock). ``calendar``: also create the
-    calendar's sessions (``aitc.control.courses.calendar``; ``ConfigErrors`` naming each one
-    the engine cannot guarantee, and the caller's transaction must then store nothing)."""
+    it gives and the record (default: the system clock). ``calendar``: also make the
+    calendar's sessions what it plans: create, update and remove them
+    (``aitc.control.courses.calendar``; ``ConfigErrors`` naming each one that cannot be, and
+    the caller's transaction must then store nothing); ``prune_enrolled``: remove sessions no
+    longer planned even with learners enrolled, cancelling their enrolments."""
     changes: list[str] = []
     for org in lab.organisations:
         changes += put_organisation(session=session, org=org)
@@ -64,7 +71,7 @@ def apply_lab(
     changes += apply_courses(session=session, lab=lab, now=when)
     if calendar:
         session.flush()
-        changes += apply_calendar(session=session, lab=lab, now=when)
+        changes += apply_calendar(session=session, lab=lab, now=when, prune_enrolled=prune_enrolled)
     session.add(LabApplyRow(applied_at=when, lab=lab.name, changes=changes))
     return changes
 

@@ -269,13 +269,19 @@ class InstructorCertificationRow(Base):
 
 class CourseSessionRow(Base):
     """One session of a course: its window, seats, billed organisation, place, and the
-    reservation (``reservation_id``) that holds its seats in the engine."""
+    reservation (``reservation_id``) that holds its seats in the engine. ``origin`` says who
+    made it: ``instructor`` (by hand, through the API) or ``calendar`` (``aitc lab apply``
+    from lab.yaml's calendar, which alone changes and removes such sessions). A cancelled
+    session (``cancelled_at``) holds no seats (no reservation) and its enrolments are
+    cancelled."""
 
     __tablename__ = "course_sessions"
     __table_args__ = ({"sqlite_autoincrement": True},)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     course_id: Mapped[str] = mapped_column(ForeignKey("courses.id"), index=True)
-    reservation_id: Mapped[str] = mapped_column(ForeignKey("reservations.id"), unique=True)
+    reservation_id: Mapped[str | None] = mapped_column(
+        ForeignKey("reservations.id"), unique=True, nullable=True
+    )
     org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
     start_at: Mapped[float] = mapped_column(Float)
     end_at: Mapped[float] = mapped_column(Float)
@@ -285,6 +291,8 @@ class CourseSessionRow(Base):
     location: Mapped[str] = mapped_column(String(200), default="")
     remote: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[float] = mapped_column(Float)
+    origin: Mapped[str] = mapped_column(String(16), default="instructor")
+    cancelled_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class SessionInstructorRow(Base):

@@ -138,10 +138,16 @@ def _session(
         roster=[EnrolmentPublic.of(e) for e in shown], paging=paging,
         mine=EnrolmentPublic.of(mine) if mine else None, lab=lab, lab_states=lab_states,
         certificate=own_cert.credential if own_cert else None,
-        phase="ended" if t >= row.end_at else "on" if t >= row.start_at else "upcoming",
+        phase=_phase(row, t),
         may_cancel=t <= row.cancel_deadline_at or teacher, notice=notice, error=error,
         refresh=10 if row.start_at <= t < row.end_at else 0,
     )  # fmt: skip
+
+
+def _phase(row: CourseSessionRow, t: float) -> str:
+    if row.cancelled_at is not None:
+        return "cancelled"
+    return "ended" if t >= row.end_at else "on" if t >= row.start_at else "upcoming"
 
 
 def _own_lab(v: Visit, sid: int, course: CourseRow) -> LabPublic | None:
