@@ -188,6 +188,7 @@ def _sessions_table(sessions: list[dict[str, Any]]) -> None:
     )
     for s in sessions:
         where = "remote" if s["remote"] else (s["location"] or "-")
+        where = "cancelled" if s.get("cancelled") else where
         table.add(
             s["id"],
             s["course"],
