@@ -48,6 +48,7 @@ import signal
 import struct
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import termios
 import threading
@@ -176,6 +177,7 @@ MASKS = [
     (TOKEN, "aitc_<token>"),
     (re.compile(r"(token=)[A-Za-z0-9_-]+…?"), r"\1<token>"),
     (UUID, "<uuid>"),
+    (re.compile(r"(?<![\w-])[0-9a-f]{4,}…"), "<uuid>"),  # the start of one, as a page elides it
     (re.compile(r"did:key:z[1-9A-HJ-NP-Za-km-z]+(#z[1-9A-HJ-NP-Za-km-z]+)?"), "did:key:<key>"),
     (re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)?"), "<time>"),
     (re.compile(r"\b\d+:\d\d:\d\d\b"), "<duration>"),
@@ -322,12 +324,16 @@ class Learned:
 
     values: dict[str, str] = field(default_factory=dict)
 
-    def learn(self, shown: str, real: str) -> None:
+    def learn(self, pairs: list[tuple[str, str]]) -> None:
+        """Learn from an output's (shown, real) lines: each value the page shows that is not
+        known yet stands for the first real value of its kind not yet taken, in order."""
         for pattern in (TOKEN, UUID):
-            page, found = pattern.findall(shown), pattern.findall(real)
-            if len(page) == len(found):
-                for p, r in zip(page, found, strict=True):
-                    self.values[p.rstrip("…")] = r
+            page = [v.rstrip("…") for s, _ in pairs for v in pattern.findall(s)]
+            found = [v for _, r in pairs for v in pattern.findall(r)]
+            new = [v for v in dict.fromkeys(page) if v not in self.values]
+            taken = set(self.values.values())
+            free = [v for v in dict.fromkeys(found) if v not in taken]
+            self.values.update(zip(new, free, strict=False))
 
     def put(self, text: str) -> str:
         """``text`` with every learned value (or an elided start of one, `fd10…`) replaced."""
@@ -353,7 +359,10 @@ class PageRun:
         self.bin = self.base / "bin"
         self.bin.mkdir(mode=0o755)
         (self.bin / "aitc").symlink_to(Path(sys.executable).with_name("aitc"))
-        (self.bin / "python").symlink_to(shutil.which("python3", path="/usr/bin:/bin") or "")
+        python = self.bin / "python"  # any account may run it; it has the server's packages
+        site = sysconfig.get_paths()["purelib"]
+        python.write_text(f'#!/bin/sh\nPYTHONPATH={site} exec /usr/bin/python3 "$@"\n')
+        python.chmod(0o755)
         self.private = self.base / "private"
         self.private.mkdir(mode=0o700)
         self.env = self._environment()
@@ -435,6 +444,8 @@ class PageRun:
         state = self.private / f"state{len(self.ports)}"
         if "--state-dir" in words:  # the page's own, in the working directory
             state = self.cwd / words[words.index("--state-dir") + 1]
+        if "--lab-python" not in words:  # learners' labs: a Python their accounts may run
+            words += ["--lab-python", str(self.bin / "python")]
         server = PageServer(
             state, words, self.cwd, {"XDG_CONFIG_HOME": self.env["XDG_CONFIG_HOME"]}
         )
@@ -480,25 +491,34 @@ class PageRun:
             self.settle()
 
     def script(self, text: str, member: str | None) -> str:
-        """``text`` in bash, after what earlier commands set (exported or not) and their
-        working directory; what it sets is kept for the next (not for another member's)."""
-        state, cwd = self.private / "env.sh", self.private / "cwd"
+        """``text`` in bash, after what earlier commands of this terminal set (exported or
+        not) in their working directory; what it sets is kept for the next. A member's terminal
+        (`# as NAME`) starts as a copy of the page's, with the member's token."""
+        state, cwd = self.private / f"env-{member}.sh", self.private / f"cwd-{member}"
+        if member is not None and not state.exists():
+            for mine, main in (
+                (state, self.private / "env-None.sh"),
+                (cwd, self.private / "cwd-None"),
+            ):
+                if main.exists():
+                    shutil.copy(main, mine)
         lines = [
             "__base=\" $(compgen -v | tr '\\n' ' ') \"",
             f"[ -f {state} ] && . {state}",
             f'cd "$(cat {cwd} 2>/dev/null || pwd)"',
         ]
-        if member is not None:  # this member's terminal, for this command only
+        if member is not None:
             lines.append('export AITC_TOKEN="$AITC_REPLAY_TOKEN"')
-        lines += ["unset AITC_REPLAY_TOKEN", text, "__status=$?"]
-        if member is None:
-            lines += [
-                "{ export -p; for __v in $(compgen -v); do",
-                '  case "$__base" in *" $__v "*) ;;',
-                '    *) [[ $__v == __* ]] || declare -p "$__v";; esac',
-                f"done; }} > {state}",
-                f"pwd > {cwd}",
-            ]
+        lines += [
+            "unset AITC_REPLAY_TOKEN",
+            text,
+            "__status=$?",
+            "{ export -p; for __v in $(compgen -v); do",
+            '  case "$__base" in *" $__v "*) ;;',
+            '    *) [[ $__v == __* ]] || declare -p "$__v";; esac',
+            f"done; }} > {state}",
+            f"pwd > {cwd}",
+        ]
         return "\n".join([*lines, "exit $__status"])
 
     def check(self, command: Command, code: int, output: str) -> None:
@@ -509,22 +529,20 @@ class PageRun:
         pairs = compare(command.shown, real, command.measured)
         if pairs is None:
             shown = [line for line in trim(command.shown) if line.strip() != "…"]
-            for pair in zip(shown, trim(real), strict=False):  # what it can, for what follows
-                self.learned.learn(*pair)
+            self.learned.learn(list(zip(shown, trim(real), strict=False)))  # for what follows
             self.mismatches.append(
                 f"{command.where}: `{command.text}` printed what the page does not show.\n"
                 "page:\n  " + "\n  ".join(trim(command.shown)) + "\n"
                 "real:\n  " + "\n  ".join(trim(real))
             )
             return
-        for shown, real_line in pairs:
-            self.learned.learn(shown, real_line)
+        self.learned.learn(pairs)
 
     # the server catching up
 
     def settle(self, timeout: float = 60.0) -> None:
         """Wait until no job is starting or stopping, every pending job has been judged by a
-        pass, and two passes began after the command ended."""
+        pass, no learner's lab is starting, and two passes began after the command ended."""
         deadline = time.monotonic() + timeout
         assert self.server is not None
         metrics = self.server.url + "/metrics"
@@ -534,11 +552,11 @@ class PageRun:
                 jobs = api.get(
                     "/jobs", params={"state": ["pending", "starting", "running"], "limit": 1000}
                 ).json()["data"]
-                busy = [j["id"] for j in jobs if moving(j)]
+                busy = [f"job {j['id']}" for j in jobs if moving(j)] or starting_labs(api)
                 if not busy and passes(api, metrics) >= first + 2:
                     return
                 if time.monotonic() > deadline:
-                    raise AssertionError(f"the server did not settle: jobs {busy} keep moving")
+                    raise AssertionError(f"the server did not settle: {busy} keep moving")
                 time.sleep(0.05)
 
     def stop(self) -> None:
@@ -573,15 +591,31 @@ def stub(seconds: float) -> str:
     return f"import sys\nimport time\n\nprint(*sys.argv)\ntime.sleep({seconds})\n"
 
 
+def instant(text: str) -> datetime:
+    """A time of the API (ISO 8601, UTC when it names no offset)."""
+    at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
 def moving(job: dict[str, Any]) -> bool:
     """Whether the job is about to change: starting, stopping, not judged by a pass yet, or
     running for less than ``JUST_STARTED`` seconds (a job that ends at once ends first)."""
     if job["state"] == "starting" or job["cancel_requested"]:
         return True
     if job["state"] == "running" and job["started_at"]:
-        started = datetime.fromisoformat(job["started_at"].replace("Z", "+00:00"))
-        return (datetime.now(UTC) - started).total_seconds() < JUST_STARTED
+        return (datetime.now(UTC) - instant(job["started_at"])).total_seconds() < JUST_STARTED
     return job["state"] == "pending" and not job["pending_reasons"]
+
+
+def starting_labs(api: httpx.Client) -> list[str]:
+    """The labs of sessions under way that are still starting (their server not answering)."""
+    now = datetime.now(UTC)
+    out = []
+    for session in api.get("/course-sessions").json()["data"]:
+        if session["start"] and session["end"] and instant(session["start"]) <= now:
+            labs = api.get(f"/course-sessions/{session['id']}/labs").json()["data"]
+            out += [f"lab of {lab['member']}" for lab in labs if lab["state"] == "starting"]
+    return out
 
 
 def passes(api: httpx.Client, metrics: str) -> int:
