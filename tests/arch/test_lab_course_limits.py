@@ -60,6 +60,14 @@ def test_calendar_sessions_are_taught_by_the_lead_or_the_instructors_given(tmp_p
     ]
 
 
+def test_calendar_sessions_have_a_waitlist_and_a_place(tmp_path: Path) -> None:
+    placed = LAB.replace("instructors: [dave]", "instructors: [dave], waitlist: 0, remote: true")
+    placed = placed.replace("09:00]}", "09:00], location: Room 2}", 1)
+    intro, plain = load_lab(write(tmp_path, placed)).calendar
+    assert (intro.waitlist, intro.location, intro.remote) == (None, "Room 2", False)
+    assert (plain.waitlist, plain.location, plain.remote) == (0, "", True)
+
+
 @pytest.mark.parametrize(
     ("old", "new", "error"),
     [
@@ -84,6 +92,15 @@ def test_calendar_sessions_are_taught_by_the_lead_or_the_instructors_given(tmp_p
         (", instructors: [dave]", "",
          "lab.yaml:17: calendar[1].course: course plain has no lead instructor: give the "
          "sessions' instructors"),
+        ("starts: [2027-03-01T09:00]", "starts: [2027-03-01T09:00, 2027-03-01T09:00]",
+         "lab.yaml:16: calendar[0].starts[1]: intro already has a session starting at "
+         "2027-03-01T09:00 (calendar[0]): a course starts one session at a time"),
+        ("  - {course: plain,",
+         "  - {course: intro, starts: [2027-03-01T09:00]}\n  - {course: plain,",
+         "lab.yaml:17: calendar[1].starts[0]: intro already has a session starting at "
+         "2027-03-01T09:00 (calendar[0]): a course starts one session at a time"),
+        ("starts: [2027-03-01T09:00]", "starts: [2027-03-01T09:00], waitlist: -1",
+         "lab.yaml:16: calendar[0].waitlist: must be >= 0 (got -1)"),
     ],
 )  # fmt: skip
 def test_limits_and_teachers_that_cannot_work_name_their_key(
