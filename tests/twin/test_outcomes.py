@@ -1,5 +1,6 @@
 """The job table of a run: numpy columns, written to jobs.parquet with pyarrow, read back by
-pandas as the run's DataFrame; equal runs write equal bytes; a CDF plot draws quantiles."""
+pandas as the run's DataFrame; equal runs write equal bytes; a CDF plot draws quantiles; plots
+drawn by a painter process are those drawn in the run's own process."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from twin_builders import job, run
 
 from aitc.domain.org import Organisation, OrgKind
+from aitc.twin import painter as painter_module
 from aitc.twin.outcomes import COLUMNS
+from aitc.twin.painter import Painter
 from aitc.twin.plots import CDF_POINTS, cdf_points
 from aitc.twin.runner import write_run
 
@@ -89,3 +93,32 @@ def test_a_cdf_is_drawn_through_at_most_a_few_thousand_quantiles() -> None:
 def test_a_few_values_are_drawn_every_one() -> None:
     x, y = cdf_points(np.array([3.0, 1.0, 2.0]))
     assert x.tolist() == [1.0, 2.0, 3.0] and y.tolist() == [1 / 3, 2 / 3, 1.0]
+
+
+def test_plots_drawn_by_a_painter_are_the_plots_drawn_here(tmp_path: Path) -> None:
+    result = run(JOBS, orgs=ORGS)
+    write_run(result, tmp_path / "here", wall_s=0.5)
+    with Painter() as painter:
+        write_run(result, tmp_path / "there", wall_s=0.5, painter=painter)
+    for name in ("jct_cdf.png", "shares.png", "timeline.png", "jobs.parquet", "summary.json"):
+        here, there = (tmp_path / d / name for d in ("here", "there"))
+        assert here.read_bytes() == there.read_bytes(), name
+
+
+def test_plots_are_drawn_here_when_the_painter_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(painter_module, "_CHILD", "import sys; sys.exit(3)")
+    with Painter() as painter:
+        write_run(run(JOBS, orgs=ORGS), tmp_path, wall_s=0.5, painter=painter)
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == [
+        "jct_cdf.png",
+        "shares.png",
+        "timeline.png",
+    ]
+
+
+def test_a_painter_given_nothing_ends_with_its_block() -> None:
+    with Painter() as painter:
+        proc = painter._proc
+    assert proc is not None and proc.returncode == 0

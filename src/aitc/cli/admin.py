@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from aitc.cli.apicall import TokenOpt, UrlOpt, run
 from aitc.cli.output import Rows, echo, usage, when
 from aitc.cli.timespec import parse_duration
-from aitc.control.apiclient import ApiClient
+
+if TYPE_CHECKING:
+    from aitc.control.apiclient import ApiClient
 
 token_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API tokens (admin).")
 member_app = typer.Typer(no_args_is_help=True, help="Disable and enable members (admin).")

@@ -4,11 +4,14 @@ its errors (``aitc: <what>: <why>``, exit 2 for an invalid request, 1 otherwise)
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import typer
 
 from aitc.cli.output import echo
-from aitc.control.apiclient import ApiClient, ApiError, resolve
+
+if TYPE_CHECKING:
+    from aitc.control.apiclient import ApiClient, ApiError
 
 UrlOpt = typer.Option(
     None, "--url", help="Server URL (else AITC_URL, config.toml, http://127.0.0.1:8600)."
@@ -25,6 +28,8 @@ def run(
 ) -> None:
     """Run ``call`` with a client; print an ``ApiError`` as ``aitc: what: why`` (one line per
     field of an invalid request, named by its flag in ``fields``) and exit with its code."""
+    from aitc.control.apiclient import ApiClient, ApiError, resolve  # httpx: only to call
+
     try:
         client = ApiClient(resolve(url, token))
     except ApiError as exc:

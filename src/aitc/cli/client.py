@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -19,7 +19,9 @@ from aitc.cli import admin, interactive, submit
 from aitc.cli.apicall import TokenOpt, UrlOpt, run
 from aitc.cli.output import Rows, echo, print_json, safe, usage, when
 from aitc.cli.timespec import parse_duration, parse_since
-from aitc.control.apiclient import ApiClient
+
+if TYPE_CHECKING:
+    from aitc.control.apiclient import ApiClient
 
 __all__ = ["parse_duration", "register"]
 

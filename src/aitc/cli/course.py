@@ -10,7 +10,7 @@ import csv
 import json
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -18,7 +18,9 @@ from aitc.cli import coursecert
 from aitc.cli.apicall import TokenOpt, UrlOpt, run
 from aitc.cli.output import Rows, echo, print_json, usage, when
 from aitc.cli.timespec import parse_moment
-from aitc.control.apiclient import ApiClient
+
+if TYPE_CHECKING:
+    from aitc.control.apiclient import ApiClient
 
 app = typer.Typer(no_args_is_help=True, help="Courses: sessions, enrolment and certificates.")
 session_app = typer.Typer(no_args_is_help=True, help="Create and list a course's sessions.")

@@ -11,14 +11,16 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from aitc.cli.apicall import TokenOpt, UrlOpt, run
 from aitc.cli.output import Rows, config_failure, echo, fail, usage, when
-from aitc.control.apiclient import ApiClient
 from aitc.errors import ConfigError
+
+if TYPE_CHECKING:
+    from aitc.control.apiclient import ApiClient
 
 HTTP_TIMEOUT_S = 10.0
 SourceArg = typer.Argument(..., help="A credential: a JSON file, or the URL it is served at.")

@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from aitc.cli.apicall import TokenOpt, UrlOpt, run
 from aitc.cli.output import Rows, echo, print_json, when
-from aitc.control.apiclient import ApiClient
+
+if TYPE_CHECKING:
+    from aitc.control.apiclient import ApiClient
 
 JsonOpt = typer.Option(False, "--json", help="Print the API's JSON instead of text.")
 WAIT_POLL_S = 2.0

@@ -24,7 +24,7 @@ import threading
 import time
 import tty
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -46,8 +46,10 @@ from aitc.cli.submit import (
     TimeOpt,
     job_body,
 )
-from aitc.control.apiclient import ApiClient
 from aitc.control.executors.terminal import EOF, INPUT, RESIZE, STDERR, STDOUT, resize_payload
+
+if TYPE_CHECKING:
+    from aitc.control.apiclient import ApiClient
 
 ENDED = ("completed", "failed", "cancelled", "timeout")
 NO_TERMINAL = 4501

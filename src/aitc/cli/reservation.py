@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from aitc.cli.apicall import TokenOpt, UrlOpt, run
 from aitc.cli.output import Rows, echo, print_json, usage, when
 from aitc.cli.timespec import parse_duration, parse_moment
-from aitc.control.apiclient import ApiClient
+
+if TYPE_CHECKING:
+    from aitc.control.apiclient import ApiClient
 
 app = typer.Typer(
     no_args_is_help=True,

@@ -17,14 +17,16 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from aitc.cli.apicall import TokenOpt, UrlOpt, run
 from aitc.cli.output import echo, usage
 from aitc.cli.timespec import parse_time_limit
-from aitc.control.apiclient import ApiClient
+
+if TYPE_CHECKING:
+    from aitc.control.apiclient import ApiClient
 
 # Never exported by --export=ALL: the client's own token and settings, and what belongs to the
 # submitter's shell or login session rather than to the job.

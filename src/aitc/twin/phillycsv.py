@@ -39,7 +39,7 @@ def read_philly_csv(path: Path) -> JobColumns | None:
     types = {SUBMIT: pa.timestamp("s"), DURATION: pa.float64(), GPUS: pa.float64()}
     options = csv.ConvertOptions(
         include_columns=[SUBMIT, DURATION, GPUS, TENANT],
-        column_types={**types, TENANT: pa.string()},
+        column_types={**types, TENANT: pa.dictionary(pa.int32(), pa.string())},
     )
     try:
         table = csv.read_csv(path, convert_options=options)
@@ -47,7 +47,7 @@ def read_philly_csv(path: Path) -> JobColumns | None:
         return None
     if table.num_rows == 0 or any(table[c].null_count for c in table.column_names):
         return None
-    submit = to_numpy(table[SUBMIT].cast(pa.int64()), np.int64).astype(np.float64)
+    submit = to_numpy(table[SUBMIT], np.int64).astype(np.float64)  # seconds since 1970
     runtime = to_numpy(table[DURATION], np.float64)
     gpus = to_numpy(table[GPUS], np.float64)
     clean = np.isfinite(runtime).all() and (runtime >= 0).all() and np.isfinite(gpus).all()
@@ -76,14 +76,19 @@ def read_philly_csv(path: Path) -> JobColumns | None:
 
 
 def _labels(column: pa.ChunkedArray) -> tuple[IntArray, tuple[str, ...]] | None:
-    """Codes into the sorted distinct labels; None when pandas would read a label as missing
-    or the whole column as numbers or booleans (its text would then differ)."""
-    encoded = column.combine_chunks().dictionary_encode()
-    names: list[str] = encoded.dictionary.to_pylist()
+    """Codes into the sorted distinct labels (read dictionary-encoded, one dictionary per
+    chunk); None when pandas would read a label as missing or the whole column as numbers or
+    booleans (its text would then differ)."""
+    first: dict[str, int] = {}  # label -> code in order of first appearance
+    parts = [np.zeros(0, dtype=np.int64)]
+    for chunk in column.chunks:
+        local = [first.setdefault(n, len(first)) for n in chunk.dictionary.to_pylist()]
+        parts.append(np.asarray(local, dtype=np.int64)[to_numpy(chunk.indices, np.int32)])
+    names = list(first)
     if any(n in _MISSING for n in names) or all(_typed(n) for n in names):
         return None
     rank, order = _ranks(names)
-    codes: IntArray = rank[to_numpy(encoded.indices, np.int32)]
+    codes: IntArray = rank[np.concatenate(parts)]
     return codes, tuple(names[i] for i in order)
 
 

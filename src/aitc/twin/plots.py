@@ -1,16 +1,20 @@
 """PNG plots of a run: timeline, JCT CDF, share vs entitlement.
 
-Drawn with matplotlib's object API on the Agg canvas (no pyplot, no global figure state), and
-matplotlib is imported when the first plot is drawn, not with the twin. Margins are set once per
-figure from the few labels whose size varies (tick labels, organisation names), measured with
-the renderer; the rest of the layout is fixed, so no layout pass runs per figure. A CDF is drawn
-through at most ``CDF_POINTS`` quantiles, however many jobs ran. Equal runs write equal bytes.
+``timeline``, ``jct_cdf`` and ``shares`` reduce a run's arrays to what a figure shows (a
+timeline resampled to ``POINTS`` samples, a CDF through at most ``CDF_POINTS`` quantiles,
+however many jobs ran) and return it as a ``Plot``, small enough to hand to another process
+(``painter``); ``draw`` draws one. Figures use matplotlib's object API on the Agg canvas (no
+pyplot, no global figure state), and matplotlib is imported when the first figure is drawn, not
+with the twin. Margins are set once per figure from the few labels whose size varies (tick
+labels, organisation names), measured with the renderer; the rest of the layout is fixed, so
+no layout pass runs per figure. Equal runs write equal bytes.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +35,25 @@ LABEL = (FONT_PT + 4.0) * _PT  # an axis label's line + its gap to the tick labe
 TITLE = 0.36  # inches above the axes for a title (12 pt)
 
 
+@dataclass(frozen=True)
+class Plot:
+    """One PNG to draw: its figure (by name), its file and the data it shows."""
+
+    figure: str
+    path: Path
+    data: dict[str, Any]
+
+
+def draw(plot: Plot) -> None:
+    """Draw ``plot`` and write its file."""
+    _FIGURES[plot.figure](plot.path, **plot.data)
+
+
+def warm() -> None:
+    """Import matplotlib and load its font (what the first figure would otherwise pay)."""
+    _extent(_figure(1, 1), ["lp"])
+
+
 def timeline(
     path: Path,
     time: np.ndarray,
@@ -39,19 +62,29 @@ def timeline(
     *,
     total_gpus: int,
     title: str,
-) -> None:
+) -> Plot:
     """Queue length and GPU utilisation over simulated days (step values, resampled)."""
     if time.size == 0:
         time, busy, queue = np.zeros(1), np.zeros(1), np.zeros(1, dtype=np.int64)
     grid = np.linspace(time[0], time[-1], POINTS)
     idx = np.clip(np.searchsorted(time, grid, side="right") - 1, 0, time.size - 1)
-    days = grid / 86400.0
+    busy_pct = 100.0 * busy[idx] / max(total_gpus, 1)
+    return Plot(
+        "timeline",
+        path,
+        {"days": grid / 86400.0, "busy_pct": busy_pct, "queue": queue[idx], "title": title},
+    )
+
+
+def _draw_timeline(
+    path: Path, *, days: np.ndarray, busy_pct: np.ndarray, queue: np.ndarray, title: str
+) -> None:
     fig = _figure(9, 5.5)
     top, bottom = fig.subplots(2, 1, sharex=True)
-    top.plot(days, 100.0 * busy[idx] / max(total_gpus, 1), color="tab:green", lw=0.8)
+    top.plot(days, busy_pct, color="tab:green", lw=0.8)
     top.set_ylabel("GPUs busy (%)")
     top.set_ylim(0, 105)
-    bottom.plot(days, queue[idx], color="tab:red", lw=0.8)
+    bottom.plot(days, queue, color="tab:red", lw=0.8)
     bottom.set_ylabel("jobs waiting")
     bottom.set_xlabel("simulated time (days)")
     fig.suptitle(title)
@@ -60,12 +93,18 @@ def timeline(
     _save(fig, path)
 
 
-def jct_cdf(path: Path, jcts: Mapping[str, np.ndarray], *, title: str) -> None:
+def jct_cdf(path: Path, jcts: Mapping[str, np.ndarray], *, title: str) -> Plot:
     """Cumulative distribution of job completion time, one line per policy (log scale)."""
+    lines = {name: cdf_points(values) for name, values in jcts.items()}
+    return Plot("jct_cdf", path, {"lines": lines, "title": title})
+
+
+def _draw_jct_cdf(
+    path: Path, *, lines: Mapping[str, tuple[np.ndarray, np.ndarray]], title: str
+) -> None:
     fig = _figure(7.5, 4.5)
     ax = fig.subplots()
-    for name, values in jcts.items():
-        x, y = cdf_points(values)
+    for name, (x, y) in lines.items():
         if x.size:
             ax.plot(np.maximum(x, 1.0) / 3600.0, y, label=name)
     ax.set_xscale("log")
@@ -102,21 +141,33 @@ def cdf_points(values: np.ndarray, most: int = CDF_POINTS) -> tuple[np.ndarray, 
     ``most`` points: every value when there are few, else evenly spaced quantiles, the
     smallest and the largest value included."""
     v = np.sort(values[np.isfinite(values)])
-    rank = np.arange(v.size)
-    if v.size > most:
-        rank = np.unique(np.linspace(0, v.size - 1, most).round().astype(np.int64))
+    rank = quantile_ranks(v.size, most)
     return v[rank], (rank + 1) / max(v.size, 1)
 
 
-def shares(path: Path, per_tenant: Mapping[str, Mapping[str, Any]], *, title: str) -> None:
+def quantile_ranks(n: int, most: int = CDF_POINTS) -> np.ndarray:
+    """At most ``most`` ranks out of ``n`` sorted values, evenly spaced, first and last
+    included (all of them when there are few): where a CDF is drawn through."""
+    if n <= most:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, most).round().astype(np.int64))
+
+
+def shares(path: Path, per_tenant: Mapping[str, Mapping[str, Any]], *, title: str) -> Plot:
     """Share of GPU time each organisation received beside its entitlement."""
     names = sorted(per_tenant)
+    got = [100 * per_tenant[n]["share"] for n in names]
+    owed = [100 * per_tenant[n]["entitlement"] for n in names]
+    return Plot("shares", path, {"names": names, "got": got, "owed": owed, "title": title})
+
+
+def _draw_shares(
+    path: Path, *, names: list[str], got: list[float], owed: list[float], title: str
+) -> None:
     x = np.arange(len(names))
     width = max(6.0, 0.6 * len(names) + 2)
     fig = _figure(width, 4.5)
     ax = fig.subplots()
-    got = [100 * per_tenant[n]["share"] for n in names]
-    owed = [100 * per_tenant[n]["entitlement"] for n in names]
     ax.bar(x - 0.2, got, 0.4, label="share received")
     ax.bar(x + 0.2, owed, 0.4, label="entitlement")
     ax.set_xticks(x, names, rotation=45, ha="right")
@@ -194,3 +245,10 @@ def _margins(
 def _save(fig: Figure, path: Path) -> None:
     # no Software entry (it names the matplotlib version) keeps equal runs' files identical
     fig.savefig(path, dpi=DPI, metadata={"Software": None})
+
+
+_FIGURES: dict[str, Callable[..., None]] = {
+    "timeline": _draw_timeline,
+    "jct_cdf": _draw_jct_cdf,
+    "shares": _draw_shares,
+}

@@ -31,6 +31,8 @@ from aitc.twin.trace import JobSource
 if TYPE_CHECKING:
     import pandas as pd
 
+    from aitc.twin.painter import Painter
+
 # Policies whose decisions change while nothing arrives or ends (attained service grows).
 TICK_S: Mapping[str, float] = {"tiresias": 300.0}
 
@@ -115,28 +117,40 @@ def organisations_for(
     return tuple(replace(o, quota=math.floor(total_gpus * o.share / weight)) for o in orgs)
 
 
-def write_run(result: SimResult, out: Path, *, wall_s: float) -> dict[str, Any]:
-    """Write jobs.parquet, summary.json and the plots of one run into ``out``."""
+def write_run(
+    result: SimResult, out: Path, *, wall_s: float, painter: Painter | None = None
+) -> dict[str, Any]:
+    """Write jobs.parquet, summary.json and the plots of one run into ``out`` (the plots by
+    ``painter`` while the tables are written, if one is given)."""
     out.mkdir(parents=True, exist_ok=True)
     summary = dict(result.summary, wall_s=wall_s)
-    result.outcomes.write_parquet(out / "jobs.parquet")
-    (out / "summary.json").write_text(canonical(summary))
     policy = summary["policy"]
     time, busy, queue = result.timeline
-    plots.timeline(
-        out / "timeline.png",
-        time,
-        busy,
-        queue,
-        total_gpus=result.total_gpus,
-        title=f"{summary['trace']} under {policy}",
-    )
-    plots.jct_cdf(
-        out / "jct_cdf.png", {policy: result.outcomes["jct"]}, title=f"JCT under {policy}"
-    )
-    plots.shares(
-        out / "shares.png", summary["per_tenant"], title=f"share vs entitlement under {policy}"
-    )
+    figures = [
+        plots.timeline(
+            out / "timeline.png",
+            time,
+            busy,
+            queue,
+            total_gpus=result.total_gpus,
+            title=f"{summary['trace']} under {policy}",
+        ),
+        plots.jct_cdf(
+            out / "jct_cdf.png", {policy: result.outcomes["jct"]}, title=f"JCT under {policy}"
+        ),
+        plots.shares(
+            out / "shares.png", summary["per_tenant"], title=f"share vs entitlement under {policy}"
+        ),
+    ]
+    if painter is not None:
+        painter.paint(figures)
+    result.outcomes.write_parquet(out / "jobs.parquet")
+    (out / "summary.json").write_text(canonical(summary))
+    if painter is not None:
+        painter.wait()
+    else:
+        for figure in figures:
+            plots.draw(figure)
     return summary
 
 
@@ -178,5 +192,5 @@ def write_comparison(summaries: Sequence[Mapping[str, Any]], out: Path) -> dict[
         )
         for s in summaries
     }
-    plots.jct_cdf(out / "jct_cdf.png", jcts, title="JCT per policy")
+    plots.draw(plots.jct_cdf(out / "jct_cdf.png", jcts, title="JCT per policy"))
     return doc
