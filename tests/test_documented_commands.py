@@ -52,7 +52,8 @@ COMMANDS = documented()
 def words(line: str) -> list[str]:
     """The words a shell hands to the command of ``line``: up to a pipe, a list or a
     redirection (and the descriptor number before one), quotes and comments as a shell reads
-    them."""
+    them; a command substitution (`$(date +%F)`) is one word, whose value the shell computes."""
+    line = re.sub(r"\$\([^()]*\)", "$VALUE", line)
     lex = shlex.shlex(line, posix=True, punctuation_chars=True)
     lex.whitespace_split = True
     out: list[str] = []
