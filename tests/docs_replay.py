@@ -30,7 +30,7 @@ A command whose comment says ``# as MEMBER`` runs with a token of MEMBER. Tokens
 ids and the like that a page can only show as some earlier output printed them stand for what
 that output really printed. After each command the replay waits until the server has caught
 up (no job starting or stopping, every pending job judged by a pass, none started in the last
-0.7 s, two passes since), as a person typing would; at the end of a page it cancels what still
+1 s, two passes since), as a person typing would; at the end of a page it cancels what still
 runs and stops the server.
 """
 
@@ -557,7 +557,7 @@ class PageRun:
                     return
                 if time.monotonic() > deadline:
                     raise AssertionError(f"the server did not settle: {busy} keep moving")
-                time.sleep(0.05)
+                time.sleep(0.1)
 
     def stop(self) -> None:
         """Cancel what still runs, then stop the server (SIGTERM, as Ctrl-C does)."""
@@ -583,7 +583,7 @@ class PageRun:
 
 ACTIVE = ["pending", "starting", "running"]
 ACCOUNTS = threading.Lock()
-JUST_STARTED = 0.7
+JUST_STARTED = 1.0
 
 
 def stub(seconds: float) -> str:

@@ -2,10 +2,10 @@
 
 One test per page that has a block to run: its commands in order, in one terminal, against the
 servers its `<!-- replay: serve … -->` comments start. The pages selected run side by side
-(`AITC_DOCS_WORKERS`, default 3, at a time: most of a page's time is spent waiting for its
-server and its jobs), each test reporting its own page. Blocks marked `slow` run apart with
-``-m slow``. `AITC_DOCS_RECORD=FILE` appends what each command really printed to FILE, to
-update a page from a real run (one page at a time then).
+(`AITC_DOCS_WORKERS`, default 4, at a time, the longest first: much of a page's time is spent
+waiting for its server and its jobs), each test reporting its own page. Blocks marked `slow`
+run apart with ``-m slow``. `AITC_DOCS_RECORD=FILE` appends what each command really printed to
+FILE, to update a page from a real run (one page at a time then).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from docs_replay import PAGES, ROOT, Block, PageRun, page_blocks
 
 BLOCKS = {page: page_blocks(page) for page in PAGES}
 RECORD = Path(os.environ["AITC_DOCS_RECORD"]) if os.environ.get("AITC_DOCS_RECORD") else None
-WORKERS = 1 if RECORD else int(os.environ.get("AITC_DOCS_WORKERS", "3"))
+WORKERS = 1 if RECORD else int(os.environ.get("AITC_DOCS_WORKERS", "4"))
 
 
 def runnable(blocks: list[Block], *, slow: bool) -> list[Block]:
@@ -38,6 +38,12 @@ def name(page: Path) -> str:
 
 REPLAYED = [page for page, blocks in BLOCKS.items() if runnable(blocks, slow=False)]
 SLOW = [(page, b) for page, blocks in BLOCKS.items() for b in runnable(blocks, slow=True)]
+
+
+def weight(page: Path) -> int:
+    """About how long a page takes: its commands, a simulation or a wait counting for ten."""
+    commands = [c.text for b in runnable(BLOCKS[page], slow=False) for c in b.commands]
+    return len(commands) + 10 * sum("aitc sim" in c or "sleep" in c for c in commands)
 
 
 def replay(page: Path, blocks: list[Block], *, slow: bool = False) -> int:
@@ -58,6 +64,7 @@ def replays(request: pytest.FixtureRequest) -> Iterator[dict[Path, Future[int]]]
         for item in request.session.items
         if getattr(item, "originalname", "") == "test_the_page_runs_as_printed"
     ]
+    selected.sort(key=weight, reverse=True)
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         yield {page: pool.submit(replay, page, BLOCKS[page]) for page in selected}
 
