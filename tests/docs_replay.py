@@ -13,20 +13,23 @@ HTML comments before a block tell the replay what the page's reader has around t
 (``<!-- replay: serve --lab examples/joint-lab.yaml --port 8600; token aitc_2TKU… bklein -->``),
 as directives separated by `;`:
 
-- ``serve ARGS``: a fresh `aitc serve ARGS` (with its own state directory, a free port for the
-  one `--port` names, passes every 0.1 s) for this block and the page's next ones. The page's
-  port stands for the real one in commands. A block whose first command is `./scripts/up` or
+- ``serve ARGS``: a fresh `aitc serve ARGS` (with a state directory of its own unless ARGS name
+  one, a free port for the one `--port` names, passes every 0.1 s, learners' labs on a Python
+  any account may run) for this block and the page's next ones. The page's port stands for the
+  real one in commands. A block whose first command is `./scripts/up` or
   `aitc serve` is that server: its output is compared with the server's from `aitc serving`.
 - ``token PAGE-TOKEN MEMBER``: the page's (elided) token is a token of MEMBER (``admin``: the
   server's admin token).
 - ``users NAME…``: Unix accounts the page's members run jobs as (created when missing).
 - ``files NAME[:SECONDS]…``: Python scripts the page's commands run: each prints its arguments
   (then takes SECONDS).
+- ``columns N``: the block's commands run in a terminal N columns wide (default 100).
 - ``measured``: the block's figures are measured on the wall clock: compared without them.
 - ``skip REASON``: the block is not run (the parse test still checks its `aitc` commands).
 - ``slow REASON``: the block runs only with ``-m slow``, alone, without a server.
 
-A command whose comment says ``# as MEMBER`` runs with a token of MEMBER. Tokens, credential
+A command whose comment says ``# as MEMBER`` runs in MEMBER's own terminal (a copy of the
+page's at its first command, then its own), with a token of MEMBER. Tokens, credential
 ids and the like that a page can only show as some earlier output printed them stand for what
 that output really printed. After each command the replay waits until the server has caught
 up (no job starting or stopping, every pending job judged by a pass, none started in the last
@@ -64,7 +67,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 COLUMNS = 100
-COMMAND_TIMEOUT = 120.0
+COMMAND_TIMEOUT = 300.0
 
 sys.path.insert(0, str(ROOT / "tests" / "control"))
 sys.path.insert(0, str(ROOT / "tests" / "security"))
@@ -84,6 +87,7 @@ class Command:
     text: str  # as printed, continuation lines included
     shown: list[str] = field(default_factory=list)
     measured: bool = False  # its figures vary from run to run
+    columns: int = COLUMNS  # the terminal's width
 
     @property
     def member(self) -> str | None:
@@ -119,6 +123,7 @@ def page_blocks(page: Path) -> list[Block]:
         block = Block(f"{name}:{first - 1}", directives, commands(fence[1], name, first))
         for command in block.commands:
             command.measured = block.directive("measured") is not None
+            command.columns = int(block.directive("columns") or COLUMNS)
         out.append(block)
     return out
 
@@ -129,7 +134,7 @@ def parse_directives(text: str) -> list[tuple[str, str]]:
     parts = text.split(";")
     while parts:
         kind, _, rest = parts.pop(0).strip().partition(" ")
-        if kind not in {"serve", "token", "users", "files", "measured", "skip", "slow"}:
+        if kind not in {"serve", "token", "users", "files", "columns", "measured", "skip", "slow"}:
             raise ValueError(f"unknown replay directive {kind!r} in {text!r}")
         if kind in {"skip", "slow"}:
             rest, parts = ";".join([rest, *parts]), []
@@ -170,7 +175,6 @@ def continues(text: str, line: str) -> bool:
 
 # --- what varies from run to run -------------------------------------------------------------
 
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[()][A-Z0-9]")
 TOKEN = re.compile(r"aitc_[A-Za-z0-9_-]{4,}…?")
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 MASKS = [
@@ -185,6 +189,8 @@ MASKS = [
     (re.compile(r"/tmp/[^\s│┃'\"]*"), "<tmp>"),
     (re.compile(r"\b(res|course-[a-z0-9-]+?)-[0-9a-f]{8}\b"), r"\1-<id>"),
     (re.compile(r"\(uid \d+\)"), "(uid <n>)"),
+    (re.compile(r"[\d,]+ events/s"), "<rate> events/s"),  # aitc sim's speed, and wall time:
+    (re.compile(r"(\d\.\d\dx[\s│]+)[\d.,]+([\s│]+)[\d,]+(\s*│)?$"), r"\1<wall>\2<rate>\3"),
     (re.compile(r"^(Unix accounts: )\d+"), r"\1<n>"),  # those of this machine
     (re.compile(r"^(\s*… and )\d+( more)$"), r"\1<n>\2"),
 ]
@@ -277,10 +283,14 @@ def trim(lines: list[str]) -> list[str]:
 # --- running a page ---------------------------------------------------------------------------
 
 
-def in_terminal(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str]:
-    """Run ``argv`` with its output on a new pseudo-terminal; its exit status and output."""
+def in_terminal(
+    argv: list[str], env: dict[str, str], cwd: Path, columns: int = COLUMNS
+) -> tuple[int, str]:
+    """Run ``argv`` with its output on a new pseudo-terminal ``columns`` wide; its exit status
+    and what the terminal then shows (``screen``)."""
     master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, COLUMNS, 0, 0))
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    env = {**env, "COLUMNS": str(columns)}
     proc = subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL,
@@ -314,8 +324,42 @@ def in_terminal(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[int, s
     finally:
         os.close(master)
     code = proc.wait(30)
-    text = b"".join(chunks).decode("utf-8", "replace")
-    return code, ANSI.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
+    return code, screen(b"".join(chunks).decode("utf-8", "replace"))
+
+
+CONTROL = re.compile(
+    r"(\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][A-Z0-9]|\r|\n)"
+)
+
+
+def screen(raw: str) -> str:
+    """The lines a terminal shows after ``raw``: a line a progress bar redraws (carriage
+    return, cursor up, erase) once, as it was last drawn; colours and other controls dropped."""
+    lines: list[list[str]] = [[]]
+    row = col = 0
+    for part in CONTROL.split(raw):
+        if part == "\n":
+            row, col = row + 1, 0
+        elif part == "\r":
+            col = 0
+        elif part.startswith("\x1b["):
+            count = int(part[2:-1]) if part[2:-1].isdigit() else 1
+            if part[-1] == "A":
+                row = max(0, row - count)
+            elif part[-1] == "K":
+                lines[row][col if part[2:-1] in ("", "0") else 0 :] = []
+            elif part[-1] == "G":
+                col = count - 1
+        elif part and not part.startswith("\x1b"):
+            while len(lines) <= row:
+                lines.append([])
+            line = lines[row]
+            line.extend(" " * (col - len(line)))
+            line[col : col + len(part)] = part
+            col += len(part)
+        while len(lines) <= row:
+            lines.append([])
+    return "\n".join("".join(line).rstrip() for line in lines)
 
 
 @dataclass
@@ -478,7 +522,8 @@ class PageRun:
         member = command.member
         if member is not None:
             env["AITC_REPLAY_TOKEN"] = self.token(member)
-        code, output = in_terminal(["bash", "-c", self.script(text, member)], env, self.cwd)
+        script = self.script(text, member)
+        code, output = in_terminal(["bash", "-c", script], env, self.cwd, command.columns)
         self.ran += 1
         if (code != 0) != command.fails:
             expected = "to fail" if command.fails else "to exit 0"
