@@ -114,7 +114,7 @@ class Block:
 
 def page_blocks(page: Path) -> list[Block]:
     text = page.read_text()
-    name = page.relative_to(ROOT).as_posix()
+    name = page.relative_to(ROOT).as_posix() if page.is_relative_to(ROOT) else page.name
     out = []
     for fence in FENCE.finditer(text):
         first = text[: fence.start()].count("\n") + 2

@@ -5,7 +5,8 @@ servers its `<!-- replay: serve … -->` comments start. The pages selected run 
 (`AITC_DOCS_WORKERS`, default 4, at a time, the longest first: much of a page's time is spent
 waiting for its server and its jobs), each test reporting its own page. Blocks marked `slow`
 run apart with ``-m slow``. `AITC_DOCS_RECORD=FILE` appends what each command really printed to
-FILE, to update a page from a real run (one page at a time then).
+FILE, to update a page from a real run (one page at a time then). Needs root, as CI has: the
+pages' members run jobs as their own Unix accounts.
 """
 
 from __future__ import annotations
@@ -86,3 +87,37 @@ def test_the_page_runs_as_printed(page: Path, replays: dict[Path, Future[int]]) 
 @pytest.mark.parametrize(("page", "block"), SLOW, ids=[b.where for _, b in SLOW])
 def test_the_slow_block_runs_as_printed(page: Path, block: Block) -> None:
     assert replay(page, [block], slow=True) > 0
+
+
+def replayed(tmp_path: Path, block: str) -> str:
+    """What replaying a page of one console block reports ("" when it runs as printed)."""
+    page = tmp_path / "page.md"
+    page.write_text(f"# A page\n\n```console\n{block}```\n")
+    try:
+        replay(page, page_blocks(page))
+    except AssertionError as failed:
+        return str(failed)
+    return ""
+
+
+def test_the_replay_compares_what_varies_without_its_value_and_honours_cuts(
+    tmp_path: Path,
+) -> None:
+    block = (
+        "$ printf 'one\\ntwo\\nthree\\n'\none\n…\nthree\n"
+        "$ date '+%Y-%m-%d %H:%M:%S'\n2026-11-26 04:42:01\n"
+        "$ FOO=bar\n$ echo $FOO\nbar\n"
+    )
+    assert replayed(tmp_path, block) == ""
+
+
+def test_the_replay_fails_on_an_output_the_page_does_not_show(tmp_path: Path) -> None:
+    failed = replayed(tmp_path, "$ echo hello\ngoodbye\n")
+    assert "page.md:4: `echo hello` printed what the page does not show" in failed
+    assert "hello" in failed.split("real:")[1]
+
+
+def test_the_replay_fails_on_an_exit_status_the_page_does_not_show(tmp_path: Path) -> None:
+    assert "`false` exited 1, expected to exit 0" in replayed(tmp_path, "$ false\n")
+    failing = "$ aitc show abc\naitc: JOB_ID: 'abc' is not a job number (see aitc queue)\n"
+    assert replayed(tmp_path, failing) == ""  # the page shows it failing: it must fail
