@@ -11,7 +11,10 @@ controller's own events, read back, change nothing.
 Ids are handed out before commit, so on PostgreSQL a row with a lower id may become visible
 after one with a higher id; ids skipped over are asked for again for ``GAP_TTL_S`` seconds.
 ``check`` compares the books with the store's active jobs (every pass, they are few) and the
-number of pending jobs, so whatever the feed misses is found and the caller resyncs.
+number of pending jobs, so whatever the feed misses is found and the caller resyncs. The count
+leaves out the jobs with events the feed has not read yet, in the statement that finds them:
+on PostgreSQL each statement sees what committed before it, so a submission that commits
+during a pass is no disagreement (the next pass reads it).
 
 Some pending jobs are left out of the queue while they are held (``held``; the rule is
 ``PendingNotes.hold_disabled``'s): they wait in ``held`` and go back at their place in arrival
@@ -26,7 +29,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence, Set
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from aitc.control.snapshot import ACTIVE, load_past_runs
@@ -86,11 +89,7 @@ class StoreBooks:
     # ------------------------------------------------------------------ changes
     def catch_up(self, session: Session, now: float) -> int:
         """Apply what changed in the store since the last call; returns how many jobs."""
-        stmt = select(JobEventRow.id, JobEventRow.job_id).where(JobEventRow.id > self.cursor)
-        if self._gaps:
-            stmt = select(JobEventRow.id, JobEventRow.job_id).where(
-                or_(JobEventRow.id > self.cursor, JobEventRow.id.in_(list(self._gaps)))
-            )
+        stmt = select(JobEventRow.id, JobEventRow.job_id).where(self._unread())
         rows = session.execute(stmt.order_by(JobEventRow.id)).all()
         self._expire_gaps(now)
         if not rows:
@@ -114,6 +113,12 @@ class StoreBooks:
         for row in rows:
             self._sync(row, now)
         return len(ids)
+
+    def _unread(self) -> ColumnElement[bool]:
+        """The events the books have not read: past the cursor, or skipped over by it."""
+        if self._gaps:
+            return or_(JobEventRow.id > self.cursor, JobEventRow.id.in_(list(self._gaps)))
+        return JobEventRow.id > self.cursor
 
     def _expire_gaps(self, now: float) -> None:
         for event_id in [e for e, until in self._gaps.items() if until <= now]:
@@ -229,16 +234,36 @@ class StoreBooks:
     def check(self, session: Session, active: Sequence[int], now: float) -> list[int]:
         """Jobs on which the books and the store disagree: active in one and not the other, or
         (if the counts differ) -1 for the queue. Cheap: the active jobs are few (every pass)
-        and the pending ones are counted, not read (every ``COUNT_EVERY_S``)."""
+        and the pending ones are counted, not read (every ``COUNT_EVERY_S``). Jobs with events
+        the books have not read yet are left out on both sides (see the module docstring)."""
         running = set(self.books.running)
         out = sorted(set(active) ^ running)
         if now - self._counted_at < COUNT_EVERY_S:
             return out
         self._counted_at = now
-        pending = session.scalar(
-            select(func.count()).select_from(JobRow).where(JobRow.state == JobState.PENDING.value)
+        unread, pending = self._count_pending(session)
+        books = self.books
+        queued = len(books.pending) + len(self.held) + len(books.dependencies.waiting)
+        queued -= sum(
+            1
+            for jid in map(JobId, unread)
+            if books.pending.get(jid) is not None
+            or jid in self.held
+            or jid in books.dependencies.waiting
         )
-        queued = len(self.books.pending) + len(self.held) + len(self.books.dependencies.waiting)
         if pending != queued:
             out.append(-1)  # the queue disagrees: resync
         return out
+
+    def _count_pending(self, session: Session) -> tuple[set[int], int]:
+        """The jobs with events the books have not read, and how many other jobs are pending,
+        in one statement (so both come from one snapshot of the store, on PostgreSQL too)."""
+        unread = select(JobEventRow.job_id).where(self._unread())
+        count = (
+            select(literal(None), func.count())
+            .select_from(JobRow)
+            .where(JobRow.state == JobState.PENDING.value, JobRow.id.not_in(unread))
+        )
+        rows = session.execute(union_all(unread.add_columns(literal(None)), count)).all()
+        jobs = {job_id for job_id, counted in rows if job_id is not None}
+        return jobs, sum(counted for job_id, counted in rows if job_id is None)
