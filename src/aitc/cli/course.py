@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import shlex
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,13 @@ def _time(flag: str, text: str) -> str:
         usage(flag, str(exc))
 
 
+def _through(expires_at: str) -> str:
+    """The last day a certification is valid (it ends at the next UTC midnight), as
+    ``aitc course instructor --expires`` takes it."""
+    end = datetime.fromisoformat(expires_at).astimezone(UTC)
+    return (end - timedelta(seconds=1)).date().isoformat()
+
+
 def _seat(c: dict[str, Any]) -> str:
     return f"mig {c['mig_profile']}" if c["mig_profile"] else f"{c['gpus_per_seat']} GPU"
 
@@ -58,7 +66,7 @@ def course_list(
         )
         for c in data["data"]:
             people = ", ".join(
-                i["member"] + (f" (to {when(i['expires_at'])[:10]})" if i["expires_at"] else "")
+                i["member"] + (f" (through {_through(i['expires_at'])})" if i["expires_at"] else "")
                 for i in c["instructors"]
             )
             table.add(
