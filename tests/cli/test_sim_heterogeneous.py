@@ -33,7 +33,8 @@ def documented() -> tuple[list[str], dict[str, object]]:
     """The heterogeneous example of docs/twin.md: its command and its mapping section."""
     text = DOC.read_text()
     start = text.index("### Heterogeneous traces")
-    command = re.search(r"```console\n\$ (aitc sim .*?)\n```", text[start:], flags=re.S)
+    # the command: its first line and the lines a backslash continues (its output follows)
+    command = re.search(r"```console\n\$ (aitc sim (?:.*\\\n)*.*)\n", text[start:])
     mapping = re.search(r"```json\n\"mapping\": (\{.*?\n\})\n```", text[start:], flags=re.S)
     assert command and mapping
     return shlex.split(command[1].replace("\\\n", " ")), json.loads(mapping[1])
