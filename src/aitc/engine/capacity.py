@@ -98,6 +98,15 @@ class CapacityIndex:
         view.version, view.stamp = self.version, self.stamp
         return view
 
+    def fork(self) -> CapacityIndex:
+        """A copy that owns all its state: unlike an overlay, it may live on while this
+        index changes (a pass keeps one beside its overlay and changes both)."""
+        view = self.overlay()
+        view._write_nodes()
+        view._pools = {key: pool.fork() for key, pool in self._pools.items()}
+        view._own_pools = set(view._pools)
+        return view
+
     def _write_nodes(self) -> None:
         if not self._own_nodes:
             self._used, self._foreign = list(self._used), list(self._foreign)
@@ -201,6 +210,68 @@ class CapacityIndex:
                 self._mig[pos] &= ~mig
                 self._migbusy[pos] = _busy(self._mig[pos], self.cluster.nodes[pos].gpus)
             self._refresh(pos, before)
+
+    def release_all(self, placements: Iterable[Placement]) -> None:
+        """Return every one of ``placements``: the same as releasing them one by one, in one
+        update per node; ``SchedulingError`` (and no change) if any part is not held or two
+        of them hold the same GPU or slot."""
+        plan = self._per_node(placements)
+        for pos, (gpus, mig) in plan.items():
+            if gpus & ~self._used[pos] or mig & ~self._mig[pos]:
+                raise SchedulingError(
+                    f"{self.cluster.nodes[pos].name}: GPUs {_indices(gpus & ~self._used[pos])} "
+                    "or MIG slots released are not held"
+                )
+        self._write_nodes()
+        self.version += 1
+        self.stamp += 1
+        for pos, (gpus, mig) in plan.items():
+            before = self.free_mask(pos).bit_count()
+            self._used[pos] &= ~gpus
+            if mig:
+                self._mig[pos] &= ~mig
+                self._migbusy[pos] = _busy(self._mig[pos], self.cluster.nodes[pos].gpus)
+            self._refresh(pos, before)
+
+    def allocate_all(self, placements: Iterable[Placement]) -> None:
+        """Hold every one of ``placements``: the same as allocating them one by one, in one
+        update per node; ``SchedulingError`` (and no change) if any part is taken."""
+        plan = self._per_node(placements)
+        for pos, (gpus, mig) in plan.items():
+            held = self._used[pos] | self._foreign[pos]
+            if gpus & (held | self._migbusy[pos]) or mig & self._mig[pos]:
+                raise SchedulingError(f"{self.cluster.nodes[pos].name}: GPUs or slots are held")
+            if mig and _busy(mig, self.cluster.nodes[pos].gpus) & (held | gpus):
+                raise SchedulingError(f"{self.cluster.nodes[pos].name}: a MIG slice's GPU is held")
+        self._write_nodes()
+        self.stamp += 1
+        for pos, (gpus, mig) in plan.items():
+            before = self.free_mask(pos).bit_count()
+            self._used[pos] |= gpus
+            if mig:
+                self._mig[pos] |= mig
+                self._migbusy[pos] = _busy(self._mig[pos], self.cluster.nodes[pos].gpus)
+            self._refresh(pos, before)
+
+    def _per_node(self, placements: Iterable[Placement]) -> dict[int, tuple[int, int]]:
+        """The GPUs and MIG slots ``placements`` name, per node position (each checked as
+        ``allocate`` checks it); two that name the same GPU or slot are an error."""
+        plan: dict[int, tuple[int, int]] = {}
+        nodes = self.cluster.nodes
+        for placement in placements:
+            for alloc in placement.allocs:
+                pos = self._pos_of(alloc.node)
+                gpus = 0
+                for i in alloc.gpus:
+                    gpus |= 1 << i if i >= 0 else 0
+                if gpus >> nodes[pos].gpus or gpus.bit_count() != len(alloc.gpus):
+                    gpus = self._gpu_bits(pos, alloc)  # (raises, naming the bad index)
+                mig = self._mig_bits(pos, alloc.mig) if alloc.mig is not None else 0
+                had_gpus, had_mig = plan.get(pos, (0, 0))
+                if had_gpus & gpus or had_mig & mig:
+                    raise SchedulingError(f"two placements name the same GPU of {alloc.node}")
+                plan[pos] = (had_gpus | gpus, had_mig | mig)
+        return plan
 
     def hold_foreign(self, node: str, gpus: int) -> None:
         """Take ``gpus`` free GPUs of ``node`` for work outside aitc (lowest indices first)."""

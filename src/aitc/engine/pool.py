@@ -18,9 +18,13 @@ class Pool:
 
     A copy shares the sets of ``leaf_idle`` with its original and copies one only when it
     first changes it, so that copying costs the leaves, not their nodes (a pass copies the
-    pools it writes to; placement sorts what it reads there, so the sets' order never counts).
-    The ``buckets`` are copied whole: placement takes the first node of a bucket as the sets
-    iterate. Like every overlay, a copy is read only while its original does not change.
+    pools it writes to). The ``buckets`` are copied whole. Like every overlay, a copy is read
+    only while its original does not change (``fork`` makes one that may outlive changes).
+
+    Placement reads these sets only through their contents, never their order: it sorts what
+    it reads, and ``best_fit`` takes the lowest node of its bucket. So the same free capacity
+    gives the same placement however the index came to hold it (jobs released one by one or
+    in a batch, on a fresh overlay or on one kept through the pass).
     """
 
     __slots__ = (
@@ -49,6 +53,14 @@ class Pool:
         self.nodes = 0
         self.node_gpus = 0
         self._own_leaves: set[int] | None = None  # leaves whose sets a copy made its own
+
+    def fork(self) -> Pool:
+        """A copy that shares nothing that changes (``copy`` shares the leaves' sets until it
+        writes them, so its original must not change while it is read)."""
+        out = self.copy()
+        out.leaf_idle = {leaf: set(nodes) for leaf, nodes in self.leaf_idle.items()}
+        out._own_leaves = None
+        return out
 
     def copy(self) -> Pool:
         out = Pool.__new__(Pool)
@@ -129,11 +141,12 @@ class Pool:
             self.su_idle[su] += 1
 
     def best_fit(self, gpus: int) -> int | None:
-        """A node with the fewest free whole GPUs that still has ``gpus`` free."""
+        """The lowest-numbered node among those with the fewest free whole GPUs that still
+        have ``gpus`` free."""
         for k in range(max(gpus, 1), len(self.buckets)):
             bucket = self.buckets[k]
             if bucket:
-                return next(iter(bucket))
+                return min(bucket)
         return None
 
     def max_node_free(self) -> int:

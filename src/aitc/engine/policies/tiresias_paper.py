@@ -34,7 +34,12 @@ compare every pass):
   when what is left to give out covers them all;
 - where a waiting job does not fit in the free GPUs, the room the running jobs after it
   would leave is counted (the walks' size rule, ``FreeRoom``) before any of them is released
-  on a trial overlay: a job that cannot fit even there fails without the trial.
+  on a trial index: a job that cannot fit even there fails without the trial;
+- the trial index is made once per pass, for the first job that needs it (all the running
+  jobs after it released at once, ``CapacityIndex.release_all``), and kept in step with the
+  walk: what the walk passes or starts is allocated on it again in one batch, when the next
+  job needs it. Placement reads only what is free, never how the index came to hold it
+  (``Pool.best_fit`` takes the lowest node), so the trial answers as a fresh one would.
 """
 
 from __future__ import annotations
@@ -130,6 +135,10 @@ class _Turns:
             return [r for r in later if r.request.id not in doomed]
         return later
 
+    def movable_in(self, queue: int, part: int) -> list[RunningJob]:
+        """The movable running jobs of a part, in walk order."""
+        return self._movable_in(queue, part)[1]
+
     def _movable_in(self, queue: int, part: int) -> tuple[list[int], list[RunningJob]]:
         """The places and the movable running jobs of a part, in order (the parts do not
         change during a walk: found once)."""
@@ -211,6 +220,11 @@ class _Placing:
         self.starts: list[tuple[JobRequest, Placement]] = []
         self.failed: dict[tuple[object, ...], int] = {}  # shape -> fewest GPUs that failed
         self.plain: tuple[str, ...] | None = None  # every job's fences, if the pass has none
+        # ``held`` with the running jobs after the walk's place released: made for the first
+        # job that needs it, then kept through the walk; ``owed`` are what ``held`` has
+        # allocated since (runs the walk passed, starts), allocated on it when next needed
+        self.trial: CapacityIndex | None = None
+        self.owed: list[Placement] = []
 
     def run(self) -> list[JobId]:
         for q in range(len(self.order.parts)):
@@ -232,6 +246,9 @@ class _Placing:
         if counts.smallest() > self.free + self.later_gpus:
             # none of its waiting jobs can start: its running jobs only leave ``later``
             self.later_gpus -= self.turns.whole[q][part] - self.doomed_whole[q][part]
+            if self.trial is not None:
+                passed = self.turns.movable_in(q, part)
+                self.owed += [r.placement for r in passed if r.request.id not in self.doomed]
             return
         ids, i = counts.turns(here, self.free + self.later_gpus, self.fewer), 0
         while i < len(ids):
@@ -242,6 +259,8 @@ class _Placing:
                 run = self.turns.movable(job_id)
                 if run is not None and job_id not in self.doomed:
                     self.later_gpus -= whole_gpus(run)
+                    if self.trial is not None:  # it keeps its GPUs (for now)
+                        self.owed.append(run.placement)
             elif self._try(job, q, part, here[job_id]) is False:
                 # a failure lowers what a job of its kind may ask for: the rest looked again
                 most, place = self.free + self.later_gpus, here[job_id]
@@ -263,38 +282,51 @@ class _Placing:
         if job.mig is not None or job.gpus <= self.free:  # (else no whole GPUs for it)
             placement = cycle.placer.now(job, held, fences)
         if placement is None:
-            placement = self._take(job, fences, self.turns.after(q, part, place, self.doomed))
+            placement = self._take(job, fences, q, part, place)
             if placement is None:
                 self.failed[shape] = job.gpus
                 return False
         held.allocate(placement)
+        if self.trial is not None:
+            self.owed.append(placement)
         self.free = held.total_free()
         self.starts.append((job, placement))
         return True
 
     def _take(
-        self, job: JobRequest, fences: Sequence[str], later: list[RunningJob]
+        self, job: JobRequest, fences: Sequence[str], q: int, part: int, place: int
     ) -> Placement | None:
-        """Where ``job`` fits once the running jobs ``later`` are set aside (those whose GPUs
-        it takes are preempted), or ``None``."""
-        cycle, held = self.cycle, self.held
-        if cycle.size_filters and not _could_fit(job, held, later, cycle.placer.gpus_anywhere):
-            return None
-        trial = held.overlay()
-        for other in later:
-            trial.release(other.placement)
+        """Where ``job`` fits once the running jobs after its place are set aside (those
+        whose GPUs it takes are preempted), or ``None``."""
+        cycle, held, trial = self.cycle, self.held, self.trial
+        anywhere = cycle.placer.gpus_anywhere
+        if trial is None:
+            later = self.turns.after(q, part, place, self.doomed)
+            if cycle.size_filters and not _could_fit(job, held, later, anywhere):
+                return None
+            trial = self.trial = held.fork()
+            trial.release_all(r.placement for r in later)
+        else:
+            if self.owed:
+                trial.allocate_all(self.owed)
+                self.owed.clear()
+            if cycle.size_filters:
+                room = FreeRoom.of(trial, anywhere)
+                if room is not None and not room.admits(job.gpus, job.nodes):
+                    return None
         placement = cycle.placer.now(job, trial, fences)
         if placement is None:
             return None
         taken = set(_gpus_of(placement))  # running jobs whose GPUs it takes
         nodes = {node for node, _ in taken}
+        later = self.turns.after(q, part, place, self.doomed)
         for victim in [r for r in later if _takes(taken, nodes, r.placement)]:
             victim_id = victim.request.id
             self.later_gpus -= whole_gpus(victim)
             self.doomed[victim_id] = victim
             where = self.order.counted[victim_id]
             self.doomed_whole[where[0]][where[1]] += whole_gpus(victim)
-            held.release(victim.placement)
+            held.release(victim.placement)  # (``trial`` holds it released already)
         return placement
 
 
