@@ -140,3 +140,27 @@ def test_once_the_promise_holds_every_free_gpu_only_jobs_ending_by_then_start():
         for j, n in zip(rig.pending, ["head", "long", "short", "long2", "edge"], strict=True)
     }
     assert [names[a.job_id] for a in started] == ["short", "edge"]
+
+
+def test_a_strict_queue_blocked_at_its_head_walks_nothing_while_the_memo_holds():
+    rig = Rig(cluster(1))
+    rig.run_job(job("x", 6, limit=100.0), on(("n1", range(6))))
+    rig.submit(job("big", 4))
+    scheduler = make_scheduler("fifo")
+    assert scheduler.schedule(rig.view()) == []
+    walks = []
+    queue = scheduler.policy.queue
+    walk = queue.run
+    queue.run = lambda *args: walks.append(args) or walk(*args)  # type: ignore[method-assign]
+    rig.now = 10.0
+    rig.submit(job("small", 1))  # it would fit, but waits behind the head
+    outcome = scheduler.run(rig.view())
+    assert outcome.actions == [] and walks == []
+    # what production reads from the same pass is what a full walk says
+    fresh = make_scheduler("fifo").run(rig.view())
+    assert outcome.reasons() == fresh.reasons()
+    assert outcome.estimates() == fresh.estimates()
+    rig.now = 20.0
+    rig.stop(rig.running[next(iter(rig.running))].request.id)  # capacity grows: walk again
+    assert [a.job_id for a in scheduler.schedule(rig.view())] == [j.id for j in rig.pending]
+    assert len(walks) == 1

@@ -6,7 +6,9 @@ reservation shows up) the same jobs keep failing: capacity only shrank, and plac
 finds room in less capacity where it found none in more. So the next pass needs to look only
 at the jobs that arrived since (the queue is in arrival order: they are its tail), plus, for
 EASY backfill, the head job whose promise the tail must respect. The decisions are the same as
-a full walk's; the pass costs the new jobs, not the queue.
+a full walk's; the pass costs the new jobs, not the queue. Under a strict queue in arrival
+order a pass that started nothing stopped at its head, which fails again while the memo
+holds, and every new job waits behind it: the next pass walks nothing (``blocked_head``).
 
 Preemption keeps the proof where the policy's choice of victims depends only on the running
 jobs and the queue, not on the clock (``Policy.stable_victims``; Tiresias's levels grow with
@@ -32,7 +34,7 @@ from aitc.domain.job import JobRequest
 from aitc.engine.capacity import CapacityIndex
 from aitc.engine.cycle import Cycle
 from aitc.engine.policy import Policy
-from aitc.engine.queues import BackfillQueue, GreedyQueue, Walk
+from aitc.engine.queues import BackfillQueue, GreedyQueue, StrictQueue, Walk
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +53,9 @@ class Quiet:
 def remember(cycle: Cycle, walk: Walk, policy: Policy) -> Quiet | None:
     """The memo after ``cycle``, or ``None`` if the next pass must walk the whole queue."""
     view = cycle.view
-    if cycle.actions or not walk.complete or view.reservations or not _memo_queue(policy):
+    if cycle.actions or view.reservations or not _memo_queue(policy):
+        return None
+    if not walk.complete and not (_strict(policy) and walk.head is not None):
         return None
     pending = view.pending
     if not pending or pending[-1].submit > view.now:  # a job yet to be submitted may start later
@@ -79,9 +83,21 @@ def jobs_to_walk(cycle: Cycle, policy: Policy, quiet: Quiet | None) -> Sequence[
     return tail if quiet.head is None else [quiet.head, *tail]
 
 
+def blocked_head(cycle: Cycle, policy: Policy, quiet: Quiet | None) -> JobRequest | None:
+    """Under a strict queue in arrival order, the job that blocked the last pass while
+    ``quiet`` holds: it fails again, so nothing behind it may start (``None``: walk)."""
+    if quiet is None or quiet.head is None or not _strict(policy):
+        return None
+    return quiet.head if _holds(cycle, policy, quiet) else None
+
+
+def _strict(policy: Policy) -> bool:
+    return isinstance(policy.queue, StrictQueue) and type(policy).order is Policy.order
+
+
 def _memo_queue(policy: Policy) -> bool:
     queue = policy.queue
-    if isinstance(queue, GreedyQueue):
+    if isinstance(queue, GreedyQueue) or _strict(policy):
         return True
     # backfill: the head stays first only in arrival order, and only if admission is open
     return (

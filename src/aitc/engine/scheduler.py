@@ -23,7 +23,7 @@ from aitc.engine.estimate import estimates
 from aitc.engine.explain import explain
 from aitc.engine.policy import Policy
 from aitc.engine.queues import Walk
-from aitc.engine.quiet import Quiet, jobs_to_walk, remember
+from aitc.engine.quiet import Quiet, blocked_head, jobs_to_walk, remember
 from aitc.engine.registry import policy_class
 from aitc.engine.reservations import ReservationBook, touches
 from aitc.engine.view import Action, Reason, ReasonCode, View
@@ -76,7 +76,12 @@ class Scheduler:
         if not cycle.has_room() and not self.policy.could_preempt(cycle):
             return cycle, Walk()  # (a quiet memo stays valid: capacity did not grow)
         # 4. Order the queue by the policy's priority: after a pass that started nothing and
-        #    while capacity has not grown, only the jobs that arrived since (quiet.py).
+        #    while capacity has not grown, only the jobs that arrived since (quiet.py), and
+        #    under a strict queue none (its head fails again and blocks them).
+        cycle.possible = self._possible_for(view)
+        head = blocked_head(cycle, self.policy, self._quiet)
+        if head is not None:
+            return cycle, Walk(complete=False, head=head)  # (the memo stays valid)
         jobs = jobs_to_walk(cycle, self.policy, self._quiet)
         ordered = self.policy.order(view, jobs)
         # 5. Walk the queue with the policy's discipline: admission, placement, preemption and
@@ -84,7 +89,6 @@ class Scheduler:
         #    impossible ones set aside (``cycle.possible``); drivers reject the latter. Active
         #    reservations first start their own jobs on their own GPUs, as Slurm schedules a
         #    reservation apart from the general queue (so no job of the queue holds them up).
-        cycle.possible = self._possible_for(view)
         self._start_in_reservations(cycle)
         walk = self.policy.queue.run(cycle, ordered, self.policy, self.policy.admit)
         if jobs is not view.pending and cycle.preempted:
