@@ -89,14 +89,19 @@ def test_release_all_is_releasing_one_by_one(held: list[Placement], data: st.Dat
     for placement in held:
         index.allocate(placement)
     some = data.draw(st.lists(st.sampled_from(held), unique=True) if held else st.just([]))
+    kept = state(index)
     one_by_one, at_once = index.fork(), index.fork()
     for placement in some:
         one_by_one.release(placement)
     at_once.release_all(some)
     assert state(at_once) == state(one_by_one)
     assert answers(at_once) == answers(one_by_one)
+    # a new index without them: its pools built anew where they touch most nodes
+    rebuilt = index.overlay().released(some)
+    assert state(rebuilt) == state(one_by_one)
+    assert answers(rebuilt) == answers(one_by_one)
     at_once.allocate_all(some)  # and back again
-    assert state(at_once) == state(index)
+    assert state(at_once) == state(index) == kept
 
 
 @settings(max_examples=150, deadline=None)
@@ -130,6 +135,8 @@ def test_release_all_refuses_what_is_not_held_and_changes_nothing() -> None:
         index.release_all([on(("n1", [0, 1])), on(("n2", [5]))])
     with pytest.raises(SchedulingError, match="same GPU of n1"):
         index.release_all([on(("n1", [0])), on(("n1", [0]))])
+    with pytest.raises(SchedulingError, match="not held"):
+        index.released([on(("n1", [0, 1])), on(("n2", [5]))])
     assert state(index) == before
 
 

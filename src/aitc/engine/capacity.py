@@ -75,6 +75,9 @@ class CapacityIndex:
             self._pools[key].add(pos, node.leaf, node.su, node.gpus, node.gpus, False)
         self._own_nodes = True
         self._own_pools: set[PoolKey] = set(self._pools)
+        # (node, GPU indices) -> (position, bitmask) of whole-GPU allocations already checked,
+        # shared by every overlay and fork (a cluster has only so many)
+        self._bits: dict[tuple[str, tuple[int, ...]], tuple[int, int]] = {}
         # bumped by every change that may give capacity back or move nodes between pools
         # (release, release_foreign, fence): while it stands still, free capacity only shrank
         self.version = 0
@@ -93,6 +96,7 @@ class CapacityIndex:
         view._mig, view._migbusy = self._mig, self._migbusy
         view._pool_of = self._pool_of
         view._pools = dict(self._pools)
+        view._bits = self._bits
         view._own_nodes = False
         view._own_pools = set()
         view.version, view.stamp = self.version, self.stamp
@@ -215,13 +219,56 @@ class CapacityIndex:
         """Return every one of ``placements``: the same as releasing them one by one, in one
         update per node; ``SchedulingError`` (and no change) if any part is not held or two
         of them hold the same GPU or slot."""
+        self._release_plan(self._per_node(placements))
+
+    def released(self, placements: Iterable[Placement]) -> CapacityIndex:
+        """A fork of this index with ``placements`` released (``release_all``); where they
+        touch most nodes, its pools are built anew from the nodes instead of moving each
+        node between buckets (the same contents either way)."""
         plan = self._per_node(placements)
+        if len(plan) * 4 >= len(self._used):
+            return self._rebuilt(plan)
+        out = self.fork()
+        out._release_plan(plan)
+        return out
+
+    def _rebuilt(self, plan: dict[int, tuple[int, int]]) -> CapacityIndex:
+        """A fork with ``plan`` released and its pools made anew from its nodes."""
+        self._check_release_plan(plan)
+        out = self.overlay()
+        out._write_nodes()
+        out.version += 1
+        out.stamp += 1
+        nodes = self.cluster.nodes
+        for pos, (gpus, mig) in plan.items():
+            out._used[pos] &= ~gpus
+            if mig:
+                out._mig[pos] &= ~mig
+                out._migbusy[pos] = _busy(out._mig[pos], nodes[pos].gpus)
+        pools: dict[PoolKey, Pool] = {}
+        for key, old in self._pools.items():
+            pool = pools[key] = Pool(key)
+            pool.leaf_su = old.leaf_su  # (fixed once a leaf is known: shared, as copies do)
+            pool.node_gpus = old.node_gpus
+        used, foreign, busy, full = out._used, out._foreign, out._migbusy, out._full
+        slots = out._mig
+        for pos, key in enumerate(out._pool_of):
+            node = nodes[pos]
+            free = (full[pos] & ~(used[pos] | foreign[pos] | busy[pos])).bit_count()
+            pools[key].add(pos, node.leaf, node.su, free, node.gpus, slots[pos] != 0)
+        out._pools, out._own_pools = pools, set(pools)
+        return out
+
+    def _check_release_plan(self, plan: dict[int, tuple[int, int]]) -> None:
         for pos, (gpus, mig) in plan.items():
             if gpus & ~self._used[pos] or mig & ~self._mig[pos]:
                 raise SchedulingError(
                     f"{self.cluster.nodes[pos].name}: GPUs {_indices(gpus & ~self._used[pos])} "
                     "or MIG slots released are not held"
                 )
+
+    def _release_plan(self, plan: dict[int, tuple[int, int]]) -> None:
+        self._check_release_plan(plan)
         self._write_nodes()
         self.version += 1
         self.stamp += 1
@@ -257,16 +304,21 @@ class CapacityIndex:
         """The GPUs and MIG slots ``placements`` name, per node position (each checked as
         ``allocate`` checks it); two that name the same GPU or slot are an error."""
         plan: dict[int, tuple[int, int]] = {}
-        nodes = self.cluster.nodes
+        known = self._bits
         for placement in placements:
             for alloc in placement.allocs:
-                pos = self._pos_of(alloc.node)
-                gpus = 0
-                for i in alloc.gpus:
-                    gpus |= 1 << i if i >= 0 else 0
-                if gpus >> nodes[pos].gpus or gpus.bit_count() != len(alloc.gpus):
-                    gpus = self._gpu_bits(pos, alloc)  # (raises, naming the bad index)
-                mig = self._mig_bits(pos, alloc.mig) if alloc.mig is not None else 0
+                mig = 0
+                if alloc.mig is None:
+                    key = (alloc.node, alloc.gpus)
+                    found = known.get(key)
+                    if found is None:
+                        pos = self._pos_of(alloc.node)
+                        found = known[key] = (pos, self._gpu_bits(pos, alloc))
+                    pos, gpus = found
+                else:
+                    pos = self._pos_of(alloc.node)
+                    gpus = self._gpu_bits(pos, alloc)
+                    mig = self._mig_bits(pos, alloc.mig)
                 had_gpus, had_mig = plan.get(pos, (0, 0))
                 if had_gpus & gpus or had_mig & mig:
                     raise SchedulingError(f"two placements name the same GPU of {alloc.node}")

@@ -304,8 +304,7 @@ class _Placing:
             later = self.turns.after(q, part, place, self.doomed)
             if cycle.size_filters and not _could_fit(job, held, later, anywhere):
                 return None
-            trial = self.trial = held.fork()
-            trial.release_all(r.placement for r in later)
+            trial = self.trial = held.released(r.placement for r in later)
         else:
             if self.owed:
                 trial.allocate_all(self.owed)
