@@ -16,9 +16,11 @@ from test_quiet import busy_specs, replay
 
 from aitc.domain.job import JobRequest
 from aitc.engine.capacity import CapacityIndex
+from aitc.engine.pending import PendingQueue
 from aitc.engine.queues import backfill as backfill_module
 from aitc.engine.queues import could_fit, ending_by
 from aitc.engine.queues import greedy as greedy_module
+from aitc.engine.queues.room import QueueSizes
 
 
 def _names(jobs: Iterable[JobRequest]) -> list[str]:
@@ -65,11 +67,38 @@ def _every_job(jobs: Iterable[JobRequest], *args: object) -> Iterator[JobRequest
 @contextmanager
 def unfiltered() -> Iterator[None]:
     saved = greedy_module.could_fit, backfill_module.could_fit, backfill_module.ending_by
+    none_fit = QueueSizes.none_fit
     greedy_module.could_fit = backfill_module.could_fit = backfill_module.ending_by = _every_job
+    QueueSizes.none_fit = lambda *args: False  # type: ignore[method-assign]
     try:
         yield
     finally:
         greedy_module.could_fit, backfill_module.could_fit, backfill_module.ending_by = saved
+        QueueSizes.none_fit = none_fit  # type: ignore[method-assign]
+
+
+sizes = st.sampled_from([1, 1, 2, 3, 4, 6, 8, 8, 12, 16, 24, 0])  # 0: a MIG slice
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    queued=st.lists(st.tuples(sizes, st.sampled_from([None, None, 1, 2])), max_size=12),
+    used=st.lists(st.integers(0, 8), min_size=3, max_size=3),
+)
+def test_a_queue_none_of_whose_sizes_could_fit_is_passed_over_whole(queued, used) -> None:
+    """``QueueSizes.none_fit`` says so exactly when ``could_fit`` keeps no job of the queue,
+    and it follows the queue's changes."""
+    capacity = CapacityIndex(cluster(3))
+    capacity.allocate(on(*((f"n{i + 1}", range(n)) for i, n in enumerate(used) if n)))
+    pending = PendingQueue()
+    memo = QueueSizes()
+    for i, (gpus, nodes) in enumerate(queued):
+        pending.add(job(f"j{i}", gpus, mig="1g.10gb" if gpus == 0 else None, nodes=nodes))
+        kept = list(could_fit(pending, capacity))
+        assert memo.none_fit(pending, capacity, False) == (not kept)
+    for queued_job in list(pending):
+        pending.remove(queued_job.id)
+        assert memo.none_fit(pending, capacity, False) == (not list(could_fit(pending, capacity)))
 
 
 @settings(max_examples=60, deadline=None)

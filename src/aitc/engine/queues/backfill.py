@@ -16,7 +16,7 @@ from aitc.engine.cycle import Cycle, VictimFinder
 from aitc.engine.estimate import earliest_start
 from aitc.engine.pending import PendingQueue
 from aitc.engine.pool import GENERAL, SHADOW
-from aitc.engine.queues.room import could_fit, ending_by
+from aitc.engine.queues.room import QueueSizes, could_fit, ending_by
 from aitc.engine.queues.walk import IN_ORDER, MANY, Admit, Full, Walk, Why, admitted
 
 _PLAIN_CLASS = operator.attrgetter("priority", "nodes", "mig", "gpu_model")
@@ -64,6 +64,7 @@ class BackfillQueue:
     def __init__(self, open_admission: bool = True, depth: int = 0) -> None:
         self._kept: tuple[tuple[str, ...], Shadow] | None = None
         self._least_of: tuple[PendingQueue, int, bool, dict[tuple[object, ...], int]] | None = None
+        self._sizes = QueueSizes()
         self.open_admission = open_admission
         self.depth = depth  # jobs looked at after the head per pass (0: all of them)
 
@@ -99,7 +100,11 @@ class BackfillQueue:
         walk = BackfillWalk(head=head)
         if not self.depth and cycle.size_filters and cycle.capacity.has_room():
             # later jobs never preempt, so free capacity only shrinks from here on
-            jobs = could_fit(jobs, cycle.capacity, cycle.placer.gpus_anywhere)
+            anywhere = cycle.placer.gpus_anywhere
+            if self._sizes.none_fit(cycle.view.pending, cycle.capacity, anywhere):
+                walk.complete = True  # (every later job would be passed over)
+                return walk
+            jobs = could_fit(jobs, cycle.capacity, anywhere)
         narrowed = bool(self.depth) or not cycle.size_filters  # (a depth counts every job)
         # the stop rule needs the queue's smallest job per class (read at the first failure)
         counting = not fenced and not self.depth

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sized
 from aitc.domain.job import JobRequest
 from aitc.engine.cycle import Cycle, VictimFinder
 from aitc.engine.pending import PendingQueue
-from aitc.engine.queues.room import Buckets, FreeRoom, Phased, could_fit
+from aitc.engine.queues.room import Buckets, FreeRoom, Phased, QueueSizes, could_fit
 from aitc.engine.queues.walk import IN_ORDER, MANY, Admit, Full, Walk, Why, admitted
 
 
@@ -27,6 +27,7 @@ class GreedyQueue:
 
     def __init__(self) -> None:
         self._least_of: tuple[PendingQueue, int, dict[tuple[object, ...], int]] | None = None
+        self._sizes = QueueSizes()
 
     def _least(self, pending: PendingQueue) -> dict[tuple[object, ...], int]:
         """``_least_per_class``, kept while the queue's classes keep their sizes."""
@@ -61,6 +62,8 @@ class GreedyQueue:
             if cycle.size_filters and (victims is None or not victims.could_preempt(cycle)):
                 # nothing will be preempted, so free capacity only shrinks during this part
                 anywhere = cycle.placer.gpus_anywhere
+                if self._sizes.none_fit(cycle.view.pending, cycle.capacity, anywhere):
+                    continue  # (every job of the part would be passed over)
                 if isinstance(part, Buckets):
                     part = part.fitting(FreeRoom.of(cycle.capacity, anywhere))
                 else:

@@ -102,6 +102,38 @@ def could_fit(
     )
 
 
+class QueueSizes:
+    """The sizes of job a ``PendingQueue`` holds, kept while its classes keep their sizes:
+    whether any queued job could fit the free capacity at all, by ``could_fit``'s rule.
+
+    A walk that would pass over every job after its head with one comparison each (a busy
+    cluster with a GPU or two free, and a queue of larger jobs) asks this first and ends at
+    once: the answer costs the queue's distinct sizes, not its jobs.
+    """
+
+    __slots__ = ("_of",)
+
+    def __init__(self) -> None:
+        self._of: tuple[PendingQueue, int, bool, tuple[tuple[int, int | None], ...]] | None = None
+
+    def none_fit(self, pending: PendingQueue, capacity: CapacityIndex, anywhere: bool) -> bool:
+        """Whether ``could_fit`` would pass over every job of ``pending`` on ``capacity``."""
+        kept = self._of
+        if kept is None or kept[0] is not pending or kept[1] != pending.classes_epoch:
+            judged = False  # a MIG slice or a job with a node count: the walk judges it
+            sizes: set[tuple[int, int | None]] = set()
+            for (_, _, nodes, mig, _), counts in pending.classes().items():
+                if mig is not None or (nodes or 0) > 1:
+                    judged = True
+                    break
+                sizes.update((gpus, nodes) for gpus in counts)
+            kept = self._of = (pending, pending.classes_epoch, judged, tuple(sizes))
+        if kept[2]:
+            return False
+        room = FreeRoom.of(capacity, anywhere)
+        return room is not None and not any(room.admits(g, n) for g, n in kept[3])
+
+
 SizedBucket = tuple[int, int | None, Mapping[JobId, JobRequest]]  # GPUs, nodes, the jobs
 
 
