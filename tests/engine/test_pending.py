@@ -98,6 +98,8 @@ def _check(queue: PendingQueue, model: list[JobRequest], removed: list[JobReques
     assert list(queue) == model
     assert len(queue) == len(model) and bool(queue) == bool(model)
     assert [queue[i] for i in range(len(model))] == model
+    for count in range(len(model) + 2):  # the newest jobs, without materialising the queue
+        assert queue.newest(count) == (model[max(0, len(model) - count) :] if count else [])
     assert all(j in queue for j in model) and all(j not in queue for j in removed)
     member_of = lambda j: (j.org, j.project, j.member)  # noqa: E731
     assert {k: list(v) for k, v in queue.by_member().items()} == _groups(model, member_of)

@@ -19,6 +19,7 @@ the queue; a plain sequence of jobs in arrival order serves too, and policies th
 
 from __future__ import annotations
 
+import itertools
 import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TypeVar, overload
@@ -265,6 +266,15 @@ class PendingQueue(Sequence[JobRequest]):
             self._sort()
             self._list = list(self._jobs.values())
         return self._list[index]
+
+    def newest(self, count: int) -> list[JobRequest]:
+        """The last ``count`` jobs of the queue, in order (costs ``count``, not the queue)."""
+        if count <= 0:
+            return []
+        self._sort()
+        out = list(itertools.islice(reversed(self._jobs.values()), count))
+        out.reverse()
+        return out
 
     def positions(self) -> Mapping[JobId, int]:
         """A number per job that grows along the queue (to merge the indexes' jobs back in

@@ -19,10 +19,10 @@ capacity back, though, and an old job might fit in it: the scheduler then walks 
 queue again (``Scheduler._pass``).
 
 The memo holds only when every one of these is true, each O(1) to check: no reservations; the
-same capacity index, not grown since (``CapacityIndex.version``); the queue's first and last
-remembered jobs in the same places (so the old jobs are still there, in order); nothing can
-be preempted, or the index unchanged and the victims stable; and for backfill, arrival order,
-open admission and the head's kept promise.
+same capacity index, not grown since (``CapacityIndex.version``); the same queue, whose
+``epoch`` stands still (no job left or came back since: the old jobs are still there, in
+order, followed by new ones); nothing can be preempted, or the index unchanged and the
+victims stable; and for backfill, arrival order, open admission and the head's kept promise.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from aitc.domain.job import JobRequest
 from aitc.engine.capacity import CapacityIndex
 from aitc.engine.cycle import Cycle
+from aitc.engine.pending import PendingQueue
 from aitc.engine.policy import Policy
 from aitc.engine.queues import BackfillQueue, GreedyQueue, StrictQueue, Walk
 
@@ -44,9 +45,9 @@ class Quiet:
     capacity: CapacityIndex
     version: int
     stamp: int
+    pending: PendingQueue
+    epoch: int  # the queue's: while it stands still, only new jobs came after these
     length: int
-    first: JobRequest
-    last: JobRequest
     head: JobRequest | None
 
 
@@ -58,16 +59,16 @@ def remember(cycle: Cycle, walk: Walk, policy: Policy) -> Quiet | None:
     if not walk.complete and not (_strict(policy) and walk.head is not None):
         return None
     pending = view.pending
-    if not pending or pending[-1].submit > view.now:  # a job yet to be submitted may start later
+    if not pending or pending.newest(1)[0].submit > view.now:  # it may start later
         return None
     capacity = view.capacity
     return Quiet(
         capacity,
         capacity.version,
         capacity.stamp,
+        pending,
+        pending.epoch,
         len(pending),
-        pending[0],
-        pending[-1],
         walk.head,
     )
 
@@ -79,7 +80,7 @@ def jobs_to_walk(cycle: Cycle, policy: Policy, quiet: Quiet | None) -> Sequence[
     pending = view.pending
     if quiet is None or not _holds(cycle, policy, quiet):
         return pending
-    tail = pending[quiet.length :]
+    tail = pending.newest(len(pending) - quiet.length)
     return tail if quiet.head is None else [quiet.head, *tail]
 
 
@@ -114,10 +115,8 @@ def _holds(cycle: Cycle, policy: Policy, quiet: Quiet) -> bool:
         return False
     if capacity is not quiet.capacity or capacity.version != quiet.version:
         return False
-    if len(pending) < quiet.length or pending[0] is not quiet.first:
-        return False
-    if pending[quiet.length - 1] is not quiet.last:
-        return False
+    if pending is not quiet.pending or pending.epoch != quiet.epoch:
+        return False  # (a job left or came back: the old jobs may have moved)
     if policy.could_preempt(cycle) and not (
         policy.stable_victims and capacity.stamp == quiet.stamp
     ):
