@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from aitc.domain.frozen import quick_init
 from aitc.twin.outcomes import STATES, JobOutcomes
 
 _STATE_CODE = {name: code for code, name in enumerate(STATES)}
@@ -31,6 +32,7 @@ class Interner:
         return code
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class JobRow:
     """The outcome of one job, as the loop reports it to ``JobTable.add``."""
@@ -63,30 +65,32 @@ class JobTable:
         self._i = {k: array("q") for k in self._INTS}
         self._labels = {k: (Interner(), array("q")) for k in ("tenant", "project", "member")}
         self._state = array("b")
+        # each column's append, bound once: ``add`` runs for every job of a replay
+        self._floats = tuple(self._f[k].append for k in self._FLOATS)
+        self._ints = tuple(self._i[k].append for k in self._INTS)
+        self._interned = tuple((intern, codes.append) for intern, codes in self._labels.values())
 
     def __len__(self) -> int:
         return len(self._state)
 
     def add(self, row: JobRow) -> None:
-        f, i, labels = self._f, self._i, self._labels
-        f["gpus"].append(row.gpus)
-        f["submit"].append(row.submit)
-        f["start"].append(row.start)
-        f["end"].append(row.end)
-        f["runtime"].append(row.runtime)
-        f["slowdown"].append(row.slowdown)
-        i["job_id"].append(row.job_id)
-        i["preemptions"].append(row.preemptions)
-        i["nodes"].append(row.nodes)
-        i["leaves"].append(row.leaves)
-        i["sus"].append(row.sus)
-        for key, value in (
-            ("tenant", row.tenant),
-            ("project", row.project),
-            ("member", row.member),
-        ):
-            intern, codes = labels[key]
-            codes.append(intern(value))
+        gpus, submit, start, end, runtime, slowdown = self._floats
+        job_id, preempt, nodes, leaves, sus = self._ints
+        gpus(row.gpus)
+        submit(row.submit)
+        start(row.start)
+        end(row.end)
+        runtime(row.runtime)
+        slowdown(row.slowdown)
+        job_id(row.job_id)
+        preempt(row.preemptions)
+        nodes(row.nodes)
+        leaves(row.leaves)
+        sus(row.sus)
+        (tenant, tenants), (project, projects), (member, members) = self._interned
+        tenants(tenant(row.tenant))
+        projects(project(row.project))
+        members(member(row.member))
         self._state.append(_STATE_CODE[row.state])
 
     def outcomes(self) -> JobOutcomes:
