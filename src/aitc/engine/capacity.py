@@ -190,7 +190,14 @@ class CapacityIndex:
     # ------------------------------------------------------------------ updates
     def allocate(self, placement: Placement) -> None:
         """Mark ``placement`` held; ``SchedulingError`` (and no change) if any part is taken."""
-        plan = [self._check_alloc(a) for a in placement.allocs]
+        self._hold([self._check_alloc(a) for a in placement.allocs])
+
+    def release(self, placement: Placement) -> None:
+        """Return ``placement``; ``SchedulingError`` (and no change) if any part is not held."""
+        self._free([self._check_release(a) for a in placement.allocs])
+
+    def _hold(self, plan: Iterable[tuple[int, int, int]]) -> None:
+        """Mark (position, GPUs, MIG slots) held, checked already."""
         self._write_nodes()
         self.stamp += 1
         for pos, gpus, mig in plan:
@@ -201,9 +208,8 @@ class CapacityIndex:
                 self._migbusy[pos] = _busy(self._mig[pos], self.cluster.nodes[pos].gpus)
             self._refresh(pos, before)
 
-    def release(self, placement: Placement) -> None:
-        """Return ``placement``; ``SchedulingError`` (and no change) if any part is not held."""
-        plan = [self._check_release(a) for a in placement.allocs]
+    def _free(self, plan: Iterable[tuple[int, int, int]]) -> None:
+        """Return (position, GPUs, MIG slots), checked already."""
         self._write_nodes()
         self.version += 1
         self.stamp += 1
@@ -269,16 +275,7 @@ class CapacityIndex:
 
     def _release_plan(self, plan: dict[int, tuple[int, int]]) -> None:
         self._check_release_plan(plan)
-        self._write_nodes()
-        self.version += 1
-        self.stamp += 1
-        for pos, (gpus, mig) in plan.items():
-            before = self.free_mask(pos).bit_count()
-            self._used[pos] &= ~gpus
-            if mig:
-                self._mig[pos] &= ~mig
-                self._migbusy[pos] = _busy(self._mig[pos], self.cluster.nodes[pos].gpus)
-            self._refresh(pos, before)
+        self._free([(pos, gpus, mig) for pos, (gpus, mig) in plan.items()])
 
     def allocate_all(self, placements: Iterable[Placement]) -> None:
         """Hold every one of ``placements``: the same as allocating them one by one, in one
@@ -290,15 +287,7 @@ class CapacityIndex:
                 raise SchedulingError(f"{self.cluster.nodes[pos].name}: GPUs or slots are held")
             if mig and _busy(mig, self.cluster.nodes[pos].gpus) & (held | gpus):
                 raise SchedulingError(f"{self.cluster.nodes[pos].name}: a MIG slice's GPU is held")
-        self._write_nodes()
-        self.stamp += 1
-        for pos, (gpus, mig) in plan.items():
-            before = self.free_mask(pos).bit_count()
-            self._used[pos] |= gpus
-            if mig:
-                self._mig[pos] |= mig
-                self._migbusy[pos] = _busy(self._mig[pos], self.cluster.nodes[pos].gpus)
-            self._refresh(pos, before)
+        self._hold([(pos, gpus, mig) for pos, (gpus, mig) in plan.items()])
 
     def _per_node(self, placements: Iterable[Placement]) -> dict[int, tuple[int, int]]:
         """The GPUs and MIG slots ``placements`` name, per node position (each checked as
