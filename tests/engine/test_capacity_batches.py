@@ -65,6 +65,8 @@ def state(index: CapacityIndex) -> object:
     """Everything placement may read, as plain values (sets as sorted lists)."""
     pools = {}
     for pool in index.pools():
+        # each bucket's bitmask (best fit's lowest node) holds exactly the bucket's nodes
+        assert pool.lowest == [sum(1 << p for p in b) for b in pool.buckets]
         pools[pool.key] = (
             [sorted(b) for b in pool.buckets],
             {leaf: sorted(nodes) for leaf, nodes in pool.leaf_idle.items() if nodes},

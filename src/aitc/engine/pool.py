@@ -22,7 +22,8 @@ class Pool:
     only while its original does not change (``fork`` makes one that may outlive changes).
 
     Placement reads these sets only through their contents, never their order: it sorts what
-    it reads, and ``best_fit`` takes the lowest node of its bucket. So the same free capacity
+    it reads, and ``best_fit`` takes the lowest node of its bucket (read from ``lowest``, the
+    bucket as a bitmask, in time that does not grow with the bucket). So the same free capacity
     gives the same placement however the index came to hold it (jobs released one by one or
     in a batch, on a fresh overlay or on one kept through the pass).
     """
@@ -30,6 +31,7 @@ class Pool:
     __slots__ = (
         "_own_leaves",
         "buckets",
+        "lowest",
         "free",
         "key",
         "leaf_free",
@@ -44,6 +46,9 @@ class Pool:
     def __init__(self, key: PoolKey) -> None:
         self.key = key
         self.buckets: list[set[int]] = [set() for _ in range(9)]
+        # each bucket's nodes as a bitmask too (bit ``pos``), so that its lowest node is one
+        # integer operation away on a cluster of any size
+        self.lowest: list[int] = [0] * 9
         self.leaf_idle: dict[int, set[int]] = {}
         self.leaf_free: dict[int, int] = {}
         self.leaf_su: dict[int, int] = {}
@@ -66,6 +71,7 @@ class Pool:
         out = Pool.__new__(Pool)
         out.key = self.key
         out.buckets = [set(b) for b in self.buckets]
+        out.lowest = list(self.lowest)
         out.leaf_idle = dict(self.leaf_idle)  # the sets are copied when first written
         out._own_leaves = set()
         out.leaf_free = dict(self.leaf_free)
@@ -95,6 +101,7 @@ class Pool:
         self.node_gpus = max(self.node_gpus, gpus)
         while len(self.buckets) <= gpus:
             self.buckets.append(set())
+            self.lowest.append(0)
         if leaf not in self.leaf_su:
             self.leaf_su = {**self.leaf_su, leaf: su}  # a new dict: copies share the old one
         idle = self._idle(leaf)
@@ -103,6 +110,7 @@ class Pool:
         self.nodes += 1
         self.free += free
         self.buckets[free].add(pos)
+        self.lowest[free] |= 1 << pos
         if free == gpus:
             idle.add(pos)
             self.su_idle[su] += 1
@@ -114,6 +122,7 @@ class Pool:
         self.free -= free
         self.leaf_free[leaf] -= free
         self.buckets[free].discard(pos)
+        self.lowest[free] &= ~(1 << pos)
         if free == gpus:
             self._idle(leaf).discard(pos)
             self.su_idle[su] -= 1
@@ -131,6 +140,10 @@ class Pool:
             return
         self.buckets[before].discard(pos)
         self.buckets[after].add(pos)
+        bit = 1 << pos
+        lowest = self.lowest
+        lowest[before] &= ~bit
+        lowest[after] |= bit
         self.free += after - before
         self.leaf_free[leaf] += after - before
         if before == gpus:
@@ -143,10 +156,11 @@ class Pool:
     def best_fit(self, gpus: int) -> int | None:
         """The lowest-numbered node among those with the fewest free whole GPUs that still
         have ``gpus`` free."""
-        for k in range(max(gpus, 1), len(self.buckets)):
-            bucket = self.buckets[k]
-            if bucket:
-                return min(bucket)
+        lowest = self.lowest
+        for k in range(max(gpus, 1), len(lowest)):
+            nodes = lowest[k]
+            if nodes:
+                return (nodes & -nodes).bit_length() - 1
         return None
 
     def max_node_free(self) -> int:
