@@ -170,3 +170,17 @@ def test_a_fork_outlives_changes_to_its_original() -> None:
     assert state(fork) == kept
     fork.allocate(on(("n4", range(8))))
     assert plan.free_gpus("n4") == 8 and index.free_gpus("n4") == 8
+
+
+def test_checked_allocations_are_remembered_per_cluster_and_bad_ones_never() -> None:
+    index = CapacityIndex(cluster(2))
+    with pytest.raises(SchedulingError, match="bad GPU index 8"):
+        index.allocate(on(("n1", [8])))
+    with pytest.raises(SchedulingError, match="bad GPU index 1"):
+        index.allocate(on(("n1", [1, 1])))
+    with pytest.raises(SchedulingError, match="n9"):
+        index.allocate(on(("n9", [0])))
+    index.overlay().allocate(on(("n1", [0, 1])))  # an overlay shares what the index learnt
+    assert index._bits == {("n1", (0, 1)): (0, 0b11)}
+    index.allocate(Placement((NodeAlloc("n2", [2, 3]),)))  # type: ignore[arg-type]
+    assert index.free_gpus("n2") == 6 and len(index._bits) == 1  # (a list is not kept)

@@ -293,21 +293,10 @@ class CapacityIndex:
         """The GPUs and MIG slots ``placements`` name, per node position (each checked as
         ``allocate`` checks it); two that name the same GPU or slot are an error."""
         plan: dict[int, tuple[int, int]] = {}
-        known = self._bits
         for placement in placements:
             for alloc in placement.allocs:
-                mig = 0
-                if alloc.mig is None:
-                    key = (alloc.node, alloc.gpus)
-                    found = known.get(key)
-                    if found is None:
-                        pos = self._pos_of(alloc.node)
-                        found = known[key] = (pos, self._gpu_bits(pos, alloc))
-                    pos, gpus = found
-                else:
-                    pos = self._pos_of(alloc.node)
-                    gpus = self._gpu_bits(pos, alloc)
-                    mig = self._mig_bits(pos, alloc.mig)
+                pos, gpus = self._whole(alloc)
+                mig = self._mig_bits(pos, alloc.mig) if alloc.mig is not None else 0
                 had_gpus, had_mig = plan.get(pos, (0, 0))
                 if had_gpus & gpus or had_mig & mig:
                     raise SchedulingError(f"two placements name the same GPU of {alloc.node}")
@@ -415,8 +404,7 @@ class CapacityIndex:
         pool.move(pos, node.leaf, node.su, before, after, node.gpus, self._mig[pos] != 0)
 
     def _check_alloc(self, alloc: NodeAlloc) -> tuple[int, int, int]:
-        pos = self._pos_of(alloc.node)
-        gpus = self._gpu_bits(pos, alloc)
+        pos, gpus = self._whole(alloc)
         taken = gpus & (self._used[pos] | self._foreign[pos] | self._migbusy[pos])
         if taken:
             raise SchedulingError(f"GPUs {_indices(taken)} of {alloc.node} are already held")
@@ -428,8 +416,7 @@ class CapacityIndex:
         return pos, gpus, mig
 
     def _check_release(self, alloc: NodeAlloc) -> tuple[int, int, int]:
-        pos = self._pos_of(alloc.node)
-        gpus = self._gpu_bits(pos, alloc)
+        pos, gpus = self._whole(alloc)
         if gpus & ~self._used[pos]:
             missing = _indices(gpus & ~self._used[pos])
             raise SchedulingError(f"GPUs {missing} of {alloc.node} are not held, cannot release")
@@ -437,6 +424,20 @@ class CapacityIndex:
         if mig & ~self._mig[pos]:
             raise SchedulingError(f"MIG slice {alloc.mig} on {alloc.node} is not held")
         return pos, gpus, mig
+
+    def _whole(self, alloc: NodeAlloc) -> tuple[int, int]:
+        """The node's position and the bitmask of the whole GPUs ``alloc`` names (checked:
+        a known node, valid indices, none twice), from ``_bits`` after the first time."""
+        key = (alloc.node, alloc.gpus)
+        try:
+            found = self._bits.get(key)
+        except TypeError:  # (indices given as a list: not kept)
+            pos = self._pos_of(alloc.node)
+            return pos, self._gpu_bits(pos, alloc)
+        if found is None:
+            pos = self._pos_of(alloc.node)
+            found = self._bits[key] = (pos, self._gpu_bits(pos, alloc))
+        return found
 
     def _pos_of(self, name: str) -> int:
         try:
