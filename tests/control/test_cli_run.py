@@ -104,12 +104,25 @@ def _read_until(fd: int, want: bytes, timeout: float = 60.0) -> bytes:
     return out
 
 
+def interruptible() -> None:
+    """The client as a terminal starts it: Ctrl-C (SIGINT) at its default, even where this
+    test itself was started in the background with SIGINT ignored (which the child would
+    inherit, and then Python never turns SIGINT into KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_it_says_why_it_waits_and_ctrl_c_cancels_the_waiting_job(server: ServerProcess) -> None:
     code, out, _ = aitc(server, "submit", "--gpus", "8", "--", "sleep", "60")
     hog = submitted(out)
     wait_until(lambda: job(server, hog), lambda j: j["state"] == "running")
     cmd, env = command(server, "--gpus", "4", "--", "true")
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        cmd,
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+        preexec_fn=interruptible,
+    )
     waiting = started(server, proc, "pending: It needs 4 GPUs")
     proc.send_signal(signal.SIGINT)
     assert proc.wait(30) == 130
@@ -120,7 +133,9 @@ def test_it_says_why_it_waits_and_ctrl_c_cancels_the_waiting_job(server: ServerP
 
 def test_ctrl_c_cancels_a_running_job_without_a_terminal(server: ServerProcess) -> None:
     cmd, env = command(server, "--", "sleep", "60")
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE, env=env, preexec_fn=interruptible
+    )
     running = started(server, proc, "running on")
     time.sleep(0.5)  # attached
     proc.send_signal(signal.SIGINT)
