@@ -259,9 +259,9 @@ def _quick_exit() -> None:
 
     They walk every object still alive (numpy's, pyarrow's, the engine's: tens of thousands)
     more than once: 0.3 s after a 20,000-job run on the 2-core machine (0.5 s while other
-    work ran on it), 0.03 s without them. By then the results are written and closed, and the operating system takes
-    the memory back at once. Frozen objects are left out of those collections (``gc.freeze``);
-    objects are still freed as their modules go."""
+    work ran on it), 0.03 s without them. By then the results are written and closed, and the
+    operating system takes the memory back at once. Frozen objects are left out of those
+    collections (``gc.freeze``); objects are still freed as their modules go."""
     atexit.register(gc.freeze)  # before the run registers its own: runs after them
 
 
