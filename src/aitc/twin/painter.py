@@ -3,9 +3,10 @@
 Importing matplotlib and drawing a run's three figures take about half a second of one core,
 and a run simulates on one core. A ``Painter`` starts a Python process at once, which imports
 matplotlib and loads its font while the run simulates, then draws the plots it is handed
-(``paint``) while the run writes its tables; ``wait`` returns when every file is written. If
-that process cannot start or fails, ``wait`` draws the plots here, with the same code, so the
-files are the same either way and a drawing error is raised here as usual.
+(``paint``; two at once, on a copy of itself, where there is a core to spare) while the
+run writes its tables; ``wait`` returns when every file is written. If that process cannot
+start or fails, ``wait`` draws the plots here, with the same code, so the files are the same
+either way and a drawing error is raised here as usual.
 
     with Painter() as painter:
         ...  # simulate
@@ -112,6 +113,29 @@ def main() -> None:
 
     warm()
     data = sys.stdin.buffer.read()
-    for plot in pickle.loads(data) if data else []:
-        draw(plot)
+    _draw_all(pickle.loads(data) if data else [])
     os._exit(0)
+
+
+def _draw_all(plots: list[Plot]) -> None:
+    """Draw ``plots``: with a core to spare, a forked copy of this process (matplotlib loaded
+    already) draws the first (a run's timeline, about as long to draw as the other two
+    together) while this one draws the rest; if that copy fails, this one draws it too."""
+    if len(plots) < 2 or (os.cpu_count() or 1) < 2 or not hasattr(os, "fork"):
+        child = -1
+    else:
+        try:
+            child = os.fork()
+        except OSError:
+            child = -1
+    if child == 0:  # the copy
+        code = 1
+        try:
+            draw(plots[0])
+            code = 0
+        finally:
+            os._exit(code)
+    for plot in plots[1:] if child > 0 else plots:
+        draw(plot)
+    if child > 0 and os.waitpid(child, 0)[1] != 0:
+        draw(plots[0])
