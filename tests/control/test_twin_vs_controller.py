@@ -27,8 +27,8 @@ from aitc.control.store import JobEventRow, JobSpec, Store, create_job, load_cal
 from aitc.domain.ids import JobId
 from aitc.domain.job import JobRequest, Priority
 from aitc.domain.lab import Lab
-from aitc.engine.scheduler import Scheduler
-from aitc.engine.view import Action, Start, View
+from aitc.engine.scheduler import Outcome, Scheduler
+from aitc.engine.view import Start, View
 from aitc.twin.generator import generate
 from aitc.twin.locality import LocalityModel
 from aitc.twin.loop import Twin, TwinConfig
@@ -56,14 +56,14 @@ class Recording:
     inner: Scheduler
     decisions: list[Decision]
 
-    def schedule(self, view: View) -> Sequence[Action]:
-        actions = self.inner.schedule(view)
-        for a in actions:
+    def run(self, view: View) -> Outcome:
+        outcome = self.inner.run(view)
+        for a in outcome.actions:
             if isinstance(a, Start):
                 self.decisions.append((view.now, int(a.job_id), "start", describe(a.placement)))
             else:
                 self.decisions.append((view.now, int(a.job_id), "preempt", ""))
-        return actions
+        return outcome
 
 
 def _as_lab_members(

@@ -129,6 +129,63 @@ def test_placement_reads_only_what_is_free(held: list[Placement], rnd: object) -
     assert answers(detour) == answers(forward)
 
 
+@settings(max_examples=150, deadline=None)
+@given(holdings(), st.data())
+def test_absorbing_a_pass_is_allocating_its_starts(
+    held: list[Placement], data: st.DataObject
+) -> None:
+    """A pass's overlay that only allocated, taken over by its index (``absorb``), leaves the
+    index as allocating the same placements there does; after the index changed, or once
+    the overlay did anything else, it is refused and nothing changes."""
+    split = data.draw(st.integers(0, len(held)))
+    before, starts = held[:split], held[split:]
+    index, by_hand = CapacityIndex(cluster(NODES)), CapacityIndex(cluster(NODES))
+    for placement in before:
+        index.allocate(placement)
+        by_hand.allocate(placement)
+    plan = index.overlay()
+    for placement in starts:
+        plan.allocate(placement)
+        by_hand.allocate(placement)
+    planned = state(plan)
+    assert not index.absorb(plan, len(starts) + 1)  # (not what the plan holds)
+    assert index.absorb(plan, len(starts))
+    assert state(index) == state(by_hand) == planned
+    assert answers(index) == answers(by_hand)
+    assert index.stamp == by_hand.stamp
+    # the plan no longer owns what the index took: writing to it leaves the index alone
+    if starts:
+        plan.release(starts[0])
+        assert state(index) == planned
+        index.release(starts[0])  # and the index is its own
+        by_hand.release(starts[0])
+        assert state(index) == state(by_hand)
+
+
+def test_absorb_refuses_a_plan_that_did_more_than_allocate_or_is_stale() -> None:
+    index = CapacityIndex(cluster(2))
+    index.allocate(on(("n1", [0, 1])))
+    kept = state(index)
+    released = index.overlay()
+    released.release(on(("n1", [0, 1])))
+    released.allocate(on(("n2", [0])))
+    withheld = index.overlay()
+    withheld.withhold(1, 0b1100)
+    withheld.allocate(on(("n2", [0])))
+    fenced = index.overlay()
+    fenced.fence([1], "shadow")
+    fenced.allocate(on(("n1", [2])))
+    stale = index.overlay()
+    stale.allocate(on(("n2", [1])))
+    other = CapacityIndex(cluster(2)).overlay()
+    other.allocate(on(("n2", [1])))
+    for plan in (released, withheld, fenced, other):
+        assert not index.absorb(plan, 1)
+        assert state(index) == kept
+    index.allocate(on(("n1", [7])))  # the index moved on since ``stale`` was made
+    assert not index.absorb(stale, 1)
+
+
 def test_release_all_refuses_what_is_not_held_and_changes_nothing() -> None:
     index = CapacityIndex(cluster(2))
     index.allocate(on(("n1", [0, 1])))

@@ -161,26 +161,44 @@ class Books:
         return self.dependencies.take_never()
 
     # ------------------------------------------------------------------ actions
-    def apply(self, actions: Iterable[Action], now: float) -> list[Action]:
+    def apply(
+        self, actions: Sequence[Action], now: float, *, planned: CapacityIndex | None = None
+    ) -> list[Action]:
         """Apply the engine's actions in order; returns them. A ``Start`` takes the job out of
         the queue and allocates its placement; a ``Preempt`` frees the job's GPUs at once and
-        puts it back at its place in the queue."""
+        puts it back at its place in the queue.
+
+        ``planned``: the pass's own capacity (``Outcome.planned``, an overlay of this index
+        with the actions taken). Where the pass only started jobs and nothing else changed
+        the index since, the index takes it over (``CapacityIndex.absorb``) instead of
+        allocating every start again: the same holdings either way."""
         done: list[Action] = []
+        allocated = planned is not None and self.capacity.absorb(
+            planned, sum(isinstance(a, Start) for a in actions)
+        )
         for action in actions:
             if isinstance(action, Start):
                 job = self.pending.remove(action.job_id)
-                self.adopt(job, action.placement, now, attained=None)
+                self.adopt(job, action.placement, now, attained=None, allocated=allocated)
             elif isinstance(action, Preempt):
                 self.requeue(action.job_id, now)
             done.append(action)
         return done
 
     def adopt(
-        self, job: JobRequest, placement: Placement, started: float, *, attained: float | None
+        self,
+        job: JobRequest,
+        placement: Placement,
+        started: float,
+        *,
+        attained: float | None,
+        allocated: bool = False,
     ) -> RunningJob:
         """Count ``job`` as running on ``placement`` since ``started`` (a start, or a job found
-        running at start-up). ``attained``: GPU-seconds before this run (None: the ledger's)."""
-        self.capacity.allocate(placement)  # SchedulingError if the GPUs are taken
+        running at start-up). ``attained``: GPU-seconds before this run (None: the ledger's).
+        ``allocated``: the capacity index holds the placement already (``apply``)."""
+        if not allocated:
+            self.capacity.allocate(placement)  # SchedulingError if the GPUs are taken
         self.dependencies.note(job)
         done = self.ledger.attained(job.id, started) if attained is None else attained
         if not self.ledger.is_running(job.id):

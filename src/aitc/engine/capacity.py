@@ -75,6 +75,9 @@ class CapacityIndex:
             self._pools[key].add(pos, node.leaf, node.su, node.gpus, node.gpus, False)
         self._own_nodes = True
         self._own_pools: set[PoolKey] = set(self._pools)
+        # the index this one is an overlay of, its stamp then, and allocations since
+        self._origin: CapacityIndex | None = None
+        self._origin_stamp = self._held = 0
         # (node, GPU indices) -> (position, bitmask) of whole-GPU allocations already checked,
         # shared by every overlay and fork (a cluster has only so many)
         self._bits: dict[tuple[str, tuple[int, ...]], tuple[int, int]] = {}
@@ -100,7 +103,32 @@ class CapacityIndex:
         view._own_nodes = False
         view._own_pools = set()
         view.version, view.stamp = self.version, self.stamp
+        view._origin, view._origin_stamp, view._held = self, self.stamp, 0
         return view
+
+    def absorb(self, plan: CapacityIndex, holds: int) -> bool:
+        """Take over what ``plan`` holds, if ``plan`` is an overlay of this index made in its
+        present state and changed since only by ``holds`` allocations (``allocate``): this
+        index then holds exactly what allocating those placements here would give, without
+        checking and updating every node again. False (and no change) otherwise. ``plan``
+        stays usable: it no longer owns what this index took over, so it copies before its
+        next write."""
+        if (
+            plan._origin is not self
+            or plan._origin_stamp != self.stamp
+            or plan.version != self.version
+            or plan.stamp - self.stamp != holds
+            or plan._held != holds
+        ):
+            return False
+        if holds:
+            self._used, self._foreign = plan._used, plan._foreign
+            self._mig, self._migbusy = plan._mig, plan._migbusy
+            self._pool_of, self._pools = plan._pool_of, plan._pools
+            self._own_nodes, self._own_pools = True, set(plan._pools)
+            plan._own_nodes, plan._own_pools, plan._pools = False, set(), dict(plan._pools)
+            self.stamp = plan.stamp
+        return True
 
     def fork(self) -> CapacityIndex:
         """A copy that owns all its state: unlike an overlay, it may live on while this
@@ -144,12 +172,19 @@ class CapacityIndex:
 
     def total_free(self) -> int:
         """Free whole GPUs on nodes that are up (fenced nodes included)."""
-        return sum(p.free for k, p in self._pools.items() if k[1] != DOWN)
+        free = 0
+        for (_, tag), pool in self._pools.items():
+            if tag != DOWN:
+                free += pool.free
+        return free
 
     def has_room(self) -> bool:
         """Whether anything could still be placed: a free whole GPU, or a GPU carrying MIG
         slices (it may have free slots)."""
-        return any(p.free or p.mig_nodes for k, p in self._pools.items() if k[1] != DOWN)
+        for (_, tag), pool in self._pools.items():  # (a loop: a pass asks first thing)
+            if (pool.free or pool.mig_nodes) and tag != DOWN:
+                return True
+        return False
 
     def free_outside(self, *fences: str) -> int:
         """Free whole GPUs on up nodes that are not behind one of ``fences``."""
@@ -200,6 +235,7 @@ class CapacityIndex:
         """Mark (position, GPUs, MIG slots) held, checked already."""
         self._write_nodes()
         self.stamp += 1
+        self._held += 1
         for pos, gpus, mig in plan:
             before = self.free_mask(pos).bit_count()
             self._used[pos] |= gpus

@@ -18,6 +18,7 @@ from aitc.domain.cluster import Cluster
 from aitc.domain.ids import JobId
 from aitc.domain.job import JobRequest, Priority
 from aitc.domain.org import Organisation
+from aitc.engine.capacity import CapacityIndex
 from aitc.engine.cycle import Cycle, Hold
 from aitc.engine.estimate import estimates
 from aitc.engine.explain import explain
@@ -195,6 +196,12 @@ class Outcome:
         self._stamp = cycle.view.capacity.stamp
         self._reasons: dict[JobId, tuple[Reason, ...]] | None = None
         self._estimates: dict[JobId, float | None] | None = None
+
+    @property
+    def planned(self) -> CapacityIndex:
+        """The pass's own capacity: an overlay of the books' index with its actions taken
+        (for ``Books.apply``, which may take it over instead of applying them again)."""
+        return self._cycle.capacity
 
     def reasons(self) -> Mapping[JobId, tuple[Reason, ...]]:
         """Every reason each pending job waits (an empty tuple: it starts in this pass)."""

@@ -33,6 +33,9 @@ class Spread:
     slowdown: float
 
 
+_ON_ONE, _ON_NONE = Spread(1, 1, 1, 1.0), Spread(0, 0, 0, 1.0)
+
+
 class Topology:
     """Looks up leaves and SUs of placements in O(nodes of the placement)."""
 
@@ -44,7 +47,7 @@ class Topology:
     def spread(self, placement: Placement) -> Spread:
         names = placement.nodes
         if len(names) <= 1:
-            return Spread(len(names), len(names), len(names), 1.0)
+            return _ON_ONE if names else _ON_NONE
         where = [self._where[n] for n in names]
         leaves = len({(su, leaf) for leaf, su in where})
         sus = len({su for _, su in where})

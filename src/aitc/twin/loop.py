@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import heapq
+import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from aitc.domain.job import JobRequest, JobState
 from aitc.domain.org import Organisation
 from aitc.domain.reservation import Reservation
 from aitc.engine.books import Books
+from aitc.engine.capacity import CapacityIndex
 from aitc.engine.params import DEFAULT_HALF_LIFE_S
 from aitc.engine.view import Preempt, Start, View
 from aitc.errors import TraceError
@@ -68,10 +70,20 @@ class TwinConfig:
     freeze_every: int = 100_000
 
 
+class PassLike(Protocol):
+    """What the loop reads of one pass (``aitc.engine.scheduler.Outcome``)."""
+
+    @property
+    def actions(self) -> Sequence[Start | Preempt]: ...
+
+    @property
+    def planned(self) -> CapacityIndex: ...
+
+
 class SchedulerLike(Protocol):
     """What the loop needs of an ``aitc.engine`` scheduler."""
 
-    def schedule(self, view: View) -> Sequence[Start | Preempt]: ...
+    def run(self, view: View) -> PassLike: ...
 
 
 class Twin:
@@ -118,25 +130,33 @@ class Twin:
                 self._push(res.start, RES_START, i)
                 self._push(res.end, RES_END, i)
             self._next_arrival()
-            heap, handlers = self._heap, self._handlers()
+            heap, handlers, pop = self._heap, self._handlers(), heapq.heappop
+            progress, every = self._progress, self.cfg.progress_every
             freeze_every = self.cfg.freeze_every
+            # every so many events, a progress report or a freeze may be due
+            due = math.gcd(every if progress else 0, freeze_every) or 1 << 62
+            handled = self.handled
             while heap:
-                t, prio, _, a, b = heapq.heappop(heap)
+                t, prio, _, a, b = pop(heap)
                 self.now = t
                 handlers[prio](a, b)
-                self.handled += 1
+                handled += 1
                 if self._dirty and (not heap or heap[0][0] > t):
                     self._pass()
-                if self._progress and self.handled % self.cfg.progress_every == 0:
-                    self._progress(t, len(self.table), self.handled)
-                if freeze_every and self.handled % freeze_every == 0:
-                    gc.collect(1)  # young garbage goes first, then what lives stays out
-                    gc.freeze()
+                if handled % due == 0:
+                    self.handled = handled
+                    if progress and handled % every == 0:
+                        progress(t, len(self.table), handled)
+                    if freeze_every and handled % freeze_every == 0:
+                        gc.collect(1)  # young garbage goes first, then what lives stays out
+                        gc.freeze()
+            self.handled = handled
             self._finish_unfinished()
         return self
 
-    def _handlers(self) -> dict[int, Callable[[int, int], None]]:
-        return {
+    def _handlers(self) -> list[Callable[[int, int], None]]:
+        """The handler of each event priority, indexed by it."""
+        by_prio = {
             END: self._on_end,
             RES_END: self._on_release,
             ARRIVE: self._on_arrival,
@@ -144,6 +164,7 @@ class Twin:
             TICK: self._on_tick,
             WAKE: self._on_wake,
         }
+        return [by_prio[prio] for prio in range(len(by_prio))]
 
     def _push(self, t: float, prio: int, a: int, b: int = 0) -> None:
         self._seq += 1
@@ -218,8 +239,14 @@ class Twin:
             if not again:
                 break
             self.passes += 1
-            actions = self.scheduler.schedule(self._view())
-            again = False
+            outcome = self.scheduler.run(self._view())
+            actions, again = outcome.actions, False
+            if not any(isinstance(action, Preempt) for action in actions):
+                # only starts: the books may take the pass's capacity over (``Books.apply``)
+                self.books.apply(actions, self.now, planned=outcome.planned)
+                for action in actions:
+                    self._started(action)  # type: ignore[arg-type]
+                continue
             for action in actions:
                 if isinstance(action, Start):
                     self._start(action)
@@ -251,6 +278,10 @@ class Twin:
 
     def _start(self, action: Start) -> None:
         self.books.apply((action,), self.now)
+        self._started(action)
+
+    def _started(self, action: Start) -> None:
+        """Follow a start the books took: the run's record, the GPUs busy, its end."""
         rec = self._records[action.job_id]
         job = rec.request
         spread = self.topology.spread(action.placement)
