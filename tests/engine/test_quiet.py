@@ -164,3 +164,28 @@ def test_a_strict_queue_blocked_at_its_head_walks_nothing_while_the_memo_holds()
     rig.stop(rig.running[next(iter(rig.running))].request.id)  # capacity grows: walk again
     assert [a.job_id for a in scheduler.schedule(rig.view())] == [j.id for j in rig.pending]
     assert len(walks) == 1
+
+
+def test_a_blocked_head_still_too_large_after_capacity_grew_walks_nothing():
+    rig = Rig(cluster(1))
+    rig.run_job(job("x", 4, limit=100.0), on(("n1", range(4))))
+    rig.run_job(job("y", 2, limit=100.0), on(("n1", [4, 5])))
+    rig.submit(job("big", 5), job("small", 1))
+    scheduler = make_scheduler("fifo")
+    assert scheduler.schedule(rig.view()) == []  # big needs 5, 2 are free
+    walks = []
+    queue = scheduler.policy.queue
+    walk = queue.run
+    queue.run = lambda *args: walks.append(args) or walk(*args)  # type: ignore[method-assign]
+    ids = {r.request.name: r.request.id for r in rig.running.values()}
+    rig.now = 10.0
+    rig.stop(ids["y"])  # 4 free: capacity grew, but big still cannot fit
+    outcome = scheduler.run(rig.view())
+    assert outcome.actions == [] and walks == []
+    fresh = make_scheduler("fifo").run(rig.view())
+    assert outcome.reasons() == fresh.reasons()
+    assert outcome.estimates() == fresh.estimates()
+    rig.now = 20.0
+    rig.stop(ids["x"])  # 8 free: big and small start
+    assert [a.job_id for a in scheduler.schedule(rig.view())] == [j.id for j in rig.pending]
+    assert len(walks) == 1

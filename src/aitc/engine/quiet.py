@@ -35,7 +35,7 @@ from aitc.engine.capacity import CapacityIndex
 from aitc.engine.cycle import Cycle
 from aitc.engine.pending import PendingQueue
 from aitc.engine.policy import Policy
-from aitc.engine.queues import BackfillQueue, GreedyQueue, StrictQueue, Walk
+from aitc.engine.queues import BackfillQueue, FreeRoom, GreedyQueue, StrictQueue, Walk
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,11 +85,27 @@ def jobs_to_walk(cycle: Cycle, policy: Policy, quiet: Quiet | None) -> Sequence[
 
 
 def blocked_head(cycle: Cycle, policy: Policy, quiet: Quiet | None) -> JobRequest | None:
-    """Under a strict queue in arrival order, the job that blocked the last pass while
-    ``quiet`` holds: it fails again, so nothing behind it may start (``None``: walk)."""
+    """Under a strict queue in arrival order, the job that blocked the last pass, if it
+    fails again, so that nothing behind it may start (``None``: walk): while ``quiet``
+    holds; or where only capacity grew since (the same queue, nothing to preempt, no
+    reservation) and the head is still too large for the free capacity by the walks' size
+    rule (``FreeRoom``), as a blocked head mostly is after a job ends."""
     if quiet is None or quiet.head is None or not _strict(policy):
         return None
-    return quiet.head if _holds(cycle, policy, quiet) else None
+    if _holds(cycle, policy, quiet):
+        return quiet.head
+    view, head = cycle.view, quiet.head
+    if (
+        view.capacity is not quiet.capacity
+        or view.pending is not quiet.pending
+        or view.pending.epoch != quiet.epoch
+        or view.reservations
+        or not cycle.size_filters
+        or policy.could_preempt(cycle)
+    ):
+        return None
+    room = FreeRoom.of(cycle.capacity, cycle.placer.gpus_anywhere)
+    return None if room is None or room.admits(head.gpus, head.nodes) else head
 
 
 def _strict(policy: Policy) -> bool:

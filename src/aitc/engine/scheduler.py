@@ -82,7 +82,10 @@ class Scheduler:
         cycle.possible = self._possible_for(view)
         head = blocked_head(cycle, self.policy, self._quiet)
         if head is not None:
-            return cycle, Walk(complete=False, head=head)  # (the memo stays valid)
+            walk = Walk(complete=False, head=head)
+            if self._quiet is None or self._quiet.version != view.capacity.version:
+                self._quiet = remember(cycle, walk, self.policy)  # (capacity grew)
+            return cycle, walk
         jobs = jobs_to_walk(cycle, self.policy, self._quiet)
         ordered = self.policy.order(view, jobs)
         # 5. Walk the queue with the policy's discipline: admission, placement, preemption and
