@@ -16,6 +16,7 @@ from test_properties import POLICIES, build, clusters
 
 from aitc.engine import make_scheduler
 from aitc.engine import scheduler as scheduler_module
+from aitc.engine.scheduler import Outcome, Scheduler
 from aitc.engine.view import View
 
 busy_specs = st.lists(
@@ -148,18 +149,13 @@ def test_a_strict_queue_blocked_at_its_head_walks_nothing_while_the_memo_holds()
     rig.submit(job("big", 4))
     scheduler = make_scheduler("fifo")
     assert scheduler.schedule(rig.view()) == []
-    walks = []
-    queue = scheduler.policy.queue
-    walk = queue.run
-    queue.run = lambda *args: walks.append(args) or walk(*args)  # type: ignore[method-assign]
+    walks = count_walks(scheduler)
     rig.now = 10.0
     rig.submit(job("small", 1))  # it would fit, but waits behind the head
     outcome = scheduler.run(rig.view())
     assert outcome.actions == [] and walks == []
     # what production reads from the same pass is what a full walk says
-    fresh = make_scheduler("fifo").run(rig.view())
-    assert outcome.reasons() == fresh.reasons()
-    assert outcome.estimates() == fresh.estimates()
+    assert_as_a_full_walk(outcome, rig)
     rig.now = 20.0
     rig.stop(rig.running[next(iter(rig.running))].request.id)  # capacity grows: walk again
     assert [a.job_id for a in scheduler.schedule(rig.view())] == [j.id for j in rig.pending]
@@ -173,19 +169,30 @@ def test_a_blocked_head_still_too_large_after_capacity_grew_walks_nothing():
     rig.submit(job("big", 5), job("small", 1))
     scheduler = make_scheduler("fifo")
     assert scheduler.schedule(rig.view()) == []  # big needs 5, 2 are free
-    walks = []
-    queue = scheduler.policy.queue
-    walk = queue.run
-    queue.run = lambda *args: walks.append(args) or walk(*args)  # type: ignore[method-assign]
+    walks = count_walks(scheduler)
     ids = {r.request.name: r.request.id for r in rig.running.values()}
     rig.now = 10.0
     rig.stop(ids["y"])  # 4 free: capacity grew, but big still cannot fit
     outcome = scheduler.run(rig.view())
     assert outcome.actions == [] and walks == []
-    fresh = make_scheduler("fifo").run(rig.view())
-    assert outcome.reasons() == fresh.reasons()
-    assert outcome.estimates() == fresh.estimates()
+    assert_as_a_full_walk(outcome, rig)
     rig.now = 20.0
     rig.stop(ids["x"])  # 8 free: big and small start
     assert [a.job_id for a in scheduler.schedule(rig.view())] == [j.id for j in rig.pending]
     assert len(walks) == 1
+
+
+def count_walks(scheduler: Scheduler) -> list[object]:
+    """Every walk of the scheduler's queue from now on (a pass that walks nothing adds none)."""
+    walks: list[object] = []
+    queue = scheduler.policy.queue
+    walk = queue.run
+    queue.run = lambda *args: walks.append(args) or walk(*args)  # type: ignore[method-assign]
+    return walks
+
+
+def assert_as_a_full_walk(outcome: Outcome, rig: Rig) -> None:
+    """What production reads from a pass is what a fresh scheduler's full walk says."""
+    fresh = make_scheduler("fifo").run(rig.view())
+    assert outcome.reasons() == fresh.reasons()
+    assert outcome.estimates() == fresh.estimates()
