@@ -69,7 +69,7 @@ class VictimFinder(Protocol):
     def could_preempt(self, cycle: Cycle) -> bool: ...
 
 
-@dataclass
+@dataclass(slots=True)
 class Cycle:
     """Mutable state of one pass over an overlay of the driver's capacity index."""
 
