@@ -241,11 +241,12 @@ class Twin:
             self.passes += 1
             outcome = self.scheduler.run(self._view())
             actions, again = outcome.actions, False
-            if not any(isinstance(action, Preempt) for action in actions):
+            starts = [action for action in actions if isinstance(action, Start)]
+            if len(starts) == len(actions):
                 # only starts: the books may take the pass's capacity over (``Books.apply``)
-                self.books.apply(actions, self.now, planned=outcome.planned)
-                for action in actions:
-                    self._started(action)  # type: ignore[arg-type]
+                self.books.apply(starts, self.now, planned=outcome.planned)
+                for start in starts:
+                    self._started(start)
                 continue
             for action in actions:
                 if isinstance(action, Start):
