@@ -240,19 +240,16 @@ class Twin:
                 break
             self.passes += 1
             outcome = self.scheduler.run(self._view())
-            actions, again = outcome.actions, False
-            starts = [action for action in actions if isinstance(action, Start)]
-            if len(starts) == len(actions):
-                # only starts: the books may take the pass's capacity over (``Books.apply``)
-                self.books.apply(starts, self.now, planned=outcome.planned)
-                for start in starts:
-                    self._started(start)
-                continue
-            for action in actions:
+            # in the books first, in order (a pass that only started jobs: its capacity taken
+            # over, ``Books.apply``); then the twin's own records of each
+            self.books.apply(outcome.actions, self.now, planned=outcome.planned)
+            again = False
+            for action in outcome.actions:
                 if isinstance(action, Start):
-                    self._start(action)
-                else:
-                    self._preempt(action)  # the job goes back to its place in the queue
+                    self._started(action)
+                else:  # preempted: back at its place in the queue, its GPUs free
+                    self._stop(self._records[action.job_id], preempted=True)
+                    self._record("preempt", action.job_id)
                     # the GPUs it frees may fit jobs the walk tried before it, and the job
                     # itself may run elsewhere: pass again at once, as the controller does
                     again = bool(self._pending)
@@ -277,10 +274,6 @@ class Twin:
             self._wake_at = due
             self._push(due, WAKE, 0)
 
-    def _start(self, action: Start) -> None:
-        self.books.apply((action,), self.now)
-        self._started(action)
-
     def _started(self, action: Start) -> None:
         """Follow a start the books took: the run's record, the GPUs busy, its end."""
         rec = self._records[action.job_id]
@@ -293,14 +286,6 @@ class Twin:
         self._busy += job.gpu_demand
         self._record("start", job.id)
         self._push(end, END, job.id, rec.epoch)
-
-    def _preempt(self, action: Preempt) -> None:
-        if action.job_id not in self._running:
-            raise ValueError(f"the engine preempted job {action.job_id}, which is not running")
-        rec = self._records[action.job_id]
-        self.books.apply((action,), self.now)  # frees its GPUs, back to its place in the queue
-        self._stop(rec, preempted=True)
-        self._record("preempt", rec.request.id)
 
     def _stop(self, rec: JobRecord, *, preempted: bool = False) -> None:
         """End the current run of ``rec`` (already out of the books if ``preempted``): free its
