@@ -122,3 +122,16 @@ def test_a_painter_given_nothing_ends_with_its_block() -> None:
     with Painter() as painter:
         proc = painter._proc
     assert proc is not None and proc.returncode == 0
+
+
+def test_joining_a_process_waits_for_its_exit_or_gives_up_after_the_timeout() -> None:
+    slow = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert painter_module._join(slow, 0.05) is None  # still running: given up
+        assert slow.poll() is None
+    finally:
+        slow.kill()
+    assert painter_module._join(slow, 10.0) == -9  # killed: its status, once reaped
+    quick = subprocess.Popen([sys.executable, "-c", "raise SystemExit(4)"])
+    assert painter_module._join(quick, 10.0) == 4
+    assert quick.returncode == 4

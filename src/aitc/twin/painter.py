@@ -3,7 +3,7 @@
 Importing matplotlib and drawing a run's three figures take about half a second of one core,
 and a run simulates on one core. A ``Painter`` starts a Python process at once, which imports
 matplotlib and loads its font while the run simulates, then draws the plots it is handed
-(``paint``; two at once, on a copy of itself, where there is a core to spare) while the
+(``paint``; all at once, on copies of itself, where there is a core to spare) while the
 run writes its tables; ``wait`` returns when every file is written. If that process cannot
 start or fails, ``wait`` draws the plots here, with the same code, so the files are the same
 either way and a drawing error is raised here as usual.
@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import select
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -64,10 +65,7 @@ class Painter:
         """Return when every plot handed over is drawn (here, if the process failed)."""
         proc, plots, self._plots = self._proc, self._plots, []
         self._proc = None
-        try:
-            done = proc is not None and proc.wait(timeout=WAIT_S) == 0
-        except subprocess.TimeoutExpired:
-            done = False
+        done = proc is not None and _join(proc, WAIT_S) == 0
         if proc is not None and not done:
             proc.kill()
             proc.wait()
@@ -85,9 +83,7 @@ class Painter:
         elif proc.stdin is not None and not proc.stdin.closed:
             with contextlib.suppress(OSError):
                 proc.stdin.close()  # nothing handed over: it ends at once
-        try:
-            proc.wait(timeout=WAIT_S)
-        except subprocess.TimeoutExpired:
+        if _join(proc, WAIT_S) is None:
             proc.kill()
             proc.wait()
 
@@ -105,6 +101,25 @@ class Painter:
         self._end(kill=kind is not None)
 
 
+def _join(proc: subprocess.Popen[bytes], timeout: float) -> int | None:
+    """``proc``'s exit status once it ends, or None if it is still running after ``timeout``
+    seconds. Where the kernel gives a process descriptor (Linux), this sleeps until the exit
+    itself; ``Popen.wait(timeout=...)`` polls instead, with pauses growing to 50 ms, which a
+    run would wait on after its plots are drawn."""
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):  # (no pidfd here: poll)
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+    try:
+        ended, _, _ = select.select([fd], [], [], timeout)
+    finally:
+        os.close(fd)
+    return proc.wait() if ended else None
+
+
 def main() -> None:
     """The painting process: get ready, then draw what arrives on stdin (nothing: exit).
     It ends without the interpreter's teardown (a fifth of a second with matplotlib loaded,
@@ -118,24 +133,26 @@ def main() -> None:
 
 
 def _draw_all(plots: list[Plot]) -> None:
-    """Draw ``plots``: with a core to spare, a forked copy of this process (matplotlib loaded
-    already) draws the first (a run's timeline, about as long to draw as the other two
-    together) while this one draws the rest; if that copy fails, this one draws it too."""
-    if len(plots) < 2 or (os.cpu_count() or 1) < 2 or not hasattr(os, "fork"):
-        child = -1
-    else:
-        try:
-            child = os.fork()
-        except OSError:
-            child = -1
-    if child == 0:  # the copy
-        code = 1
-        try:
-            draw(plots[0])
-            code = 0
-        finally:
-            os._exit(code)
-    for plot in plots[1:] if child > 0 else plots:
+    """Draw ``plots``: with a core to spare, forked copies of this process (matplotlib loaded
+    already) draw all but the last (a run's three figures take about as long each) while this
+    one draws the last; a plot whose copy failed is drawn here afterwards."""
+    forked: dict[int, Plot] = {}  # child process -> the plot it draws
+    if len(plots) > 1 and (os.cpu_count() or 1) > 1 and hasattr(os, "fork"):
+        for plot in plots[:-1]:
+            try:
+                child = os.fork()
+            except OSError:
+                break
+            if child == 0:  # a copy: draws its plot and ends
+                code = 1
+                try:
+                    draw(plot)
+                    code = 0
+                finally:
+                    os._exit(code)
+            forked[child] = plot
+    for plot in plots[len(forked) :]:  # (those no copy took)
         draw(plot)
-    if child > 0 and os.waitpid(child, 0)[1] != 0:
-        draw(plots[0])
+    for child, plot in forked.items():
+        if os.waitpid(child, 0)[1] != 0:
+            draw(plot)
