@@ -135,3 +135,30 @@ def test_joining_a_process_waits_for_its_exit_or_gives_up_after_the_timeout() ->
     quick = subprocess.Popen([sys.executable, "-c", "raise SystemExit(4)"])
     assert painter_module._join(quick, 10.0) == 4
     assert quick.returncode == 4
+
+
+def test_the_job_table_holds_every_row_across_its_chunks() -> None:
+    from aitc.twin.metrics import JobRow, JobTable
+
+    table = JobTable()
+    table.CHUNK = 3  # (moved into the columns every three rows)
+    nan = float("nan")
+    rows: list[JobRow] = [
+        (i, f"t{i % 2}", "p", f"m{i % 3}", 1.0 * i, 10.0 * i, 10.0 * i + 1, 10.0 * i + 5, 4.0)
+        + (i % 2, 1, 1, 1, 1.0, "completed")
+        for i in (5, 3, 7, 1, 2, 6, 4)
+    ]
+    rows.append((8, "t0", "p", "m0", 2.0, 80.0, nan, nan, 3.0, 0, 0, 0, 0, nan, "rejected"))
+    for n, row in enumerate(rows, 1):
+        table.add(row)
+        assert len(table) == n
+    out = table.outcomes()
+    assert len(out) == 8 and out["job_id"].tolist() == list(range(1, 9))
+    assert out["submit"].tolist() == [10.0 * i for i in range(1, 9)]
+    assert out["wait"].tolist()[:7] == [1.0] * 7 and out["jct"][0] == 5.0
+    assert np.isnan(out["wait"][7]) and np.isnan(out["jct"][7])
+    assert out.names["tenant"] == ("t1", "t0")  # interned in order of first appearance
+    tenants = [out.names["tenant"][c] for c in out["tenant"]]
+    assert tenants == [f"t{i % 2}" for i in range(1, 9)]
+    assert [out.names["state"][c] for c in out["state"]] == ["completed"] * 7 + ["rejected"]
+    assert out["preemptions"].tolist() == [i % 2 for i in range(1, 8)] + [0]

@@ -76,22 +76,28 @@ class JobRecord:
         return elapsed * self.request.gpu_demand
 
     def row(self, now: float, outcome: Outcome) -> JobRow:
+        """The job's row of the job table (``JobTable.FIELDS``), as it ends with ``outcome``."""
         req, spread = self.request, self.spread
-        ran = outcome in (Outcome.COMPLETED, Outcome.TIMEOUT)
-        return JobRow(
-            job_id=int(req.id),
-            tenant=req.org,
-            project=req.project,
-            member=req.member,
-            gpus=req.gpu_demand,
-            submit=req.submit,
-            start=self.first_start,
-            end=now if ran else _NAN,
-            runtime=self.runtime,
-            preemptions=self.preemptions,
-            nodes=spread.nodes if spread else 0,
-            leaves=spread.leaves if spread else 0,
-            sus=spread.sus if spread else 0,
-            slowdown=spread.slowdown if spread else _NAN,
-            state=outcome.value,
+        ran = outcome is Outcome.COMPLETED or outcome is Outcome.TIMEOUT
+        if spread is None:
+            nodes = leaves = sus = 0
+            slowdown = _NAN
+        else:
+            nodes, leaves, sus, slowdown = spread.nodes, spread.leaves, spread.sus, spread.slowdown
+        return (
+            int(req.id),
+            req.org,
+            req.project,
+            req.member,
+            req.gpu_demand,
+            req.submit,
+            self.first_start,
+            now if ran else _NAN,
+            self.runtime,
+            self.preemptions,
+            nodes,
+            leaves,
+            sus,
+            slowdown,
+            outcome.value,
         )

@@ -7,14 +7,19 @@ million-job run costs tens of megabytes. Tenants, projects and members are inter
 from __future__ import annotations
 
 from array import array
-from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
 
-from aitc.domain.frozen import quick_init
 from aitc.twin.outcomes import STATES, JobOutcomes
 
 _STATE_CODE = {name: code for code, name in enumerate(STATES)}
+
+# The outcome of one job, as the loop reports it to ``JobTable.add``: its fields in the order
+# of ``JobTable.FIELDS`` (a plain tuple: made once per job, it costs a fraction of an object).
+JobRow: TypeAlias = tuple[
+    int, str, str, str, float, float, float, float, float, int, int, int, int, float, str
+]
 
 
 class Interner:
@@ -32,69 +37,69 @@ class Interner:
         return code
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
-class JobRow:
-    """The outcome of one job, as the loop reports it to ``JobTable.add``."""
-
-    job_id: int
-    tenant: str
-    project: str
-    member: str
-    gpus: float
-    submit: float
-    start: float  # NaN if it never ran
-    end: float  # NaN if it never finished
-    runtime: float
-    preemptions: int
-    nodes: int
-    leaves: int
-    sus: int
-    slowdown: float
-    state: str
-
-
 class JobTable:
-    """Column-wise store of ``JobRow`` values, turned into ``JobOutcomes`` at the end."""
+    """Column-wise store of job rows, turned into ``JobOutcomes`` at the end.
 
+    ``add`` only appends the row to a short list; every ``CHUNK`` rows the list is moved into
+    the columns a column at a time, so the per-job cost is one tuple and one append while the
+    memory stays that of the typed arrays."""
+
+    FIELDS = (
+        "job_id",
+        "tenant",
+        "project",
+        "member",
+        "gpus",
+        "submit",
+        "start",  # NaN if it never ran
+        "end",  # NaN if it never finished
+        "runtime",
+        "preemptions",
+        "nodes",
+        "leaves",
+        "sus",
+        "slowdown",
+        "state",
+    )
+    CHUNK = 4096
     _FLOATS = ("gpus", "submit", "start", "end", "runtime", "slowdown")
     _INTS = ("job_id", "preemptions", "nodes", "leaves", "sus")
+    _LABELS = ("tenant", "project", "member")
 
     def __init__(self) -> None:
         self._f = {k: array("d") for k in self._FLOATS}
         self._i = {k: array("q") for k in self._INTS}
-        self._labels = {k: (Interner(), array("q")) for k in ("tenant", "project", "member")}
+        self._labels = {k: (Interner(), array("q")) for k in self._LABELS}
         self._state = array("b")
-        # each column's append, bound once: ``add`` runs for every job of a replay
-        self._floats = tuple(self._f[k].append for k in self._FLOATS)
-        self._ints = tuple(self._i[k].append for k in self._INTS)
-        self._interned = tuple((intern, codes.append) for intern, codes in self._labels.values())
+        self._rows: list[JobRow] = []
 
     def __len__(self) -> int:
-        return len(self._state)
+        return len(self._state) + len(self._rows)
 
     def add(self, row: JobRow) -> None:
-        gpus, submit, start, end, runtime, slowdown = self._floats
-        job_id, preempt, nodes, leaves, sus = self._ints
-        gpus(row.gpus)
-        submit(row.submit)
-        start(row.start)
-        end(row.end)
-        runtime(row.runtime)
-        slowdown(row.slowdown)
-        job_id(row.job_id)
-        preempt(row.preemptions)
-        nodes(row.nodes)
-        leaves(row.leaves)
-        sus(row.sus)
-        (tenant, tenants), (project, projects), (member, members) = self._interned
-        tenants(tenant(row.tenant))
-        projects(project(row.project))
-        members(member(row.member))
-        self._state.append(_STATE_CODE[row.state])
+        """Append one job's row (fields in the order of ``FIELDS``)."""
+        rows = self._rows
+        rows.append(row)
+        if len(rows) >= self.CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Move the rows added so far into the columns."""
+        rows, self._rows = self._rows, []
+        if not rows:
+            return
+        columns = dict(zip(self.FIELDS, zip(*rows, strict=True), strict=True))
+        for k, values in self._f.items():
+            values.extend(columns[k])
+        for k, ints in self._i.items():
+            ints.extend(columns[k])
+        for k, (intern, codes) in self._labels.items():
+            codes.extend(map(intern, columns[k]))
+        self._state.extend(map(_STATE_CODE.__getitem__, columns["state"]))
 
     def outcomes(self) -> JobOutcomes:
         """One row per job, sorted by job id, with wait and JCT derived (numpy columns)."""
+        self._flush()
         i, f = self._i, self._f
         job_id = np.frombuffer(i["job_id"], dtype=np.int64)
         order = np.argsort(job_id, kind="stable")
