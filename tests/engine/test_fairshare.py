@@ -4,8 +4,11 @@ import math
 
 import pytest
 from engine_builders import Rig, cluster, job, org, start
+from hypothesis import given
+from hypothesis import strategies as st
 
 from aitc.engine import make_scheduler
+from aitc.engine.policies.fairshare import _sorted
 from aitc.engine.view import ReasonCode as R
 
 
@@ -70,3 +73,33 @@ def test_a_waiting_job_names_its_fair_share_rank():
     assert reason.code is R.FAIR_SHARE
     assert reason.details["rank"] == 2
     assert "place 2 of 2" in reason.message
+
+
+def _reference_levels(share: dict[str, float], usage: dict[str, float]) -> list[tuple[str, float]]:
+    """The level fair shares of siblings written plainly: (share / sum) / (usage / sum)."""
+    total_s = sum(share.values()) or 1.0
+    total_u = sum(usage.values())
+    out = []
+    for n in sorted(share):
+        s, u = share[n] / total_s, usage[n] / total_u if total_u else 0.0
+        out.append((n, (math.inf if s > 0 else 0.0) if u <= 0.0 else s / u))
+    return sorted(out, key=lambda x: -x[1])
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from("abcde"),
+        st.tuples(
+            st.sampled_from([0.0, 0.5, 1.0, 3.0]),
+            st.sampled_from([0.0, 1e-300, 2.5, 1000.0]),
+        ),
+        min_size=1,
+    ),
+    st.booleans(),
+)
+def test_siblings_rank_as_written_plainly_only_children_too(
+    siblings: dict[str, tuple[float, float]], equal: bool
+) -> None:
+    share = {n: 1.0 if equal else s for n, (s, _) in siblings.items()}
+    usage = {n: u for n, (_, u) in siblings.items()}
+    assert _sorted(None if equal else share, usage) == _reference_levels(share, usage)

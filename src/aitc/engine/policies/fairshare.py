@@ -54,6 +54,10 @@ class FairShare(Policy):
         self.recalc_s = self.params.number("recalc_s", minimum=0.0)
         self._walk: dict[MemberKey, int] = {}  # every ranked member's place in the walk
         self._levels: dict[MemberKey, float] = {}  # and its level fair share
+        # each organisation's projects' shares (lab.yaml's; read at every walk)
+        self._shares = {
+            o.id: {p.id: p.share for p in o.projects} for o in self.organisations.values()
+        }
         self._walked_at = -math.inf
         self._waiting: set[MemberKey] = set()
         # the waiting members in walk order, for a queue and its members' epoch
@@ -149,7 +153,7 @@ class FairShare(Policy):
             project_use = {p: usage.projects.get((org, p), 0.0) for p in projects}
             for project, _ in _sorted(project_share, project_use):
                 use = projects[project]
-                for member, level in _sorted(dict.fromkeys(use, 1.0), use):
+                for member, level in _sorted(None, use):
                     order.append(((org, project, member), level))
         return order
 
@@ -157,9 +161,11 @@ class FairShare(Policy):
         found = self.organisations.get(org)
         return found.share if found is not None else self.default_share
 
-    def _project_shares(self, org: str) -> dict[str, float]:
-        found = self.organisations.get(org)
-        return {p.id: p.share for p in found.projects} if found is not None else {}
+    def _project_shares(self, org: str) -> Mapping[str, float]:
+        return self._shares.get(org, _NO_SHARES)
+
+
+_NO_SHARES: Mapping[str, float] = {}
 
 
 def _bucketed(jobs: Iterable[JobRequest]) -> dict[MemberKey, list[JobRequest]]:
@@ -175,8 +181,17 @@ def _bucketed(jobs: Iterable[JobRequest]) -> dict[MemberKey, list[JobRequest]]:
     return by_member
 
 
-def _sorted(share: Mapping[str, float], usage: Mapping[str, float]) -> list[tuple[str, float]]:
-    """Siblings with their level fair share, highest first (ties by name)."""
+def _sorted(
+    share: Mapping[str, float] | None, usage: Mapping[str, float]
+) -> list[tuple[str, float]]:
+    """Siblings (the keys of ``usage``) with their level fair share, highest first (ties by
+    name); ``share`` None: every sibling weighs the same."""
+    if len(usage) == 1:  # an only child (most projects, most members): the same sums, inline
+        ((name, used),) = usage.items()
+        alone = 1.0 if share is None else share[name]
+        return [(name, _level(alone / (alone or 1.0), used / used if used else 0.0))]
+    if share is None:
+        share = dict.fromkeys(usage, 1.0)
     total_s = sum(share.values()) or 1.0
     total_u = sum(usage.values())
     levels = [
