@@ -294,10 +294,13 @@ class CapacityIndex:
             pool.node_gpus = old.node_gpus
         used, foreign, busy, full = out._used, out._foreign, out._migbusy, out._full
         slots = out._mig
+        members: dict[PoolKey, list[tuple[int, int, int, int, int, bool]]] = {k: [] for k in pools}
         for pos, key in enumerate(out._pool_of):
             node = nodes[pos]
             free = (full[pos] & ~(used[pos] | foreign[pos] | busy[pos])).bit_count()
-            pools[key].add(pos, node.leaf, node.su, free, node.gpus, slots[pos] != 0)
+            members[key].append((pos, node.leaf, node.su, free, node.gpus, slots[pos] != 0))
+        for key, pool in pools.items():
+            pool.add_all(members[key])
         out._pools, out._own_pools = pools, set(pools)
         return out
 
@@ -329,10 +332,16 @@ class CapacityIndex:
         """The GPUs and MIG slots ``placements`` name, per node position (each checked as
         ``allocate`` checks it); two that name the same GPU or slot are an error."""
         plan: dict[int, tuple[int, int]] = {}
+        known, whole = self._bits, self._whole
         for placement in placements:
             for alloc in placement.allocs:
-                pos, gpus = self._whole(alloc)
-                mig = self._mig_bits(pos, alloc.mig) if alloc.mig is not None else 0
+                if alloc.mig is None and type(alloc.gpus) is tuple:  # (``_whole``, inline)
+                    found = known.get((alloc.node, alloc.gpus))
+                    pos, gpus = found if found is not None else whole(alloc)
+                    mig = 0
+                else:
+                    pos, gpus = whole(alloc)
+                    mig = self._mig_bits(pos, alloc.mig)
                 had_gpus, had_mig = plan.get(pos, (0, 0))
                 if had_gpus & gpus or had_mig & mig:
                     raise SchedulingError(f"two placements name the same GPU of {alloc.node}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 GENERAL = ""
 DOWN = "!down"
 SHADOW = "!shadow"  # nodes promised to backfill's head job, for the rest of a pass
@@ -116,6 +118,48 @@ class Pool:
             self.su_idle[su] += 1
         if has_mig:
             self.mig_nodes.add(pos)
+
+    def add_all(self, nodes: Iterable[tuple[int, int, int, int, int, bool]]) -> None:
+        """``add`` each of ``nodes`` (its arguments), in order, on a pool that shares no leaf
+        set (fresh, or a ``fork``): the same contents, one call for a whole cluster."""
+        if self._own_leaves is not None:
+            for node in nodes:
+                self.add(*node)
+            return
+        buckets, lowest, leaf_idle = self.buckets, self.lowest, self.leaf_idle
+        leaf_free, leaf_su, su_idle, mig_nodes = (
+            self.leaf_free,
+            self.leaf_su,
+            self.su_idle,
+            self.mig_nodes,
+        )
+        node_gpus, free_total, count = self.node_gpus, 0, 0
+        for pos, leaf, su, free, gpus, has_mig in nodes:
+            if gpus > node_gpus:
+                node_gpus = gpus
+            while len(buckets) <= gpus:
+                buckets.append(set())
+                lowest.append(0)
+            if leaf not in leaf_su:
+                leaf_su = self.leaf_su = {**leaf_su, leaf: su}  # (as ``add``: a new dict)
+            idle = leaf_idle.get(leaf)
+            if idle is None:
+                idle = leaf_idle[leaf] = set()
+            leaf_free[leaf] = leaf_free.get(leaf, 0) + free
+            if su not in su_idle:
+                su_idle[su] = 0
+            count += 1
+            free_total += free
+            buckets[free].add(pos)
+            lowest[free] |= 1 << pos
+            if free == gpus:
+                idle.add(pos)
+                su_idle[su] += 1
+            if has_mig:
+                mig_nodes.add(pos)
+        self.node_gpus = node_gpus
+        self.free += free_total
+        self.nodes += count
 
     def remove(self, pos: int, leaf: int, su: int, free: int, gpus: int, has_mig: bool) -> None:
         self.nodes -= 1
