@@ -51,5 +51,8 @@ def test_the_order_is_a_stable_sort_by_time_limit_with_no_limit_last(limits):
     jobs = [job(f"s{i}", 1, limit=lim) for i, lim in enumerate(limits)]
     rig = Rig(cluster(3)).submit(*jobs)  # 24 GPUs: every job starts, in the policy's order
     expected = sorted(jobs, key=lambda j: (j.time_limit is None, j.time_limit or 0.0))
-    actions = make_scheduler("sjf").schedule(rig.view())
+    scheduler = make_scheduler("sjf")
+    actions = scheduler.schedule(rig.view())
     assert [a.job_id for a in actions] == [j.id for j in expected]
+    # the order of a plain list (a reservation's jobs) is the same sort
+    assert list(scheduler.policy.order(rig.view(), list(jobs))) == expected
