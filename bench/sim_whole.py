@@ -5,7 +5,8 @@ policy (imports, trace loading, the simulation and writing the results all count
 trace (82,247 jobs) and on the 20,000 earliest jobs, locality and preemption overhead off as in
 docs/twin.md. Printed per run: wall seconds and CPU seconds (user + system) of the process and
 the wall seconds of the run itself (its summary's ``wall_s``: cluster, trace and simulation;
-the rest is imports, results, plots and exit), the best of ``--repeat`` runs, against the
+the rest is imports, results, plots and exit), the best of ``--repeat`` runs (and the
+before code's wall and run seconds), against the
 targets of docs/twin.md (full trace: 5 s per policy, 10 s for Tiresias as in the paper; 20,000
 jobs: 1.5 s). With ``--before SRC`` the same runs are made with the code under SRC (e.g. a
 checkout of an earlier commit: `git worktree add /tmp/before HEAD~5`) in the same session,
@@ -74,7 +75,7 @@ def main() -> None:
     now_src = ROOT / "src"
     print(f"{'size':<6} {'policy':<15} {'wall s':>7} {'cpu s':>7} {'run s':>6}", end="")
     print(f" {'target':>7}", end="")
-    print(f" {'before wall':>11} {'now/before':>10}" if args.before else "")
+    print(f" {'before wall':>11} {'run s':>6} {'now/before':>10}" if args.before else "")
     for size in args.sizes.split(","):
         for policy in args.policies.split(","):
             now: list[tuple[float, float, float]] = []
@@ -89,7 +90,8 @@ def main() -> None:
             print(f"{size:<6} {policy:<15} {wall:>7.2f} {cpu:>7.2f} {run:>6.2f}", end="")
             print(f" {target:>5.1f} {mark:<4}", end="")
             if old:
-                print(f" {min(old)[0]:>11.2f} {wall / min(old)[0]:>10.2f}")
+                before = min(old)
+                print(f" {before[0]:>11.2f} {before[2]:>6.2f} {wall / before[0]:>10.2f}")
             else:
                 print()
 
