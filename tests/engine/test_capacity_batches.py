@@ -17,6 +17,7 @@ from aitc.domain.job import JobRequest, MigSlot, NodeAlloc, Placement
 from aitc.engine.capacity import CapacityIndex
 from aitc.engine.placement import FirstFit, TopologyPlacement
 from aitc.engine.pool import GENERAL
+from aitc.engine.pooled import PoolPlacement
 from aitc.errors import SchedulingError
 
 NODES = 8
@@ -241,3 +242,35 @@ def test_checked_allocations_are_remembered_per_cluster_and_bad_ones_never() -> 
     assert index._bits == {("n1", (0, 1)): (0, 0b11)}
     index.allocate(Placement((NodeAlloc("n2", [2, 3]),)))  # type: ignore[arg-type]
     assert index.free_gpus("n2") == 6 and len(index._bits) == 1  # (a list is not kept)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.data())
+def test_pool_placement_reads_only_what_is_free_on_a_large_cluster(data: st.DataObject) -> None:
+    """Pooled GPUs go fullest node first and, of equally full nodes, lowest-numbered first,
+    however the index came to hold what it holds (a set's own order would depend on that on
+    a cluster this size)."""
+    nodes = 64
+    sizes = st.tuples(st.integers(1, nodes), st.integers(1, 7))
+    held = data.draw(st.lists(sizes, unique_by=lambda t: t[0], max_size=48))
+    placements = [on((f"n{node}", list(range(k)))) for node, k in held]
+    direct, detour = CapacityIndex(cluster(nodes)), CapacityIndex(cluster(nodes))
+    for placement in placements:
+        direct.allocate(placement)
+    taken = {node for node, _ in held}
+    others = data.draw(st.lists(st.integers(1, nodes), unique=True, max_size=16))
+    passing = [on((f"n{node}", list(range(8)))) for node in others if node not in taken]
+    for placement in passing + data.draw(st.permutations(placements)):
+        detour.allocate(placement)
+    for placement in passing:  # (those nodes went through other buckets on the way)
+        detour.release(placement)
+    pooled = PoolPlacement()
+    for gpus in (1, 3, 9, 17, 40):
+        here = pooled.now(job("x", gpus), direct, FENCES)
+        assert here == pooled.now(job("x", gpus), detour, FENCES)
+        if here is not None:
+            order = [
+                (direct.free_mask(direct.position(a.node)).bit_count(), a.node) for a in here.allocs
+            ]
+            ranks = [(free, int(name[1:])) for free, name in order]
+            assert ranks == sorted(ranks)  # fullest first, then the lowest-numbered

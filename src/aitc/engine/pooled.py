@@ -3,10 +3,11 @@
 Tiresias's and Alibaba's PAI simulators place a job by counting: it starts when enough GPUs
 are free anywhere in the cluster, wherever they are. ``PoolPlacement`` does the same for jobs
 that name no node count: a job takes any free whole GPUs of one GPU model, from the fullest
-nodes first (a one-GPU job lands where a node is nearly full, and idle nodes stay whole), so
-a 16-GPU job may run on sixteen nodes. Jobs that name a node count (``nodes``) and MIG slices
-are placed as under ``topology``; which jobs can ever run is the same rule under every
-placement. In the twin, locality penalties still apply to where the GPUs end up.
+nodes first (a one-GPU job lands where a node is nearly full, and idle nodes stay whole; of
+equally full nodes, the lowest-numbered first), so a 16-GPU job may run on sixteen nodes.
+Jobs that name a node count (``nodes``) and MIG slices are placed as under ``topology``;
+which jobs can ever run is the same rule under every placement. In the twin, locality
+penalties still apply to where the GPUs end up.
 """
 
 from __future__ import annotations
@@ -43,12 +44,18 @@ class PoolPlacement(TopologyPlacement):
 
 
 def _scatter(gpus: int, pools: Sequence[Pool], capacity: CapacityIndex) -> Placement | None:
-    """``gpus`` free GPUs from ``pools`` in the order given, fullest nodes first."""
+    """``gpus`` free GPUs from ``pools`` in the order given, fullest nodes first, and of
+    equally full nodes the lowest-numbered first (read from each bucket's bitmask: a set's
+    own order would depend on how the index came to hold its nodes)."""
     picks: list[tuple[int, int]] = []
     need = gpus
     for pool in pools:
-        for free, bucket in enumerate(pool.buckets[1:], 1):
-            for pos in bucket:
+        for free in range(1, len(pool.lowest)):
+            nodes = pool.lowest[free]
+            while nodes:
+                low = nodes & -nodes
+                nodes ^= low
+                pos = low.bit_length() - 1
                 take = min(free, need)
                 picks.append((pos, take))
                 need -= take
