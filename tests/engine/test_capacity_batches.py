@@ -246,10 +246,10 @@ def test_checked_allocations_are_remembered_per_cluster_and_bad_ones_never() -> 
 
 @settings(max_examples=100, deadline=None)
 @given(st.data())
-def test_pool_placement_reads_only_what_is_free_on_a_large_cluster(data: st.DataObject) -> None:
-    """Pooled GPUs go fullest node first and, of equally full nodes, lowest-numbered first,
-    however the index came to hold what it holds (a set's own order would depend on that on
-    a cluster this size)."""
+def test_placements_read_only_what_is_free_on_a_large_cluster(data: st.DataObject) -> None:
+    """Every placement answers the same however the index came to hold what it holds, on a
+    cluster large enough for a set's own order to depend on that; pooled GPUs go fullest
+    node first and, of equally full nodes, lowest-numbered first."""
     nodes = 64
     sizes = st.tuples(st.integers(1, nodes), st.integers(1, 7))
     held = data.draw(st.lists(sizes, unique_by=lambda t: t[0], max_size=48))
@@ -264,6 +264,9 @@ def test_pool_placement_reads_only_what_is_free_on_a_large_cluster(data: st.Data
         detour.allocate(placement)
     for placement in passing:  # (those nodes went through other buckets on the way)
         detour.release(placement)
+    for placer in (TopologyPlacement(), FirstFit()):  # (they sort what they read)
+        for shape in SHAPES:
+            assert placer.now(shape, direct, FENCES) == placer.now(shape, detour, FENCES)
     pooled = PoolPlacement()
     for gpus in (1, 3, 9, 17, 40):
         here = pooled.now(job("x", gpus), direct, FENCES)
