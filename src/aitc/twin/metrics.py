@@ -11,12 +11,13 @@ from typing import TypeAlias
 
 import numpy as np
 
-from aitc.twin.outcomes import STATES, JobOutcomes
+from aitc.twin.outcomes import COLUMNS, STATES, JobOutcomes
 
 _STATE_CODE = {name: code for code, name in enumerate(STATES)}
 
 # The outcome of one job, as the loop reports it to ``JobTable.add``: its fields in the order
-# of ``JobTable.FIELDS`` (a plain tuple: made once per job, it costs a fraction of an object).
+# of ``JobTable.FIELDS`` (a plain tuple: made once per job, it costs a fraction of an object;
+# ``start`` and ``end`` NaN where the job never ran or never finished).
 JobRow: TypeAlias = tuple[
     int, str, str, str, float, float, float, float, float, int, int, int, int, float, str
 ]
@@ -44,23 +45,9 @@ class JobTable:
     the columns a column at a time, so the per-job cost is one tuple and one append while the
     memory stays that of the typed arrays."""
 
-    FIELDS = (
-        "job_id",
-        "tenant",
-        "project",
-        "member",
-        "gpus",
-        "submit",
-        "start",  # NaN if it never ran
-        "end",  # NaN if it never finished
-        "runtime",
-        "preemptions",
-        "nodes",
-        "leaves",
-        "sus",
-        "slowdown",
-        "state",
-    )
+    # the columns of ``JobOutcomes`` less the two derived at the end (wait, JCT): a row's
+    # fields, in this order
+    FIELDS = tuple(c for c in COLUMNS if c not in ("wait", "jct"))
     CHUNK = 4096
     _FLOATS = ("gpus", "submit", "start", "end", "runtime", "slowdown")
     _INTS = ("job_id", "preemptions", "nodes", "leaves", "sus")
