@@ -44,10 +44,14 @@ calendar:
 """
 
 
+# the hour the module's times count from, read once: times computed at import (PLAN) and in
+# a test must agree even when the clock passes the hour between them
+HOUR = datetime.now().replace(minute=0, second=0, microsecond=0)
+
+
 def local(days: float) -> str:
-    """A time ``days`` from now, on the hour, as lab.yaml writes it (local, no offset)."""
-    t = datetime.now().replace(minute=0, second=0, microsecond=0) + timedelta(days=days)
-    return t.isoformat(timespec="minutes")
+    """A time ``days`` from ``HOUR``, as lab.yaml writes it (local, no offset)."""
+    return (HOUR + timedelta(days=days)).isoformat(timespec="minutes")
 
 
 def write(tmp_path: Path, *, expires: str = "2099-12-31", multi_seats: int | None = None) -> Path:
