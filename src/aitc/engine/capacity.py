@@ -332,16 +332,10 @@ class CapacityIndex:
         """The GPUs and MIG slots ``placements`` name, per node position (each checked as
         ``allocate`` checks it); two that name the same GPU or slot are an error."""
         plan: dict[int, tuple[int, int]] = {}
-        known, whole = self._bits, self._whole
         for placement in placements:
             for alloc in placement.allocs:
-                if alloc.mig is None and type(alloc.gpus) is tuple:  # (``_whole``, inline)
-                    found = known.get((alloc.node, alloc.gpus))
-                    pos, gpus = found if found is not None else whole(alloc)
-                    mig = 0
-                else:
-                    pos, gpus = whole(alloc)
-                    mig = self._mig_bits(pos, alloc.mig)
+                pos, gpus = self._whole(alloc)
+                mig = self._mig_bits(pos, alloc.mig) if alloc.mig is not None else 0
                 had_gpus, had_mig = plan.get(pos, (0, 0))
                 if had_gpus & gpus or had_mig & mig:
                     raise SchedulingError(f"two placements name the same GPU of {alloc.node}")

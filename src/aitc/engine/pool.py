@@ -100,32 +100,12 @@ class Pool:
         return self.leaf_idle[leaf]
 
     def add(self, pos: int, leaf: int, su: int, free: int, gpus: int, has_mig: bool) -> None:
-        self.node_gpus = max(self.node_gpus, gpus)
-        while len(self.buckets) <= gpus:
-            self.buckets.append(set())
-            self.lowest.append(0)
-        if leaf not in self.leaf_su:
-            self.leaf_su = {**self.leaf_su, leaf: su}  # a new dict: copies share the old one
-        idle = self._idle(leaf)
-        self.leaf_free[leaf] = self.leaf_free.get(leaf, 0) + free
-        self.su_idle.setdefault(su, 0)
-        self.nodes += 1
-        self.free += free
-        self.buckets[free].add(pos)
-        self.lowest[free] |= 1 << pos
-        if free == gpus:
-            idle.add(pos)
-            self.su_idle[su] += 1
-        if has_mig:
-            self.mig_nodes.add(pos)
+        self.add_all(((pos, leaf, su, free, gpus, has_mig),))
 
     def add_all(self, nodes: Iterable[tuple[int, int, int, int, int, bool]]) -> None:
-        """``add`` each of ``nodes`` (its arguments), in order, on a pool that shares no leaf
-        set (fresh, or a ``fork``): the same contents, one call for a whole cluster."""
-        if self._own_leaves is not None:
-            for node in nodes:
-                self.add(*node)
-            return
+        """``add`` each of ``nodes`` (its arguments), in order: one call for a whole cluster
+        (``CapacityIndex`` rebuilds a pool from its nodes)."""
+        shared = self._own_leaves is not None  # (a copy: a leaf's set is copied first)
         buckets, lowest, leaf_idle = self.buckets, self.lowest, self.leaf_idle
         leaf_free, leaf_su, su_idle, mig_nodes = (
             self.leaf_free,
@@ -141,8 +121,8 @@ class Pool:
                 buckets.append(set())
                 lowest.append(0)
             if leaf not in leaf_su:
-                leaf_su = self.leaf_su = {**leaf_su, leaf: su}  # (as ``add``: a new dict)
-            idle = leaf_idle.get(leaf)
+                leaf_su = self.leaf_su = {**leaf_su, leaf: su}  # a new dict: copies share the old
+            idle = self._idle(leaf) if shared else leaf_idle.get(leaf)
             if idle is None:
                 idle = leaf_idle[leaf] = set()
             leaf_free[leaf] = leaf_free.get(leaf, 0) + free
