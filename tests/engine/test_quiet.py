@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_properties import POLICIES, build, clusters
 
+from aitc.domain.job import Priority
 from aitc.engine import make_scheduler
 from aitc.engine import scheduler as scheduler_module
 from aitc.engine.scheduler import Outcome, Scheduler
@@ -72,6 +73,50 @@ def test_quiet_passes_decide_exactly_as_full_walks(specs, policy, shape):
     without, used = replay(specs, policy, shape, quiet=False)
     assert used == 0
     assert with_memo == without
+
+
+def explained_replay(specs, policy: str, shape, *, bare: bool) -> list[list[object]]:
+    """Each pass's time, actions, reasons and estimates; with ``bare`` off, every pass is
+    planned on a cycle (``Scheduler._pass``'s step 0 never decides one on the view alone)."""
+    loop = build(specs, policy, shape)
+    scheduler, passes = loop.scheduler, []
+    if not bare:
+        scheduler.policy.cannot_preempt = lambda view: False  # type: ignore[method-assign]
+
+    def recording(view: View) -> list:
+        outcome = scheduler.run(view)
+        passes.append([view.now, outcome.actions, outcome.reasons(), outcome.estimates()])
+        return outcome.actions
+
+    scheduler.schedule = recording  # type: ignore[method-assign]
+    loop.run()
+    return passes
+
+
+@settings(max_examples=40, deadline=None)
+@given(specs=busy_specs, policy=st.sampled_from(POLICIES), shape=clusters)
+def test_passes_decided_without_planning_read_as_planned_ones(specs, policy, shape):
+    # a pass with nothing free, or a strict queue's blocked head, is decided on the view;
+    # its reasons and estimates, read afterwards, are those of the cycle it would have planned
+    assert explained_replay(specs, policy, shape, bare=True) == explained_replay(
+        specs, policy, shape, bare=False
+    )
+
+
+def test_a_pass_with_nothing_free_plans_nothing_unless_something_may_be_preempted():
+    rig = Rig(cluster(1))
+    rig.run_job(job("x", 8, limit=100.0), on(("n1", range(8))))
+    rig.submit(job("next", 1))
+    scheduler = make_scheduler("fifo")
+    outcome = scheduler.run(rig.view())
+    assert outcome.actions == [] and outcome.planned is None
+    assert outcome.reasons()[rig.pending[0].id]  # made when read: it waits, and says why
+    # a preemptible job runs: the pass plans (it may preempt for the next job)
+    rig = Rig(cluster(1))
+    rig.run_job(job("x", 8, limit=100.0, priority=Priority.PREEMPTIBLE), on(("n1", range(8))))
+    rig.submit(job("next", 1))
+    outcome = make_scheduler("fifo").run(rig.view())
+    assert outcome.planned is not None and len(outcome.actions) == 2  # preempt, start
 
 
 def test_after_a_pass_that_starts_nothing_only_new_jobs_are_looked_at():

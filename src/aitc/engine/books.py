@@ -100,16 +100,16 @@ class Books:
         organisations: Sequence[Organisation] = (),
         reservations: Sequence[Reservation] = (),
     ) -> View:
-        return View(
-            now=now,
-            cluster=self.cluster,
-            pending=self.pending,
-            running=LiveValues(self.running),
-            capacity=self.capacity,
-            usage=self.ledger,
-            organisations=organisations,
-            reservations=reservations,
-            singletons=self.dependencies.provisional.keys(),
+        return View(  # (by position: a view is made for every pass)
+            now,
+            self.cluster,
+            self.pending,
+            LiveValues(self.running),
+            self.capacity,
+            self.ledger,
+            organisations,
+            reservations,
+            self.dependencies.provisional.keys(),
         )
 
     # ------------------------------------------------------------------ the queue

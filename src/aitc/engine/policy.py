@@ -111,12 +111,24 @@ class Policy:
 
     def could_preempt(self, cycle: Cycle) -> bool:
         """Whether any running job could still be preempted in this pass."""
-        if not self.allow_preempt or cycle.view.usage.preemptible_running() == 0:
-            return False  # the ledger counts them: no scan of the running jobs needed
+        if self._none_preemptible(cycle.view):
+            return False
         return any(
             r.request.priority is Priority.PREEMPTIBLE and r.request.id not in cycle.preempted
             for r in cycle.view.running
         )
+
+    def cannot_preempt(self, view: View) -> bool:
+        """Whether no running job can be preempted in a pass on ``view``, told without a
+        cycle (the scheduler then decides a pass with nothing free or a blocked head without
+        planning one): True only where ``could_preempt`` of a fresh pass is False. A policy
+        that preempts by rules of its own (overrides ``could_preempt``) gets False here (it
+        may preempt) unless it overrides this too."""
+        return type(self).could_preempt is Policy.could_preempt and self._none_preemptible(view)
+
+    def _none_preemptible(self, view: View) -> bool:
+        # the ledger counts the preemptible running jobs: no scan of them needed
+        return not self.allow_preempt or view.usage.preemptible_running() == 0
 
     def group(self, cycle: Cycle, job: JobRequest) -> Hashable:
         return job.priority is Priority.PREEMPTIBLE

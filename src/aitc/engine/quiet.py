@@ -27,8 +27,9 @@ victims stable; and for backfill, arrival order, open admission and the head's k
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from aitc.domain.job import JobRequest
 from aitc.engine.capacity import CapacityIndex
@@ -36,6 +37,7 @@ from aitc.engine.cycle import Cycle
 from aitc.engine.pending import PendingQueue
 from aitc.engine.policy import Policy
 from aitc.engine.queues import BackfillQueue, FreeRoom, GreedyQueue, StrictQueue, Walk
+from aitc.engine.view import View
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +53,10 @@ class Quiet:
     head: JobRequest | None
 
 
-def remember(cycle: Cycle, walk: Walk, policy: Policy) -> Quiet | None:
-    """The memo after ``cycle``, or ``None`` if the next pass must walk the whole queue."""
-    view = cycle.view
-    if cycle.actions or view.reservations or not _memo_queue(policy):
+def remember(view: View, acted: bool, walk: Walk, policy: Policy) -> Quiet | None:
+    """The memo after a pass on ``view`` (``acted``: it started or preempted a job), or
+    ``None`` if the next pass must walk the whole queue."""
+    if acted or view.reservations or not _memo_queue(policy):
         return None
     if not walk.complete and not (_strict(policy) and walk.head is not None):
         return None
@@ -78,33 +80,45 @@ def jobs_to_walk(cycle: Cycle, policy: Policy, quiet: Quiet | None) -> Sequence[
     the whole queue."""
     view = cycle.view
     pending = view.pending
-    if quiet is None or not _holds(cycle, policy, quiet):
+    if quiet is None or not _holds(view, policy, quiet, partial(policy.could_preempt, cycle)):
         return pending
     tail = pending.newest(len(pending) - quiet.length)
     return tail if quiet.head is None else [quiet.head, *tail]
 
 
-def blocked_head(cycle: Cycle, policy: Policy, quiet: Quiet | None) -> JobRequest | None:
+def blocked_head(
+    view: View,
+    policy: Policy,
+    quiet: Quiet | None,
+    *,
+    capacity: CapacityIndex,
+    could_preempt: Callable[[], bool],
+    size_filters: bool = True,
+) -> JobRequest | None:
     """Under a strict queue in arrival order, the job that blocked the last pass, if it
     fails again, so that nothing behind it may start (``None``: walk): while ``quiet``
     holds; or where only capacity grew since (the same queue, nothing to preempt, no
     reservation) and the head is still too large for the free capacity by the walks' size
-    rule (``FreeRoom``), as a blocked head mostly is after a job ends."""
+    rule (``FreeRoom``), as a blocked head mostly is after a job ends.
+
+    What the pass starts from: its ``capacity`` (the cycle's, or the view's own where nothing
+    is fenced), whether the policy ``could_preempt`` and whether the size rule may be used
+    (``Cycle.size_filters``)."""
     if quiet is None or quiet.head is None or not _strict(policy):
         return None
-    if _holds(cycle, policy, quiet):
+    if _holds(view, policy, quiet, could_preempt):
         return quiet.head
-    view, head = cycle.view, quiet.head
+    head = quiet.head
     if (
         view.capacity is not quiet.capacity
         or view.pending is not quiet.pending
         or view.pending.epoch != quiet.epoch
         or view.reservations
-        or not cycle.size_filters
-        or policy.could_preempt(cycle)
+        or not size_filters
+        or could_preempt()
     ):
         return None
-    room = FreeRoom.of(cycle.capacity, cycle.placer.gpus_anywhere)
+    room = FreeRoom.of(capacity, policy.placement.gpus_anywhere)
     return None if room is None or room.admits(head.gpus, head.nodes) else head
 
 
@@ -124,8 +138,7 @@ def _memo_queue(policy: Policy) -> bool:
     )
 
 
-def _holds(cycle: Cycle, policy: Policy, quiet: Quiet) -> bool:
-    view = cycle.view
+def _holds(view: View, policy: Policy, quiet: Quiet, could_preempt: Callable[[], bool]) -> bool:
     capacity, pending = view.capacity, view.pending
     if view.reservations or not _memo_queue(policy):
         return False
@@ -133,11 +146,9 @@ def _holds(cycle: Cycle, policy: Policy, quiet: Quiet) -> bool:
         return False
     if pending is not quiet.pending or pending.epoch != quiet.epoch:
         return False  # (a job left or came back: the old jobs may have moved)
-    if policy.could_preempt(cycle) and not (
-        policy.stable_victims and capacity.stamp == quiet.stamp
-    ):
+    if could_preempt() and not (policy.stable_victims and capacity.stamp == quiet.stamp):
         return False
     queue = policy.queue
     if isinstance(queue, BackfillQueue):
-        return queue.promise_still_kept(quiet.head, cycle.now)
+        return queue.promise_still_kept(quiet.head, view.now)
     return True

@@ -56,52 +56,85 @@ class Scheduler:
     def run(self, view: View) -> Outcome:
         """One pass: its actions and, from the same cycle, the reasons and estimates."""
         cycle, walk = self._pass(view)
-        return Outcome(cycle, walk, self)
+        return Outcome(view, cycle, walk, self)
 
     def schedule(self, view: View) -> list[Action]:
         """The actions of one pass (``run(view).actions``), for drivers that need no reasons."""
-        return self._pass(view)[0].actions
+        return self.run(view).actions
 
     def impossible(self, view: View) -> tuple[JobId, ...]:
         """Pending jobs that can never run on this cluster; drivers reject them."""
         return tuple(j.id for j in view.pending if self._never(view.cluster, j) is not None)
 
-    def _pass(self, view: View) -> tuple[Cycle, Walk]:
+    def _pass(self, view: View) -> tuple[Cycle | None, Walk]:
+        """The pass's cycle (``None``: it was decided without planning, see step 0) and walk."""
+        policy = self.policy
+        # 0. Without reservations and with nothing to preempt, steps 3 and 4's blocked head
+        #    are decided on the view itself: no cycle is planned (``Outcome`` makes one if
+        #    the reasons are read). Most passes of a busy cluster end here.
+        bare = not view.reservations and policy.cannot_preempt(view)
+        if bare:
+            if not view.capacity.has_room():
+                return None, Walk()
+            head = blocked_head(
+                view, policy, self._quiet, capacity=view.capacity, could_preempt=_no
+            )
+            if head is not None:
+                return None, self._blocked(view, head)
         # 1. Plan on a copy-on-write overlay of the driver's capacity index.
-        cycle = Cycle(
-            view, view.capacity.overlay(), self.policy.placement, self.policy.default_time_limit
-        )
-        # 2. Fence reserved nodes; preempt preemptible jobs of others on active reservations.
-        self._fence_reservations(cycle)
-        # 3. Nothing free and nothing to preempt: nothing can change, whatever the queue holds.
-        if not cycle.has_room() and not self.policy.could_preempt(cycle):
-            return cycle, Walk()  # (a quiet memo stays valid: capacity did not grow)
+        cycle = self._cycle(view)
+        if not bare:
+            # 2. Fence reserved nodes; preempt preemptible jobs of others on active
+            #    reservations.
+            self._fence_reservations(cycle)
+            # 3. Nothing free and nothing to preempt: nothing can change, whatever the queue
+            #    holds (a quiet memo stays valid: capacity did not grow).
+            if not cycle.has_room() and not policy.could_preempt(cycle):
+                return cycle, Walk()
         # 4. Order the queue by the policy's priority: after a pass that started nothing and
         #    while capacity has not grown, only the jobs that arrived since (quiet.py), and
         #    under a strict queue none (its head fails again and blocks them).
         cycle.possible = self._possible_for(view)
-        head = blocked_head(cycle, self.policy, self._quiet)
-        if head is not None:
-            walk = Walk(complete=False, head=head)
-            if self._quiet is None or self._quiet.version != view.capacity.version:
-                self._quiet = remember(cycle, walk, self.policy)  # (capacity grew)
-            return cycle, walk
-        jobs = jobs_to_walk(cycle, self.policy, self._quiet)
-        ordered = self.policy.order(view, jobs)
+        if not bare:
+            head = blocked_head(
+                view,
+                policy,
+                self._quiet,
+                capacity=cycle.capacity,
+                could_preempt=partial(policy.could_preempt, cycle),
+                size_filters=cycle.size_filters,
+            )
+            if head is not None:
+                return cycle, self._blocked(view, head)
+        jobs = jobs_to_walk(cycle, policy, self._quiet)
+        ordered = policy.order(view, jobs)
         # 5. Walk the queue with the policy's discipline: admission, placement, preemption and
         #    backfill all happen here, on the overlay. Jobs not yet submitted are skipped and
         #    impossible ones set aside (``cycle.possible``); drivers reject the latter. Active
         #    reservations first start their own jobs on their own GPUs, as Slurm schedules a
         #    reservation apart from the general queue (so no job of the queue holds them up).
         self._start_in_reservations(cycle)
-        walk = self.policy.queue.run(cycle, ordered, self.policy, self.policy.admit)
+        walk = policy.queue.run(cycle, ordered, policy, policy.admit)
         if jobs is not view.pending and cycle.preempted:
             # a preemption gave capacity back, where an old job may now fit: walk them all
             self._quiet = None
             return self._pass(view)
-        self._quiet = remember(cycle, walk, self.policy)
+        self._quiet = remember(view, bool(cycle.actions), walk, policy)
         # 6. The actions, in the order they must be applied, are the cycle's.
         return cycle, walk
+
+    def _cycle(self, view: View) -> Cycle:
+        """A fresh pass on ``view``: an overlay of its capacity, nothing decided yet."""
+        policy = self.policy
+        return Cycle(view, view.capacity.overlay(), policy.placement, policy.default_time_limit)
+
+    def _blocked(self, view: View, head: JobRequest) -> Walk:
+        """The walk of a pass that a strict queue's blocked ``head`` ends at once; the memo
+        follows the capacity where it grew (``blocked_head``)."""
+        walk = Walk(complete=False, head=head)
+        if self._quiet is None or self._quiet.version != view.capacity.version:
+            self._quiet = remember(view, False, walk, self.policy)
+        return walk
 
     def _start_in_reservations(self, cycle: Cycle) -> None:
         """Each active reservation's own jobs, in the policy's order, on its own GPUs only
@@ -188,29 +221,40 @@ class Outcome:
 
     Reasons and estimates are read from the pass's own cycle, computed on first use (the
     twin never asks), and must be read before the driver applies the actions to its books:
-    the cycle plans on an overlay of the books' capacity index, which the actions change.
+    the cycle plans on an overlay of the books' capacity index, which the actions change. A
+    pass decided without planning (``Scheduler._pass``, step 0) has no cycle until they are
+    read: it is then a fresh cycle, which is what that pass left (it changed nothing).
     """
 
-    __slots__ = ("_cycle", "_estimates", "_reasons", "_scheduler", "_stamp", "_walk", "actions")
+    __slots__ = (
+        "_cycle",
+        "_estimates",
+        "_reasons",
+        "_scheduler",
+        "_stamp",
+        "_view",
+        "_walk",
+        "actions",
+    )
 
-    def __init__(self, cycle: Cycle, walk: Walk, scheduler: Scheduler) -> None:
-        self.actions: list[Action] = cycle.actions
-        self._cycle, self._walk, self._scheduler = cycle, walk, scheduler
-        self._stamp = cycle.view.capacity.stamp
+    def __init__(self, view: View, cycle: Cycle | None, walk: Walk, scheduler: Scheduler) -> None:
+        self.actions: list[Action] = cycle.actions if cycle is not None else []
+        self._view, self._cycle, self._walk, self._scheduler = view, cycle, walk, scheduler
+        self._stamp = view.capacity.stamp
         self._reasons: dict[JobId, tuple[Reason, ...]] | None = None
         self._estimates: dict[JobId, float | None] | None = None
 
     @property
-    def planned(self) -> CapacityIndex:
+    def planned(self) -> CapacityIndex | None:
         """The pass's own capacity: an overlay of the books' index with its actions taken
-        (for ``Books.apply``, which may take it over instead of applying them again)."""
-        return self._cycle.capacity
+        (for ``Books.apply``, which may take it over instead of applying them again);
+        ``None`` where the pass planned nothing."""
+        return self._cycle.capacity if self._cycle is not None else None
 
     def reasons(self) -> Mapping[JobId, tuple[Reason, ...]]:
         """Every reason each pending job waits (an empty tuple: it starts in this pass)."""
         if self._reasons is None:
-            self._check()
-            s, cycle = self._scheduler, self._cycle
+            cycle, s = self._planned_cycle(), self._scheduler
             never = partial(s._never, cycle.view.cluster)
             self._reasons = explain(cycle, self._walk, s.policy, never)
         return self._reasons
@@ -220,14 +264,20 @@ class Outcome:
         time limits (``None``: it can never run here); the head's promise is not held
         against the others."""
         if self._estimates is None:
-            self._check()
-            cycle = self._cycle
+            cycle = self._planned_cycle()
             self._estimates = estimates(cycle, partial(self._scheduler._never, cycle.view.cluster))
         return self._estimates
 
-    def _check(self) -> None:
-        if self._cycle.view.capacity.stamp != self._stamp:
+    def _planned_cycle(self) -> Cycle:
+        if self._view.capacity.stamp != self._stamp:
             raise RuntimeError("read a pass's reasons and estimates before applying its actions")
+        if self._cycle is None:  # decided without planning: a fresh cycle is the same
+            self._cycle = self._scheduler._cycle(self._view)  # (the pass changed nothing)
+        return self._cycle
+
+
+def _no() -> bool:
+    return False
 
 
 def is_impossible(reasons: Sequence[Reason]) -> bool:

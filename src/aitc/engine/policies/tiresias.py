@@ -199,6 +199,9 @@ class Tiresias(Policy):
             )
         return super().could_preempt(cycle)
 
+    def cannot_preempt(self, view: View) -> bool:
+        return self.mode != "any" and self._none_preemptible(view)
+
     def group(self, cycle: Cycle, job: JobRequest) -> Hashable:
         return (self._levels.get(job.id, self._fresh), job.priority)
 
