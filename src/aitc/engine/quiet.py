@@ -51,6 +51,7 @@ class Quiet:
     epoch: int  # the queue's: while it stands still, only new jobs came after these
     length: int
     head: JobRequest | None
+    strict: bool  # a strict queue in arrival order (``head``: the job that blocked it)
 
 
 def remember(view: View, acted: bool, walk: Walk, policy: Policy) -> Quiet | None:
@@ -58,7 +59,8 @@ def remember(view: View, acted: bool, walk: Walk, policy: Policy) -> Quiet | Non
     ``None`` if the next pass must walk the whole queue."""
     if acted or view.reservations or not _memo_queue(policy):
         return None
-    if not walk.complete and not (_strict(policy) and walk.head is not None):
+    strict = _strict(policy)
+    if not walk.complete and not (strict and walk.head is not None):
         return None
     pending = view.pending
     if not pending or pending.newest(1)[0].submit > view.now:  # it may start later
@@ -72,6 +74,7 @@ def remember(view: View, acted: bool, walk: Walk, policy: Policy) -> Quiet | Non
         pending.epoch,
         len(pending),
         walk.head,
+        strict,
     )
 
 
@@ -104,7 +107,7 @@ def blocked_head(
     What the pass starts from: its ``capacity`` (the cycle's, or the view's own where nothing
     is fenced), whether the policy ``could_preempt`` and whether the size rule may be used
     (``Cycle.size_filters``)."""
-    if quiet is None or quiet.head is None or not _strict(policy):
+    if quiet is None or quiet.head is None or not quiet.strict:
         return None
     if _holds(view, policy, quiet, could_preempt):
         return quiet.head
@@ -139,8 +142,9 @@ def _memo_queue(policy: Policy) -> bool:
 
 
 def _holds(view: View, policy: Policy, quiet: Quiet, could_preempt: Callable[[], bool]) -> bool:
+    # (a memo is made only for the queues and orders it holds for: ``remember``)
     capacity, pending = view.capacity, view.pending
-    if view.reservations or not _memo_queue(policy):
+    if view.reservations:
         return False
     if capacity is not quiet.capacity or capacity.version != quiet.version:
         return False
