@@ -114,3 +114,11 @@ def _fmt(value: object) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
+
+
+def register(root: typer.Typer) -> None:
+    """Add ``aitc arch`` (with ``slurm-config``) to the top-level app."""
+    from aitc.cli import slurmconf
+
+    slurmconf.register(app)
+    root.add_typer(app, name="arch", help="Design a cluster from a reference architecture.")

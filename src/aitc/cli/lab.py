@@ -279,3 +279,8 @@ def _in_file(error: ConfigError, file: Path) -> ConfigErrors:
     return ConfigErrors(
         [ConfigError(e.reason, file=str(file), field=e.field) for e in each_error(error)]
     )
+
+
+def register(root: typer.Typer) -> None:
+    """Add ``aitc lab`` to the top-level app."""
+    root.add_typer(app, name="lab", help="Check and apply a lab description (lab.yaml).")
