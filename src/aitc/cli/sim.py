@@ -13,10 +13,8 @@ import gc
 import os
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
-from multiprocessing import Manager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,10 +31,12 @@ from rich.progress import (
 from aitc.cli import programme
 from aitc.cli.output import Rows
 from aitc.domain.cluster import Cluster
-from aitc.domain.lab import Lab
 from aitc.errors import AitcError, ConfigError
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from aitc.domain.lab import Lab
     from aitc.twin.painter import Painter
     from aitc.twin.runner import SimResult
 
@@ -434,6 +434,8 @@ def _run_all(tasks: list[SimTask], workers: int) -> list[dict[str, Any]]:
     if len(tasks) == 1:
         with _Bars([tasks[0].label], shared=False) as bar:
             return [run_task(tasks[0], bar.callback(tasks[0].label), aside=cores > 1)]
+    from concurrent.futures import ProcessPoolExecutor  # (a run of one policy needs none)
+
     procs = min(len(tasks), workers or cores)
     with (
         _Bars([t.label for t in tasks], shared=True) as bar,
@@ -544,7 +546,12 @@ class _Bars:
         )
         self.ids = {p: self.progress.add_task(p, total=None, day=0.0, rate=0.0) for p in policies}
         self.began = {p: time.perf_counter() for p in policies}
-        self._manager = Manager() if shared else None
+        if shared:
+            from multiprocessing import Manager
+
+            self._manager = Manager()
+        else:
+            self._manager = None
         self.queue: Any = self._manager.Queue() if self._manager else None
 
     def __enter__(self) -> _Bars:
