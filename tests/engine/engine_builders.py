@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 
 from aitc.domain.cluster import Cluster, Node
 from aitc.domain.ids import JobId
-from aitc.domain.job import JobRequest, MigSlot, NodeAlloc, Placement, Priority, RunningJob
+from aitc.domain.job import (
+    JobRequest,
+    JobState,
+    MigSlot,
+    NodeAlloc,
+    Placement,
+    Priority,
+    RunningJob,
+)
 from aitc.domain.node import NODE_MODELS
 from aitc.domain.org import Organisation, OrgKind, Project
 from aitc.domain.reservation import Reservation
@@ -185,10 +193,13 @@ class Rig:
         self.pending.sort(key=lambda j: (j.submit, j.id))
 
     def stop(self, job_id: JobId, *, requeue: bool = False) -> None:
+        """A running job ends (completed, as the drivers tell the books), or goes back to
+        the queue (``requeue``: preempted)."""
         if requeue:
             self.apply([Preempt(job_id)])
         else:
-            self.books.finish(job_id, self.now)
+            run = self.books.finish(job_id, self.now)
+            self.books.ended(run.request, JobState.COMPLETED, self.now)
 
     def step(self, scheduler: Scheduler) -> list[Action]:
         actions = scheduler.schedule(self.view())

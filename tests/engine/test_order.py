@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 from test_properties import build, clusters
 from test_quiet import busy_specs
 
-from aitc.domain.job import JobRequest
+from aitc.domain.job import JobRequest, Priority
 from aitc.engine import make_scheduler
-from aitc.engine.view import View
+from aitc.engine.queues import Buckets, FreeRoom
+from aitc.engine.view import Start, View
 
 
 def tiresias_reference(policy, view: View) -> list[JobRequest]:
@@ -86,3 +87,53 @@ def test_quota_orders_each_view_afresh_even_when_a_scheduler_is_reused():
     second = rig.view()
     # a1 fits in a's unused quota, b1 would borrow: a1 goes first in the new view
     assert [j.id for j in scheduler.policy.order(second, second.pending)] == [jid("a1"), jid("b1")]
+
+
+@settings(max_examples=30, deadline=None)
+@given(specs=busy_specs, shape=clusters)
+def test_tiresias_as_given_orders_as_the_eager_sort_at_every_pass(specs, shape):
+    # its own parameters: only preemptible jobs are preempted, so the queue is mostly of
+    # jobs that never ran, read by size (``Buckets``) while none of them has
+    loop = build(specs, "tiresias", shape)
+    read_by_size = []
+
+    def check(loop) -> None:
+        view = loop.rig.view()
+        order = loop.scheduler.policy.order(view, view.pending)
+        read_by_size.append(isinstance(order, Buckets))
+        assert list(order) == tiresias_reference(loop.scheduler.policy, view)
+
+    loop.run(on_pass=check)
+    assert read_by_size
+
+
+def test_tiresias_reads_a_queue_of_jobs_that_never_ran_by_size():
+    rig = Rig(cluster(1))
+    rig.run_job(job("x", 6, limit=100.0, priority=Priority.PREEMPTIBLE), on(("n1", range(6))))
+    rig.submit(job("a", 8), job("b", 1), job("c", 8), job("d", 2))
+    policy = make_scheduler("tiresias").policy
+    view = rig.view()
+    order = policy.order(view, view.pending)
+    assert isinstance(order, Buckets)
+    assert list(order) == rig.pending  # arrival order
+    # two GPUs free on the node: the 8-GPU jobs are passed over a bucket at a time
+    room = FreeRoom.of(view.capacity)
+    assert [j.id for j in order.fitting(room)] == [jid("b"), jid("d")]
+    # a job that ran and went back to the queue: its queue is its own, read job by job
+    rig.now = 50.0
+    rig.stop(jid("x"), requeue=True)
+    view = rig.view()
+    assert not isinstance(policy.order(view, view.pending), Buckets)
+    assert list(policy.order(view, view.pending)) == tiresias_reference(policy, view)
+
+
+def test_a_job_that_ended_leaves_the_ledger_s_attained_service():
+    rig = Rig(cluster(1))
+    rig.run_job(job("x", 2, limit=100.0), on(("n1", [0, 1])))
+    rig.now = 10.0
+    rig.stop(jid("x"), requeue=True)  # preempted: it has run before
+    assert jid("x") in rig.books.ledger.ran_before()
+    rig.apply([Start(jid("x"), on(("n1", [0, 1])))])
+    rig.now = 20.0
+    rig.stop(jid("x"))  # ended for good (``Books.ended``): nothing to remember of it
+    assert not rig.books.ledger.ran_before()

@@ -105,6 +105,8 @@ def _check(queue: PendingQueue, model: list[JobRequest], removed: list[JobReques
     assert {k: list(v) for k, v in queue.by_member().items()} == _groups(model, member_of)
     by_org = {(o, size): list(b) for o, s in queue.by_org().items() for size, b in s.items()}
     assert by_org == _groups(model, lambda j: (j.org, (j.gpus, j.nodes)))
+    by_size = {size: list(b) for size, b in queue.by_size().items()}
+    assert by_size == _groups(model, lambda j: (j.gpus, j.nodes))
     classes = {k: dict(v) for k, v in queue.classes().items()}
     expected = _groups(model, lambda j: (j.org, j.priority, j.nodes, j.mig, j.gpu_model))
     assert classes == {
@@ -166,6 +168,7 @@ def test_a_requeued_job_goes_back_to_its_place_in_every_index() -> None:
     member = (first.org, first.project, first.member)
     assert list(queue.by_member()[member].values()) == [first, second, third]
     assert list(queue.by_org()[first.org][(1, None)].values()) == [first, second, third]
+    assert list(queue.by_size()[(1, None)].values()) == [first, second, third]
 
 
 # free capacity on a few 8-GPU nodes, and jobs of every kind of size

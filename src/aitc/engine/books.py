@@ -141,8 +141,10 @@ class Books:
     # ------------------------------------------------------------------ dependencies
     def ended(self, job: JobRequest, state: JobState, at: float) -> None:
         """A job ended for good in ``state`` at ``at`` (after ``finish`` or ``cancel``, never
-        for a preemption or a hold): the jobs waiting for it are judged again, and those whose
+        for a preemption or a hold): the ledger forgets its attained service (its usage stays
+        in the decayed totals), the jobs waiting for it are judged again, and those whose
         dependency now holds go into the queue at their place."""
+        self.ledger.forget(job.id)
         self._queue_ready(self.dependencies.ended(job, state, at))
 
     def wake(self, now: float) -> None:

@@ -117,7 +117,8 @@ class UsageLedger:
 
     def forget(self, job_id: JobId) -> None:
         """Drop a finished job's attained service (its usage stays in the decayed totals);
-        drivers call it when a job ends for good, so long replays keep memory flat."""
+        the books call it when a job ends for good (``Books.ended``), so long replays keep
+        memory flat and ``ran_before`` holds only jobs still queued or running."""
         if job_id in self._running:
             raise SchedulingError(f"job {job_id} is still running; stop it before forgetting it")
         self._attained.pop(job_id, None)

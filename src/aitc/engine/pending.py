@@ -54,6 +54,7 @@ class PendingQueue(Sequence[JobRequest]):
         "_list",
         "_members",
         "_orgs",
+        "_sizes",
         "_classes",
         "_place",
         "_next",
@@ -77,6 +78,7 @@ class PendingQueue(Sequence[JobRequest]):
         self._list: list[JobRequest] | None = None
         self._members: dict[MemberKey, dict[JobId, JobRequest]] = {}
         self._orgs: dict[str, dict[Size, dict[JobId, JobRequest]]] = {}
+        self._sizes: dict[Size, dict[JobId, JobRequest]] = {}
         self._classes: dict[ClassKey, dict[int, int]] = {}
         self._place: dict[JobId, int] = {}  # increasing along the queue
         self._next = 0
@@ -143,6 +145,10 @@ class PendingQueue(Sequence[JobRequest]):
             self.sizes_epoch += 1
         else:
             bucket[job.id] = job
+        if (bucket := self._sizes.get(size)) is None:
+            self._sizes[size] = {job.id: job}
+        else:
+            bucket[job.id] = job
         sizes = self._classes.setdefault(job_class(job), {})
         count = sizes.get(job.gpus, 0)
         sizes[job.gpus] = count + 1
@@ -175,6 +181,10 @@ class PendingQueue(Sequence[JobRequest]):
             self.sizes_epoch += 1
             if not by_size:
                 del self._orgs[job.org]
+        bucket = self._sizes[size]
+        del bucket[job_id]
+        if not bucket:
+            del self._sizes[size]
         cls = job_class(job)
         sizes = self._classes[cls]
         sizes[job.gpus] -= 1
@@ -210,6 +220,8 @@ class PendingQueue(Sequence[JobRequest]):
         for by_size in self._orgs.values():
             for size, bucket in by_size.items():
                 by_size[size] = _rebuilt(bucket)
+        for size, bucket in self._sizes.items():
+            self._sizes[size] = _rebuilt(bucket)
         self.sizes_epoch += 1
 
     def _sort(self) -> None:
@@ -239,6 +251,8 @@ class PendingQueue(Sequence[JobRequest]):
             if size in by_size:
                 by_size[size] = _by_place(by_size[size], place)
                 self.sizes_epoch += 1
+        for size in {size for _, size in sizes} & self._sizes.keys():
+            self._sizes[size] = _by_place(self._sizes[size], place)
         self._requeued = []
 
     # ------------------------------------------------------------------ the sequence
@@ -309,6 +323,12 @@ class PendingQueue(Sequence[JobRequest]):
         MIG slices; and node count) in arrival order."""
         self._sort()
         return self._orgs
+
+    def by_size(self) -> Mapping[Size, Mapping[JobId, JobRequest]]:
+        """The pending jobs of each size (whole GPUs, 0 for MIG slices; and node count), of
+        every organisation, in arrival order."""
+        self._sort()
+        return self._sizes
 
     def shortest_limit(self) -> float | None:
         """The shortest time limit of a queued job (``None``: no job has one)."""

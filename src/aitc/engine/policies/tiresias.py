@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import ClassVar
 
 from aitc.domain.ids import JobId
@@ -31,6 +31,7 @@ from aitc.engine.cycle import Cycle
 from aitc.engine.policies.tiresias_lists import EntryOrder
 from aitc.engine.policies.tiresias_paper import PaperWalk
 from aitc.engine.policy import Policy
+from aitc.engine.queues import Buckets
 from aitc.engine.registry import register
 from aitc.engine.view import Reason, ReasonCode, View
 
@@ -78,7 +79,7 @@ class Tiresias(Policy):
             return 0
         return self.level(view, job)
 
-    def order(self, view: View, jobs: Sequence[JobRequest]) -> Iterator[JobRequest]:
+    def order(self, view: View, jobs: Sequence[JobRequest]) -> Iterable[JobRequest]:
         """Queue by queue, arrival order inside each, produced lazily.
 
         Queue-0 jobs come out as the walk reaches them and later queues are held back until
@@ -86,6 +87,12 @@ class Tiresias(Policy):
         rest of a long queue. ``_levels`` fills in as jobs come out, before anyone asks.
         """
         self._levels, self._fresh = {}, bisect.bisect_right(self.thresholds, 0.0)
+        queue = view.pending
+        if jobs is queue and self._fresh == 0 and not view.usage.ran_before():
+            # every queued job is fresh, in queue 0 (none has run: a starving one goes there
+            # too): arrival order, read by size so that a walk passes over the sizes the free
+            # capacity cannot take a bucket at a time (``Buckets``)
+            return Buckets(queue, [(g, n, bucket) for (g, n), bucket in queue.by_size().items()])
         return self._lazy_order(view, jobs)
 
     def _lazy_order(self, view: View, jobs: Sequence[JobRequest]) -> Iterator[JobRequest]:
