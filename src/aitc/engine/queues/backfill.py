@@ -16,7 +16,7 @@ from aitc.engine.cycle import Cycle, VictimFinder
 from aitc.engine.estimate import earliest_start
 from aitc.engine.pending import PendingQueue
 from aitc.engine.pool import GENERAL, SHADOW
-from aitc.engine.queues.room import Buckets, FreeRoom, QueueSizes, could_fit, ending_by
+from aitc.engine.queues.room import QueueSizes, could_fit, ending_by
 from aitc.engine.queues.walk import IN_ORDER, MANY, Admit, Full, Walk, Why, admitted
 
 _PLAIN_CLASS = operator.attrgetter("priority", "nodes", "mig", "gpu_model")
@@ -104,7 +104,7 @@ class BackfillQueue:
             if self._sizes.none_fit(cycle.view.pending, cycle.capacity, anywhere):
                 walk.complete = True  # (every later job would be passed over)
                 return walk
-            jobs = self._could_fit_after(cycle, ordered, head, jobs, anywhere)
+            jobs = could_fit(jobs, cycle.capacity, anywhere)
         narrowed = bool(self.depth) or not cycle.size_filters  # (a depth counts every job)
         # the stop rule needs the queue's smallest job per class (read at the first failure)
         counting = not fenced and not self.depth
@@ -185,28 +185,6 @@ class BackfillQueue:
         walk.complete = True
         walk.promise = shadow[0] if shadow else None
         return walk
-
-    @staticmethod
-    def _could_fit_after(
-        cycle: Cycle,
-        ordered: Iterable[JobRequest],
-        head: JobRequest,
-        jobs: Iterator[JobRequest],
-        anywhere: bool,
-    ) -> Iterator[JobRequest]:
-        """The rest of the walk after ``head`` (``jobs``), only the jobs whose size could
-        still fit (``could_fit``). Where the walk reads the driver's queue itself, in arrival
-        order, those are read from its buckets of one size each, the sizes that cannot fit
-        left out a bucket at a time (``Buckets``), from the head's place on: the same jobs in
-        the same order, without passing over every larger job behind the head."""
-        queue = cycle.view.pending
-        room = FreeRoom.of(cycle.capacity, anywhere)
-        if ordered is not queue or room is None:
-            return could_fit(jobs, cycle.capacity, anywhere)
-        place = queue.positions()
-        after = place[head.id]
-        sized = Buckets(queue, [(g, n, bucket) for (g, n), bucket in queue.by_size().items()])
-        return (j for j in sized.fitting(room) if place[j.id] > after)
 
     def why(self, cycle: Cycle, walk: Walk, job: JobRequest, ahead: int) -> Why:
         """The head waits for room; a job past the depth waits for a later pass; a job that
