@@ -188,9 +188,15 @@ class EntryOrder:
             or allowed != self.allowed
         ):
             return None
-        # the last walk's starts that ran and stopped since (a start and a stop each)
-        history = view.usage.ran_before()
-        rerun = [j for j, done in self._started.items() if history.get(j) is not done]
+        # the last walk's starts that ran and stopped since (a start and a stop each): their
+        # attained service changed, or they ended for good (the books forget those)
+        usage = view.usage
+        history = usage.ran_before()
+        rerun = [
+            j
+            for j, done in self._started.items()
+            if history.get(j) is not done or not usage.is_running(j)
+        ]
         moved = view.capacity.stamp - seen.stamp - 2 * len(rerun)
         if moved == 0:  # the same runs (what else moved the stamp is accounted for)
             runs, began, ended = seen.runs, list[RunningJob](), list[RunningJob]()
