@@ -194,9 +194,7 @@ def test_buckets_read_the_sizes_that_may_fit_in_queue_order_as_could_fit_does(fr
         job(f"j{i}", g, nodes=n, mig="1g.10gb" if g == 0 else None, submit=float(i % 3))
         for i, (g, n) in enumerate(jobs)
     ]
-    assert list(could_fit(requests, capacity)) == [
-        j for j in requests if room.admits(j.gpus, j.nodes)
-    ]
+    assert list(could_fit(requests, room)) == [j for j in requests if room.admits(j.gpus, j.nodes)]
     for order in (requests, list(reversed(requests))):  # ids growing along the queue, or not
         queue = PendingQueue(order)
         by_size = {}
@@ -205,4 +203,4 @@ def test_buckets_read_the_sizes_that_may_fit_in_queue_order_as_could_fit_does(fr
                 by_size[(g, n)] = bucket
         parts = Buckets(queue, [(g, n, b) for (g, n), b in by_size.items()])
         assert list(parts) == order
-        assert list(parts.fitting(room)) == list(could_fit(order, capacity))
+        assert list(parts.fitting(room)) == list(could_fit(order, room))

@@ -20,7 +20,7 @@ from aitc.engine.pending import PendingQueue
 from aitc.engine.queues import backfill as backfill_module
 from aitc.engine.queues import could_fit, ending_by
 from aitc.engine.queues import greedy as greedy_module
-from aitc.engine.queues.room import Buckets, QueueSizes
+from aitc.engine.queues.room import Buckets, FreeRoom, QueueSizes
 
 
 def _names(jobs: Iterable[JobRequest]) -> list[str]:
@@ -31,21 +31,21 @@ def test_could_fit_passes_over_jobs_larger_than_the_freest_node_in_order() -> No
     capacity = CapacityIndex(cluster(2))  # two nodes of 8 GPUs
     capacity.allocate(on(("n1", range(6)), ("n2", range(5))))  # 2 and 3 free
     jobs = [job("a", 4), job("b", 1), job("c", 3), job("d", 8), job("e", 2), job("f", 5)]
-    assert _names(could_fit(jobs, capacity)) == ["b", "c", "e"]
+    assert _names(could_fit(jobs, FreeRoom.of(capacity))) == ["b", "c", "e"]
 
 
 def test_could_fit_keeps_multi_node_jobs_up_to_the_free_gpus() -> None:
     capacity = CapacityIndex(cluster(3))
     capacity.allocate(on(("n1", range(8)), ("n2", range(8)), ("n3", range(4))))  # 4 free
     jobs = [job("six", 6), job("spread", 2, nodes=2), job("big", 16), job("four", 4)]
-    assert _names(could_fit(jobs, capacity)) == ["spread", "four"]
+    assert _names(could_fit(jobs, FreeRoom.of(capacity))) == ["spread", "four"]
 
 
 def test_could_fit_always_keeps_mig_slices() -> None:
     capacity = CapacityIndex(cluster(1))
     capacity.allocate(on(("n1", range(8))))
     jobs = [job("a", 1), job("s", mig="1g.10gb")]
-    assert _names(could_fit(jobs, capacity)) == ["s"]
+    assert _names(could_fit(jobs, FreeRoom.of(capacity))) == ["s"]
 
 
 def test_ending_by_keeps_short_jobs_and_mig_slices_and_reads_no_limit_as_the_default() -> None:
@@ -98,11 +98,13 @@ def test_a_queue_none_of_whose_sizes_could_fit_is_passed_over_whole(queued, used
     memo = QueueSizes()
     for i, (gpus, nodes) in enumerate(queued):
         pending.add(job(f"j{i}", gpus, mig="1g.10gb" if gpus == 0 else None, nodes=nodes))
-        kept = list(could_fit(pending, capacity))
-        assert memo.none_fit(pending, capacity, False) == (not kept)
+        kept = list(could_fit(pending, FreeRoom.of(capacity)))
+        assert memo.none_fit(pending, FreeRoom.of(capacity)) == (not kept)
     for queued_job in list(pending):
         pending.remove(queued_job.id)
-        assert memo.none_fit(pending, capacity, False) == (not list(could_fit(pending, capacity)))
+        assert memo.none_fit(pending, FreeRoom.of(capacity)) == (
+            not list(could_fit(pending, FreeRoom.of(capacity)))
+        )
 
 
 @settings(max_examples=60, deadline=None)

@@ -16,7 +16,7 @@ from aitc.engine.cycle import Cycle, VictimFinder
 from aitc.engine.estimate import earliest_start
 from aitc.engine.pending import PendingQueue
 from aitc.engine.pool import GENERAL, SHADOW
-from aitc.engine.queues.room import QueueSizes, could_fit, ending_by
+from aitc.engine.queues.room import FreeRoom, QueueSizes, could_fit, ending_by
 from aitc.engine.queues.walk import IN_ORDER, MANY, Admit, Full, Walk, Why, admitted
 
 _PLAIN_CLASS = operator.attrgetter("priority", "nodes", "mig", "gpu_model")
@@ -100,11 +100,11 @@ class BackfillQueue:
         walk = BackfillWalk(head=head)
         if not self.depth and cycle.size_filters and cycle.capacity.has_room():
             # later jobs never preempt, so free capacity only shrinks from here on
-            anywhere = cycle.placer.gpus_anywhere
-            if self._sizes.none_fit(cycle.view.pending, cycle.capacity, anywhere):
+            room = FreeRoom.of(cycle.capacity, cycle.placer.gpus_anywhere)
+            if self._sizes.none_fit(cycle.view.pending, room):
                 walk.complete = True  # (every later job would be passed over)
                 return walk
-            jobs = could_fit(jobs, cycle.capacity, anywhere)
+            jobs = could_fit(jobs, room)
         narrowed = bool(self.depth) or not cycle.size_filters  # (a depth counts every job)
         # the stop rule needs the queue's smallest job per class (read at the first failure)
         counting = not fenced and not self.depth

@@ -61,13 +61,10 @@ class GreedyQueue:
             seen = -1  # look at the capacity before the first job of the part
             if cycle.size_filters and (victims is None or not victims.could_preempt(cycle)):
                 # nothing will be preempted, so free capacity only shrinks during this part
-                anywhere = cycle.placer.gpus_anywhere
-                if self._sizes.none_fit(cycle.view.pending, cycle.capacity, anywhere):
+                room = FreeRoom.of(cycle.capacity, cycle.placer.gpus_anywhere)
+                if self._sizes.none_fit(cycle.view.pending, room):
                     continue  # (every job of the part would be passed over)
-                if isinstance(part, Buckets):
-                    part = part.fitting(FreeRoom.of(cycle.capacity, anywhere))
-                else:
-                    part = could_fit(part, cycle.capacity, anywhere)
+                part = part.fitting(room) if isinstance(part, Buckets) else could_fit(part, room)
             for job in part:
                 if len(actions) != seen:  # capacity changed: look again
                     if full():

@@ -66,10 +66,9 @@ class FreeRoom:
         )
 
 
-def could_fit(
-    jobs: Iterable[JobRequest], capacity: CapacityIndex, anywhere: bool = False
-) -> Iterator[JobRequest]:
-    """The jobs of ``jobs`` whose size could still fit in ``capacity``, in order.
+def could_fit(jobs: Iterable[JobRequest], room: FreeRoom | None) -> Iterator[JobRequest]:
+    """The jobs of ``jobs`` whose size could still fit in the free capacity ``room`` describes
+    (``FreeRoom.of``; ``None``: every job), in order.
 
     Only for walks where nothing will be preempted: free capacity then only shrinks, so a
     job larger than the free GPUs, or a job that stays on one node and is larger than the
@@ -79,9 +78,8 @@ def could_fit(
     passes over the jobs that need whole nodes (a job larger than a node takes whole nodes
     for all but its remainder). MIG slices (0 whole GPUs) and jobs with ``nodes`` > 1 always
     pass: the walk judges them. The test is ``FreeRoom.admits``, inlined. Where the placement
-    takes GPUs ``anywhere``, only the free GPUs count.
+    takes GPUs anywhere (``FreeRoom.of``), only the free GPUs count.
     """
-    room = FreeRoom.of(capacity, anywhere)
     if room is None:
         return iter(jobs)
     freest, free, node_gpus, big, whole = (
@@ -116,8 +114,8 @@ class QueueSizes:
     def __init__(self) -> None:
         self._of: tuple[PendingQueue, int, bool, tuple[tuple[int, int | None], ...]] | None = None
 
-    def none_fit(self, pending: PendingQueue, capacity: CapacityIndex, anywhere: bool) -> bool:
-        """Whether ``could_fit`` would pass over every job of ``pending`` on ``capacity``."""
+    def none_fit(self, pending: PendingQueue, room: FreeRoom | None) -> bool:
+        """Whether ``could_fit`` would pass over every job of ``pending`` with ``room``."""
         kept = self._of
         if kept is None or kept[0] is not pending or kept[1] != pending.classes_epoch:
             judged = False  # a MIG slice or a job with a node count: the walk judges it
@@ -130,7 +128,6 @@ class QueueSizes:
             kept = self._of = (pending, pending.classes_epoch, judged, tuple(sizes))
         if kept[2]:
             return False
-        room = FreeRoom.of(capacity, anywhere)
         return room is not None and not any(room.admits(g, n) for g, n in kept[3])
 
 
