@@ -14,8 +14,8 @@ alternating, and the ratio is printed. ``--python`` runs `aitc sim` under anothe
 than this one (its environment must hold aitc's dependencies); with ``--before-python`` the
 before runs use that one, so that two interpreters run the same code (``--before`` left out)
 or each its own. First it prints the seconds of a fixed loop of pure Python under each
-interpreter (``REFERENCE``): the same code ran a third slower on one day than on another on
-this machine, so figures of different days are compared by that too.
+interpreter (``REFERENCE``): the same code ran a third slower at one time than at another on
+a machine of this kind, so figures of different days are compared by that too.
 
     .venv/bin/python bench/sim_whole.py [--policies fifo,backfill] [--sizes full,20000]
                                         [--repeat 3] [--before SRC]
