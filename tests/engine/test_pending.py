@@ -45,7 +45,7 @@ def _job(submit, gpus, nodes, org, member, preemptible, job_id) -> JobRequest:
         nodes=nodes if gpus > 8 else None,
         mig="1g.10gb" if gpus == 0 else None,
         priority=Priority.PREEMPTIBLE if preemptible else Priority.STANDARD,
-        time_limit=None if job_id % 3 else 600.0 + job_id % 7,  # a third have a time limit
+        time_limit=None if job_id % 3 else 600.0 + job_id % 5,  # a third, with equal limits
     )
 
 
@@ -114,6 +114,10 @@ def _check(queue: PendingQueue, model: list[JobRequest], removed: list[JobReques
     }
     limits = [j.time_limit for j in model if j.time_limit is not None]
     assert queue.limited == len(limits)
+    # sjf's order: a stable sort of the queue by limit, the jobs without one last
+    assert list(queue.by_limit()) == sorted(
+        model, key=lambda j: (j.time_limit is None, j.time_limit or 0.0)
+    )
     assert queue.shortest_limit() == (min(limits) if limits else None)
     place = queue.positions()
     assert [place[j.id] for j in model] == sorted(place[j.id] for j in model)
@@ -204,3 +208,17 @@ def test_buckets_read_the_sizes_that_may_fit_in_queue_order_as_could_fit_does(fr
         parts = Buckets(queue, [(g, n, b) for (g, n), b in by_size.items()])
         assert list(parts) == order
         assert list(parts.fitting(room)) == list(could_fit(order, room))
+
+
+def test_a_time_limit_that_is_not_a_number_counts_as_none_in_the_by_limit_order() -> None:
+    """NaN compares false with everything, so no sorted index could hold it: it is kept
+    with the jobs without a limit, and taking it out leaves every other job in place."""
+    nan = float("nan")
+    a, b, c = (
+        JobRequest(JobId(i), "o", "p", "m", 1, 0.0, time_limit=lim)
+        for i, lim in ((1, nan), (2, 60.0), (3, None))
+    )
+    queue = PendingQueue([a, b, c])
+    assert list(queue.by_limit()) == [b, a, c]
+    queue.remove(a.id)
+    assert list(queue.by_limit()) == [b, c]

@@ -10,7 +10,9 @@ pass:
   in arrival order (fair share ranks members; quota asks which jobs fit in their
   organisation's unused quota);
 - how many jobs of each *class* (organisation, priority, node count, MIG profile, GPU model)
-  ask for how many GPUs (a greedy walk stops once every class has failed at its smallest size).
+  ask for how many GPUs (a greedy walk stops once every class has failed at its smallest size);
+- from its first use on, the jobs by time limit (sjf's order, kept instead of sorting the
+  queue on every pass).
 
 Arrival order is the order jobs are added in. A job that comes back after a preemption is put
 back in (submit time, id) order, the order both drivers give ids in. The engine only reads
@@ -19,6 +21,7 @@ the queue; a plain sequence of jobs in arrival order serves too, and policies th
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -34,6 +37,17 @@ _V = TypeVar("_V")
 
 
 _ARRIVAL = operator.attrgetter("submit", "id")  # the order a requeued job is put back in
+# a job's entry in the by-limit index: limited jobs first, by limit, then by place in the queue
+# (places are unique, so the job itself is never compared)
+LimitKey = tuple[int, float, int, JobRequest]
+_KEYED_JOB = operator.itemgetter(3)
+
+
+def _limit_key(job: JobRequest, place: int) -> LimitKey:
+    limit = job.time_limit
+    if limit is None or limit != limit:  # (NaN, which no order can hold: as no limit)
+        return (1, 0.0, place, job)
+    return (0, limit, place, job)
 
 
 def job_class(job: JobRequest) -> ClassKey:
@@ -66,6 +80,7 @@ class PendingQueue(Sequence[JobRequest]):
         "_removed",
         "_limits",
         "_shortest",
+        "_by_limit",
         "classes_epoch",
         "epoch",
         "limited",
@@ -97,6 +112,7 @@ class PendingQueue(Sequence[JobRequest]):
         self.limited = 0  # jobs with a time limit
         self._limits: dict[float, int] = {}  # how many jobs have each time limit
         self._shortest: float | None = None  # the shortest of them, when known
+        self._by_limit: list[LimitKey] | None = None  # made when first asked (``by_limit``)
         for job in jobs:
             self.add(job)
 
@@ -106,6 +122,8 @@ class PendingQueue(Sequence[JobRequest]):
         self._put(job)
         if self._list is not None:  # (the jobs of the list stay where they were)
             self._list.append(job)
+        if self._by_limit is not None:  # (the newest place: last among equal limits)
+            bisect.insort(self._by_limit, _limit_key(job, self._place[job.id]))
         if self._last_id is not None and job.id <= self._last_id:
             self._id_order = False
         self._last_id = job.id
@@ -119,6 +137,7 @@ class PendingQueue(Sequence[JobRequest]):
         (submit, id) order, which is arrival order where ids are given in arrival order."""
         self._put(job)
         self._list = None
+        self._by_limit = None  # (places are given anew when the queue is next read)
         self._requeued.append(job)
         self.epoch += 1
 
@@ -163,7 +182,9 @@ class PendingQueue(Sequence[JobRequest]):
     def remove(self, job_id: JobId) -> JobRequest:
         """Take job ``job_id`` out of the queue; ``KeyError`` if it is not pending."""
         job = self._jobs.pop(job_id)
-        del self._place[job_id]
+        place = self._place.pop(job_id)
+        if (keys := self._by_limit) is not None:
+            del keys[bisect.bisect_left(keys, _limit_key(job, place)[:3])]
         self._list = None
         self.epoch += 1
         member = (job.org, job.project, job.member)
@@ -329,6 +350,17 @@ class PendingQueue(Sequence[JobRequest]):
         every organisation, in arrival order."""
         self._sort()
         return self._sizes
+
+    def by_limit(self) -> Iterator[JobRequest]:
+        """The queued jobs by time limit, the shortest first, then the jobs without one;
+        equal limits in queue order (a stable sort of the queue by limit). Kept from its first
+        use on: a job added costs a binary search, not a sort of the queue on every pass."""
+        self._sort()
+        keys = self._by_limit
+        if keys is None:
+            place = self._place
+            keys = self._by_limit = sorted(_limit_key(j, place[j.id]) for j in self._jobs.values())
+        return map(_KEYED_JOB, keys.copy())  # (a copy: the queue may change after the pass)
 
     def shortest_limit(self) -> float | None:
         """The shortest time limit of a queued job (``None``: no job has one)."""

@@ -11,7 +11,7 @@ queue by default (a job that does not fit does not hold back shorter ones behind
 from __future__ import annotations
 
 import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import ClassVar
 
 from aitc.domain.job import JobRequest
@@ -30,12 +30,13 @@ class ShortestJobFirst(Policy):
     name = "sjf"
     PARAMS: ClassVar[Mapping[str, object]] = {"queue": "greedy"}
 
-    def order(self, view: View, jobs: Sequence[JobRequest]) -> Sequence[JobRequest]:
-        # ``sorted`` is stable and the jobs come in arrival order: ties keep it. The key is
-        # read in C (``attrgetter``): the jobs without a limit are set apart first, unless
-        # the driver's queue counts none (a pass sorts the whole queue: this is its cost).
-        if isinstance(jobs, PendingQueue) and jobs.limited == len(jobs):
-            return sorted(jobs, key=_LIMIT)
+    def order(self, view: View, jobs: Sequence[JobRequest]) -> Iterable[JobRequest]:
+        # The driver's queue keeps this order (``PendingQueue.by_limit``): a pass reads it
+        # without sorting the queue. A plain sequence (the new jobs of a quiet pass, a
+        # reservation's jobs) is sorted: ``sorted`` is stable and the jobs come in arrival
+        # order, so ties keep it; the key is read in C (``attrgetter``).
+        if isinstance(jobs, PendingQueue):
+            return jobs.by_limit()
         limited = [j for j in jobs if j.time_limit is not None]
         if len(limited) == len(jobs):
             return sorted(limited, key=_LIMIT)
