@@ -52,3 +52,19 @@ def test_jobs_inside_their_quota_go_before_borrowers():
     assert make_scheduler("quota", organisations=orgs).schedule(rig.view()) == [
         start("owner", ("n1", range(8)))
     ]
+
+
+def test_a_reclaim_takes_the_newest_borrowed_job_and_of_equal_starts_the_lowest_id_first():
+    """Victims come newest first; jobs that started at the same time, by id, whatever order
+    the driver learnt of them in."""
+    rig = Rig(cluster(3))
+    oldest, high, low = job("b0", 8, org="b"), job("b2", 8, org="b"), job("b1", 8, org="b")
+    assert low.id < high.id
+    rig.run_job(oldest, on(("n1", range(8))))
+    rig.now = 10.0
+    rig.run_job(high, on(("n2", range(8))))  # (told first, though its id is higher)
+    rig.run_job(low, on(("n3", range(8))))
+    rig.submit(job("a1", 8, org="a", submit=10.0))
+    orgs = [org("a", quota=8), org("b", quota=8)]
+    actions = make_scheduler("quota", organisations=orgs).schedule(rig.view())
+    assert actions[0] == Preempt(low.id, f"to start job {rig.pending[0].id}")
