@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import threading
@@ -83,6 +84,64 @@ def test_submit_queue_show_cancel(server: tuple[str, dict[str, str]]) -> None:
     assert (code, out.strip()) == (0, f"job {job_id}: cancelled")
     code, out = aitc(server, "alice", "logs", job_id)
     assert (code, out) == (0, "")
+
+
+def _submitted(out: str) -> int:
+    return int(out.split("job ", 1)[1].split()[0].rstrip(":"))
+
+
+def _state(server: tuple[str, dict[str, str]], member: str, job_id: int) -> str:
+    code, out = aitc(server, member, "show", "--json", str(job_id))
+    assert code == 0, out
+    return str(json.loads(out)["state"])
+
+
+def test_cancel_takes_jobs_arrays_and_tasks_as_scancel(server: tuple[str, dict[str, str]]) -> None:
+    one = _submitted(aitc(server, "alice", "submit", "--", "true")[1])
+    two = _submitted(aitc(server, "alice", "submit", "--", "true")[1])
+    whole = _submitted(aitc(server, "alice", "submit", "--array", "0-2", "--", "true")[1])
+    part = _submitted(aitc(server, "alice", "submit", "--array", "0-2", "--", "true")[1])
+    code, out = aitc(server, "alice", "cancel", str(one), str(two), str(whole), f"{part}_1")
+    assert code == 0, out
+    assert out.splitlines() == [
+        f"job {one}: cancelled",
+        f"job {two}: cancelled",
+        f"job {whole} ({whole}_0): cancelled",
+        f"job {whole + 1} ({whole}_1): cancelled",
+        f"job {whole + 2} ({whole}_2): cancelled",
+        f"job {part + 1} ({part}_1): cancelled",
+    ]
+    assert [_state(server, "alice", part + i) for i in range(3)] == [
+        "pending",
+        "cancelled",
+        "pending",
+    ]
+    code, out = aitc(server, "alice", "cancel", str(whole))
+    assert code == 1 and "has ended" in out
+    aitc(server, "alice", "cancel", str(part))
+
+
+def test_cancel_me_or_a_member_with_filters(server: tuple[str, dict[str, str]]) -> None:
+    sweeps = [
+        _submitted(aitc(server, "alice", "submit", "-J", "sweep", "--", "true")[1])
+        for _ in range(2)
+    ]
+    keep = _submitted(aitc(server, "alice", "submit", "-J", "keep", "--", "true")[1])
+    bobs = _submitted(aitc(server, "bob", "submit", "-J", "sweep", "--", "true")[1])
+    code, out = aitc(server, "erin", "cancel", "--member", "alice", "--name", "sweep")
+    assert code == 1 and "--member" in out and "may not cancel" in out  # nothing cancelled
+    assert _state(server, "alice", sweeps[0]) == "pending"
+    code, out = aitc(server, "alice", "cancel", "--me", "--name", "sweep", "-t", "pending")
+    assert code == 0 and out.splitlines() == [f"job {j}: cancelled" for j in sweeps]
+    code, out = aitc(server, "alice", "cancel", "--me", "--name", "sweep")
+    assert (code, out.strip()) == (0, "no job of yours matches")
+    assert _state(server, "alice", keep) == _state(server, "bob", bobs) == "pending"
+    code, out = aitc(server, "alice", "cancel", "--me", "--project", "nlp")
+    assert (code, out.strip()) == (0, "no job of yours matches")
+    code, out = aitc(server, "admin", "cancel", "-u", "alice")
+    assert code == 0 and out.strip() == f"job {keep}: cancelled"
+    aitc(server, "bob", "cancel", "--me")
+    assert _state(server, "bob", bobs) == "cancelled"
 
 
 def test_an_invalid_submission_exits_2_naming_the_field(server: tuple[str, dict[str, str]]) -> None:

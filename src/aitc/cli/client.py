@@ -199,17 +199,6 @@ def _job_rows(job: dict[str, Any]) -> Rows:
     return rows
 
 
-def cancel(job_id: int = _job_id(), url: str | None = UrlOpt, token: str | None = TokenOpt) -> None:
-    """Cancel a job: a pending one at once, a running one as soon as it is stopped."""
-
-    def call(client: ApiClient) -> None:
-        job = client.request("POST", f"/jobs/{job_id}/cancel", subject=f"job {job_id}")
-        note = " (stopping)" if job["cancel_requested"] and job["state"] != "cancelled" else ""
-        echo(f"job {job['id']}: {job['state']}{note}")
-
-    run(url, token, call)
-
-
 def job_or_task(value: str) -> str:
     """A job number, an array's (all its tasks) or ``ARRAY_TASK``, refused in aitc's words."""
     text = str(value).strip()
@@ -234,7 +223,7 @@ def hold(
     token: str | None = TokenOpt,
 ) -> None:
     """Hold pending jobs: they stay pending and are not scheduled until released."""
-    _hold_or_release("hold", job_ids, url, token)
+    _each_ref("hold", job_ids, url, token)
 
 
 def release(
@@ -243,10 +232,84 @@ def release(
     token: str | None = TokenOpt,
 ) -> None:
     """Release held jobs: the scheduler considers them again at once."""
-    _hold_or_release("release", job_ids, url, token)
+    _each_ref("release", job_ids, url, token)
 
 
-def _hold_or_release(verb: str, refs: list[str], url: str | None, token: str | None) -> None:
+def cancel(
+    job_ids: list[str] = typer.Argument(
+        None,
+        help="Job numbers; an array's number means all its tasks, ARRAY_TASK one of them.",
+        parser=job_or_task,
+        show_default=False,
+    ),
+    me: bool = typer.Option(False, "--me", help="All your pending and running jobs."),
+    member: str | None = typer.Option(
+        None, "--member", "-u", help="All this member's jobs (an admin's or instructor's)."
+    ),
+    state: str | None = typer.Option(
+        None, "--state", "-t", help="With --me or --member: only pending or running ones."
+    ),
+    project: str | None = typer.Option(
+        None, "--project", "-A", help="With --me or --member: only this project's."
+    ),
+    name: str | None = typer.Option(
+        None, "--name", "-n", "--job-name", help="With --me or --member: only jobs of this name."
+    ),
+    url: str | None = UrlOpt,
+    token: str | None = TokenOpt,
+) -> None:
+    """Cancel jobs, as scancel: a pending one at once, a running one as soon as it is stopped.
+
+    Job numbers: an array's number cancels all its tasks, ARRAY_TASK one of them.
+
+    --me or --member (with --state, --project, --name): all the matching jobs, all or nothing.
+
+    Example: aitc cancel --me --state pending --name sweep
+    """
+    refs = list(job_ids or ())
+    if me and member is not None:
+        usage("--member", "give --me or --member, not both")
+    whose = me or member is not None
+    if refs and whose:
+        usage("JOB_IDS", "give job numbers or --me/--member, not both")
+    if not refs and not whose:
+        usage("JOB_IDS", "give job numbers, --me or --member (as scancel needs a job or a filter)")
+    filters = {"--state": state, "--project": project, "--name": name}
+    given = [flag for flag, value in filters.items() if value is not None]
+    if given and not whose:
+        usage(given[0], "only with --me or --member (job numbers name their jobs already)")
+    states = sorted(_states(state, ("pending", "running")) - {"starting"}) if state else []
+    if refs:
+        _each_ref("cancel", refs, url, token)
+        return
+
+    def call(client: ApiClient) -> None:
+        body = {"member": member or client.request("GET", "/me")["id"], "states": states}
+        body |= {"project": project, "name": name}
+        done = client.request("POST", "/jobs/cancel", json=body, subject="--member")
+        for job in done["data"]:
+            echo(f"job {job['id']}{_of_array(job)}: {_cancelled(job)}")
+        if not done["data"]:
+            echo("no job of yours matches" if me else f"no job of {body['member']} matches")
+
+    run(url, token, call)
+
+
+def _cancelled(job: dict[str, Any]) -> str:
+    """A job's state after a cancel: ``running (stopping)`` until the controller stops it."""
+    stopping = job["cancel_requested"] and job["state"] in ("starting", "running")
+    return job["state"] + (" (stopping)" if stopping else "")
+
+
+def _of_array(job: dict[str, Any]) -> str:
+    return "" if job.get("array_job_id") is None else f" ({_array(job)})"
+
+
+def _each_ref(verb: str, refs: list[str], url: str | None, token: str | None) -> None:
+    """``verb`` (hold, release, cancel) each of ``refs``: a job, an array's every task (its
+    number), one task (``ARRAY_TASK``), as scontrol and scancel take them."""
+    shown = _cancelled if verb == "cancel" else _state
+
     def call(client: ApiClient) -> None:
         for ref in refs:
             array, _, task = ref.partition("_")
@@ -254,7 +317,7 @@ def _hold_or_release(verb: str, refs: list[str], url: str | None, token: str | N
                 job = client.request("GET", f"/jobs/{array}", subject=f"job {array}")
                 if job.get("array_job_id") != job["id"]:  # a job, not an array
                     job = client.request("POST", f"/jobs/{array}/{verb}", subject=f"job {array}")
-                    echo(f"job {job['id']}: {_state(job)}")
+                    echo(f"job {job['id']}: {shown(job)}")
                     continue
             params = {"task": int(task)} if task else {}
             subject = f"array {ref}" if not task else f"task {ref}"
@@ -262,7 +325,7 @@ def _hold_or_release(verb: str, refs: list[str], url: str | None, token: str | N
                 "POST", f"/jobs/arrays/{array}/{verb}", params=params, subject=subject
             )
             for job in done["data"]:
-                echo(f"job {job['id']} ({_array(job)}): {_state(job)}")
+                echo(f"job {job['id']} ({_array(job)}): {shown(job)}")
 
     run(url, token, call)
 

@@ -354,6 +354,21 @@ class MemberPublic(BaseModel):
     limits: LimitsPublic = Field(default_factory=LimitsPublic)
 
 
+class JobsCancel(BaseModel):
+    """Which jobs to cancel in one request, as ``scancel -u MEMBER -t STATE -A PROJECT -n
+    NAME``: the member's pending and running jobs, narrowed by the other fields."""
+
+    model_config = ConfigDict(extra="forbid")
+    member: Text = Field(
+        min_length=1, max_length=64, description="Whose jobs (required: never everyone's)."
+    )
+    states: list[Literal["pending", "running"]] = Field(
+        default_factory=list, max_length=2, description="Only these (default: both)."
+    )
+    project: Text | None = Field(None, max_length=64, description="Only this project's.")
+    name: Text | None = Field(None, max_length=200, description="Only jobs of this name.")
+
+
 class MemberDisable(BaseModel):
     model_config = ConfigDict(extra="forbid")
     stop_running: bool = Field(

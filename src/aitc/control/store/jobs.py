@@ -32,6 +32,7 @@ from aitc.domain.job import JobState, Placement
 from aitc.errors import ConfigError, ConflictError, NotFoundError, StoreError
 
 _ACTIVE = (JobState.STARTING, JobState.RUNNING)
+_LIVE = [JobState.PENDING.value, JobState.STARTING.value, JobState.RUNNING.value]  # cancellable
 ALLOWED: dict[JobState, frozenset[JobState]] = {
     JobState.PENDING: frozenset(
         {JobState.STARTING, JobState.RUNNING, JobState.CANCELLED, JobState.FAILED}
@@ -381,6 +382,65 @@ def cancel_job(*, session: Session, caller: Caller, job_id: int, now: float) -> 
     """Cancel a pending job at once; ask the controller to stop a starting or running one."""
     job = get_job(session=session, caller=caller, job_id=job_id)
     check_may_cancel(caller, job)
+    _cancel(session, job, caller, now)
+    return job
+
+
+@dataclass(frozen=True, slots=True)
+class CancelFilters:
+    """Which jobs ``cancel_jobs`` cancels (as ``scancel`` without job ids): those of
+    ``member``, narrowed by the others (``None``: any); ``states`` of pending, starting,
+    running (empty: all three)."""
+
+    member: str
+    states: tuple[JobState, ...] = ()
+    project: str | None = None
+    name: str | None = None
+
+
+def cancel_jobs(
+    *, session: Session, caller: Caller, filters: CancelFilters, now: float
+) -> list[JobRow]:
+    """Cancel, in one transaction, every pending or running job ``caller`` may see that
+    matches ``filters`` (``scancel -u M -t PD -A P -n NAME``), as ``cancel_job`` does each;
+    returns them, oldest first (none: an empty list). ``AccessDeniedError`` (nothing
+    cancelled) if one of them is not the caller's to cancel."""
+    states = [s.value for s in filters.states if s.value in _LIVE] if filters.states else _LIVE
+    where = [visible_jobs(caller), JobRow.member_id == filters.member, JobRow.state.in_(states)]
+    if filters.project is not None:
+        where.append(JobRow.project_id == filters.project)
+    if filters.name is not None:
+        where.append(JobRow.name == filters.name)
+    stmt = select(JobRow).where(*where).order_by(JobRow.id).with_for_update()
+    rows = list(session.scalars(stmt))
+    return _cancel_all(session, rows, caller, now)
+
+
+def cancel_array(
+    *, session: Session, caller: Caller, array_id: int, task: int | None, now: float
+) -> list[JobRow]:
+    """Cancel every pending or running task of array ``array_id``, or only its task ``task``
+    (``scancel ARRAY`` / ``ARRAY_TASK``), in one transaction; returns them. ``NotFoundError``
+    if there is no such array (or task) the caller may see, ``ConflictError`` if none is
+    pending or running any more."""
+    rows, what = _array_rows(session, caller, array_id, task)
+    for row in rows:
+        check_may_cancel(caller, row)
+    live = [r for r in rows if r.state in _LIVE]
+    if not live:
+        raise ConflictError(f"no task of {what} is pending or running: it has ended")
+    return _cancel_all(session, live, caller, now)
+
+
+def _cancel_all(session: Session, rows: list[JobRow], caller: Caller, now: float) -> list[JobRow]:
+    for row in rows:  # (all checked before any changes)
+        check_may_cancel(caller, row)
+    for row in rows:
+        _cancel(session, row, caller, now)
+    return rows
+
+
+def _cancel(session: Session, job: JobRow, caller: Caller, now: float) -> None:
     state = JobState(job.state)
     if state is JobState.PENDING:
         transition(
@@ -393,7 +453,6 @@ def cancel_job(*, session: Session, caller: Caller, job_id: int, now: float) -> 
     elif state in _ACTIVE and not job.cancel_requested:
         job.cancel_requested = True
         job.cause = f"cancel requested by {caller.member_id}"
-    return job
 
 
 def hold_reason(by: str) -> dict[str, Any]:
@@ -428,14 +487,7 @@ def hold_array(
     ``task``, as ``scontrol hold ARRAY`` / ``ARRAY_TASK``; returns them. ``NotFoundError`` if
     there is no such array (or task) the caller may see, ``ConflictError`` if none is
     pending."""
-    where = [visible_jobs(caller), JobRow.array_job_id == array_id]
-    if task is not None:
-        where.append(JobRow.array_task_id == task)
-    stmt = select(JobRow).where(*where).order_by(JobRow.id).with_for_update()
-    rows = list(session.scalars(stmt))
-    what = f"array {array_id}" if task is None else f"task {array_id}_{task}"
-    if not rows:
-        raise NotFoundError(f"no {what} (see aitc queue)")
+    rows, what = _array_rows(session, caller, array_id, task)
     verb = "hold" if held else "release"
     for row in rows:
         check_may_cancel(caller, row, verb)
@@ -446,6 +498,22 @@ def hold_array(
     for row in pending:
         _set_held(session, row, caller, held, now)
     return pending
+
+
+def _array_rows(
+    session: Session, caller: Caller, array_id: int, task: int | None
+) -> tuple[list[JobRow], str]:
+    """The tasks of array ``array_id`` (or only ``task``) ``caller`` may see, locked, and how
+    to name them; ``NotFoundError`` if there are none."""
+    where = [visible_jobs(caller), JobRow.array_job_id == array_id]
+    if task is not None:
+        where.append(JobRow.array_task_id == task)
+    stmt = select(JobRow).where(*where).order_by(JobRow.id).with_for_update()
+    rows = list(session.scalars(stmt))
+    what = f"array {array_id}" if task is None else f"task {array_id}_{task}"
+    if not rows:
+        raise NotFoundError(f"no {what} (see aitc queue)")
+    return rows, what
 
 
 def _set_held(session: Session, job: JobRow, caller: Caller, held: bool, now: float) -> None:

@@ -38,6 +38,7 @@ from aitc.control.api.schemas import (
     JobEventPublic,
     JobEventsPublic,
     JobPublic,
+    JobsCancel,
     JobsPublic,
     Text,
 )
@@ -45,8 +46,11 @@ from aitc.control.api.settings import Settings
 from aitc.control.api.terminal import attach
 from aitc.control.store.access import Caller
 from aitc.control.store.jobs import (
+    CancelFilters,
     JobFilters,
+    cancel_array,
     cancel_job,
+    cancel_jobs,
     create_job,
     get_job,
     hold_array,
@@ -188,6 +192,22 @@ def read_job(job_id: JobIdPath, session: SessionDep, caller: CallerDep) -> Respo
     return json_response(JobPublic.of(job, caller), status.HTTP_200_OK)
 
 
+@router.post("/cancel", response_model=JobsPublic)
+def cancel_many(
+    body: JobsCancel, session: SessionDep, caller: CallerDep, settings: SettingsDep
+) -> JobsPublic:
+    """Cancel a member's pending and running jobs in one go (`scancel -u M`), narrowed by
+    state, project and name; the answer lists them (none: an empty list). 403, and nothing
+    cancelled, if one of them is not yours to cancel."""
+    states = tuple(JobState(s) for s in body.states)
+    if JobState.RUNNING in states:
+        states += (JobState.STARTING,)
+    filters = CancelFilters(body.member, states, body.project, body.name)
+    rows = cancel_jobs(session=session, caller=caller, filters=filters, now=settings.clock.now())
+    after_commit(session, settings)
+    return JobsPublic(data=[JobPublic.of(j, caller) for j in rows], count=len(rows))
+
+
 @router.post("/{job_id}/cancel", response_model=JobPublic)
 def cancel(
     job_id: JobIdPath, session: SessionDep, caller: CallerDep, settings: SettingsDep
@@ -249,6 +269,22 @@ def release_array_tasks(
     """Release every held task of an array, or only `task`; the answer lists the pending
     tasks. 409 if none is pending."""
     return _array_hold(array_id, task, False, session, caller, settings)
+
+
+@router.post("/arrays/{array_id}/cancel", response_model=JobsPublic)
+def cancel_array_tasks(
+    array_id: ArrayIdPath,
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+    task: TaskQuery = None,
+) -> JobsPublic:
+    """Cancel every pending or running task of an array (as `scancel ARRAY`), or only `task`;
+    the answer lists them. 409 if all have ended."""
+    now = settings.clock.now()
+    rows = cancel_array(session=session, caller=caller, array_id=array_id, task=task, now=now)
+    after_commit(session, settings)
+    return JobsPublic(data=[JobPublic.of(j, caller) for j in rows], count=len(rows))
 
 
 def _array_hold(
