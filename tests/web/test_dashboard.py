@@ -83,6 +83,26 @@ def test_the_job_page_shows_the_log_as_it_is_written_and_cancels(
     wait_until(lambda: state(admin, other), lambda s: s == "cancelled", timeout=90)
 
 
+def test_a_tasks_page_cancels_its_whole_array(
+    server: ServerProcess, member_page: Any, admin: httpx.Client, tokens: dict[str, str]
+) -> None:
+    body = {"command": ["true"], "array": "0-2", "hold": True, "project": "vision"}
+    auth = {"Authorization": f"Bearer {tokens['bklein']}"}
+    first = httpx.post(f"{server.url}/api/v1/jobs", json=body, headers=auth).json()["id"]
+    page = member_page
+    page.goto(f"{server.url}/jobs/{first + 1}")
+    page.get_by_role("button", name=f"Cancel every task of array {first}").click()
+    page.wait_for_url(f"**/jobs/{first + 1}")
+    assert [state(admin, first + i) for i in range(3)] == ["cancelled"] * 3
+    assert page.get_by_role("button", name=re.compile("Cancel")).count() == 0  # all ended
+    plain = submit(page, server, name="single", command="sleep 600", GPUs="1")
+    assert page.get_by_role("button", name=re.compile("array")).count() == 0  # no array
+    csrf = page.locator("input[name=csrf]").first.get_attribute("value")
+    again = page.request.post(f"{server.url}/jobs/{first}/cancel-array", form={"csrf": csrf})
+    assert again.status == 409 and "has ended" in again.text()
+    page.get_by_role("button", name=f"Cancel job {plain}").click()
+
+
 def test_another_organisations_member_can_neither_see_nor_cancel_nor_read_the_job(
     server: ServerProcess, member_page: Any, other_page: Any, admin: httpx.Client, base: Path
 ) -> None:

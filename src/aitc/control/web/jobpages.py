@@ -21,7 +21,7 @@ from aitc.control.api.deps import notify
 from aitc.control.api.logs import log_source, open_log
 from aitc.control.api.schemas import JobCreate, JobEventPublic, JobPublic
 from aitc.control.store.access import LimitExceededError, check_may_cancel
-from aitc.control.store.jobs import cancel_job, create_job, get_job, job_events
+from aitc.control.store.jobs import cancel_array, cancel_job, create_job, get_job, job_events
 from aitc.control.web.render import HEADERS, Visit, WebRoute, form, now, visit
 from aitc.domain.gpu import GPU_MODELS
 from aitc.domain.job import JobState, Priority
@@ -64,6 +64,21 @@ async def cancel(request: Request, job_id: str) -> Response:
     number = _job_id(job_id)
     with visit(request, write=True) as v:
         cancel_job(session=v.session, caller=v.me, job_id=number, now=now(request))
+    notify(request.app.state.settings)
+    return RedirectResponse(f"/jobs/{number}", 303, headers=HEADERS)
+
+
+@router.post("/jobs/{job_id}/cancel-array")
+async def cancel_whole_array(request: Request, job_id: str) -> Response:
+    """Cancel every task of the array the job belongs to (``aitc cancel ARRAY``)."""
+    await form(request)
+    number = _job_id(job_id)
+    with visit(request, write=True) as v:
+        job = get_job(session=v.session, caller=v.me, job_id=number)
+        if job.array_job_id is None:
+            raise NotFoundError(f"job {number} is no task of an array")
+        at = now(request)
+        cancel_array(session=v.session, caller=v.me, array_id=job.array_job_id, task=None, now=at)
     notify(request.app.state.settings)
     return RedirectResponse(f"/jobs/{number}", 303, headers=HEADERS)
 

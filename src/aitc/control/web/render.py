@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from aitc.control.store.access import Caller
 from aitc.control.store.db import Store
 from aitc.control.web.session import COOKIE, SessionCodec, WebSession, csrf_ok, session_caller
-from aitc.errors import AccessDeniedError, NotFoundError
+from aitc.errors import AccessDeniedError, ConflictError, NotFoundError
 
 HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -169,7 +169,7 @@ def _sign_in_redirect(request: Request) -> Response:
 
 
 class WebRoute(APIRoute):
-    """A page route: missing objects, refusals and CSRF failures answer with pages."""
+    """A page route: missing objects, refusals, conflicts and CSRF failures answer with pages."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -185,6 +185,8 @@ class WebRoute(APIRoute):
                 )
             except AccessDeniedError as exc:
                 return _error_page(request, 403, "Not allowed", str(exc))
+            except ConflictError as exc:  # (e.g. every task of an array has ended)
+                return _error_page(request, 409, "Nothing to do", str(exc))
             except CsrfRefused as exc:
                 return _error_page(
                     request,
