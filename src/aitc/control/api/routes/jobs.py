@@ -204,8 +204,7 @@ def cancel_many(
         states += (JobState.STARTING,)
     filters = CancelFilters(body.member, states, body.project, body.name)
     rows = cancel_jobs(session=session, caller=caller, filters=filters, now=settings.clock.now())
-    after_commit(session, settings)
-    return JobsPublic(data=[JobPublic.of(j, caller) for j in rows], count=len(rows))
+    return _changed(rows, session, caller, settings)
 
 
 @router.post("/{job_id}/cancel", response_model=JobPublic)
@@ -283,8 +282,7 @@ def cancel_array_tasks(
     the answer lists them. 409 if all have ended."""
     now = settings.clock.now()
     rows = cancel_array(session=session, caller=caller, array_id=array_id, task=task, now=now)
-    after_commit(session, settings)
-    return JobsPublic(data=[JobPublic.of(j, caller) for j in rows], count=len(rows))
+    return _changed(rows, session, caller, settings)
 
 
 def _array_hold(
@@ -299,6 +297,13 @@ def _array_hold(
     rows = hold_array(
         session=session, caller=caller, array_id=array_id, task=task, held=held, now=now
     )
+    return _changed(rows, session, caller, settings)
+
+
+def _changed(
+    rows: list[JobRow], session: Session, caller: Caller, settings: Settings
+) -> JobsPublic:
+    """The answer to a change of many jobs, once it has committed (the controller woken)."""
     after_commit(session, settings)
     return JobsPublic(data=[JobPublic.of(j, caller) for j in rows], count=len(rows))
 
