@@ -164,3 +164,27 @@ def test_the_controller_is_woken_only_after_the_job_is_committed(api: Api) -> No
         ).json()["id"]
         client.post(f"/api/v1/jobs/{job_id}/cancel", headers=api.auth("alice"))
     assert seen == [1, 2, 2]
+
+
+def test_a_signal_before_the_time_limit_is_stored_in_canonical_form(api: Api) -> None:
+    job = api.submit("alice", time_limit=3600, signal="sigusr1@300")
+    assert job["signal"] == "USR1@300"
+    shown = api.client.get(f"/api/v1/jobs/{job['id']}", headers=api.auth("alice")).json()
+    assert shown["signal"] == "USR1@300"
+    assert api.submit("alice", time_limit=60, signal="B:USR2")["signal"] == "B:USR2@60"
+
+
+def test_a_bad_signal_or_one_without_a_time_limit_is_422_naming_it(api: Api) -> None:
+    before = api.client.get("/api/v1/jobs", headers=api.auth("alice")).json()["count"]
+    for body in (
+        {"signal": "KILL@60", "time_limit": 600},
+        {"signal": "USR1@x", "time_limit": 600},
+        {"signal": "USR1@60"},
+    ):
+        r = api.client.post(
+            "/api/v1/jobs", json={"command": ["t"], **body}, headers=api.auth("alice")
+        )
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"][0]["loc"][-1] == "signal", r.text
+    assert "needs a time limit" in r.text
+    assert api.client.get("/api/v1/jobs", headers=api.auth("alice")).json()["count"] == before

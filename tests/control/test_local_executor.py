@@ -255,3 +255,28 @@ def test_an_attempt_whose_logs_cannot_be_written_is_lost_with_the_reason(tmp_pat
     r = wait_for(ex, 1, ended)
     assert r.status == ExecStatus.LOST
     assert r.cause.startswith("the supervisor failed: FileExistsError")
+
+
+def test_the_signal_asked_for_comes_before_the_time_limit(tmp_path: Path) -> None:
+    """``USR1@1`` with a 3 s limit: every process of the job gets SIGUSR1 about 1 s before it
+    is stopped at the limit (a checkpoint written then survives the stop)."""
+    ex = executor(tmp_path / "state")
+    child = '(trap "echo child got USR1" USR1; sleep 30 & wait; sleep 30 & wait) &'
+    script = f"trap 'echo main got USR1 at $(date +%s.%N)' USR1; {child} sleep 30 & wait; wait"
+    began = time.time()
+    ex.start(job(31, script, time_limit=3.0, signal="USR1@1"))
+    r = wait_for(ex, 31, ended)
+    assert r.status == ExecStatus.TIMEOUT
+    lines = stdout(ex, 31).splitlines()
+    assert sorted(line.split(" at ")[0] for line in lines) == ["child got USR1", "main got USR1"]
+    at = float(next(line for line in lines if line.startswith("main")).rsplit(" ", 1)[1])
+    assert 1.5 <= at - began < 3.0  # at 2 s of 3, not at the start nor at the end
+
+
+def test_a_b_signal_goes_to_the_main_process_only(tmp_path: Path) -> None:
+    ex = executor(tmp_path / "state")
+    child = '(trap "echo child got USR1" USR1; sleep 30 & wait; sleep 30 & wait) &'
+    script = f'trap "echo main got USR1" USR1; {child} sleep 30 & wait; wait'
+    ex.start(job(32, script, time_limit=2.0, signal="B:USR1@1"))
+    assert wait_for(ex, 32, ended).status == ExecStatus.TIMEOUT
+    assert stdout(ex, 32).splitlines() == ["main got USR1"]

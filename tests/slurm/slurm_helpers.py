@@ -68,6 +68,7 @@ def job(
     env: dict[str, str] | None = None,
     unix_user: str | None = None,
     logs: Path | None = None,
+    signal: str | None = None,
 ) -> ExecJob:
     """One attempt; ``logs`` is the controller's log directory (``<logs>/<user>/<job>/``)."""
     out = err = ""
@@ -85,6 +86,7 @@ def job(
         unix_user=unix_user,
         stdout_path=out,
         stderr_path=err,
+        signal=signal,
     )
 
 

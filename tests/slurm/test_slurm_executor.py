@@ -116,6 +116,18 @@ def test_time_limit_stops_the_attempt_as_timeout(executor: SlurmExecutor) -> Non
     assert "time limit" in report.cause
 
 
+def test_the_signal_asked_for_reaches_every_task_before_the_time_limit(
+    executor: SlurmExecutor,
+) -> None:
+    trap = "trap 'echo $SLURMD_NODENAME got USR1' USR1; sleep 30 & wait; sleep 30 & wait"
+    executor.start(
+        job(12, ["bash", "-c", trap], placement(node03=1, node04=1), time_limit=4, signal="USR1@2")
+    )
+    report = wait_report(executor, 12, until=ENDED, timeout_s=40)
+    assert report.status == ExecStatus.TIMEOUT
+    assert sorted(_out(executor, 12).splitlines()) == ["node03 got USR1", "node04 got USR1"]
+
+
 def test_an_ended_attempt_is_reported_until_the_next_poll(executor: SlurmExecutor) -> None:
     executor.start(job(9, ["true"], placement(node01=1)))
     assert wait_report(executor, 9, until=ENDED).status == ExecStatus.EXITED

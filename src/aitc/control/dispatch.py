@@ -69,6 +69,7 @@ def exec_job(row: JobRow, unix_user: str) -> ExecJob:
         stderr_path=row.stderr_path or "",
         unix_user=unix_user,
         terminal=spec.terminal,
+        signal=spec.signal,
     )
 
 

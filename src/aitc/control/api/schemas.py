@@ -19,6 +19,7 @@ from aitc.control.store.specs import MIN_TIME_LIMIT_S, JobSpec, placement_from_j
 from aitc.domain.job import JobState, Priority
 from aitc.domain.org import Limits, OrgKind, Role
 from aitc.domain.reservation import Reservation
+from aitc.domain.timesignal import TimeSignal
 
 MAX_ID = 2**31 - 1
 
@@ -35,6 +36,13 @@ def _clean(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_clean)]
+
+
+def _time_signal(value: str) -> str:
+    """The canonical text of a ``TimeSignal`` (``ValueError`` naming what is wrong)."""
+    return str(TimeSignal.parse(value))
+
+
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 
 
@@ -91,6 +99,13 @@ class JobCreate(BaseModel):
         description="An interactive job (aitc run): its input and output are relayed through "
         "GET /jobs/{id}/terminal (a websocket), on a pseudo-terminal or on pipes.",
     )
+    signal: Annotated[Text, AfterValidator(_time_signal)] | None = Field(
+        None,
+        max_length=40,
+        description="A signal before the time limit, as Slurm's --signal: [B:]SIG[@SECONDS] "
+        "(USR1@300: SIGUSR1 300 s before; B: to the main process only; 60 s if left out). "
+        "Needs a time_limit.",
+    )
 
     def to_spec(self) -> JobSpec:
         return JobSpec(
@@ -109,6 +124,7 @@ class JobCreate(BaseModel):
             array=self.array,
             dependency=self.dependency,
             terminal=self.terminal,
+            signal=self.signal,
         )
 
 
@@ -158,6 +174,7 @@ class JobPublic(BaseModel):
         None, description="The jobs it waits for (canonical: job numbers only)."
     )
     terminal: str | None = Field(None, description="pty or pipes: an interactive job.")
+    signal: str | None = Field(None, description="Sent before the time limit ([B:]SIG@SECONDS).")
 
     @classmethod
     def of(cls, job: JobRow, viewer: Caller) -> JobPublic:
@@ -197,6 +214,7 @@ class JobPublic(BaseModel):
             array_throttle=job.array_throttle,
             dependency=job.dependency,
             terminal=spec.terminal,
+            signal=spec.signal,
         )
 
 

@@ -61,6 +61,8 @@ class AttemptSpec:
     gpu_minors: tuple[int, ...] | None = None
     # An interactive attempt (``aitc run``): "pty" or "pipes" (``terminal.py``); None: batch.
     terminal: str | None = None
+    # Sent before the time limit (``TimeSignal``'s text, "B:USR1@300"); None: nothing.
+    signal: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,6 +75,8 @@ class ExecJob:
     unix_user: str | None = None
     # An interactive job (``aitc run``): "pty" or "pipes" to relay to its client; None: batch.
     terminal: str | None = None
+    # A signal before the time limit (``aitc.domain.timesignal``, canonical text); None: none.
+    signal: str | None = None
 
 
 class ExecStatus(StrEnum):

@@ -203,6 +203,7 @@ class LocalExecutor:
             pids=limits.pids,
             gpu_minors=limits.gpu_minors,
             terminal=job.terminal,
+            signal=job.signal,
         )
 
     def _limits(self, job: ExecJob) -> Limits:

@@ -44,6 +44,7 @@ from aitc.control.executors.attempts import (
 from aitc.control.executors.cgroup import Cgroup, Limits, confine
 from aitc.control.executors.privilege import HelperRefused, Invoker, as_root, regain_root
 from aitc.control.executors.terminal import Terminal
+from aitc.domain.timesignal import TimeSignal
 
 _stop_requested = False
 _invoker: Invoker | None = None  # the server's user when started through sudo (privilege.py)
@@ -194,6 +195,8 @@ def _wait(
     """Sleep until the job exits, the time limit passes or a stop is asked; return the status.
     Meanwhile relay an interactive job's ``terminal``."""
     deadline = None if spec.time_limit is None else time.monotonic() + spec.time_limit
+    warning = None if spec.signal is None else TimeSignal.parse(spec.signal)
+    warn_at = None if deadline is None or warning is None else deadline - warning.before_s
     sel = selectors.DefaultSelector()
     read_fd, write_fd = os.pipe()
     os.set_blocking(write_fd, False)
@@ -211,14 +214,28 @@ def _wait(
             return "cancelled"
         if deadline is not None and time.monotonic() >= deadline:
             return "timeout"
+        if warn_at is not None and warning is not None and time.monotonic() >= warn_at:
+            _warn(child, warning)
+            warn_at = None
         timeout = 0.5 if pidfd is None else None
-        if deadline is not None:
-            timeout = max(0.0, min(timeout or 1e9, deadline - time.monotonic()))
+        for due in (deadline, warn_at):
+            if due is not None:
+                timeout = max(0.0, min(timeout or 1e9, due - time.monotonic()))
         for key, events in sel.select(timeout):
             if key.fd == read_fd:
                 os.read(read_fd, 512)
             elif isinstance(key.data, Terminal):
                 key.data.handle(key, events)
+
+
+def _warn(child: subprocess.Popen[bytes], warning: TimeSignal) -> None:
+    """The signal the job asked for before its time limit: to its main process (``B:``) or
+    to its whole process group (the job is a session leader: its pid is the group's id)."""
+    if warning.main_only:
+        with contextlib.suppress(ProcessLookupError, PermissionError), as_root(_invoker):
+            os.kill(child.pid, warning.number)
+    else:
+        _killpg(child.pid, signal.Signals(warning.number))
 
 
 def _exit_code(child: subprocess.Popen[bytes]) -> int:

@@ -12,6 +12,7 @@ from typing import Any
 from aitc.domain.dependency import Dependency
 from aitc.domain.ids import JobId
 from aitc.domain.job import JobRequest, MigSlot, NodeAlloc, Placement, Priority, RunningJob
+from aitc.domain.timesignal import TimeSignal
 from aitc.errors import ConfigError
 
 MAX_COMMAND_BYTES = 64 * 1024
@@ -45,6 +46,7 @@ class JobSpec:
     array: str | None = None  # Slurm's syntax: "0-99%10", "1,3,5", "0-15:4"
     dependency: str | None = None  # Slurm's syntax: "afterok:12:13_2,singleton"
     terminal: str | None = None  # interactive (aitc run): "pty" or "pipes"; None: a batch job
+    signal: str | None = None  # before the time limit (``TimeSignal``): "USR1@300", "B:USR1@60"
 
     @property
     def gpu_count(self) -> int:
@@ -99,6 +101,13 @@ def check_spec_shape(spec: JobSpec) -> None:
         array_tasks(spec.array)
     if spec.dependency is not None:
         check_text(spec.dependency, "dependency")
+    if spec.signal is not None:
+        try:
+            TimeSignal.parse(spec.signal)
+        except ValueError as exc:
+            raise ConfigError(str(exc), field="signal") from None
+        if spec.time_limit is None:
+            raise ConfigError("needs a time limit (--time) to count back from", field="signal")
 
 
 def array_tasks(text: str) -> tuple[tuple[int, ...], int | None]:

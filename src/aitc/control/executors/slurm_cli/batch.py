@@ -43,6 +43,7 @@ from pathlib import Path
 
 from aitc.control.accounts import Account
 from aitc.control.executors.base import ExecJob
+from aitc.domain.timesignal import TimeSignal
 from aitc.errors import ExecutorError, SlurmError
 
 SLURM_DIR = "slurm"
@@ -320,6 +321,22 @@ def exports(job_id: int, env: Mapping[str, str]) -> list[str]:
     return reset + [f"export {k}={shlex.quote(v)}" for k, v in env.items()]
 
 
+def _warner(job: ExecJob) -> tuple[list[str], list[str]]:
+    """The lines that send the signal a job asked for before its time limit (``--signal``):
+    a sleeper that signals the job's step (``scancel --signal``: every task's processes, as
+    sbatch's ``--signal`` does; ``B:`` too, since the job's command is the step), and the
+    line that stops the sleeper once the step has ended."""
+    if job.signal is None or job.time_limit is None:
+        return [], []
+    warning = TimeSignal.parse(job.signal)
+    delay = max(0, math.ceil(job.time_limit) - warning.before_s)
+    return [
+        "aitc_scancel=$(command -v scancel || echo scancel)",
+        f'( sleep {delay} && "$aitc_scancel" --signal={warning.name} "$SLURM_JOB_ID" ) &',
+        "aitc_warner=$!",
+    ], ["kill $aitc_warner 2>/dev/null"]
+
+
 def batch_script(job: ExecJob, *, name: str, exit_dir: Path, env: Mapping[str, str]) -> str:
     """The script sbatch runs: one ``srun`` task per node with the job's environment, then
     the end written to ``exit_dir/exit.json`` (as the job's user).
@@ -339,6 +356,7 @@ def batch_script(job: ExecJob, *, name: str, exit_dir: Path, env: Mapping[str, s
             "  status=timeout",
             "fi",
         ]
+    warner, stop_warner = _warner(job)
     exit_json = shlex.quote(str(exit_dir / EXIT_JSON))
     record = 'printf \'{"status": "%s", "exit_code": %d}\\n\' "$status" "$rc"'
     return "\n".join(
@@ -350,12 +368,14 @@ def batch_script(job: ExecJob, *, name: str, exit_dir: Path, env: Mapping[str, s
             "aitc_timeout=$(command -v timeout || echo timeout)",
             "readonly aitc_srun aitc_timeout",
             "started=$(date +%s)",
+            *warner,
             "(",
             *(f"  {line}" for line in exports(job.job_id, env)),
             "  export SLURM_EXPORT_ENV=ALL",
             f"  exec {srun}",
             ")",
             "rc=$?",
+            *stop_warner,
             "status=exited",
             *timeout_check,
             f"umask 077; {record} > {exit_json}.tmp && mv -f {exit_json}.tmp {exit_json}",
