@@ -184,6 +184,7 @@ def _job_rows(job: dict[str, Any]) -> Rows:
         ("array", _array(job)),
         ("array throttle", job.get("array_throttle") or "-"),
         ("dependency", job.get("dependency") or "-"),
+        ("signal", job.get("signal") or "-"),
         ("placement", placement or "-"),
         ("submitted", when(job["submitted_at"])),
         ("started", when(job["started_at"])),

@@ -1,5 +1,9 @@
 """``aitc submit``: a job as sbatch users expect it.
 
+- ``aitc submit job.sh ARGS`` runs a batch script (a file whose first line is ``#!``) with its
+  ``#!`` interpreter, as sbatch does, and reads the ``#SBATCH`` and ``#AITC`` lines of its
+  header as flags (``directives.py``); flags on the command line override them. The file
+  runs as it is when the job starts (sbatch runs a copy taken at submission);
 - ``--time`` takes Slurm's formats (a bare number means minutes) and aitc's ``2h``/``90m``;
 - the working directory is where ``aitc submit`` ran, unless ``--chdir DIR`` (``--workdir``);
 - ``--export`` as sbatch's: ``ALL`` (the default) sends the submitter's environment minus
@@ -20,10 +24,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import typer
+from typer._click.core import ParameterSource
 
+from aitc.cli import directives
 from aitc.cli.apicall import TokenOpt, UrlOpt, run
 from aitc.cli.output import echo, usage
 from aitc.cli.timespec import parse_time_limit
+from aitc.errors import ConfigError
 
 if TYPE_CHECKING:
     from aitc.control.apiclient import ApiClient
@@ -37,6 +44,7 @@ EXPORT_DENY = re.compile(
     r"|GPG_AGENT_INFO|MAIL|COLUMNS|LINES|HISTFILE|HISTSIZE|HISTFILESIZE|LS_COLORS)$"
 )
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_DEFAULTS = (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP, None)
 # What the API calls a field and the flag that sets it, for errors that name the flag.
 FLAGS = {
     "gpus": "--gpus",
@@ -51,12 +59,14 @@ FLAGS = {
     "workdir": "--chdir",
     "array": "--array",
     "dependency": "--dependency",
+    "signal": "--signal",
     "command": "COMMAND",
 }
 
 
-def exported(spec: str, environ: Mapping[str, str]) -> dict[str, str]:
-    """The variables ``--export spec`` sends, from the submitter's ``environ``."""
+def exported(spec: str, environ: Mapping[str, str], what: str = "--export") -> dict[str, str]:
+    """The variables ``--export spec`` sends, from the submitter's ``environ`` (errors name
+    ``what``: the flag, or the script line that gave it)."""
     out: dict[str, str] = {}
     for item in (i.strip() for i in spec.split(",")):
         name, sep, value = item.partition("=")
@@ -65,7 +75,7 @@ def exported(spec: str, environ: Mapping[str, str]) -> dict[str, str]:
         elif item.upper() == "NONE" or not item:
             continue
         elif not _NAME.fullmatch(name):
-            usage("--export", f"{name!r} is not a variable name (give ALL, NONE or VAR,VAR=value)")
+            usage(what, f"{name!r} is not a variable name (give ALL, NONE or VAR,VAR=value)")
         elif sep:
             out[name] = value
         elif name in environ:
@@ -83,12 +93,12 @@ def _exportable(name: str, value: str) -> bool:
     return "\x00" not in value
 
 
-def _env(pairs: list[str]) -> dict[str, str]:
+def _env(pairs: list[str], what: str) -> dict[str, str]:
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
-            usage("--env", f"{pair!r} is not KEY=VALUE")
+            usage(what, f"{pair!r} is not KEY=VALUE")
         out[key] = value
     return out
 
@@ -136,10 +146,13 @@ def job_body(
     export: str,
     chdir: str | None,
     dependency: str | None,
+    names: Mapping[str, str] | None = None,
+    signal: str | None = None,
 ) -> dict[str, Any]:
-    """The API's ``JobCreate`` body from the shared flags (usage errors name the flag)."""
+    """The API's ``JobCreate`` body from the shared flags (usage errors name the flag, or what
+    ``names`` calls it: the script line that gave it)."""
     if gpus is not None and mig is not None:
-        usage("--gpus", "give --gpus or --mig, not both")
+        usage(_what("--gpus", names), "give --gpus or --mig, not both")
     body: dict[str, Any] = {
         "command": command,
         "project": project,
@@ -149,16 +162,24 @@ def job_body(
         "priority": priority,
         "name": name,
         "gpu_model": gpu_model,
-        "env": {**exported(export, os.environ), **_env(env)},
+        "env": {
+            **exported(export, os.environ, _what("--export", names)),
+            **_env(env, _what("--env", names)),
+        },
         "workdir": os.path.abspath(os.path.join(os.getcwd(), chdir or "")),
-        "time_limit": _time(time),
+        "time_limit": _time(time, _what("--time", names)),
         "dependency": dependency,
+        "signal": signal,
     }
     return {k: v for k, v in body.items() if v not in (None, "", {})}
 
 
 def submit(
-    command: list[str] = typer.Argument(..., help="The program and its arguments (after --)."),
+    ctx: typer.Context,
+    command: list[str] = typer.Argument(
+        ...,
+        help="The program and its arguments (after --), or a batch script and its arguments.",
+    ),
     project: str | None = ProjectOpt,
     gpus: int | None = GpusOpt,
     mig: str | None = MigOpt,
@@ -175,29 +196,47 @@ def submit(
     ),
     hold: bool = typer.Option(False, "--hold", "-H", help="Submit held (aitc release starts it)."),
     dependency: str | None = DependencyOpt,
+    signal: str | None = typer.Option(
+        None,
+        "--signal",
+        help="A signal before the time limit, to checkpoint: [B:]SIG[@SECONDS], e.g. USR1@300 "
+        "(60 s if left out; B: the main process only); needs --time.",
+    ),
     url: str | None = UrlOpt,
     token: str | None = TokenOpt,
 ) -> None:
     """Submit a job to the cluster and print its number.
 
+    A batch script (first line #!) runs with its #! interpreter, as with sbatch;
+    the #SBATCH and #AITC lines of its header are read as flags, and flags given
+    here override them.
+
     Example: aitc submit --gpus 4 --time 2:00:00 -- python train.py --epochs 3
+
+    Example: aitc submit job.sh --epochs 3
     """
+    # The parameters above define the flags; their values come from the command line and the
+    # script together.
+    params, names = _with_script(ctx)
     body = job_body(
-        command=command,
-        project=project,
-        gpus=gpus,
-        mig=mig,
-        nodes=nodes,
-        time=time,
-        priority=priority,
-        name=name,
-        gpu_model=gpu_model,
-        env=env,
-        export=export,
-        chdir=chdir,
-        dependency=dependency,
+        command=params["command"],
+        project=params["project"],
+        gpus=params["gpus"],
+        mig=params["mig"],
+        nodes=params["nodes"],
+        time=params["time"],
+        priority=params["priority"],
+        name=params["name"],
+        gpu_model=params["gpu_model"],
+        env=params["env"],
+        export=params["export"],
+        chdir=params["chdir"],
+        dependency=params["dependency"],
+        names=names,
+        signal=params["signal"],
     )
-    body.update({k: v for k, v in (("hold", hold or None), ("array", array)) if v is not None})
+    extra = (("hold", params["hold"] or None), ("array", params["array"]))
+    body.update({k: v for k, v in extra if v is not None})
 
     def call(client: ApiClient) -> None:
         job = client.submit(body)
@@ -213,13 +252,43 @@ def submit(
         else:
             echo(f"submitted job {job['id']} ({job['state']}){held} to project {job['project']}")
 
-    run(url, token, call, fields=FLAGS)
+    fields = {field: names.get(flag, flag) for field, flag in FLAGS.items()}
+    run(params["url"], params["token"], call, fields=fields)
 
 
-def _time(text: str | None) -> float | None:
+def _with_script(ctx: typer.Context) -> tuple[dict[str, Any], dict[str, str]]:
+    """The parameters of the command line and, when its COMMAND is a batch script, of the
+    script: its directives where the command line gave no flag, its interpreter in front; and
+    how errors name the flags the script gave (``job.sh line 4``)."""
+    params = dict(ctx.params)
+    word = params["command"][0]
+    try:
+        script = directives.read_script(word)
+        if script is None:
+            return params, {}
+        header = directives.read_header(script.directives, ctx.command)
+    except ConfigError as exc:
+        usage(f"{word} line {exc.line}", exc.reason)
+    for line, warning in header.warnings:
+        echo(f"aitc: {word} line {line}: {warning}", err=True)
+    given = {k for k in params if ctx.get_parameter_source(k) not in _DEFAULTS}
+    params, lines = directives.apply(header, params, given)
+    params["command"] = script.command(params["command"][1:])
+    params["name"] = params["name"] or script.path.name  # sbatch's default: the script's name
+    flag = {p.name: p.opts[0] for p in ctx.command.params if p.param_type_name == "option"}
+    return params, {flag[name]: f"{word} line {line}" for name, line in lines.items()}
+
+
+def _what(flag: str, names: Mapping[str, str] | None) -> str:
+    """How an error names ``flag``: as ``names`` says (the script line that gave it), else as
+    itself."""
+    return (names or {}).get(flag, flag)
+
+
+def _time(text: str | None, what: str) -> float | None:
     if text is None:
         return None
     try:
         return parse_time_limit(text)
     except ValueError as exc:
-        usage("--time", str(exc))
+        usage(what, str(exc))

@@ -1,0 +1,203 @@
+"""`aitc submit job.sh` against a real `aitc serve` (8 virtual GPUs, the example lab), as a
+Slurm user submits a batch script: its `#SBATCH` and `#AITC` lines set the job, the command
+line overrides them, options without meaning here warn, bad ones stop the submission naming
+the line, and the script runs (not executable, with its arguments, as an array)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from server_proc import ServerProcess, wait_until
+from test_cli_slurm_habits import aitc, ended, job, submitted
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    proc = ServerProcess(tmp_path_factory.mktemp("batch") / "var")
+    proc.start()
+    try:
+        yield proc
+    finally:
+        proc.kill()
+
+
+@pytest.fixture
+def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A directory of the submitter's, current, that the server's account may read."""
+    tmp_path.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def script(path: Path, *lines: str) -> Path:
+    """A batch script, not executable (sbatch does not need it to be; nor does aitc)."""
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o644)
+    return path
+
+
+def jobs_stored(server: ServerProcess) -> int:
+    with server.client() as api:
+        return int(api.get("/jobs", params={"limit": 1}).json()["count"])
+
+
+def test_the_scripts_sbatch_lines_set_the_job(server: ServerProcess, here: Path) -> None:
+    script(
+        here / "job.sh",
+        "#!/bin/bash",
+        "#SBATCH --job-name=train",
+        "#SBATCH --gres=gpu:2   # per node",
+        "#SBATCH -N 1",
+        "#SBATCH -t 02:00:00",
+        "#SBATCH -H",
+        "python train.py",
+    )
+    code, out, err = aitc(server, "submit", "job.sh", "--epochs", "3")
+    assert (code, err) == (0, "") and out.endswith("(held) to project operators\n")
+    shown = job(server, submitted(out))
+    assert (shown["name"], shown["gpus"], shown["nodes"]) == ("train", 2, 1)
+    assert (shown["time_limit"], shown["held"]) == (7200, True)
+    assert shown["command"] == ["/bin/bash", str(here / "job.sh"), "--epochs", "3"]
+    aitc(server, "cancel", str(shown["id"]))
+
+
+def test_a_script_that_is_not_executable_runs_with_its_arguments(
+    server: ServerProcess, here: Path
+) -> None:
+    (here / "out").mkdir()
+    script(
+        here / "job.sh",
+        "#!/bin/sh",
+        "#SBATCH --chdir=out",
+        'echo args: "$@"; echo in: $(pwd); echo gpus: $CUDA_VISIBLE_DEVICES',
+        "#SBATCH --bogus  (after the first command: not a directive)",
+    )
+    code, out, err = aitc(server, "submit", "job.sh", "one", "two words")
+    assert (code, err) == (0, "")
+    done = ended(server, submitted(out))
+    assert (done["state"], done["name"], done["workdir"]) == (
+        "completed",
+        "job.sh",
+        str(here / "out"),
+    )
+    logs = aitc(server, "logs", str(done["id"]))[1].splitlines()
+    assert logs[:2] == ["args: one two words", f"in: {here / 'out'}"]
+    assert len(logs[2].split()[1].split(",")) == 1  # one GPU: the default
+
+
+def test_the_command_line_overrides_the_script(server: ServerProcess, here: Path) -> None:
+    script(
+        here / "job.sh",
+        "#!/bin/sh",
+        "#SBATCH -J from-script -t 10 --gres=gpu:4 --hold",
+        "#AITC --env A=script --priority preemptible",
+        "true",
+    )
+    code, out, _ = aitc(
+        server, "submit", "--name", "from-cli", "-t", "5", "--gpus", "1", "-e", "B=cli",
+        "job.sh",
+    )  # fmt: skip
+    assert code == 0
+    shown = job(server, submitted(out))
+    assert (shown["name"], shown["time_limit"], shown["gpus"]) == ("from-cli", 300, 1)
+    assert (shown["priority"], shown["held"]) == ("preemptible", True)  # given by the script
+    assert shown["env"]["A"] == "script" and shown["env"]["B"] == "cli"
+    aitc(server, "cancel", str(shown["id"]))
+
+
+def test_an_option_without_meaning_here_warns_and_still_submits(
+    server: ServerProcess, here: Path
+) -> None:
+    script(here / "job.sh", "#!/bin/sh", "#SBATCH -H", "#SBATCH --mem=64G -p gpu", "true")
+    code, out, err = aitc(server, "submit", "job.sh")
+    assert code == 0 and "submitted job" in out
+    assert err.splitlines() == [
+        "aitc: job.sh line 3: #SBATCH --mem=64G ignored: aitc gives a job whole GPUs, each with "
+        "its share of the node's CPUs and memory; -p gpu ignored: aitc's scheduler chooses the "
+        "nodes (a GPU model: --gres=gpu:TYPE:N) (see docs/users.md#batch-scripts)"
+    ]
+    aitc(server, "cancel", str(submitted(out)))
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        ("#SBATCH --partitions=gpu", "#SBATCH --partitions: not an sbatch option aitc takes"),
+        ("#SBATCH --gres=gpu:h100:x", "#SBATCH --gres=gpu:h100:x: 'h100:x' is not [TYPE:]N"),
+        ("#SBATCH -t 1x", "'1x' is not a time limit"),
+        ("#SBATCH --export=1X", "'1X' is not a variable name"),
+        ("#AITC --gpu 2", "#AITC --gpu: no such option; did you mean --gpus"),
+        ("#SBATCH --gres=gpu:64", "This job can never run on this cluster"),  # the server's
+        ("#SBATCH --dependency=afterburstbuffer:1", "afterburstbuffer"),  # the server's
+    ],
+)
+def test_a_bad_directive_exits_2_naming_its_line_and_stores_nothing(
+    server: ServerProcess, here: Path, line: str, error: str
+) -> None:
+    script(here / "job.sh", "#!/bin/sh", "#SBATCH -J fine", "", line, "true")
+    before = jobs_stored(server)
+    code, out, err = aitc(server, "submit", "job.sh")
+    assert (code, out) == (2, "")
+    assert err.startswith("aitc: job.sh line 4: ") and len(err.splitlines()) == 1, err
+    assert error in err
+    assert jobs_stored(server) == before
+
+
+def test_aitc_lines_take_submits_own_flags(server: ServerProcess, here: Path) -> None:
+    script(
+        here / "job.sh",
+        "#!/bin/sh",
+        "#SBATCH --job-name=overridden",
+        "#AITC --name mine --gpus 3 --time 90m",
+        "#AITC --priority preemptible --hold --export NONE --env X=1",
+        "true",
+    )
+    code, out, _ = aitc(server, "submit", "job.sh")
+    shown = job(server, submitted(out))
+    assert (shown["name"], shown["gpus"], shown["time_limit"]) == ("mine", 3, 5400)
+    assert (shown["priority"], shown["held"], shown["env"]) == ("preemptible", True, {"X": "1"})
+    aitc(server, "cancel", str(shown["id"]))
+
+
+def test_an_array_script_runs_each_task_with_its_id(server: ServerProcess, here: Path) -> None:
+    script(
+        here / "sweep.sh",
+        "#!/bin/bash",
+        "#SBATCH --array=0-2%2",
+        "#SBATCH --time=5",
+        'echo "task $SLURM_ARRAY_TASK_ID of $SLURM_ARRAY_JOB_ID: $1"',
+    )
+    code, out, _ = aitc(server, "submit", "sweep.sh", "lr=0.1")
+    assert code == 0 and "3 tasks, at most 2 running at once" in out
+    array_id = submitted(out)
+    tasks = wait_until(
+        lambda: json.loads(aitc(server, "history", "--json", "--limit", "1000")[1])["data"],
+        lambda found: sum(j["array_job_id"] == array_id for j in found) == 3,
+    )
+    logs = sorted(
+        aitc(server, "logs", str(j["id"]))[1] for j in tasks if j["array_job_id"] == array_id
+    )
+    assert logs == [f"task {t} of {array_id}: lr=0.1\n" for t in range(3)]
+
+
+def test_a_scripts_signal_comes_before_its_time_limit(server: ServerProcess, here: Path) -> None:
+    script(
+        here / "ckpt.sh",
+        "#!/bin/bash",
+        "#SBATCH -t 4s --signal=B:USR1@2",
+        "trap 'echo checkpoint at USR1' USR1",
+        "sleep 30 & wait; wait",
+    )
+    code, out, err = aitc(server, "submit", "ckpt.sh")
+    assert (code, err) == (0, "")
+    job_id = submitted(out)
+    assert job(server, job_id)["signal"] == "B:USR1@2"
+    assert ended(server, job_id)["state"] == "timeout"
+    assert aitc(server, "logs", str(job_id))[1] == "checkpoint at USR1\n"
+    code, _, err = aitc(server, "submit", "--signal", "USR1@2", "--", "true")
+    assert code == 2 and "--signal: needs a time limit" in err
+    code, _, err = aitc(server, "submit", "-t", "1", "--signal", "KILL", "--", "true")
+    assert code == 2 and "--signal:" in err and "not a signal a job may ask for" in err
