@@ -166,6 +166,8 @@ def test_a_script_is_found_from_the_current_directory(
         ("#SBATCH -Ht10", {"hold": True, "time": "10"}),
         ("#SBATCH -N2 -t 5 --job-name x", {"nodes": 2, "time": "5", "name": "x"}),
         ("#SBATCH --signal=B:USR1@300", {"signal": "B:USR1@300"}),
+        ("#SBATCH -W", {"wait": True}),
+        ("#SBATCH --wait -H", {"wait": True, "hold": True}),
     ],
 )
 def test_sbatch_options_become_submits_flags(line: str, expected: dict[str, Any]) -> None:
@@ -315,7 +317,7 @@ def test_the_command_line_overrides_the_script() -> None:
 
 def test_every_translated_option_takes_what_sbatch_gives_it() -> None:
     switches = {o.long for o in SBATCH.values() if o.takes is Takes.NOTHING and o.becomes}
-    assert switches == {"hold"}
+    assert switches == {"hold", "wait"}
 
 
 def test_the_users_guide_lists_every_sbatch_option_aitc_takes_and_why_it_ignores_some() -> None:

@@ -201,3 +201,21 @@ def test_a_scripts_signal_comes_before_its_time_limit(server: ServerProcess, her
     assert code == 2 and "--signal: needs a time limit" in err
     code, _, err = aitc(server, "submit", "-t", "1", "--signal", "KILL", "--", "true")
     assert code == 2 and "--signal:" in err and "not a signal a job may ask for" in err
+
+
+def test_wait_returns_when_the_job_has_ended_with_its_exit_code(
+    server: ServerProcess, here: Path
+) -> None:
+    code, out, _ = aitc(server, "submit", "--wait", "--", "sh", "-c", "sleep 1; exit 3")
+    job_id = submitted(out)
+    assert code == 3 and out.splitlines()[-1] == f"job {job_id} ended: failed (exit code 3)"
+    assert job(server, job_id)["state"] == "failed"  # ended before the command returned
+    code, out, _ = aitc(server, "submit", "-W", "--array", "0-2", "--", "sh", "-c", "exit $1", "-")
+    assert code == 0, out
+    task = "sh -c 'exit $AITC_ARRAY_TASK_ID'"
+    script(here / "waits.sh", "#!/bin/sh", "#SBATCH --wait --array=0-2", task)
+    code, out, _ = aitc(server, "submit", "waits.sh")
+    array = submitted(out)
+    assert code == 2 and out.splitlines()[-1] == (
+        f"array job {array} ended: 3 tasks, 1 completed, 2 failed (exit status 2)"
+    )

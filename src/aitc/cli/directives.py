@@ -223,6 +223,7 @@ TRANSLATED: Mapping[str, str | Translate] = {
     "G|gpus=": _gpus,  # in all
     "gpus-per-node=": _gpus_per_node,
     "signal=": "--signal",
+    "W|wait": "--wait",
 }
 IGNORED: Mapping[str, str] = {
     "aitc gives a job whole GPUs, each with its share of the node's CPUs and memory": (
@@ -251,7 +252,7 @@ IGNORED: Mapping[str, str] = {
     "aitc records no such field": "comment= wckey= acctg-freq= profile= L|licenses=",
     "the job's environment is --export's": "get-user-env=? propagate=?",
     "it changes how sbatch itself runs; aitc submit prints the job's number and returns": (
-        "parsable Q|quiet v|verbose W|wait"
+        "parsable Q|quiet v|verbose"
     ),
 }
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import os
 import re
+import time as clock
+from collections import Counter
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -196,6 +198,12 @@ def submit(
     ),
     hold: bool = typer.Option(False, "--hold", "-H", help="Submit held (aitc release starts it)."),
     dependency: str | None = DependencyOpt,
+    wait: bool = typer.Option(
+        False,
+        "--wait",
+        "-W",
+        help="Return only when the job (every task of an array) has ended, with its exit code.",
+    ),
     signal: str | None = typer.Option(
         None,
         "--signal",
@@ -238,7 +246,10 @@ def submit(
     extra = (("hold", params["hold"] or None), ("array", params["array"]))
     body.update({k: v for k, v in extra if v is not None})
 
+    code = 0
+
     def call(client: ApiClient) -> None:
+        nonlocal code
         job = client.submit(body)
         held = " (held)" if job.get("held") else ""
         if job.get("array_job_id") is not None:
@@ -251,9 +262,59 @@ def submit(
             )
         else:
             echo(f"submitted job {job['id']} ({job['state']}){held} to project {job['project']}")
+        if params["wait"]:
+            code = wait_for_end(client, job)
 
     fields = {field: names.get(flag, flag) for field, flag in FLAGS.items()}
     run(params["url"], params["token"], call, fields=fields)
+    raise typer.Exit(code)
+
+
+ENDED = ("completed", "failed", "cancelled", "timeout")
+WAIT_POLL_S = 1.0
+
+
+def wait_for_end(client: ApiClient, job: dict[str, Any], poll_s: float = WAIT_POLL_S) -> int:
+    """Wait until ``job`` (every task, if it starts an array) has ended, as ``sbatch --wait``
+    does; say how it ended and return the exit status: the highest exit code of them, or 1 for
+    one that ended without completing and without a code of its own."""
+    array = job.get("array_job_id")
+    while True:
+        jobs = _array_tasks(client, array) if array is not None else [_job(client, job["id"])]
+        if all(j["state"] in ENDED for j in jobs):
+            break
+        clock.sleep(poll_s)
+    worst = min(max(_status(j) for j in jobs), 255)
+    if array is None:
+        code = jobs[0]["exit_code"]
+        shown = "" if code is None else f" (exit code {code})"
+        echo(f"job {job['id']} ended: {jobs[0]['state']}{shown}")
+    else:
+        states = Counter(j["state"] for j in jobs)
+        counted = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
+        echo(f"array job {array} ended: {len(jobs)} tasks, {counted} (exit status {worst})")
+    return worst
+
+
+def _status(job: dict[str, Any]) -> int:
+    """A job's exit code; 1 if it has none and did not complete (cancelled before it ran)."""
+    code = job["exit_code"]
+    return int(code) if code is not None else int(job["state"] != "completed")
+
+
+def _job(client: ApiClient, job_id: int) -> dict[str, Any]:
+    return dict(client.request("GET", f"/jobs/{job_id}", subject=f"job {job_id}"))
+
+
+def _array_tasks(client: ApiClient, array: int) -> list[dict[str, Any]]:
+    """Every task of an array, page by page (an array may hold 10,000)."""
+    tasks: list[dict[str, Any]] = []
+    while True:
+        params = {"array": array, "limit": 1000, "offset": len(tasks)}
+        page = client.request("GET", "/jobs", params=params)
+        tasks += page["data"]
+        if not page["data"] or len(tasks) >= page["count"]:
+            return tasks
 
 
 def _with_script(ctx: typer.Context) -> tuple[dict[str, Any], dict[str, str]]:
