@@ -188,3 +188,27 @@ def test_a_bad_signal_or_one_without_a_time_limit_is_422_naming_it(api: Api) -> 
         assert r.json()["detail"][0]["loc"][-1] == "signal", r.text
     assert "needs a time limit" in r.text
     assert api.client.get("/api/v1/jobs", headers=api.auth("alice")).json()["count"] == before
+
+
+def test_a_batch_script_is_stored_with_its_job_and_shown_by_its_path(api: Api) -> None:
+    command = ["/bin/bash", "/home/alice/job.sh", "--epochs", "3"]
+    script = {"text": "#!/bin/bash\necho hi\n", "path": "/home/alice/job.sh"}
+    job = api.submit("alice", command=command, script=script)
+    assert (job["command"], job["script_path"]) == (command, "/home/alice/job.sh")
+    assert "script" not in job  # (the text is the job's, not every listing's)
+    with api.store.session() as s:
+        spec = s.get_one(JobRow, job["id"]).spec
+    assert spec["script"] == "#!/bin/bash\necho hi\n"
+
+
+def test_a_bad_batch_script_is_422_naming_what_is_wrong(api: Api) -> None:
+    cases = [
+        ({"text": "x", "path": "/elsewhere.sh"}, "script_path", "must be in the command"),
+        ({"text": "x" * 70_000, "path": "/j.sh"}, "text", "at most 65536"),
+        ({"text": "x"}, "path", "Field required"),
+    ]
+    for script, field, why in cases:
+        body = {"command": ["/bin/sh", "/j.sh"], "script": script}
+        r = api.client.post("/api/v1/jobs", json=body, headers=api.auth("alice"))
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"][0]["loc"][-1] == field and why in r.text, r.text

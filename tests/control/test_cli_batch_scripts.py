@@ -219,3 +219,22 @@ def test_wait_returns_when_the_job_has_ended_with_its_exit_code(
     assert code == 2 and out.splitlines()[-1] == (
         f"array job {array} ended: 3 tasks, 1 completed, 2 failed (exit status 2)"
     )
+
+
+def test_the_job_runs_the_script_as_submitted_whatever_becomes_of_the_file(
+    server: ServerProcess, here: Path
+) -> None:
+    path = script(here / "v.sh", "#!/bin/sh", "#SBATCH --hold", 'echo version 1 "$@" from $0')
+    code, out, err = aitc(server, "submit", "v.sh", "--seed", "7")
+    assert (code, err) == (0, "")
+    held = submitted(out)
+    script(path, "#!/bin/sh", 'echo version 2 "$@"')  # edited while the job waits,
+    code, out, _ = aitc(server, "submit", "v.sh")  # submitted again: a job of its own
+    second = submitted(out)
+    path.unlink()  # and gone
+    aitc(server, "release", str(held))
+    assert ended(server, held)["state"] == "completed"
+    assert aitc(server, "logs", str(held))[1] == "version 1 --seed 7 from /dev/fd/9\n"
+    assert ended(server, second)["state"] == "completed"
+    assert aitc(server, "logs", str(second))[1] == "version 2\n"
+    assert job(server, held)["script_path"] == str(path)

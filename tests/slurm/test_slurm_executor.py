@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from slurm_helpers import SlurmCluster, job, placement, wait_allocated, wait_report
 
+from aitc.control.batchscript import launched
 from aitc.control.executors.base import ExecStatus
 from aitc.control.executors.registry import ExecutorSettings, create_executor
 from aitc.control.executors.slurm import SlurmExecutor
@@ -126,6 +127,17 @@ def test_the_signal_asked_for_reaches_every_task_before_the_time_limit(
     report = wait_report(executor, 12, until=ENDED, timeout_s=40)
     assert report.status == ExecStatus.TIMEOUT
     assert sorted(_out(executor, 12).splitlines()) == ["node03 got USR1", "node04 got USR1"]
+
+
+def test_a_batch_scripts_submitted_text_runs_on_every_node(executor: SlurmExecutor) -> None:
+    text = "#!/bin/bash\necho $SLURMD_NODENAME ran $0 with $1 ${AITC_BATCH_SCRIPT:-and no copy}\n"
+    command, env = launched(["/bin/bash", "/nowhere/job.sh", "x y"], "/nowhere/job.sh", text)
+    executor.start(job(13, command, placement(node01=1, node02=1), env=env))
+    assert wait_report(executor, 13, until=ENDED).exit_code == 0
+    assert sorted(_out(executor, 13).splitlines()) == [
+        "node01 ran /dev/fd/9 with x y and no copy",
+        "node02 ran /dev/fd/9 with x y and no copy",
+    ]
 
 
 def test_an_ended_attempt_is_reported_until_the_next_poll(executor: SlurmExecutor) -> None:

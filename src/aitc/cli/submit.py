@@ -2,8 +2,9 @@
 
 - ``aitc submit job.sh ARGS`` runs a batch script (a file whose first line is ``#!``) with its
   ``#!`` interpreter, as sbatch does, and reads the ``#SBATCH`` and ``#AITC`` lines of its
-  header as flags (``directives.py``); flags on the command line override them. The file
-  runs as it is when the job starts (sbatch runs a copy taken at submission);
+  header as flags (``directives.py``); flags on the command line override them. Its text goes
+  with the job, which runs it as submitted whatever becomes of the file, as sbatch's copy
+  (``aitc.control.batchscript``);
 - ``--time`` takes Slurm's formats (a bare number means minutes) and aitc's ``2h``/``90m``;
 - the working directory is where ``aitc submit`` ran, unless ``--chdir DIR`` (``--workdir``);
 - ``--export`` as sbatch's: ``ALL`` (the default) sends the submitter's environment minus
@@ -23,6 +24,7 @@ import re
 import time as clock
 from collections import Counter
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -63,6 +65,7 @@ FLAGS = {
     "dependency": "--dependency",
     "signal": "--signal",
     "command": "COMMAND",
+    "script": "COMMAND",
 }
 
 
@@ -245,6 +248,8 @@ def submit(
     )
     extra = (("hold", params["hold"] or None), ("array", params["array"]))
     body.update({k: v for k, v in extra if v is not None})
+    if "script" in params:
+        body["script"] = params["script"]
 
     code = 0
 
@@ -335,9 +340,21 @@ def _with_script(ctx: typer.Context) -> tuple[dict[str, Any], dict[str, str]]:
     given = {k for k in params if ctx.get_parameter_source(k) not in _DEFAULTS}
     params, lines = directives.apply(header, params, given)
     params["command"] = script.command(params["command"][1:])
+    params["script"] = {"text": _text(script.path, word), "path": str(script.path)}
     params["name"] = params["name"] or script.path.name  # sbatch's default: the script's name
     flag = {p.name: p.opts[0] for p in ctx.command.params if p.param_type_name == "option"}
     return params, {flag[name]: f"{word} line {line}" for name, line in lines.items()}
+
+
+def _text(path: Path, word: str) -> str:
+    """The script's text, sent with the job: the job runs it as it is now, as sbatch runs the
+    copy it keeps, whatever becomes of the file."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        usage(word, "is not UTF-8 text (aitc sends a batch script's text with its job)")
+    except OSError as exc:
+        usage(word, f"cannot be read: {exc.strerror}")
 
 
 def _what(flag: str, names: Mapping[str, str] | None) -> str:

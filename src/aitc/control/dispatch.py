@@ -23,6 +23,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from aitc.control.batchscript import launched
 from aitc.control.executors.base import ExecJob, Executor
 from aitc.control.store import JobRow, JobSpec, MemberRow, placement_from_json, transition
 from aitc.domain.job import JobState, Placement
@@ -56,13 +57,17 @@ def log_paths(log_dir: Path, unix_user: str, job_id: int, attempt: int) -> tuple
 def exec_job(row: JobRow, unix_user: str) -> ExecJob:
     """What the executor needs to run the current attempt of ``row`` as ``unix_user``."""
     spec = JobSpec.from_json(row.spec)
+    command, env = list(spec.command), dict(spec.env)
+    if spec.script is not None and spec.script_path is not None:
+        command, carried = launched(command, spec.script_path, spec.script)
+        env |= carried
     return ExecJob(
         job_id=row.id,
         attempt=row.attempt,
         name=row.name,
-        command=spec.command,
+        command=command,
         placement=placement_from_json(row.placement or {}),
-        env=dict(spec.env),
+        env=env,
         workdir=spec.workdir,
         time_limit=row.time_limit,
         stdout_path=row.stdout_path or "",

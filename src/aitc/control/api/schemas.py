@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from aitc.control.batchscript import MAX_SCRIPT_BYTES
 from aitc.control.executors.jobenv import masked
 from aitc.control.store.access import Caller
 from aitc.control.store.models import JobEventRow, JobRow, ReservationRow
@@ -52,6 +53,14 @@ def when(seconds: float | None) -> datetime | None:
 
 def _at(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
+
+
+class ScriptCreate(BaseModel):
+    """A batch script's text, and its path as it stands in the job's ``command``."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: Text = Field(max_length=MAX_SCRIPT_BYTES, description="What the job runs.")
+    path: Text = Field(min_length=1, max_length=4096, description="Its place in `command`.")
 
 
 class JobCreate(BaseModel):
@@ -99,6 +108,11 @@ class JobCreate(BaseModel):
         description="An interactive job (aitc run): its input and output are relayed through "
         "GET /jobs/{id}/terminal (a websocket), on a pseudo-terminal or on pipes.",
     )
+    script: ScriptCreate | None = Field(
+        None,
+        description="A batch script as submitted (aitc submit job.sh): it runs in place of "
+        "its path in `command`, whatever the file holds when the job starts.",
+    )
     signal: Annotated[Text, AfterValidator(_time_signal)] | None = Field(
         None,
         max_length=40,
@@ -125,6 +139,8 @@ class JobCreate(BaseModel):
             dependency=self.dependency,
             terminal=self.terminal,
             signal=self.signal,
+            script=None if self.script is None else self.script.text,
+            script_path=None if self.script is None else self.script.path,
         )
 
 
@@ -175,6 +191,9 @@ class JobPublic(BaseModel):
     )
     terminal: str | None = Field(None, description="pty or pipes: an interactive job.")
     signal: str | None = Field(None, description="Sent before the time limit ([B:]SIG@SECONDS).")
+    script_path: str | None = Field(
+        None, description="A batch script's path: the job runs the text submitted for it."
+    )
 
     @classmethod
     def of(cls, job: JobRow, viewer: Caller) -> JobPublic:
@@ -215,6 +234,7 @@ class JobPublic(BaseModel):
             dependency=job.dependency,
             terminal=spec.terminal,
             signal=spec.signal,
+            script_path=spec.script_path,
         )
 
 

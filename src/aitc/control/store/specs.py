@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from aitc.control.batchscript import MAX_SCRIPT_BYTES
 from aitc.domain.dependency import Dependency
 from aitc.domain.ids import JobId
 from aitc.domain.job import JobRequest, MigSlot, NodeAlloc, Placement, Priority, RunningJob
@@ -47,6 +48,10 @@ class JobSpec:
     dependency: str | None = None  # Slurm's syntax: "afterok:12:13_2,singleton"
     terminal: str | None = None  # interactive (aitc run): "pty" or "pipes"; None: a batch job
     signal: str | None = None  # before the time limit (``TimeSignal``): "USR1@300", "B:USR1@60"
+    # A batch script's text as submitted, run in place of ``script_path`` in ``command``
+    # (``aitc.control.batchscript``); None: the command runs as it is.
+    script: str | None = None
+    script_path: str | None = None
 
     @property
     def gpu_count(self) -> int:
@@ -108,6 +113,27 @@ def check_spec_shape(spec: JobSpec) -> None:
             raise ConfigError(str(exc), field="signal") from None
         if spec.time_limit is None:
             raise ConfigError("needs a time limit (--time) to count back from", field="signal")
+    _check_script(spec)
+
+
+def _check_script(spec: JobSpec) -> None:
+    """A batch script's text comes with the place it takes in the command, and fits in the
+    one environment variable that carries it to the job (``batchscript``)."""
+    if spec.script is None and spec.script_path is None:
+        return
+    if spec.script is None or spec.script_path is None:
+        raise ConfigError("needs both its text and its path", field="script")
+    check_text(spec.script, "script")
+    if len(spec.script.encode()) > MAX_SCRIPT_BYTES:
+        raise ConfigError(
+            f"is longer than {MAX_SCRIPT_BYTES:,} bytes: keep it on shared storage and submit "
+            "`aitc submit -- bash /path/to/job.sh`",
+            field="script",
+        )
+    if spec.script_path not in spec.command[1:]:
+        raise ConfigError(
+            "its path must be in the command, after the interpreter", field="script_path"
+        )
 
 
 def array_tasks(text: str) -> tuple[tuple[int, ...], int | None]:
