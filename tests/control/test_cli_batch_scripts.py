@@ -238,3 +238,9 @@ def test_the_job_runs_the_script_as_submitted_whatever_becomes_of_the_file(
     assert ended(server, second)["state"] == "completed"
     assert aitc(server, "logs", str(second))[1] == "version 2\n"
     assert job(server, held)["script_path"] == str(path)
+    code, out, _ = aitc(server, "show", "--script", str(held))  # scontrol write batch_script
+    assert (code, out) == (0, '#!/bin/sh\n#SBATCH --hold\necho version 1 "$@" from $0\n')
+    plain = submitted(aitc(server, "submit", "--hold", "--", "true")[1])
+    code, _, err = aitc(server, "show", "--script", str(plain))
+    assert code == 1 and "runs a command, not a batch script" in err
+    aitc(server, "cancel", str(plain))

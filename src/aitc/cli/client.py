@@ -138,12 +138,18 @@ def _who(job: dict[str, Any]) -> tuple[str, ...]:
 def show(
     job_id: int = _job_id(),
     as_json: bool = JsonOpt,
+    script: bool = typer.Option(
+        False, "--script", help="Print the batch script it runs, as submitted, instead."
+    ),
     url: str | None = UrlOpt,
     token: str | None = TokenOpt,
 ) -> None:
     """One job: every field of its request, where it runs, why it waits, and its history."""
 
     def call(client: ApiClient) -> None:
+        if script:
+            sys.stdout.write(client.text(f"/jobs/{job_id}/script", subject=f"job {job_id}"))
+            return
         job = client.request("GET", f"/jobs/{job_id}", subject=f"job {job_id}")
         events = client.request("GET", f"/jobs/{job_id}/events", subject=f"job {job_id}")["data"]
         if as_json:

@@ -152,6 +152,17 @@ class ApiClient:
 
     def request(self, method: str, path: str, *, subject: str | None = None, **kwargs: Any) -> Any:
         """One call; retried on connection failures (submissions carry an Idempotency-Key)."""
+        response = self.send(method, path, subject=subject, **kwargs)
+        return response.json() if response.content else None
+
+    def text(self, path: str, *, subject: str | None = None) -> str:
+        """A ``GET`` whose answer is text (a job's batch script)."""
+        return self.send("GET", path, subject=subject).text
+
+    def send(
+        self, method: str, path: str, *, subject: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        """One call, retried on connection failures; its response, refused ones raised."""
         for attempt in range(RETRIES):
             try:
                 response = self.http.request(method, path, **kwargs)
@@ -160,7 +171,7 @@ class ApiClient:
                 if attempt == RETRIES - 1:
                     raise self._unreachable(exc) from None
         raise_for(response, self.target.url, subject)
-        return response.json() if response.content else None
+        return response
 
     def _unreachable(self, exc: Exception) -> ApiError:
         return ApiError(

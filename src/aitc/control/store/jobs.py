@@ -536,6 +536,16 @@ def _pending_for_change(session: Session, caller: Caller, job_id: int, verb: str
     return job
 
 
+def job_script(*, session: Session, caller: Caller, job_id: int) -> str:
+    """The batch script a job ``caller`` may see runs, as submitted (``scontrol write
+    batch_script``); ``ConflictError`` if it was submitted without one."""
+    job = get_job(session=session, caller=caller, job_id=job_id)
+    script = JobSpec.from_json(job.spec).script
+    if script is None:
+        raise ConflictError("it runs a command, not a batch script (aitc show prints it)")
+    return script
+
+
 def job_events(*, session: Session, caller: Caller, job_id: int) -> list[JobEventRow]:
     """The state changes of a job ``caller`` may see, oldest first."""
     get_job(session=session, caller=caller, job_id=job_id)

@@ -56,6 +56,7 @@ from aitc.control.store.jobs import (
     hold_array,
     hold_job,
     job_events,
+    job_script,
     list_jobs,
     release_job,
 )
@@ -320,6 +321,17 @@ def read_events(job_id: JobIdPath, session: SessionDep, caller: CallerDep) -> Jo
     """Every state change of the job, oldest first."""
     events = job_events(session=session, caller=caller, job_id=job_id)
     return JobEventsPublic(data=[JobEventPublic.of(e) for e in events])
+
+
+@router.get(
+    "/{job_id}/script",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {}}}},
+)
+def read_script(job_id: JobIdPath, session: SessionDep, caller: CallerDep) -> Response:
+    """The batch script the job runs, as it was submitted (409 for a job that runs a plain
+    command)."""
+    return PlainTextResponse(job_script(session=session, caller=caller, job_id=job_id))
 
 
 @router.get(
