@@ -103,6 +103,29 @@ def test_a_tasks_page_cancels_its_whole_array(
     page.get_by_role("button", name=f"Cancel job {plain}").click()
 
 
+def test_the_job_page_shows_the_batch_script_as_submitted(
+    server: ServerProcess, member_page: Any, tokens: dict[str, str]
+) -> None:
+    text = "#!/bin/sh\n#SBATCH -t 5\necho '<b>not bold</b>'\n"
+    body = {
+        "command": ["/bin/sh", "/home/bklein/j.sh"],
+        "script": {"text": text, "path": "/home/bklein/j.sh"},
+        "hold": True,
+        "signal": "B:USR1@30",
+        "time_limit": 300,
+        "project": "vision",
+    }
+    auth = {"Authorization": f"Bearer {tokens['bklein']}"}
+    job_id = httpx.post(f"{server.url}/api/v1/jobs", json=body, headers=auth).json()["id"]
+    page = member_page
+    page.goto(f"{server.url}/jobs/{job_id}")
+    shown = page.get_by_role("region", name=re.compile("Batch script"))
+    assert shown.locator("pre").inner_text() == text  # as text, not markup
+    assert "/home/bklein/j.sh" in shown.inner_text()
+    assert page.locator("dd", has_text="B:USR1@30").count() == 1
+    page.get_by_role("button", name=f"Cancel job {job_id}").click()
+
+
 def test_another_organisations_member_can_neither_see_nor_cancel_nor_read_the_job(
     server: ServerProcess, member_page: Any, other_page: Any, admin: httpx.Client, base: Path
 ) -> None:

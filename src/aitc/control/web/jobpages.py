@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from aitc.control.api.deps import notify
 from aitc.control.api.logs import log_source, open_log
 from aitc.control.api.schemas import JobCreate, JobEventPublic, JobPublic
+from aitc.control.store import JobSpec
 from aitc.control.store.access import LimitExceededError, check_may_cancel
 from aitc.control.store.jobs import cancel_array, cancel_job, create_job, get_job, job_events
 from aitc.control.web.render import HEADERS, Visit, WebRoute, form, now, visit
@@ -52,6 +53,7 @@ def job_page(request: Request, job_id: str) -> Response:
         return v.render(
             "job.html",
             job=JobPublic.of(job, me),
+            script=JobSpec.from_json(job.spec).script,
             events=[JobEventPublic.of(e) for e in events],
             may_cancel=may_cancel,
             refresh=0,
