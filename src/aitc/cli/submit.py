@@ -136,6 +136,13 @@ DependencyOpt = typer.Option(
 )
 
 
+# The parameters of `aitc submit` that ``job_body`` turns into the API's body.
+BODY_PARAMS = (
+    *("command", "project", "gpus", "mig", "nodes", "time", "priority", "name", "gpu_model"),
+    *("env", "export", "chdir", "dependency", "signal"),
+)
+
+
 def job_body(
     *,
     command: list[str],
@@ -229,23 +236,7 @@ def submit(
     # The parameters above define the flags; their values come from the command line and the
     # script together.
     params, names = _with_script(ctx)
-    body = job_body(
-        command=params["command"],
-        project=params["project"],
-        gpus=params["gpus"],
-        mig=params["mig"],
-        nodes=params["nodes"],
-        time=params["time"],
-        priority=params["priority"],
-        name=params["name"],
-        gpu_model=params["gpu_model"],
-        env=params["env"],
-        export=params["export"],
-        chdir=params["chdir"],
-        dependency=params["dependency"],
-        names=names,
-        signal=params["signal"],
-    )
+    body = job_body(**{key: params[key] for key in BODY_PARAMS}, names=names)
     extra = (("hold", params["hold"] or None), ("array", params["array"]))
     body.update({k: v for k, v in extra if v is not None})
     if "script" in params:
