@@ -212,3 +212,23 @@ def test_a_bad_batch_script_is_422_naming_what_is_wrong(api: Api) -> None:
         r = api.client.post("/api/v1/jobs", json=body, headers=api.auth("alice"))
         assert r.status_code == 422, r.text
         assert r.json()["detail"][0]["loc"][-1] == field and why in r.text, r.text
+
+
+def test_gpu_usage_comes_attempt_by_attempt_for_those_who_see_the_job(api: Api) -> None:
+    from aitc.control.gpuusage.samples import UsageAggregate
+    from aitc.control.store.gpu_usage import record_gpu_usage
+
+    job = api.submit("alice", gpus=2)
+    path = f"/api/v1/jobs/{job['id']}/gpu-usage"
+    assert api.client.get(path, headers=api.auth("alice")).json() == {"data": []}
+    busy = UsageAggregate(30, 2, 63.5, 98.0, 0.1, 40_960.0, 61_440.0, 410.0)
+    mig = UsageAggregate(12, 1, None, None, None, 9_000.0, 9_500.0, None)
+    with api.store.session() as s:
+        record_gpu_usage(session=s, usage={(job["id"], 2): mig, (job["id"], 1): busy}, now=100.0)
+    data = api.client.get(path, headers=api.auth("alice")).json()["data"]
+    assert [(a["attempt"], a["util_mean_pct"], a["idle_share"]) for a in data] == [
+        (1, 63.5, 0.1),
+        (2, None, None),
+    ]
+    assert data[0]["memory_max_mib"] == 61_440.0 and data[0]["power_mean_w"] == 410.0
+    assert api.client.get(path, headers=api.auth("bob")).status_code == 404  # cannot see it

@@ -144,6 +144,25 @@ def test_cancel_me_or_a_member_with_filters(server: tuple[str, dict[str, str]]) 
     assert _state(server, "bob", bobs) == "cancelled"
 
 
+def test_show_prints_what_the_jobs_gpus_did_as_seff(server: tuple[str, dict[str, str]]) -> None:
+    from aitc.control.gpuusage.samples import UsageAggregate
+    from aitc.control.store.gpu_usage import record_gpu_usage
+
+    job_id = _submitted(aitc(server, "alice", "submit", "--gpus", "2", "--", "true")[1])
+    code, out = aitc(server, "alice", "show", str(job_id))
+    assert code == 0 and "GPU usage" not in out  # never sampled: no table at all
+    usage = UsageAggregate(30, 2, 63.5, 98.0, 0.85, 40_960.0, 61_440.0, 410.0)
+    with STORES[0].session() as s:
+        record_gpu_usage(session=s, usage={(job_id, 1): usage}, now=100.0)
+    code, out = aitc(server, "alice", "show", str(job_id))
+    assert code == 0 and "GPU usage" in out
+    row = next(line for line in out.splitlines() if "GiB" in line)
+    assert row.split() == "1 2 30 64 % 98 % 85 % 40.0 / 60.0 GiB 410 W".split()
+    code, out = aitc(server, "alice", "show", "--json", str(job_id))
+    assert json.loads(out)["gpu_usage"][0]["util_p95_pct"] == 98.0
+    aitc(server, "alice", "cancel", str(job_id))
+
+
 def test_an_invalid_submission_exits_2_naming_the_field(server: tuple[str, dict[str, str]]) -> None:
     code, out = aitc(server, "alice", "submit", "--gpus", "64", "--", "true")
     assert code == 2 and "gpus:" in out and "can never run on this cluster" in out

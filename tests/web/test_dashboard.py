@@ -12,6 +12,10 @@ import httpx
 from axe_check import axe_violations
 from server_proc import ServerProcess, wait_until
 
+from aitc.control.gpuusage.samples import UsageAggregate
+from aitc.control.store import Store
+from aitc.control.store.gpu_usage import record_gpu_usage
+
 LIVE = "#live"
 
 
@@ -123,6 +127,17 @@ def test_the_job_page_shows_the_batch_script_as_submitted(
     assert shown.locator("pre").inner_text() == text  # as text, not markup
     assert "/home/bklein/j.sh" in shown.inner_text()
     assert page.locator("dd", has_text="B:USR1@30").count() == 1
+    assert page.get_by_role("region", name="GPU usage").count() == 0  # never sampled
+    store = Store.open(f"sqlite:///{server.state_dir / 'aitc.db'}")  # the server's own
+    with store.session() as s:
+        usage = UsageAggregate(30, 2, 63.5, 98.0, 0.85, 40_960.0, 61_440.0, 410.0)
+        record_gpu_usage(session=s, usage={(job_id, 1): usage}, now=100.0)
+    store.close()
+    page.reload()
+    row = page.get_by_role("region", name="GPU usage").locator("tbody tr")
+    assert row.locator("td").all_inner_texts() == [
+        "1", "2", "30", "64 %, 98 %", "85 %", "40.0 GiB, 60.0 GiB", "410 W"
+    ]  # fmt: skip
     page.get_by_role("button", name=f"Cancel job {job_id}").click()
 
 

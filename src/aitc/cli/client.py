@@ -152,8 +152,9 @@ def show(
             return
         job = client.request("GET", f"/jobs/{job_id}", subject=f"job {job_id}")
         events = client.request("GET", f"/jobs/{job_id}/events", subject=f"job {job_id}")["data"]
+        usage = client.request("GET", f"/jobs/{job_id}/gpu-usage", subject=f"job {job_id}")
         if as_json:
-            print_json({**job, "events": events})
+            print_json({**job, "events": events, "gpu_usage": usage["data"]})
             return
         _job_rows(job).print()
         for r in job["pending_reasons"]:
@@ -166,8 +167,45 @@ def show(
                 when(e["at"]), e["from_state"] or "-", e["to_state"], e["attempt"], e["cause"]
             )
         history.print()
+        if usage["data"]:
+            _usage_rows(usage["data"]).print()
 
     run(url, token, call)
+
+
+def _usage_rows(attempts: list[dict[str, Any]]) -> Rows:
+    """What each attempt's GPUs did (as seff): utilisation, idle share, memory, power."""
+    rows = Rows(
+        (
+            "attempt",
+            "GPUs",
+            "samples",
+            "util mean",
+            "util p95",
+            "idle",
+            "memory mean / peak",
+            "power",
+        ),
+        title="GPU usage",
+        right=frozenset({"attempt", "GPUs", "samples", "util mean", "util p95", "idle", "power"}),
+    )
+    for a in attempts:
+        memory = f"{a['memory_mean_mib'] / 1024:.1f} / {a['memory_max_mib'] / 1024:.1f} GiB"
+        rows.add(
+            a["attempt"],
+            a["devices"],
+            a["samples"],
+            _pct(a["util_mean_pct"]),
+            _pct(a["util_p95_pct"]),
+            _pct(None if a["idle_share"] is None else 100 * a["idle_share"]),
+            memory,
+            "-" if a["power_mean_w"] is None else f"{a['power_mean_w']:.0f} W",
+        )
+    return rows
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f} %"
 
 
 def _job_rows(job: dict[str, Any]) -> Rows:

@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from aitc.control.batchscript import MAX_SCRIPT_BYTES
 from aitc.control.executors.jobenv import masked
 from aitc.control.store.access import Caller
-from aitc.control.store.models import JobEventRow, JobRow, ReservationRow
+from aitc.control.store.models import JobEventRow, JobGpuUsageRow, JobRow, ReservationRow
 from aitc.control.store.specs import MIN_TIME_LIMIT_S, JobSpec, placement_from_json
 from aitc.domain.job import JobState, Priority
 from aitc.domain.org import Limits, OrgKind, Role
@@ -250,6 +250,42 @@ def _placement(data: dict[str, Any] | None) -> list[AllocPublic] | None:
         )
         for a in allocs
     ]
+
+
+class GpuUsagePublic(BaseModel):
+    """What one attempt's GPUs did (``seff``'s figures): sampled through NVML while it ran, or
+    read from Slurm's accounting once it ended; utilisation and power are null where the
+    devices do not report them (MIG slices, Slurm)."""
+
+    attempt: int
+    samples: int
+    devices: int
+    util_mean_pct: float | None
+    util_p95_pct: float | None
+    idle_share: float | None = Field(description="Share of samples under 1 % utilisation.")
+    memory_mean_mib: float
+    memory_max_mib: float
+    power_mean_w: float | None
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: JobGpuUsageRow) -> GpuUsagePublic:
+        return cls(
+            attempt=row.attempt,
+            samples=row.samples,
+            devices=row.devices,
+            util_mean_pct=row.util_mean_pct,
+            util_p95_pct=row.util_p95_pct,
+            idle_share=row.idle_share,
+            memory_mean_mib=row.memory_mean_mib,
+            memory_max_mib=row.memory_max_mib,
+            power_mean_w=row.power_mean_w,
+            updated_at=_at(row.updated_at),
+        )
+
+
+class GpuUsagesPublic(BaseModel):
+    data: list[GpuUsagePublic]
 
 
 class JobsPublic(BaseModel):

@@ -31,6 +31,7 @@ def record_gpu_usage(*, session: Session, usage: Mapping[Key, UsageAggregate], n
 
 
 def gpu_usage_of(*, session: Session, job_id: int) -> list[JobGpuUsageRow]:
-    """The sampled attempts of a job, first attempt first (empty: never sampled)."""
+    """The sampled attempts of a job, first attempt first (empty: never sampled). The caller
+    has checked that the job is one it may see (``jobs.get_job``)."""
     stmt = select(JobGpuUsageRow).where(JobGpuUsageRow.job_id == job_id)
     return list(session.scalars(stmt.order_by(JobGpuUsageRow.attempt)))

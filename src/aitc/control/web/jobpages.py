@@ -19,9 +19,10 @@ from pydantic import ValidationError
 
 from aitc.control.api.deps import notify
 from aitc.control.api.logs import log_source, open_log
-from aitc.control.api.schemas import JobCreate, JobEventPublic, JobPublic
+from aitc.control.api.schemas import GpuUsagePublic, JobCreate, JobEventPublic, JobPublic
 from aitc.control.store import JobSpec
 from aitc.control.store.access import LimitExceededError, check_may_cancel
+from aitc.control.store.gpu_usage import gpu_usage_of
 from aitc.control.store.jobs import cancel_array, cancel_job, create_job, get_job, job_events
 from aitc.control.web.render import HEADERS, Visit, WebRoute, form, now, visit
 from aitc.domain.gpu import GPU_MODELS
@@ -54,6 +55,7 @@ def job_page(request: Request, job_id: str) -> Response:
             "job.html",
             job=JobPublic.of(job, me),
             script=JobSpec.from_json(job.spec).script,
+            usage=[GpuUsagePublic.of(r) for r in gpu_usage_of(session=v.session, job_id=job.id)],
             events=[JobEventPublic.of(e) for e in events],
             may_cancel=may_cancel,
             refresh=0,

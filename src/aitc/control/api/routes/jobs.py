@@ -34,6 +34,8 @@ from aitc.control.api.logs import (
 )
 from aitc.control.api.schemas import (
     MAX_ID,
+    GpuUsagePublic,
+    GpuUsagesPublic,
     JobCreate,
     JobEventPublic,
     JobEventsPublic,
@@ -45,6 +47,7 @@ from aitc.control.api.schemas import (
 from aitc.control.api.settings import Settings
 from aitc.control.api.terminal import attach
 from aitc.control.store.access import Caller
+from aitc.control.store.gpu_usage import gpu_usage_of
 from aitc.control.store.jobs import (
     CancelFilters,
     JobFilters,
@@ -321,6 +324,15 @@ def read_events(job_id: JobIdPath, session: SessionDep, caller: CallerDep) -> Jo
     """Every state change of the job, oldest first."""
     events = job_events(session=session, caller=caller, job_id=job_id)
     return JobEventsPublic(data=[JobEventPublic.of(e) for e in events])
+
+
+@router.get("/{job_id}/gpu-usage", response_model=GpuUsagesPublic)
+def read_gpu_usage(job_id: JobIdPath, session: SessionDep, caller: CallerDep) -> GpuUsagesPublic:
+    """What the job's GPUs did, attempt by attempt (as `seff`): mean and p95 utilisation, idle
+    share, memory, power. Empty for a job never sampled (virtual GPUs, not started yet)."""
+    get_job(session=session, caller=caller, job_id=job_id)
+    rows = gpu_usage_of(session=session, job_id=job_id)
+    return GpuUsagesPublic(data=[GpuUsagePublic.of(r) for r in rows])
 
 
 @router.get(
