@@ -157,7 +157,8 @@ def test_show_prints_what_the_jobs_gpus_did_as_seff(server: tuple[str, dict[str,
     code, out = aitc(server, "alice", "show", str(job_id))
     assert code == 0 and "GPU usage" in out
     row = next(line for line in out.splitlines() if "GiB" in line)
-    assert row.split() == "1 2 30 64 % 98 % 85 % 40.0 / 60.0 GiB 410 W".split()
+    shown = "1 2 30 64 % 98 % 85 % 40.0 / 60.0 GiB 410 W"
+    assert row.split() == shown.split()
     code, out = aitc(server, "alice", "show", "--json", str(job_id))
     assert json.loads(out)["gpu_usage"][0]["util_p95_pct"] == 98.0
     aitc(server, "alice", "cancel", str(job_id))
