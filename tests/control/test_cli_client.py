@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from seed import seed
 from typer.testing import CliRunner
 
 from aitc.cli.main import app
+from aitc.cli.output import when
 from aitc.cli.timespec import parse_duration, parse_time_limit
 from aitc.control.api import Settings, create_app
 from aitc.control.clock import SystemClock
@@ -162,6 +164,26 @@ def test_show_prints_what_the_jobs_gpus_did_as_seff(server: tuple[str, dict[str,
     code, out = aitc(server, "alice", "show", "--json", str(job_id))
     assert json.loads(out)["gpu_usage"][0]["util_p95_pct"] == 98.0
     aitc(server, "alice", "cancel", str(job_id))
+
+
+def test_queue_start_lists_pending_jobs_with_their_expected_start(
+    server: tuple[str, dict[str, str]],
+) -> None:
+    from aitc.control.store import JobRow
+
+    ids = [
+        _submitted(aitc(server, "bob", "submit", "-J", f"q{i}", "--", "true")[1]) for i in (1, 2)
+    ]
+    soon = datetime(2031, 5, 4, 12, 30, tzinfo=UTC).timestamp()
+    with STORES[0].session() as s:
+        s.get_one(JobRow, ids[0]).estimated_start = soon
+    code, out = aitc(server, "bob", "queue", "--start", "--me")
+    assert code == 0, out
+    rows = {line.split()[0]: line for line in out.splitlines() if line.split()[:1] != ["id"]}
+    assert when(datetime.fromtimestamp(soon, UTC).isoformat()) in rows[str(ids[0])]
+    assert rows[str(ids[1])].split()[6] == "-"  # no estimate yet
+    for job_id in ids:
+        aitc(server, "bob", "cancel", str(job_id))
 
 
 def test_an_invalid_submission_exits_2_naming_the_field(server: tuple[str, dict[str, str]]) -> None:

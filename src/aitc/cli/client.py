@@ -88,12 +88,15 @@ def queue(
         None, "--state", help="Only jobs in these states: pending, running (comma-separated)."
     ),
     project: str | None = typer.Option(None, "--project", "-p", help="Only this project."),
+    start: bool = typer.Option(
+        False, "--start", help="The pending jobs with when each is expected to start."
+    ),
     as_json: bool = JsonOpt,
     url: str | None = UrlOpt,
     token: str | None = TokenOpt,
 ) -> None:
     """The running jobs, then the pending ones in order, with why they wait."""
-    wanted = _states(state, ("pending", "starting", "running"))
+    wanted = _states("pending" if start else state, ("pending", "starting", "running"))
 
     def call(client: ApiClient) -> None:
         params = {"project": project} if project else {}
@@ -103,6 +106,9 @@ def queue(
         jobs = [j for j in q["running"] + q["pending"] if j["state"] in wanted]
         if as_json:
             print_json({"data": jobs, "count": len(jobs)})
+            return
+        if start:
+            _starts(jobs).print()
             return
         table = Rows(
             ("id", "name", "member", "project", "gpus", "state", "since / why waiting"),
@@ -116,6 +122,21 @@ def queue(
         table.print()
 
     run(url, token, call)
+
+
+def _starts(jobs: list[dict[str, Any]]) -> Rows:
+    """The pending jobs with their expected start (``squeue --start``): the controller's
+    estimate from the running jobs' time limits, ``-`` where it has none (a job ahead has no
+    limit, or it is held)."""
+    table = Rows(
+        ("id", "name", "member", "project", "gpus", "state", "expected start", "why waiting"),
+        title="Expected starts",
+        right=frozenset({"id", "gpus"}),
+    )
+    for job in jobs:
+        reasons = " ".join(r["message"] for r in job["pending_reasons"]) or "-"
+        table.add(*_who(job), when(job["estimated_start"]), reasons)
+    return table
 
 
 def _states(text: str | None, allowed: tuple[str, ...]) -> set[str]:
