@@ -244,3 +244,14 @@ def test_the_job_runs_the_script_as_submitted_whatever_becomes_of_the_file(
     code, _, err = aitc(server, "show", "--script", str(plain))
     assert code == 1 and "runs a command, not a batch script" in err
     aitc(server, "cancel", str(plain))
+
+
+def test_a_script_too_long_to_send_is_refused_before_anything_is_stored(
+    server: ServerProcess, here: Path
+) -> None:
+    before = jobs_stored(server)
+    script(here / "big.sh", "#!/bin/sh", "#SBATCH -t 5", *["# padding " + "x" * 70] * 1000)
+    code, _, err = aitc(server, "submit", "big.sh")
+    assert code == 2 and err.startswith("aitc: big.sh: is 81,0")
+    assert "aitc submit FLAGS -- bash big.sh" in err
+    assert jobs_stored(server) == before

@@ -34,6 +34,7 @@ from aitc.cli import directives
 from aitc.cli.apicall import TokenOpt, UrlOpt, run
 from aitc.cli.output import echo, usage
 from aitc.cli.timespec import parse_time_limit
+from aitc.control.batchscript import MAX_SCRIPT_BYTES
 from aitc.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -341,7 +342,15 @@ def _text(path: Path, word: str) -> str:
     """The script's text, sent with the job: the job runs it as it is now, as sbatch runs the
     copy it keeps, whatever becomes of the file."""
     try:
-        return path.read_bytes().decode("utf-8")
+        data = path.read_bytes()
+        if len(data) > MAX_SCRIPT_BYTES:
+            usage(
+                word,
+                f"is {len(data):,} bytes; a batch script sent with its job holds at most "
+                f"{MAX_SCRIPT_BYTES:,}; run the file itself instead, naming its interpreter "
+                f"(`aitc submit FLAGS -- bash {word}`, its #SBATCH options given as FLAGS)",
+            )
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         usage(word, "is not UTF-8 text (aitc sends a batch script's text with its job)")
     except OSError as exc:
