@@ -164,6 +164,12 @@ def test_show_prints_what_the_jobs_gpus_did_as_seff(server: tuple[str, dict[str,
     code, out = aitc(server, "alice", "show", "--json", str(job_id))
     assert json.loads(out)["gpu_usage"][0]["util_p95_pct"] == 98.0
     aitc(server, "alice", "cancel", str(job_id))
+    fmt = "id,gpu_util,gpu_idle,gpu_mem"
+    code, out = aitc(server, "alice", "history", "--state", "cancelled", "--format", fmt)
+    assert code == 0, out
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[2:]}  # (title, header)
+    assert rows[str(job_id)] == ["64", "%", "85", "%", "60.0", "GiB"]
+    assert all(row == ["-", "-", "-"] for key, row in rows.items() if key != str(job_id))
 
 
 def test_queue_start_lists_pending_jobs_with_their_expected_start(

@@ -218,7 +218,7 @@ def _usage_rows(attempts: list[dict[str, Any]]) -> Rows:
             a["samples"],
             _pct(a["util_mean_pct"]),
             _pct(a["util_p95_pct"]),
-            _pct(None if a["idle_share"] is None else 100 * a["idle_share"]),
+            _pct(_share(a["idle_share"])),
             memory,
             "-" if a["power_mean_w"] is None else f"{a['power_mean_w']:.0f} W",
         )
@@ -227,6 +227,20 @@ def _usage_rows(attempts: list[dict[str, Any]]) -> Rows:
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f} %"
+
+
+def _share(value: float | None) -> float | None:
+    return None if value is None else 100 * value
+
+
+def _gib(mib: float | None) -> str:
+    return "-" if mib is None else f"{mib / 1024:.1f} GiB"
+
+
+def _last_usage(job: dict[str, Any], key: str) -> Any:
+    """A figure of the job's last sampled attempt (None: never sampled)."""
+    attempts = job.get("gpu_usage") or []
+    return attempts[-1][key] if attempts else None
 
 
 def _job_rows(job: dict[str, Any]) -> Rows:
@@ -434,7 +448,12 @@ COLUMNS: dict[str, Any] = {
     "attempts": lambda j: j["attempt"],
     "array": _array,
     "cause": lambda j: j["cause"] or "-",
+    # what the GPUs of its last sampled attempt did (as seff; `aitc show` has every attempt)
+    "gpu_util": lambda j: _pct(_last_usage(j, "util_mean_pct")),
+    "gpu_idle": lambda j: _pct(_share(_last_usage(j, "idle_share"))),
+    "gpu_mem": lambda j: _gib(_last_usage(j, "memory_max_mib")),
 }
+USAGE_COLUMNS = frozenset({"gpu_util", "gpu_idle", "gpu_mem"})
 ALIASES = {
     "jobid": "id",
     "jobname": "name",
@@ -483,7 +502,12 @@ def history(
         if as_json:
             print_json(jobs)
             return
-        table = Rows(columns, title="History", right=frozenset({"id", "gpus", "exit"}))
+        if USAGE_COLUMNS & set(columns):
+            for job in jobs["data"]:
+                path = f"/jobs/{job['id']}/gpu-usage"
+                job["gpu_usage"] = client.request("GET", path, subject=f"job {job['id']}")["data"]
+        right = frozenset({"id", "gpus", "exit", *USAGE_COLUMNS})
+        table = Rows(columns, title="History", right=right)
         for job in jobs["data"]:
             table.add(*(COLUMNS[c](job) for c in columns))
         table.print()
