@@ -232,3 +232,24 @@ def test_gpu_usage_comes_attempt_by_attempt_for_those_who_see_the_job(api: Api) 
     ]
     assert data[0]["memory_max_mib"] == 61_440.0 and data[0]["power_mean_w"] == 410.0
     assert api.client.get(path, headers=api.auth("bob")).status_code == 404  # cannot see it
+
+
+def test_a_signal_now_is_for_a_running_job_of_ones_own(api: Api) -> None:
+    job = api.submit("alice")
+    path = f"/api/v1/jobs/{job['id']}/signal"
+    r = api.client.post(path, json={"signal": "USR1"}, headers=api.auth("alice"))
+    assert r.status_code == 409 and "only a running job can be signalled" in r.text
+    with api.store.session() as s:
+        row = s.get_one(JobRow, job["id"])
+        transition(session=s, job=row, to=JobState.RUNNING, cause="started", now=api.clock.now())
+    r = api.client.post(path, json={"signal": "USR1"}, headers=api.auth("erin"))
+    assert r.status_code == 403 and "may not signal" in r.text
+    for bad in ("KILL", "USR1@30", ""):
+        r = api.client.post(path, json={"signal": bad}, headers=api.auth("alice"))
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "signal", r.text
+    r = api.client.post(path, json={"signal": "b:sigusr2"}, headers=api.auth("alice"))
+    assert r.status_code == 200, r.text
+    with api.store.session() as s:
+        assert s.get_one(JobRow, job["id"]).signal_request == "B:USR2"
+    events = api.client.get(f"/api/v1/jobs/{job['id']}/events", headers=api.auth("alice")).json()
+    assert events["data"][-1]["cause"] == "SIGUSR2 to its main process asked for by alice"

@@ -255,3 +255,21 @@ def test_a_script_too_long_to_send_is_refused_before_anything_is_stored(
     assert code == 2 and err.startswith("aitc: big.sh: is 81,0")
     assert "aitc submit FLAGS -- bash big.sh" in err
     assert jobs_stored(server) == before
+
+
+def test_cancel_signal_sends_a_signal_to_a_running_job_now(server: ServerProcess) -> None:
+    body = "trap 'echo checkpoint now' USR1; echo ready; sleep 60 & wait; sleep 60 & wait"
+    code, out, _ = aitc(server, "submit", "--", "bash", "-c", body)
+    job_id = submitted(out)
+    wait_until(lambda: aitc(server, "logs", str(job_id))[1], lambda o: "ready" in o, 30)
+    code, out, err = aitc(server, "cancel", "--signal", "USR1", str(job_id))
+    assert (code, out.strip()) == (0, f"job {job_id}: SIGUSR1 asked for (it is running)"), err
+    logs = wait_until(lambda: aitc(server, "logs", str(job_id))[1], lambda o: "now" in o, 30)
+    assert logs == "ready\ncheckpoint now\n"
+    causes = [e["cause"] for e in job(server, job_id)["events"]]
+    assert causes[-2:] == ["SIGUSR1 to it asked for by admin", "SIGUSR1 sent"]
+    code, _, err = aitc(server, "cancel", "-s", "KILL", str(job_id))
+    assert code == 2 and "--signal:" in err
+    aitc(server, "cancel", str(job_id))
+    code, _, err = aitc(server, "cancel", "--signal", "USR1", str(ended(server, job_id)["id"]))
+    assert code == 1 and "only a running job can be signalled" in err

@@ -188,3 +188,32 @@ def test_a_job_cancelled_while_it_waits_for_preempted_gpus_never_starts(rig: Rig
     rig.fake.stop_cancelled()
     rig.step()
     assert (high, 1) not in rig.fake.launches
+
+
+def test_a_signal_asked_for_is_sent_once_when_the_job_runs_and_noted(rig: Rig) -> None:
+    from aitc.control.store import load_caller
+    from aitc.control.store.jobs import signal_job
+
+    def ask(signal: str) -> None:
+        with rig.store.session() as s:
+            caller = load_caller(session=s, member_id="alice")
+            signal_job(session=s, caller=caller, job_id=job, signal=signal, now=rig.clock.now())
+
+    job = rig.submit()
+    rig.step()  # starting: a signal waits until it runs
+    ask("USR1")
+    rig.step()
+    assert rig.fake.signal_calls == [(job, 1, "USR1")]
+    assert rig.job(job).signal_request is None
+    rig.step()
+    assert rig.fake.signal_calls == [(job, 1, "USR1")]  # once
+    ask("B:USR2")
+    rig.step()
+    assert rig.fake.signal_calls[-1] == (job, 1, "B:USR2")
+    assert [cause for _, cause in rig.events(job) if "SIG" in cause] == [
+        "SIGUSR1 to it asked for by alice",
+        "SIGUSR1 sent",
+        "SIGUSR2 to its main process asked for by alice",
+        "SIGUSR2 sent",
+    ]
+    assert rig.job(job).state == "running"  # (notes in its history, not changes of state)

@@ -280,3 +280,36 @@ def test_a_b_signal_goes_to_the_main_process_only(tmp_path: Path) -> None:
     ex.start(job(32, script, time_limit=2.0, signal="B:USR1@1"))
     assert wait_for(ex, 32, ended).status == ExecStatus.TIMEOUT
     assert stdout(ex, 32).splitlines() == ["main got USR1"]
+
+
+def test_a_signal_now_reaches_the_running_job_through_its_supervisor(tmp_path: Path) -> None:
+    ex = executor(tmp_path / "state")
+    child = '(trap "echo child got USR2" USR2; sleep 30 & wait; sleep 30 & wait) &'
+    script = f'trap "echo main got USR1" USR1; trap "echo main got USR2" USR2; {child} '
+    script += "echo ready; sleep 30 & wait; sleep 30 & wait; sleep 30 & wait"
+    assert not ex.signal(33, 1, "USR1")  # not started: nothing to signal
+    ex.start(job(33, script))
+    wait_for(ex, 33, running)
+    deadline = time.monotonic() + 10
+    while "ready" not in stdout(ex, 33) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert ex.signal(33, 1, "B:USR1")
+    _until(lambda: "main got USR1" in stdout(ex, 33))
+    assert ex.signal(33, 1, "USR2")  # the second request is sent too, to every process
+    _until(lambda: stdout(ex, 33).count("got USR2") == 2)
+    ex.cancel(33, 1)
+    assert wait_for(ex, 33, ended).status == ExecStatus.CANCELLED
+    assert sorted(stdout(ex, 33).splitlines()) == [
+        "child got USR2",
+        "main got USR1",
+        "main got USR2",
+        "ready",
+    ]
+    assert not ex.signal(33, 1, "USR1")  # ended
+
+
+def _until(done: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)

@@ -19,6 +19,7 @@ from aitc.cli import admin, interactive, submit
 from aitc.cli.apicall import TokenOpt, UrlOpt, run
 from aitc.cli.output import Rows, echo, print_json, safe, usage, when
 from aitc.cli.timespec import parse_duration, parse_since
+from aitc.domain.timesignal import signal_now
 
 if TYPE_CHECKING:
     from aitc.control.apiclient import ApiClient
@@ -335,6 +336,13 @@ def cancel(
     name: str | None = typer.Option(
         None, "--name", "-n", "--job-name", help="With --me or --member: only jobs of this name."
     ),
+    signal: str | None = typer.Option(
+        None,
+        "--signal",
+        "-s",
+        help="Send this signal to the running jobs instead of cancelling them: [B:]SIG "
+        "(B: to the main process only).",
+    ),
     url: str | None = UrlOpt,
     token: str | None = TokenOpt,
 ) -> None:
@@ -359,6 +367,9 @@ def cancel(
     if given and not whose:
         usage(given[0], "only with --me or --member (job numbers name their jobs already)")
     states = sorted(_states(state, ("pending", "running")) - {"starting"}) if state else []
+    if signal is not None:
+        _signal(signal, refs, whose, url, token)
+        return
     if refs:
         _each_ref("cancel", refs, url, token)
         return
@@ -371,6 +382,25 @@ def cancel(
             echo(f"job {job['id']}{_of_array(job)}: {_cancelled(job)}")
         if not done["data"]:
             echo("no job of yours matches" if me else f"no job of {body['member']} matches")
+
+    run(url, token, call)
+
+
+def _signal(words: str, refs: list[str], whose: bool, url: str | None, token: str | None) -> None:
+    """``aitc cancel --signal SIG ID...``: the signal to each running job, now (scancel -s)."""
+    try:
+        sent = signal_now(words)
+    except ValueError as exc:
+        usage("--signal", str(exc))
+    if whose or any("_" in ref for ref in refs):
+        usage("--signal", "give the running jobs' own numbers (a task's: aitc queue shows it)")
+
+    def call(client: ApiClient) -> None:
+        for ref in refs:
+            job = client.request(
+                "POST", f"/jobs/{ref}/signal", json={"signal": sent}, subject=f"job {ref}"
+            )
+            echo(f"job {job['id']}: SIG{sent.removeprefix('B:')} asked for (it is {job['state']})")
 
     run(url, token, call)
 

@@ -60,6 +60,7 @@ from aitc.control.snapshot import (
 from aitc.control.store import JobRow, MemberRow, Store, jobs_in_states, upsert_nodes
 from aitc.control.store.cluster import NodeRecord
 from aitc.control.store.gpu_usage import record_gpu_usage
+from aitc.control.store.jobs import signals_sent
 from aitc.domain.cluster import Cluster
 from aitc.domain.ids import JobId
 from aitc.domain.job import JobState
@@ -212,6 +213,7 @@ class Controller:
         )
         ended = list(outcome.ended) + self._fail_vanished(active, reports, now, vanish_after)
         self._stop_attempts(outcome.stray + self._cancel_requests(active, now))
+        self._send_signals(active, now)
         with self.store.session() as s:
             snapshot = self._catch_up(s, now)
         plan = self.planner.plan(self.books, reservations, now)
@@ -349,6 +351,28 @@ class Controller:
             with self.store.session() as s:
                 cancel_undispatched(session=s, job_ids=never_started, now=now)
         return [(a.id, a.attempt) for a in wanted if a.id not in never_started]
+
+    def _send_signals(self, active: Sequence[ActiveJob], now: float) -> None:
+        """Send the signals asked for running jobs (``aitc cancel --signal``), once each, and
+        note in each job's history whether it went; a starting job's waits until it runs."""
+        done: list[tuple[int, str, str]] = []
+        for a in active:
+            asked = a.signal_request
+            if asked is None or a.state is not JobState.RUNNING:
+                continue
+            what = f"SIG{asked.removeprefix('B:')}"
+            try:
+                sent = self.executor.signal(a.id, a.attempt, asked)
+            except Exception as exc:  # noqa: BLE001 - one failed signal must not stop the loop
+                log.exception("cannot signal job %s attempt %s", a.id, a.attempt)
+                if self.metrics is not None:
+                    self.metrics.executor_error("signal")
+                done.append((a.id, asked, f"{what} not sent: {exc}"))
+                continue
+            done.append((a.id, asked, f"{what} sent" if sent else f"{what} not sent: not running"))
+        if done:
+            with self.store.session() as s:
+                signals_sent(session=s, sent=done, now=now)
 
     def _stop_attempts(self, attempts: Sequence[Attempt]) -> None:
         """Ask the executor to stop each attempt, once per attempt."""

@@ -39,6 +39,7 @@ class ActiveJob:
     started: float
     cancel_requested: bool
     handle: str | None
+    signal_request: str | None = None  # a signal to send it now (``[B:]SIG``)
 
     @property
     def id(self) -> int:
@@ -62,6 +63,7 @@ def active_job(row: JobRow) -> ActiveJob:
         started=row.started_at or 0.0,
         cancel_requested=bool(row.cancel_requested),
         handle=row.handle,
+        signal_request=row.signal_request,
     )
 
 

@@ -60,6 +60,15 @@ class TimeSignal:
         return cls(name, before, main_only)
 
 
+def signal_now(text: str) -> str:
+    """The canonical words of a signal to send now (``scancel --signal``): ``[B:]SIG``, no
+    ``@SECONDS``; ``ValueError`` saying why otherwise."""
+    if "@" in text:
+        raise ValueError(f"{text!r}: a signal sent now takes no @SECONDS")
+    sent = TimeSignal.parse(text)
+    return f"{'B:' if sent.main_only else ''}{sent.name}"
+
+
 def _name(sig: str, text: str) -> str:
     known = ", ".join(SIGNALS)
     if sig.isdigit():

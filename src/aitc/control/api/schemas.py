@@ -20,7 +20,7 @@ from aitc.control.store.specs import MIN_TIME_LIMIT_S, JobSpec, placement_from_j
 from aitc.domain.job import JobState, Priority
 from aitc.domain.org import Limits, OrgKind, Role
 from aitc.domain.reservation import Reservation
-from aitc.domain.timesignal import TimeSignal
+from aitc.domain.timesignal import TimeSignal, signal_now
 
 MAX_ID = 2**31 - 1
 
@@ -441,6 +441,16 @@ class JobsCancel(BaseModel):
     )
     project: Text | None = Field(None, max_length=64, description="Only this project's.")
     name: Text | None = Field(None, max_length=200, description="Only jobs of this name.")
+
+
+class JobSignal(BaseModel):
+    """A signal to send a running job now, as ``scancel --signal``."""
+
+    model_config = ConfigDict(extra="forbid")
+    signal: Annotated[Text, AfterValidator(signal_now)] = Field(
+        max_length=16,
+        description="[B:]SIG: USR1, SIGUSR2, 10, ...; B: to its main process only.",
+    )
 
 
 class MemberDisable(BaseModel):

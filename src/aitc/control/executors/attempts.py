@@ -90,6 +90,15 @@ class CancelRecord:
     requested_at: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class SignalRecord:
+    """A signal asked for the running job (``[B:]SIG``); ``seq`` grows with each request, so
+    the supervisor sends each one once."""
+
+    signal: str
+    seq: int = 1
+
+
 def attempt_name(job_id: int, attempt: int) -> str:
     return f"j{job_id}-a{attempt}"
 
@@ -158,6 +167,13 @@ class AttemptDir:
     def cancel_request(self) -> CancelRecord | None:
         data = self._read("cancel.json")
         return None if data is None else CancelRecord(**data)
+
+    def write_signal(self, record: SignalRecord) -> None:
+        self._write("signal.json", asdict(record))
+
+    def signal_request(self) -> SignalRecord | None:
+        data = self._read("signal.json")
+        return None if data is None else SignalRecord(**data)
 
     def reserve(self) -> None:
         """Set aside room for the records written while the job runs (see ``_write``)."""

@@ -120,6 +120,11 @@ class Executor(Protocol):
         """Stop an attempt: SIGTERM, a grace period, then SIGKILL (or scancel)."""
         ...
 
+    def signal(self, job_id: int, attempt: int, signal_words: str) -> bool:
+        """Send a signal (``[B:]SIG``, ``aitc.domain.timesignal.signal_now``) to a running
+        attempt now, as ``scancel --signal``; False if the attempt is not running."""
+        ...
+
     def close(self) -> None:
         """Release resources held by the executor object (not the jobs: they keep running)."""
         ...

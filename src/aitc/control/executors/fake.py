@@ -51,6 +51,7 @@ class FakeExecutor:
         self.launches: Counter[Key] = Counter()
         self.start_calls: list[Key] = []
         self.cancel_calls: list[Key] = []
+        self.signal_calls: list[tuple[int, int, str]] = []
         self._failing: dict[int, str] = {}
         self._unacked: set[Key] = set()
         self._acked: set[Key] = set()
@@ -95,6 +96,13 @@ class FakeExecutor:
         self.cancel_calls.append((job_id, attempt))
         if not self.slow_stop:
             self._end(job_id, ExecStatus.CANCELLED, 143, "cancel requested", attempt, quiet=True)
+
+    def signal(self, job_id: int, attempt: int, signal_words: str) -> bool:
+        running = self.attempts.get((job_id, attempt))
+        if running is None or running.status != ExecStatus.RUNNING:
+            return False
+        self.signal_calls.append((job_id, attempt, signal_words))
+        return True
 
     def stop_cancelled(self) -> None:
         """With ``slow_stop``: the attempts asked to stop have stopped now."""

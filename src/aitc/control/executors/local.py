@@ -35,6 +35,7 @@ from aitc.control.executors.attempts import (
     AttemptSpec,
     CancelRecord,
     ExitRecord,
+    SignalRecord,
     alive,
     attempt_name,
     parse_attempt_name,
@@ -397,6 +398,19 @@ class LocalExecutor:
             _kill(supervisor.pid, signal.SIGTERM)  # type: ignore[union-attr]
         elif alive(child):
             _killpg(child.pid, signal.SIGTERM)  # type: ignore[union-attr]
+
+    def signal(self, job_id: int, attempt: int, signal_words: str) -> bool:
+        """Send ``signal_words`` (``[B:]SIG``) to a running attempt now, through its supervisor
+        (which runs as root where the server may not): ``signal.json`` with the next number,
+        then SIGUSR2 to wake it. False if the attempt does not run (not yet, or no more)."""
+        adir = self._dir(job_id, attempt)
+        supervisor = adir.proc("supervisor")
+        if adir.exit() is not None or not alive(adir.proc("child")) or not alive(supervisor):
+            return False
+        last = adir.signal_request()
+        adir.write_signal(SignalRecord(signal_words, 1 if last is None else last.seq + 1))
+        _kill(supervisor.pid, signal.SIGUSR2)  # type: ignore[union-attr]
+        return True
 
     def close(self) -> None:
         """Forget the supervisor handles; the jobs keep running and a new executor adopts them."""

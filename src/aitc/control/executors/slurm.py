@@ -459,6 +459,21 @@ class SlurmExecutor:
             files.write("cancel.json", {"status": "cancelled", "cause": "cancelled"})
         self._scancel(slurm_id)
 
+    def signal(self, job_id: int, attempt: int, signal_words: str) -> bool:
+        """``scancel --signal`` to the attempt's step: every task's processes (``B:`` too:
+        the job's command is the step, not aitc's batch script)."""
+        record = self._files(self.job_name(job_id, attempt)).record()
+        if record is None:
+            return False
+        name = signal_words.removeprefix("B:")
+        try:
+            self.cli.run(["scancel", f"--signal={name}", str(record.slurm_id)])
+        except SlurmError as e:
+            if "already completing or completed" in str(e) or "Invalid job id" in str(e):
+                return False
+            raise
+        return True
+
     def _scancel(self, slurm_id: int) -> None:
         try:
             self.cli.run(["scancel", str(slurm_id)])

@@ -4,8 +4,9 @@
 attempt runs at most once however often it is started), creates the attempt's cgroup, spawns the
 job in its own session with the environment and working directory of ``spec.json``, records its
 pid, waits for it, enforces the time limit and cancel requests (SIGTERM to the process group, a
-grace period, SIGKILL), kills whatever the job left in its cgroup and writes ``exit.json``. It
-outlives the controller, so exit codes survive a controller crash.
+grace period, SIGKILL), sends the signals the job asked for (``--signal``: before the time
+limit; ``signal.json``, woken by SIGUSR2: now), kills whatever the job left in its cgroup and
+writes ``exit.json``. It outlives the controller, so exit codes survive a controller crash.
 
 Privilege separation follows Slurm's slurmstepd: the supervisor runs as the server's user (root
 on a multi-user server) and keeps the bookkeeping in the server's private state directory; the
@@ -53,6 +54,11 @@ _invoker: Invoker | None = None  # the server's user when started through sudo (
 def _on_stop(signum: int, frame: object) -> None:
     global _stop_requested
     _stop_requested = True
+
+
+def _on_wake(signum: int, frame: object) -> None:
+    """SIGUSR2 from the executor: a signal for the job is asked for (``signal.json``); the
+    handler only wakes the wait loop (through the wakeup fd), which reads the request."""
 
 
 def _record(pid: int) -> ProcRecord:
@@ -197,6 +203,7 @@ def _wait(
     deadline = None if spec.time_limit is None else time.monotonic() + spec.time_limit
     warning = None if spec.signal is None else TimeSignal.parse(spec.signal)
     warn_at = None if deadline is None or warning is None else deadline - warning.before_s
+    sent = 0  # the requests sent (``signal.json`` is written only once the child runs)
     sel = selectors.DefaultSelector()
     read_fd, write_fd = os.pipe()
     os.set_blocking(write_fd, False)
@@ -217,6 +224,10 @@ def _wait(
         if warn_at is not None and warning is not None and time.monotonic() >= warn_at:
             _warn(child, warning)
             warn_at = None
+        asked = adir.signal_request()
+        if asked is not None and asked.seq > sent:
+            _warn(child, TimeSignal.parse(asked.signal))  # (as scancel --signal: now)
+            sent = asked.seq
         timeout = 0.5 if pidfd is None else None
         for due in (deadline, warn_at):
             if due is not None:
@@ -307,6 +318,7 @@ def _run_claimed(adir: AttemptDir) -> int:
             return 0
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, _on_stop)
+    signal.signal(signal.SIGUSR2, _on_wake)
     early = adir.cancel_request()
     if early is not None:
         adir.write_exit(ExitRecord("cancelled", None, time.time(), early.cause))

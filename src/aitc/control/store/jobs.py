@@ -455,6 +455,35 @@ def _cancel(session: Session, job: JobRow, caller: Caller, now: float) -> None:
         job.cause = f"cancel requested by {caller.member_id}"
 
 
+def signal_job(*, session: Session, caller: Caller, job_id: int, signal: str, now: float) -> JobRow:
+    """Ask the controller to send ``signal`` (``TimeSignal`` words without a time: ``USR1``,
+    ``B:USR1``) to a starting or running job at its next pass, as ``scancel --signal``; whoever
+    may cancel the job may signal it. ``ConflictError`` for a job that is not running."""
+    job = get_job(session=session, caller=caller, job_id=job_id, lock=True)
+    check_may_cancel(caller, job, "signal")
+    state = JobState(job.state)
+    if state not in _ACTIVE:
+        raise ConflictError(f"it is {job.state}: only a running job can be signalled")
+    job.signal_request = signal
+    to = "its main process" if signal.startswith("B:") else "it"
+    cause = f"SIG{signal.removeprefix('B:')} to {to} asked for by {caller.member_id}"
+    _append_event(session, job, state, state, cause, now)
+    return job
+
+
+def signals_sent(*, session: Session, sent: Sequence[tuple[int, str, str]], now: float) -> None:
+    """The controller sent (or failed to send) the signals asked for: ``(job id, signal as
+    asked, what happened)``; each request is cleared unless another came meanwhile."""
+    for job_id, signal, what in sent:
+        job = session.get(JobRow, job_id, with_for_update=True)
+        if job is None:
+            continue
+        if job.signal_request == signal:
+            job.signal_request = None
+        state = JobState(job.state)
+        _append_event(session, job, state, state, what, now)
+
+
 def hold_reason(by: str) -> dict[str, Any]:
     """Why a held job waits (a ``jobs.pending_reasons`` entry)."""
     return {

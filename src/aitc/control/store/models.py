@@ -151,6 +151,9 @@ class JobRow(Base):
     cause: Mapped[str] = mapped_column(Text, default="")
     idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # a signal asked for the running job (``USR1``, ``B:USR1``), sent and cleared by the
+    # controller at its next pass
+    signal_request: Mapped[str | None] = mapped_column(String(16), nullable=True, default=None)
     pending_reasons: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
     estimated_start: Mapped[float | None] = mapped_column(Float, nullable=True)
     handle: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -41,6 +41,7 @@ from aitc.control.api.schemas import (
     JobEventsPublic,
     JobPublic,
     JobsCancel,
+    JobSignal,
     JobsPublic,
     Text,
 )
@@ -62,6 +63,7 @@ from aitc.control.store.jobs import (
     job_script,
     list_jobs,
     release_job,
+    signal_job,
 )
 from aitc.control.store.models import JobRow
 from aitc.control.store.specs import JobSpec
@@ -217,6 +219,22 @@ def cancel(
 ) -> JobPublic:
     """Cancel a job: a pending one at once, a running one as soon as the controller stops it."""
     job = cancel_job(session=session, caller=caller, job_id=job_id, now=settings.clock.now())
+    after_commit(session, settings)
+    return JobPublic.of(job, caller)
+
+
+@router.post("/{job_id}/signal", response_model=JobPublic)
+def signal(
+    job_id: JobIdPath,
+    body: JobSignal,
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+) -> JobPublic:
+    """Send a signal to a running job (as `scancel --signal`): the controller sends it at its
+    next pass and notes it in the job's history. 409 if the job is not running."""
+    now = settings.clock.now()
+    job = signal_job(session=session, caller=caller, job_id=job_id, signal=body.signal, now=now)
     after_commit(session, settings)
     return JobPublic.of(job, caller)
 
