@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -138,6 +139,32 @@ def test_a_batch_scripts_submitted_text_runs_on_every_node(executor: SlurmExecut
         "node01 ran /dev/fd/9 with x y and no copy",
         "node02 ran /dev/fd/9 with x y and no copy",
     ]
+
+
+def test_a_signal_now_reaches_every_task(executor: SlurmExecutor) -> None:
+    trap = "trap 'echo $SLURMD_NODENAME got USR1' USR1; echo up; sleep 60 & wait; sleep 60 & wait"
+    executor.start(job(14, ["bash", "-c", trap], placement(node01=1, node02=1)))
+    wait_allocated(executor, 14, nodes=2)
+    deadline = time.monotonic() + 30
+
+    def out() -> str:
+        path = Path(executor.log_paths(14, 0)[0])
+        return path.read_text() if path.exists() else ""
+
+    while out().count("up") < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert executor.signal(14, 0, "USR1")
+    while out().count("got USR1") < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert sorted(_out(executor, 14).splitlines()) == [
+        "node01 got USR1",
+        "node02 got USR1",
+        "up",
+        "up",
+    ]
+    executor.cancel(14, 0)
+    assert wait_report(executor, 14, until=ENDED).status == ExecStatus.CANCELLED
+    assert not executor.signal(14, 0, "USR1")  # ended
 
 
 def test_an_ended_attempt_is_reported_until_the_next_poll(executor: SlurmExecutor) -> None:

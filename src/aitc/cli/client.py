@@ -352,6 +352,8 @@ def cancel(
 
     --me or --member (with --state, --project, --name): all the matching jobs, all or nothing.
 
+    --signal SIG: send running jobs a signal instead (scancel --signal), e.g. to checkpoint.
+
     Example: aitc cancel --me --state pending --name sweep
     """
     refs = list(job_ids or ())
