@@ -270,18 +270,8 @@ class GpuUsagePublic(BaseModel):
 
     @classmethod
     def of(cls, row: JobGpuUsageRow) -> GpuUsagePublic:
-        return cls(
-            attempt=row.attempt,
-            samples=row.samples,
-            devices=row.devices,
-            util_mean_pct=row.util_mean_pct,
-            util_p95_pct=row.util_p95_pct,
-            idle_share=row.idle_share,
-            memory_mean_mib=row.memory_mean_mib,
-            memory_max_mib=row.memory_max_mib,
-            power_mean_w=row.power_mean_w,
-            updated_at=_at(row.updated_at),
-        )
+        """The row's fields as they are (``updated_at``: epoch seconds, read as UTC)."""
+        return cls.model_validate(row, from_attributes=True)
 
 
 class GpuUsagesPublic(BaseModel):
