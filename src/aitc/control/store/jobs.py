@@ -458,12 +458,16 @@ def _cancel(session: Session, job: JobRow, caller: Caller, now: float) -> None:
 def signal_job(*, session: Session, caller: Caller, job_id: int, signal: str, now: float) -> JobRow:
     """Ask the controller to send ``signal`` (``TimeSignal`` words without a time: ``USR1``,
     ``B:USR1``) to a starting or running job at its next pass, as ``scancel --signal``; whoever
-    may cancel the job may signal it. ``ConflictError`` for a job that is not running."""
+    may cancel the job may signal it. ``ConflictError`` for a job that is not running. The same
+    signal asked again before it was sent changes nothing (a flood of requests makes one
+    signal and one note, as ``scancel`` repeated before slurmd acts)."""
     job = get_job(session=session, caller=caller, job_id=job_id, lock=True)
     check_may_cancel(caller, job, "signal")
     state = JobState(job.state)
     if state not in _ACTIVE:
         raise ConflictError(f"it is {job.state}: only a running job can be signalled")
+    if job.signal_request == signal:
+        return job
     job.signal_request = signal
     to = "its main process" if signal.startswith("B:") else "it"
     cause = f"SIG{signal.removeprefix('B:')} to {to} asked for by {caller.member_id}"
