@@ -381,12 +381,16 @@ class SlurmExecutor:
             where = "; ".join(f"node {n} {bad[n]}" for n in down) or f"Slurm reason {job.reason}"
             return Ended("lost", None, f"{job.state.lower()}: {where}", tuple(down))
         exited = self._exit(files)
+        cancel = files.ended("cancel.json")
+        # ``cancel`` writes its record only while no exit record exists: an exit that came
+        # after it is the cancel's (the batch script may outlive scancel's SIGTERM long enough
+        # to write one), unless the job completed by itself meanwhile
+        if cancel is not None and (exited is None or exited.exit_code != 0):
+            code = None if exited is None else exited.exit_code
+            return Ended("cancelled", code, cancel.cause or "cancelled")
         if exited is not None:
             cause = "time limit reached" if exited.status == "timeout" else ""
             return Ended(exited.status, exited.exit_code, cause)
-        cancel = files.ended("cancel.json")
-        if cancel is not None:
-            return Ended("cancelled", None, cancel.cause or "cancelled")
         if job is None and self.accounting:
             job = self._accounted(files)
         if job is not None:
