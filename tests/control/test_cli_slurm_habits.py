@@ -181,3 +181,20 @@ def test_piped_tables_print_full_cells(server: ServerProcess) -> None:
     code, out, _ = aitc(server, "submit", "--hold", "--name", name, "--", "true")
     code, out, _ = aitc(server, "queue")
     assert name in out and "│" not in out
+
+
+def test_share_prints_the_fair_share_tree_with_the_job_that_ran(server: ServerProcess) -> None:
+    code, out, _ = aitc(server, "submit", "--gpus", "2", "--", "sleep", "1")
+    ran = ended(server, submitted(out))
+    code, out, err = aitc(server, "share", "--json")
+    assert code == 0, err
+    tree = json.loads(out)
+    assert tree["policy"] == "fairshare" and tree["orders_queue"] is True
+    rows = {(r["organisation"], r["project"], r["member"]): r for r in tree["data"]}
+    mine = rows[(ran["organisation"], ran["project"], ran["member"])]
+    assert mine["usage_gpu_hours"] > 0 and 1 <= mine["rank"] <= tree["members"]
+    assert rows[(ran["organisation"], None, None)]["usage_gpu_hours"] >= mine["usage_gpu_hours"]
+    code, out, _ = aitc(server, "share")
+    assert code == 0 and "Members' jobs are tried in rank order (policy fairshare)" in out
+    line = next(x for x in out.splitlines() if x.strip().startswith(ran["member"] + " "))
+    assert f"{mine['rank']} of {tree['members']}" in line

@@ -75,15 +75,18 @@ def test_a_waiting_job_names_its_fair_share_rank():
     assert "place 2 of 2" in reason.message
 
 
-def _reference_levels(share: dict[str, float], usage: dict[str, float]) -> list[tuple[str, float]]:
-    """The level fair shares of siblings written plainly: (share / sum) / (usage / sum)."""
+def _reference_levels(
+    share: dict[str, float], usage: dict[str, float]
+) -> list[tuple[str, float, float, float]]:
+    """Siblings' shares and usage as fractions of theirs, and their level fair shares, written
+    plainly: (share / sum) / (usage / sum)."""
     total_s = sum(share.values()) or 1.0
     total_u = sum(usage.values())
     out = []
     for n in sorted(share):
         s, u = share[n] / total_s, usage[n] / total_u if total_u else 0.0
-        out.append((n, (math.inf if s > 0 else 0.0) if u <= 0.0 else s / u))
-    return sorted(out, key=lambda x: -x[1])
+        out.append((n, s, u, (math.inf if s > 0 else 0.0) if u <= 0.0 else s / u))
+    return sorted(out, key=lambda x: -x[3])
 
 
 @given(

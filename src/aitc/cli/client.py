@@ -576,11 +576,54 @@ def nodes(as_json: bool = JsonOpt, url: str | None = UrlOpt, token: str | None =
     run(url, token, call)
 
 
+def share(as_json: bool = JsonOpt, url: str | None = UrlOpt, token: str | None = TokenOpt) -> None:
+    """The fair-share tree as the scheduler sees it now (like sshare): each organisation,
+    project and member with recent usage or pending jobs, its share, its decayed GPU-hours and
+    its level fair share; members rank in the order their jobs are tried."""
+
+    def call(client: ApiClient) -> None:
+        data = client.request("GET", "/shares")
+        if as_json:
+            print_json(data)
+            return
+        columns = ("account", "share", "norm share", "gpu-h", "norm usage", "level", "rank")
+        columns += ("pending",)
+        table = Rows(columns, title="Fair share", right=frozenset(columns[1:]))
+        for r in data["data"]:
+            depth = (r["project"] is not None) + (r["member"] is not None)
+            name = r["member"] or r["project"] or r["organisation"]
+            level = "inf" if r["level"] is None else f"{r['level']:.2f}"
+            rank = f"{r['rank']} of {data['members']}" if r["rank"] is not None else ""
+            table.add(
+                "  " * depth + name,
+                f"{r['share']:g}",
+                f"{r['norm_share']:.3f}",
+                f"{r['usage_gpu_hours']:.1f}",
+                f"{r['norm_usage']:.3f}",
+                level,
+                rank,
+                r["pending_jobs"] or "",
+            )
+        table.print()
+        days = data["half_life_s"] / 86400
+        if data["orders_queue"]:
+            echo(
+                f"Members' jobs are tried in rank order (policy {data['policy']}). Level: share "
+                "over usage among siblings;"
+            )
+            echo(f"inf: no usage yet. Usage halves every {days:g} days.")
+        else:
+            echo(f"The lab's policy is {data['policy']}: this tree does not order the queue.")
+            echo(f"Usage halves every {days:g} days.")
+
+    run(url, token, call)
+
+
 def register(app: typer.Typer) -> None:
     """Add the client commands to the top-level app."""
     app.command("submit", context_settings={"allow_interspersed_args": False})(submit.submit)
     app.command("run", context_settings={"allow_interspersed_args": False})(interactive.run_job)
-    for command in (queue, show, cancel, logs, hold, release, history, nodes):
+    for command in (queue, show, cancel, logs, hold, release, history, nodes, share):
         app.command()(command)
     admin.register(app)
 

@@ -51,6 +51,7 @@ from aitc.control.planner import Planner
 from aitc.control.reconcile import RequeuePolicy, apply_reports, mark_vanished, vanished
 from aitc.control.snapshot import (
     ACTIVE,
+    HISTORY_HALF_LIVES,
     ActiveJob,
     Snapshot,
     active_job,
@@ -86,7 +87,7 @@ class ControllerConfig:
     inventory_s: float = 5.0
     vanish_polls: int = 3
     requeue: RequeuePolicy = field(default_factory=RequeuePolicy)
-    history_half_lives: float = 10.0
+    history_half_lives: float = HISTORY_HALF_LIVES
 
 
 @dataclass(frozen=True, slots=True)

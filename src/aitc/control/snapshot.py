@@ -23,7 +23,7 @@ from aitc.control.store import (
 from aitc.domain.job import JobRequest, JobState, Placement
 from aitc.domain.org import Organisation, OrgKind, Project
 from aitc.domain.reservation import Reservation
-from aitc.engine.books import PastRun
+from aitc.engine.ledger import PastRun
 
 ACTIVE = (JobState.STARTING, JobState.RUNNING)
 
@@ -94,6 +94,11 @@ def load_organisations(session: Session) -> tuple[Organisation, ...]:
 def load_reservations(session: Session, now: float) -> tuple[Reservation, ...]:
     """Reservations that have not ended yet."""
     return tuple(list_reservations(session=session, now=now))
+
+
+# How far back the usage ledger reads runs, in half-lives of its decay (older usage counts
+# less than a thousandth); the controller's books and the fair-share tree read the same.
+HISTORY_HALF_LIVES = 10.0
 
 
 def load_past_runs(session: Session, since: float) -> list[PastRun]:

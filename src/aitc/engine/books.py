@@ -19,7 +19,6 @@ the jobs whose dependency can never hold (``take_never``) to cancel them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import TypeVar, overload
 
 from aitc.domain.cluster import Cluster
@@ -29,7 +28,7 @@ from aitc.domain.org import Organisation
 from aitc.domain.reservation import Reservation
 from aitc.engine.capacity import CapacityIndex
 from aitc.engine.dependencies import DependencyBook
-from aitc.engine.ledger import UsageLedger
+from aitc.engine.ledger import PastRun, UsageLedger
 from aitc.engine.pending import PendingQueue
 from aitc.engine.view import Action, Preempt, Start, View
 from aitc.errors import SchedulingError
@@ -67,15 +66,6 @@ class LiveValues(Sequence[T]):
         if self._list is None:
             self._list = list(self._items.values())
         return self._list[index]
-
-
-@dataclass(frozen=True, slots=True)
-class PastRun:
-    """One stretch of GPU use from before the books were built, replayed into the ledger."""
-
-    request: JobRequest
-    started: float
-    ended: float | None
 
 
 class Books:
@@ -240,16 +230,7 @@ class Books:
     # ------------------------------------------------------------------ history and nodes
     def replay(self, runs: Iterable[PastRun]) -> None:
         """Feed past and current runs to the ledger in time order (before anything else)."""
-        events: list[tuple[float, int, PastRun]] = []
-        for run in runs:
-            events.append((run.started, 1, run))
-            if run.ended is not None:
-                events.append((max(run.ended, run.started), 0, run))
-        for at, is_start, run in sorted(events, key=lambda e: (e[0], e[1], e[2].request.id)):
-            if is_start:
-                self.ledger.job_started(run.request, at)
-            elif self.ledger.is_running(run.request.id):
-                self.ledger.job_stopped(run.request.id, at)
+        self.ledger.replay(runs)
 
     def set_down(self, node: str, down: bool) -> None:
         """Follow a node going down (or drained) and coming back."""

@@ -12,7 +12,7 @@ closed form and an update touches only the keys of one job.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -30,6 +30,15 @@ class Usage:
     orgs: Mapping[str, float] = field(default_factory=dict)
     projects: Mapping[tuple[str, str], float] = field(default_factory=dict)
     members: Mapping[tuple[str, str, str], float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PastRun:
+    """One stretch of GPU use from before the books were built, replayed into the ledger."""
+
+    request: JobRequest
+    started: float
+    ended: float | None
 
 
 @dataclass(slots=True)
@@ -97,6 +106,19 @@ class UsageLedger:
             else:
                 members[key] = value  # type: ignore[index]
         return Usage(orgs, projects, members)
+
+    def replay(self, runs: Iterable[PastRun]) -> None:
+        """Feed past and current runs in time order (into a ledger fed nothing else yet)."""
+        events: list[tuple[float, int, PastRun]] = []
+        for run in runs:
+            events.append((run.started, 1, run))
+            if run.ended is not None:
+                events.append((max(run.ended, run.started), 0, run))
+        for at, is_start, run in sorted(events, key=lambda e: (e[0], e[1], e[2].request.id)):
+            if is_start:
+                self.job_started(run.request, at)
+            elif self.is_running(run.request.id):
+                self.job_stopped(run.request.id, at)
 
     def attained(self, job_id: JobId, now: float) -> float:
         """Undecayed GPU-seconds job ``job_id`` received so far, across preemptions."""

@@ -347,6 +347,37 @@ class UsagePublic(BaseModel):
     data: list[UsageRowPublic]
 
 
+class ShareRowPublic(BaseModel):
+    """One node of the fair-share tree: an organisation (``project`` and ``member`` null), a
+    project (``member`` null) or a member."""
+
+    organisation: str
+    project: str | None
+    member: str | None
+    share: float = Field(description="lab.yaml's share (organisations, projects); members 1")
+    norm_share: float = Field(description="the share as a fraction of its siblings'")
+    usage_gpu_hours: float = Field(description="decayed GPU-hours (the ledger's half-life)")
+    norm_usage: float = Field(description="the usage as a fraction of its siblings'")
+    level: float | None = Field(
+        description="level fair share, norm_share / norm_usage: above 1 under its share, "
+        "below 1 over it; null: no usage yet (it ranks first among its siblings)"
+    )
+    rank: int | None = Field(
+        description="a member's place in the Fair Tree walk (of SharesPublic.members)"
+    )
+    pending_jobs: int
+
+
+class SharesPublic(BaseModel):
+    """The fair-share tree now, each node before its children, siblings in rank order."""
+
+    policy: str
+    orders_queue: bool = Field(description="whether the lab's policy orders the queue by it")
+    half_life_s: float
+    members: int = Field(description="members in the walk: with usage or pending jobs")
+    data: list[ShareRowPublic]
+
+
 class OrganisationPublic(BaseModel):
     id: str
     name: str

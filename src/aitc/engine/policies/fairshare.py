@@ -20,19 +20,24 @@ from aitc.domain.job import JobRequest
 from aitc.domain.org import Organisation
 from aitc.engine import reasons
 from aitc.engine.cycle import Cycle
+from aitc.engine.ledger import Usage
 from aitc.engine.pending import MemberKey, PendingQueue
 from aitc.engine.policy import Policy
 from aitc.engine.registry import register
 from aitc.engine.view import Reason, View
 
 
-class Rank(NamedTuple):
-    """A member's place in the Fair Tree walk, and its own level fair share (a named tuple:
-    a walk makes one per member, a thousand at a time in a large lab)."""
+class Standing(NamedTuple):
+    """One node of the Fair Tree at one instant (``FairShare.tree``): an organisation
+    (``key`` of one name), a project (two) or a member (three), with its share and decayed
+    usage, each also as a fraction of its siblings', and its level fair share."""
 
-    place: int
-    of: int
-    level: float
+    key: tuple[str, ...]
+    share: float  # lab.yaml's (organisations, projects); every member weighs 1
+    usage: float  # decayed GPU-seconds
+    norm_share: float  # share / the sum of its siblings' shares
+    norm_usage: float  # usage / the sum of its siblings' usage (0 where none)
+    level: float  # norm_share / norm_usage (inf: no usage)
 
 
 @register
@@ -117,22 +122,10 @@ class FairShare(Policy):
             return None
         return reasons.fair_share(job, place, len(self._waiting), self._levels[key])
 
-    def ranks(
-        self, view: View, members: set[MemberKey], *, everyone: bool = False
-    ) -> dict[MemberKey, Rank]:
-        """Fair Tree ranks of ``members`` (those with pending jobs) at ``view.now``; with
-        ``everyone``, of every member with usage too (the walk the order reuses)."""
-        ranked = [(k, lv) for k, lv in self._walk_order(view, members) if everyone or k in members]
-        return {k: Rank(i, len(ranked), level) for i, (k, level) in enumerate(ranked, 1)}
-
-    def _walk_order(self, view: View, members: set[MemberKey]) -> list[tuple[MemberKey, float]]:
-        """The Fair Tree walk at ``view.now``: every member with usage or in ``members``
-        (those with pending jobs), in rank order, with its level fair share.
-
-        Siblings are compared with every sibling that has usage, pending jobs or not.
-        """
-        usage = view.usage.usage(view.now)
-        # organisation -> project -> member -> decayed usage (0 for a member without any)
+    def tree(self, usage: Usage, members: Iterable[MemberKey] = ()) -> list[Standing]:
+        """The Fair Tree walk over ``usage``: every organisation, project and member with usage
+        or in ``members`` (those with pending jobs), each node before its children, siblings
+        in rank order. The members' order is the order the policy tries their jobs in."""
         tree: dict[str, dict[str, dict[str, float]]] = {o: {} for o in usage.orgs}
         for o, p in usage.projects:
             tree.setdefault(o, {}).setdefault(p, {})
@@ -144,18 +137,33 @@ class FairShare(Policy):
             group[key[2]] = used
         for o, p, m in members:
             tree.setdefault(o, {}).setdefault(p, {}).setdefault(m, 0.0)
-        order: list[tuple[MemberKey, float]] = []
+        out: list[Standing] = []
         org_share = {o: self._org_share(o) for o in tree}
-        for org, _ in _sorted(org_share, {o: usage.orgs.get(o, 0.0) for o in tree}):
+        org_use = {o: usage.orgs.get(o, 0.0) for o in tree}
+        for org, o_share, o_use, o_level in _sorted(org_share, org_use):
+            out.append(Standing((org,), org_share[org], org_use[org], o_share, o_use, o_level))
             shares = self._project_shares(org)
             projects = tree[org]
             project_share = {p: shares.get(p, 1.0) for p in projects}
             project_use = {p: usage.projects.get((org, p), 0.0) for p in projects}
-            for project, _ in _sorted(project_share, project_use):
+            for project, p_share, p_use, p_level in _sorted(project_share, project_use):
+                raw_share, raw_use = project_share[project], project_use[project]
+                out.append(Standing((org, project), raw_share, raw_use, p_share, p_use, p_level))
                 use = projects[project]
-                for member, level in _sorted(None, use):
-                    order.append(((org, project, member), level))
-        return order
+                for member, m_share, m_use, m_level in _sorted(None, use):
+                    key = (org, project, member)
+                    out.append(Standing(key, 1.0, use[member], m_share, m_use, m_level))
+        return out
+
+    def _walk_order(self, view: View, members: set[MemberKey]) -> list[tuple[MemberKey, float]]:
+        """The members of the Fair Tree walk at ``view.now`` (``tree``), in rank order, with
+        their level fair share. Siblings are compared with every sibling that has usage,
+        pending jobs or not."""
+        return [
+            (n.key, n.level)
+            for n in self.tree(view.usage.usage(view.now), members)
+            if len(n.key) == 3
+        ]
 
     def _org_share(self, org: str) -> float:
         found = self.organisations.get(org)
@@ -183,22 +191,24 @@ def _bucketed(jobs: Iterable[JobRequest]) -> dict[MemberKey, list[JobRequest]]:
 
 def _sorted(
     share: Mapping[str, float] | None, usage: Mapping[str, float]
-) -> list[tuple[str, float]]:
-    """Siblings (the keys of ``usage``) with their level fair share, highest first (ties by
-    name); ``share`` None: every sibling weighs the same."""
+) -> list[tuple[str, float, float, float]]:
+    """Siblings (the keys of ``usage``) with their share and usage as fractions of the
+    siblings' and their level fair share, highest level first (ties by name); ``share``
+    None: every sibling weighs the same."""
     if len(usage) == 1:  # an only child (most projects, most members): the same sums, inline
         ((name, used),) = usage.items()
         alone = 1.0 if share is None else share[name]
-        return [(name, _level(alone / (alone or 1.0), used / used if used else 0.0))]
+        norm_share, norm_use = alone / (alone or 1.0), used / used if used else 0.0
+        return [(name, norm_share, norm_use, _level(norm_share, norm_use))]
     if share is None:
         share = dict.fromkeys(usage, 1.0)
     total_s = sum(share.values()) or 1.0
     total_u = sum(usage.values())
-    levels = [
-        (n, _level(share[n] / total_s, usage[n] / total_u if total_u else 0.0))
-        for n in sorted(share)
-    ]
-    return sorted(levels, key=lambda x: -x[1])
+    levels = []
+    for n in sorted(share):
+        norm_share, norm_use = share[n] / total_s, usage[n] / total_u if total_u else 0.0
+        levels.append((n, norm_share, norm_use, _level(norm_share, norm_use)))
+    return sorted(levels, key=lambda x: -x[3])
 
 
 def _level(share: float, usage: float) -> float:

@@ -1,7 +1,8 @@
-"""/api/v1 nodes, GPUs, the queue, usage and who you are."""
+"""/api/v1 nodes, GPUs, the queue, usage, the fair-share tree and who you are."""
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -17,9 +18,12 @@ from aitc.control.api.schemas import (
     NodePublic,
     NodesPublic,
     QueuePublic,
+    ShareRowPublic,
+    SharesPublic,
     UsagePublic,
     UsageRowPublic,
 )
+from aitc.control.shares import shares
 from aitc.control.store.access import Caller, visible_jobs
 from aitc.control.store.cluster import list_nodes
 from aitc.control.store.jobs import JobFilters, jobs_in_states, list_jobs
@@ -136,6 +140,38 @@ def read_usage(
             )
             for r in rows
         ],
+    )
+
+
+@router.get("/shares", response_model=SharesPublic)
+def read_shares(session: SessionDep, caller: CallerDep, settings: SettingsDep) -> SharesPublic:
+    """The fair-share tree as the scheduler sees it now (like Slurm's sshare): every
+    organisation, and the projects and members whose jobs you may see."""
+    tree = shares(session, caller, settings.policy, settings.clock.now())
+    data = []
+    for row in tree.rows:
+        node = row.standing
+        project, member = (*node.key[1:], None, None)[:2]
+        data.append(
+            ShareRowPublic(
+                organisation=node.key[0],
+                project=project,
+                member=member,
+                share=node.share,
+                norm_share=round(node.norm_share, 6),
+                usage_gpu_hours=round(node.usage / 3600, 3),
+                norm_usage=round(node.norm_usage, 6),
+                level=round(node.level, 6) if math.isfinite(node.level) else None,
+                rank=row.rank,
+                pending_jobs=row.pending,
+            )
+        )
+    return SharesPublic(
+        policy=tree.policy,
+        orders_queue=tree.orders_queue,
+        half_life_s=tree.half_life_s,
+        members=tree.members,
+        data=data,
     )
 
 
