@@ -313,3 +313,27 @@ def test_the_shortcuts_decide_as_the_plain_walk_pass_by_pass(specs, params, shap
         if rnd.random() < 0.1:
             unseen = _start_unseen(twins, rnd)
     assert twins.passes > 0
+
+
+def test_a_start_the_driver_did_not_apply_is_not_taken_for_a_run_that_ended() -> None:
+    """The last walk started job 7, the driver did not apply it; meanwhile one run ended and
+    another went back to the queue (two changes of the capacity, as many as a start and a
+    stop of job 7 would make): the shortcuts must still see the requeued job waiting."""
+    params = {"placement": "pool", "thresholds": [40.0], "starvation_s": 0}
+    twins = Twins((2, 1), {**params, "preempt_running": "any"}, reserve=False)
+    pair = job(20_004, 4, org="a", nodes=2)
+    single = [job(20_005, 1, org="a"), job(20_007, 1, org="a", submit=30.0)]
+
+    def at(now: float) -> None:
+        for rig in twins.rigs:
+            rig.now = now
+
+    twins.both(lambda r: r.submit(pair, single[0]))
+    twins.step(apply=True)  # both start
+    at(30.0)
+    twins.both(lambda r: r.submit(single[1]))
+    assert [a.job_id for a in twins.step(apply=False)] == [20_007]  # not applied
+    at(32.0)
+    twins.both(lambda r: r.stop(jid(20_005)))
+    twins.both(lambda r: r.stop(jid(20_004), requeue=True))
+    assert {a.job_id for a in twins.step(apply=False)} == {20_004, 20_007}

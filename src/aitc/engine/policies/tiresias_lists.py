@@ -190,13 +190,19 @@ class EntryOrder:
             return None
         # the last walk's starts that ran and stopped since (a start and a stop each): their
         # attained service changed, or they ended for good (the books forget those)
-        usage = view.usage
+        usage, queue = view.usage, view.pending
         history = usage.ran_before()
-        rerun = [
-            j
-            for j, done in self._started.items()
-            if history.get(j) is not done or not usage.is_running(j)
-        ]
+        rerun: list[JobId] = []
+        for j, done in self._started.items():
+            if history.get(j) is not done:
+                if not usage.is_running(j) and queue.get(j) is None:
+                    return None  # (gone: ended for good, or cancelled without running)
+                rerun.append(j)  # ran and stopped (and may run again)
+            elif not usage.is_running(j) and queue.get(j) is None:
+                # ran and ended for good (the books forgot it), or left the queue without
+                # the driver starting it: the stamp cannot tell these apart
+                return None
+            # else: still running, or the driver never started it (still queued)
         moved = view.capacity.stamp - seen.stamp - 2 * len(rerun)
         if moved == 0:  # the same runs (what else moved the stamp is accounted for)
             runs, began, ended = seen.runs, list[RunningJob](), list[RunningJob]()
@@ -206,7 +212,7 @@ class EntryOrder:
             if diff is None or len(diff[0]) + len(diff[1]) != moved:
                 return None  # (a run began or ended unseen, or GPUs changed hands otherwise)
             began, ended = diff
-        queue, jobs = view.pending, self.jobs
+        jobs = self.jobs
         tail: Sequence[JobRequest] = ()
         if queue.epoch == seen.epoch:  # the same jobs, followed by new ones
             if len(queue) > len(jobs):
