@@ -184,6 +184,8 @@ MASKS = [
     (re.compile(r"(?<![\w-])[0-9a-f]{4,}…"), "<uuid>"),  # the start of one, as a page elides it
     (re.compile(r"did:key:z[1-9A-HJ-NP-Za-km-z]+(#z[1-9A-HJ-NP-Za-km-z]+)?"), "did:key:<key>"),
     (re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)?"), "<time>"),
+    # a date alone (a table cell wraps a time onto the next line; an expiry a month ahead)
+    (re.compile(r"(?<![\w-])\d{4}-\d\d-\d\d(?![\w-])"), "<date>"),
     (re.compile(r"\b\d+:\d\d:\d\d\b"), "<duration>"),
     (re.compile(r"\b(127\.0\.0\.1|localhost):\d+"), r"\1:<port>"),
     (re.compile(r"/tmp/[^\s│┃'\"]*"), "<tmp>"),
