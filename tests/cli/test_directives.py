@@ -275,7 +275,9 @@ def test_a_bad_directive_is_refused_naming_its_line(line: str, why: str) -> None
 
 
 def test_aitc_lines_take_submits_own_flags() -> None:
-    assert values("#AITC --priority preemptible -g 2 --mig 1g.10gb", "#AITC -e A=1 -e B=2") == {
+    assert values(
+        "#AITC --priority preemptible -g 2 --mig 1g.10gb", "#AITC --env A=1 --env B=2"
+    ) == {
         "priority": "preemptible",
         "gpus": 2,
         "mig": "1g.10gb",
@@ -285,9 +287,9 @@ def test_aitc_lines_take_submits_own_flags() -> None:
 
 def test_later_lines_override_earlier_ones_and_env_adds() -> None:
     found = header(
-        "#AITC --name first -e A=1",
+        "#AITC --name first --env A=1",
         "#SBATCH -J second -t 10",
-        "#AITC --time 20 -e B=2",
+        "#AITC --time 20 --env B=2",
         "#SBATCH --gres=gpu:2",
         "#AITC --mig 1g.10gb",  # a GPU request replaces the earlier one whole
     )
@@ -302,7 +304,9 @@ def test_later_lines_override_earlier_ones_and_env_adds() -> None:
 
 
 def test_the_command_line_overrides_the_script() -> None:
-    script = header("#SBATCH -J script -t 10 --gres=gpu:4 -H", "#AITC -e A=1 --priority guaranteed")
+    script = header(
+        "#SBATCH -J script -t 10 --gres=gpu:4 -H", "#AITC --env A=1 --priority guaranteed"
+    )
     params = {
         "name": "cli", "time": None, "gpus": None, "mig": "1g.10gb", "nodes": None,
         "hold": False, "env": ["B=2"], "priority": "standard",

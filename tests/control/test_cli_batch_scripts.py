@@ -97,7 +97,7 @@ def test_the_command_line_overrides_the_script(server: ServerProcess, here: Path
         "true",
     )
     code, out, _ = aitc(
-        server, "submit", "--name", "from-cli", "-t", "5", "--gpus", "1", "-e", "B=cli",
+        server, "submit", "--name", "from-cli", "-t", "5", "--gpus", "1", "--env", "B=cli",
         "job.sh",
     )  # fmt: skip
     assert code == 0

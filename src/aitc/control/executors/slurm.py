@@ -215,7 +215,10 @@ class SlurmExecutor:
         exit_dir = member_dir(self.jobs_dir, runs_as, name)
         out, err = self.log_paths(job.job_id, job.attempt, runs_as.name)
         stdout, stderr = job.stdout_path or out, job.stderr_path or err
-        for path in (stdout, stderr):
+        # The job's own files (--output/--error) are opened by slurmstepd as the member, in
+        # directories that are the member's to make; aitc makes only its own log directories.
+        own = {p for p, mine in ((stdout, job.own_stdout), (stderr, job.own_stderr)) if mine}
+        for path in {stdout, stderr} - own:
             self._log_dir(Path(path).parent, account)
         script = batch_script(job, name=name, exit_dir=exit_dir, env=env)
         args = sbatch_args(
