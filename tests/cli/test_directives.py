@@ -168,6 +168,12 @@ def test_a_script_is_found_from_the_current_directory(
         ("#SBATCH --signal=B:USR1@300", {"signal": "B:USR1@300"}),
         ("#SBATCH -W", {"wait": True}),
         ("#SBATCH --wait -H", {"wait": True, "hold": True}),
+        ("#SBATCH -o logs/%x-%j.out", {"output": "logs/%x-%j.out"}),
+        ("#SBATCH --output=/scratch/%u/%A_%a.out", {"output": "/scratch/%u/%A_%a.out"}),
+        ("#SBATCH -e err-%j.txt", {"error": "err-%j.txt"}),
+        ("#SBATCH --error err.txt --open-mode=append", {"error": "err.txt", "open_mode": "append"}),
+        ("#AITC -o out.txt -e err.txt", {"output": "out.txt", "error": "err.txt"}),
+        ("#AITC --open-mode truncate", {"open_mode": "truncate"}),
     ],
 )
 def test_sbatch_options_become_submits_flags(line: str, expected: dict[str, Any]) -> None:
@@ -213,8 +219,8 @@ def test_the_command_lines_nodes_multiply_the_scripts_gpus_per_node() -> None:
 IGNORED_IN_THE_DOCS = (
     "-p gpu, --partition=gpu, --mem=64G, --mem-per-cpu=4G, --mem-per-gpu=80G, -c 8, "
     "--cpus-per-task=8, -n 4, --ntasks=4, --ntasks-per-node=8, --cpus-per-gpu=12, "
-    "-o out.txt, --output=%j.out, -e err.txt, --error=%j.err, --mail-type=END,FAIL, "
-    "--mail-user=me@lab.org, --exclusive, --requeue, --no-requeue, --open-mode=append, "
+    "--mail-type=END,FAIL, "
+    "--mail-user=me@lab.org, --exclusive, --requeue, --no-requeue, "
     "-q high, --qos=high, --comment=why, -C a100, --constraint=a100, "
     "-w node01, --nodelist=node01, -x node02, --exclude=node02, --reservation=course, "
     "--begin=now+1hour, --time-min=30, --wckey=x, --exclusive=user"
