@@ -300,6 +300,8 @@ def test_the_scripts_output_lines_put_the_output_where_it_says(
     assert (here / "logs" / f"train-{job_id}.err").read_text() == "to-err\n"
     assert aitc(server, "logs", str(job_id))[1] == "to-out\n"
     assert aitc(server, "logs", "--stderr", str(job_id))[1] == "to-err\n"
+    shown_text = aitc(server, "show", str(job_id))[1]
+    assert "logs/%x-%j.out" in shown_text and "logs/%x-%j.err" in shown_text
 
 
 def test_a_bad_output_pattern_is_refused_naming_the_flag_or_the_line(
