@@ -50,3 +50,23 @@ def test_output_lands_in_the_members_directory_with_the_jobs_output(
     ]
     assert "err" in lines and str(alice.uid) in lines
     assert lab.job(job_id).stdout_path == lab.job(job_id).stderr_path == str(out)
+
+
+def test_a_link_planted_in_place_of_the_file_writes_nothing_of_roots(
+    lab: SlurmLab, shared_tmp: Path, test_users: list[Account]
+) -> None:
+    alice = test_users[0]
+    mine = shared_tmp / "alice-logs"
+    mine.mkdir()
+    os.chown(mine, alice.uid, alice.gid)
+    roots = shared_tmp / "roots-file"
+    roots.write_text("root's own\n")
+    roots.chmod(0o644)
+    planted = mine / "train.out"
+    planted.symlink_to(roots)
+    os.lchown(planted, alice.uid, alice.gid)
+    job_id = lab.submit("echo overwritten", gpus=1, output=str(planted))
+    lab.run_until(lambda: lab.state(job_id) in ENDED, 60)
+    assert roots.read_text() == "root's own\n"
+    assert lab.state(job_id) == "failed", lab.summary()
+    assert f"Slurm could likely not open the job's own file '{planted}'" in lab.job(job_id).cause
