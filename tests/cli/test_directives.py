@@ -168,6 +168,12 @@ def test_a_script_is_found_from_the_current_directory(
         ("#SBATCH --signal=B:USR1@300", {"signal": "B:USR1@300"}),
         ("#SBATCH -W", {"wait": True}),
         ("#SBATCH --wait -H", {"wait": True, "hold": True}),
+        ("#SBATCH -o logs/%x-%j.out", {"output": "logs/%x-%j.out"}),
+        ("#SBATCH --output=/scratch/%u/%A_%a.out", {"output": "/scratch/%u/%A_%a.out"}),
+        ("#SBATCH -e err-%j.txt", {"error": "err-%j.txt"}),
+        ("#SBATCH --error err.txt --open-mode=append", {"error": "err.txt", "open_mode": "append"}),
+        ("#AITC -o out.txt -e err.txt", {"output": "out.txt", "error": "err.txt"}),
+        ("#AITC --open-mode truncate", {"open_mode": "truncate"}),
     ],
 )
 def test_sbatch_options_become_submits_flags(line: str, expected: dict[str, Any]) -> None:
@@ -213,8 +219,8 @@ def test_the_command_lines_nodes_multiply_the_scripts_gpus_per_node() -> None:
 IGNORED_IN_THE_DOCS = (
     "-p gpu, --partition=gpu, --mem=64G, --mem-per-cpu=4G, --mem-per-gpu=80G, -c 8, "
     "--cpus-per-task=8, -n 4, --ntasks=4, --ntasks-per-node=8, --cpus-per-gpu=12, "
-    "-o out.txt, --output=%j.out, -e err.txt, --error=%j.err, --mail-type=END,FAIL, "
-    "--mail-user=me@lab.org, --exclusive, --requeue, --no-requeue, --open-mode=append, "
+    "--mail-type=END,FAIL, "
+    "--mail-user=me@lab.org, --exclusive, --requeue, --no-requeue, "
     "-q high, --qos=high, --comment=why, -C a100, --constraint=a100, "
     "-w node01, --nodelist=node01, -x node02, --exclude=node02, --reservation=course, "
     "--begin=now+1hour, --time-min=30, --wckey=x, --exclusive=user"
@@ -275,7 +281,9 @@ def test_a_bad_directive_is_refused_naming_its_line(line: str, why: str) -> None
 
 
 def test_aitc_lines_take_submits_own_flags() -> None:
-    assert values("#AITC --priority preemptible -g 2 --mig 1g.10gb", "#AITC -e A=1 -e B=2") == {
+    assert values(
+        "#AITC --priority preemptible -g 2 --mig 1g.10gb", "#AITC --env A=1 --env B=2"
+    ) == {
         "priority": "preemptible",
         "gpus": 2,
         "mig": "1g.10gb",
@@ -285,9 +293,9 @@ def test_aitc_lines_take_submits_own_flags() -> None:
 
 def test_later_lines_override_earlier_ones_and_env_adds() -> None:
     found = header(
-        "#AITC --name first -e A=1",
+        "#AITC --name first --env A=1",
         "#SBATCH -J second -t 10",
-        "#AITC --time 20 -e B=2",
+        "#AITC --time 20 --env B=2",
         "#SBATCH --gres=gpu:2",
         "#AITC --mig 1g.10gb",  # a GPU request replaces the earlier one whole
     )
@@ -302,7 +310,9 @@ def test_later_lines_override_earlier_ones_and_env_adds() -> None:
 
 
 def test_the_command_line_overrides_the_script() -> None:
-    script = header("#SBATCH -J script -t 10 --gres=gpu:4 -H", "#AITC -e A=1 --priority guaranteed")
+    script = header(
+        "#SBATCH -J script -t 10 --gres=gpu:4 -H", "#AITC --env A=1 --priority guaranteed"
+    )
     params = {
         "name": "cli", "time": None, "gpus": None, "mig": "1g.10gb", "nodes": None,
         "hold": False, "env": ["B=2"], "priority": "standard",

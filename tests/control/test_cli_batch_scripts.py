@@ -97,7 +97,7 @@ def test_the_command_line_overrides_the_script(server: ServerProcess, here: Path
         "true",
     )
     code, out, _ = aitc(
-        server, "submit", "--name", "from-cli", "-t", "5", "--gpus", "1", "-e", "B=cli",
+        server, "submit", "--name", "from-cli", "-t", "5", "--gpus", "1", "--env", "B=cli",
         "job.sh",
     )  # fmt: skip
     assert code == 0
@@ -273,3 +273,47 @@ def test_cancel_signal_sends_a_signal_to_a_running_job_now(server: ServerProcess
     aitc(server, "cancel", str(job_id))
     code, _, err = aitc(server, "cancel", "--signal", "USR1", str(ended(server, job_id)["id"]))
     assert code == 1 and "only a running job can be signalled" in err
+
+
+def test_the_scripts_output_lines_put_the_output_where_it_says(
+    server: ServerProcess, here: Path
+) -> None:
+    (here / "logs").mkdir()
+    script(
+        here / "job.sh",
+        "#!/bin/sh",
+        "#SBATCH -J train -o logs/%x-%j.out   # relative: from the working directory",
+        "#SBATCH --error=logs/%x-%j.err --open-mode=append",
+        "echo to-out; echo to-err >&2",
+    )
+    code, out, err = aitc(server, "submit", "job.sh")
+    assert (code, err) == (0, "")
+    job_id = submitted(out)
+    shown = ended(server, job_id)
+    assert shown["state"] == "completed", shown
+    assert (shown["output"], shown["error"], shown["open_mode"]) == (
+        "logs/%x-%j.out",
+        "logs/%x-%j.err",
+        "append",
+    )
+    assert (here / "logs" / f"train-{job_id}.out").read_text() == "to-out\n"
+    assert (here / "logs" / f"train-{job_id}.err").read_text() == "to-err\n"
+    assert aitc(server, "logs", str(job_id))[1] == "to-out\n"
+    assert aitc(server, "logs", "--stderr", str(job_id))[1] == "to-err\n"
+    shown_text = aitc(server, "show", str(job_id))[1]
+    assert "logs/%x-%j.out" in shown_text and "logs/%x-%j.err" in shown_text
+
+
+def test_a_bad_output_pattern_is_refused_naming_the_flag_or_the_line(
+    server: ServerProcess, here: Path
+) -> None:
+    before = jobs_stored(server)
+    code, _, err = aitc(server, "submit", "-o", "out-%q.log", "--", "true")
+    assert code == 2
+    assert "--output: %q is not a filename pattern aitc knows" in err
+    script(here / "job.sh", "#!/bin/sh", "#SBATCH -e err-%s", "true")
+    code, _, err = aitc(server, "submit", "job.sh")
+    assert code == 2 and "job.sh line 2: %s is not a filename pattern aitc knows" in err, err
+    code, _, err = aitc(server, "submit", "--open-mode", "overwrite", "--", "true")
+    assert code == 2 and "--open-mode: 'overwrite': give append or truncate" in err, err
+    assert jobs_stored(server) == before

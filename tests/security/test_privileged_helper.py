@@ -39,8 +39,10 @@ DRIVER = textwrap.dedent("""
     ex.start(job(1, "id -u; cat " + STATE + "/attempts/j2-a1/spec.json; echo read=$?", ALICE))
     ex.start(job(2, "sleep 60", ALICE))
     ex.start(job(3, "id -u", "root"))
+    ex.start(ExecJob(4, 1, "j4", ("sh", "-c", "id -u; echo e >&2"), where, unix_user=ALICE,
+                     stdout_path=OWNFILE, stderr_path=OWNFILE, own_stdout=True, own_stderr=True))
     reports, started = {}, time.monotonic()
-    while len(reports) < 3 and time.monotonic() - started < 60:
+    while len(reports) < 4 and time.monotonic() - started < 60:
         for r in ex.poll():
             if r.status == ExecStatus.RUNNING and r.job_id == 2:
                 ex.cancel(2, 1)
@@ -86,6 +88,11 @@ def test_a_service_user_server_runs_jobs_as_members_through_the_helper(helper: P
         "ALICE", repr(ACCOUNT["alice"])
     )
     script = script.replace("'" + str(helper) + "'/attempts", repr(str(helper) + "/attempts"))
+    alice = pwd.getpwnam(ACCOUNT["alice"])
+    own = helper.parent / "alice-own"
+    own.mkdir(exist_ok=True)
+    os.chown(own, alice.pw_uid, alice.pw_gid)
+    script = script.replace("OWNFILE", repr(str(own / "j4.out")))
     done = subprocess.run(
         ["runuser", "-u", SERVICE, "--", "/usr/bin/python3", "-I", "-c", script],
         capture_output=True,
@@ -97,7 +104,6 @@ def test_a_service_user_server_runs_jobs_as_members_through_the_helper(helper: P
     reports = json.loads(done.stdout.strip().splitlines()[-1])
     assert reports["1"][:2] == ["exited", 0], reports
     out = (helper / "logs" / "1" / "1.out").read_text()
-    alice = pwd.getpwnam(ACCOUNT["alice"])
     assert out.splitlines()[0] == str(alice.pw_uid)
     assert "read=1" in out  # the service user's records are out of the member's reach
     assert (helper / "logs" / "1" / "1.out").stat().st_uid == alice.pw_uid
@@ -105,3 +111,7 @@ def test_a_service_user_server_runs_jobs_as_members_through_the_helper(helper: P
     status, code, cause = reports["3"]
     assert (status, code) == ("exited", 126)
     assert "will not run a job as 'root' (uid 0)" in cause
+    # the job's own file (--output): opened by the job's process as alice, not by the helper
+    assert reports["4"][:2] == ["exited", 0], reports
+    assert (own / "j4.out").read_text() == f"{alice.pw_uid}\ne\n"
+    assert (own / "j4.out").stat().st_uid == alice.pw_uid

@@ -6,6 +6,7 @@ import itertools
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from slurm_fixtures import TEST_USERS
 from slurm_helpers import SlurmCluster
@@ -85,19 +86,27 @@ class SlurmLab:
         self.ctl.reconcile()
 
     def submit(
-        self, command: str, *, gpus: int, nodes: int | None = None, time_limit: float | None = None
+        self,
+        command: str,
+        *,
+        gpus: int,
+        nodes: int | None = None,
+        time_limit: float | None = None,
+        **spec: Any,
     ) -> int:
-        spec = JobSpec(
+        """Submit as alice; ``spec``: more of the ``JobSpec`` (``name``, ``output``, …)."""
+        job_spec = JobSpec(
             command=("bash", "-c", command),
             gpus=gpus,
             nodes=nodes,
             time_limit=time_limit,
             project="vision",
+            **spec,
         )
         with self.store.session() as s:
             job, _ = create_job(
                 session=s,
-                spec=spec,
+                spec=job_spec,
                 caller=load_caller(session=s, member_id="alice"),
                 now=time.time(),
             )

@@ -275,6 +275,10 @@ def _job_rows(job: dict[str, Any]) -> Rows:
         ("cause", job["cause"] or "-"),
     ):
         rows.add(key, value)
+    if job.get("output") or job.get("error"):  # the job's own files (patterns, as submitted)
+        rows.add("output file", job.get("output") or "- (aitc keeps it)")
+        rows.add("error file", job.get("error") or "- (with the output)")
+        rows.add("open mode", job.get("open_mode") or "truncate, append when requeued")
     for key, value in sorted(job.get("env", {}).items()):
         rows.add(f"env {key}", value)
     return rows

@@ -224,6 +224,9 @@ TRANSLATED: Mapping[str, str | Translate] = {
     "gpus-per-node=": _gpus_per_node,
     "signal=": "--signal",
     "W|wait": "--wait",
+    "o|output=": "--output",
+    "e|error=": "--error",
+    "open-mode=": "--open-mode",
 }
 IGNORED: Mapping[str, str] = {
     "aitc gives a job whole GPUs, each with its share of the node's CPUs and memory": (
@@ -236,9 +239,6 @@ IGNORED: Mapping[str, str] = {
     "aitc's scheduler chooses the nodes (a GPU model: --gres=gpu:TYPE:N)": (
         "p|partition= C|constraint= w|nodelist= x|exclude= F|nodefile= reservation= "
         "M|clusters= cluster-constraint= prefer= switches= contiguous"
-    ),
-    "aitc keeps the job's output and errors (aitc logs ID, aitc logs --stderr ID)": (
-        "o|output= e|error= open-mode="
     ),
     "aitc sends no mail (aitc logs -f ID returns when the job ends)": "mail-type= mail-user=",
     "aitc orders jobs by its policy and --priority (guaranteed, standard, preemptible)": (

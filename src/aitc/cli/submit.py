@@ -12,6 +12,9 @@
   everything and those); ``--env K=V`` adds to any of them;
 - ``--array 0-99%10`` submits one job per task (at most 10 running at once), ``--hold`` submits
   held;
+- ``-o/--output`` and ``-e/--error`` write the job's output to files of the member's, as sbatch's
+  (``logs/%x-%j.out``); the patterns go unexpanded, the server expands them when the job starts,
+  and a relative path is taken from the working directory;
 - ``--dependency afterok:12[:13],singleton`` waits for other jobs in Slurm's syntax (``after``
   with ``+MIN``, ``afterany``, ``afternotok``, ``aftercorr``; ``,`` or ``?``); the engine decides
   when.
@@ -65,6 +68,9 @@ FLAGS = {
     "array": "--array",
     "dependency": "--dependency",
     "signal": "--signal",
+    "output": "--output",
+    "error": "--error",
+    "open_mode": "--open-mode",
     "command": "COMMAND",
     "script": "COMMAND",
 }
@@ -201,9 +207,30 @@ def submit(
     priority: str = PriorityOpt,
     name: str = NameOpt,
     gpu_model: str | None = GpuModelOpt,
-    env: list[str] = EnvOpt,
+    env: list[str] = typer.Option([], "--env", help="KEY=VALUE, repeatable."),
     export: str = ExportOpt,
     chdir: str | None = ChdirOpt,
+    output: str | None = typer.Option(
+        None,
+        "--output",
+        "-o",
+        help="Write the job's output to this file of yours, as sbatch: %j job number, %A "
+        "array, %a task, %x name, %u user, %N first node, %% a %; relative to the working "
+        "directory (default: aitc keeps it, see aitc logs).",
+    ),
+    error: str | None = typer.Option(
+        None,
+        "--error",
+        "-e",
+        help="Write the job's errors to this file of yours (patterns as --output; default: "
+        "with --output, into its file).",
+    ),
+    open_mode: str | None = typer.Option(
+        None,
+        "--open-mode",
+        help="append or truncate the --output/--error files (default: truncate, append "
+        "when a requeued job starts again).",
+    ),
     array: str | None = typer.Option(
         None, "--array", "-a", help="A job array: 0-99, 1,3,5, 0-15:4; %N runs N at once."
     ),
@@ -238,7 +265,13 @@ def submit(
     # script together.
     params, names = _with_script(ctx)
     body = job_body(**{key: params[key] for key in BODY_PARAMS}, names=names)
-    extra = (("hold", params["hold"] or None), ("array", params["array"]))
+    extra = (
+        ("hold", params["hold"] or None),
+        ("array", params["array"]),
+        ("output", params["output"]),
+        ("error", params["error"]),
+        ("open_mode", _open_mode(params["open_mode"], _what("--open-mode", names))),
+    )
     body.update({k: v for k, v in extra if v is not None})
     if "script" in params:
         body["script"] = params["script"]
@@ -361,6 +394,16 @@ def _what(flag: str, names: Mapping[str, str] | None) -> str:
     """How an error names ``flag``: as ``names`` says (the script line that gave it), else as
     itself."""
     return (names or {}).get(flag, flag)
+
+
+def _open_mode(text: str | None, what: str) -> str | None:
+    """sbatch's ``--open-mode``: append or truncate, known by the first letter as sbatch does."""
+    if text is None:
+        return None
+    for mode in ("append", "truncate"):
+        if text[:1].lower() == mode[0]:
+            return mode
+    usage(what, f"{text!r}: give append or truncate")
 
 
 def _time(text: str | None, what: str) -> float | None:

@@ -3,7 +3,8 @@
 The order is what makes dispatch safe across crashes:
 
 1. ``commit_decisions`` writes every decision of a pass in ONE transaction: a started job goes
-   to ``starting`` with its placement, a new attempt number and its log paths; a preempted job
+   to ``starting`` with its placement, a new attempt number and its log paths (the server's,
+   or the job's own files of ``--output``/``--error``, expanded); a preempted job
    goes back to ``pending``. A job that changed since the pass read it (cancelled meanwhile) is
    skipped, and the engine's decision for it is dropped.
 2. Only after the commit, ``dispatch`` calls ``executor.start`` for each started job.
@@ -16,6 +17,7 @@ started (the local executor's O_EXCL claim, Slurm's job name). So a job starts a
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +25,12 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from aitc.control.accounts import resolve
 from aitc.control.batchscript import launched
 from aitc.control.executors.base import ExecJob, Executor
 from aitc.control.store import JobRow, JobSpec, MemberRow, placement_from_json, transition
 from aitc.domain.job import JobState, Placement
+from aitc.domain.outputfiles import PatternValues, expand
 from aitc.engine.view import Action, Preempt, Start
 from aitc.errors import ExecutorError
 
@@ -54,6 +58,31 @@ def log_paths(log_dir: Path, unix_user: str, job_id: int, attempt: int) -> tuple
     return str(base / f"{attempt}.out"), str(base / f"{attempt}.err")
 
 
+def output_paths(row: JobRow, spec: JobSpec, unix_user: str) -> tuple[str | None, str | None]:
+    """The job's own stdout and stderr files for its current attempt (``--output``,
+    ``--error``: None where it named none), its patterns expanded as Slurm expands them. A
+    relative path is taken from the job's working directory (its member's home without one),
+    where the job starts. Stderr goes with stdout when the job named only ``--output``."""
+    if spec.output is None and spec.error is None:
+        return None, None
+    placement = placement_from_json(row.placement or {})
+    values = PatternValues(
+        job_id=row.id,
+        name=row.name,
+        user=unix_user,
+        node=placement.nodes[0] if placement.nodes else "",
+        array_job_id=row.array_job_id,
+        array_task_id=row.array_task_id,
+    )
+    account = None if spec.workdir else resolve(unix_user)
+    base = spec.workdir or (account.home if account is not None else "")
+
+    def path(pattern: str | None) -> str | None:
+        return None if pattern is None else os.path.join(base, expand(pattern, values))
+
+    return path(spec.output), path(spec.error if spec.error is not None else spec.output)
+
+
 def exec_job(row: JobRow, unix_user: str) -> ExecJob:
     """What the executor needs to run the current attempt of ``row`` as ``unix_user``."""
     spec = JobSpec.from_json(row.spec)
@@ -72,6 +101,9 @@ def exec_job(row: JobRow, unix_user: str) -> ExecJob:
         time_limit=row.time_limit,
         stdout_path=row.stdout_path or "",
         stderr_path=row.stderr_path or "",
+        own_stdout=spec.output is not None,
+        own_stderr=spec.output is not None or spec.error is not None,
+        open_mode=spec.open_mode or ("truncate" if row.attempt <= 1 else "append"),
         unix_user=unix_user,
         terminal=spec.terminal,
         signal=spec.signal,
@@ -121,7 +153,9 @@ def commit_decisions(
                 placement=action.placement,
             )
             user = accounts[row.member_id]
-            row.stdout_path, row.stderr_path = log_paths(log_dir, user, row.id, row.attempt)
+            out, err = log_paths(log_dir, user, row.id, row.attempt)
+            own_out, own_err = output_paths(row, JobSpec.from_json(row.spec), user)
+            row.stdout_path, row.stderr_path = own_out or out, own_err or err
             started.append(exec_job(row, user))
         elif isinstance(action, Preempt) and row.state in (JobState.STARTING, JobState.RUNNING):
             preempted.append(Preempted(row.id, row.attempt, action.cause or "preempted"))

@@ -12,6 +12,11 @@ Log files live in directories their members can write to, so a member could put 
 link, a FIFO or another member's file there. A log is therefore opened with ``O_NOFOLLOW``
 (and ``O_NONBLOCK``, so a FIFO cannot hang the open) and served only if it is a regular file
 owned by the job's member's Unix account or by the server's own user (files it created).
+
+A job's own file (``--output``/``--error``, anywhere its member chose) is served only if it is
+a regular file owned by the member's account alone: the server's user (root) owns nothing there
+that the job wrote, so a file reached through a link the member planted, in its place or in
+place of a directory above it, belongs to someone else and is refused, never shown.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from aitc.control.store.access import Caller, LimitExceededError
 from aitc.control.store.db import Store
 from aitc.control.store.jobs import get_job
 from aitc.control.store.models import JobRow, MemberRow
+from aitc.control.store.specs import JobSpec
 from aitc.domain.job import JobState
 from aitc.errors import AccessDeniedError
 
@@ -54,6 +60,7 @@ class LogSource:
     path: Path | None
     owners: frozenset[int]
     ended: bool
+    own: bool = False  # the job's own file (--output/--error), not one of the server's logs
 
 
 def _path(stdout: str | None, stderr: str | None, stream: str) -> Path | None:
@@ -66,13 +73,24 @@ def log_source(*, session: Session, caller: Caller, job_id: int, stream: str) ->
     job = get_job(session=session, caller=caller, job_id=job_id)
     unix_user = session.scalar(select(MemberRow.unix_user).where(MemberRow.id == job.member_id))
     account = resolve(unix_user or job.member_id)
-    owners = {os.geteuid()} | ({account.uid} if account is not None else set())
+    member = {account.uid} if account is not None else set()
+    spec = JobSpec.from_json(job.spec)
+    own = spec.output is not None or (stream == "stderr" and spec.error is not None)
     return LogSource(
         job_id=job.id,
         stream=stream,
         path=_path(job.stdout_path, job.stderr_path, stream),
-        owners=frozenset(owners),
+        owners=frozenset(member if own else member | {os.geteuid()}),
         ended=JobState(job.state).terminal,
+        own=own,
+    )
+
+
+def _not_its_own(source: LogSource, path: Path) -> AccessDeniedError:
+    what = "output" if source.stream == "stdout" else "error"
+    return AccessDeniedError(
+        f"job {source.job_id}'s {what} file {path} is no longer its own (a link or another "
+        "owner's file): not shown"
     )
 
 
@@ -86,6 +104,8 @@ def open_log(source: LogSource, path: Path | None) -> int | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
+        if exc.errno == errno.ELOOP and source.own:
+            raise _not_its_own(source, path) from None
         if exc.errno == errno.ELOOP:
             raise AccessDeniedError(
                 f"the {source.stream} log of job {source.job_id} is a symbolic link; "
@@ -95,14 +115,16 @@ def open_log(source: LogSource, path: Path | None) -> int | None:
             f"the {source.stream} log of job {source.job_id} cannot be opened ({exc.strerror})"
         ) from None
     try:
-        _check_file(source, os.fstat(fd))
+        _check_file(source, path, os.fstat(fd))
     except BaseException:
         os.close(fd)
         raise
     return fd
 
 
-def _check_file(source: LogSource, st: os.stat_result) -> None:
+def _check_file(source: LogSource, path: Path, st: os.stat_result) -> None:
+    if source.own and (not stat.S_ISREG(st.st_mode) or st.st_uid not in source.owners):
+        raise _not_its_own(source, path)
     what = f"the {source.stream} log of job {source.job_id}"
     if not stat.S_ISREG(st.st_mode):
         raise AccessDeniedError(f"{what} is not a regular file; it is not served")

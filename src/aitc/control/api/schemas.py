@@ -19,6 +19,7 @@ from aitc.control.store.models import JobEventRow, JobGpuUsageRow, JobRow, Reser
 from aitc.control.store.specs import MIN_TIME_LIMIT_S, JobSpec, placement_from_json
 from aitc.domain.job import JobState, Priority
 from aitc.domain.org import Limits, OrgKind, Role
+from aitc.domain.outputfiles import MAX_PATTERN_CHARS, check_pattern
 from aitc.domain.reservation import Reservation
 from aitc.domain.timesignal import TimeSignal, signal_now
 
@@ -43,6 +44,15 @@ def _time_signal(value: str) -> str:
     """The canonical text of a ``TimeSignal`` (``ValueError`` naming what is wrong)."""
     return str(TimeSignal.parse(value))
 
+
+# A filename pattern of sbatch's --output/--error (``aitc.domain.outputfiles``); the length
+# is checked by ``check_pattern`` so that its error says so in words.
+Pattern = Annotated[str, AfterValidator(check_pattern)]
+_PATTERN_HELP = (
+    "patterns: %j the job's number, %A the array's, %a the task's index, %x the job's name, "
+    "%u the member's Unix account, %N the first node, %% a %. A relative path is taken from "
+    "`workdir` (the member's home without one)."
+)
 
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 
@@ -120,6 +130,24 @@ class JobCreate(BaseModel):
         "(USR1@300: SIGUSR1 300 s before; B: to the main process only; 60 s if left out). "
         "Needs a time_limit.",
     )
+    output: Pattern | None = Field(
+        None,
+        description="The job's own file for its standard output, as sbatch's --output, "
+        "written as the member (none: the server keeps it, see GET /jobs/{id}/logs); "
+        + _PATTERN_HELP,
+        json_schema_extra={"maxLength": MAX_PATTERN_CHARS},
+    )
+    error: Pattern | None = Field(
+        None,
+        description="The same for its standard error, as sbatch's --error (none with an "
+        "`output`: into the output's file).",
+        json_schema_extra={"maxLength": MAX_PATTERN_CHARS},
+    )
+    open_mode: Literal["append", "truncate"] | None = Field(
+        None,
+        description="How an attempt opens `output` and `error`: truncate (the default for "
+        "the first attempt) or append (the default for a requeued job's later attempts).",
+    )
 
     def to_spec(self) -> JobSpec:
         return JobSpec(
@@ -141,6 +169,9 @@ class JobCreate(BaseModel):
             signal=self.signal,
             script=None if self.script is None else self.script.text,
             script_path=None if self.script is None else self.script.path,
+            output=self.output,
+            error=self.error,
+            open_mode=self.open_mode,
         )
 
 
@@ -194,6 +225,9 @@ class JobPublic(BaseModel):
     script_path: str | None = Field(
         None, description="A batch script's path: the job runs the text submitted for it."
     )
+    output: str | None = Field(None, description="The job's own output file (pattern).")
+    error: str | None = Field(None, description="The job's own error file (pattern).")
+    open_mode: str | None = Field(None, description="append or truncate, as asked.")
 
     @classmethod
     def of(cls, job: JobRow, viewer: Caller) -> JobPublic:
@@ -235,6 +269,9 @@ class JobPublic(BaseModel):
             terminal=spec.terminal,
             signal=spec.signal,
             script_path=spec.script_path,
+            output=spec.output,
+            error=spec.error,
+            open_mode=spec.open_mode,
         )
 
 

@@ -45,6 +45,11 @@ class AttemptSpec:
     workdir: str | None
     stdout_path: str
     stderr_path: str
+    # The job's own files (``--output``/``--error``): opened by the job's process once it is
+    # the member, never by the supervisor; "truncate" or "append" (``open_mode``).
+    own_stdout: bool = False
+    own_stderr: bool = False
+    open_mode: str = "truncate"
     time_limit: float | None = None
     grace_s: float = 10.0
     # Who runs it: the member's Unix account, resolved by the executor (None: the server's user).

@@ -70,6 +70,12 @@ class ExecJob:
     time_limit: float | None = None  # seconds
     stdout_path: str = ""
     stderr_path: str = ""
+    # Whether stdout_path / stderr_path are files the member chose (``--output``/``--error``):
+    # opened as the member, never by the server's user; and how (``open_mode``: "truncate" or
+    # "append"). The others are the server's log files.
+    own_stdout: bool = False
+    own_stderr: bool = False
+    open_mode: str = "truncate"
     # The Unix account the attempt runs as (the member's ``unix_user``); None: the server's own
     # user, which only tests and single-user servers use.
     unix_user: str | None = None

@@ -215,7 +215,10 @@ class SlurmExecutor:
         exit_dir = member_dir(self.jobs_dir, runs_as, name)
         out, err = self.log_paths(job.job_id, job.attempt, runs_as.name)
         stdout, stderr = job.stdout_path or out, job.stderr_path or err
-        for path in (stdout, stderr):
+        # The job's own files (--output/--error) are opened by slurmstepd as the member, in
+        # directories that are the member's to make; aitc makes only its own log directories.
+        own = {p for p, mine in ((stdout, job.own_stdout), (stderr, job.own_stderr)) if mine}
+        for path in {stdout, stderr} - own:
             self._log_dir(Path(path).parent, account)
         script = batch_script(job, name=name, exit_dir=exit_dir, env=env)
         args = sbatch_args(
@@ -227,7 +230,15 @@ class SlurmExecutor:
             comment=self.comment,
             workdir=account.home if account is not None else None,
         )
-        files.write(INTENT, {"job_id": job.job_id, "attempt": job.attempt, "user": runs_as.name})
+        files.write(
+            INTENT,
+            {
+                "job_id": job.job_id,
+                "attempt": job.attempt,
+                "user": runs_as.name,
+                "own_files": sorted(own),
+            },
+        )
         files.write_text("batch.sh", script)
         try:
             out_text = self.cli.run(
@@ -394,7 +405,7 @@ class SlurmExecutor:
         if job is None and self.accounting:
             job = self._accounted(files)
         if job is not None:
-            return _from_slurm_state(job)
+            return _never_ran(files, job, _from_slurm_state(job))
         return Ended(
             "lost",
             None,
@@ -540,6 +551,22 @@ def _blame_nodes(ended: Ended, job: SlurmJob | None, bad: Mapping[str, str]) -> 
 
 def _pending(job: SlurmJob) -> str:
     return f"pending in Slurm: {job.reason}" if job.state == "PENDING" else ""
+
+
+def _never_ran(files: AttemptFiles, job: SlurmJob, ended: Ended) -> Ended:
+    """A failure without an exit record, of a job with files of its own: Slurm opens those
+    as the member before the batch script runs, so the likeliest cause is one it could not
+    open; say so, naming them."""
+    intent = files.read(INTENT) or {}
+    own = intent.get("own_files")
+    if job.state != "FAILED" or not own or not isinstance(own, list):
+        return ended
+    names = ", ".join(repr(str(p)) for p in own)
+    why = (
+        f"the batch script never ran: Slurm could likely not open the job's own file {names} "
+        f"as {intent.get('user')} (a directory missing, or not the member's to write)"
+    )
+    return Ended(ended.status, ended.exit_code, f"{why}; {ended.cause}" if ended.cause else why)
 
 
 def _from_slurm_state(job: SlurmJob) -> Ended:

@@ -13,7 +13,11 @@ on a multi-user server) and keeps the bookkeeping in the server's private state 
 job's process joins its cgroup, then drops to the member's account (supplementary groups, gid,
 uid), enters its working directory *as the member* and only then execs the command. Its log
 files are opened by the supervisor in the private state directory (which the member cannot reach,
-so no link planted there can redirect them) and handed over, owned by the member.
+so no link planted there can redirect them) and handed over, owned by the member. The job's own
+files (``--output``/``--error``, anywhere the member chooses) are never opened by the supervisor:
+the job's process opens them once it is the member, so the kernel checks the member's rights, and
+a link the member planted reaches nothing the member could not write anyway. One that cannot be
+opened fails the attempt, naming the file and why.
 
 Waiting costs no CPU: the supervisor sleeps in ``select`` on a pidfd of the job and a
 self-pipe for signals, with the time limit as the timeout. An interactive attempt (``aitc
@@ -76,9 +80,43 @@ def _open_log(spec: AttemptSpec, path: str) -> IO[bytes]:
 
 
 def _open_logs(spec: AttemptSpec) -> tuple[IO[bytes], IO[bytes]]:
-    out = _open_log(spec, spec.stdout_path)
-    err = out if spec.stderr_path == spec.stdout_path else _open_log(spec, spec.stderr_path)
+    """The attempt's log files in the server's log directory. For a stream that goes to the
+    job's own file, the supervisor's own log (``supervisor.log``) takes its place here: it gets
+    the supervisor's notes, and the job's process opens the member's file itself (``_become``)."""
+    out = _notes() if spec.own_stdout else _open_log(spec, spec.stdout_path)
+    if spec.own_stderr:
+        err = _notes()
+    elif spec.stderr_path == spec.stdout_path:
+        err = out
+    else:
+        err = _open_log(spec, spec.stderr_path)
     return out, err
+
+
+def _notes() -> IO[bytes]:
+    return os.fdopen(os.dup(sys.stderr.fileno()), "ab")
+
+
+def _own_files(spec: AttemptSpec) -> list[tuple[int, str, str]]:
+    """The job's own files: (the descriptor each takes, its path, what it is)."""
+    own = [(1, spec.stdout_path, "output")] if spec.own_stdout else []
+    if spec.own_stderr:
+        own.append((2, spec.stderr_path, "error"))
+    return own
+
+
+def _open_own_file(spec: AttemptSpec, target: int, path: str, opened: dict[str, int]) -> None:
+    """In the job's process, as the member: open the job's own file at ``path`` onto its
+    descriptor ``target`` (once per path: stdout and stderr in one file share it). Never
+    blocks: a FIFO with no reader fails."""
+    fd = opened.get(path)
+    if fd is None:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOCTTY | os.O_NONBLOCK
+        if spec.open_mode != "append":
+            flags |= os.O_TRUNC
+        fd = opened[path] = os.open(path, flags, 0o644)  # close-on-exec: only dup2's copy stays
+        os.set_blocking(fd, True)
+    os.dup2(fd, target)
 
 
 def _become(
@@ -92,6 +130,8 @@ def _become(
     invoker = _invoker  # as a helper, always switch: the saved root uid must go too
     switch = spec.uid is not None and (invoker is not None or os.geteuid() != spec.uid)
     places = [spec.workdir] if spec.workdir else [p for p in (spec.home, "/") if p]
+    own = _own_files(spec)
+    who = spec.user or str(os.getuid())
 
     def run() -> None:
         step = "join the attempt's cgroup"
@@ -118,11 +158,17 @@ def _become(
                 except OSError:
                     if i == len(places) - 1:
                         raise
+            opened: dict[str, int] = {}
+            for target, path, what in own:
+                step = f"open its {what} file {path!r} as {who}"
+                _open_own_file(spec, target, path, opened)
         except OSError as exc:
             if exc.errno == errno.ENOENT and step.startswith("start in"):
                 why = "it does not exist"
             elif exc.errno == errno.EACCES and step.startswith("start in"):
                 why = f"user {spec.user or os.getuid()} may not enter it"
+            elif exc.errno == errno.ENXIO and step.startswith("open its"):
+                why = "it is a named pipe that no one reads"
             else:
                 why = exc.strerror or str(exc)
             os.write(report_fd, f"cannot {step}: {why}".encode())
@@ -140,7 +186,11 @@ def _spawn(
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start the job; return it and, when it could not get as far as exec, why."""
     read_fd, write_fd = os.pipe()  # close-on-exec: the job never sees it
-    stdio: tuple[int | IO[bytes], ...] = (subprocess.DEVNULL, out, err)
+    stdio: tuple[int | IO[bytes], ...] = (
+        subprocess.DEVNULL,
+        subprocess.DEVNULL if spec.own_stdout else out,  # the job opens its own (``_become``)
+        subprocess.DEVNULL if spec.own_stderr else err,
+    )
     if terminal is not None:
         stdio = terminal.child_fds
     try:

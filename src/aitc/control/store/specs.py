@@ -13,6 +13,7 @@ from aitc.control.batchscript import MAX_SCRIPT_BYTES
 from aitc.domain.dependency import Dependency
 from aitc.domain.ids import JobId
 from aitc.domain.job import JobRequest, MigSlot, NodeAlloc, Placement, Priority, RunningJob
+from aitc.domain.outputfiles import OPEN_MODES, check_pattern
 from aitc.domain.timesignal import TimeSignal
 from aitc.errors import ConfigError
 
@@ -52,6 +53,12 @@ class JobSpec:
     # (``aitc.control.batchscript``); None: the command runs as it is.
     script: str | None = None
     script_path: str | None = None
+    # The job's own output files (sbatch's --output/--error/--open-mode,
+    # ``aitc.domain.outputfiles``): filename patterns the server expands at each attempt;
+    # None: the server keeps the output. ``error`` None with an ``output``: stderr goes there too.
+    output: str | None = None
+    error: str | None = None
+    open_mode: str | None = None  # "append" or "truncate"; None: truncate, append on a requeue
 
     @property
     def gpu_count(self) -> int:
@@ -114,6 +121,26 @@ def check_spec_shape(spec: JobSpec) -> None:
         if spec.time_limit is None:
             raise ConfigError("needs a time limit (--time) to count back from", field="signal")
     _check_script(spec)
+    _check_output_files(spec)
+
+
+def _check_output_files(spec: JobSpec) -> None:
+    """The job's own output files: patterns aitc can expand, for a batch job."""
+    for field_name in ("output", "error"):
+        pattern = getattr(spec, field_name)
+        if pattern is None:
+            continue
+        try:
+            check_pattern(pattern)
+        except ValueError as exc:
+            raise ConfigError(str(exc), field=field_name) from None
+        if spec.terminal is not None:
+            raise ConfigError(
+                "an interactive job's output goes to its terminal, not to a file",
+                field=field_name,
+            )
+    if spec.open_mode is not None and spec.open_mode not in OPEN_MODES:
+        raise ConfigError(f"must be one of {', '.join(OPEN_MODES)}", field="open_mode")
 
 
 def _check_script(spec: JobSpec) -> None:

@@ -260,6 +260,27 @@ def gres_per_node(job: ExecJob) -> str | None:
     return f"gpu:{count}" if count else None
 
 
+def output_args(job: ExecJob, stdout: str, stderr: str) -> list[str]:
+    """sbatch's ``--output``/``--error`` for paths aitc has expanded already: each ``%``
+    doubled, so that Slurm expands nothing more (its ``%j`` is not aitc's job number); stderr
+    left to follow stdout when they are one file; ``--open-mode`` for the job's own files.
+    Slurm expands nothing, and drops every backslash, in a name that holds one: such a name
+    is refused rather than written elsewhere."""
+    for path, own in ((stdout, job.own_stdout), (stderr, job.own_stderr)):
+        if "\\" in path:
+            what = "file" if own else "log directory"
+            raise ExecutorError(
+                f"job {job.job_id}: Slurm cannot write to {path!r}: it drops the backslash "
+                f"from a {what} name; choose a name without one"
+            )
+    args = [f"--output={stdout.replace('%', '%%')}"]
+    if stderr != stdout:
+        args.append(f"--error={stderr.replace('%', '%%')}")
+    if job.own_stdout or job.own_stderr:
+        args.append(f"--open-mode={job.open_mode}")
+    return args
+
+
 def sbatch_args(
     job: ExecJob,
     *,
@@ -287,8 +308,7 @@ def sbatch_args(
         f"--nodelist={','.join(nodes)}",
         "--ntasks-per-node=1",
         "--no-requeue",
-        f"--output={stdout}",
-        f"--error={stderr}",
+        *output_args(job, stdout, stderr),
         "--export=ALL",
     ]
     gres = gres_per_node(job)
