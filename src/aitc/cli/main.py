@@ -27,6 +27,7 @@ COMMANDS: Mapping[str, str] = {
         ("submit", "run", "queue", "show", "cancel", "logs", "hold", "release", "history", "nodes"),
         "aitc.cli.client",
     ),
+    "update": "aitc.cli.update",
     "report": "aitc.cli.report",
     "arch": "aitc.cli.arch",
     "lab": "aitc.cli.lab",
