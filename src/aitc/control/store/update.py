@@ -96,26 +96,8 @@ def update_array(
 
 
 def _plan(session: Session, caller: Caller, job: JobRow, changes: JobChanges) -> _Plan:
-    check_may_cancel(caller, job, "change")
-    given = changes.given()
-    if not given:
-        raise ConfigError(
-            "nothing to change: give at least one of " + ", ".join(f.name for f in fields(changes)),
-            field="body",
-        )
-    state = JobState(job.state)
-    if state.terminal:
-        raise ConflictError(f"it is {job.state}: only a pending job can be changed")
-    if state is not JobState.PENDING:
-        why = "only a pending job can be changed"
-        if set(given) == {"time_limit"}:
-            why = (
-                "the time limit of a running job cannot be changed yet: its executor enforces "
-                "the limit it was given at start (cancel the job, or let it run)"
-            )
-        raise ConflictError(f"it is {job.state}: {why}")
-    if changes.name is not None and not changes.name:
-        raise ConfigError("must not be empty", field="name")
+    """What ``changes`` make of ``job``, every check passed (nothing written yet)."""
+    _check_changeable(caller, job, changes)
     old = JobSpec.from_json(job.spec)
     spec = _new_spec(old, changes)
     check_spec_shape(spec)
@@ -144,6 +126,26 @@ def _plan(session: Session, caller: Caller, job: JobRow, changes: JobChanges) ->
         _throttle(job, changes.array_throttle, values, notes)
     values["spec"] = spec.to_json()
     return _Plan(job, values, notes)
+
+
+def _check_changeable(caller: Caller, job: JobRow, changes: JobChanges) -> None:
+    """The caller may change the job, it is pending, and something is to change."""
+    check_may_cancel(caller, job, "change")
+    given = changes.given()
+    if not given:
+        names = ", ".join(f.name for f in fields(changes))
+        raise ConfigError(f"nothing to change: give at least one of {names}", field="body")
+    state = JobState(job.state)
+    if state is not JobState.PENDING:
+        why = "only a pending job can be changed"
+        if not state.terminal and set(given) == {"time_limit"}:
+            why = (
+                "the time limit of a running job cannot be changed yet: its executor enforces "
+                "the limit it was given at start (cancel the job, or let it run)"
+            )
+        raise ConflictError(f"it is {job.state}: {why}")
+    if changes.name is not None and not changes.name:
+        raise ConfigError("must not be empty", field="name")
 
 
 def _column(spec: JobSpec, key: str) -> Any:
