@@ -7,10 +7,12 @@ nodes the store records. Hypothesis draws clusters (GPU models, node sizes) and 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aitc.control.store import NodeRecord, Store, check_fits_cluster, upsert_nodes
+from aitc.control.store import NodeRecord, NodeRow, Store, check_fits_cluster, upsert_nodes
 from aitc.control.store.cluster import spec_request
 from aitc.control.store.specs import JobSpec, check_spec_shape
 from aitc.domain.cluster import Cluster, Node
@@ -75,3 +77,48 @@ def test_the_api_accepts_exactly_what_the_twin_accepts(
         assert api == twin
     finally:
         store.close()
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(spec=specs)
+def test_an_update_refuses_exactly_the_shapes_a_submission_refuses(
+    store: Store, spec: JobSpec
+) -> None:
+    """The seeded lab's two 8-GPU H100 nodes; a pending 1-GPU job changed to ``spec``'s shape
+    is refused when a submission of that shape is, with the same field and reason."""
+    from seed import seed
+
+    from aitc.control.clock import FakeClock
+    from aitc.control.store import create_job, load_caller
+    from aitc.control.store.update import JobChanges, update_job
+
+    if spec.mig is not None:
+        return  # a MIG profile is not something an update changes
+    with store.session() as s:
+        seeded = s.get(NodeRow, "n1") is not None
+    if not seeded:
+        seed(store, FakeClock())
+    changes = JobChanges(gpus=spec.gpus, nodes=spec.nodes, gpu_model=spec.gpu_model)
+    outcomes = []
+    with store.session() as s:
+        caller = load_caller(session=s, member_id="admin")
+        try:
+            create_job(session=s, spec=replace(spec, project="vision"), caller=caller, now=0)
+            outcomes.append(None)
+        except ConfigError as err:
+            outcomes.append((err.field, err.reason))
+        job, _ = create_job(
+            session=s, spec=JobSpec(("true",), project="vision"), caller=caller, now=0
+        )
+        try:
+            update_job(session=s, caller=caller, job_id=job.id, changes=changes, now=0)
+            outcomes.append(None)
+        except ConfigError as err:
+            outcomes.append((err.field, err.reason))
+        s.rollback()
+    if changes.given():
+        assert outcomes[0] == outcomes[1]

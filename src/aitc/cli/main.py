@@ -39,6 +39,7 @@ COMMANDS: Mapping[str, str] = {
         ),
         "aitc.cli.client",
     ),
+    "update": "aitc.cli.update",
     "report": "aitc.cli.report",
     "arch": "aitc.cli.arch",
     "lab": "aitc.cli.lab",

@@ -5,8 +5,9 @@ start-up and on resync) and then feeds them only changes: the actions it commits
 (``Books.apply``) and whatever else changed the store, read from ``job_events``. That table is
 append-only with an autoincrement id, so each pass reads the rows past its cursor and reloads
 just those jobs (``catch_up``); a new submission appends a ``pending`` event, an end, a requeue,
-a cancel, a hold or a release one each. Syncing a job from its row is idempotent, so the
-controller's own events, read back, change nothing.
+a cancel, a hold, a release or a change of the request (``aitc update``: the job's new request
+takes the old one's place in arrival order, ``Books.amend``) one each. Syncing a job from its
+row is idempotent, so the controller's own events, read back, change nothing.
 
 Ids are handed out before commit, so on PostgreSQL a row with a lower id may become visible
 after one with a higher id; ids skipped over are asked for again for ``GAP_TTL_S`` seconds.
@@ -140,6 +141,7 @@ class StoreBooks:
             ):
                 self._queue(row)
             else:
+                self._amend(row)
                 self._note_hold(row)
         elif row.state in _ACTIVE:
             run = books.running.get(jid)
@@ -155,6 +157,19 @@ class StoreBooks:
                 books.finish(jid, now)
             self._forget_pending(jid)
             books.ended(job_request(row), JobState(row.state), row.ended_at or now)
+
+    def _amend(self, row: JobRow) -> None:
+        """A pending job the books hold: if its request changed (``aitc update``), take the
+        new one in at the job's place in arrival order (a held job stays held)."""
+        jid, request = JobId(row.id), job_request(row)
+        held = self.held.get(jid)
+        books = self.books
+        old = held or books.pending.get(jid) or books.dependencies.waiting.get(jid)
+        if old is None or old == request:
+            return
+        books.amend(request, held=held)
+        if held is not None:
+            self.held[jid] = request
 
     def _queue(self, row: JobRow) -> None:
         self._note_hold(row)

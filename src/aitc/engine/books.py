@@ -128,6 +128,23 @@ class Books:
         self.changes += 1
         return self.pending.remove(job_id)
 
+    def amend(self, job: JobRequest, *, held: JobRequest | None = None) -> bool:
+        """A pending job's request changed (``aitc update``): take the old one out and queue
+        ``job`` at the old one's place in arrival order (the queue's indexes follow its new
+        size and class), its dependency judged afresh if it or the job's name changed.
+        ``held``: the old request of a job the driver holds out of the books; it stays out
+        (``restore`` it when released). False (nothing changed) if the books hold neither."""
+        old = held if held is not None else self.cancel(job.id)
+        if old is None:
+            return False
+        self.changes += 1
+        ready = self.dependencies.amend(old, job, held=held is not None)
+        if held is None:
+            self.restore(job)
+        self.dependencies.forget_outcomes(old)
+        self._queue_ready(ready)
+        return True
+
     # ------------------------------------------------------------------ dependencies
     def ended(self, job: JobRequest, state: JobState, at: float) -> None:
         """A job ended for good in ``state`` at ``at`` (after ``finish`` or ``cancel``, never

@@ -202,6 +202,46 @@ class DependencyBook:
         outcomes that happened meanwhile."""
         return self.waiting.pop(job_id, None)
 
+    def amend(self, old: JobRequest, new: JobRequest, *, held: bool = False) -> list[JobRequest]:
+        """A pending job's request changes from ``old`` to ``new`` (it is out of the queue and
+        of ``waiting``): where its dependency or name changed, forget what was judged of it,
+        so that it is judged afresh when it comes back (``admit``); ``held``: it stays out,
+        watching the jobs ``new`` names. The outcomes of the jobs ``old`` named stay until
+        ``forget_outcomes``. Returns the waiting jobs that its old name blocked
+        (``singleton``) and that may be queued now."""
+        if old.dependency == new.dependency and old.name == new.name:
+            return []
+        jid = old.id
+        self._settled.discard(jid)
+        self._held.pop(jid, None)
+        self.waiting.pop(jid, None)
+        if self.provisional.pop(jid, None) is not None:
+            same = self._provisional_by.get((old.member, old.name), set())
+            same.discard(jid)
+            if not same:
+                self._provisional_by.pop((old.member, old.name), None)
+        for target in self._watched(old):  # (outcomes kept: ``admit`` may need them)
+            watchers = self._watchers.get(target)
+            if watchers is not None:
+                watchers.discard(jid)
+                if not watchers:
+                    del self._watchers[target]
+        if held:
+            self._watch(new)
+            self.note(new)
+        if old.name == new.name or not old.name:
+            return []
+        alive = self._named.get((old.member, old.name), set())
+        alive.discard(jid)
+        if not alive:
+            self._named.pop((old.member, old.name), None)
+        return self._rejudge_all(j for j in alive if j in self.waiting)
+
+    def forget_outcomes(self, old: JobRequest) -> None:
+        """Forget the outcomes of the jobs ``old`` (a request changed by ``amend``) named
+        that nobody watches any more."""
+        self._forget_outcomes(old)
+
     def take_never(self) -> list[tuple[JobRequest, str]]:
         """The jobs found never satisfiable since the last call, with why."""
         out, self._never = self._never, []

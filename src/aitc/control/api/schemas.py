@@ -17,6 +17,7 @@ from aitc.control.executors.jobenv import masked
 from aitc.control.store.access import Caller
 from aitc.control.store.models import JobEventRow, JobGpuUsageRow, JobRow, ReservationRow
 from aitc.control.store.specs import MIN_TIME_LIMIT_S, JobSpec, placement_from_json
+from aitc.control.store.update import JobChanges
 from aitc.domain.job import JobState, Priority
 from aitc.domain.org import Limits, OrgKind, Role
 from aitc.domain.outputfiles import MAX_PATTERN_CHARS, check_pattern
@@ -509,6 +510,38 @@ class JobSignal(BaseModel):
         max_length=16,
         description="[B:]SIG: USR1, SIGUSR2, 10, ...; B: to its main process only.",
     )
+
+
+class JobUpdate(BaseModel):
+    """What to change of a pending job (``scontrol update``); fields left out stay as they
+    are. Each passes the checks of a submission."""
+
+    model_config = ConfigDict(extra="forbid")
+    time_limit: float | None = Field(
+        None, ge=MIN_TIME_LIMIT_S, le=366 * 86400, strict=True, description="Seconds."
+    )
+    name: Text | None = Field(None, min_length=1, max_length=200)
+    gpus: int | None = Field(None, ge=0, le=100_000, strict=True)
+    nodes: int | None = Field(None, ge=1, le=10_000, strict=True)
+    gpu_model: Text | None = Field(
+        None, max_length=64, description='A GPU model; "" lets the job run on any.'
+    )
+    dependency: Text | None = Field(
+        None,
+        max_length=10_000,
+        description='Jobs to wait for, as at submission; "" removes the dependency.',
+    )
+    project: Text | None = Field(None, max_length=64)
+    array_throttle: int | None = Field(
+        None,
+        ge=0,
+        le=100_000,
+        strict=True,
+        description="At most this many tasks of the job's array run at once (0: no limit).",
+    )
+
+    def to_changes(self) -> JobChanges:
+        return JobChanges(**self.model_dump())
 
 
 class MemberDisable(BaseModel):

@@ -128,6 +128,19 @@ def project_for_submit(*, session: Session, caller: Caller, project_id: str) -> 
     return str(row.org_id)
 
 
+def check_gpu_limit(caller: Caller, gpus: int) -> None:
+    """``LimitExceededError`` when one job of ``gpus`` GPUs passes the caller's
+    ``max_running_gpus`` (at submission, and when a pending job asks for more)."""
+    cap = caller.limits.max_running_gpus
+    if cap is not None and gpus > cap:
+        raise LimitExceededError(
+            "max_running_gpus",
+            f"gpus: {gpus} GPUs is more than your limit max_running_gpus={cap} (the GPUs your "
+            "running jobs may hold at once); ask for fewer",
+            retry_after=None,
+        )
+
+
 _PENDING_OF = (
     select(func.count())
     .select_from(JobRow)
@@ -151,14 +164,7 @@ def check_limits(*, session: Session, caller: Caller, gpus: int, now: float, job
     that is not set costs no query."""
     limits, conn = caller.limits, session.connection()
     params = {"member_id": caller.member_id}
-    cap = limits.max_running_gpus
-    if cap is not None and gpus > cap:
-        raise LimitExceededError(
-            "max_running_gpus",
-            f"gpus: {gpus} GPUs is more than your limit max_running_gpus={cap} (the GPUs your "
-            "running jobs may hold at once); ask for fewer",
-            retry_after=None,
-        )
+    check_gpu_limit(caller, gpus)
     cap = limits.max_pending_jobs
     pending = 0 if cap is None else int(conn.execute(_PENDING_OF, params).scalar() or 0)
     if cap is not None and pending + jobs > cap:

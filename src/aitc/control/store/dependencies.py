@@ -22,6 +22,7 @@ from aitc.control.store.access import Caller, visible_jobs
 from aitc.control.store.models import JobRow
 from aitc.domain.dependency import Dependency, DependencyKind, job_number, parse_dependency
 from aitc.domain.ids import JobId
+from aitc.domain.job import JobState
 from aitc.errors import ConfigError
 
 # As many jobs as one array may have tasks: ``afterok:ARRAY`` names each of them.
@@ -57,6 +58,28 @@ def resolve_dependency(
     if not any(c.kind is DependencyKind.AFTER_CORR for c in dep.conditions):
         return (str(dep),) * max(1, len(tasks))
     return tuple(str(resolver.corresponding(dep, t)) for t in (tasks or (None,)))
+
+
+def check_no_cycle(*, session: Session, job_id: int, dependency: str) -> None:
+    """``ConfigError`` on ``dependency`` when ``job_id``, given ``dependency`` (canonical
+    form), would wait for itself: directly, or through the pending jobs it names (a job
+    being changed may close a circle no new submission can)."""
+    seen: set[int] = set()
+    todo = set(Dependency.parse(dependency).targets)
+    while todo:
+        if job_id in todo:
+            raise ConfigError(
+                f"job {job_id} would wait for itself (a circle of dependencies never holds)",
+                field="dependency",
+            )
+        seen |= todo
+        stmt = select(JobRow.dependency).where(
+            JobRow.id.in_(sorted(todo)),
+            JobRow.state == JobState.PENDING.value,
+            JobRow.dependency.is_not(None),
+        )
+        named = {t for text in session.scalars(stmt) for t in Dependency.parse(text).targets}
+        todo = named - seen
 
 
 def _expand_tasks(text: str) -> str:

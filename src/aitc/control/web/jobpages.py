@@ -1,4 +1,4 @@
-"""Pages of one job (details, history, live log, cancel) and the submit form.
+"""Pages of one job (details, history, live log, change, cancel) and the submit form.
 
 A submission is validated by the API's own ``JobCreate`` and stored by the store's
 ``create_job``, so the form refuses exactly what ``POST /api/v1/jobs`` refuses, with the same
@@ -19,11 +19,18 @@ from pydantic import ValidationError
 
 from aitc.control.api.deps import notify
 from aitc.control.api.logs import log_source, open_log
-from aitc.control.api.schemas import GpuUsagePublic, JobCreate, JobEventPublic, JobPublic
+from aitc.control.api.schemas import (
+    GpuUsagePublic,
+    JobCreate,
+    JobEventPublic,
+    JobPublic,
+    JobUpdate,
+)
 from aitc.control.store import JobSpec
 from aitc.control.store.access import LimitExceededError, check_may_cancel
 from aitc.control.store.gpu_usage import gpu_usage_of
 from aitc.control.store.jobs import cancel_array, cancel_job, create_job, get_job, job_events
+from aitc.control.store.update import update_job
 from aitc.control.web.render import HEADERS, Visit, WebRoute, form, now, visit
 from aitc.domain.gpu import GPU_MODELS
 from aitc.domain.job import JobState, Priority
@@ -43,23 +50,84 @@ def _job_id(text: str) -> int:
 @router.get("/jobs/{job_id}")
 def job_page(request: Request, job_id: str) -> Response:
     with visit(request) as v:
-        me = v.me
-        job = get_job(session=v.session, caller=me, job_id=_job_id(job_id))
-        try:
-            check_may_cancel(me, job)
-            may_cancel = not JobState(job.state).terminal
-        except AccessDeniedError:
-            may_cancel = False
-        events = job_events(session=v.session, caller=me, job_id=job.id)
-        return v.render(
-            "job.html",
-            job=JobPublic.of(job, me),
-            script=JobSpec.from_json(job.spec).script,
-            usage=[GpuUsagePublic.of(r) for r in gpu_usage_of(session=v.session, job_id=job.id)],
-            events=[JobEventPublic.of(e) for e in events],
-            may_cancel=may_cancel,
-            refresh=0,
+        return _job_page(v, _job_id(job_id))
+
+
+def _job_page(
+    v: Visit,
+    job_id: int,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    """The job's page; ``errors`` and ``values``: a change form sent back with what was wrong."""
+    me = v.me
+    job = get_job(session=v.session, caller=me, job_id=job_id)
+    try:
+        check_may_cancel(me, job)
+        may_cancel = not JobState(job.state).terminal
+    except AccessDeniedError:
+        may_cancel = False
+    events = job_events(session=v.session, caller=me, job_id=job.id)
+    public = JobPublic.of(job, me)
+    shown = {"name": job.name, "time_limit": _minutes(job.time_limit)}
+    return v.render(
+        "job.html",
+        status,
+        job=public,
+        script=JobSpec.from_json(job.spec).script,
+        usage=[GpuUsagePublic.of(r) for r in gpu_usage_of(session=v.session, job_id=job.id)],
+        events=[JobEventPublic.of(e) for e in events],
+        may_cancel=may_cancel,
+        may_change=may_cancel and job.state == JobState.PENDING.value,
+        errors=errors or {},
+        values=shown | (values or {}),
+        refresh=0,
+    )
+
+
+def _minutes(seconds: float | None) -> str:
+    return "" if seconds is None else f"{seconds / 60:g}"
+
+
+@router.post("/jobs/{job_id}/update")
+async def update(request: Request, job_id: str) -> Response:
+    """Change a pending job's name and time limit (``aitc update``), as ``PATCH /jobs/{id}``
+    does; what is wrong is shown beside its field."""
+    fields = await form(request)
+    number = _job_id(job_id)
+    values = {k: fields.get(k, "").strip() for k in ("name", "time_limit")}
+    errors: dict[str, str] = {}
+    with visit(request, write=True) as v:
+        job = get_job(session=v.session, caller=v.me, job_id=number)
+        body: dict[str, Any] = {}
+        if values["name"] and values["name"] != job.name:
+            body["name"] = values["name"]
+        if values["time_limit"] and values["time_limit"] != _minutes(job.time_limit):
+            try:
+                body["time_limit"] = float(values["time_limit"]) * 60.0
+            except ValueError:
+                errors["time_limit"] = "must be a number of minutes"
+        if not errors and body:
+            _change(v, number, body, errors)
+        if errors:
+            return _job_page(v, number, errors, values, 422)
+    notify(request.app.state.settings)
+    return RedirectResponse(f"/jobs/{number}", 303, headers=HEADERS)
+
+
+def _change(v: Visit, job_id: int, body: dict[str, Any], errors: dict[str, str]) -> None:
+    try:
+        changes = JobUpdate.model_validate(body).to_changes()
+        update_job(
+            session=v.session, caller=v.me, job_id=job_id, changes=changes, now=now(v.request)
         )
+    except ValidationError as exc:
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else "_form"
+            errors.setdefault(field, _message(err, body))
+    except ConfigError as exc:
+        errors[(exc.field or "_form").split(".", 1)[0]] = exc.reason
 
 
 @router.post("/jobs/{job_id}/cancel")

@@ -1,4 +1,4 @@
-"""/api/v1/jobs: submit, list, show, cancel, events and logs."""
+"""/api/v1/jobs: submit, list, show, change, cancel, events and logs."""
 
 from __future__ import annotations
 
@@ -43,6 +43,7 @@ from aitc.control.api.schemas import (
     JobsCancel,
     JobSignal,
     JobsPublic,
+    JobUpdate,
     Text,
 )
 from aitc.control.api.settings import Settings
@@ -67,6 +68,7 @@ from aitc.control.store.jobs import (
 )
 from aitc.control.store.models import JobRow
 from aitc.control.store.specs import JobSpec
+from aitc.control.store.update import update_array, update_job
 from aitc.domain.job import JobState
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], route_class=Utf8Route)
@@ -260,6 +262,25 @@ def release(
     return JobPublic.of(job, caller)
 
 
+@router.patch("/{job_id}", response_model=JobPublic)
+def update(
+    job_id: JobIdPath,
+    body: JobUpdate,
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+) -> JobPublic:
+    """Change a pending job (as `scontrol update`): only the fields given change, each
+    checked as at submission, all or nothing; each change is noted in its history. 409 if
+    the job is not pending, 422 naming the field."""
+    now = settings.clock.now()
+    job = update_job(
+        session=session, caller=caller, job_id=job_id, changes=body.to_changes(), now=now
+    )
+    after_commit(session, settings)
+    return JobPublic.of(job, caller)
+
+
 ArrayIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The array's id.")]
 TaskQuery = Annotated[
     int | None, Query(ge=0, le=10**6, description="Only this task (ARRAY_TASK in Slurm's words).")
@@ -304,6 +325,25 @@ def cancel_array_tasks(
     the answer lists them. 409 if all have ended."""
     now = settings.clock.now()
     rows = cancel_array(session=session, caller=caller, array_id=array_id, task=task, now=now)
+    return _changed(rows, session, caller, settings)
+
+
+@router.patch("/arrays/{array_id}", response_model=JobsPublic)
+def update_array_tasks(
+    array_id: ArrayIdPath,
+    body: JobUpdate,
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+    task: TaskQuery = None,
+) -> JobsPublic:
+    """Change every pending task of an array (as `scontrol update JobId=ARRAY`), or only
+    `task`, as `PATCH /jobs/{id}` changes one job; the answer lists them. 409 if none is
+    pending."""
+    changes, now = body.to_changes(), settings.clock.now()
+    rows = update_array(
+        session=session, caller=caller, array_id=array_id, task=task, changes=changes, now=now
+    )
     return _changed(rows, session, caller, settings)
 
 
