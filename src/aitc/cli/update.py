@@ -1,9 +1,12 @@
-"""``aitc update``: change pending jobs, as ``scontrol update JobId=...``.
+"""``aitc update``: change pending jobs, and running jobs' time limits, as ``scontrol update
+JobId=...``.
 
 Flags as ``aitc submit`` takes them (``--time`` in Slurm's formats, ``--dependency`` in Slurm's
 syntax), or Slurm's own words for people who type them from habit:
 ``aitc update 7 TimeLimit=1:00:00 JobName=x NumNodes=2``. An array's number changes every
 pending task (Slurm's rule), ``ARRAY_TASK`` one of them. What changed is printed, old and new.
+A running job's time limit may be lowered by its member, raised too by an administrator
+(Slurm's rule), counted from its start.
 """
 
 from __future__ import annotations
@@ -94,7 +97,8 @@ def update(
     url: str | None = UrlOpt,
     token: str | None = TokenOpt,
 ) -> None:
-    """Change pending jobs, as scontrol update: only what you give changes.
+    """Change pending jobs, or a running job's time limit, as scontrol update: only what
+    you give changes.
 
     Pending and held jobs: time limit, name, GPUs, nodes, GPU model, dependency, project.
 
@@ -102,7 +106,8 @@ def update(
 
     --dependency "" removes a dependency; --array-throttle changes the whole array's.
 
-    A running job cannot be changed (not even its time limit).
+    Running jobs: the time limit only, counted from the start; you may lower it, an
+    administrator may also raise it. A limit already passed ends the job at once.
 
     Example: aitc update 7 --time 1:00:00 --gpus 2
 

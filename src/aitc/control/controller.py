@@ -61,7 +61,8 @@ from aitc.control.snapshot import (
 from aitc.control.store import JobRow, MemberRow, Store, jobs_in_states, upsert_nodes
 from aitc.control.store.cluster import NodeRecord
 from aitc.control.store.gpu_usage import record_gpu_usage
-from aitc.control.store.jobs import signals_sent
+from aitc.control.store.jobs import limits_applied, signals_sent
+from aitc.control.store.update import hms
 from aitc.domain.cluster import Cluster
 from aitc.domain.ids import JobId
 from aitc.domain.job import JobState
@@ -215,6 +216,7 @@ class Controller:
         ended = list(outcome.ended) + self._fail_vanished(active, reports, now, vanish_after)
         self._stop_attempts(outcome.stray + self._cancel_requests(active, now))
         self._send_signals(active, now)
+        self._send_limits(active, now)
         with self.store.session() as s:
             snapshot = self._catch_up(s, now)
         plan = self.planner.plan(self.books, reservations, now)
@@ -374,6 +376,30 @@ class Controller:
         if done:
             with self.store.session() as s:
                 signals_sent(session=s, sent=done, now=now)
+
+    def _send_limits(self, active: Sequence[ActiveJob], now: float) -> None:
+        """Hand running jobs' new time limits (``aitc update --time``) to their executor, once
+        each, and note in each job's history whether it took them; a starting job's waits
+        until it runs."""
+        done: list[tuple[int, float, str]] = []
+        for a in active:
+            limit = a.time_limit_request
+            if limit is None or a.state is not JobState.RUNNING:
+                continue
+            what = f"time limit {hms(limit)}"
+            try:
+                applied = self.executor.set_time_limit(a.id, a.attempt, limit)
+            except Exception as exc:  # noqa: BLE001 - one failed change must not stop the loop
+                log.exception("cannot change the time limit of job %s attempt %s", a.id, a.attempt)
+                if self.metrics is not None:
+                    self.metrics.executor_error("set_time_limit")
+                done.append((a.id, limit, f"{what} not applied: {exc}"))
+                continue
+            note = f"{what} applied" if applied else f"{what} not applied: not running"
+            done.append((a.id, limit, note))
+        if done:
+            with self.store.session() as s:
+                limits_applied(session=s, applied=done, now=now)
 
     def _stop_attempts(self, attempts: Sequence[Attempt]) -> None:
         """Ask the executor to stop each attempt, once per attempt."""

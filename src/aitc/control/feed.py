@@ -6,7 +6,8 @@ start-up and on resync) and then feeds them only changes: the actions it commits
 append-only with an autoincrement id, so each pass reads the rows past its cursor and reloads
 just those jobs (``catch_up``); a new submission appends a ``pending`` event, an end, a requeue,
 a cancel, a hold, a release or a change of the request (``aitc update``: the job's new request
-takes the old one's place in arrival order, ``Books.amend``) one each. Syncing a job from its
+takes the old one's place in arrival order, ``Books.amend``; a running job's new time limit
+is taken into its run in place, ``Books.amend_running``) one each. Syncing a job from its
 row is idempotent, so the controller's own events, read back, change nothing.
 
 Ids are handed out before commit, so on PostgreSQL a row with a lower id may become visible
@@ -147,6 +148,7 @@ class StoreBooks:
             run = books.running.get(jid)
             placement = placement_from_json(row.placement or {})
             if run is not None and run.placement == placement:
+                self.books.amend_running(job_request(row))  # a new time limit, not a new start
                 return
             if run is not None:
                 books.finish(jid, now)

@@ -40,6 +40,7 @@ class ActiveJob:
     cancel_requested: bool
     handle: str | None
     signal_request: str | None = None  # a signal to send it now (``[B:]SIG``)
+    time_limit_request: float | None = None  # a new time limit to hand its executor
 
     @property
     def id(self) -> int:
@@ -64,6 +65,7 @@ def active_job(row: JobRow) -> ActiveJob:
         cancel_requested=bool(row.cancel_requested),
         handle=row.handle,
         signal_request=row.signal_request,
+        time_limit_request=row.time_limit_request,
     )
 
 

@@ -223,6 +223,17 @@ class Books:
         self._queue_ready(ready)
         return run
 
+    def amend_running(self, job: JobRequest) -> bool:
+        """A running job's request changed (its time limit: ``aitc update``): the books count
+        the same run (start, placement, attained service) with the new request, so the
+        estimated starts that wait for it move. False if it does not run or nothing changed."""
+        run = self.running.get(job.id)
+        if run is None or run.request == job:
+            return False
+        self.running[job.id] = RunningJob(job, run.placement, run.started, run.attained_gpu_seconds)
+        self.changes += 1
+        return True
+
     def finish(self, job_id: JobId, now: float) -> RunningJob:
         """A running job ended: free its GPUs and stop its usage. ``KeyError`` if not running."""
         run = self.running.pop(job_id)

@@ -10,6 +10,9 @@ Every attempt of a job that the local executor starts gets one directory,
     supervisor.json  pid and kernel start time of the supervisor
     child.json       pid (= process group id) and kernel start time of the job's process
     cancel.json      written by ``cancel()``: the supervisor stops the job when it sees it
+    signal.json      written by ``signal()``: a signal to send the job now
+    limit.json       written by ``set_time_limit()``: the job's new time limit
+                     (both with a sequence number, then SIGUSR2 wakes the supervisor)
     exit.json        how the attempt ended: status, exit code, end time, cause
     supervisor.log   the supervisor's own output (errors only)
     .*.reserve       room set aside on disk for the records above (a full disk loses none)
@@ -104,6 +107,15 @@ class SignalRecord:
     seq: int = 1
 
 
+@dataclass(frozen=True, slots=True)
+class LimitRecord:
+    """The running job's new time limit, in seconds from its start; ``seq`` grows with each
+    change, so the supervisor takes each one once."""
+
+    time_limit: float
+    seq: int = 1
+
+
 def attempt_name(job_id: int, attempt: int) -> str:
     return f"j{job_id}-a{attempt}"
 
@@ -179,6 +191,13 @@ class AttemptDir:
     def signal_request(self) -> SignalRecord | None:
         data = self._read("signal.json")
         return None if data is None else SignalRecord(**data)
+
+    def write_limit(self, record: LimitRecord) -> None:
+        self._write("limit.json", asdict(record))
+
+    def limit_request(self) -> LimitRecord | None:
+        data = self._read("limit.json")
+        return None if data is None else LimitRecord(**data)
 
     def reserve(self) -> None:
         """Set aside room for the records written while the job runs (see ``_write``)."""

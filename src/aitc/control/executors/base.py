@@ -131,6 +131,13 @@ class Executor(Protocol):
         attempt now, as ``scancel --signal``; False if the attempt is not running."""
         ...
 
+    def set_time_limit(self, job_id: int, attempt: int, seconds: float) -> bool:
+        """Change a running attempt's time limit to ``seconds`` from its start, as ``scontrol
+        update TimeLimit=``: a limit already passed ends it at once as a timeout (SIGTERM, a
+        grace period, SIGKILL), and its ``--signal`` warning moves with it; False if the
+        attempt is not running."""
+        ...
+
     def close(self) -> None:
         """Release resources held by the executor object (not the jobs: they keep running)."""
         ...

@@ -52,6 +52,7 @@ class FakeExecutor:
         self.start_calls: list[Key] = []
         self.cancel_calls: list[Key] = []
         self.signal_calls: list[tuple[int, int, str]] = []
+        self.limit_calls: list[tuple[int, int, float]] = []
         self._failing: dict[int, str] = {}
         self._unacked: set[Key] = set()
         self._acked: set[Key] = set()
@@ -102,6 +103,13 @@ class FakeExecutor:
         if running is None or running.status != ExecStatus.RUNNING:
             return False
         self.signal_calls.append((job_id, attempt, signal_words))
+        return True
+
+    def set_time_limit(self, job_id: int, attempt: int, seconds: float) -> bool:
+        running = self.attempts.get((job_id, attempt))
+        if running is None or running.status != ExecStatus.RUNNING:
+            return False
+        self.limit_calls.append((job_id, attempt, seconds))
         return True
 
     def stop_cancelled(self) -> None:

@@ -35,6 +35,7 @@ from aitc.control.executors.attempts import (
     AttemptSpec,
     CancelRecord,
     ExitRecord,
+    LimitRecord,
     SignalRecord,
     alive,
     attempt_name,
@@ -412,6 +413,19 @@ class LocalExecutor:
             return False
         last = adir.signal_request()
         adir.write_signal(SignalRecord(signal_words, 1 if last is None else last.seq + 1))
+        _kill(supervisor.pid, signal.SIGUSR2)  # type: ignore[union-attr]
+        return True
+
+    def set_time_limit(self, job_id: int, attempt: int, seconds: float) -> bool:
+        """Change a running attempt's time limit through its supervisor, woken as ``signal``
+        wakes it: ``limit.json`` with the next number, then SIGUSR2. The supervisor counts
+        the limit from the job's start and moves its ``--signal`` warning with it."""
+        adir = self._dir(job_id, attempt)
+        supervisor = adir.proc("supervisor")
+        if adir.exit() is not None or not alive(adir.proc("child")) or not alive(supervisor):
+            return False
+        last = adir.limit_request()
+        adir.write_limit(LimitRecord(seconds, 1 if last is None else last.seq + 1))
         _kill(supervisor.pid, signal.SIGUSR2)  # type: ignore[union-attr]
         return True
 

@@ -58,6 +58,7 @@ from aitc.control.executors.slurm_cli import ACTIVE_STATES, SlurmCli, SlurmJob, 
 from aitc.control.executors.slurm_cli.batch import (
     DONE_DIR,
     EXIT_JSON,
+    GRACE_S,
     SLURM_DIR,
     AttemptFiles,
     Ended,
@@ -237,6 +238,7 @@ class SlurmExecutor:
                 "attempt": job.attempt,
                 "user": runs_as.name,
                 "own_files": sorted(own),
+                "time_limit": job.time_limit,
             },
         )
         files.write_text("batch.sh", script)
@@ -399,6 +401,9 @@ class SlurmExecutor:
         if cancel is not None and (exited is None or exited.exit_code != 0):
             code = None if exited is None else exited.exit_code
             return Ended("cancelled", code, cancel.cause or "cancelled")
+        if exited is not None and exited.exit_code != 0 and job and job.state in _TIMEOUT_STATES:
+            # Slurm's own limit (lowered by ``set_time_limit``) stopped the step first
+            return Ended("timeout", exited.exit_code, "time limit reached (Slurm)")
         if exited is not None:
             cause = "time limit reached" if exited.status == "timeout" else ""
             return Ended(exited.status, exited.exit_code, cause)
@@ -483,6 +488,36 @@ class SlurmExecutor:
         name = signal_words.removeprefix("B:")
         try:
             self.cli.run(["scancel", f"--signal={name}", str(record.slurm_id)])
+        except SlurmError as e:
+            if "already completing or completed" in str(e) or "Invalid job id" in str(e):
+                return False
+            raise
+        return True
+
+    def set_time_limit(self, job_id: int, attempt: int, seconds: float) -> bool:
+        """``scontrol update JobId=N TimeLimit=MIN`` as the server (Slurm's operator: it may
+        lower and raise), in whole minutes rounded up, counted by Slurm from the job's start;
+        Slurm ends a job past it as TIMEOUT at its next check of limits.
+
+        The batch script keeps the limit it started with: its exact-second stop and its
+        ``--signal`` sleeper stay where they were. So a limit above the starting one cannot
+        be applied (``ExecutorError`` says so), and a lowered one ends the job at Slurm's
+        minute, without the warning moving."""
+        files = self._files(self.job_name(job_id, attempt))
+        record = files.record()
+        if record is None:
+            return False
+        started_with = (files.read(INTENT) or {}).get("time_limit")
+        if isinstance(started_with, (int, float)) and seconds > started_with:
+            raise ExecutorError(
+                f"the Slurm executor cannot raise a running job's limit above the "
+                f"{started_with:g} s it started with (its batch script stops it then)"
+            )
+        minutes = max(1, math.ceil(seconds / 60))
+        if isinstance(started_with, (int, float)) and seconds == started_with:
+            minutes = math.ceil((seconds + GRACE_S) / 60) + 1  # the backstop sbatch was given
+        try:
+            self.cli.run(["scontrol", "update", f"JobId={record.slurm_id}", f"TimeLimit={minutes}"])
         except SlurmError as e:
             if "already completing or completed" in str(e) or "Invalid job id" in str(e):
                 return False

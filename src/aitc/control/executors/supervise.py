@@ -5,8 +5,10 @@ attempt runs at most once however often it is started), creates the attempt's cg
 job in its own session with the environment and working directory of ``spec.json``, records its
 pid, waits for it, enforces the time limit and cancel requests (SIGTERM to the process group, a
 grace period, SIGKILL), sends the signals the job asked for (``--signal``: before the time
-limit; ``signal.json``, woken by SIGUSR2: now), kills whatever the job left in its cgroup and
-writes ``exit.json``. It outlives the controller, so exit codes survive a controller crash.
+limit; ``signal.json``, woken by SIGUSR2: now), takes a new time limit (``limit.json``, woken
+the same way: counted from the job's start, its warning moved with it), kills whatever the
+job left in its cgroup and writes ``exit.json``. It outlives the controller, so exit codes
+survive a controller crash.
 
 Privilege separation follows Slurm's slurmstepd: the supervisor runs as the server's user (root
 on a multi-user server) and keeps the bookkeeping in the server's private state directory; the
@@ -36,6 +38,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import IO
 
@@ -61,8 +64,9 @@ def _on_stop(signum: int, frame: object) -> None:
 
 
 def _on_wake(signum: int, frame: object) -> None:
-    """SIGUSR2 from the executor: a signal for the job is asked for (``signal.json``); the
-    handler only wakes the wait loop (through the wakeup fd), which reads the request."""
+    """SIGUSR2 from the executor: a signal for the job is asked for (``signal.json``) or its
+    time limit changed (``limit.json``); the handler only wakes the wait loop (through the
+    wakeup fd), which reads the requests."""
 
 
 def _record(pid: int) -> ProcRecord:
@@ -247,13 +251,14 @@ def _wait(
     spec: AttemptSpec,
     adir: AttemptDir,
     terminal: Terminal | None = None,
-) -> str:
-    """Sleep until the job exits, the time limit passes or a stop is asked; return the status.
-    Meanwhile relay an interactive job's ``terminal``."""
-    deadline = None if spec.time_limit is None else time.monotonic() + spec.time_limit
+) -> tuple[str, float | None]:
+    """Sleep until the job exits, the time limit passes or a stop is asked; return the status
+    and the time limit in force then. Meanwhile relay an interactive job's ``terminal``."""
+    started = time.monotonic()
+    limit = spec.time_limit
     warning = None if spec.signal is None else TimeSignal.parse(spec.signal)
-    warn_at = None if deadline is None or warning is None else deadline - warning.before_s
-    sent = 0  # the requests sent (``signal.json`` is written only once the child runs)
+    warned = False  # the warning goes once, however often the limit moves
+    sent = taken = 0  # the requests sent and the limits taken (written once the child runs)
     sel = selectors.DefaultSelector()
     read_fd, write_fd = os.pipe()
     os.set_blocking(write_fd, False)
@@ -265,15 +270,22 @@ def _wait(
     if terminal is not None:
         terminal.spawned(sel)
     while True:
+        changed = adir.limit_request()
+        if changed is not None and changed.seq > taken:
+            limit, taken = changed.time_limit, changed.seq
+        deadline = None if limit is None else started + limit
+        warn_at = None
+        if deadline is not None and warning is not None and not warned:
+            warn_at = deadline - warning.before_s
         if child.poll() is not None:
-            return "exited"
+            return "exited", limit
         if _stop_requested or adir.cancel_request() is not None:
-            return "cancelled"
+            return "cancelled", limit
         if deadline is not None and time.monotonic() >= deadline:
-            return "timeout"
+            return "timeout", limit
         if warn_at is not None and warning is not None and time.monotonic() >= warn_at:
             _warn(child, warning)
-            warn_at = None
+            warned, warn_at = True, None
         asked = adir.signal_request()
         if asked is not None and asked.seq > sent:
             _warn(child, TimeSignal.parse(asked.signal))  # (as scancel --signal: now)
@@ -419,13 +431,13 @@ def _supervise(
         adir.write_exit(ExitRecord("exited", 126, time.time(), refused))
         return 0
     adir.write_proc("child", _record(child.pid))
-    status = _wait(child, spec, adir, terminal)
+    status, limit = _wait(child, spec, adir, terminal)
     how = _terminate(child, spec.grace_s) if status != "exited" else ""
     if terminal is not None:
         terminal.finish()  # what the job still wrote reaches the client and the logs
         _close_logs(out, err)
     _killpg(child.pid, signal.SIGKILL)  # leftovers of the job's process group go with it
-    cause = _cause(status, child, spec, adir, how, cg)
+    cause = _cause(status, child, replace(spec, time_limit=limit), adir, how, cg)
     adir.write_exit(ExitRecord(status, _exit_code(child), time.time(), cause))
     return 0
 

@@ -488,6 +488,22 @@ def signals_sent(*, session: Session, sent: Sequence[tuple[int, str, str]], now:
         _append_event(session, job, state, state, what, now)
 
 
+def limits_applied(
+    *, session: Session, applied: Sequence[tuple[int, float, str]], now: float
+) -> None:
+    """The controller handed (or failed to hand) running jobs' new time limits to their
+    executor: ``(job id, limit as asked, what happened)``; each request is cleared unless
+    another came meanwhile."""
+    for job_id, limit, what in applied:
+        job = session.get(JobRow, job_id, with_for_update=True)
+        if job is None:
+            continue
+        if job.time_limit_request == limit:
+            job.time_limit_request = None
+        state = JobState(job.state)
+        _append_event(session, job, state, state, what, now)
+
+
 def hold_reason(by: str) -> dict[str, Any]:
     """Why a held job waits (a ``jobs.pending_reasons`` entry)."""
     return {

@@ -4,10 +4,15 @@ A pending job (held or not) may change its time limit, name, shape (GPUs, nodes,
 dependency, project, and its array's throttle; every change passes the checks a submission
 passes, with the same rules (``check_spec_shape``, ``check_fits_cluster``, the member's GPU
 limit, ``project_for_submit``, ``resolve_dependency``), so a shape refused at submission is
-refused here for the same reason. Nothing changes unless every change is valid. A running job
-keeps its request: its executor was handed the time limit at start, and changing it in flight
-is not supported (``ConflictError`` says so). Whoever may cancel a job may change it
-(``check_may_cancel``). Each change is a note in the job's history (``job_events``), which is
+refused here for the same reason. Nothing changes unless every change is valid. Whoever may
+cancel a job may change it (``check_may_cancel``).
+
+A starting or running job may change its time limit only, as Slurm's ``scontrol update``
+allows: its member (whoever may cancel it) may lower it, an administrator may also raise it,
+and nobody may remove it. The new limit counts from the job's start; the row takes it at once
+(``time_limit``, the spec) and keeps it in ``time_limit_request`` until the controller has
+handed it to the job's executor (``limits_applied``); a limit already passed ends the job as a
+timeout. Each change is a note in the job's history (``job_events``), which is
 also how the controller's change feed learns of it and takes the new request into its books.
 """
 
@@ -22,11 +27,11 @@ from sqlalchemy.orm import Session
 from aitc.control.store.access import Caller, check_gpu_limit, check_may_cancel, project_for_submit
 from aitc.control.store.cluster import check_fits_cluster
 from aitc.control.store.dependencies import check_no_cycle, resolve_dependency
-from aitc.control.store.jobs import _append_event, _array_rows, get_job
+from aitc.control.store.jobs import _ACTIVE, _append_event, _array_rows, get_job
 from aitc.control.store.models import JobRow
 from aitc.control.store.specs import JobSpec, check_spec_shape
 from aitc.domain.job import JobState
-from aitc.errors import ConfigError, ConflictError, NotFoundError
+from aitc.errors import AccessDeniedError, ConfigError, ConflictError, NotFoundError
 
 _SHAPE = ("gpus", "nodes", "gpu_model")
 
@@ -105,7 +110,10 @@ def _plan(session: Session, caller: Caller, job: JobRow, changes: JobChanges) ->
     notes: list[str] = []
     if spec.time_limit != old.time_limit:
         values["time_limit"] = spec.time_limit
-        notes.append(f"time limit {_hms(old.time_limit)} -> {_hms(spec.time_limit)}")
+        notes.append(f"time limit {hms(old.time_limit)} -> {hms(spec.time_limit)}")
+        if JobState(job.state) in _ACTIVE:
+            _check_running_limit(caller, job, old.time_limit, spec.time_limit)
+            values["time_limit_request"] = spec.time_limit
     if changes.name is not None and changes.name != job.name:
         values["name"] = changes.name
         notes.append(f"name {job.name!r} -> {changes.name!r}")
@@ -136,16 +144,27 @@ def _check_changeable(caller: Caller, job: JobRow, changes: JobChanges) -> None:
         names = ", ".join(f.name for f in fields(changes))
         raise ConfigError(f"nothing to change: give at least one of {names}", field="body")
     state = JobState(job.state)
-    if state is not JobState.PENDING:
+    if state is not JobState.PENDING and not (state in _ACTIVE and set(given) == {"time_limit"}):
         why = "only a pending job can be changed"
-        if not state.terminal and set(given) == {"time_limit"}:
-            why = (
-                "the time limit of a running job cannot be changed yet: its executor enforces "
-                "the limit it was given at start (cancel the job, or let it run)"
-            )
+        if state in _ACTIVE:
+            why = "of a running job only the time limit can be changed"
         raise ConflictError(f"it is {job.state}: {why}")
     if changes.name is not None and not changes.name:
         raise ConfigError("must not be empty", field="name")
+
+
+def _check_running_limit(caller: Caller, job: JobRow, old: float | None, new: float | None) -> None:
+    """Slurm's rule for a running job's limit: lower it, or (an administrator) raise it;
+    never remove it (a job with none may be given one)."""
+    if new is None:
+        raise ConfigError(
+            "a running job's time limit cannot be removed: give a new limit", field="time_limit"
+        )
+    if old is not None and new > old and not caller.is_admin:
+        raise AccessDeniedError(
+            f"you may not raise the time limit of running job {job.id} "
+            f"({hms(old)} -> {hms(new)}): only an administrator may; you may lower it"
+        )
 
 
 def _column(spec: JobSpec, key: str) -> Any:
@@ -216,9 +235,10 @@ def _apply(
             setattr(plan.job, key, value)
         if plan.notes:
             plan.job.estimated_start = None
+        state = JobState(plan.job.state)
         for note in plan.notes:
             cause = f"{note} by {caller.member_id}"
-            _append_event(session, plan.job, JobState.PENDING, JobState.PENDING, cause, now)
+            _append_event(session, plan.job, state, state, cause, now)
 
 
 def _throttle_others(session: Session, plans: list[_Plan], throttle: int | None) -> None:
@@ -234,7 +254,7 @@ def _throttle_others(session: Session, plans: list[_Plan], throttle: int | None)
         row.array_throttle = throttle
 
 
-def _hms(seconds: float | None) -> str:
+def hms(seconds: float | None) -> str:
     """A time limit as Slurm prints it: ``2:00:00``, ``1-00:00:00``; ``none``."""
     if seconds is None:
         return "none"
