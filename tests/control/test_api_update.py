@@ -1,6 +1,7 @@
 """``PATCH /jobs/{id}`` changes a pending job as ``scontrol update`` does: only the fields
 given, each checked as at submission (one admission rule for the shape), all or nothing, each
-change noted in the job's history; a job that is not pending is refused with 409."""
+change noted in the job's history; a job that is not pending is refused with 409 (but for a
+running job's time limit: ``test_api_running_limit.py``)."""
 
 from __future__ import annotations
 
@@ -130,10 +131,10 @@ def test_only_pending_jobs_change_and_running_ones_say_why(api: Api) -> None:
     job = api.submit("alice")
     with api.store.session() as s:
         s.get_one(JobRow, job["id"]).state = "running"
-    r = _patch(api, "alice", job["id"], time_limit=60.0)
-    assert r.status_code == 409 and "time limit of a running job" in r.json()["detail"]
     r = _patch(api, "alice", job["id"], name="x")
-    assert r.status_code == 409 and "only a pending job" in r.json()["detail"]
+    assert r.status_code == 409 and "only the time limit" in r.json()["detail"]
+    r = _patch(api, "alice", job["id"], time_limit=60.0, name="x")
+    assert r.status_code == 409 and "only the time limit" in r.json()["detail"]
     ended = api.submit("alice")
     api.client.post(f"/api/v1/jobs/{ended['id']}/cancel", headers=api.auth("alice"))
     r = _patch(api, "alice", ended["id"], name="x")

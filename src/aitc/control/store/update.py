@@ -154,13 +154,9 @@ def _check_changeable(caller: Caller, job: JobRow, changes: JobChanges) -> None:
 
 
 def _check_running_limit(caller: Caller, job: JobRow, old: float | None, new: float | None) -> None:
-    """Slurm's rule for a running job's limit: lower it, or (an administrator) raise it;
-    never remove it (a job with none may be given one)."""
-    if new is None:
-        raise ConfigError(
-            "a running job's time limit cannot be removed: give a new limit", field="time_limit"
-        )
-    if old is not None and new > old and not caller.is_admin:
+    """Slurm's rule for a running job's limit: lower it, or (an administrator) raise it (a
+    job with none may be given one; an update never removes a limit)."""
+    if old is not None and new is not None and new > old and not caller.is_admin:
         raise AccessDeniedError(
             f"you may not raise the time limit of running job {job.id} "
             f"({hms(old)} -> {hms(new)}): only an administrator may; you may lower it"
