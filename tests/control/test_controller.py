@@ -217,3 +217,38 @@ def test_a_signal_asked_for_is_sent_once_when_the_job_runs_and_noted(rig: Rig) -
         "SIGUSR2 sent",
     ]
     assert rig.job(job).state == "running"  # (notes in its history, not changes of state)
+
+
+def test_a_running_jobs_new_time_limit_is_pushed_once_and_moves_the_estimates(rig: Rig) -> None:
+    from aitc.control.store import load_caller
+    from aitc.control.store.update import JobChanges, update_job
+    from aitc.domain.ids import JobId
+
+    def lower(limit: float) -> None:
+        with rig.store.session() as s:
+            caller = load_caller(session=s, member_id="alice")
+            changes = JobChanges(time_limit=limit)
+            update_job(session=s, caller=caller, job_id=job, changes=changes, now=rig.clock.now())
+
+    job = rig.submit(gpus=8, time_limit=3600.0)
+    rig.step()  # starting: the new limit waits until it runs
+    waiting = rig.submit(gpus=8, time_limit=60.0)
+    rig.step()
+    started = rig.job(job).started_at
+    assert rig.job(job).state == "running" and started is not None
+    run = rig.ctl.books.running[JobId(job)]
+    lower(600.0)
+    rig.step()
+    assert rig.fake.limit_calls == [(job, 1, 600.0)]
+    assert rig.job(job).time_limit_request is None
+    again = rig.ctl.books.running[JobId(job)]
+    assert again.request.time_limit == 600.0  # the same run, with the new request
+    assert (again.started, again.placement) == (run.started, run.placement)
+    rig.step()
+    assert rig.fake.limit_calls == [(job, 1, 600.0)]  # once
+    assert rig.job(waiting).estimated_start == pytest.approx(started + 600.0)
+    assert [c for _, c in rig.events(job) if "time limit" in c] == [
+        "time limit 1:00:00 -> 0:10:00 by alice",
+        "time limit 0:10:00 applied",
+    ]
+    assert rig.job(job).state == "running"
