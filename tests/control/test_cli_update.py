@@ -9,10 +9,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from server_proc import ServerProcess
+from server_proc import ServerProcess, wait_until
 from typer.testing import CliRunner
 
 from aitc.cli.main import app
+
+RUNNING = ("starting", "running")
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +116,22 @@ def test_a_job_that_ended_cannot_be_changed(server: ServerProcess) -> None:
     aitc(server, "cancel", str(j))
     code, _, err = aitc(server, "update", str(j), "--time", "5")
     assert code == 1 and err.startswith(f"aitc: job {j}: ") and "only a pending job" in err
+
+
+def test_a_running_jobs_lowered_time_limit_ends_it_as_a_timeout(server: ServerProcess) -> None:
+    code, out, err = aitc(server, "submit", "--time", "10:00", "--", "sleep", "60")
+    assert code == 0, err
+    j = int(out.split("job ", 1)[1].split()[0].rstrip(":"))
+    wait_until(lambda: job(server, j), lambda shown: shown["state"] == "running", 30)
+    code, out, err = aitc(server, "update", str(j), "TimeLimit=0:00:03")
+    assert code == 0, err
+    assert out.strip() == f"job {j}: time limit 00:10:00 -> 00:00:03"
+    shown = wait_until(lambda: job(server, j), lambda s: s["state"] not in RUNNING, 30)
+    assert shown["state"] == "timeout"
+    with server.client() as client:
+        events = client.get(f"/jobs/{j}/events").json()["data"]
+    causes = [e["cause"] for e in events]
+    assert "time limit 0:10:00 -> 0:00:03 by admin" in causes
+    assert "time limit 0:00:03 applied" in causes
+    code, _, err = aitc(server, "update", str(j), "--time", "5")
+    assert code == 1 and "only a pending job" in err
