@@ -12,6 +12,7 @@ from aitc.control.batchscript import launched
 from aitc.control.executors.base import ExecStatus
 from aitc.control.executors.registry import ExecutorSettings, create_executor
 from aitc.control.executors.slurm import SlurmExecutor
+from aitc.errors import ExecutorError
 
 pytestmark = pytest.mark.slurm  # runs on the Slurm test cluster of conftest.py
 
@@ -183,3 +184,21 @@ def test_the_registry_builds_the_slurm_executor_from_serve_settings(
     assert isinstance(ex, SlurmExecutor) and ex.prefix == "x"
     assert [n.name for n in ex.inventory()] == ["node01", "node02", "node03", "node04"]
     assert ex.topology() == {"node01": (0, 0), "node02": (0, 0), "node03": (1, 0), "node04": (1, 0)}
+
+
+def test_a_lowered_time_limit_ends_a_running_gang_job_as_a_timeout(
+    executor: SlurmExecutor,
+) -> None:
+    """``scontrol update TimeLimit=``, in whole minutes: a 10-minute job lowered to 30 s
+    gets Slurm's 1 minute and ends as a timeout then (Slurm checks limits every ~30 s); a
+    limit above the one it started with is not applied (its batch script would stop it)."""
+    executor.start(job(15, ["sleep", "600"], placement(node01=1, node02=1), time_limit=600))
+    wait_allocated(executor, 15, nodes=2)
+    with pytest.raises(ExecutorError, match="cannot raise"):
+        executor.set_time_limit(15, 0, 900)
+    began = time.monotonic()
+    assert executor.set_time_limit(15, 0, 30)
+    report = wait_report(executor, 15, until=ENDED, timeout_s=150)
+    assert report.status == ExecStatus.TIMEOUT, report
+    assert time.monotonic() - began < 130
+    assert not executor.set_time_limit(15, 0, 30)  # ended

@@ -519,7 +519,8 @@ class SlurmExecutor:
         try:
             self.cli.run(["scontrol", "update", f"JobId={record.slurm_id}", f"TimeLimit={minutes}"])
         except SlurmError as e:
-            if "already completing or completed" in str(e) or "Invalid job id" in str(e):
+            gone = ("already finished", "already completing", "Invalid job id")
+            if any(words in str(e) for words in gone):
                 return False
             raise
         return True
