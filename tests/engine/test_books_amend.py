@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from engine_builders import cluster, jid, job
+from engine_builders import cluster, jid, job, on
 from test_dependency_rule import after, end, queued
 
 from aitc.domain.job import JobState
@@ -87,3 +87,16 @@ def test_a_renamed_job_no_longer_blocks_the_singletons_of_its_old_name() -> None
     assert queued(b) == ["train"]  # sn-b waits behind sn-a, of the same name
     b.amend(replace(job("sn-a"), name="eval"))
     assert queued(b) == ["eval", "train"]
+
+
+def test_a_running_jobs_new_limit_is_the_same_run_with_the_new_request() -> None:
+    b = books()
+    where = on(("n1", range(8)))
+    b.adopt(job("ar-a", 8, limit=3600.0), where, 10.0, attained=5.0)
+    before = b.changes
+    assert b.amend_running(replace(job("ar-a", 8, limit=3600.0), time_limit=600.0))
+    run = b.running[jid("ar-a")]
+    assert (run.request.time_limit, run.placement, run.started) == (600.0, where, 10.0)
+    assert run.attained_gpu_seconds == 5.0 and b.changes == before + 1
+    assert not b.amend_running(run.request)  # nothing changed
+    assert not b.amend_running(job("ar-x"))  # not running
