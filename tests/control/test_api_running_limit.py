@@ -90,3 +90,18 @@ def test_an_ended_job_is_refused_and_another_members_is_not_found(api: Api) -> N
         s.get_one(JobRow, job_id).state = "completed"
     r = _patch(api, "alice", job_id, time_limit=60.0)
     assert r.status_code == 409 and "completed" in r.json()["detail"]
+
+
+def test_a_running_array_task_is_named_by_its_array_and_task(api: Api) -> None:
+    first = api.submit("alice", array="0-1", time_limit=600.0)
+    with api.store.session() as s:
+        s.get_one(JobRow, int(str(first["id"]))).state = "running"
+    url = f"/api/v1/jobs/arrays/{first['id']}"
+    r = api.client.patch(
+        url, params={"task": 0}, json={"time_limit": 60.0}, headers=api.auth("alice")
+    )
+    assert r.status_code == 200, r.text
+    assert [(j["array_task_id"], j["time_limit"]) for j in r.json()["data"]] == [(0, 60.0)]
+    assert _request(api, int(str(first["id"])))[1] == 60.0
+    r = api.client.patch(url, params={"task": 0}, json={"name": "x"}, headers=api.auth("alice"))
+    assert r.status_code == 409 and "only the time limit" in r.json()["detail"]
