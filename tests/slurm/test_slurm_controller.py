@@ -3,6 +3,7 @@ decides, Slurm launches on exactly those nodes, failures come back as requeues."
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,3 +123,21 @@ def test_refused_submission_fails_the_job_with_slurms_reason_and_the_loop_goes_o
     assert "sbatch" in cause and "Required partition not available" in cause
     later = lab.submit("true", gpus=1)
     lab.run_until(lambda: lab.state(later) == "completed")
+
+
+def test_a_lowered_time_limit_ends_a_running_gang_job_as_a_timeout(lab: SlurmLab) -> None:
+    """``aitc update --time`` on a running 2-node job: the controller hands the new limit to
+    Slurm (``scontrol update TimeLimit=``, whole minutes) and Slurm ends the job then."""
+    from aitc.control.store import load_caller
+    from aitc.control.store.update import JobChanges, update_job
+
+    job = lab.submit("sleep 600", gpus=16, nodes=2, time_limit=600.0)
+    lab.run_until(lambda: lab.state(job) == "running")
+    with lab.store.session() as s:
+        caller = load_caller(session=s, member_id="alice")
+        changes = JobChanges(time_limit=30.0)
+        update_job(session=s, caller=caller, job_id=job, changes=changes, now=time.time())
+    lab.run_until(lambda: lab.state(job) == "timeout", timeout_s=150)
+    causes = [cause for _, cause in lab.events(job)]
+    assert "time limit 0:10:00 -> 0:00:30 by alice" in causes
+    assert "time limit 0:00:30 applied" in causes
