@@ -419,10 +419,11 @@ class LocalExecutor:
     def set_time_limit(self, job_id: int, attempt: int, seconds: float) -> bool:
         """Change a running attempt's time limit through its supervisor, woken as ``signal``
         wakes it: ``limit.json`` with the next number, then SIGUSR2. The supervisor counts
-        the limit from the job's start and moves its ``--signal`` warning with it."""
+        the limit from the job's start and moves its ``--signal`` warning with it (one that
+        has not spawned the job yet takes it when it does)."""
         adir = self._dir(job_id, attempt)
         supervisor = adir.proc("supervisor")
-        if adir.exit() is not None or not alive(adir.proc("child")) or not alive(supervisor):
+        if adir.exit() is not None or not alive(supervisor):
             return False
         last = adir.limit_request()
         adir.write_limit(LimitRecord(seconds, 1 if last is None else last.seq + 1))
