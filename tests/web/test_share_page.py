@@ -11,11 +11,15 @@ from sqlalchemy import update
 
 from aitc.control.store import JobRow
 
-ROW = re.compile(r'<tr class="depth-(\d)"><th scope="row">(?:<span class="sr-only">\w+ </span>)?([\w-]+)</th>')
+ROW = re.compile(
+    r'<tr class="depth-(\d)"><th scope="row">(?:<span class="sr-only">\w+ </span>)?([\w-]+)</th>'
+)
 
 
 def _ran(pages: Pages, member: str, project: str, gpus: int) -> None:
-    job = pages.api(member, "POST", "/jobs", {"command": ["true"], "project": project, "gpus": gpus})
+    job = pages.api(
+        member, "POST", "/jobs", {"command": ["true"], "project": project, "gpus": gpus}
+    )
     assert job.status_code == 201, job.text
     now = pages.clock.now()
     with pages.store.session() as s:
