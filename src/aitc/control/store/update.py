@@ -25,6 +25,7 @@ from aitc.control.store.dependencies import check_no_cycle, resolve_dependency
 from aitc.control.store.jobs import _append_event, _array_rows, get_job
 from aitc.control.store.models import JobRow
 from aitc.control.store.specs import JobSpec, check_spec_shape
+from aitc.domain.durations import slurm_duration
 from aitc.domain.job import JobState
 from aitc.errors import ConfigError, ConflictError, NotFoundError
 
@@ -235,13 +236,8 @@ def _throttle_others(session: Session, plans: list[_Plan], throttle: int | None)
 
 
 def _hms(seconds: float | None) -> str:
-    """A time limit as Slurm prints it: ``2:00:00``, ``1-00:00:00``; ``none``."""
-    if seconds is None:
-        return "none"
-    s = round(seconds)
-    days, rest = divmod(s, 86400)
-    text = f"{rest // 3600}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
-    return f"{days}-{text:0>8}" if days else text
+    """A time limit as Slurm prints it (``02:00:00``, ``1-00:00:00``), or ``none``."""
+    return "none" if seconds is None else slurm_duration(seconds)
 
 
 def _shown(value: object) -> str:
