@@ -41,7 +41,7 @@ def test_the_member_lowers_a_running_jobs_limit_and_it_waits_to_be_pushed(api: A
     assert r.status_code == 200, r.text
     assert (r.json()["time_limit"], r.json()["state"]) == (1800.0, "running")
     assert _request(api, job_id) == (1800.0, 1800.0, 1800.0)
-    assert _causes(api, job_id)[-1] == "time limit 1:00:00 -> 0:30:00 by alice"
+    assert _causes(api, job_id)[-1] == "time limit 01:00:00 -> 00:30:00 by alice"
 
 
 def test_the_member_may_not_raise_it_and_is_told_why(api: Api) -> None:
@@ -58,7 +58,7 @@ def test_an_admin_raises_it(api: Api) -> None:
     r = _patch(api, "admin", job_id, time_limit=7200.0)
     assert r.status_code == 200, r.text
     assert _request(api, job_id) == (7200.0, 7200.0, 7200.0)
-    assert _causes(api, job_id)[-1] == "time limit 1:00:00 -> 2:00:00 by admin"
+    assert _causes(api, job_id)[-1] == "time limit 01:00:00 -> 02:00:00 by admin"
 
 
 def test_a_running_job_without_a_limit_may_be_given_one_by_its_member(api: Api) -> None:

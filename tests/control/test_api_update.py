@@ -34,7 +34,7 @@ def test_each_field_changes_and_is_noted_in_the_history(api: Api) -> None:
     out = r.json()
     assert (out["time_limit"], out["name"], out["gpus"], out["nodes"]) == (3600.0, "b", 4, 2)
     assert _causes(api, job["id"])[1:] == [
-        "time limit 2:00:00 -> 1:00:00 by alice",
+        "time limit 02:00:00 -> 01:00:00 by alice",
         "name 'a' -> 'b' by alice",
         "gpus 2 -> 4 by alice",
         "nodes any -> 2 by alice",

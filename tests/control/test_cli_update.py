@@ -131,7 +131,7 @@ def test_a_running_jobs_lowered_time_limit_ends_it_as_a_timeout(server: ServerPr
     with server.client() as client:
         events = client.get(f"/jobs/{j}/events").json()["data"]
     causes = [e["cause"] for e in events]
-    assert "time limit 0:10:00 -> 0:00:03 by admin" in causes
-    assert "time limit 0:00:03 applied" in causes
+    assert "time limit 00:10:00 -> 00:00:03 by admin" in causes
+    assert "time limit 00:00:03 applied" in causes
     code, _, err = aitc(server, "update", str(j), "--time", "5")
     assert code == 1 and "only a pending job" in err

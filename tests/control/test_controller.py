@@ -248,7 +248,7 @@ def test_a_running_jobs_new_time_limit_is_pushed_once_and_moves_the_estimates(ri
     assert rig.fake.limit_calls == [(job, 1, 600.0)]  # once
     assert rig.job(waiting).estimated_start == pytest.approx(started + 600.0)
     assert [c for _, c in rig.events(job) if "time limit" in c] == [
-        "time limit 1:00:00 -> 0:10:00 by alice",
-        "time limit 0:10:00 applied",
+        "time limit 01:00:00 -> 00:10:00 by alice",
+        "time limit 00:10:00 applied",
     ]
     assert rig.job(job).state == "running"

@@ -139,5 +139,5 @@ def test_a_lowered_time_limit_ends_a_running_gang_job_as_a_timeout(lab: SlurmLab
         update_job(session=s, caller=caller, job_id=job, changes=changes, now=time.time())
     lab.run_until(lambda: lab.state(job) == "timeout", timeout_s=150)
     causes = [cause for _, cause in lab.events(job)]
-    assert "time limit 0:10:00 -> 0:00:30 by alice" in causes
-    assert "time limit 0:00:30 applied" in causes
+    assert "time limit 00:10:00 -> 00:00:30 by alice" in causes
+    assert "time limit 00:00:30 applied" in causes

@@ -202,9 +202,11 @@ def test_no_page_has_a_serious_accessibility_violation(
     anonymous.goto(server.url + "/signin")
     anonymous.screenshot(path=shots / "signin.png")
     found = {"/signin": axe_violations(anonymous)}
-    for path in ("/", "/queue", "/map", "/submit", f"/jobs/{job}", "/jobs/999999"):
+    for path in ("/", "/queue", "/map", "/share", "/submit", f"/jobs/{job}", "/jobs/999999"):
         member_page.goto(server.url + path)
         found[path] = axe_violations(member_page)
+    member_page.goto(server.url + "/share")
+    member_page.screenshot(path=shots / "share.png", full_page=True)
     member_page.set_viewport_size({"width": 390, "height": 844})  # a phone
     member_page.goto(server.url + "/")
     found["/ (phone)"] = axe_violations(member_page)

@@ -26,6 +26,6 @@ def test_a_held_jobs_page_changes_its_time_limit_accessibly(
     found["error"] = axe_violations(page)
     page.get_by_label("Time limit (minutes)").fill("5")
     page.get_by_role("button", name=f"Change job {job}").click()
-    page.get_by_text("time limit 0:10:00 -> 0:05:00 by bklein").wait_for()
+    page.get_by_text("time limit 00:10:00 -> 00:05:00 by bklein").wait_for()
     assert admin.get(f"/jobs/{job}").json()["time_limit"] == 300.0
     assert {k: [v["id"] for v in vs] for k, vs in found.items() if vs} == {}

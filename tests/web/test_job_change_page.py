@@ -24,7 +24,7 @@ def test_the_form_changes_the_name_and_time_limit_and_notes_it(pages: Pages) -> 
     shown = pages.api("alice", "GET", f"/jobs/{job}").json()
     assert (shown["name"], shown["time_limit"]) == ("short", 3600.0)
     history = alice.get(f"/jobs/{job}").text
-    assert "time limit 2:00:00 -&gt; 1:00:00 by alice" in history
+    assert "time limit 02:00:00 -&gt; 01:00:00 by alice" in history
 
 
 def test_a_wrong_value_is_shown_beside_its_field_and_changes_nothing(pages: Pages) -> None:

@@ -19,6 +19,7 @@ from aitc.cli import admin, interactive, submit
 from aitc.cli.apicall import TokenOpt, UrlOpt, run
 from aitc.cli.output import Rows, echo, print_json, safe, usage, when
 from aitc.cli.timespec import parse_duration, parse_since
+from aitc.domain.durations import slurm_duration
 from aitc.domain.timesignal import signal_now
 
 if TYPE_CHECKING:
@@ -61,12 +62,7 @@ def _array(job: dict[str, Any]) -> str:
 
 def _duration(seconds: float | None) -> str:
     """``D-HH:MM:SS`` as Slurm prints elapsed times and limits; ``-`` when unknown."""
-    if seconds is None:
-        return "-"
-    s = int(round(seconds))
-    days, rest = divmod(s, 86400)
-    text = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
-    return f"{days}-{text}" if days else text
+    return "-" if seconds is None else slurm_duration(seconds)
 
 
 def _elapsed(job: dict[str, Any]) -> float | None:

@@ -62,8 +62,8 @@ from aitc.control.store import JobRow, MemberRow, Store, jobs_in_states, upsert_
 from aitc.control.store.cluster import NodeRecord
 from aitc.control.store.gpu_usage import record_gpu_usage
 from aitc.control.store.jobs import limits_applied, signals_sent
-from aitc.control.store.update import hms
 from aitc.domain.cluster import Cluster
+from aitc.domain.durations import slurm_duration
 from aitc.domain.ids import JobId
 from aitc.domain.job import JobState
 from aitc.domain.lab import PolicySpec
@@ -386,7 +386,7 @@ class Controller:
             limit = a.time_limit_request
             if limit is None or a.state is not JobState.RUNNING:
                 continue
-            what = f"time limit {hms(limit)}"
+            what = f"time limit {slurm_duration(limit)}"
             try:
                 applied = self.executor.set_time_limit(a.id, a.attempt, limit)
             except Exception as exc:  # noqa: BLE001 - one failed change must not stop the loop

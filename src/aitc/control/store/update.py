@@ -30,6 +30,7 @@ from aitc.control.store.dependencies import check_no_cycle, resolve_dependency
 from aitc.control.store.jobs import _ACTIVE, _append_event, _array_rows, get_job
 from aitc.control.store.models import JobRow
 from aitc.control.store.specs import JobSpec, check_spec_shape
+from aitc.domain.durations import slurm_duration
 from aitc.domain.job import JobState
 from aitc.errors import AccessDeniedError, ConfigError, ConflictError, NotFoundError
 
@@ -113,7 +114,7 @@ def _plan(session: Session, caller: Caller, job: JobRow, changes: JobChanges) ->
     notes: list[str] = []
     if spec.time_limit != old.time_limit:
         values["time_limit"] = spec.time_limit
-        notes.append(f"time limit {hms(old.time_limit)} -> {hms(spec.time_limit)}")
+        notes.append(f"time limit {_hms(old.time_limit)} -> {_hms(spec.time_limit)}")
         if JobState(job.state) in _ACTIVE:
             _check_running_limit(caller, job, old.time_limit, spec.time_limit)
             values["time_limit_request"] = spec.time_limit
@@ -162,7 +163,7 @@ def _check_running_limit(caller: Caller, job: JobRow, old: float | None, new: fl
     if old is not None and new is not None and new > old and not caller.is_admin:
         raise AccessDeniedError(
             f"you may not raise the time limit of running job {job.id} "
-            f"({hms(old)} -> {hms(new)}): only an administrator may; you may lower it"
+            f"({_hms(old)} -> {_hms(new)}): only an administrator may; you may lower it"
         )
 
 
@@ -253,14 +254,9 @@ def _throttle_others(session: Session, plans: list[_Plan], throttle: int | None)
         row.array_throttle = throttle
 
 
-def hms(seconds: float | None) -> str:
-    """A time limit as Slurm prints it: ``2:00:00``, ``1-00:00:00``; ``none``."""
-    if seconds is None:
-        return "none"
-    s = round(seconds)
-    days, rest = divmod(s, 86400)
-    text = f"{rest // 3600}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
-    return f"{days}-{text:0>8}" if days else text
+def _hms(seconds: float | None) -> str:
+    """A time limit as Slurm prints it (``02:00:00``, ``1-00:00:00``), or ``none``."""
+    return "none" if seconds is None else slurm_duration(seconds)
 
 
 def _shown(value: object) -> str:

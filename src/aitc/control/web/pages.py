@@ -1,4 +1,4 @@
-"""Pages: sign-in and sign-out, the overview, the queue and the cluster map.
+"""Pages: sign-in and sign-out, the overview, the queue, the cluster map and the fair share.
 
 Each page reads through the store's functions that the API's routes call (``list_jobs``,
 ``authenticate``, ...) with the signed-in member as the caller, so a page shows exactly what
@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from aitc.control.api.schemas import JobPublic
+from aitc.control.shares import shares
 from aitc.control.store.jobs import JobFilters, list_jobs
 from aitc.control.store.tokens import TokenExpiredError, authenticate
 from aitc.control.web.figures import figures_of
@@ -165,3 +166,11 @@ def map_page(request: Request) -> Response:
     with visit(request) as v:
         cmap = cluster_map(session=v.session, caller=v.me)
         return v.render("map.html", cmap=cmap, refresh=5)
+
+
+@router.get("/share")
+def share_page(request: Request) -> Response:
+    """The fair-share tree as the scheduler sees it now (``aitc share``)."""
+    with visit(request) as v:
+        tree = shares(v.session, v.me, request.app.state.settings.policy, now(request))
+        return v.render("share.html", tree=tree)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from aitc.control.store.access import Caller
 from aitc.control.store.db import Store
 from aitc.control.web.session import COOKIE, SessionCodec, WebSession, csrf_ok, session_caller
+from aitc.domain.durations import slurm_duration
 from aitc.errors import AccessDeniedError, ConflictError, NotFoundError
 
 HEADERS = {
@@ -53,12 +54,7 @@ def _utc(value: datetime | float | None) -> str:
 
 
 def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "none"
-    s = int(seconds)
-    days, rest = divmod(s, 86400)
-    text = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
-    return f"{days}-{text}" if days else text
+    return "none" if seconds is None else slurm_duration(seconds)
 
 
 def environment() -> Environment:
