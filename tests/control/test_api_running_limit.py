@@ -9,6 +9,7 @@ from typing import Any
 from conftest import Api
 
 from aitc.control.store import JobRow
+from aitc.control.store.jobs import limits_applied
 
 
 def _patch(api: Api, member: str, job_id: object, **body: object) -> Any:
@@ -39,9 +40,26 @@ def test_the_member_lowers_a_running_jobs_limit_and_it_waits_to_be_pushed(api: A
     job_id = _running(api)
     r = _patch(api, "alice", job_id, time_limit=1800.0)
     assert r.status_code == 200, r.text
-    assert (r.json()["time_limit"], r.json()["state"]) == (1800.0, "running")
-    assert _request(api, job_id) == (1800.0, 1800.0, 1800.0)
+    # the row shows the limit enforced until the executor takes the new one
+    shown = r.json()
+    assert (shown["time_limit"], shown["time_limit_request"], shown["state"]) == (
+        3600.0,
+        1800.0,
+        "running",
+    )
+    assert _request(api, job_id) == (3600.0, 1800.0, 3600.0)
     assert _causes(api, job_id)[-1] == "time limit 01:00:00 -> 00:30:00 by alice"
+    with api.store.session() as s:
+        limits_applied(session=s, applied=[(job_id, 1800.0, "applied", True)], now=1.0)
+    assert _request(api, job_id) == (1800.0, None, 1800.0)
+
+
+def test_a_limit_its_executor_did_not_take_leaves_the_enforced_one(api: Api) -> None:
+    job_id = _running(api)
+    assert _patch(api, "admin", job_id, time_limit=7200.0).status_code == 200
+    with api.store.session() as s:
+        limits_applied(session=s, applied=[(job_id, 7200.0, "not applied", False)], now=1.0)
+    assert _request(api, job_id) == (3600.0, None, 3600.0)
 
 
 def test_the_member_may_not_raise_it_and_is_told_why(api: Api) -> None:
@@ -57,7 +75,7 @@ def test_an_admin_raises_it(api: Api) -> None:
     job_id = _running(api)
     r = _patch(api, "admin", job_id, time_limit=7200.0)
     assert r.status_code == 200, r.text
-    assert _request(api, job_id) == (7200.0, 7200.0, 7200.0)
+    assert _request(api, job_id) == (3600.0, 7200.0, 3600.0)
     assert _causes(api, job_id)[-1] == "time limit 01:00:00 -> 02:00:00 by admin"
 
 
@@ -101,7 +119,8 @@ def test_a_running_array_task_is_named_by_its_array_and_task(api: Api) -> None:
         url, params={"task": 0}, json={"time_limit": 60.0}, headers=api.auth("alice")
     )
     assert r.status_code == 200, r.text
-    assert [(j["array_task_id"], j["time_limit"]) for j in r.json()["data"]] == [(0, 60.0)]
+    done = [(j["array_task_id"], j["time_limit_request"]) for j in r.json()["data"]]
+    assert done == [(0, 60.0)]
     assert _request(api, int(str(first["id"])))[1] == 60.0
     r = api.client.patch(url, params={"task": 0}, json={"name": "x"}, headers=api.auth("alice"))
     assert r.status_code == 409 and "only the time limit" in r.json()["detail"]

@@ -125,7 +125,7 @@ def test_a_running_jobs_lowered_time_limit_ends_it_as_a_timeout(server: ServerPr
     wait_until(lambda: job(server, j), lambda shown: shown["state"] == "running", 30)
     code, out, err = aitc(server, "update", str(j), "TimeLimit=0:00:03")
     assert code == 0, err
-    assert out.strip() == f"job {j}: time limit 00:10:00 -> 00:00:03"
+    assert out.strip() == f"job {j}: time limit 00:10:00 -> 00:00:03 (once its executor takes it)"
     shown = wait_until(lambda: job(server, j), lambda s: s["state"] not in RUNNING, 30)
     assert shown["state"] == "timeout"
     with server.client() as client:

@@ -236,6 +236,10 @@ def _print(before: Mapping[int, dict[str, Any]], after: list[dict[str, Any]]) ->
                 if key == "time_limit":
                     was, now = _duration(was), _duration(now)
                 changes.append(f"{label} {_value(was)} -> {_value(now)}")
+        asked = job.get("time_limit_request")
+        if asked is not None and asked != old.get("time_limit_request"):
+            was, now = _duration(job["time_limit"]), _duration(asked)
+            changes.append(f"time limit {was} -> {now} (once its executor takes it)")
         task = "" if job.get("array_job_id") is None else f" ({_array(job)})"
         echo(f"job {job['id']}{task}: " + ("; ".join(changes) or "unchanged"))
 

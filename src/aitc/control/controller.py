@@ -381,7 +381,7 @@ class Controller:
         """Hand running jobs' new time limits (``aitc update --time``) to their executor, once
         each, and note in each job's history whether it took them; a starting job's waits
         until it runs."""
-        done: list[tuple[int, float, str]] = []
+        done: list[tuple[int, float, str, bool]] = []
         for a in active:
             limit = a.time_limit_request
             if limit is None or a.state is not JobState.RUNNING:
@@ -393,10 +393,10 @@ class Controller:
                 log.exception("cannot change the time limit of job %s attempt %s", a.id, a.attempt)
                 if self.metrics is not None:
                     self.metrics.executor_error("set_time_limit")
-                done.append((a.id, limit, f"{what} not applied: {exc}"))
+                done.append((a.id, limit, f"{what} not applied: {exc}", False))
                 continue
             note = f"{what} applied" if applied else f"{what} not applied: not running"
-            done.append((a.id, limit, note))
+            done.append((a.id, limit, note, applied))
         if done:
             with self.store.session() as s:
                 limits_applied(session=s, applied=done, now=now)

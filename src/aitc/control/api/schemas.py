@@ -200,6 +200,11 @@ class JobPublic(BaseModel):
     nodes: int | None
     gpu_model: str | None
     time_limit: float | None
+    time_limit_request: float | None = Field(
+        default=None,
+        description="a running job's new time limit (aitc update), asked and not yet taken by "
+        "its executor; time_limit is the one enforced until then",
+    )
     priority: Priority
     env: dict[str, str]
     workdir: str | None
@@ -248,6 +253,7 @@ class JobPublic(BaseModel):
             nodes=job.nodes,
             gpu_model=job.gpu_model,
             time_limit=job.time_limit,
+            time_limit_request=job.time_limit_request,
             priority=Priority(job.priority),
             env=dict(env),
             workdir=spec.workdir,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from sqlalchemy import Table, func, insert, select
@@ -203,6 +203,7 @@ _UNSET: dict[str, Any] = dict.fromkeys(
         "handle",
         "stdout_path",
         "stderr_path",
+        "time_limit_request",
     )
 )
 
@@ -489,17 +490,20 @@ def signals_sent(*, session: Session, sent: Sequence[tuple[int, str, str]], now:
 
 
 def limits_applied(
-    *, session: Session, applied: Sequence[tuple[int, float, str]], now: float
+    *, session: Session, applied: Sequence[tuple[int, float, str, bool]], now: float
 ) -> None:
     """The controller handed (or failed to hand) running jobs' new time limits to their
-    executor: ``(job id, limit as asked, what happened)``; each request is cleared unless
-    another came meanwhile."""
-    for job_id, limit, what in applied:
+    executor: ``(job id, limit as asked, what happened, whether it took it)``; each request is
+    cleared unless another came meanwhile, and a limit taken becomes the row's."""
+    for job_id, limit, what, taken in applied:
         job = session.get(JobRow, job_id, with_for_update=True)
         if job is None:
             continue
         if job.time_limit_request == limit:
             job.time_limit_request = None
+        if taken:  # the row shows the limit that is enforced
+            job.time_limit = limit
+            job.spec = replace(JobSpec.from_json(job.spec), time_limit=limit).to_json()
         state = JobState(job.state)
         _append_event(session, job, state, state, what, now)
 

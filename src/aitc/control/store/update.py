@@ -9,11 +9,12 @@ cancel a job may change it (``check_may_cancel``).
 
 A starting or running job may change its time limit only, as Slurm's ``scontrol update``
 allows: its member (whoever may cancel it) may lower it, an administrator may also raise it,
-and nobody may remove it. The new limit counts from the job's start; the row takes it at once
-(``time_limit``, the spec) and keeps it in ``time_limit_request`` until the controller has
-handed it to the job's executor (``limits_applied``); a limit already passed ends the job as a
-timeout. Each change is a note in the job's history (``job_events``), which is
-also how the controller's change feed learns of it and takes the new request into its books.
+and nobody may remove it. The new limit counts from the job's start; the row keeps it in
+``time_limit_request`` until the controller has handed it to the job's executor, and takes it
+(``time_limit``, the spec) only once the executor has (``limits_applied``): the row always
+shows the limit that is enforced. A limit already passed ends the job as a timeout. Each change
+is a note in the job's history (``job_events``), which is also how the controller's change feed
+learns of it and takes the new request into its books.
 """
 
 from __future__ import annotations
@@ -113,11 +114,14 @@ def _plan(session: Session, caller: Caller, job: JobRow, changes: JobChanges) ->
     values: dict[str, Any] = {}
     notes: list[str] = []
     if spec.time_limit != old.time_limit:
-        values["time_limit"] = spec.time_limit
         notes.append(f"time limit {_hms(old.time_limit)} -> {_hms(spec.time_limit)}")
         if JobState(job.state) in _ACTIVE:
+            # the row keeps the limit its executor enforces until it has taken the new one
             _check_running_limit(caller, job, old.time_limit, spec.time_limit)
             values["time_limit_request"] = spec.time_limit
+            spec = replace(spec, time_limit=old.time_limit)
+        else:
+            values["time_limit"] = spec.time_limit
     if changes.name is not None and changes.name != job.name:
         values["name"] = changes.name
         notes.append(f"name {job.name!r} -> {changes.name!r}")
