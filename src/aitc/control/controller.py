@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -74,6 +74,7 @@ from aitc.errors import SchedulingError
 if TYPE_CHECKING:
     from aitc.control.metrics import ControlMetrics
 
+_T = TypeVar("_T")
 log = logging.getLogger(__name__)
 
 Attempt = tuple[int, int]
@@ -357,49 +358,63 @@ class Controller:
 
     def _send_signals(self, active: Sequence[ActiveJob], now: float) -> None:
         """Send the signals asked for running jobs (``aitc cancel --signal``), once each, and
-        note in each job's history whether it went; a starting job's waits until it runs."""
-        done: list[tuple[int, str, str]] = []
-        for a in active:
-            asked = a.signal_request
-            if asked is None or a.state is not JobState.RUNNING:
-                continue
-            what = f"SIG{asked.removeprefix('B:')}"
-            try:
-                sent = self.executor.signal(a.id, a.attempt, asked)
-            except Exception as exc:  # noqa: BLE001 - one failed signal must not stop the loop
-                log.exception("cannot signal job %s attempt %s", a.id, a.attempt)
-                if self.metrics is not None:
-                    self.metrics.executor_error("signal")
-                done.append((a.id, asked, f"{what} not sent: {exc}"))
-                continue
-            done.append((a.id, asked, f"{what} sent" if sent else f"{what} not sent: not running"))
+        note in each job's history whether it went."""
+        done = self._hand_over(
+            active,
+            "signal",
+            lambda a: a.signal_request,
+            lambda a, asked: self.executor.signal(a.id, a.attempt, asked),
+            lambda asked: f"SIG{asked.removeprefix('B:')}",
+            ("sent", "not sent"),
+        )
         if done:
             with self.store.session() as s:
-                signals_sent(session=s, sent=done, now=now)
+                sent = [(job_id, asked, note) for job_id, asked, note, _ in done]
+                signals_sent(session=s, sent=sent, now=now)
 
     def _send_limits(self, active: Sequence[ActiveJob], now: float) -> None:
         """Hand running jobs' new time limits (``aitc update --time``) to their executor, once
-        each, and note in each job's history whether it took them; a starting job's waits
-        until it runs."""
-        done: list[tuple[int, float, str, bool]] = []
-        for a in active:
-            limit = a.time_limit_request
-            if limit is None or a.state is not JobState.RUNNING:
-                continue
-            what = f"time limit {slurm_duration(limit)}"
-            try:
-                applied = self.executor.set_time_limit(a.id, a.attempt, limit)
-            except Exception as exc:  # noqa: BLE001 - one failed change must not stop the loop
-                log.exception("cannot change the time limit of job %s attempt %s", a.id, a.attempt)
-                if self.metrics is not None:
-                    self.metrics.executor_error("set_time_limit")
-                done.append((a.id, limit, f"{what} not applied: {exc}", False))
-                continue
-            note = f"{what} applied" if applied else f"{what} not applied: not running"
-            done.append((a.id, limit, note, applied))
+        each, and note in each job's history whether it took them."""
+        done = self._hand_over(
+            active,
+            "set_time_limit",
+            lambda a: a.time_limit_request,
+            lambda a, limit: self.executor.set_time_limit(a.id, a.attempt, limit),
+            lambda limit: f"time limit {slurm_duration(limit)}",
+            ("applied", "not applied"),
+        )
         if done:
             with self.store.session() as s:
                 limits_applied(session=s, applied=done, now=now)
+
+    def _hand_over(
+        self,
+        active: Sequence[ActiveJob],
+        call: str,
+        asked_of: Callable[[ActiveJob], _T | None],
+        act: Callable[[ActiveJob, _T], bool],
+        what: Callable[[_T], str],
+        verbs: tuple[str, str],
+    ) -> list[tuple[int, _T, str, bool]]:
+        """Hand each running job's pending request (``asked_of``) to its executor (``act``),
+        once: (job id, request, the note for its history, whether the executor took it). A
+        starting job's request waits until it runs; one failure does not stop the others."""
+        done: list[tuple[int, _T, str, bool]] = []
+        for a in active:
+            asked = asked_of(a)
+            if asked is None or a.state is not JobState.RUNNING:
+                continue
+            try:
+                took = act(a, asked)
+            except Exception as exc:  # noqa: BLE001 - one failed request must not stop the loop
+                log.exception("cannot %s job %s attempt %s", call, a.id, a.attempt)
+                if self.metrics is not None:
+                    self.metrics.executor_error(call)
+                done.append((a.id, asked, f"{what(asked)} {verbs[1]}: {exc}", False))
+                continue
+            note = f"{what(asked)} {verbs[0]}" if took else f"{what(asked)} {verbs[1]}: not running"
+            done.append((a.id, asked, note, took))
+        return done
 
     def _stop_attempts(self, attempts: Sequence[Attempt]) -> None:
         """Ask the executor to stop each attempt, once per attempt."""
