@@ -105,8 +105,27 @@ HISTORY_HALF_LIVES = 10.0
 
 def load_past_runs(session: Session, since: float) -> list[PastRun]:
     """Every run that used GPUs after ``since`` (or is still running), for the usage ledger."""
-    stmt = select(JobRow).where(
+    # the columns ``job_request`` reads, not whole rows: a busy lab has many thousands of runs
+    # in the window, and the fair-share tree (``aitc share``) reads them on every request
+    stmt = select(*_REQUEST_COLUMNS, JobRow.started_at, JobRow.ended_at).where(
         JobRow.started_at.is_not(None),
         (JobRow.ended_at.is_(None)) | (JobRow.ended_at >= since),
     )
-    return [PastRun(job_request(r), r.started_at or 0.0, r.ended_at) for r in session.scalars(stmt)]
+    return [PastRun(job_request(r), r.started_at or 0.0, r.ended_at) for r in session.execute(stmt)]
+
+
+_REQUEST_COLUMNS = (
+    JobRow.id,
+    JobRow.org_id,
+    JobRow.project_id,
+    JobRow.member_id,
+    JobRow.gpus,
+    JobRow.submitted_at,
+    JobRow.nodes,
+    JobRow.mig,
+    JobRow.gpu_model,
+    JobRow.time_limit,
+    JobRow.priority,
+    JobRow.name,
+    JobRow.dependency,
+)
