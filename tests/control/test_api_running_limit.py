@@ -124,3 +124,12 @@ def test_a_running_array_task_is_named_by_its_array_and_task(api: Api) -> None:
     assert _request(api, int(str(first["id"])))[1] == 60.0
     r = api.client.patch(url, params={"task": 0}, json={"name": "x"}, headers=api.auth("alice"))
     assert r.status_code == 409 and "only the time limit" in r.json()["detail"]
+
+
+def test_asking_again_before_the_executor_took_it_changes_nothing(api: Api) -> None:
+    job_id = _running(api)
+    for _ in range(5):
+        assert _patch(api, "alice", job_id, time_limit=1800.0).status_code == 200
+    asked = [c for c in _causes(api, job_id) if c.startswith("time limit")]
+    assert asked == ["time limit 01:00:00 -> 00:30:00 by alice"]
+    assert _request(api, job_id) == (3600.0, 1800.0, 3600.0)

@@ -113,9 +113,12 @@ def _plan(session: Session, caller: Caller, job: JobRow, changes: JobChanges) ->
     check_spec_shape(spec)
     values: dict[str, Any] = {}
     notes: list[str] = []
+    active = JobState(job.state) in _ACTIVE
+    if active and spec.time_limit == job.time_limit_request:
+        spec = replace(spec, time_limit=old.time_limit)  # asked already, not yet taken: the same
     if spec.time_limit != old.time_limit:
         notes.append(f"time limit {_hms(old.time_limit)} -> {_hms(spec.time_limit)}")
-        if JobState(job.state) in _ACTIVE:
+        if active:
             # the row keeps the limit its executor enforces until it has taken the new one
             _check_running_limit(caller, job, old.time_limit, spec.time_limit)
             values["time_limit_request"] = spec.time_limit
