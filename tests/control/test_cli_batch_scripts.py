@@ -262,6 +262,8 @@ def test_cancel_signal_sends_a_signal_to_a_running_job_now(server: ServerProcess
     code, out, _ = aitc(server, "submit", "--", "bash", "-c", body)
     job_id = submitted(out)
     wait_until(lambda: aitc(server, "logs", str(job_id))[1], lambda o: "ready" in o, 30)
+    # (its output may come before the controller has recorded it running)
+    wait_until(lambda: job(server, job_id)["state"], lambda s: s == "running", 30)
     code, out, err = aitc(server, "cancel", "--signal", "USR1", str(job_id))
     assert (code, out.strip()) == (0, f"job {job_id}: SIGUSR1 asked for (it is running)"), err
     logs = wait_until(lambda: aitc(server, "logs", str(job_id))[1], lambda o: "now" in o, 30)
