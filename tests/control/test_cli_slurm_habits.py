@@ -198,3 +198,40 @@ def test_share_prints_the_fair_share_tree_with_the_job_that_ran(server: ServerPr
     assert code == 0 and "Members' jobs are tried in rank order (policy fairshare)" in out
     line = next(x for x in out.splitlines() if x.strip().startswith(ran["member"] + " "))
     assert f"{mine['rank']} of {tree['members']}" in line
+
+
+def test_requeue_stops_a_running_job_and_runs_it_again(server: ServerProcess) -> None:
+    code, out, err = aitc(
+        server, "submit", "--name", "again", "--", "sh", "-c",
+        'echo "attempt $AITC_ATTEMPT"; [ "$AITC_ATTEMPT" = 2 ] || exec sleep 600',
+    )  # fmt: skip
+    assert code == 0, err
+    job_id = submitted(out)
+    wait_until(lambda: job(server, job_id), lambda j: j["state"] == "running", 30)
+    code, out, err = aitc(server, "requeue", str(job_id))
+    assert (code, out.strip()) == (
+        0,
+        f"job {job_id}: running; requeue asked: it is stopped, then it runs again from its "
+        "place in the queue",
+    ), err
+    done = ended(server, job_id)
+    assert (done["state"], done["attempt"]) == ("completed", 2)
+    assert aitc(server, "logs", str(job_id))[1] == "attempt 2\n"  # the new attempt's output
+    code, out, _ = aitc(server, "show", str(job_id))
+    assert "requeued by admin (attempt 1 stopped)" in out
+    code, _, err = aitc(server, "requeue", str(job_id))
+    assert code == 1 and err.startswith(
+        f"aitc: job {job_id}: it is completed: only a running job can be requeued"
+    )
+
+
+def test_requeue_hold_keeps_it_until_released(server: ServerProcess) -> None:
+    code, out, err = aitc(server, "submit", "--", "sleep", "600")
+    job_id = submitted(out)
+    wait_until(lambda: job(server, job_id), lambda j: j["state"] == "running", 30)
+    code, out, err = aitc(server, "requeue", "--hold", str(job_id))
+    assert code == 0 and "held once back in the queue" in out, err
+    held = wait_until(lambda: job(server, job_id), lambda j: j["state"] == "pending", 30)
+    assert held["held"] is True and held["attempt"] == 1
+    code, out, _ = aitc(server, "cancel", str(job_id))
+    assert ended(server, job_id)["state"] == "cancelled"

@@ -87,6 +87,25 @@ def test_the_job_page_shows_the_log_as_it_is_written_and_cancels(
     wait_until(lambda: state(admin, other), lambda s: s == "cancelled", timeout=90)
 
 
+def test_the_job_page_requeues_a_running_job_which_runs_again(
+    server: ServerProcess, member_page: Any, admin: httpx.Client
+) -> None:
+    page = member_page
+    command = 'sh -c "echo attempt $AITC_ATTEMPT; sleep 600"'
+    job = submit(page, server, name="again", command=command, GPUs="1")
+    wait_until(lambda: state(admin, job), lambda s: s == "running", timeout=90)
+    page.reload()
+    page.get_by_role("button", name=f"Requeue job {job}").click()
+    page.wait_for_url(f"**/jobs/{job}")
+    attempt = lambda: admin.get(f"/jobs/{job}").json()  # noqa: E731
+    wait_until(attempt, lambda j: (j["state"], j["attempt"]) == ("running", 2), timeout=90)
+    page.reload()
+    page.locator("pre[data-log*='stdout']").get_by_text("attempt 2").wait_for()
+    assert page.get_by_text("requeued by bklein (attempt 1 stopped)").count() == 1  # history
+    page.get_by_role("button", name=f"Cancel job {job}").click()
+    wait_until(lambda: state(admin, job), lambda s: s == "cancelled", timeout=90)
+
+
 def test_a_tasks_page_cancels_its_whole_array(
     server: ServerProcess, member_page: Any, admin: httpx.Client, tokens: dict[str, str]
 ) -> None:

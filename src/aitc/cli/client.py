@@ -1,5 +1,5 @@
 """The API client commands on jobs and nodes: `aitc queue`, `show`, `cancel`, `logs`, `hold`,
-`release`, `history` and `nodes` (`aitc submit` is in ``submit.py``; `token` and `member` in
+`release`, `requeue`, `history`, `nodes` and `share` (`aitc submit` is in ``submit.py``; `token` and `member` in
 ``admin.py``).
 
 Thin: parse, call ``aitc.control.apiclient``, render with ``aitc.cli.output`` (one error style,
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -316,6 +317,24 @@ def release(
     _each_ref("release", job_ids, url, token)
 
 
+def requeue(
+    job_ids: list[str] = _jobs_arg(),
+    hold: bool = typer.Option(
+        False, "--hold", help="Hold it once it is back in the queue (scontrol requeuehold)."
+    ),
+    url: str | None = UrlOpt,
+    token: str | None = TokenOpt,
+) -> None:
+    """Put running jobs back in the queue, as scontrol requeue: each is stopped and runs
+    again, as a new attempt, from its place in the queue."""
+    then = "held once back in the queue" if hold else "it runs again from its place in the queue"
+
+    def shown(job: dict[str, Any]) -> str:
+        return f"{job['state']}; requeue asked: it is stopped, then {then}"
+
+    _each_ref("requeue", job_ids, url, token, shown, {"hold": "true"} if hold else None)
+
+
 def cancel(
     job_ids: list[str] = typer.Argument(
         None,
@@ -417,10 +436,19 @@ def _of_array(job: dict[str, Any]) -> str:
     return "" if job.get("array_job_id") is None else f" ({_array(job)})"
 
 
-def _each_ref(verb: str, refs: list[str], url: str | None, token: str | None) -> None:
-    """``verb`` (hold, release, cancel) each of ``refs``: a job, an array's every task (its
-    number), one task (``ARRAY_TASK``), as scontrol and scancel take them."""
-    shown = _cancelled if verb == "cancel" else _state
+def _each_ref(
+    verb: str,
+    refs: list[str],
+    url: str | None,
+    token: str | None,
+    shown: Callable[[dict[str, Any]], str] | None = None,
+    query: dict[str, Any] | None = None,
+) -> None:
+    """``verb`` (hold, release, cancel, requeue) each of ``refs``: a job, an array's every task
+    (its number), one task (``ARRAY_TASK``), as scontrol and scancel take them; ``shown``
+    says what became of each (its state unless given), ``query`` goes with each request."""
+    shown = shown or (_cancelled if verb == "cancel" else _state)
+    query = query or {}
 
     def call(client: ApiClient) -> None:
         for ref in refs:
@@ -428,10 +456,12 @@ def _each_ref(verb: str, refs: list[str], url: str | None, token: str | None) ->
             if not task:
                 job = client.request("GET", f"/jobs/{array}", subject=f"job {array}")
                 if job.get("array_job_id") != job["id"]:  # a job, not an array
-                    job = client.request("POST", f"/jobs/{array}/{verb}", subject=f"job {array}")
+                    job = client.request(
+                        "POST", f"/jobs/{array}/{verb}", params=query, subject=f"job {array}"
+                    )
                     echo(f"job {job['id']}: {shown(job)}")
                     continue
-            params = {"task": int(task)} if task else {}
+            params = query | ({"task": int(task)} if task else {})
             subject = f"array {ref}" if not task else f"task {ref}"
             done = client.request(
                 "POST", f"/jobs/arrays/{array}/{verb}", params=params, subject=subject
@@ -623,7 +653,7 @@ def register(app: typer.Typer) -> None:
     """Add the client commands to the top-level app."""
     app.command("submit", context_settings={"allow_interspersed_args": False})(submit.submit)
     app.command("run", context_settings={"allow_interspersed_args": False})(interactive.run_job)
-    for command in (queue, show, cancel, logs, hold, release, history, nodes, share):
+    for command in (queue, show, cancel, logs, hold, release, requeue, history, nodes, share):
         app.command()(command)
     admin.register(app)
 

@@ -33,6 +33,7 @@ COMMANDS: Mapping[str, str] = {
             "logs",
             "hold",
             "release",
+            "requeue",
             "history",
             "nodes",
             "share",

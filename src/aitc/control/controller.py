@@ -61,7 +61,7 @@ from aitc.control.snapshot import (
 from aitc.control.store import JobRow, MemberRow, Store, jobs_in_states, upsert_nodes
 from aitc.control.store.cluster import NodeRecord
 from aitc.control.store.gpu_usage import record_gpu_usage
-from aitc.control.store.jobs import limits_applied, signals_sent
+from aitc.control.store.jobs import limits_applied, requeue_asked, signals_sent
 from aitc.domain.cluster import Cluster
 from aitc.domain.durations import slurm_duration
 from aitc.domain.ids import JobId
@@ -215,7 +215,10 @@ class Controller:
             (r.job_id, r.attempt) for r in reports if r.status != ExecStatus.RUNNING
         )
         ended = list(outcome.ended) + self._fail_vanished(active, reports, now, vanish_after)
-        self._stop_attempts(outcome.stray + self._cancel_requests(active, now))
+        requeued, to_stop = self._requeue_requests(active, now)
+        if requeued:  # their attempt is ending: no signal or new limit goes to it
+            active = [a for a in active if a.id not in requeued]
+        self._stop_attempts(outcome.stray + self._cancel_requests(active, now) + to_stop)
         self._send_signals(active, now)
         self._send_limits(active, now)
         with self.store.session() as s:
@@ -355,6 +358,27 @@ class Controller:
             with self.store.session() as s:
                 cancel_undispatched(session=s, job_ids=never_started, now=now)
         return [(a.id, a.attempt) for a in wanted if a.id not in never_started]
+
+    def _requeue_requests(
+        self, active: Sequence[ActiveJob], now: float
+    ) -> tuple[set[int], list[Attempt]]:
+        """Put back in the queue the jobs asked to be (``aitc requeue``): the ids requeued and
+        the attempts to stop. As for a preempted job, the books free its GPUs at once (the
+        feed reads the requeue) and ``Draining`` keeps a job started on them from being
+        dispatched until the attempt has ended; a job still waiting to be dispatched has
+        nothing to stop."""
+        wanted = [a for a in active if a.requeue_request and not a.cancel_requested]
+        if not wanted:
+            return set(), []
+        with self.store.session() as s:
+            attempts = [(a.id, a.attempt) for a in wanted]
+            requeued = set(requeue_asked(session=s, attempts=attempts, now=now))
+        to_stop = []
+        for a in wanted:
+            if a.id in requeued and self.draining.drop(a.id) is None:
+                self.draining.add((a.id, a.attempt), a.placement)
+                to_stop.append((a.id, a.attempt))
+        return requeued, to_stop
 
     def _send_signals(self, active: Sequence[ActiveJob], now: float) -> None:
         """Send the signals asked for running jobs (``aitc cancel --signal``), once each, and

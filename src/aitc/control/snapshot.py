@@ -41,6 +41,7 @@ class ActiveJob:
     handle: str | None
     signal_request: str | None = None  # a signal to send it now (``[B:]SIG``)
     time_limit_request: float | None = None  # a new time limit to hand its executor
+    requeue_request: str | None = None  # back to the queue (``requeue|hold MEMBER``)
 
     @property
     def id(self) -> int:
@@ -66,6 +67,7 @@ def active_job(row: JobRow) -> ActiveJob:
         handle=row.handle,
         signal_request=row.signal_request,
         time_limit_request=row.time_limit_request,
+        requeue_request=row.requeue_request,
     )
 
 

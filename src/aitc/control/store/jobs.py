@@ -424,12 +424,12 @@ def cancel_array(
     (``scancel ARRAY`` / ``ARRAY_TASK``), in one transaction; returns them. ``NotFoundError``
     if there is no such array (or task) the caller may see, ``ConflictError`` if none is
     pending or running any more."""
-    rows, what = _array_rows(session, caller, array_id, task)
+    rows, none_is = _array_rows(session, caller, array_id, task)
     for row in rows:
         check_may_cancel(caller, row)
     live = [r for r in rows if r.state in _LIVE]
     if not live:
-        raise ConflictError(f"no task of {what} is pending or running: it has ended")
+        raise ConflictError(f"{none_is} pending or running: it has ended")
     return _cancel_all(session, live, caller, now)
 
 
@@ -452,7 +452,7 @@ def _cancel(session: Session, job: JobRow, caller: Caller, now: float) -> None:
             cause=f"cancelled by {caller.member_id}",
         )
     elif state in _ACTIVE and not job.cancel_requested:
-        job.cancel_requested = True
+        job.cancel_requested, job.requeue_request = True, None  # a cancel wins over a requeue
         job.cause = f"cancel requested by {caller.member_id}"
 
 
@@ -508,6 +508,81 @@ def limits_applied(
         _append_event(session, job, state, state, what, now)
 
 
+def requeue_job(
+    *, session: Session, caller: Caller, job_id: int, hold: bool, now: float
+) -> JobRow:
+    """Ask the controller to stop a starting or running job and put it back in the queue, at
+    its place in arrival order, to run again as a new attempt (``scontrol requeue``; ``hold``:
+    held once back, as ``scontrol requeuehold``). Whoever may cancel a job may requeue it.
+    ``ConflictError`` for a job that is not running or is being cancelled; the same request
+    asked again before the controller acts changes nothing."""
+    job = get_job(session=session, caller=caller, job_id=job_id, lock=True)
+    check_may_cancel(caller, job, "requeue")
+    _ask_requeue(session, job, caller, hold, now)
+    return job
+
+
+def requeue_array(
+    *, session: Session, caller: Caller, array_id: int, task: int | None, hold: bool, now: float
+) -> list[JobRow]:
+    """Requeue every running task of array ``array_id``, or only its task ``task``, as
+    ``requeue_job`` does each; returns them. ``ConflictError`` if none is running."""
+    rows, none_is = _array_rows(session, caller, array_id, task)
+    for row in rows:
+        check_may_cancel(caller, row, "requeue")
+    live = [r for r in rows if r.state in (s.value for s in _ACTIVE) and not r.cancel_requested]
+    if not live:
+        raise ConflictError(f"{none_is} running: only a running job can be requeued")
+    for row in live:
+        _ask_requeue(session, row, caller, hold, now)
+    return live
+
+
+def _ask_requeue(session: Session, job: JobRow, caller: Caller, hold: bool, now: float) -> None:
+    state = JobState(job.state)
+    if state is JobState.PENDING:
+        hint = " (aitc hold keeps a pending one out of scheduling)" if hold else ""
+        raise ConflictError(f"it is pending: only a running job can be requeued{hint}")
+    if state not in _ACTIVE:
+        raise ConflictError(
+            f"it is {job.state}: only a running job can be requeued (aitc show {job.id} prints "
+            "its request, to submit it again)"
+        )
+    if job.cancel_requested:
+        raise ConflictError("it is being cancelled: it cannot be requeued")
+    asked = f"{'hold' if hold else 'requeue'} {caller.member_id}"
+    if job.requeue_request == asked:
+        return
+    job.requeue_request = asked
+    what = "requeue and hold" if hold else "requeue"
+    _append_event(session, job, state, state, f"{what} asked for by {caller.member_id}", now)
+
+
+def requeue_asked(*, session: Session, attempts: Sequence[tuple[int, int]], now: float) -> list[int]:
+    """The controller puts back in the queue each job asked to be (``requeue_job``) at the
+    attempt it is stopping, ``(job id, attempt)``: pending again at its place, held if asked,
+    a new time limit asked while it ran taken as its own; returns the ids requeued (a job that
+    ended or was requeued meanwhile is left as it is)."""
+    done = []
+    for job_id, attempt in attempts:
+        job = session.get(JobRow, job_id, with_for_update=True)
+        asked = job.requeue_request if job is not None else None
+        if job is None or asked is None or job.attempt != attempt or job.state not in _LIVE[1:]:
+            continue
+        mode, _, by = asked.partition(" ")
+        if job.time_limit_request is not None:  # the limit asked for its run: now its own
+            job.time_limit = job.time_limit_request
+            job.spec = replace(JobSpec.from_json(job.spec), time_limit=job.time_limit).to_json()
+        job.requeue_request = job.signal_request = job.time_limit_request = None
+        held = " and held" if mode == "hold" else ""
+        cause = f"requeued by {by}{held} (attempt {attempt} stopped)"
+        transition(session=session, job=job, to=JobState.PENDING, cause=cause, now=now)
+        if mode == "hold":
+            job.held, job.pending_reasons = True, [hold_reason(by)]
+        done.append(job_id)
+    return done
+
+
 def hold_reason(by: str) -> dict[str, Any]:
     """Why a held job waits (a ``jobs.pending_reasons`` entry)."""
     return {
@@ -540,14 +615,14 @@ def hold_array(
     ``task``, as ``scontrol hold ARRAY`` / ``ARRAY_TASK``; returns them. ``NotFoundError`` if
     there is no such array (or task) the caller may see, ``ConflictError`` if none is
     pending."""
-    rows, what = _array_rows(session, caller, array_id, task)
+    rows, none_is = _array_rows(session, caller, array_id, task)
     verb = "hold" if held else "release"
     for row in rows:
         check_may_cancel(caller, row, verb)
     pending = [r for r in rows if r.state == JobState.PENDING.value]
     if not pending:
         done = "held" if held else "released"
-        raise ConflictError(f"no task of {what} is pending: only a pending job can be {done}")
+        raise ConflictError(f"{none_is} pending: only a pending job can be {done}")
     for row in pending:
         _set_held(session, row, caller, held, now)
     return pending
@@ -557,7 +632,8 @@ def _array_rows(
     session: Session, caller: Caller, array_id: int, task: int | None
 ) -> tuple[list[JobRow], str]:
     """The tasks of array ``array_id`` (or only ``task``) ``caller`` may see, locked, and how
-    to name them; ``NotFoundError`` if there are none."""
+    to say that none of them is in a state (``no task of array 7 is``, ``task 7_2 is not``);
+    ``NotFoundError`` if there are none."""
     where = [visible_jobs(caller), JobRow.array_job_id == array_id]
     if task is not None:
         where.append(JobRow.array_task_id == task)
@@ -566,7 +642,7 @@ def _array_rows(
     what = f"array {array_id}" if task is None else f"task {array_id}_{task}"
     if not rows:
         raise NotFoundError(f"no {what} (see aitc queue)")
-    return rows, what
+    return rows, f"no task of {what} is" if task is None else f"{what} is not"
 
 
 def _set_held(session: Session, job: JobRow, caller: Caller, held: bool, now: float) -> None:

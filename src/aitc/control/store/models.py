@@ -157,6 +157,9 @@ class JobRow(Base):
     # a running job's new time limit (seconds from its start), pushed to its executor and
     # cleared by the controller at its next pass (``time_limit`` holds it already)
     time_limit_request: Mapped[float | None] = mapped_column(Float, nullable=True, default=None)
+    # a running job asked back to the queue (``requeue MEMBER``, or ``hold MEMBER``: held once
+    # back), stopped and requeued by the controller at its next pass, which clears it
+    requeue_request: Mapped[str | None] = mapped_column(String(80), nullable=True, default=None)
     pending_reasons: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
     estimated_start: Mapped[float | None] = mapped_column(Float, nullable=True)
     handle: Mapped[str | None] = mapped_column(String(200), nullable=True)

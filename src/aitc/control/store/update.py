@@ -92,14 +92,14 @@ def update_array(
     one's time limit too), as ``scontrol update JobId=ARRAY`` does; returns them.
     ``ConflictError`` if none is pending; otherwise as ``update_job``, for all the tasks at
     once."""
-    rows, what = _array_rows(session, caller, array_id, task)
+    rows, none_is = _array_rows(session, caller, array_id, task)
     for row in rows:
         check_may_cancel(caller, row, "change")
     pending = [r for r in rows if r.state == JobState.PENDING.value]
     if task is not None and not pending and rows and JobState(rows[0].state) in _ACTIVE:
         pending = rows  # one running task: ``_plan`` says what of it may change
     if not pending:
-        raise ConflictError(f"no task of {what} is pending: only a pending job can be changed")
+        raise ConflictError(f"{none_is} pending: only a pending job can be changed")
     plans = [_plan(session, caller, row, changes) for row in pending]
     _apply(session, plans, caller, changes, now)
     return pending

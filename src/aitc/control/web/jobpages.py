@@ -1,4 +1,4 @@
-"""Pages of one job (details, history, live log, change, cancel) and the submit form.
+"""Pages of one job (details, history, live log, change, cancel, requeue) and the submit form.
 
 A submission is validated by the API's own ``JobCreate`` and stored by the store's
 ``create_job``, so the form refuses exactly what ``POST /api/v1/jobs`` refuses, with the same
@@ -29,7 +29,14 @@ from aitc.control.api.schemas import (
 from aitc.control.store import JobSpec
 from aitc.control.store.access import LimitExceededError, check_may_cancel
 from aitc.control.store.gpu_usage import gpu_usage_of
-from aitc.control.store.jobs import cancel_array, cancel_job, create_job, get_job, job_events
+from aitc.control.store.jobs import (
+    cancel_array,
+    cancel_job,
+    create_job,
+    get_job,
+    job_events,
+    requeue_job,
+)
 from aitc.control.store.update import update_job
 from aitc.control.web.render import HEADERS, Visit, WebRoute, form, now, visit
 from aitc.domain.gpu import GPU_MODELS
@@ -80,6 +87,11 @@ def _job_page(
         events=[JobEventPublic.of(e) for e in events],
         may_cancel=may_cancel,
         may_change=may_cancel and job.state == JobState.PENDING.value,
+        may_requeue=may_cancel
+        and job.state in (JobState.STARTING.value, JobState.RUNNING.value)
+        and not job.cancel_requested
+        and job.requeue_request is None,
+        requeue_asked=job.requeue_request is not None,
         errors=errors or {},
         values=shown | (values or {}),
         refresh=0,
@@ -136,6 +148,17 @@ async def cancel(request: Request, job_id: str) -> Response:
     number = _job_id(job_id)
     with visit(request, write=True) as v:
         cancel_job(session=v.session, caller=v.me, job_id=number, now=now(request))
+    notify(request.app.state.settings)
+    return RedirectResponse(f"/jobs/{number}", 303, headers=HEADERS)
+
+
+@router.post("/jobs/{job_id}/requeue")
+async def requeue(request: Request, job_id: str) -> Response:
+    """Put the running job back in the queue (``aitc requeue``): stopped, then run again."""
+    await form(request)
+    number = _job_id(job_id)
+    with visit(request, write=True) as v:
+        requeue_job(session=v.session, caller=v.me, job_id=number, hold=False, now=now(request))
     notify(request.app.state.settings)
     return RedirectResponse(f"/jobs/{number}", 303, headers=HEADERS)
 

@@ -64,6 +64,8 @@ from aitc.control.store.jobs import (
     job_script,
     list_jobs,
     release_job,
+    requeue_array,
+    requeue_job,
     signal_job,
 )
 from aitc.control.store.models import JobRow
@@ -241,6 +243,28 @@ def signal(
     return JobPublic.of(job, caller)
 
 
+HoldQuery = Annotated[
+    bool, Query(description="Held once back in the queue (scontrol requeuehold), until released.")
+]
+
+
+@router.post("/{job_id}/requeue", response_model=JobPublic)
+def requeue(
+    job_id: JobIdPath,
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+    hold: HoldQuery = False,
+) -> JobPublic:
+    """Put a running job back in the queue (as `scontrol requeue`; `hold`: `requeuehold`): the
+    controller stops it at its next pass and it runs again, as a new attempt, from its place
+    in the queue. Whoever may cancel a job may requeue it. 409 if the job is not running."""
+    now = settings.clock.now()
+    job = requeue_job(session=session, caller=caller, job_id=job_id, hold=hold, now=now)
+    after_commit(session, settings)
+    return JobPublic.of(job, caller)
+
+
 @router.post("/{job_id}/hold", response_model=JobPublic)
 def hold(
     job_id: JobIdPath, session: SessionDep, caller: CallerDep, settings: SettingsDep
@@ -325,6 +349,24 @@ def cancel_array_tasks(
     the answer lists them. 409 if all have ended."""
     now = settings.clock.now()
     rows = cancel_array(session=session, caller=caller, array_id=array_id, task=task, now=now)
+    return _changed(rows, session, caller, settings)
+
+
+@router.post("/arrays/{array_id}/requeue", response_model=JobsPublic)
+def requeue_array_tasks(
+    array_id: ArrayIdPath,
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+    task: TaskQuery = None,
+    hold: HoldQuery = False,
+) -> JobsPublic:
+    """Requeue every running task of an array (as `scontrol requeue ARRAY`), or only `task`;
+    the answer lists them. 409 if none is running."""
+    now = settings.clock.now()
+    rows = requeue_array(
+        session=session, caller=caller, array_id=array_id, task=task, hold=hold, now=now
+    )
     return _changed(rows, session, caller, settings)
 
 
