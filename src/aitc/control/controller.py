@@ -4,7 +4,9 @@ One loop, woken by a tick or by an event (the API calls ``wake()`` on submit and
 pass:
 
 1. polls the executor and records what it reports (``reconcile.apply_reports``);
-2. stops what should not run (cancel requests, stray attempts);
+2. stops what should not run (cancel requests, stray attempts), puts the jobs asked to be
+   requeued back in the queue (``aitc requeue``: their attempts stop, as a preempted one's),
+   and hands running jobs the signals and time limits asked for them;
 3. brings its books up to date with what changed in the store (``feed.StoreBooks.catch_up``:
    the ``job_events`` past its cursor), cancels the jobs whose dependency can never hold,
    writes why the others wait for theirs, and checks the books against the store's active jobs;
