@@ -128,4 +128,5 @@ _REQUEST_COLUMNS = (
     JobRow.priority,
     JobRow.name,
     JobRow.dependency,
+    JobRow.begin_at,
 )
