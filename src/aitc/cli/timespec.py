@@ -127,6 +127,7 @@ def parse_begin(text: str, now: float, tz: tzinfo | None = None) -> float:
     relative = _NOW.fullmatch("".join(words))
     if relative is not None:
         count, unit = relative.groups()
+        unit = unit or ""
         if unit not in _BEGIN_UNITS:
             raise ValueError(
                 f"{text!r}: {unit!r} is not a unit of now+N (seconds, minutes, hours, days, "
