@@ -111,7 +111,12 @@ def test_a_held_job_with_a_begin_time_waits_for_both(rig: Rig) -> None:
     with rig.store.session() as s:
         from aitc.control.store.jobs import release_job
 
-        release_job(session=s, caller=load_caller(session=s, member_id="alice"), job_id=job, now=rig.clock.now())
+        release_job(
+            session=s,
+            caller=load_caller(session=s, member_id="alice"),
+            job_id=job,
+            now=rig.clock.now(),
+        )
     rig.step()
     rig.step()
     assert state(rig, job) in (JobState.STARTING, JobState.RUNNING)

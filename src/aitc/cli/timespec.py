@@ -130,8 +130,7 @@ def parse_begin(text: str, now: float, tz: tzinfo | None = None) -> float:
         unit = unit or ""
         if unit not in _BEGIN_UNITS:
             raise ValueError(
-                f"{text!r}: {unit!r} is not a unit of now+N (seconds, minutes, hours, days, "
-                "weeks)"
+                f"{text!r}: {unit!r} is not a unit of now+N (seconds, minutes, hours, days, weeks)"
             )
         return now + int(count or 0) * _BEGIN_UNITS[unit]
     if len(words) == 1 and "t" in words[0] and _ISO_DATE.match(words[0]):
@@ -189,9 +188,7 @@ def _date(word: str, today: date) -> tuple[date, bool] | None:
     year: str | int | None
     if m := _ISO_DATE.fullmatch(word):
         year, month, day = m.groups()
-    elif m := _US_DATE.fullmatch(word):
-        month, day, year = m.groups()
-    elif m := _MMDDYY.fullmatch(word):
+    elif (m := _US_DATE.fullmatch(word)) or (m := _MMDDYY.fullmatch(word)):
         month, day, year = m.groups()
     else:
         return None

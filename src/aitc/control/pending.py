@@ -14,8 +14,9 @@ starting or running at once; the lowest task ids go first).
 Jobs waiting for their dependency or their begin time are out of the queue too (in the books,
 ``Books.dependencies`` and ``Books.begin_times``); ``record_waiting`` writes their reason
 (``dependency``, naming the jobs they wait for; ``begin_time``, with the begin time as the
-estimated start, never earlier) when it changes, and ``cancel_never_satisfied`` cancels those whose dependency can never hold, with the
-cause ``DependencyNeverSatisfied: <why>``, as Slurm does with ``kill_invalid_depend``.
+estimated start, never earlier) when it changes, and ``cancel_never_satisfied`` cancels those
+whose dependency can never hold, with the cause ``DependencyNeverSatisfied: <why>``, as Slurm
+does with ``kill_invalid_depend``.
 """
 
 from __future__ import annotations
@@ -117,7 +118,10 @@ class PendingNotes:
             for job_id, row in _pending_rows(session, changed).items():
                 jid = JobId(job_id)
                 set_pending_reasons(
-                    session=session, job=row, reasons=[reasons[jid]], estimated_start=starts.get(jid)
+                    session=session,
+                    job=row,
+                    reasons=[reasons[jid]],
+                    estimated_start=starts.get(jid),
                 )
         self._waiting = notes
 

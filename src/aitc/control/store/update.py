@@ -1,11 +1,11 @@
 """Changing a submitted job (``scontrol update JobId=...``): ``update_job`` and ``update_array``.
 
 A pending job (held or not) may change its time limit, name, shape (GPUs, nodes, GPU model),
-dependency, begin time, project, and its array's throttle; every change passes the checks a submission
-passes, with the same rules (``check_spec_shape``, ``check_fits_cluster``, the member's GPU
-limit, ``project_for_submit``, ``resolve_dependency``), so a shape refused at submission is
-refused here for the same reason. Nothing changes unless every change is valid. Whoever may
-cancel a job may change it (``check_may_cancel``).
+dependency, begin time, project, and its array's throttle; every change passes the checks a
+submission passes, with the same rules (``check_spec_shape``, ``check_fits_cluster``, the
+member's GPU limit, ``project_for_submit``, ``resolve_dependency``), so a shape refused at
+submission is refused here for the same reason. Nothing changes unless every change is valid.
+Whoever may cancel a job may change it (``check_may_cancel``).
 
 A starting or running job may change its time limit only, as Slurm's ``scontrol update``
 allows: its member (whoever may cancel it) may lower it, an administrator may also raise it,
