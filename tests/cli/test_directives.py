@@ -156,6 +156,9 @@ def test_a_script_is_found_from_the_current_directory(
         ("#SBATCH -D /scratch/run", {"chdir": "/scratch/run"}),
         ("#SBATCH --array=0-99%10", {"array": "0-99%10"}),
         ("#SBATCH -d afterok:12,singleton", {"dependency": "afterok:12,singleton"}),
+        ("#SBATCH --begin=now+1hour", {"begin": "now+1hour"}),
+        ("#SBATCH -b 16:00", {"begin": "16:00"}),
+        ("#SBATCH --begin 2027-03-01T09:00", {"begin": "2027-03-01T09:00"}),
         ("#SBATCH -H", {"hold": True}),
         ("#SBATCH --hold", {"hold": True}),
         ("#SBATCH --export=NONE", {"export": "NONE"}),
@@ -223,7 +226,7 @@ IGNORED_IN_THE_DOCS = (
     "--mail-user=me@lab.org, --exclusive, --requeue, --no-requeue, "
     "-q high, --qos=high, --comment=why, -C a100, --constraint=a100, "
     "-w node01, --nodelist=node01, -x node02, --exclude=node02, --reservation=course, "
-    "--begin=now+1hour, --time-min=30, --wckey=x, --exclusive=user"
+    "--deadline=now+1hour, --time-min=30, --wckey=x, --exclusive=user"
 )
 
 

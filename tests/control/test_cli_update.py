@@ -78,8 +78,8 @@ def test_an_unknown_word_exits_2_naming_it_and_the_known_ones(server: ServerProc
     code, _, err = aitc(server, "update", "1", "Colour=blue")
     assert code == 2
     assert err.startswith("aitc: Colour: unknown key;") and "TimeLimit" in err and "NumNodes" in err
-    code, _, err = aitc(server, "update", "1", "StartTime=now")
-    assert code == 2 and "no begin time" in err
+    code, _, err = aitc(server, "update", "1", "Priority=5")
+    assert code == 2 and "keep the priority they were submitted with" in err
     code, _, err = aitc(server, "update", "1")
     assert code == 2 and "give something to change" in err
 

@@ -205,3 +205,15 @@ def test_a_job_after_another_with_minutes_starts_that_long_after_its_start() -> 
         (155, "end", 2),
         (1030, "end", 1),
     ]
+
+
+def test_a_job_with_a_begin_time_starts_at_it_on_an_idle_cluster() -> None:
+    late = TraceJob(replace(job(2, runs=10).request, begin=50.0), 10.0)
+    assert run([job(1, gpus=1, runs=5), late]).events == [
+        (0, "arrive", 1),
+        (0, "arrive", 2),
+        (0, "start", 1),  # and not job 2, though the GPUs are free
+        (5, "end", 1),
+        (50, "start", 2),
+        (60, "end", 2),
+    ]

@@ -46,3 +46,11 @@ def test_the_form_is_offered_only_for_a_pending_job_its_viewer_may_change(pages:
     assert erin.post(f"/jobs/{job}/update", name="x").status_code == 403
     pages.api("alice", "POST", f"/jobs/{job}/cancel")
     assert "Change job" not in pages.visitor("alice").get(f"/jobs/{job}").text
+
+
+def test_the_page_shows_a_jobs_begin_time_only_when_it_has_one(pages: Pages) -> None:
+    later = _job(pages, begin_at="2099-01-01T09:00:00Z")
+    page = pages.visitor("alice").get(f"/jobs/{later}").text
+    assert "<dt>Begin time</dt><dd>2099-01-01 09:00" in page
+    plain = _job(pages)
+    assert "Begin time" not in pages.visitor("alice").get(f"/jobs/{plain}").text

@@ -246,6 +246,7 @@ def _job_rows(job: dict[str, Any]) -> Rows:
         f"{a['node']}:{a['mig'] or ','.join(map(str, a['gpus']))}" for a in job["placement"] or []
     )
     rows = Rows(("field", "value"), title=f"Job {job['id']}: {job['name']}", show_header=False)
+    begin = (("begin", when(job["begin_at"])),) if job.get("begin_at") else ()
     for key, value in (
         ("state", _state(job)),
         ("member", job["member"]),
@@ -261,6 +262,7 @@ def _job_rows(job: dict[str, Any]) -> Rows:
         ("array", _array(job)),
         ("array throttle", job.get("array_throttle") or "-"),
         ("dependency", job.get("dependency") or "-"),
+        *begin,
         ("signal", job.get("signal") or "-"),
         ("placement", placement or "-"),
         ("submitted", when(job["submitted_at"])),

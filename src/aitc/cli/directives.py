@@ -216,6 +216,7 @@ TRANSLATED: Mapping[str, str | Translate] = {
     "D|chdir=": "--chdir",
     "a|array=": "--array",
     "d|dependency=": "--dependency",
+    "b|begin=": "--begin",
     "H|hold": "--hold",
     "export=": "--export",
     "N|nodes=": "--nodes",
@@ -244,7 +245,7 @@ IGNORED: Mapping[str, str] = {
     "aitc orders jobs by its policy and --priority (guaranteed, standard, preemptible)": (
         "q|qos= nice=? priority="
     ),
-    "aitc starts a job once it fits and stops it at its --time": "begin= deadline= time-min=",
+    "aitc starts a job once it fits and stops it at its --time": "deadline= time-min=",
     "aitc requeues a job itself when it is preempted or its processes are lost": (
         "requeue no-requeue"
     ),

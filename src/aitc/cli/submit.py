@@ -17,7 +17,9 @@
   and a relative path is taken from the working directory;
 - ``--dependency afterok:12[:13],singleton`` waits for other jobs in Slurm's syntax (``after``
   with ``+MIN``, ``afterany``, ``afternotok``, ``aftercorr``; ``,`` or ``?``); the engine decides
-  when.
+  when;
+- ``--begin 16:00`` (``now+1hour``, ``tomorrow``, ``2027-03-01T09:00``, sbatch's forms) keeps
+  the job pending until then; the time is read here, once, and sent as a moment.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import re
 import time as clock
 from collections import Counter
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +39,7 @@ from typer._click.core import ParameterSource
 from aitc.cli import directives
 from aitc.cli.apicall import TokenOpt, UrlOpt, run
 from aitc.cli.output import echo, usage
-from aitc.cli.timespec import parse_time_limit
+from aitc.cli.timespec import parse_begin, parse_time_limit
 from aitc.control.batchscript import MAX_SCRIPT_BYTES
 from aitc.errors import ConfigError
 
@@ -67,6 +70,7 @@ FLAGS = {
     "workdir": "--chdir",
     "array": "--array",
     "dependency": "--dependency",
+    "begin_at": "--begin",
     "signal": "--signal",
     "output": "--output",
     "error": "--error",
@@ -140,6 +144,14 @@ DependencyOpt = typer.Option(
     help="Wait for other jobs: after:ID[+MIN], afterok:ID[:ID], afternotok:ID, afterany:ID, "
     "aftercorr:ARRAY, singleton; joined by ',' (all must hold) or '?' (any one). "
     "ID: a job, an array (judged whole; also ARRAY_*), ARRAY_TASK or ARRAY_[1-3].",
+)
+
+BeginOpt = typer.Option(
+    None,
+    "--begin",
+    "-b",
+    help="Start no earlier than this: HH:MM[:SS] (the next such time), YYYY-MM-DD[THH:MM], "
+    "now+N[minutes|hours|days], midnight, noon, fika, teatime, today, tomorrow.",
 )
 
 
@@ -236,6 +248,7 @@ def submit(
     ),
     hold: bool = typer.Option(False, "--hold", "-H", help="Submit held (aitc release starts it)."),
     dependency: str | None = DependencyOpt,
+    begin: str | None = BeginOpt,
     wait: bool = typer.Option(
         False,
         "--wait",
@@ -271,6 +284,7 @@ def submit(
         ("output", params["output"]),
         ("error", params["error"]),
         ("open_mode", _open_mode(params["open_mode"], _what("--open-mode", names))),
+        ("begin_at", begin_at(params["begin"], _what("--begin", names))),
     )
     body.update({k: v for k, v in extra if v is not None})
     if "script" in params:
@@ -404,6 +418,18 @@ def _open_mode(text: str | None, what: str) -> str | None:
         if text[:1].lower() == mode[0]:
             return mode
     usage(what, f"{text!r}: give append or truncate")
+
+
+def begin_at(text: str | None, what: str) -> str | None:
+    """A ``--begin`` time as the API takes it (ISO 8601 in UTC), read at this moment and
+    in this machine's time zone (``usage`` naming ``what`` if it is wrong)."""
+    if text is None:
+        return None
+    try:
+        moment = parse_begin(text, clock.time())
+    except ValueError as exc:
+        usage(what, str(exc))
+    return datetime.fromtimestamp(moment, UTC).isoformat()
 
 
 def _time(text: str | None, what: str) -> float | None:

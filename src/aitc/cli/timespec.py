@@ -8,7 +8,7 @@ Each parser raises ``ValueError`` with a message for people; commands turn it in
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime, time, timedelta, tzinfo
 
 DURATION = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
 UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
@@ -80,3 +80,127 @@ def parse_moment(text: str) -> datetime:
             f"{text!r} is not a time (ISO 8601: 2027-03-01T09:00, or with +01:00)"
         ) from None
     return t if t.tzinfo else t.astimezone()
+
+
+# --- a job's begin time, as sbatch's --begin takes it ------------------------------------------
+
+BEGIN_FORMS = (
+    "HH:MM[:SS] (the next such time), 4pm, YYYY-MM-DD[THH:MM[:SS]], MM/DD[/YY], "
+    "now+N[seconds|minutes|hours|days|weeks], midnight, noon, elevenses, fika, teatime, "
+    "today, tomorrow"
+)
+_NOW = re.compile(r"now(?:\+(\d+)([a-z]*))?")
+_BEGIN_UNITS = {
+    **dict.fromkeys(("", "s", "sec", "secs", "second", "seconds"), 1),
+    **dict.fromkeys(("min", "mins", "minute", "minutes"), 60),
+    **dict.fromkeys(("h", "hour", "hours"), 3600),
+    **dict.fromkeys(("d", "day", "days"), 86400),
+    **dict.fromkeys(("w", "week", "weeks"), 7 * 86400),
+}
+# sbatch's names for times of day (Slurm's parse_time)
+_TIMES_OF_DAY = {
+    "midnight": (0, 0, 0),
+    "elevenses": (11, 0, 0),
+    "noon": (12, 0, 0),
+    "fika": (15, 0, 0),
+    "teatime": (16, 0, 0),
+}
+_CLOCK = re.compile(r"(\d{1,2})(?::(\d{2}))?(?::(\d{2}))?(am|pm)?")
+_ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+_US_DATE = re.compile(r"(\d{1,2})/(\d{1,2})(?:/(\d{2}|\d{4}))?")
+_MMDDYY = re.compile(r"(\d{2})(\d{2})(\d{2})")
+
+
+def parse_begin(text: str, now: float, tz: tzinfo | None = None) -> float:
+    """Epoch seconds of a job's begin time as sbatch's ``--begin`` takes it, at ``now``
+    (epoch seconds) in the time zone ``tz`` (None: this machine's local time).
+
+    A time of day alone (``16:00``, ``4pm``, ``noon``, ``fika``) is the next such time: today,
+    or tomorrow if it has passed. A date alone (``2027-03-01``, ``03/01``, ``tomorrow``)
+    means its midnight; a date without a year is this year's unless it has passed. A date
+    and a time go together as ``2027-03-01T09:00`` or as two words (``9:00 tomorrow``).
+    ``now+N`` counts seconds, or the unit after N (``now+2hours``). A time in the past is
+    returned as it is: the job may start at once."""
+    words = text.strip().lower().split()
+    if not words:
+        raise ValueError(f"{text!r} is not a begin time: give {BEGIN_FORMS}")
+    relative = _NOW.fullmatch("".join(words))
+    if relative is not None:
+        count, unit = relative.groups()
+        unit = unit or ""
+        if unit not in _BEGIN_UNITS:
+            raise ValueError(
+                f"{text!r}: {unit!r} is not a unit of now+N (seconds, minutes, hours, days, weeks)"
+            )
+        return now + int(count or 0) * _BEGIN_UNITS[unit]
+    if len(words) == 1 and "t" in words[0] and _ISO_DATE.match(words[0]):
+        words = words[0].split("t", 1)
+    try:
+        return _begin_of(words, now, tz)
+    except ValueError as exc:
+        why = str(exc) or f"give {BEGIN_FORMS}"
+        raise ValueError(f"{text!r} is not a begin time: {why}") from None
+
+
+def _begin_of(words: list[str], now: float, tz: tzinfo | None) -> float:
+    today = datetime.fromtimestamp(now, tz).date()
+    day: date | None = None
+    clock: tuple[int, int, int] | None = None
+    yearless = False
+    for word in words:
+        if clock is None and (found := _time_of_day(word)) is not None:
+            clock = found
+        elif day is None and (found_day := _date(word, today)) is not None:
+            day, yearless = found_day
+        else:
+            raise ValueError("")
+    when = _moment(day or today, clock or (0, 0, 0), tz)
+    if when < now and day is None:  # a time of day that has passed today: tomorrow's
+        when = _moment(today + timedelta(days=1), clock or (0, 0, 0), tz)
+    elif when < now and yearless and day is not None and not (day.month == 2 and day.day == 29):
+        when = _moment(day.replace(year=day.year + 1), clock or (0, 0, 0), tz)  # next year's
+    return when
+
+
+def _time_of_day(word: str) -> tuple[int, int, int] | None:
+    if word in _TIMES_OF_DAY:
+        return _TIMES_OF_DAY[word]
+    found = _CLOCK.fullmatch(word)
+    if found is None:
+        return None
+    hour, minute, second, half = found.groups()
+    if minute is None and half is None:
+        return None  # a bare number is no time of day
+    h, m, s = int(hour), int(minute or 0), int(second or 0)
+    if half is not None:
+        if not 1 <= h <= 12:
+            raise ValueError(f"{word}: the hour of {half.upper()} is 1 to 12")
+        h = h % 12 + (12 if half == "pm" else 0)
+    if h > 23 or m > 59 or s > 59:
+        raise ValueError(f"{word}: no such time of day")
+    return h, m, s
+
+
+def _date(word: str, today: date) -> tuple[date, bool] | None:
+    """The date ``word`` names, and whether it left out the year."""
+    if word in ("today", "tomorrow"):
+        return today + timedelta(days=word == "tomorrow"), False
+    year: str | int | None
+    if m := _ISO_DATE.fullmatch(word):
+        year, month, day = m.groups()
+    elif (m := _US_DATE.fullmatch(word)) or (m := _MMDDYY.fullmatch(word)):
+        month, day, year = m.groups()
+    else:
+        return None
+    yearless = year is None
+    number = today.year if year is None else int(year) + (2000 if len(year) == 2 else 0)
+    try:
+        return date(number, int(month), int(day)), yearless
+    except ValueError as exc:
+        raise ValueError(f"{word}: {exc}") from None
+
+
+def _moment(day: date, clock: tuple[int, int, int], tz: tzinfo | None) -> float:
+    """Epoch seconds of ``clock`` on ``day`` in ``tz`` (None: local time, with its DST)."""
+    at = datetime.combine(day, time(*clock))
+    return (at.replace(tzinfo=tz) if tz is not None else at).timestamp()

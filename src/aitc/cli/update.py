@@ -18,7 +18,7 @@ import typer
 
 from aitc.cli.apicall import TokenOpt, UrlOpt, run
 from aitc.cli.output import echo, usage
-from aitc.cli.submit import DependencyOpt, _time
+from aitc.cli.submit import BeginOpt, DependencyOpt, _time, begin_at
 from aitc.cli.timespec import parse_time_limit
 
 if TYPE_CHECKING:
@@ -33,15 +33,15 @@ SLURM_KEYS: Mapping[str, str] = {
     "dependency": "dependency",
     "account": "project",
     "arraytaskthrottle": "array_throttle",
+    "starttime": "begin_at",
+    "begintime": "begin_at",
     "gres": "gpus",
     "jobid": "job",
 }
 KNOWN = "JobId, TimeLimit, JobName (Name), NumNodes, Gres=gpu[:MODEL]:N, Dependency, Account, "
-KNOWN += "ArrayTaskThrottle"
+KNOWN += "StartTime, ArrayTaskThrottle"
 # Keys Slurm knows that aitc does not change, and why.
 UNSUPPORTED: Mapping[str, str] = {
-    "starttime": "aitc jobs have no begin time; hold the job (aitc hold) and release it then",
-    "begintime": "aitc jobs have no begin time; hold the job (aitc hold) and release it then",
     "priority": "aitc jobs keep the priority they were submitted with",
     "partition": "aitc has one pool of nodes, no partitions",
 }
@@ -53,6 +53,7 @@ FLAGS = {
     "nodes": "--nodes",
     "gpu_model": "--gpu-model",
     "dependency": "--dependency",
+    "begin_at": "--begin",
     "project": "--project",
     "array_throttle": "--array-throttle",
 }
@@ -63,6 +64,7 @@ SHOWN = {
     "nodes": "nodes",
     "gpu_model": "gpu model",
     "dependency": "dependency",
+    "begin_at": "begin",
     "project": "project",
     "array_throttle": "array throttle",
 }
@@ -86,6 +88,7 @@ def update(
         None, "--gpu-model", help='New GPU model, e.g. H100-80GB ("" for any).'
     ),
     dependency: str | None = DependencyOpt,
+    begin: str | None = BeginOpt,
     project: str | None = typer.Option(
         None, "--project", "-p", "--account", "-A", help="New project to charge."
     ),
@@ -100,7 +103,8 @@ def update(
     """Change pending jobs, or a running job's time limit, as scontrol update: only what
     you give changes.
 
-    Pending and held jobs: time limit, name, GPUs, nodes, GPU model, dependency, project.
+    Pending and held jobs: time limit, name, GPUs, nodes, GPU model, dependency, begin
+    time, project.
 
     Checked as at submission; nothing changes unless all of it is valid.
 
@@ -121,6 +125,7 @@ def update(
         "nodes": nodes,
         "gpu_model": gpu_model,
         "dependency": dependency,
+        "begin_at": begin_at(begin, "--begin"),
         "project": project,
         "array_throttle": array_throttle,
     }
@@ -184,6 +189,8 @@ def _slurm_value(field: str, key: str, value: str) -> Any:
             return _count(value)
         if field == "gpus":
             return _gres(value)
+        if field == "begin_at":
+            return begin_at(value, key)
     except ValueError as exc:
         usage(key, str(exc))
     return value
@@ -226,6 +233,7 @@ def _each(client: ApiClient, refs: list[str], body: dict[str, Any]) -> None:
 
 def _print(before: Mapping[int, dict[str, Any]], after: list[dict[str, Any]]) -> None:
     from aitc.cli.client import _array, _duration
+    from aitc.cli.output import when
 
     for job in after:
         old = before.get(job["id"], {})
@@ -235,6 +243,8 @@ def _print(before: Mapping[int, dict[str, Any]], after: list[dict[str, Any]]) ->
                 was, now = old[key], job[key]
                 if key == "time_limit":
                     was, now = _duration(was), _duration(now)
+                if key == "begin_at":
+                    was, now = when(was), when(now)
                 changes.append(f"{label} {_value(was)} -> {_value(now)}")
         asked = job.get("time_limit_request")
         if asked is not None and asked != old.get("time_limit_request"):

@@ -258,16 +258,21 @@ class Controller:
         return Snapshot(pending=self.books.pending, active=active)
 
     def _follow_dependencies(self, session: Session, now: float) -> None:
-        """Queue the jobs whose ``after:ID+MIN`` came due; cancel jobs whose dependency can
-        never hold; write why the others wait (when the books changed: only then may a reason
-        have changed)."""
-        self.books.wake(now)
-        never = self.books.take_never()
+        """Queue the jobs whose ``after:ID+MIN`` or begin time came due; cancel jobs whose
+        dependency can never hold; write why the others wait (when the books changed: only
+        then may a reason have changed)."""
+        books = self.books
+        deferred = len(books.begin_times.waiting)
+        books.wake(now)
+        if len(books.begin_times.waiting) < deferred:
+            self.feed.holds_dirty = True  # a job that came in may be a disabled member's
+        never = books.take_never()
         if never:
             cancel_never_satisfied(session=session, jobs=never, now=now)
-        if self.books.changes != self._waiting_seen:
-            self._waiting_seen = self.books.changes
-            self.notes.record_waiting(session, self.books.dependencies.reasons())
+        if books.changes != self._waiting_seen:
+            self._waiting_seen = books.changes
+            begins = {j: job.begin for j, job in books.begin_times.waiting.items() if job.begin}
+            self.notes.record_waiting(session, books.waiting_reasons(), begins)
 
     def _apply_holds(self, session: Session) -> None:
         """Keep held jobs out of the queue (the rule and its reasons: ``hold_disabled``)."""
@@ -512,12 +517,20 @@ class Controller:
             self._stop.wait(2.0)
         busy = True
         while not self._stop.is_set():
-            self._wake.wait(0.05 if busy else self.config.tick_s)
+            self._wake.wait(0.05 if busy else self.idle_wait())
             self._wake.clear()
             if self._stop.is_set():
                 break
             result = self._guarded(self.step)
             busy = result is not None and result.busy
+
+    def idle_wait(self) -> float:
+        """How long an idle loop sleeps: a tick, or less when a job's begin time (or an
+        ``after:ID+MIN``) comes sooner, so that the job is considered when it comes."""
+        due = self.books.next_due()
+        if due is None:
+            return self.config.tick_s
+        return min(self.config.tick_s, max(0.0, due - self.clock.now()))
 
     def _guarded(self, fn: Callable[[], PassResult]) -> PassResult | None:
         began = time.perf_counter()

@@ -21,9 +21,10 @@ during a pass is no disagreement (the next pass reads it).
 Some pending jobs are left out of the queue while they are held (``held``; the rule is
 ``PendingNotes.hold_disabled``'s): they wait in ``held`` and go back at their place in arrival
 order when released. Jobs with a dependency wait in the books (``Books.dependencies``) until it
-holds; the feed tells the books how each job ends (``Books.ended``), and, before it queues a
-job with a dependency, the state of every job it names that the books do not know (one that
-ended before they were built).
+holds, and jobs with a begin time until it comes (``Books.begin_times``; a hold keeps such a
+job out first); the feed tells the books how each job ends (``Books.ended``), and, before it
+queues a job with a dependency, the state of every job it names that the books do not know (one
+that ended before they were built).
 """
 
 from __future__ import annotations
@@ -135,11 +136,7 @@ class StoreBooks:
             if jid in books.running:  # requeued (lost, or preempted) after it ran
                 books.requeue(jid, now)
                 self._note_hold(row)
-            elif (
-                books.pending.get(jid) is None
-                and jid not in self.held
-                and jid not in books.dependencies.waiting
-            ):
+            elif books.queued(jid) is None and jid not in self.held:
                 self._queue(row)
             else:
                 self._amend(row)
@@ -166,7 +163,7 @@ class StoreBooks:
         jid, request = JobId(row.id), job_request(row)
         held = self.held.get(jid)
         books = self.books
-        old = held or books.pending.get(jid) or books.dependencies.waiting.get(jid)
+        old = held or books.queued(jid)
         if old is None or old == request:
             return
         books.amend(request, held=held)
@@ -233,7 +230,7 @@ class StoreBooks:
             if member in disabled:
                 out.update(jobs)
         for jid in self.may_hold:
-            job = pending.get(jid)
+            job = pending.get(jid) or self.books.begin_times.waiting.get(jid)
             if job is not None:
                 out[jid] = job
         return sorted(out.values(), key=lambda j: (j.submit, j.id))
@@ -261,12 +258,9 @@ class StoreBooks:
         unread, pending = self._count_pending(session)
         books = self.books
         queued = len(books.pending) + len(self.held) + len(books.dependencies.waiting)
+        queued += len(books.begin_times.waiting)
         queued -= sum(
-            1
-            for jid in map(JobId, unread)
-            if books.pending.get(jid) is not None
-            or jid in self.held
-            or jid in books.dependencies.waiting
+            1 for jid in map(JobId, unread) if books.queued(jid) is not None or jid in self.held
         )
         if pending != queued:
             out.append(-1)  # the queue disagrees: resync

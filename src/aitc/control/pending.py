@@ -11,10 +11,12 @@ again; their running jobs run on, unless an admin stops them with ``aitc member 
 job array beyond its limit (``array_throttle``: ``--array 0-99%10`` lets at most 10 tasks be
 starting or running at once; the lowest task ids go first).
 
-Jobs waiting for their dependency are out of the queue too (in the books, ``Books.dependencies``);
-``record_waiting`` writes their reason (``dependency``, naming the jobs they wait for) when it
-changes, and ``cancel_never_satisfied`` cancels those whose dependency can never hold, with the
-cause ``DependencyNeverSatisfied: <why>``, as Slurm does with ``kill_invalid_depend``.
+Jobs waiting for their dependency or their begin time are out of the queue too (in the books,
+``Books.dependencies`` and ``Books.begin_times``); ``record_waiting`` writes their reason
+(``dependency``, naming the jobs they wait for; ``begin_time``, with the begin time as the
+estimated start, never earlier) when it changes, and ``cancel_never_satisfied`` cancels those
+whose dependency can never hold, with the cause ``DependencyNeverSatisfied: <why>``, as Slurm
+does with ``kill_invalid_depend``.
 """
 
 from __future__ import annotations
@@ -101,15 +103,25 @@ class PendingNotes:
             self._written.pop(job_id, None)
         return impossible
 
-    def record_waiting(self, session: Session, reasons: Mapping[JobId, Reason]) -> None:
-        """Write the reason of each job waiting for its dependency, when it changed."""
+    def record_waiting(
+        self,
+        session: Session,
+        reasons: Mapping[JobId, Reason],
+        starts: Mapping[JobId, float] | None = None,
+    ) -> None:
+        """Write the reason of each job waiting out of the queue (for its dependency or its
+        begin time), and its earliest start (``starts``; none: unknown), when it changed."""
+        starts = starts or {}
         notes = {int(j): _fingerprint((r,)) for j, r in reasons.items()}
         changed = [j for j, note in notes.items() if self._waiting.get(j) != note]
         if changed:
             for job_id, row in _pending_rows(session, changed).items():
-                reason = reasons[JobId(job_id)]
+                jid = JobId(job_id)
                 set_pending_reasons(
-                    session=session, job=row, reasons=[reason], estimated_start=None
+                    session=session,
+                    job=row,
+                    reasons=[reasons[jid]],
+                    estimated_start=starts.get(jid),
                 )
         self._waiting = notes
 

@@ -130,4 +130,5 @@ _REQUEST_COLUMNS = (
     JobRow.priority,
     JobRow.name,
     JobRow.dependency,
+    JobRow.begin_at,
 )

@@ -88,7 +88,9 @@ class JobRequest:
     seconds (``None``: no limit). ``submit`` is the time the job entered the queue.
     ``runtime`` is known only to the twin (the trace says how long the job ran); the engine never
     reads it, it plans with ``time_limit``. ``dependency``: the jobs it waits for (Slurm's
-    ``--dependency``); the books keep it out of the queue until it holds.
+    ``--dependency``); the books keep it out of the queue until it holds. ``begin``: the
+    earliest time it may start (Slurm's ``--begin``; None: at once); the books keep it out of
+    the queue until then.
     """
 
     id: JobId
@@ -104,6 +106,7 @@ class JobRequest:
     priority: Priority = Priority.STANDARD
     name: str = ""
     dependency: Dependency | None = None
+    begin: float | None = None
     # GPUs held, counting a MIG slice as the fraction of a GPU it uses (for usage); derived
     # once, as every start and stop reads it several times
     gpu_demand: float = field(init=False, repr=False, compare=False)

@@ -14,6 +14,11 @@ then they wait in ``dependencies`` (``aitc.engine.dependencies``: the waiting jo
 rule needs). The books tell it when a job starts or is requeued; a driver tells the books when a
 job ends for good (``ended``) and what time it is (``wake``, for ``after:ID+MIN``), and takes
 the jobs whose dependency can never hold (``take_never``) to cancel them.
+
+Jobs whose begin time (Slurm's ``--begin``) has not come wait out of the queue too, in
+``begin_times`` (``aitc.engine.begin``), after their dependency holds; ``wake`` queues them when
+the clock reaches it. ``next_due`` says when a driver must wake the books next (a begin time,
+an ``after:ID+MIN``), and ``waiting_reasons`` why each job out of the queue waits.
 """
 
 from __future__ import annotations
@@ -26,11 +31,12 @@ from aitc.domain.ids import JobId
 from aitc.domain.job import JobRequest, JobState, Placement, RunningJob
 from aitc.domain.org import Organisation
 from aitc.domain.reservation import Reservation
+from aitc.engine.begin import BeginTimes
 from aitc.engine.capacity import CapacityIndex
 from aitc.engine.dependencies import DependencyBook
 from aitc.engine.ledger import PastRun, UsageLedger
 from aitc.engine.pending import PendingQueue
-from aitc.engine.view import Action, Preempt, Start, View
+from aitc.engine.view import Action, Preempt, Reason, Start, View
 from aitc.errors import SchedulingError
 
 T = TypeVar("T")
@@ -78,6 +84,7 @@ class Books:
         self.pending = PendingQueue()
         self.running: dict[JobId, RunningJob] = {}
         self.dependencies = DependencyBook(self.running)
+        self.begin_times = BeginTimes()
         self.changes = 0
         self._down: set[str] = set()
         self._foreign: dict[str, int] = {}
@@ -108,7 +115,7 @@ class Books:
         self.changes += 1
         self.dependencies.note(job)
         if job.dependency is None or self.dependencies.admit(job):
-            self.pending.add(job)
+            self._enter(job, newest=True)
 
     def restore(self, job: JobRequest) -> None:
         """Queue a job at its place in arrival order (a released hold, a requeue), once its
@@ -116,13 +123,32 @@ class Books:
         self.changes += 1
         self.dependencies.note(job)
         if job.dependency is None or self.dependencies.admit(job):
+            self._enter(job)
+
+    def _enter(self, job: JobRequest, *, newest: bool = False) -> None:
+        """Queue a job whose dependency holds, or keep it out until its begin time."""
+        if self.begin_times.defers(job):
+            self.begin_times.defer(job)
+        elif newest:
+            self.pending.add(job)
+        else:
             self.pending.requeue(job)
 
+    def queued(self, job_id: JobId) -> JobRequest | None:
+        """A pending job the books hold: in the queue, waiting for its dependency or for its
+        begin time; None if neither (running, held out by the driver, or unknown)."""
+        return (
+            self.pending.get(job_id)
+            or self.dependencies.waiting.get(job_id)
+            or self.begin_times.waiting.get(job_id)
+        )
+
     def cancel(self, job_id: JobId) -> JobRequest | None:
-        """Take a pending job out of the queue (or out of waiting for its dependency); None
-        if it was neither. A hold cancels too: the job ends for good only with ``ended``."""
+        """Take a pending job out of the queue (or out of waiting for its dependency or its
+        begin time); None if it was none of these. A hold cancels too: the job ends for good
+        only with ``ended``."""
         if self.pending.get(job_id) is None:
-            waiting = self.dependencies.withdraw(job_id)
+            waiting = self.dependencies.withdraw(job_id) or self.begin_times.withdraw(job_id)
             self.changes += waiting is not None
             return waiting
         self.changes += 1
@@ -156,13 +182,29 @@ class Books:
 
     def wake(self, now: float) -> None:
         """The clock reached ``now``: jobs waiting for the minutes of ``after:ID+MIN`` that
-        came due are judged again (``dependencies.next_due()``: when the next one does)."""
+        came due are judged again, and jobs whose begin time came are queued (``next_due``:
+        when the next of either comes)."""
         if self.dependencies.waiting:
             self._queue_ready(self.dependencies.wake(now))
+        begun = self.begin_times.wake(now)
+        for job in begun:
+            self.pending.requeue(job)
+        self.changes += bool(begun)
+
+    def next_due(self) -> float | None:
+        """When to ``wake`` the books next: the first begin time or ``after:ID+MIN`` to come
+        (None: none)."""
+        due = (self.dependencies.next_due(), self.begin_times.next_due())
+        times = [t for t in due if t is not None]
+        return min(times) if times else None
+
+    def waiting_reasons(self) -> dict[JobId, Reason]:
+        """Why each job out of the queue waits: its dependency, or its begin time."""
+        return {**self.dependencies.reasons(), **self.begin_times.reasons()}
 
     def _queue_ready(self, ready: list[JobRequest]) -> None:
         for waiting in ready:
-            self.pending.requeue(waiting)
+            self._enter(waiting)
         self.changes += bool(ready or self.dependencies.waiting)  # a reason may have changed
 
     def take_never(self) -> list[tuple[JobRequest, str]]:
@@ -251,7 +293,7 @@ class Books:
         job = run.request
         ready = self.dependencies.stopped(job)
         if job.dependency is None or self.dependencies.admit(job):  # a singleton may wait
-            self.pending.requeue(job)
+            self._enter(job)
         self._queue_ready(ready)
         return run
 

@@ -58,6 +58,7 @@ class ReasonCode(StrEnum):
     GANG_TOO_LARGE = "gang_too_large"
     BACKFILL = "backfill"
     DEPENDENCY = "dependency"
+    BEGIN_TIME = "begin_time"
     IMPOSSIBLE = "impossible"
 
 

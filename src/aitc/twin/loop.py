@@ -269,7 +269,7 @@ class Twin:
             self._push(self._tick_at, TICK, 0)
 
     def _schedule_wake(self) -> None:
-        due = self.books.dependencies.next_due()
+        due = self.books.next_due()
         if due is not None and self.now < due < self._wake_at:
             self._wake_at = due
             self._push(due, WAKE, 0)

@@ -66,6 +66,20 @@ def _at(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
+def _epoch(moment: datetime | None) -> float | None:
+    """Epoch seconds of a time the API was given (one without a UTC offset is UTC)."""
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+_BEGIN_HELP = (
+    "The earliest time the job may start (sbatch's --begin): ISO 8601 (a time without a UTC "
+    "offset is UTC) or epoch seconds; until then it stays pending with the reason "
+    "begin_time. A time in the past lets it start at once."
+)
+
+
 class ScriptCreate(BaseModel):
     """A batch script's text, and its path as it stands in the job's ``command``."""
 
@@ -114,6 +128,7 @@ class JobCreate(BaseModel):
         "afterany:..., singleton, comma-separated (all must hold); ID is a job, an array "
         "(all its tasks) or ARRAY_TASK.",
     )
+    begin_at: datetime | None = Field(None, description=_BEGIN_HELP)
     terminal: Literal["pty", "pipes"] | None = Field(
         None,
         description="An interactive job (aitc run): its input and output are relayed through "
@@ -166,6 +181,7 @@ class JobCreate(BaseModel):
             hold=self.hold,
             array=self.array,
             dependency=self.dependency,
+            begin_at=_epoch(self.begin_at),
             terminal=self.terminal,
             signal=self.signal,
             script=None if self.script is None else self.script.text,
@@ -226,6 +242,9 @@ class JobPublic(BaseModel):
     dependency: str | None = Field(
         None, description="The jobs it waits for (canonical: job numbers only)."
     )
+    begin_at: datetime | None = Field(
+        None, description="The earliest time it may start (--begin); null: at once."
+    )
     terminal: str | None = Field(None, description="pty or pipes: an interactive job.")
     signal: str | None = Field(None, description="Sent before the time limit ([B:]SIG@SECONDS).")
     script_path: str | None = Field(
@@ -273,6 +292,7 @@ class JobPublic(BaseModel):
             array_task_id=job.array_task_id,
             array_throttle=job.array_throttle,
             dependency=job.dependency,
+            begin_at=when(job.begin_at),
             terminal=spec.terminal,
             signal=spec.signal,
             script_path=spec.script_path,
@@ -538,6 +558,11 @@ class JobUpdate(BaseModel):
         description='Jobs to wait for, as at submission; "" removes the dependency.',
     )
     project: Text | None = Field(None, max_length=64)
+    begin_at: datetime | None = Field(
+        None,
+        description="A new begin time (scontrol's StartTime), as at submission; a time in "
+        "the past (now) lets the job start at once.",
+    )
     array_throttle: int | None = Field(
         None,
         ge=0,
@@ -547,7 +572,7 @@ class JobUpdate(BaseModel):
     )
 
     def to_changes(self) -> JobChanges:
-        return JobChanges(**self.model_dump())
+        return JobChanges(**{**self.model_dump(), "begin_at": _epoch(self.begin_at)})
 
 
 class MemberDisable(BaseModel):

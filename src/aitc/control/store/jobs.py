@@ -265,6 +265,7 @@ def _row_values(
         array_task_id=None,
         array_throttle=None,
         dependency=None,
+        begin_at=spec.begin_at,
         submitted_at=now,
         attempt=0,
         cause="",

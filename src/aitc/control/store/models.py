@@ -119,7 +119,8 @@ class JobRow(Base):
     a ``held`` pending job is left out of scheduling until it is released. The tasks of a job
     array share ``array_job_id`` (the id of the first task) and each has its ``array_task_id``;
     ``array_throttle`` caps how many of them run at once. ``dependency`` names the jobs it waits
-    for (``aitc.domain.dependency``, canonical form). The controller records ``handle``
+    for (``aitc.domain.dependency``, canonical form); ``begin_at`` is the earliest time it may
+    start (sbatch's ``--begin``; every task of an array has it). The controller records ``handle``
     (pid, Slurm job id) and the log files of the current attempt (``stdout_path``,
     ``stderr_path``) when it dispatches; the API serves logs from them."""
 
@@ -170,6 +171,7 @@ class JobRow(Base):
     array_task_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     array_throttle: Mapped[int | None] = mapped_column(Integer, nullable=True)
     dependency: Mapped[str | None] = mapped_column(Text, nullable=True)
+    begin_at: Mapped[float | None] = mapped_column(Float, nullable=True, default=None)
 
 
 class JobEventRow(Base):

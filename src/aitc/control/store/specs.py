@@ -26,6 +26,7 @@ MIN_TIME_LIMIT_S = 1.0
 # Job arrays: at most this many tasks in one submission, with indices up to MAX_ARRAY_INDEX.
 MAX_ARRAY_TASKS = 10_000
 MAX_ARRAY_INDEX = 1_000_000
+MAX_BEGIN_AT = 253_402_300_800.0  # 10000-01-01T00:00:00Z
 _ARRAY_ITEM = re.compile(r"(\d+)(?:-(\d+)(?::(\d+))?)?")
 
 
@@ -47,6 +48,7 @@ class JobSpec:
     hold: bool = False
     array: str | None = None  # Slurm's syntax: "0-99%10", "1,3,5", "0-15:4"
     dependency: str | None = None  # Slurm's syntax: "afterok:12:13_2,singleton"
+    begin_at: float | None = None  # the earliest start, epoch seconds (sbatch's --begin)
     terminal: str | None = None  # interactive (aitc run): "pty" or "pipes"; None: a batch job
     signal: str | None = None  # before the time limit (``TimeSignal``): "USR1@300", "B:USR1@60"
     # A batch script's text as submitted, run in place of ``script_path`` in ``command``
@@ -94,6 +96,13 @@ def check_text(value: str, field_name: str) -> None:
         raise ConfigError("must be valid UTF-8 text", field=field_name) from None
 
 
+def check_begin(begin_at: float) -> None:
+    """A begin time the store can keep: a finite time from 1970 to 9999 (one in the past
+    is fine: the job may start at once)."""
+    if not 0 <= begin_at < MAX_BEGIN_AT:
+        raise ConfigError("must be a time from 1970 to 9999", field="begin_at")
+
+
 def check_spec_shape(spec: JobSpec) -> None:
     """Checks that need no database: sizes, text, and GPU/MIG/node arithmetic."""
     if not spec.command:
@@ -113,6 +122,8 @@ def check_spec_shape(spec: JobSpec) -> None:
         array_tasks(spec.array)
     if spec.dependency is not None:
         check_text(spec.dependency, "dependency")
+    if spec.begin_at is not None:
+        check_begin(spec.begin_at)
     if spec.signal is not None:
         try:
             TimeSignal.parse(spec.signal)
@@ -260,6 +271,7 @@ def job_request(job: Any) -> JobRequest:
         priority=Priority(job.priority),
         name=job.name,
         dependency=_dependency(getattr(job, "dependency", None)),
+        begin=getattr(job, "begin_at", None),
     )
 
 

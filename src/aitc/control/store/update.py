@@ -1,11 +1,11 @@
 """Changing a submitted job (``scontrol update JobId=...``): ``update_job`` and ``update_array``.
 
 A pending job (held or not) may change its time limit, name, shape (GPUs, nodes, GPU model),
-dependency, project, and its array's throttle; every change passes the checks a submission
-passes, with the same rules (``check_spec_shape``, ``check_fits_cluster``, the member's GPU
-limit, ``project_for_submit``, ``resolve_dependency``), so a shape refused at submission is
-refused here for the same reason. Nothing changes unless every change is valid. Whoever may
-cancel a job may change it (``check_may_cancel``).
+dependency, begin time, project, and its array's throttle; every change passes the checks a
+submission passes, with the same rules (``check_spec_shape``, ``check_fits_cluster``, the
+member's GPU limit, ``project_for_submit``, ``resolve_dependency``), so a shape refused at
+submission is refused here for the same reason. Nothing changes unless every change is valid.
+Whoever may cancel a job may change it (``check_may_cancel``).
 
 A starting or running job may change its time limit only, as Slurm's ``scontrol update``
 allows: its member (whoever may cancel it) may lower it, an administrator may also raise it,
@@ -20,6 +20,7 @@ learns of it and takes the new request into its books.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -49,6 +50,7 @@ class JobChanges:
     nodes: int | None = None
     gpu_model: str | None = None
     dependency: str | None = None
+    begin_at: float | None = None  # epoch seconds
     project: str | None = None
     array_throttle: int | None = None
 
@@ -141,6 +143,9 @@ def _plan(session: Session, caller: Caller, job: JobRow, changes: JobChanges) ->
         notes.append(f"project {job.project_id} -> {changes.project}")
     if changes.dependency is not None:
         _dependency(session, caller, job, changes.dependency, values, notes)
+    if changes.begin_at is not None and changes.begin_at != job.begin_at:
+        values["begin_at"] = changes.begin_at
+        notes.append(f"begin {_moment(job.begin_at)} -> {_moment(changes.begin_at)}")
     if changes.array_throttle is not None:
         _throttle(job, changes.array_throttle, values, notes)
     values["spec"] = spec.to_json()
@@ -189,7 +194,16 @@ def _new_spec(old: JobSpec, changes: JobChanges) -> JobSpec:
         new["gpu_model"] = changes.gpu_model or None
     if changes.dependency is not None:
         new["dependency"] = changes.dependency or None
+    if changes.begin_at is not None:
+        new["begin_at"] = changes.begin_at
     return replace(old, **new)
+
+
+def _moment(seconds: float | None) -> str:
+    """A begin time in a job's history: ISO 8601 in UTC, to the second (``none``)."""
+    if seconds is None:
+        return "none"
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _project(session: Session, caller: Caller, project: str) -> dict[str, Any]:
