@@ -186,7 +186,12 @@ class Books:
         when the next of either comes)."""
         if self.dependencies.waiting:
             self._queue_ready(self.dependencies.wake(now))
-        begun = self.begin_times.wake(now)
+        begin = self.begin_times
+        if not begin.waiting:  # (every pass: the usual case costs one comparison)
+            if now > begin.now:
+                begin.now = now
+            return
+        begun = begin.wake(now)
         for job in begun:
             self.pending.requeue(job)
         self.changes += bool(begun)
@@ -194,9 +199,11 @@ class Books:
     def next_due(self) -> float | None:
         """When to ``wake`` the books next: the first begin time or ``after:ID+MIN`` to come
         (None: none)."""
-        due = (self.dependencies.next_due(), self.begin_times.next_due())
-        times = [t for t in due if t is not None]
-        return min(times) if times else None
+        after = self.dependencies.next_due()
+        if not self.begin_times.waiting:  # (every pass: the usual case)
+            return after
+        begin = self.begin_times.next_due()
+        return begin if after is None else after if begin is None else min(after, begin)
 
     def waiting_reasons(self) -> dict[JobId, Reason]:
         """Why each job out of the queue waits: its dependency, or its begin time."""
