@@ -21,7 +21,7 @@ def test_migrations_match_the_models(store: Store) -> None:
 def test_migrating_twice_changes_nothing(store: Store) -> None:
     migrate(store.engine)
     with store.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0012"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0013"
         assert "job_events" in inspect(conn).get_table_names()
 
 
