@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
+from conftest import Api
 from controller_rig import Rig
 
 from aitc.control.clock import FakeClock
@@ -127,3 +129,76 @@ def test_a_drained_node_reads_draining_while_busy_and_drained_once_empty() -> No
     drained = node_status("up", "", AdminState("drain", "why", "admin", 0.0))
     assert (drained.shown(busy=True), drained.shown(busy=False)) == ("draining", "drained")
     assert node_status("down", "", None).shown(busy=True) == "down"
+
+
+# -- the API: PATCH /api/v1/nodes/{name} -------------------------------------------------------
+
+
+def patch(api: Api, member: str, node: str, **body: object) -> httpx.Response:
+    return api.client.patch(f"/api/v1/nodes/{node}", json=body, headers=api.auth(member))
+
+
+def test_an_admin_drains_and_resumes_a_node_and_everyone_sees_why(api: Api) -> None:
+    api.clock.advance(60)
+    r = patch(api, "admin", "n1", state="drain", reason="new firmware")
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "drained"  # nothing runs on it
+    assert (r.json()["reason"], r.json()["reason_by"]) == ("new firmware", "admin")
+    assert r.json()["reason_at"] is not None
+    assert api.wakes == 1
+    seen = api.client.get("/api/v1/nodes", headers=api.auth("alice")).json()["data"]
+    assert [(n["name"], n["state"], n["reason"]) for n in seen] == [
+        ("n1", "drained", "new firmware"),
+        ("n2", "up", ""),
+    ]
+    r = patch(api, "admin", "n1", state="resume")
+    assert (r.status_code, r.json()["state"], r.json()["reason_by"]) == (200, "up", None)
+
+
+def test_a_drained_node_with_a_job_on_it_is_draining(api: Api) -> None:
+    from aitc.control.store import JobRow, transition
+    from aitc.domain.job import JobState, NodeAlloc, Placement
+
+    job = api.submit("alice", gpus=2)
+    with api.store.session() as s:
+        row = s.get(JobRow, job["id"])
+        assert row is not None
+        placement = Placement((NodeAlloc("n1", (0, 1)),))
+        transition(session=s, job=row, to=JobState.STARTING, cause="t", now=0, placement=placement)
+    r = patch(api, "admin", "n1", state="drain", reason="fan")
+    assert (r.json()["state"], r.json()["gpus_busy"]) == ("draining", 2)
+
+
+def test_a_node_set_down_says_down(api: Api) -> None:
+    r = patch(api, "admin", "n2", state="down", reason="power supply")
+    assert (r.json()["state"], r.json()["reason"]) == ("down", "power supply")
+
+
+def test_only_admins_drain_nodes(api: Api) -> None:
+    r = patch(api, "alice", "n1", state="drain", reason="mine")
+    assert r.status_code == 403
+    seen = api.client.get("/api/v1/nodes", headers=api.auth("alice")).json()["data"]
+    assert seen[0]["state"] == "up"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"state": "drain"}, "reason"),
+        ({"state": "down", "reason": "  "}, "reason"),
+        ({"state": "idle", "reason": "x"}, "state"),
+        ({"reason": "x"}, "state"),
+    ],
+)
+def test_a_bad_node_update_is_422_naming_the_field(
+    api: Api, body: dict[str, object], field: str
+) -> None:
+    r = patch(api, "admin", "n1", **body)
+    assert r.status_code == 422, r.text
+    assert [d["loc"][-1] for d in r.json()["detail"]] == [field]
+
+
+def test_an_unknown_node_is_404(api: Api) -> None:
+    r = patch(api, "admin", "dgx99", state="drain", reason="x")
+    assert r.status_code == 404
+    assert "dgx99" in r.json()["detail"]

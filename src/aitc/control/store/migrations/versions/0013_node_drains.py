@@ -26,9 +26,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("set_by", sa.String(length=64), nullable=False),
         sa.Column("set_at", sa.Float(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["node"], ["nodes.name"], name=op.f("fk_node_drains_node_nodes")
-        ),
+        sa.ForeignKeyConstraint(["node"], ["nodes.name"], name=op.f("fk_node_drains_node_nodes")),
         sa.PrimaryKeyConstraint("node", name=op.f("pk_node_drains")),
     )
 
