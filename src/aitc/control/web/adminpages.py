@@ -4,8 +4,9 @@ delete) and nodes (drain, down, resume).
 
 Each page and form is for admins only (``require_admin``, as the API's admin routes) and does
 what the API does with the store's same functions: ``disable_member``, ``create_token``,
-``revoke_token``, ``create_reservation``, ``set_admin_state``, ... A refusal (the last admin, a reservation the
-engine cannot guarantee) is shown on the page, beside the field it names.
+``revoke_token``, ``create_reservation``, ``set_admin_state``, ... A refusal (the last admin, a
+reservation the engine cannot guarantee, a drain without a reason) is shown on the page,
+beside the field it names.
 """
 
 from __future__ import annotations

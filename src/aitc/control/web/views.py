@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from aitc.control.store.access import Caller, visible_jobs
 from aitc.control.store.cluster import list_nodes
-from aitc.control.store.drains import NodeStatus, node_statuses
 from aitc.control.store.directory import list_organisations
+from aitc.control.store.drains import NodeStatus, node_statuses
 from aitc.control.store.jobs import jobs_in_states
 from aitc.control.store.models import JobRow
 from aitc.control.store.specs import placement_from_json
