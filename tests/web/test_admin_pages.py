@@ -14,8 +14,15 @@ from page_harness import pages_fixture as pages_fixture  # noqa: F401 (the pages
 from sqlalchemy import func, select
 
 from aitc.control.store import JobRow, ReservationRow
+from aitc.control.store.models import NodeDrainRow
 
-ADMIN_PAGES = ("/admin/members", "/admin/tokens", "/admin/organisations", "/admin/reservations")
+ADMIN_PAGES = (
+    "/admin/members",
+    "/admin/tokens",
+    "/admin/organisations",
+    "/admin/reservations",
+    "/admin/nodes",
+)
 
 
 def utc(t: float) -> str:
@@ -35,10 +42,12 @@ def test_only_admins_see_the_admin_pages_and_forms(pages: Pages) -> None:
         ("/admin/tokens", {"member": "alice"}),
         ("/admin/tokens/1/revoke", {}),
         ("/admin/reservations", {"org": "acme", "gpus": "1"}),
+        ("/admin/nodes/n1/drain", {"reason": "mine"}),
     ]:
         assert alice.post(path, **form).status_code == 403, path
     with pages.store.session() as s:
         assert s.scalar(select(func.count(ReservationRow.id))) == 0
+        assert s.scalar(select(func.count(NodeDrainRow.node))) == 0
 
 
 def test_an_admin_form_without_its_csrf_token_is_refused(pages: Pages) -> None:
@@ -134,3 +143,22 @@ def test_the_organisations_page_shows_the_lab_and_its_last_apply(pages: Pages) -
     # uni's share is 2 of the 5 of the four enabled organisations: 40 %
     assert "<td>2.0</td>\n    <td>40.0 %</td>" in page
     assert "<td>4</td><td>no limit</td>" in page  # acme's quota, borrowing unbounded
+
+
+def test_an_admin_drains_and_resumes_a_node_and_the_map_shows_why(pages: Pages) -> None:
+    admin, alice = pages.visitor("admin"), pages.visitor("alice")
+    assert "Drain n1" in admin.get("/admin/nodes").text
+    refused = admin.post("/admin/nodes/n1/drain", reason=" ")
+    assert refused.status_code == 422 and "say why the node is set drain" in refused.text
+    done = admin.post("/admin/nodes/n1/drain", reason="new firmware")
+    assert done.status_code == 303
+    listed = admin.get(done.headers["location"]).text
+    assert "Node n1 drained" in listed and "Resume n1" in listed and "new firmware" in listed
+    nodes = pages.api("alice", "GET", "/nodes").json()["data"]
+    assert (nodes[0]["state"], nodes[0]["reason_by"]) == ("drained", "admin")
+    assert "drained new firmware" in alice.get("/map").text
+    assert admin.post("/admin/nodes/n1/resume").status_code == 303
+    assert pages.api("alice", "GET", "/nodes").json()["data"][0]["state"] == "up"
+    assert admin.post("/admin/nodes/n2/down", reason="power supply").status_code == 303
+    assert pages.api("alice", "GET", "/nodes").json()["data"][1]["state"] == "down"
+    assert admin.post("/admin/nodes/dgx9/drain", reason="x").status_code == 404

@@ -138,7 +138,12 @@ def test_no_new_page_has_a_serious_accessibility_violation(
         "/reports/invoices": "invoices.png",
         "/courses": "courses.png",
     }
-    for path in (*pictures, "/admin/reservations", "/reports/tables/usage_by_member"):
+    for path in (
+        *pictures,
+        "/admin/reservations",
+        "/admin/nodes",
+        "/reports/tables/usage_by_member",
+    ):
         admin_page.goto(server.url + path)
         if path.startswith("/reports"):  # prepared off the request: the page fills itself in
             admin_page.locator("table").first.wait_for()

@@ -1,4 +1,4 @@
-"""`aitc token` and `aitc member`: the admins' client commands."""
+"""`aitc token`, `aitc member` and `aitc node`: the admins' client commands."""
 
 from __future__ import annotations
 
@@ -15,6 +15,12 @@ if TYPE_CHECKING:
 
 token_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API tokens (admin).")
 member_app = typer.Typer(no_args_is_help=True, help="Disable and enable members (admin).")
+node_app = typer.Typer(
+    no_args_is_help=True, help="Drain, down and resume nodes, as scontrol update (admin)."
+)
+NodesArg = typer.Argument(
+    ..., help="Nodes: a name, a comma list or a Slurm host list such as dgx[01-04]."
+)
 
 
 @token_app.command("create")
@@ -131,6 +137,60 @@ def member_enable(
     run(url, token, call)
 
 
+@node_app.command("drain")
+def node_drain(
+    nodes: str = NodesArg,
+    reason: str = typer.Option(..., "--reason", help="Why (required, as in Slurm)."),
+    url: str | None = UrlOpt,
+    token: str | None = TokenOpt,
+) -> None:
+    """Drain nodes: their running jobs finish, nothing new starts on them."""
+    _set_nodes(nodes, {"state": "drain", "reason": reason}, url, token)
+
+
+@node_app.command("down")
+def node_down(
+    nodes: str = NodesArg,
+    reason: str = typer.Option(..., "--reason", help="Why (required, as in Slurm)."),
+    url: str | None = UrlOpt,
+    token: str | None = TokenOpt,
+) -> None:
+    """Set nodes down: their running jobs are stopped and requeued, nothing new starts."""
+    _set_nodes(nodes, {"state": "down", "reason": reason}, url, token)
+
+
+@node_app.command("resume")
+def node_resume(
+    nodes: str = NodesArg, url: str | None = UrlOpt, token: str | None = TokenOpt
+) -> None:
+    """Resume drained or down nodes: jobs start on them again (unless the executor itself
+    reports them down or drained)."""
+    _set_nodes(nodes, {"state": "resume"}, url, token)
+
+
+def _set_nodes(nodes: str, body: dict[str, str], url: str | None, token: str | None) -> None:
+    """Set each node of the host list ``nodes``; none if any is unknown (as scontrol)."""
+    from aitc.arch.hostlist import expand
+    from aitc.errors import ConfigError
+
+    try:
+        names = list(dict.fromkeys(expand(nodes)))
+    except ConfigError as exc:
+        usage("NODES", exc.reason)
+
+    def call(client: ApiClient) -> None:
+        known = {n["name"] for n in client.request("GET", "/nodes")["data"]}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            usage("NODES", f"no node {', '.join(unknown)} (see `aitc nodes`); nothing changed")
+        for name in names:
+            n = client.request("PATCH", f"/nodes/{name}", json=body, subject=f"node {name}")
+            echo(f"node {name}: {n['state']}" + (f" ({n['reason']})" if n["reason"] else ""))
+
+    run(url, token, call, fields={"reason": "--reason"})
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(token_app, name="token")
     app.add_typer(member_app, name="member")
+    app.add_typer(node_app, name="node")

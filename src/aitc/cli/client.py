@@ -591,13 +591,33 @@ def _columns(fmt: str) -> list[str]:
     return columns
 
 
-def nodes(as_json: bool = JsonOpt, url: str | None = UrlOpt, token: str | None = TokenOpt) -> None:
-    """The nodes: state, GPUs free of total, GPU model (like sinfo)."""
+def nodes(
+    reasons: bool = typer.Option(
+        False,
+        "--reasons",
+        "-R",
+        help="Only the nodes not up: why, who said so and when (like sinfo -R).",
+    ),
+    as_json: bool = JsonOpt,
+    url: str | None = UrlOpt,
+    token: str | None = TokenOpt,
+) -> None:
+    """The nodes: state, GPUs free of total, GPU model (like sinfo). A drained node is
+    `draining` while jobs still run on it, `drained` once empty."""
 
     def call(client: ApiClient) -> None:
         data = client.request("GET", "/nodes")
+        if reasons:
+            data["data"] = [n for n in data["data"] if n["state"] != "up"]
         if as_json:
             print_json(data)
+            return
+        if reasons:
+            table = Rows(("reason", "by", "since", "state", "node"), title="Nodes not up")
+            for n in data["data"]:
+                by = n.get("reason_by") or "executor"
+                table.add(n["reason"] or "-", by, when(n.get("reason_at")), n["state"], n["name"])
+            table.print()
             return
         table = Rows(("node", "state", "gpus free/total", "gpu model", "reason"), title="Nodes")
         for n in data["data"]:

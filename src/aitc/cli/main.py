@@ -47,6 +47,7 @@ COMMANDS: Mapping[str, str] = {
     "plan": "aitc.cli.plan",
     "token": "aitc.cli.client",
     "member": "aitc.cli.client",
+    "node": "aitc.cli.client",
     "course": "aitc.cli.course",
     "reservation": "aitc.cli.reservation",
 }

@@ -10,6 +10,7 @@ pass:
 3. brings its books up to date with what changed in the store (``feed.StoreBooks.catch_up``:
    the ``job_events`` past its cursor), cancels the jobs whose dependency can never hold,
    writes why the others wait for theirs, and checks the books against the store's active jobs;
+   stops and requeues the jobs on nodes an admin set down (``store.drains``);
 4. builds the ``View`` from its books and calls the same ``Scheduler.run()`` as the twin;
 5. commits the decisions in one transaction, dispatches them, and applies the committed ones
    to its books (``Books.apply``, as the twin does);
@@ -39,7 +40,7 @@ from sqlalchemy.orm import Session
 
 from aitc.control.clock import Clock
 from aitc.control.dispatch import Committed, commit_decisions, dispatch, exec_job, unix_users
-from aitc.control.executors.base import ExecReport, ExecStatus, Executor, NodeInfo, NodeState
+from aitc.control.executors.base import ExecReport, ExecStatus, Executor, NodeInfo
 from aitc.control.feed import StoreBooks
 from aitc.control.gpuusage.sampler import SamplesGpus
 from aitc.control.holdings import Draining
@@ -62,6 +63,7 @@ from aitc.control.snapshot import (
 )
 from aitc.control.store import JobRow, MemberRow, Store, jobs_in_states, upsert_nodes
 from aitc.control.store.cluster import NodeRecord
+from aitc.control.store.drains import AdminState, admin_states, node_status
 from aitc.control.store.gpu_usage import record_gpu_usage
 from aitc.control.store.jobs import limits_applied, requeue_asked, signals_sent
 from aitc.domain.cluster import Cluster
@@ -128,6 +130,7 @@ class Controller:
         self.planner = Planner(policy)
         self.feed = StoreBooks(cluster, self.planner.half_life_s)
         self._nodes: Sequence[NodeInfo] = ()
+        self._admin: dict[str, AdminState] = {}  # the nodes an admin took out (drain, down)
         self._resync = False
         self.draining = Draining()
         self.notes = PendingNotes()
@@ -179,6 +182,7 @@ class Controller:
         self.feed.rebuild(session, since=since)
         if not self._nodes:
             self._nodes = self.executor.inventory()
+        self._admin = admin_states(session=session)
         self._follow_nodes(self._nodes)
         self._resync = False
         log.info(
@@ -209,7 +213,11 @@ class Controller:
             outcome = apply_reports(session=s, reports=reports, now=now, policy=self.config.requeue)
             active = _load_active(s)
             reservations = load_reservations(s, now)
+            admin = admin_states(session=s)
         self._unrecorded = None
+        if admin != self._admin:
+            self._admin = admin
+            self._follow_nodes(self._nodes)
         self.draining.settle(
             {(r.job_id, r.attempt) for r in reports if r.status == ExecStatus.RUNNING}
         )
@@ -225,6 +233,7 @@ class Controller:
         self._send_limits(active, now)
         with self.store.session() as s:
             snapshot = self._catch_up(s, now)
+        downed = self._requeue_from_down_nodes(now)
         plan = self.planner.plan(self.books, reservations, now)
         committed = self._commit(plan.actions, now)
         handles = dispatch(self.executor, self.draining.admit(committed.started))
@@ -235,7 +244,7 @@ class Controller:
         self._record_gpu_usage(now)
         return PassResult(
             started=tuple(handles.handles),
-            preempted=tuple(p.job_id for p in committed.preempted),
+            preempted=tuple(p.job_id for p in (*downed.preempted, *committed.preempted)),
             ended=tuple(ended),
             failed_to_start=tuple(handles.failures),
             starting=sum(1 for a in snapshot.active if a.state == JobState.STARTING),
@@ -304,6 +313,21 @@ class Controller:
             ],
             now,
         )
+
+    def _requeue_from_down_nodes(self, now: float) -> Committed:
+        """Stop and requeue the jobs on nodes an admin set down, as a preemption does (the
+        executor reports the attempts on the nodes it finds down itself as lost)."""
+        down = {name: a.reason for name, a in self._admin.items() if a.state == "down"}
+        if not down:
+            return Committed(started=(), preempted=())
+        actions: list[Action] = []
+        for job_id, run in self.books.running.items():
+            node = next((n for n in run.placement.nodes if n in down), None)
+            if node is not None:
+                actions.append(Preempt(job_id, cause=f"node {node} set down: {down[node]}"))
+        committed = self._commit(actions, now)
+        self._apply(actions, committed, now)
+        return committed
 
     def _commit(self, actions: Sequence[Action], now: float) -> Committed:
         if not actions:
@@ -482,11 +506,13 @@ class Controller:
         self._next_inventory = now + self.config.inventory_s
 
     def _follow_nodes(self, nodes: Sequence[NodeInfo]) -> None:
-        """Follow the executor's node states (down, drained) and GPUs held outside aitc."""
+        """Follow the nodes' states (the executor's, or an admin's when worse: down, drained)
+        and GPUs held outside aitc."""
         for node in nodes:
             if node.name not in self.cluster:
                 continue
-            self.books.set_down(node.name, node.state != NodeState.UP)
+            status = node_status(str(node.state), node.reason, self._admin.get(node.name))
+            self.books.set_down(node.name, not status.usable)
             try:
                 self.books.set_foreign(node.name, node.foreign_gpus)
             except SchedulingError as exc:

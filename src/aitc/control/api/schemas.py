@@ -386,9 +386,23 @@ class NodePublic(BaseModel):
     name: str
     gpus: int
     gpu_model: str
-    state: str
+    state: str = Field(
+        description="up, down, draining (drained, jobs still running) or drained (and empty)"
+    )
     reason: str
+    reason_by: str | None = Field(None, description="The admin who set it; null: the executor.")
+    reason_at: datetime | None = None
     gpus_busy: int
+
+
+class NodeUpdate(BaseModel):
+    """An admin's state for a node, as ``scontrol update NodeName=X State=...``: ``drain``
+    (running jobs finish, nothing new starts), ``down`` (running jobs are stopped and
+    requeued too) or ``resume`` (back in service); a reason is required for drain and down."""
+
+    model_config = ConfigDict(extra="forbid")
+    state: Literal["drain", "down", "resume"]
+    reason: Text | None = Field(None, max_length=1000)
 
 
 class NodesPublic(BaseModel):

@@ -215,6 +215,19 @@ class NodeRow(Base):
     updated_at: Mapped[float] = mapped_column(Float, default=0.0)
 
 
+class NodeDrainRow(Base):
+    """An admin's state for a node (``aitc node drain`` / ``down``, as ``scontrol update
+    NodeName=X State=DRAIN Reason=...``): kept apart from ``nodes``, which the executor's reports
+    overwrite, until ``aitc node resume`` deletes it. ``state`` is ``drain`` or ``down``."""
+
+    __tablename__ = "node_drains"
+    node: Mapped[str] = mapped_column(ForeignKey("nodes.name"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    set_by: Mapped[str] = mapped_column(String(64))
+    set_at: Mapped[float] = mapped_column(Float)
+
+
 class JobGpuUsageRow(Base):
     """What one attempt's GPUs did, from NVML samples (``aitc.control.gpuusage``): written by
     the controller while the attempt runs; no row at all when nothing was sampled (virtual

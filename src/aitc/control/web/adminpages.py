@@ -1,11 +1,12 @@
 """The admins' pages: members (disable, enable), tokens (issue, revoke), the organisations'
-quotas and shares as the last ``aitc lab apply`` stored them, and reservations (create,
-delete).
+quotas and shares as the last ``aitc lab apply`` stored them, reservations (create,
+delete) and nodes (drain, down, resume).
 
 Each page and form is for admins only (``require_admin``, as the API's admin routes) and does
 what the API does with the store's same functions: ``disable_member``, ``create_token``,
-``revoke_token``, ``create_reservation``, ... A refusal (the last admin, a reservation the
-engine cannot guarantee) is shown on the page, beside the field it names.
+``revoke_token``, ``create_reservation``, ``set_admin_state``, ... A refusal (the last admin, a
+reservation the engine cannot guarantee, a drain without a reason) is shown on the page,
+beside the field it names.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from aitc.control.store.directory import (
     list_organisations,
     list_projects,
 )
+from aitc.control.store.drains import set_admin_state
 from aitc.control.store.labsync import last_apply
 from aitc.control.store.reservations import (
     create_reservation,
@@ -40,6 +42,7 @@ from aitc.control.store.reservations import (
 from aitc.control.store.tokens import DAY_S, count_tokens, create_token, list_tokens, revoke_token
 from aitc.control.web.paging import PageNumber, Paging
 from aitc.control.web.render import HEADERS, Visit, WebRoute, form, now, visit
+from aitc.control.web.views import cluster_map
 from aitc.domain.reservation import Reservation
 from aitc.errors import ConfigError, ConflictError, NotFoundError
 
@@ -51,6 +54,9 @@ NOTICES = {
     "revoked": "Token {id} revoked: it stopped working.",
     "reserved": "Reservation {id} made.",
     "deleted": "Reservation {id} deleted: its nodes are free at the next scheduling pass.",
+    "drain": "Node {id} drained: nothing new starts on it; its running jobs finish.",
+    "down": "Node {id} set down: its running jobs are requeued at the next scheduling pass.",
+    "resume": "Node {id} resumed: jobs start on it again from the next scheduling pass.",
 }
 RESERVATION_FIELDS = (
     "id",
@@ -323,3 +329,38 @@ async def unreserve(request: Request, reservation_id: str) -> Response:
             return _reservations(v, False, 1, 409, error=str(exc))
     notify(settings)
     return _done("/admin/reservations", "deleted", reservation_id[:64])
+
+
+@router.get("/admin/nodes")
+def nodes_page(request: Request, done: Search | None = None, id: Search | None = None) -> Response:
+    with visit(request) as v:
+        return _nodes(_admin(v), notice=_notice(done, id))
+
+
+def _nodes(v: Visit, status: int = 200, **extra: Any) -> Response:
+    cmap = cluster_map(session=v.session, caller=v.me)
+    return v.render(
+        "admin_nodes.html", status, nodes=cmap.nodes, errors=extra.pop("errors", {}), **extra
+    )
+
+
+@router.post("/admin/nodes/{name}/{action}")
+async def node_action(request: Request, name: str, action: str) -> Response:
+    """Drain, down or resume a node, as ``PATCH /api/v1/nodes/{name}`` does."""
+    fields = await form(request)
+    if action not in ("drain", "down", "resume"):
+        raise NotFoundError(f"no action {action!r}")
+    reason = fields.get("reason", "").strip()[:1000]
+    if action != "resume" and not reason:
+        with visit(request) as v:
+            _admin(v)
+            error = f"say why the node is set {action} (as Slurm asks)"
+            return _nodes(v, 422, errors={name[:128]: error})
+    with visit(request, write=True) as v:
+        me = _admin(v).me
+        set_admin_state(
+            session=v.session, node=name[:128], state=action, reason=reason,
+            by=me.member_id, now=now(request),
+        )  # fmt: skip
+    notify(request.app.state.settings)
+    return _done("/admin/nodes", action, name[:128])

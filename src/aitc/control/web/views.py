@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from aitc.control.store.access import Caller, visible_jobs
 from aitc.control.store.cluster import list_nodes
 from aitc.control.store.directory import list_organisations
+from aitc.control.store.drains import NodeStatus, node_statuses
 from aitc.control.store.jobs import jobs_in_states
 from aitc.control.store.models import JobRow
 from aitc.control.store.specs import placement_from_json
@@ -63,13 +64,21 @@ class GpuCell:
 class NodeCard:
     name: str
     model: str
-    state: str
-    reason: str
+    status: NodeStatus
     gpus: list[GpuCell]
 
     @property
     def busy(self) -> int:
         return sum(1 for g in self.gpus if g.busy)
+
+    @property
+    def state(self) -> str:
+        """up, down, draining or drained (``NodeStatus.shown``)."""
+        return self.status.shown(busy=self.busy > 0)
+
+    @property
+    def reason(self) -> str:
+        return self.status.reason
 
 
 @dataclass
@@ -85,6 +94,12 @@ class ClusterMap:
     @property
     def busy(self) -> float:
         return sum(self.busy_by_org.values())
+
+    @property
+    def nodes(self) -> list[NodeCard]:
+        """Every node, by name."""
+        cards = [c for leaves in self.groups.values() for cs in leaves.values() for c in cs]
+        return sorted(cards, key=lambda c: c.name)
 
 
 def cluster_map(*, session: Session, caller: Caller) -> ClusterMap:
@@ -114,10 +129,11 @@ def cluster_map(*, session: Session, caller: Caller) -> ClusterMap:
                 )
                 busy[job.org_id] += size / MEMORY_SLOTS
     groups: dict[int, dict[int, list[NodeCard]]] = defaultdict(lambda: defaultdict(list))
+    statuses = node_statuses(session=session)
     total = 0
     for n in nodes:
         gpus = [cells.get((n.name, i)) or GpuCell(i) for i in range(n.gpus)]
-        groups[n.su][n.leaf].append(NodeCard(n.name, n.gpu_model, n.state, n.reason, gpus))
+        groups[n.su][n.leaf].append(NodeCard(n.name, n.gpu_model, statuses[n.name], gpus))
         total += n.gpus
     return ClusterMap(
         groups={su: dict(leaves) for su, leaves in sorted(groups.items())},

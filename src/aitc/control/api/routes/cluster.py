@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from sqlalchemy import select
 
-from aitc.control.api.deps import CallerDep, SessionDep, SettingsDep
+from aitc.control.api.deps import CallerDep, SessionDep, SettingsDep, after_commit
 from aitc.control.api.errors import Utf8Route
 from aitc.control.api.schemas import (
     GpuPublic,
@@ -17,20 +18,24 @@ from aitc.control.api.schemas import (
     MePublic,
     NodePublic,
     NodesPublic,
+    NodeUpdate,
     QueuePublic,
     ShareRowPublic,
     SharesPublic,
     UsagePublic,
     UsageRowPublic,
+    when,
 )
 from aitc.control.shares import shares
-from aitc.control.store.access import Caller, visible_jobs
+from aitc.control.store.access import Caller, require_admin, visible_jobs
 from aitc.control.store.cluster import list_nodes
+from aitc.control.store.drains import node_statuses, set_admin_state
 from aitc.control.store.jobs import JobFilters, jobs_in_states, list_jobs
 from aitc.control.store.models import JobRow
 from aitc.control.store.specs import placement_from_json
 from aitc.control.store.usage import UsageBy, usage
 from aitc.domain.job import JobState
+from aitc.errors import ConfigError
 
 router = APIRouter(tags=["cluster"], route_class=Utf8Route)
 _HOLDING = (JobState.STARTING, JobState.RUNNING)
@@ -59,20 +64,60 @@ def _visible_ids(session: SessionDep, caller: Caller, jobs: list[JobRow]) -> set
 
 @router.get("/nodes", response_model=NodesPublic)
 def read_nodes(session: SessionDep, _: CallerDep) -> NodesPublic:
-    """Every node with its GPUs and how many are busy."""
+    """Every node with its state (the executor's, or an admin's when worse), why, and how many
+    of its GPUs are busy."""
+    return NodesPublic(data=_nodes(session))
+
+
+@router.patch("/nodes/{name}", response_model=NodePublic)
+def update_node(
+    name: Annotated[str, Path(max_length=128)],
+    body: NodeUpdate,
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+) -> NodePublic:
+    """Drain a node, set it down or resume it (admins, as `scontrol update NodeName=X
+    State=DRAIN Reason=...`): a drained node starts nothing new and its running jobs finish; a
+    down node's running jobs are stopped and requeued; resume gives it back. The controller
+    follows at its next pass. 404 for an unknown node, 422 on `reason` when it is missing."""
+    require_admin(caller)
+    reason = (body.reason or "").strip()
+    if body.state != "resume" and not reason:
+        raise ConfigError(f"say why the node is set {body.state} (as Slurm asks)", field="reason")
+    set_admin_state(
+        session=session,
+        node=name,
+        state=body.state,
+        reason=reason,
+        by=caller.member_id,
+        now=settings.clock.now(),
+    )
+    session.flush()
+    after_commit(session, settings)
+    return next(n for n in _nodes(session) if n.name == name)
+
+
+def _nodes(session: SessionDep) -> list[NodePublic]:
     holders = _holders(session)
-    data = [
-        NodePublic(
-            name=n.name,
-            gpus=n.gpus,
-            gpu_model=n.gpu_model,
-            state=n.state,
-            reason=n.reason,
-            gpus_busy=sum(1 for (node, _) in holders if node == n.name),
+    busy = Counter(node for node, _ in holders)
+    statuses = node_statuses(session=session)
+    out = []
+    for n in list_nodes(session=session):
+        status = statuses[n.name]
+        out.append(
+            NodePublic(
+                name=n.name,
+                gpus=n.gpus,
+                gpu_model=n.gpu_model,
+                state=status.shown(busy=busy[n.name] > 0),
+                reason=status.reason,
+                reason_by=status.set_by,
+                reason_at=when(status.set_at),
+                gpus_busy=busy[n.name],
+            )
         )
-        for n in list_nodes(session=session)
-    ]
-    return NodesPublic(data=data)
+    return out
 
 
 @router.get("/gpus", response_model=GpusPublic)
