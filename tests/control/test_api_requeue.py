@@ -19,9 +19,7 @@ def _run(api: Api, *job_ids: int) -> None:
 
 
 def _requeue(api: Api, member: str, path: str, **params: Any) -> Any:
-    return api.client.post(
-        f"/api/v1/jobs/{path}/requeue", params=params, headers=api.auth(member)
-    )
+    return api.client.post(f"/api/v1/jobs/{path}/requeue", params=params, headers=api.auth(member))
 
 
 def _asked(api: Api, job_id: int) -> str | None:

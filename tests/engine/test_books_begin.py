@@ -62,6 +62,9 @@ def test_a_cancelled_or_amended_job_leaves_the_begin_times() -> None:
     assert queued(b) == ["bc-b"] and b.next_due() is None
     assert b.amend(replace(job("bc-b"), begin=80.0))  # and later again
     assert queued(b) == [] and b.next_due() == 80.0
+    assert b.amend(replace(job("bc-b"), begin=70.0))  # moved while it waits: the new time
+    assert b.amend(replace(job("bc-b"), begin=90.0))
+    assert b.next_due() == 90.0
     assert b.queued(jid("bc-b")) is not None
 
 

@@ -1,6 +1,6 @@
 """The API client commands on jobs and nodes: `aitc queue`, `show`, `cancel`, `logs`, `hold`,
-`release`, `requeue`, `history`, `nodes` and `share` (`aitc submit` is in ``submit.py``; `token` and `member` in
-``admin.py``).
+`release`, `requeue`, `history`, `nodes` and `share` (`aitc submit` is in ``submit.py``; `token`
+and `member` in ``admin.py``).
 
 Thin: parse, call ``aitc.control.apiclient``, render with ``aitc.cli.output`` (one error style,
 tables that fit the terminal or, piped, print full cells; ``--json`` on every listing).

@@ -52,9 +52,13 @@ class BeginTimes:
 
     def next_due(self) -> float | None:
         """The next begin time to come (None: no job waits for one)."""
-        while self._due and self.waiting.get(self._due[0][1]) is None:
-            heapq.heappop(self._due)
-        return self._due[0][0] if self._due else None
+        while self._due:
+            begin, job_id = self._due[0]
+            job = self.waiting.get(job_id)
+            if job is not None and job.begin == begin:
+                return begin
+            heapq.heappop(self._due)  # stale: the job left, or its begin time changed
+        return None
 
     def reasons(self) -> dict[JobId, Reason]:
         """Why each waiting job waits (``BEGIN_TIME``)."""
