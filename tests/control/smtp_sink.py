@@ -27,7 +27,9 @@ class SmtpSink:
         self._controller: Controller | None = None
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.messages.append(message_from_bytes(envelope.content, _class=EmailMessage, policy=policy.default))  # type: ignore[arg-type]
+        self.messages.append(
+            message_from_bytes(envelope.content, _class=EmailMessage, policy=policy.default)
+        )  # type: ignore[arg-type]
         self.to.append(list(envelope.rcpt_tos))
         return "250 OK"
 

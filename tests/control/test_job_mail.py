@@ -127,9 +127,7 @@ def _array(rig: Rig, mail_type: str) -> list[int]:
     return [first + i for i in range(3)]
 
 
-@pytest.mark.parametrize(
-    ("mail_type", "mails"), [("BEGIN,END", 2), ("BEGIN,END,ARRAY_TASKS", 6)]
-)
+@pytest.mark.parametrize(("mail_type", "mails"), [("BEGIN,END", 2), ("BEGIN,END,ARRAY_TASKS", 6)])
 def test_an_array_mails_once_unless_it_asks_for_each_task(
     rig: Rig, sink: SmtpSink, mail_type: str, mails: int
 ) -> None:

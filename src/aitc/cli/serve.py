@@ -194,7 +194,9 @@ def _mail_settings(
     from aitc.control.mailer import MailSettings
 
     if mail_from is not None and not _ADDRESS.fullmatch(mail_from):
-        raise typer.BadParameter(f"{mail_from!r} is not an e-mail address", param_hint="--mail-from")
+        raise typer.BadParameter(
+            f"{mail_from!r} is not an e-mail address", param_hint="--mail-from"
+        )
     given: dict[str, Any] = {"smtp_host": host, "mail_from": mail_from, "public_url": public_url}
     return MailSettings(smtp_port=port, **{k: v for k, v in given.items() if v is not None})
 

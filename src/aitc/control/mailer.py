@@ -114,9 +114,15 @@ class Mailer:
                         refused[mail.id] = _refusal(exc)
                         continue
                     sent.append(mail.id)
-                    log.info("mail %d (job %s, %s) sent to %s", mail.id, mail.job_id, mail.kind, mail.to_address)
+                    log.info(
+                        "mail %d (job %s, %s) sent to %s",
+                        mail.id,
+                        mail.job_id,
+                        mail.kind,
+                        mail.to_address,
+                    )
         except (OSError, smtplib.SMTPException) as exc:
-            error = f"{type(exc).__name__}: {exc}" or type(exc).__name__
+            error = f"{type(exc).__name__}: {exc}"
         return self._record(due, sent, refused, error, now)
 
     def _record(
@@ -136,20 +142,29 @@ class Mailer:
                     continue
                 why = refused.get(mail.id)
                 if why is None and now - mail.created_at >= self.settings.give_up_s:
-                    why = f"the SMTP server failed for {self.settings.give_up_s / 3600:g} h: {error}"
+                    why = (
+                        f"the SMTP server failed for {self.settings.give_up_s / 3600:g} h: {error}"
+                    )
                 if why is not None:
                     mail_failed(session=s, mail=mail, error=why, now=now)
                     failed.append(mail.id)
-                    log.error("mail %d (job %s) to %s not sent: %s", mail.id, mail.job_id, mail.to_address, why)
+                    log.error(
+                        "mail %d (job %s) to %s not sent: %s",
+                        mail.id,
+                        mail.job_id,
+                        mail.to_address,
+                        why,
+                    )
                     continue
                 wait = min(self.settings.retry_s * 2**mail.tries, self.settings.max_retry_s)
                 mail_retry(session=s, mail_id=mail.id, error=error, at=now + wait)
                 retried.append(mail.id)
         if retried:
             log.warning(
-                "%d mails not sent (%s); trying again from %.0f s", len(retried), error, min(
-                    self.settings.retry_s * 2**m.tries for m in due if m.id in retried
-                )
+                "%d mails not sent (%s); trying again from %.0f s",
+                len(retried),
+                error,
+                min(self.settings.retry_s * 2**m.tries for m in due if m.id in retried),
             )
         return {"sent": tuple(sent), "retried": tuple(retried), "failed": tuple(failed)}
 

@@ -515,9 +515,7 @@ def limits_applied(
         _append_event(session, job, state, state, what, now)
 
 
-def requeue_job(
-    *, session: Session, caller: Caller, job_id: int, hold: bool, now: float
-) -> JobRow:
+def requeue_job(*, session: Session, caller: Caller, job_id: int, hold: bool, now: float) -> JobRow:
     """Ask the controller to stop a starting or running job and put it back in the queue, at
     its place in arrival order, to run again as a new attempt (``scontrol requeue``; ``hold``:
     held once back, as ``scontrol requeuehold``). Whoever may cancel a job may requeue it.
@@ -565,7 +563,9 @@ def _ask_requeue(session: Session, job: JobRow, caller: Caller, hold: bool, now:
     _append_event(session, job, state, state, f"{what} asked for by {caller.member_id}", now)
 
 
-def requeue_asked(*, session: Session, attempts: Sequence[tuple[int, int]], now: float) -> list[int]:
+def requeue_asked(
+    *, session: Session, attempts: Sequence[tuple[int, int]], now: float
+) -> list[int]:
     """The controller puts back in the queue each job asked to be (``requeue_job``) at the
     attempt it is stopping, ``(job id, attempt)``: pending again at its place, held if asked,
     a new time limit asked while it ran taken as its own; returns the ids requeued (a job that

@@ -87,7 +87,9 @@ def queue_job_mail(session: Session, job: JobRow, frm: JobState, to: JobState, n
     for kind in _kinds(types, frm, to):
         if summary and kind in ("BEGIN", "END", "FAIL"):
             continue
-        _insert(session, job.id, job.attempt, kind, spec["mail_user"], job_mail(job, kind, now), now)
+        _insert(
+            session, job.id, job.attempt, kind, spec["mail_user"], job_mail(job, kind, now), now
+        )
     if summary:
         _queue_array_mail(session, job, types, frm, to, now)
 
@@ -119,7 +121,9 @@ def _queue_array_mail(
     if not to.terminal or not ({"END", "FAIL"} & types.kinds):
         return
     rows = session.execute(
-        select(JobRow.state, func.count()).where(JobRow.array_job_id == array_id).group_by(JobRow.state)
+        select(JobRow.state, func.count())
+        .where(JobRow.array_job_id == array_id)
+        .group_by(JobRow.state)
     ).all()
     states = {str(state): int(n) for state, n in rows}
     if any(states.get(s) for s in _LIVE):

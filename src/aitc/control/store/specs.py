@@ -12,8 +12,8 @@ from typing import Any
 from aitc.control.batchscript import MAX_SCRIPT_BYTES
 from aitc.domain.dependency import Dependency
 from aitc.domain.ids import JobId
-from aitc.domain.mailtype import MailTypes
 from aitc.domain.job import JobRequest, MigSlot, NodeAlloc, Placement, Priority, RunningJob
+from aitc.domain.mailtype import MailTypes
 from aitc.domain.outputfiles import OPEN_MODES, check_pattern
 from aitc.domain.timesignal import TimeSignal
 from aitc.errors import ConfigError

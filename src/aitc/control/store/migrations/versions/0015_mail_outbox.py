@@ -32,9 +32,7 @@ def upgrade() -> None:
         sa.Column("next_try_at", sa.Float(), nullable=False),
         sa.Column("done_at", sa.Float(), nullable=True),
         sa.Column("error", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["job_id"], ["jobs.id"], name=op.f("fk_mail_outbox_job_id_jobs")
-        ),
+        sa.ForeignKeyConstraint(["job_id"], ["jobs.id"], name=op.f("fk_mail_outbox_job_id_jobs")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_mail_outbox")),
         sa.UniqueConstraint("job_id", "attempt", "kind", name=op.f("uq_mail_outbox_job_id")),
     )
