@@ -177,6 +177,11 @@ def test_a_script_is_found_from_the_current_directory(
         ("#SBATCH --error err.txt --open-mode=append", {"error": "err.txt", "open_mode": "append"}),
         ("#AITC -o out.txt -e err.txt", {"output": "out.txt", "error": "err.txt"}),
         ("#AITC --open-mode truncate", {"open_mode": "truncate"}),
+        ("#SBATCH --mail-type=END,FAIL", {"mail_type": "END,FAIL"}),
+        (
+            "#SBATCH --mail-type=ALL --mail-user=me@lab.org",
+            {"mail_type": "ALL", "mail_user": "me@lab.org"},
+        ),
     ],
 )
 def test_sbatch_options_become_submits_flags(line: str, expected: dict[str, Any]) -> None:
@@ -222,8 +227,7 @@ def test_the_command_lines_nodes_multiply_the_scripts_gpus_per_node() -> None:
 IGNORED_IN_THE_DOCS = (
     "-p gpu, --partition=gpu, --mem=64G, --mem-per-cpu=4G, --mem-per-gpu=80G, -c 8, "
     "--cpus-per-task=8, -n 4, --ntasks=4, --ntasks-per-node=8, --cpus-per-gpu=12, "
-    "--mail-type=END,FAIL, "
-    "--mail-user=me@lab.org, --exclusive, --requeue, --no-requeue, "
+    "--exclusive, --requeue, --no-requeue, "
     "-q high, --qos=high, --comment=why, -C a100, --constraint=a100, "
     "-w node01, --nodelist=node01, -x node02, --exclude=node02, --reservation=course, "
     "--deadline=now+1hour, --time-min=30, --wckey=x, --exclusive=user"

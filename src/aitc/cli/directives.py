@@ -228,6 +228,8 @@ TRANSLATED: Mapping[str, str | Translate] = {
     "o|output=": "--output",
     "e|error=": "--error",
     "open-mode=": "--open-mode",
+    "mail-type=": "--mail-type",
+    "mail-user=": "--mail-user",
 }
 IGNORED: Mapping[str, str] = {
     "aitc gives a job whole GPUs, each with its share of the node's CPUs and memory": (
@@ -241,7 +243,6 @@ IGNORED: Mapping[str, str] = {
         "p|partition= C|constraint= w|nodelist= x|exclude= F|nodefile= reservation= "
         "M|clusters= cluster-constraint= prefer= switches= contiguous"
     ),
-    "aitc sends no mail (aitc logs -f ID returns when the job ends)": "mail-type= mail-user=",
     "aitc orders jobs by its policy and --priority (guaranteed, standard, preemptible)": (
         "q|qos= nice=? priority="
     ),

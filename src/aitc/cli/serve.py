@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,9 @@ from aitc.errors import AitcError, ConfigError
 
 if TYPE_CHECKING:
     from aitc.control.courses.labs import LabSettings
+    from aitc.control.mailer import MailSettings
+
+_ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+")
 
 
 def serve(
@@ -108,6 +112,22 @@ def serve(
         help="Python of the default lab (with jupyter-server, runnable by learners' accounts; "
         "default: the server's own).",
     ),
+    smtp_host: str | None = typer.Option(
+        None,
+        "--smtp-host",
+        help="SMTP server that takes the mail jobs ask for (--mail-type), e.g. localhost "
+        "(default: none, and no mail is sent).",
+    ),
+    smtp_port: int = typer.Option(25, "--smtp-port", min=1, max=65535, help="Its port."),
+    mail_from: str | None = typer.Option(
+        None, "--mail-from", help="The mail's From address (default: aitc@ this host's name)."
+    ),
+    public_url: str | None = typer.Option(
+        None,
+        "--public-url",
+        help="This server's address as members reach it (https://aitc.lab.example), for the "
+        "links to jobs' pages in mail.",
+    ),
     access_log: bool = typer.Option(False, "--access-log", help="Log every HTTP request."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log the controller's passes."),
 ) -> None:
@@ -141,6 +161,7 @@ def serve(
         write_client_config=write_client_config,
         single_user=single_user,
         labs=_lab_settings(lab_bind, lab_url_host, lab_ports, lab_python),
+        mail=_mail_settings(smtp_host, smtp_port, mail_from, public_url),
     )
     os.umask(0o077)  # the server's files (database, records, logs) are its own
     server = Server(options)
@@ -165,6 +186,19 @@ def _key_values(items: list[str]) -> dict[str, str]:
             raise typer.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--executor-option")
         out[key] = value
     return out
+
+
+def _mail_settings(
+    host: str | None, port: int, mail_from: str | None, public_url: str | None
+) -> MailSettings:
+    from aitc.control.mailer import MailSettings
+
+    if mail_from is not None and not _ADDRESS.fullmatch(mail_from):
+        raise typer.BadParameter(
+            f"{mail_from!r} is not an e-mail address", param_hint="--mail-from"
+        )
+    given: dict[str, Any] = {"smtp_host": host, "mail_from": mail_from, "public_url": public_url}
+    return MailSettings(smtp_port=port, **{k: v for k, v in given.items() if v is not None})
 
 
 def _lab_settings(

@@ -41,6 +41,7 @@ from aitc.cli.apicall import TokenOpt, UrlOpt, run
 from aitc.cli.output import echo, usage
 from aitc.cli.timespec import parse_begin, parse_time_limit
 from aitc.control.batchscript import MAX_SCRIPT_BYTES
+from aitc.domain.mailtype import MailTypes
 from aitc.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -75,6 +76,8 @@ FLAGS = {
     "output": "--output",
     "error": "--error",
     "open_mode": "--open-mode",
+    "mail_type": "--mail-type",
+    "mail_user": "--mail-user",
     "command": "COMMAND",
     "script": "COMMAND",
 }
@@ -261,6 +264,18 @@ def submit(
         help="A signal before the time limit, to checkpoint: [B:]SIG[@SECONDS], e.g. USR1@300 "
         "(60 s if left out; B: the main process only); needs --time.",
     ),
+    mail_type: str | None = typer.Option(
+        None,
+        "--mail-type",
+        help="E-mail when the job changes, as sbatch: NONE, ALL (BEGIN,END,FAIL,REQUEUE) or "
+        "a list of BEGIN, END, FAIL, REQUEUE, TIME_LIMIT, TIME_LIMIT_90/_80/_50, ARRAY_TASKS.",
+    ),
+    mail_user: str | None = typer.Option(
+        None,
+        "--mail-user",
+        help="Where the mail goes (default: your address in the lab; only an admin may "
+        "name another).",
+    ),
     url: str | None = UrlOpt,
     token: str | None = TokenOpt,
 ) -> None:
@@ -285,6 +300,8 @@ def submit(
         ("error", params["error"]),
         ("open_mode", _open_mode(params["open_mode"], _what("--open-mode", names))),
         ("begin_at", begin_at(params["begin"], _what("--begin", names))),
+        ("mail_type", _mail_type(params["mail_type"], _what("--mail-type", names))),
+        ("mail_user", params["mail_user"]),
     )
     body.update({k: v for k, v in extra if v is not None})
     if "script" in params:
@@ -418,6 +435,16 @@ def _open_mode(text: str | None, what: str) -> str | None:
         if text[:1].lower() == mode[0]:
             return mode
     usage(what, f"{text!r}: give append or truncate")
+
+
+def _mail_type(text: str | None, what: str) -> str | None:
+    """sbatch's ``--mail-type``, checked here so that a script's line is named; canonical."""
+    if text is None:
+        return None
+    try:
+        return str(MailTypes.parse(text))
+    except ValueError as exc:
+        usage(what, str(exc))
 
 
 def begin_at(text: str | None, what: str) -> str | None:

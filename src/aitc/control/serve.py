@@ -29,6 +29,7 @@ from aitc.control.courses.labs import LabSettings
 from aitc.control.executors.base import Executor, KnowsTopology
 from aitc.control.executors.inventory import cluster_from_inventory
 from aitc.control.executors.registry import ExecutorSettings, create_executor
+from aitc.control.mailer import Mailer, MailSettings
 from aitc.control.metrics import ControlMetrics
 from aitc.control.report import rate_card_of
 from aitc.control.store import MemberRow, Store, apply_lab
@@ -60,6 +61,7 @@ class ServeOptions:
     single_user: bool = False
     executor_options: dict[str, str] = field(default_factory=dict)
     labs: LabSettings = field(default_factory=LabSettings)
+    mail: MailSettings = field(default_factory=MailSettings)
 
     @property
     def url(self) -> str:
@@ -83,6 +85,7 @@ class Server:
         self.executor: Executor | None = None
         self.controller: Controller | None = None
         self.keeper: LabKeeper | None = None
+        self.mailer: Mailer | None = None
         self.admin_token: str | None = None
         self.client_config: Path | None = None
         self.lab: Lab | None = None
@@ -174,6 +177,12 @@ class Server:
             f"policy: {self.controller.planner.policy.name}",
         ]
         lines.append(self.identity_line())
+        mail = self.options.mail
+        lines.append(
+            f"mail: through {mail.smtp_host}:{mail.smtp_port}, from {mail.mail_from}"
+            if mail.smtp_host
+            else "mail: none (--smtp-host sends jobs' --mail-type mail)"
+        )
         oidc = self.lab.oidc if self.lab else None
         lines.append(
             f"web sign-in: API tokens, and OpenID Connect through {oidc.issuer}"
@@ -236,8 +245,10 @@ class Server:
             access_log=self.options.access_log,
         )
         server = uvicorn.Server(config)
+        self.mailer = Mailer(store=self.store, clock=self.clock, settings=self.options.mail)
         controller.start()
         self.keeper.start()
+        self.mailer.start()
         threading.Thread(target=self._announce, args=(server,), daemon=True).start()
         try:
             server.run()
@@ -260,6 +271,8 @@ class Server:
             print(self.banner(), file=self.out, flush=True)
 
     def close(self) -> None:
+        if self.mailer is not None:
+            self.mailer.stop()
         if self.keeper is not None:
             self.keeper.stop()
         if self.controller is not None:

@@ -164,6 +164,20 @@ class JobCreate(BaseModel):
         description="How an attempt opens `output` and `error`: truncate (the default for "
         "the first attempt) or append (the default for a requeued job's later attempts).",
     )
+    mail_type: Text | None = Field(
+        None,
+        max_length=200,
+        description="E-mail about the job, as sbatch's --mail-type: NONE, ALL (BEGIN,END,FAIL,"
+        "REQUEUE) or a comma-separated list of BEGIN, END, FAIL, REQUEUE, TIME_LIMIT, "
+        "TIME_LIMIT_90, TIME_LIMIT_80, TIME_LIMIT_50, ARRAY_TASKS (an array's tasks one by "
+        "one; without it BEGIN, END and FAIL come once for the whole array).",
+    )
+    mail_user: Text | None = Field(
+        None,
+        max_length=254,
+        description="Where the mail goes, as sbatch's --mail-user: your own address in the lab "
+        "when left out; only an admin may name another.",
+    )
 
     def to_spec(self) -> JobSpec:
         return JobSpec(
@@ -189,6 +203,8 @@ class JobCreate(BaseModel):
             output=self.output,
             error=self.error,
             open_mode=self.open_mode,
+            mail_type=self.mail_type,
+            mail_user=self.mail_user,
         )
 
 
@@ -253,13 +269,20 @@ class JobPublic(BaseModel):
     output: str | None = Field(None, description="The job's own output file (pattern).")
     error: str | None = Field(None, description="The job's own error file (pattern).")
     open_mode: str | None = Field(None, description="append or truncate, as asked.")
+    mail_type: str | None = Field(
+        None, description="The e-mail it sends (canonical, e.g. BEGIN,END); null: none."
+    )
+    mail_user: str | None = Field(
+        None, description="Where its mail goes (shown to its member and admins only)."
+    )
 
     @classmethod
     def of(cls, job: JobRow, viewer: Caller) -> JobPublic:
         """The job as ``viewer`` may see it: the values of secret variables in ``env``
         (``jobenv.secret_name``) only for the job's owner and admins, ``***`` for others."""
         spec = JobSpec.from_json(job.spec)
-        env = spec.env if viewer.is_admin or viewer.member_id == job.member_id else masked(spec.env)
+        own = viewer.is_admin or viewer.member_id == job.member_id
+        env = spec.env if own else masked(spec.env)
         return cls(
             id=job.id,
             name=job.name,
@@ -299,6 +322,8 @@ class JobPublic(BaseModel):
             output=spec.output,
             error=spec.error,
             open_mode=spec.open_mode,
+            mail_type=spec.mail_type,
+            mail_user=spec.mail_user if own else None,
         )
 
 

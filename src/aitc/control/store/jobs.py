@@ -27,6 +27,7 @@ from aitc.control.store.access import (
 from aitc.control.store.cluster import check_fits_cluster
 from aitc.control.store.dependencies import resolve_dependency
 from aitc.control.store.models import JobEventRow, JobRow, ProjectRow
+from aitc.control.store.outbox import queue_job_mail, resolve_mail
 from aitc.control.store.specs import JobSpec, array_tasks, check_spec_shape, placement_to_json
 from aitc.domain.job import JobState, Placement
 from aitc.errors import ConfigError, ConflictError, NotFoundError, StoreError
@@ -83,6 +84,8 @@ def create_job(
     per limit the member has.
     """
     check_spec_shape(spec)
+    if spec.mail_type is not None or spec.mail_user is not None:
+        spec = resolve_mail(session=session, caller=caller, spec=spec)
     tasks, throttle = array_tasks(spec.array) if spec.array is not None else ((), None)
     try:
         check_limits(
@@ -311,7 +314,8 @@ def transition(
 
     Entering ``starting`` (or ``running`` straight from ``pending``) begins a new attempt and
     records the placement; entering ``pending`` again (a requeue) releases it; a terminal state
-    records the end time and exit code. Illegal moves raise ``StoreError``.
+    records the end time and exit code. The mails the job asks for about the change are
+    queued in the same transaction (``outbox``). Illegal moves raise ``StoreError``.
     """
     frm = JobState(job.state)
     if to not in ALLOWED.get(frm, frozenset()):
@@ -333,6 +337,8 @@ def transition(
         job.pending_reasons, job.estimated_start = None, None
     job.state, job.cause = to.value, cause
     _append_event(session, job, frm, to, cause, now)
+    if job.spec and job.spec.get("mail_type"):
+        queue_job_mail(session, job, frm, to, now)
 
 
 def get_job(*, session: Session, caller: Caller, job_id: int, lock: bool = False) -> JobRow:

@@ -187,6 +187,32 @@ class JobEventRow(Base):
     cause: Mapped[str] = mapped_column(Text, default="")
 
 
+class MailOutboxRow(Base):
+    """One e-mail about a job, written in the transaction that changed the job (an outbox):
+    ``queued`` until the mailer hands it to the SMTP server (``sent``), gives up on it
+    (``failed``) or finds it has none (``dropped``). ``(job_id, attempt, kind)`` is unique, so
+    a mail is queued once whoever asks twice (an array's summary uses attempt 0)."""
+
+    __tablename__ = "mail_outbox"
+    __table_args__ = (
+        UniqueConstraint("job_id", "attempt", "kind"),
+        Index("ix_mail_outbox_state_next_try_at", "state", "next_try_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    to_address: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float)
+    state: Mapped[str] = mapped_column(String(8), default="queued")
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    next_try_at: Mapped[float] = mapped_column(Float)
+    done_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    error: Mapped[str] = mapped_column(Text, default="")
+
+
 class ReservationRow(Base):
     __tablename__ = "reservations"
     id: Mapped[str] = mapped_column(ID, primary_key=True)

@@ -13,6 +13,7 @@ from aitc.control.batchscript import MAX_SCRIPT_BYTES
 from aitc.domain.dependency import Dependency
 from aitc.domain.ids import JobId
 from aitc.domain.job import JobRequest, MigSlot, NodeAlloc, Placement, Priority, RunningJob
+from aitc.domain.mailtype import MailTypes
 from aitc.domain.outputfiles import OPEN_MODES, check_pattern
 from aitc.domain.timesignal import TimeSignal
 from aitc.errors import ConfigError
@@ -28,6 +29,9 @@ MAX_ARRAY_TASKS = 10_000
 MAX_ARRAY_INDEX = 1_000_000
 MAX_BEGIN_AT = 253_402_300_800.0  # 10000-01-01T00:00:00Z
 _ARRAY_ITEM = re.compile(r"(\d+)(?:-(\d+)(?::(\d+))?)?")
+# An address aitc may put in a To: header: one mailbox, no display name, no header breaks.
+MAIL_ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+MAX_MAIL_ADDRESS = 254
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,11 @@ class JobSpec:
     output: str | None = None
     error: str | None = None
     open_mode: str | None = None  # "append" or "truncate"; None: truncate, append on a requeue
+    # E-mail about the job (sbatch's --mail-type/--mail-user, ``aitc.domain.mailtype``): the
+    # canonical types, and the address (the member's own unless an admin named another; the
+    # API fills it in at submission).
+    mail_type: str | None = None
+    mail_user: str | None = None
 
     @property
     def gpu_count(self) -> int:
@@ -133,6 +142,26 @@ def check_spec_shape(spec: JobSpec) -> None:
             raise ConfigError("needs a time limit (--time) to count back from", field="signal")
     _check_script(spec)
     _check_output_files(spec)
+    _check_mail(spec)
+
+
+def _check_mail(spec: JobSpec) -> None:
+    """Mail types aitc knows, and one plain address."""
+    if spec.mail_type is not None:
+        try:
+            MailTypes.parse(spec.mail_type)
+        except ValueError as exc:
+            raise ConfigError(str(exc), field="mail_type") from None
+    if spec.mail_user is not None:
+        check_mail_address(spec.mail_user)
+
+
+def check_mail_address(address: str) -> None:
+    """One plain address (``name@example.org``): ``ConfigError`` on ``mail_user`` else."""
+    if len(address) > MAX_MAIL_ADDRESS or not MAIL_ADDRESS.fullmatch(address):
+        raise ConfigError(
+            f"{address[:80]!r} is not an e-mail address like name@example.org", field="mail_user"
+        )
 
 
 def _check_output_files(spec: JobSpec) -> None:
