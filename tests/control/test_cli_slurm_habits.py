@@ -217,6 +217,9 @@ def test_requeue_stops_a_running_job_and_runs_it_again(server: ServerProcess) ->
     done = ended(server, job_id)
     assert (done["state"], done["attempt"]) == ("completed", 2)
     assert aitc(server, "logs", str(job_id))[1] == "attempt 2\n"  # the new attempt's output
+    assert aitc(server, "logs", "--attempt", "1", str(job_id))[1] == "attempt 1\n"  # the first's
+    code, _, err = aitc(server, "logs", "--attempt", "3", str(job_id))
+    assert code == 1 and f"job {job_id} has no attempt 3: it has run 2 attempts" in err
     code, out, _ = aitc(server, "show", str(job_id))
     assert "requeued by admin (attempt 1 stopped)" in out
     code, _, err = aitc(server, "requeue", str(job_id))
@@ -235,3 +238,20 @@ def test_requeue_hold_keeps_it_until_released(server: ServerProcess) -> None:
     assert held["held"] is True and held["attempt"] == 1
     code, out, _ = aitc(server, "cancel", str(job_id))
     assert ended(server, job_id)["state"] == "cancelled"
+
+
+def test_an_earlier_attempt_of_a_job_with_its_own_output_file_is_in_that_file(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    out = tmp_path / "own.out"
+    code, text, err = aitc(
+        server, "submit", "-o", str(out), "--", "sh", "-c",
+        'echo "attempt $AITC_ATTEMPT"; [ "$AITC_ATTEMPT" = 2 ] || exec sleep 600',
+    )  # fmt: skip
+    job_id = submitted(text)
+    wait_until(lambda: job(server, job_id), lambda j: j["state"] == "running", 30)
+    assert aitc(server, "requeue", str(job_id))[0] == 0
+    assert ended(server, job_id)["attempt"] == 2
+    assert out.read_text() == "attempt 1\nattempt 2\n"  # appended when it started again
+    code, _, err = aitc(server, "logs", "--attempt", "1", str(job_id))
+    assert code == 1 and "writes its output to its own file, one for all its attempts" in err

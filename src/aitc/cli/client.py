@@ -478,6 +478,12 @@ def logs(
     job_id: int = _job_id(),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing until it ends."),
     stderr: bool = typer.Option(False, "--stderr", help="Show standard error instead."),
+    attempt: int | None = typer.Option(
+        None,
+        "--attempt",
+        min=1,
+        help="An earlier attempt's output (a requeued or preempted job's; default: the last).",
+    ),
     url: str | None = UrlOpt,
     token: str | None = TokenOpt,
 ) -> None:
@@ -485,7 +491,8 @@ def logs(
 
     def call(client: ApiClient) -> None:
         stream = "stderr" if stderr else "stdout"
-        for chunk in client.stream_logs(job_id, stream=stream, follow=follow):
+        chunks = client.stream_logs(job_id, stream=stream, follow=follow, attempt=attempt)
+        for chunk in chunks:
             sys.stdout.buffer.write(chunk)
             sys.stdout.buffer.flush()
 

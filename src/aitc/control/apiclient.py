@@ -185,8 +185,12 @@ class ApiClient:
         result: dict[str, Any] = self.request("POST", "/jobs", json=body, headers=headers)
         return result
 
-    def stream_logs(self, job_id: int, *, stream: str, follow: bool) -> Iterator[bytes]:
+    def stream_logs(
+        self, job_id: int, *, stream: str, follow: bool, attempt: int | None = None
+    ) -> Iterator[bytes]:
         params = {"stream": stream, "follow": str(follow).lower()}
+        if attempt is not None:
+            params["attempt"] = str(attempt)
         try:
             with self.http.stream(
                 "GET", f"/jobs/{job_id}/logs", params=params, timeout=httpx.Timeout(30.0, read=None)

@@ -227,6 +227,7 @@ class Server:
                 policy=self.lab.policy if self.lab else PolicySpec(),
                 oidc=self.lab.oidc if self.lab else None,
                 oidc_client_secret=self.oidc_secret,
+                log_dir=self._log_dir(),
             )
         )
         self._watch(controller, app.state.metrics)

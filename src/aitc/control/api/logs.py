@@ -37,13 +37,14 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from aitc.control.accounts import resolve
+from aitc.control.dispatch import log_paths
 from aitc.control.store.access import Caller, LimitExceededError
 from aitc.control.store.db import Store
 from aitc.control.store.jobs import get_job
 from aitc.control.store.models import JobRow, MemberRow
 from aitc.control.store.specs import JobSpec
 from aitc.domain.job import JobState
-from aitc.errors import AccessDeniedError
+from aitc.errors import AccessDeniedError, ConflictError
 
 CHUNK = 1 << 20
 FOLLOW_THREADS = 4
@@ -68,22 +69,56 @@ def _path(stdout: str | None, stderr: str | None, stream: str) -> Path | None:
     return Path(path) if path else None
 
 
-def log_source(*, session: Session, caller: Caller, job_id: int, stream: str) -> LogSource:
-    """The log of ``job_id`` that ``caller`` may see (``NotFoundError`` otherwise)."""
+def log_source(
+    *,
+    session: Session,
+    caller: Caller,
+    job_id: int,
+    stream: str,
+    attempt: int | None = None,
+    log_dir: Path | None = None,
+) -> LogSource:
+    """The log of ``job_id`` that ``caller`` may see (``NotFoundError`` otherwise): its
+    current attempt's, or an earlier ``attempt``'s, read from ``log_dir`` where the controller
+    wrote it (``dispatch.log_paths``; ``ConflictError`` saying why when there is none)."""
     job = get_job(session=session, caller=caller, job_id=job_id)
     unix_user = session.scalar(select(MemberRow.unix_user).where(MemberRow.id == job.member_id))
     account = resolve(unix_user or job.member_id)
     member = {account.uid} if account is not None else set()
     spec = JobSpec.from_json(job.spec)
     own = spec.output is not None or (stream == "stderr" and spec.error is not None)
+    path = _path(job.stdout_path, job.stderr_path, stream)
+    ended = JobState(job.state).terminal
+    if attempt is not None and attempt != job.attempt:
+        path = _earlier(job, attempt, stream, own, log_dir, unix_user or job.member_id)
+        ended = True  # an earlier attempt is over: its file does not grow
     return LogSource(
         job_id=job.id,
         stream=stream,
-        path=_path(job.stdout_path, job.stderr_path, stream),
+        path=path,
         owners=frozenset(member if own else member | {os.geteuid()}),
-        ended=JobState(job.state).terminal,
+        ended=ended,
         own=own,
     )
+
+
+def _earlier(
+    job: JobRow, attempt: int, stream: str, own: bool, log_dir: Path | None, unix_user: str
+) -> Path:
+    """Where an earlier attempt of ``job`` wrote ``stream`` (see ``log_source``)."""
+    if not 1 <= attempt < job.attempt:
+        runs = f"has run {job.attempt} attempts" if job.attempt else "has not run yet"
+        raise ConflictError(f"job {job.id} has no attempt {attempt}: it {runs}")
+    what = "output" if stream == "stdout" else "error"
+    if own:
+        raise ConflictError(
+            f"job {job.id} writes its {what} to its own file, one for all its attempts "
+            f"(--open-mode): aitc logs {job.id} shows it"
+        )
+    if log_dir is None:
+        raise ConflictError("this server keeps no earlier attempts' logs (no log directory)")
+    out, err = log_paths(log_dir, unix_user, job.id, attempt)
+    return Path(out if stream == "stdout" else err)
 
 
 def _not_its_own(source: LogSource, path: Path) -> AccessDeniedError:

@@ -34,6 +34,9 @@ class Settings:
     read by ``aitc serve`` from the file or variable that lab.yaml names. ``policy`` is the
     controller's scheduling policy (``aitc serve``: the lab's), under which ``--check`` of a
     course session replays recorded load (None: the one the recorded starts name).
+    ``log_dir`` is where the controller writes the logs of jobs without files of their own
+    (``dispatch.log_paths``), from which an earlier attempt's are read (None: only the current
+    attempt's logs are served).
     """
 
     database_url: str | None = None
@@ -50,6 +53,7 @@ class Settings:
     policy: PolicySpec | None = None
     oidc: OidcSignIn | None = None
     oidc_client_secret: str = field(default="", repr=False)
+    log_dir: Path | None = None
 
 
 def read_client_secret(spec: OidcSignIn) -> str:

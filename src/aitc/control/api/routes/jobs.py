@@ -461,10 +461,22 @@ def read_logs(
     stream: Literal["stdout", "stderr"] = "stdout",
     follow: bool = False,
     offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    attempt: Annotated[
+        int | None, Query(ge=1, le=10**6, description="An earlier attempt's (default: the last).")
+    ] = None,
 ) -> Response:
     """The job's output from `offset` bytes on; `follow=true` streams until the job ends
-    (at most `max_follows_per_member` streams per member at once; more are answered 429)."""
-    source = log_source(session=session, caller=caller, job_id=job_id, stream=stream)
+    (at most `max_follows_per_member` streams per member at once; more are answered 429).
+    `attempt`: an earlier attempt's output (a requeued or preempted job's); 409 for one it
+    has not run, and when the job writes to its own file (`--output`: one for all attempts)."""
+    source = log_source(
+        session=session,
+        caller=caller,
+        job_id=job_id,
+        stream=stream,
+        attempt=attempt,
+        log_dir=settings.log_dir,
+    )
     if not follow:
         return PlainTextResponse(read_log(source, offset))
     fd = open_log(source, source.path)  # refuse a file that is not served before streaming
