@@ -102,6 +102,8 @@ def test_the_job_page_requeues_a_running_job_which_runs_again(
     page.reload()
     page.locator("pre[data-log*='stdout']").get_by_text("attempt 2").wait_for()
     assert page.get_by_text("requeued by bklein (attempt 1 stopped)").count() == 1  # history
+    page.get_by_text("Output of attempt 1").click()  # the first attempt's output, folded
+    assert page.locator("pre[aria-labelledby='h-stdout-1']").inner_text() == "attempt 1\n"
     page.get_by_role("button", name=f"Cancel job {job}").click()
     wait_until(lambda: state(admin, job), lambda s: s == "cancelled", timeout=90)
 

@@ -77,6 +77,7 @@ def _job_page(
         may_cancel = False
     events = job_events(session=v.session, caller=me, job_id=job.id)
     public = JobPublic.of(job, me)
+    earlier = _earlier_output(v, job.id, job.attempt)
     shown = {"name": job.name, "time_limit": _minutes(job.time_limit)}
     return v.render(
         "job.html",
@@ -92,10 +93,45 @@ def _job_page(
         and not job.cancel_requested
         and job.requeue_request is None,
         requeue_asked=job.requeue_request is not None,
+        earlier=earlier,
         errors=errors or {},
         values=shown | (values or {}),
         refresh=0,
     )
+
+
+def _earlier_output(v: Visit, job_id: int, attempts: int) -> list[tuple[int, list[Any]]]:
+    """The last ``LOG_CHUNK`` of each earlier attempt's output and error (the last five
+    attempts), newest first; none for a job whose output goes to its own file (one for all
+    its attempts, shown above) or a server that keeps no earlier logs."""
+    log_dir = v.request.app.state.settings.log_dir
+    out: list[tuple[int, list[Any]]] = []
+    for attempt in range(attempts - 1, max(0, attempts - 6), -1):
+        streams = []
+        for stream in ("stdout", "stderr"):
+            try:
+                source = log_source(
+                    session=v.session,
+                    caller=v.me,
+                    job_id=job_id,
+                    stream=stream,
+                    attempt=attempt,
+                    log_dir=log_dir,
+                )
+                fd = open_log(source, source.path)
+            except (ConflictError, AccessDeniedError):
+                continue
+            if fd is None:
+                continue
+            try:
+                size = os.fstat(fd).st_size
+                data = os.pread(fd, LOG_CHUNK, max(0, size - LOG_CHUNK))
+            finally:
+                os.close(fd)
+            streams.append((stream, data.decode("utf-8", "replace")))
+        if streams:
+            out.append((attempt, streams))
+    return out
 
 
 def _minutes(seconds: float | None) -> str:
