@@ -565,8 +565,10 @@ class SlurmExecutor:
         ):
             return False  # already out, for Slurm's or an operator's reason: theirs stays
         why = f"{REASON_MARK} {reason}" if reason else f"{REASON_MARK} {state} by an aitc admin"
-        args = ["scontrol", "update", f"NodeName={name}", f"State={state.upper()}"]
-        self.cli.run([*args, f"Reason={why}"])
+        # a down is a drain first: Slurm may return a DOWN node to service by itself (its
+        # ReturnToService) but never clears a DRAIN, so the node stays out until resumed
+        for word in ("DRAIN", "DOWN") if state == "down" else ("DRAIN",):
+            self.cli.run(["scontrol", "update", f"NodeName={name}", f"State={word}", f"Reason={why}"])
         return True
 
     def _scancel(self, slurm_id: int) -> None:
