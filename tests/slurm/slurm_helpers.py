@@ -59,7 +59,9 @@ class SlurmCluster:
     def node(self, name: str) -> tuple[str, str]:
         """``name``'s state as ``sinfo`` prints it (``drained``, ``draining``, ``idle`` …) and
         its reason."""
-        state, _, reason = self.run("sinfo", "-h", "-N", "-n", name, "-o", "%T|%E").strip().partition("|")
+        state, _, reason = (
+            self.run("sinfo", "-h", "-N", "-n", name, "-o", "%T|%E").strip().partition("|")
+        )
         return state, reason
 
 

@@ -55,7 +55,9 @@ def test_drained_node_keeps_its_running_attempt_to_its_end(
 ) -> None:
     """Slurm's DRAIN: nothing new starts there, what runs there finishes."""
     go = tmp_path / "go"
-    executor.start(job(3, ["bash", "-c", f"until [ -e {go} ]; do sleep 0.1; done"], placement(node01=2)))
+    executor.start(
+        job(3, ["bash", "-c", f"until [ -e {go} ]; do sleep 0.1; done"], placement(node01=2))
+    )
     wait_allocated(executor, 3, nodes=1)
     slurm.run("scontrol", "update", "NodeName=node01", "State=DRAIN", "Reason=maintenance")
     assert slurm.node("node01") == ("draining", "maintenance")

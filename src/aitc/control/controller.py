@@ -372,7 +372,9 @@ class Controller:
             else:
                 self._told[node] = (state, reason)
             if took:
-                log.info("node %s: %s passed on to the %s executor", node, state, self.executor.name)
+                log.info(
+                    "node %s: %s passed on to the %s executor", node, state, self.executor.name
+                )
                 self._next_inventory = now  # read back what it did at the next pass
 
     def _commit(self, actions: Sequence[Action], now: float) -> Committed:

@@ -568,7 +568,9 @@ class SlurmExecutor:
         # a down is a drain first: Slurm may return a DOWN node to service by itself (its
         # ReturnToService) but never clears a DRAIN, so the node stays out until resumed
         for word in ("DRAIN", "DOWN") if state == "down" else ("DRAIN",):
-            self.cli.run(["scontrol", "update", f"NodeName={name}", f"State={word}", f"Reason={why}"])
+            self.cli.run(
+                ["scontrol", "update", f"NodeName={name}", f"State={word}", f"Reason={why}"]
+            )
         return True
 
     def _scancel(self, slurm_id: int) -> None:
