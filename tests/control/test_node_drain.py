@@ -12,6 +12,7 @@ from controller_rig import Rig
 
 from aitc.control.clock import FakeClock
 from aitc.control.executors.base import NodeState
+from aitc.control.executors.fake import FakeExecutor
 from aitc.control.store import Store
 from aitc.control.store.drains import AdminState, node_status, node_statuses, set_admin_state
 from aitc.errors import NotFoundError
@@ -100,6 +101,53 @@ def test_a_node_set_down_has_its_jobs_stopped_and_requeued_elsewhere(rig: Rig) -
     assert rig.states(job)[-1] == "starting"
     assert node_of(rig, job) != node
     assert rig.step().preempted == ()  # requeued once
+
+
+class Shared(FakeExecutor):
+    """An executor whose nodes others use too (as Slurm's): it is told the admins' states."""
+
+    def __init__(self, fake: FakeExecutor) -> None:
+        super().__init__(fake.inventory())
+        self.told: list[tuple[str, str, str]] = []
+        self.refuse = False
+
+    def update_node(self, name: str, state: str, reason: str = "") -> bool:
+        if self.refuse:
+            raise RuntimeError("slurmctld does not answer")
+        self.told.append((name, state, reason))
+        return True
+
+
+def test_the_admins_states_are_passed_on_once_and_a_refusal_is_tried_again(rig: Rig) -> None:
+    shared = rig.fake = Shared(rig.fake)
+    rig.ctl = rig.new_controller()
+    rig.step()
+    admin(rig, "node0", "drain", "firmware")
+    rig.step()
+    rig.step()
+    assert shared.told == [("node0", "drain", "firmware")]
+    shared.refuse = True
+    admin(rig, "node0", "down", "PSU")
+    rig.step()  # refused: logged, and the admin's state holds in aitc all the same
+    assert status(rig, "node0") == ("down", "PSU", "admin")
+    shared.refuse = False
+    rig.step(1)
+    assert shared.told == [("node0", "drain", "firmware")]  # not before an inventory period
+    rig.step(10)
+    admin(rig, "node0", "resume")
+    rig.step()
+    assert shared.told[1:] == [("node0", "down", "PSU"), ("node0", "resume", "")]
+    rig.step()
+    assert len(shared.told) == 3
+
+
+def test_a_restarted_controller_passes_the_admins_states_on_again(rig: Rig) -> None:
+    shared = rig.fake = Shared(rig.fake)
+    rig.ctl = rig.new_controller()
+    admin(rig, "node1", "drain", "cables")
+    shared.set_node_state("node0", NodeState.DRAIN, "aitc: old")  # an admin's, resumed since
+    rig.restart()  # the executor (Slurm) decides whether a node it has out is aitc's to resume
+    assert sorted(shared.told) == [("node0", "resume", ""), ("node1", "drain", "cables")]
 
 
 def test_an_unknown_node_cannot_be_drained(rig: Rig) -> None:

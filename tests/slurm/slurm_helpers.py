@@ -47,10 +47,22 @@ class SlurmCluster:
         return done.stdout
 
     def reset(self) -> None:
-        """Cancel every job and bring every node back to idle (between tests)."""
+        """Cancel every job and bring every node back to idle (between tests), resuming the
+        nodes a test drained or failed."""
         self.rig.revive()
         self.rig.cancel_all()
+        for node, state in self.rig.node_states().items():
+            if "+DRAIN" in state or "+FAIL" in state:
+                self.run("scontrol", "update", f"NodeName={node}", "State=RESUME")
         self.rig.wait_idle(60)
+
+    def node(self, name: str) -> tuple[str, str]:
+        """``name``'s state as ``sinfo`` prints it (``drained``, ``draining``, ``idle`` …) and
+        its reason."""
+        state, _, reason = (
+            self.run("sinfo", "-h", "-N", "-n", name, "-o", "%T|%E").strip().partition("|")
+        )
+        return state, reason
 
 
 def placement(**gpus_per_node: int) -> Placement:

@@ -26,6 +26,13 @@ def lab(slurm: SlurmCluster, shared_tmp: Path, test_users: object) -> Iterator[S
     lab.close()
 
 
+def _status(lab: SlurmLab, node: str) -> str:
+    from aitc.control.store.drains import node_statuses
+
+    with lab.store.session() as s:
+        return node_statuses(session=s)[node].state
+
+
 def _tasks(output: str) -> dict[str, str]:
     return dict(line.split(" ", 1) for line in output.splitlines() if line.startswith("node"))
 
@@ -141,3 +148,42 @@ def test_a_lowered_time_limit_ends_a_running_gang_job_as_a_timeout(lab: SlurmLab
     causes = [cause for _, cause in lab.events(job)]
     assert "time limit 00:10:00 -> 00:00:30 by alice" in causes
     assert "time limit 00:00:30 applied" in causes
+
+
+def test_a_node_slurm_drains_finishes_its_job_and_takes_no_new_one(
+    lab: SlurmLab, slurm: SlurmCluster, shared_tmp: Path
+) -> None:
+    go = shared_tmp / "go"
+    first = lab.submit(f"echo started; until [ -e {go} ]; do sleep 0.1; done", gpus=4)
+    lab.run_until(lambda: "started" in lab.output(first))  # runs in Slurm, not only queued
+    (node,) = lab.nodes_of(first)
+    slurm.run("scontrol", "update", f"NodeName={node}", "State=DRAIN", "Reason=maintenance")
+    lab.run_until(lambda: _status(lab, node) == "drain")
+    later = [lab.submit("true", gpus=4) for _ in range(3)]  # would fit beside ``first``
+    lab.run_until(lambda: all(lab.state(j) == "completed" for j in later))
+    assert all(lab.nodes_of(j) != [node] for j in later)
+    assert lab.state(first) == "running", lab.events(first)
+    go.touch()
+    lab.run_until(lambda: lab.state(first) == "completed")
+    assert [s for s, _ in lab.events(first)] == ["pending", "starting", "running", "completed"]
+    assert slurm.node(node) == ("drained", "maintenance")
+
+
+def test_an_admins_drain_reaches_slurm_and_resume_clears_it(
+    lab: SlurmLab, slurm: SlurmCluster
+) -> None:
+    from aitc.control.store.drains import set_admin_state
+
+    def admin(state: str, reason: str = "") -> None:
+        with lab.store.session() as s:
+            set_admin_state(
+                session=s, node="node02", state=state, reason=reason, by="admin", now=time.time()
+            )
+
+    admin("drain", "firmware 1.2")
+    lab.run_until(lambda: slurm.node("node02") == ("drained", "aitc: firmware 1.2"))
+    plain = slurm.run("sbatch", "--parsable", "-w", "node02", "--wrap", "true").strip()
+    assert slurm.run("squeue", "-h", "-j", plain, "-o", "%T").strip() == "PENDING"
+    admin("resume")
+    lab.run_until(lambda: not slurm.node("node02")[0].startswith("drain"))
+    lab.run_until(lambda: not slurm.run("squeue", "-h", "-j", plain, "-o", "%T").strip())

@@ -50,16 +50,70 @@ def test_killed_slurmd_makes_the_node_down_and_its_attempt_lost(
     assert _nodes(executor)["node04"][0] == NodeState.DOWN
 
 
-def test_drained_node_makes_its_attempt_lost(executor: SlurmExecutor, slurm: SlurmCluster) -> None:
-    executor.start(job(3, ["sleep", "300"], placement(node01=2)))
+def test_drained_node_keeps_its_running_attempt_to_its_end(
+    executor: SlurmExecutor, slurm: SlurmCluster, tmp_path: Path
+) -> None:
+    """Slurm's DRAIN: nothing new starts there, what runs there finishes."""
+    go = tmp_path / "go"
+    executor.start(
+        job(3, ["bash", "-c", f"until [ -e {go} ]; do sleep 0.1; done"], placement(node01=2))
+    )
     wait_allocated(executor, 3, nodes=1)
     slurm.run("scontrol", "update", "NodeName=node01", "State=DRAIN", "Reason=maintenance")
-    try:
-        report = wait_report(executor, 3, until={ExecStatus.LOST})
-        assert "node01 is drain (maintenance)" in report.cause
-        assert _nodes(executor)["node01"][0] == NodeState.DRAIN
-    finally:
-        slurm.run("scontrol", "update", "NodeName=node01", "State=RESUME")
+    assert slurm.node("node01") == ("draining", "maintenance")
+    assert _nodes(executor)["node01"][0] == NodeState.DRAIN
+    for _ in range(3):
+        assert wait_report(executor, 3, until={ExecStatus.RUNNING}).cause == ""
+    go.touch()
+    report = wait_report(executor, 3, until={ExecStatus.EXITED})
+    assert (report.exit_code, report.cause) == (0, "")
+    assert slurm.node("node01") == ("drained", "maintenance")
+
+
+def test_attempt_pending_on_a_drained_node_is_given_back(
+    executor: SlurmExecutor, slurm: SlurmCluster
+) -> None:
+    slurm.run("scontrol", "update", "NodeName=node02", "State=DRAIN", "Reason=maintenance")
+    executor.start(job(5, ["true"], placement(node02=1)))
+    report = wait_report(executor, 5, until={ExecStatus.LOST})
+    assert "node02 is drain (maintenance)" in report.cause
+
+
+@pytest.mark.parametrize(
+    ("state", "says"),
+    # DOWN: Slurm kills the job itself (NODE_FAIL); its slurmd answers, so it comes back
+    [("FAIL", "node01 is failing (Slurm FAIL) (psu)"), ("DOWN", "node_fail")],
+)
+def test_failing_or_down_node_makes_its_attempt_lost(
+    executor: SlurmExecutor, slurm: SlurmCluster, state: str, says: str
+) -> None:
+    """Slurm's FAIL ("expected to fail soon"): aitc gives the node up at once, as for DOWN."""
+    executor.start(job(6, ["sleep", "300"], placement(node01=2)))
+    wait_allocated(executor, 6, nodes=1)
+    slurm.run("scontrol", "update", "NodeName=node01", f"State={state}", "Reason=psu")
+    report = wait_report(executor, 6, until={ExecStatus.LOST})
+    assert says in report.cause
+    if state == "FAIL":
+        assert _nodes(executor)["node01"][0] == NodeState.DOWN
+
+
+def test_admin_states_reach_slurm_and_an_operators_drain_stays(
+    executor: SlurmExecutor, slurm: SlurmCluster
+) -> None:
+    assert executor.update_node("node03", "drain", "firmware 1.2")
+    assert executor.update_node("node03", "drain", "firmware 1.2")  # idempotent
+    assert slurm.node("node03") == ("drained", "aitc: firmware 1.2")
+    assert executor.update_node("node03", "down", "PSU")  # drained too: Slurm cannot undo it
+    assert slurm.node("node03") == ("drained", "aitc: PSU")
+    assert "DOWN" in slurm.run("scontrol", "show", "node", "node03")
+    assert executor.update_node("node03", "resume")
+    assert slurm.node("node03")[0].startswith("idle")  # idle* until slurmd registers again
+    assert not executor.update_node("node03", "resume")  # nothing of aitc's to resume
+    slurm.run("scontrol", "update", "NodeName=node04", "State=DRAIN", "Reason=operator")
+    assert not executor.update_node("node04", "drain", "aitc's")
+    assert not executor.update_node("node04", "resume")
+    assert slurm.node("node04") == ("drained", "operator")
+    assert not executor.update_node("node99", "drain", "x")
 
 
 def test_unknown_node_is_a_slurm_error_with_a_hint(executor: SlurmExecutor) -> None:

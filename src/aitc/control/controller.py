@@ -40,7 +40,14 @@ from sqlalchemy.orm import Session
 
 from aitc.control.clock import Clock
 from aitc.control.dispatch import Committed, commit_decisions, dispatch, exec_job, unix_users
-from aitc.control.executors.base import ExecReport, ExecStatus, Executor, NodeInfo
+from aitc.control.executors.base import (
+    ExecReport,
+    ExecStatus,
+    Executor,
+    NodeInfo,
+    NodeState,
+    UpdatesNodes,
+)
 from aitc.control.feed import StoreBooks
 from aitc.control.gpuusage.sampler import SamplesGpus
 from aitc.control.holdings import Draining
@@ -131,6 +138,10 @@ class Controller:
         self.feed = StoreBooks(cluster, self.planner.half_life_s)
         self._nodes: Sequence[NodeInfo] = ()
         self._admin: dict[str, AdminState] = {}  # the nodes an admin took out (drain, down)
+        # what an executor that shares its nodes (Slurm) was told of them: node -> (state,
+        # reason); None until the first time (then every node it has out may be ours to resume)
+        self._told: dict[str, tuple[str, str]] | None = None
+        self._tell_after = 0.0  # after a refusal, told again only from then
         self._resync = False
         self.draining = Draining()
         self.notes = PendingNotes()
@@ -217,6 +228,7 @@ class Controller:
         self._unrecorded = None
         if admin != self._admin:
             self._admin = admin
+            self._tell_after = 0.0
             self._follow_nodes(self._nodes)
         self.draining.settle(
             {(r.job_id, r.attempt) for r in reports if r.status == ExecStatus.RUNNING}
@@ -234,6 +246,7 @@ class Controller:
         with self.store.session() as s:
             snapshot = self._catch_up(s, now)
         downed = self._requeue_from_down_nodes(now)
+        self._tell_executor(now)
         plan = self.planner.plan(self.books, reservations, now)
         committed = self._commit(plan.actions, now)
         handles = dispatch(self.executor, self.draining.admit(committed.started))
@@ -328,6 +341,41 @@ class Controller:
         committed = self._commit(actions, now)
         self._apply(actions, committed, now)
         return committed
+
+    def _tell_executor(self, now: float) -> None:
+        """Pass the admins' node states on to an executor that shares its nodes with work
+        outside aitc (``UpdatesNodes``: Slurm's ``scontrol update NodeName=X State=...``), so
+        that a plain ``sbatch`` keeps off a node aitc took out too. Only changes are passed;
+        at the first pass, every node the executor has out and no admin set is resumed as far
+        as it was aitc's (the executor knows). A refusal is logged, never fatal, and tried
+        again an inventory period later."""
+        executor = self.executor
+        if not isinstance(executor, UpdatesNodes) or now < self._tell_after:
+            return
+        if self._told is None:
+            out = (n.name for n in self._nodes if n.state != NodeState.UP)
+            self._told = {name: ("unknown", "") for name in out if name not in self._admin}
+        wanted = {name: (a.state, a.reason) for name, a in self._admin.items()}
+        changes = [(n, *w) for n, w in wanted.items() if self._told.get(n) != w]
+        changes += [(n, "resume", "") for n in self._told if n not in wanted]
+        for node, state, reason in sorted(changes):
+            try:
+                took = executor.update_node(node, state, reason)
+            except Exception:  # noqa: BLE001 - the admin's state holds in aitc all the same
+                log.exception("cannot set node %s %s in the executor", node, state)
+                if self.metrics is not None:
+                    self.metrics.executor_error("update_node")
+                self._tell_after = now + self.config.inventory_s
+                continue
+            if state == "resume":
+                self._told.pop(node, None)
+            else:
+                self._told[node] = (state, reason)
+            if took:
+                log.info(
+                    "node %s: %s passed on to the %s executor", node, state, self.executor.name
+                )
+                self._next_inventory = now  # read back what it did at the next pass
 
     def _commit(self, actions: Sequence[Action], now: float) -> Committed:
         if not actions:

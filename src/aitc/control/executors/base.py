@@ -154,3 +154,16 @@ class KnowsTopology(Protocol):
     def topology(self) -> Mapping[str, tuple[int, int]]:
         """Each node's (leaf, scalable unit)."""
         ...
+
+
+@runtime_checkable
+class UpdatesNodes(Protocol):
+    """An executor whose nodes are shared with work outside aitc (Slurm): it is told an aitc
+    admin's node states, as ``scontrol update NodeName=X State=DRAIN|DOWN|RESUME`` does, so that
+    nothing outside aitc starts on a node aitc took out either."""
+
+    def update_node(self, name: str, state: str, reason: str = "") -> bool:
+        """Set ``name`` to ``state`` (``drain``, ``down`` or ``resume``), with ``reason``;
+        idempotent. False when it was left as it was (a node the executor does not know, or one
+        taken out outside aitc); an error when the executor refused."""
+        ...

@@ -10,10 +10,15 @@ Rules kept here, on top of the executor protocol:
 - Idempotent per attempt: before sbatch, the attempt's record and then Slurm's queue are searched
   for a job of that name, so a crash between sbatch and the record never submits twice, and a
   restarted controller adopts what runs.
-- Slurm never requeues on its own (``--no-requeue``): a node that goes DOWN or DRAIN makes its
-  attempts LOST, with the node and Slurm's reason as the cause, and the controller requeues
-  them through the engine. Such a loss is reported only once ``inventory()`` has shown the
-  node down (or after ``LOST_HOLD_S``), so the requeued job is never placed back on it.
+- Slurm never requeues on its own (``--no-requeue``): a node that goes DOWN (or FAIL) makes its
+  running attempts LOST, with the node and Slurm's reason as the cause, and the controller
+  requeues them through the engine. Such a loss is reported only once ``inventory()`` has shown
+  the node down (or after ``LOST_HOLD_S``), so the requeued job is never placed back on it.
+  A DRAIN (draining, drained) is Slurm's "no new jobs; running ones finish": the node takes no
+  new attempt (``inventory()`` says ``drain``), and those running there run to their end; only
+  an attempt still pending in Slurm on such a node is given back to the engine.
+- ``update_node`` passes an aitc admin's drain, down and resume to Slurm (``scontrol update
+  NodeName=X State=...``), so plain ``sbatch`` jobs keep off the node too.
 - GPUs held by jobs aitc did not start (a plain ``sbatch``) are reported as ``foreign_gpus``.
 - Slurm picks the GPU indices within a node (``--gres`` is a count); ``allocation`` reads back
   the indices it chose instead of assuming the engine's.
@@ -78,6 +83,7 @@ _TIMEOUT_STATES = {"TIMEOUT", "DEADLINE"}
 LOST_HOLD_S = 15.0
 INTENT = "intent.json"  # written just before sbatch: a record may be missing only after it
 USAGE_GIVE_UP_S = 600.0  # an ended attempt's usage not in accounting by then is not asked again
+REASON_MARK = "aitc:"  # starts the Slurm reason of a node state an aitc admin set
 
 
 class SlurmExecutor:
@@ -113,7 +119,7 @@ class SlurmExecutor:
         self.prefix = name_prefix
         self.accounting = accounting
         self._ended_reported: list[str] = []
-        self._known_bad: set[str] = set()  # nodes the last inventory() showed down or drained
+        self._known_bad: set[str] = set()  # nodes the last inventory() showed not up
         self._suspect: set[str] = set()  # nodes that missed a ping, not yet declared down
         self._held_since: dict[str, float] = {}
         # ended attempts whose usage accounting has not given yet: Slurm job id, when ended
@@ -302,7 +308,10 @@ class SlurmExecutor:
             if self.owns(job):
                 jobs[job.name] = job
         slurm_nodes = self.cli.nodes()
-        bad = {n.name: _why(n) for n in slurm_nodes if node_state(n) != NodeState.UP}
+        # a running attempt is lost only with a failed node; one still pending in Slurm is
+        # given back on any node that takes no new jobs (Slurm would never start it there)
+        bad = {n.name: _why(n) for n in slurm_nodes if loses_jobs(n)}
+        closed = {n.name: _why(n) for n in slurm_nodes if node_state(n) != NodeState.UP}
         self._suspect = {n.name for n in slurm_nodes if "NOT_RESPONDING" in n.flags} - set(bad)
         names = {e.name for e in os.scandir(self.state_dir / SLURM_DIR)} | set(jobs)
         reports = []
@@ -310,7 +319,7 @@ class SlurmExecutor:
             key = self.parse_name(name)
             if key is None or (self.state_dir / DONE_DIR / name).exists():
                 continue  # not ours, or ended and acknowledged (Slurm lists it MinJobAge more)
-            report = self._report(name, key, jobs.get(name), bad)
+            report = self._report(name, key, jobs.get(name), bad, closed)
             if report is None:
                 continue
             reports.append(report)
@@ -328,7 +337,12 @@ class SlurmExecutor:
         self._ended_reported = []
 
     def _report(
-        self, name: str, key: tuple[int, int], job: SlurmJob | None, bad: Mapping[str, str]
+        self,
+        name: str,
+        key: tuple[int, int],
+        job: SlurmJob | None,
+        bad: Mapping[str, str],
+        closed: Mapping[str, str],
     ) -> ExecReport | None:
         files = self._files(name)
         record = files.record()
@@ -339,12 +353,13 @@ class SlurmExecutor:
         if record is None and job is not None:
             files.write_record(Record(job.job_id, time.time()))  # adopted from Slurm's queue
         if job is not None and job.state in ACTIVE_STATES:
-            down = [n for n in job.nodes or job.required if n in bad]
+            lost_with = closed if job.state == "PENDING" else bad
+            down = [n for n in job.nodes or job.required if n in lost_with]
             if not down:
                 return ExecReport(
                     *key, handle, ExecStatus.RUNNING, nodes=nodes, cause=_pending(job)
                 )
-            self._lose(files, job, down, bad)
+            self._lose(files, job, down, lost_with)
         ended = _blame_nodes(self._ended(files, job, bad), job, bad)
         held = self._hold(name, ended, job)
         if held:
@@ -361,7 +376,8 @@ class SlurmExecutor:
     def _lose(
         self, files: AttemptFiles, job: SlurmJob, down: list[str], bad: Mapping[str, str]
     ) -> None:
-        """A node of a running attempt is down or drained: stop it; the engine requeues it."""
+        """A node of a running attempt failed (or one of a pending attempt takes no new jobs):
+        stop it; the engine requeues it."""
         cause = "; ".join(f"node {n} {bad[n]}" for n in down)
         files.write("lost.json", {"status": "lost", "cause": cause, "nodes": down})
         self._scancel(job.job_id)
@@ -525,6 +541,38 @@ class SlurmExecutor:
             raise
         return True
 
+    def update_node(self, name: str, state: str, reason: str = "") -> bool:
+        """Pass an aitc admin's node state to Slurm, as the server (Slurm's operator):
+        ``drain`` and ``down`` as ``scontrol update NodeName=X State=DRAIN|DOWN Reason=...``
+        (the reason marked ``aitc:``), ``resume`` as ``State=RESUME``. Idempotent. A resume
+        leaves alone a node that Slurm took out for a reason that is not aitc's (an
+        operator's own drain, a failure Slurm found), and a drain or down leaves alone a node
+        already out that far for such a reason (so that a later resume cannot clear it):
+        False then, as for a node Slurm does not know; ``SlurmError`` when Slurm refuses."""
+        current = next((n for n in self.cli.nodes() if n.name == name), None)
+        if current is None:
+            return False
+        if state == "resume":
+            if not current.reason.startswith(REASON_MARK):
+                return False
+            self.cli.run(["scontrol", "update", f"NodeName={name}", "State=RESUME"])
+            return True
+        if state not in ("drain", "down"):
+            raise ExecutorError(f"unknown node state {state!r} (drain, down or resume)")
+        now = node_state(current)
+        if not current.reason.startswith(REASON_MARK) and (
+            now == NodeState.DOWN or (now == NodeState.DRAIN and state == "drain")
+        ):
+            return False  # already out, for Slurm's or an operator's reason: theirs stays
+        why = f"{REASON_MARK} {reason}" if reason else f"{REASON_MARK} {state} by an aitc admin"
+        # a down is a drain first: Slurm may return a DOWN node to service by itself (its
+        # ReturnToService) but never clears a DRAIN, so the node stays out until resumed
+        for word in ("DRAIN", "DOWN") if state == "down" else ("DRAIN",):
+            self.cli.run(
+                ["scontrol", "update", f"NodeName={name}", f"State={word}", f"Reason={why}"]
+            )
+        return True
+
     def _scancel(self, slurm_id: int) -> None:
         try:
             self.cli.run(["scancel", str(slurm_id)])
@@ -558,20 +606,39 @@ def _instance_id(state_dir: Path) -> str:
 
 
 def node_state(n: SlurmNode) -> NodeState:
-    """DOWN once Slurm says down (or the node never registered); DRAIN when drained or failing.
+    """DOWN once Slurm says down (or the node never registered) or failing; DRAIN when drained
+    or draining; UP otherwise.
+
+    ``sinfo --json`` gives a base state (idle, mixed, allocated, down, ...) and flags (DRAIN,
+    FAIL, NOT_RESPONDING, ...); ``sinfo``'s text shows the same as ``drained``/``draining``
+    (``drng``), ``fail``/``failing``, ``down*``. Slurm's DRAIN is "no new jobs; running ones
+    run to completion" (scontrol(1)): DRAIN here, which the engine takes as closed to new
+    starts while the attempts running there go on. Slurm's FAIL is "expected to fail soon";
+    scontrol(1) calls it "similar to DRAIN except that some applications will seek to
+    relinquish those nodes before the job completes": aitc is such an application (it can
+    requeue the job on a sound node now rather than lose it with the node later), so FAIL
+    counts as DOWN: its attempts are stopped and requeued.
 
     A node that misses a ping shows ``NOT_RESPONDING`` first; it counts as down only when Slurm
     decides so (after ``SlurmdTimeout``), so a slow node is not mistaken for a dead one.
     """
-    if n.state in ("down", "unknown", "future"):
+    if n.state in ("down", "unknown", "future", "fail", "failing") or "FAIL" in n.flags:
         return NodeState.DOWN
-    if n.state in ("drained", "draining", "drain", "fail") or {"DRAIN", "FAIL"} & set(n.flags):
+    if n.state in ("drained", "draining", "drain") or "DRAIN" in n.flags:
         return NodeState.DRAIN
     return NodeState.UP
 
 
+def loses_jobs(n: SlurmNode) -> bool:
+    """Whether the attempts running on ``n`` are lost with it (down or failing), not merely
+    kept from new starts (drained)."""
+    return node_state(n) == NodeState.DOWN
+
+
 def _why(n: SlurmNode) -> str:
-    return f"is {node_state(n).value}" + (f" ({n.reason})" if n.reason else "")
+    failing = n.state in ("fail", "failing") or "FAIL" in n.flags
+    word = "failing (Slurm FAIL)" if failing else node_state(n).value
+    return f"is {word}" + (f" ({n.reason})" if n.reason else "")
 
 
 def _blame_nodes(ended: Ended, job: SlurmJob | None, bad: Mapping[str, str]) -> Ended:
