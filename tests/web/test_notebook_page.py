@@ -21,9 +21,10 @@ def test_the_form_starts_a_notebook_and_its_page_links_to_it(pages: Pages) -> No
     job_id = int(r.headers["location"].rsplit("/", 1)[1])
     job = pages.api("alice", "GET", f"/jobs/{job_id}").json()
     assert (job["member"], job["gpus"], job["time_limit"]) == ("alice", 1, 1800.0)
-    assert job["notebook_port"] and "link that opens it comes here" in alice.get(
-        f"/jobs/{job_id}"
-    ).text
+    assert (
+        job["notebook_port"]
+        and "link that opens it comes here" in alice.get(f"/jobs/{job_id}").text
+    )
     with pages.store.session() as s:  # as the controller records its start
         row = s.get(JobRow, job_id)
         assert row is not None
