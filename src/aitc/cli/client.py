@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from aitc.cli import admin, interactive, submit
+from aitc.cli import admin, interactive, notebook, submit
 from aitc.cli.apicall import TokenOpt, UrlOpt, run
 from aitc.cli.output import Rows, echo, print_json, safe, usage, when
 from aitc.cli.timespec import parse_duration, parse_since
@@ -278,9 +278,17 @@ def _job_rows(job: dict[str, Any]) -> Rows:
         rows.add("output file", job.get("output") or "- (aitc keeps it)")
         rows.add("error file", job.get("error") or "- (with the output)")
         rows.add("open mode", job.get("open_mode") or "truncate, append when requeued")
+    if job.get("notebook_port"):  # its URL carries its token: its member's and admins' only
+        rows.add("notebook", job.get("notebook_url") or _notebook_state(job))
     for key, value in sorted(job.get("env", {}).items()):
         rows.add(f"env {key}", value)
     return rows
+
+
+def _notebook_state(job: dict[str, Any]) -> str:
+    if job["state"] in ("running", "starting"):
+        return f"port {job['notebook_port']} (its URL, with its token, is its member's)"
+    return f"port {job['notebook_port']} ({job['state']})"
 
 
 def job_or_task(value: str) -> str:
@@ -682,6 +690,7 @@ def register(app: typer.Typer) -> None:
     """Add the client commands to the top-level app."""
     app.command("submit", context_settings={"allow_interspersed_args": False})(submit.submit)
     app.command("run", context_settings={"allow_interspersed_args": False})(interactive.run_job)
+    app.command("notebook")(notebook.notebook)
     for command in (queue, show, cancel, logs, hold, release, requeue, history, nodes, share):
         app.command()(command)
     admin.register(app)

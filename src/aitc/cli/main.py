@@ -27,6 +27,7 @@ COMMANDS: Mapping[str, str] = {
         (
             "submit",
             "run",
+            "notebook",
             "queue",
             "show",
             "cancel",

@@ -12,7 +12,15 @@ from aitc.control.api.authcache import AuthCache
 from aitc.control.api.bodylimit import BodyLimit
 from aitc.control.api.deps import AUTH_THREADS, REQUEST_SESSIONS, StoreDep
 from aitc.control.api.logs import FOLLOW_THREADS, FollowSlots
-from aitc.control.api.routes import admin, cluster, jobs, metrics, report, reservations
+from aitc.control.api.routes import (
+    admin,
+    cluster,
+    jobs,
+    metrics,
+    notebooks,
+    report,
+    reservations,
+)
 from aitc.control.api.schemas import Health
 from aitc.control.api.settings import Settings
 from aitc.control.courses import labroutes
@@ -46,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(course_routes.router, prefix=API_PREFIX)
     app.include_router(labroutes.router, prefix=API_PREFIX)
+    app.include_router(notebooks.router, prefix=API_PREFIX)
     app.state.metrics = ControlMetrics(store)
     app.include_router(metrics.router)  # /metrics, where Prometheus looks
     app.add_middleware(AuthFailures, metrics=lambda: app.state.metrics)

@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from aitc.control.batchscript import MAX_SCRIPT_BYTES
 from aitc.control.executors.jobenv import masked
+from aitc.control.notebooks import NotebookRequest, notebook_url
 from aitc.control.store.access import Caller
 from aitc.control.store.models import JobEventRow, JobGpuUsageRow, JobRow, ReservationRow
 from aitc.control.store.specs import MIN_TIME_LIMIT_S, JobSpec, placement_from_json
@@ -208,6 +209,35 @@ class JobCreate(BaseModel):
         )
 
 
+class NotebookCreate(BaseModel):
+    """A notebook to start: a Jupyter server as a job of yours. The server picks its command,
+    port and token; you pick its GPUs (``gpus`` or ``mig``; default one GPU), time limit,
+    project, name and working directory (default: your home)."""
+
+    model_config = ConfigDict(extra="forbid")
+    project: Text | None = Field(
+        None, max_length=64, description="Project to charge; optional if you have one."
+    )
+    name: Text = Field("", max_length=200, description="Default: notebook.")
+    gpus: int | None = Field(None, ge=0, le=100_000, strict=True)
+    mig: Text | None = Field(None, max_length=32, description="MIG profile, e.g. 1g.10gb.")
+    time_limit: float | None = Field(
+        None,
+        ge=MIN_TIME_LIMIT_S,
+        le=366 * 86400,
+        strict=True,
+        description=f"Seconds, at least {MIN_TIME_LIMIT_S:g}.",
+    )
+    priority: Priority = Priority.STANDARD
+    workdir: Text | None = Field(None, max_length=4096)
+
+    def to_request(self) -> NotebookRequest:
+        return NotebookRequest(
+            project=self.project, gpus=self.gpus, mig=self.mig, time_limit=self.time_limit,
+            name=self.name, workdir=self.workdir, priority=self.priority,
+        )  # fmt: skip
+
+
 class ReasonPublic(BaseModel):
     code: str
     message: str
@@ -275,6 +305,14 @@ class JobPublic(BaseModel):
     mail_user: str | None = Field(
         None, description="Where its mail goes (shown to its member and admins only)."
     )
+    notebook_port: int | None = Field(
+        None, description="A notebook (POST /notebooks): the port its Jupyter server listens on."
+    )
+    notebook_url: str | None = Field(
+        None,
+        description="A running notebook's URL with its token (shown to its member and admins "
+        "only); null until it is placed.",
+    )
 
     @classmethod
     def of(cls, job: JobRow, viewer: Caller) -> JobPublic:
@@ -324,7 +362,16 @@ class JobPublic(BaseModel):
             open_mode=spec.open_mode,
             mail_type=spec.mail_type,
             mail_user=spec.mail_user if own else None,
+            notebook_port=spec.notebook_port,
+            notebook_url=_notebook_url(job, spec) if own else None,
         )
+
+
+def _notebook_url(job: JobRow, spec: JobSpec) -> str | None:
+    if spec.notebook_port is None or job.state not in (JobState.STARTING, JobState.RUNNING):
+        return None
+    allocs = placement_from_json(job.placement).allocs if job.placement else ()
+    return notebook_url(spec, allocs[0].node if allocs else None)
 
 
 def _placement(data: dict[str, Any] | None) -> list[AllocPublic] | None:

@@ -202,14 +202,25 @@ def _port_free_here(bind: str, port: int) -> bool:
     return True
 
 
-def free_port(*, session: Session, settings: LabSettings) -> int:
-    """The lowest port of ``settings.ports`` no live lab holds and nothing here listens on."""
+def ports_in_use(session: Session) -> set[int]:
+    """The ports held now: live labs' and those of notebooks (``aitc notebook``) that have not
+    ended. The one place that knows every Jupyter server aitc gave a port to."""
     taken = set(session.scalars(select(CourseLabRow.port).where(CourseLabRow.state.in_(LIVE))))
+    port = JobRow.spec["notebook_port"].as_integer()
+    alive = [s.value for s in JobState if not s.terminal]
+    held = select(port).where(JobRow.state.in_(alive), port.is_not(None))
+    return taken | {int(p) for p in session.scalars(held)}
+
+
+def free_port(*, session: Session, settings: LabSettings, what: str = "lab") -> int:
+    """The lowest port of ``settings.ports`` that no lab or notebook holds
+    (``ports_in_use``) and nothing here listens on."""
+    taken = ports_in_use(session)
     first, last = settings.ports
     for port in range(first, last + 1):
         if port not in taken and _port_free_here(settings.bind, port):
             return port
-    raise ConfigError(f"no free port for a lab in {first}-{last}", field="lab_ports")
+    raise ConfigError(f"no free port for a {what} in {first}-{last}", field="lab_ports")
 
 
 def start_lab(

@@ -70,6 +70,11 @@ class JobSpec:
     # API fills it in at submission).
     mail_type: str | None = None
     mail_user: str | None = None
+    # A notebook (``aitc notebook``, ``aitc.control.notebooks``): the port its Jupyter server
+    # listens on, which the server allocated, and the host of its URL ("": its node). Its
+    # token is in ``env`` (``JUPYTER_TOKEN``, a secret).
+    notebook_port: int | None = None
+    notebook_host: str | None = None
 
     @property
     def gpu_count(self) -> int:

@@ -1,4 +1,5 @@
-"""Pages of one job (details, history, live log, change, cancel, requeue) and the submit form.
+"""Pages of one job (details, history, live log, change, cancel, requeue), the submit form and
+the "Start a notebook" form beside it (``aitc.control.notebooks``, as ``POST /api/v1/notebooks``).
 
 A submission is validated by the API's own ``JobCreate`` and stored by the store's
 ``create_job``, so the form refuses exactly what ``POST /api/v1/jobs`` refuses, with the same
@@ -25,7 +26,10 @@ from aitc.control.api.schemas import (
     JobEventPublic,
     JobPublic,
     JobUpdate,
+    NotebookCreate,
 )
+from aitc.control.courses.labroutes import lab_settings
+from aitc.control.notebooks import start_notebook
 from aitc.control.store import JobSpec
 from aitc.control.store.access import LimitExceededError, check_may_cancel
 from aitc.control.store.gpu_usage import gpu_usage_of
@@ -46,6 +50,8 @@ from aitc.errors import AccessDeniedError, ConfigError, ConflictError, NotFoundE
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 LOG_CHUNK = 64 * 1024
 FIELDS = ("name", "project", "gpus", "mig", "nodes", "time_limit", "priority", "command", "workdir")
+NOTEBOOK_FIELDS = ("project", "gpus", "time_limit")
+NOTEBOOK_DEFAULTS = {"gpus": "1", "time_limit": "120"}
 
 
 def _job_id(text: str) -> int:
@@ -246,7 +252,14 @@ def submit_page(request: Request) -> Response:
         return _form(v, {"gpus": "1", "time_limit": "60"}, {}, 200)
 
 
-def _form(v: Visit, values: dict[str, str], errors: dict[str, str], status: int) -> Response:
+def _form(
+    v: Visit,
+    values: dict[str, str],
+    errors: dict[str, str],
+    status: int,
+    notebook: dict[str, str] | None = None,
+    notebook_errors: dict[str, str] | None = None,
+) -> Response:
     me = v.me
     profiles = sorted({p.name for g in GPU_MODELS.values() for p in g.mig_profiles})
     return v.render(
@@ -254,6 +267,8 @@ def _form(v: Visit, values: dict[str, str], errors: dict[str, str], status: int)
         status,
         values=values,
         errors=errors,
+        nb=notebook or NOTEBOOK_DEFAULTS,
+        nb_errors=notebook_errors or {},
         projects=sorted(me.projects),
         profiles=profiles,
         priorities=[p.value for p in Priority],
@@ -278,14 +293,52 @@ async def submit(request: Request) -> Response:
     return RedirectResponse(f"/jobs/{job}", 303, headers=HEADERS)
 
 
-def _body(values: dict[str, str], errors: dict[str, str]) -> dict[str, Any]:
-    """The JobCreate body the form's text stands for (errors for what is not a number)."""
-    body: dict[str, Any] = {"name": values["name"]}
-    for key in ("project", "mig", "workdir"):
-        if values[key]:
-            body[key] = values[key]
-    for key in ("gpus", "nodes"):
-        if values[key] and not (key == "gpus" and values["mig"]):
+@router.post("/notebook")
+async def notebook(request: Request) -> Response:
+    """Start a notebook (the form beside the submit form) and show its job."""
+    fields = await form(request)
+    values = {k: fields.get(k, "").strip() for k in NOTEBOOK_FIELDS}
+    errors: dict[str, str] = {}
+    body: dict[str, Any] = {"project": values["project"] or None}
+    _numbers(values, body, errors, ("gpus",))
+    with visit(request, write=True) as v:
+        job = None
+        if not errors:
+            job = _start_notebook(v, body, errors)
+        if job is None:
+            return _form(v, {"gpus": "1", "time_limit": "60"}, {}, 422, values, errors)
+    notify(request.app.state.settings)
+    return RedirectResponse(f"/jobs/{job}", 303, headers=HEADERS)
+
+
+def _start_notebook(v: Visit, body: dict[str, Any], errors: dict[str, str]) -> int | None:
+    """Validate and start the notebook as ``POST /api/v1/notebooks`` does; its job's id, or
+    None with ``errors`` filled in by field."""
+    try:
+        wanted = NotebookCreate.model_validate(body).to_request()
+        job = start_notebook(
+            session=v.session, caller=v.me, request=wanted,
+            settings=lab_settings(v.request), now=now(v.request),
+        )  # fmt: skip
+        return job.id
+    except ValidationError as exc:
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else "_form"
+            errors.setdefault(field if field in NOTEBOOK_FIELDS else "_form", _message(err, body))
+    except ConfigError as exc:
+        field = (exc.field or "_form").split(".", 1)[0]
+        errors[field if field in NOTEBOOK_FIELDS else "_form"] = exc.reason
+    except (LimitExceededError, ConflictError) as exc:
+        errors["_form"] = str(exc)
+    return None
+
+
+def _numbers(
+    values: dict[str, str], body: dict[str, Any], errors: dict[str, str], counts: tuple[str, ...]
+) -> None:
+    """The form's whole numbers (``counts``) and its time limit in minutes, into ``body``."""
+    for key in counts:
+        if values[key] and not (key == "gpus" and values.get("mig")):
             try:
                 body[key] = int(values[key])
             except ValueError:
@@ -295,6 +348,15 @@ def _body(values: dict[str, str], errors: dict[str, str]) -> dict[str, Any]:
             body["time_limit"] = float(values["time_limit"]) * 60.0
         except ValueError:
             errors["time_limit"] = "must be a number of minutes"
+
+
+def _body(values: dict[str, str], errors: dict[str, str]) -> dict[str, Any]:
+    """The JobCreate body the form's text stands for (errors for what is not a number)."""
+    body: dict[str, Any] = {"name": values["name"]}
+    for key in ("project", "mig", "workdir"):
+        if values[key]:
+            body[key] = values[key]
+    _numbers(values, body, errors, ("gpus", "nodes"))
     if values["priority"]:
         body["priority"] = values["priority"]
     try:

@@ -1,0 +1,84 @@
+"""Notebooks (``aitc notebook``, ``POST /api/v1/notebooks``): a member's Jupyter server as a
+job of theirs, as Open OnDemand's Jupyter app starts one on a Slurm cluster.
+
+- The server decides what runs, as for learners' labs (``courses/labs.py``): the default lab's
+  command (``labs.default_lab_command``: ``LabSettings.python`` runs ``jupyter_server`` on
+  ``LabSettings.bind``), on a port it allocates from the labs' range (``labs.free_port``, which
+  knows the ports of labs and notebooks both), with a fresh token in ``JUPYTER_TOKEN`` (a
+  secret variable: the API shows it to the job's member and admins only).
+- Otherwise it is a job like any other: the member's, charged to their project, run as their
+  Unix account in its working directory (the member's home when none is given); its time
+  limit ends it, and so does ``aitc cancel``.
+- Its URL, once placed, is ``http://HOST:PORT/?token=TOKEN`` with HOST from
+  ``LabSettings.host_for`` (kept in the spec at submission: ``notebook_host``, "" for the node).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from sqlalchemy.orm import Session
+
+from aitc.control.courses.labs import LabSettings, default_lab_command, free_port
+from aitc.control.store.access import Caller
+from aitc.control.store.jobs import create_job
+from aitc.control.store.models import JobRow
+from aitc.control.store.specs import JobSpec
+from aitc.domain.job import Priority
+
+TOKEN_VAR = "JUPYTER_TOKEN"
+DEFAULT_NAME = "notebook"
+
+
+@dataclass(frozen=True, slots=True)
+class NotebookRequest:
+    """What a member may choose about their notebook; the rest is the server's."""
+
+    project: str | None = None
+    gpus: int | None = None
+    mig: str | None = None
+    time_limit: float | None = None
+    name: str = ""
+    workdir: str | None = None
+    priority: Priority = Priority.STANDARD
+
+
+def start_notebook(
+    *,
+    session: Session,
+    caller: Caller,
+    request: NotebookRequest,
+    settings: LabSettings,
+    now: float,
+) -> JobRow:
+    """Submit the caller's notebook: a port no lab or notebook holds, a fresh token, the
+    server's Jupyter command."""
+    port = free_port(session=session, settings=settings, what="notebook")
+    token = secrets.token_urlsafe(24)
+    spec = JobSpec(
+        command=default_lab_command(settings),
+        project=request.project,
+        name=request.name or DEFAULT_NAME,
+        gpus=request.gpus,
+        mig=request.mig,
+        time_limit=request.time_limit,
+        priority=request.priority,
+        env={TOKEN_VAR: token, "JUPYTER_PORT": str(port)},
+        workdir=request.workdir,
+        notebook_port=port,
+        notebook_host=settings.host_for(""),
+    )
+    job, _ = create_job(session=session, spec=spec, caller=caller, now=now)
+    return job
+
+
+def notebook_url(spec: JobSpec, node: str | None) -> str | None:
+    """The notebook's URL with its token, once it has a node (None: not a notebook, or not
+    placed)."""
+    if spec.notebook_port is None or not (spec.notebook_host or node):
+        return None
+    host = spec.notebook_host or node
+    token = quote(spec.env.get(TOKEN_VAR, ""), safe="")
+    return f"http://{host}:{spec.notebook_port}/?token={token}"
