@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import smtplib
 import socket
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email import policy
@@ -42,6 +41,7 @@ from aitc.control.store.outbox import (
     mail_sent,
     queue_time_limit_mail,
 )
+from aitc.control.ticker import Ticker
 
 log = logging.getLogger(__name__)
 # Subjects as Slurm's run past 78 characters: kept on one line (RFC 5322 allows 998).
@@ -76,13 +76,14 @@ class MailPass:
     warnings_queued: int = 0
 
 
-class Mailer:
+class Mailer(Ticker):
     """Empties the outbox into the SMTP server (see the module docstring)."""
 
+    thread_name = "aitc-mailer"
+
     def __init__(self, *, store: Store, clock: Clock, settings: MailSettings) -> None:
+        super().__init__(settings.tick_s)
         self.store, self.clock, self.settings = store, clock, settings
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def step(self) -> MailPass:
         """One pass (see the module docstring)."""
@@ -186,27 +187,6 @@ class Mailer:
             body += f"\n{self.settings.public_url.rstrip('/')}/jobs/{mail.job_id}\n"
         msg.set_content(body)
         return msg
-
-    # -- the loop ---------------------------------------------------------------------------
-
-    def start(self) -> threading.Thread:
-        self._thread = threading.Thread(target=self.run, name="aitc-mailer", daemon=True)
-        self._thread.start()
-        return self._thread
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def run(self) -> None:
-        """Pass after pass until ``stop()``; a failed pass is logged and the next one tried."""
-        while not self._stop.is_set():
-            try:
-                self.step()
-            except Exception:  # noqa: BLE001 - the mailer must survive a bad pass (and say why)
-                log.exception("mailer pass failed; trying again next tick")
-            self._stop.wait(self.settings.tick_s)
 
 
 def _refusal(exc: smtplib.SMTPRecipientsRefused) -> str:

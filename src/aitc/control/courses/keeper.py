@@ -20,7 +20,6 @@ The time is the injected clock's, so tests drive the rules with a ``FakeClock``.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,6 +31,7 @@ from aitc.control.courses.labprobe import probe_all
 from aitc.control.courses.labrules import Verdict
 from aitc.control.store import Store
 from aitc.control.store.models import CourseLabRow
+from aitc.control.ticker import Ticker
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,10 @@ class KeeperPass:
         return bool(self.started or self.reclaimed or self.stopped)
 
 
-class LabKeeper:
+class LabKeeper(Ticker):
     """Keeps the labs of every session on this server (see the module docstring)."""
+
+    thread_name = "aitc-lab-keeper"
 
     def __init__(
         self,
@@ -64,11 +66,10 @@ class LabKeeper:
         settings: labs.LabSettings | None = None,
         wake: Callable[[], None] | None = None,
     ) -> None:
-        self.store, self.clock = store, clock
         self.settings = settings or labs.LabSettings()
+        super().__init__(self.settings.tick_s)
+        self.store, self.clock = store, clock
         self.wake = wake
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def step(self) -> KeeperPass:
         """One pass (see the module docstring)."""
@@ -103,24 +104,3 @@ class LabKeeper:
         if done.changed_jobs and self.wake is not None:
             self.wake()
         return done
-
-    # -- the loop ---------------------------------------------------------------------------
-
-    def start(self) -> threading.Thread:
-        self._thread = threading.Thread(target=self.run, name="aitc-lab-keeper", daemon=True)
-        self._thread.start()
-        return self._thread
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def run(self) -> None:
-        """Pass after pass until ``stop()``; a failed pass is logged and the next one tried."""
-        while not self._stop.is_set():
-            try:
-                self.step()
-            except Exception:  # noqa: BLE001 - the keeper must survive a bad pass (and say why)
-                log.exception("lab keeper pass failed; trying again next tick")
-            self._stop.wait(self.settings.tick_s)
