@@ -89,6 +89,25 @@ class ScriptCreate(BaseModel):
     path: Text = Field(min_length=1, max_length=4096, description="Its place in `command`.")
 
 
+# The fields a job and a notebook are asked for with, written once.
+ProjectField = Annotated[
+    Text | None, Field(max_length=64, description="Project to charge; optional if you have one.")
+]
+# Numbers are strict: "4" is not a number, and a client that sends one has a bug to fix.
+GpusField = Annotated[int | None, Field(ge=0, le=100_000, strict=True)]
+MigField = Annotated[Text | None, Field(max_length=32, description="MIG profile, e.g. 1g.10gb.")]
+TimeLimitField = Annotated[
+    float | None,
+    Field(
+        ge=MIN_TIME_LIMIT_S,
+        le=366 * 86400,
+        strict=True,
+        description=f"Seconds, at least {MIN_TIME_LIMIT_S:g}.",
+    ),
+]
+WorkdirField = Annotated[Text | None, Field(max_length=4096)]
+
+
 class JobCreate(BaseModel):
     """A job to submit. Give ``gpus`` (whole GPUs, default 1) or ``mig`` (one MIG slice)."""
 
@@ -96,25 +115,16 @@ class JobCreate(BaseModel):
     command: list[Text] = Field(
         min_length=1, max_length=4096, description="Program and arguments, run without a shell."
     )
-    project: Text | None = Field(
-        None, max_length=64, description="Project to charge; optional if you have one."
-    )
+    project: ProjectField = None
     name: Text = Field("", max_length=200)
-    # Numbers are strict: "4" is not a number, and a client that sends one has a bug to fix.
-    gpus: int | None = Field(None, ge=0, le=100_000, strict=True)
-    mig: Text | None = Field(None, max_length=32, description="MIG profile, e.g. 1g.10gb.")
+    gpus: GpusField = None
+    mig: MigField = None
     nodes: int | None = Field(None, ge=1, le=10_000, strict=True)
     gpu_model: Text | None = Field(None, max_length=64)
-    time_limit: float | None = Field(
-        None,
-        ge=MIN_TIME_LIMIT_S,
-        le=366 * 86400,
-        strict=True,
-        description=f"Seconds, at least {MIN_TIME_LIMIT_S:g}.",
-    )
+    time_limit: TimeLimitField = None
     priority: Priority = Priority.STANDARD
     env: dict[Text, Text] = Field(default_factory=dict, max_length=1024)
-    workdir: Text | None = Field(None, max_length=4096)
+    workdir: WorkdirField = None
     hold: bool = Field(False, strict=True, description="Submit held: pending until released.")
     array: Text | None = Field(
         None,
@@ -215,21 +225,13 @@ class NotebookCreate(BaseModel):
     project, name and working directory (default: your home)."""
 
     model_config = ConfigDict(extra="forbid")
-    project: Text | None = Field(
-        None, max_length=64, description="Project to charge; optional if you have one."
-    )
+    project: ProjectField = None
     name: Text = Field("", max_length=200, description="Default: notebook.")
-    gpus: int | None = Field(None, ge=0, le=100_000, strict=True)
-    mig: Text | None = Field(None, max_length=32, description="MIG profile, e.g. 1g.10gb.")
-    time_limit: float | None = Field(
-        None,
-        ge=MIN_TIME_LIMIT_S,
-        le=366 * 86400,
-        strict=True,
-        description=f"Seconds, at least {MIN_TIME_LIMIT_S:g}.",
-    )
+    gpus: GpusField = None
+    mig: MigField = None
+    time_limit: TimeLimitField = None
     priority: Priority = Priority.STANDARD
-    workdir: Text | None = Field(None, max_length=4096)
+    workdir: WorkdirField = None
 
     def to_request(self) -> NotebookRequest:
         return NotebookRequest(
