@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import secrets
 import shlex
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -314,22 +316,13 @@ async def notebook(request: Request) -> Response:
 def _start_notebook(v: Visit, body: dict[str, Any], errors: dict[str, str]) -> int | None:
     """Validate and start the notebook as ``POST /api/v1/notebooks`` does; its job's id, or
     None with ``errors`` filled in by field."""
-    try:
+    with _refusals(errors, NOTEBOOK_FIELDS, body):
         wanted = NotebookCreate.model_validate(body).to_request()
         job = start_notebook(
             session=v.session, caller=v.me, request=wanted,
             settings=lab_settings(v.request), now=now(v.request),
         )  # fmt: skip
         return job.id
-    except ValidationError as exc:
-        for err in exc.errors():
-            field = str(err["loc"][0]) if err["loc"] else "_form"
-            errors.setdefault(field if field in NOTEBOOK_FIELDS else "_form", _message(err, body))
-    except ConfigError as exc:
-        field = (exc.field or "_form").split(".", 1)[0]
-        errors[field if field in NOTEBOOK_FIELDS else "_form"] = exc.reason
-    except (LimitExceededError, ConflictError) as exc:
-        errors["_form"] = str(exc)
     return None
 
 
@@ -369,22 +362,32 @@ def _body(values: dict[str, str], errors: dict[str, str]) -> dict[str, Any]:
 def _store(v: Visit, body: dict[str, Any], key: str | None, errors: dict[str, str]) -> int | None:
     """Validate and store the job as ``POST /api/v1/jobs`` does; its id, or None with
     ``errors`` filled in by field (``_form`` for what names no field)."""
-    try:
+    with _refusals(errors, FIELDS, body):
         spec = JobCreate.model_validate(body).to_spec()
         job, _ = create_job(
             session=v.session, spec=spec, caller=v.me, now=now(v.request), idempotency_key=key
         )
         return job.id
+    return None
+
+
+@contextmanager
+def _refusals(
+    errors: dict[str, str], fields: Iterable[str], body: dict[str, Any]
+) -> Iterator[None]:
+    """What the API's model or the store refuses, as the form's ``errors`` by field (``_form``
+    for what names none of ``fields``); nothing else is caught."""
+    try:
+        yield
     except ValidationError as exc:
         for err in exc.errors():
             field = str(err["loc"][0]) if err["loc"] else "_form"
-            errors.setdefault(field if field in FIELDS else "_form", _message(err, body))
+            errors.setdefault(field if field in fields else "_form", _message(err, body))
     except ConfigError as exc:
         field = (exc.field or "_form").split(".", 1)[0]
-        errors[field if field in FIELDS else "_form"] = exc.reason
+        errors[field if field in fields else "_form"] = exc.reason
     except (LimitExceededError, ConflictError) as exc:
         errors["_form"] = str(exc)
-    return None
 
 
 def _message(err: Any, body: dict[str, Any]) -> str:
