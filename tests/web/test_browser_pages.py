@@ -142,6 +142,7 @@ def test_no_new_page_has_a_serious_accessibility_violation(
         *pictures,
         "/admin/reservations",
         "/admin/nodes",
+        "/notebook",
         "/reports/tables/usage_by_member",
     ):
         admin_page.goto(server.url + path)

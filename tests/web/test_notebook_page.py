@@ -1,4 +1,4 @@
-"""The submit page's "Start a notebook" form starts a notebook as ``POST /notebooks`` does
+"""The "Start a notebook" page (linked from the submit page) starts a notebook as ``POST /notebooks`` does
 (errors beside their field, nothing stored); the job page of a running notebook links to it
 for its member and admins only."""
 
@@ -14,7 +14,8 @@ from aitc.domain.job import NodeAlloc, Placement
 
 def test_the_form_starts_a_notebook_and_its_page_links_to_it(pages: Pages) -> None:
     alice = pages.visitor("alice")
-    page = alice.get("/submit").text
+    assert 'href="/notebook"' in alice.get("/submit").text
+    page = alice.get("/notebook").text
     assert "Start a notebook" in page and 'action="/notebook"' in page
     r = alice.post("/notebook", project="vision", gpus="1", time_limit="30")
     assert r.status_code == 303
@@ -40,7 +41,7 @@ def test_the_form_starts_a_notebook_and_its_page_links_to_it(pages: Pages) -> No
 
 def test_a_wrong_value_is_shown_beside_its_field_and_starts_nothing(pages: Pages) -> None:
     alice = pages.visitor("alice")
-    alice.get("/submit")
+    alice.get("/notebook")
     r = alice.post("/notebook", project="vision", gpus="two", time_limit="30")
     assert r.status_code == 422
     assert 'id="nb-gpus-error"' in r.text and "must be a whole number" in r.text

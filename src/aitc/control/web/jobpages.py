@@ -1,5 +1,6 @@
 """Pages of one job (details, history, live log, change, cancel, requeue), the submit form and
-the "Start a notebook" form beside it (``aitc.control.notebooks``, as ``POST /api/v1/notebooks``).
+the "Start a notebook" form (``/notebook``: ``aitc.control.notebooks``, as ``POST
+/api/v1/notebooks``).
 
 A submission is validated by the API's own ``JobCreate`` and stored by the store's
 ``create_job``, so the form refuses exactly what ``POST /api/v1/jobs`` refuses, with the same
@@ -254,14 +255,7 @@ def submit_page(request: Request) -> Response:
         return _form(v, {"gpus": "1", "time_limit": "60"}, {}, 200)
 
 
-def _form(
-    v: Visit,
-    values: dict[str, str],
-    errors: dict[str, str],
-    status: int,
-    notebook: dict[str, str] | None = None,
-    notebook_errors: dict[str, str] | None = None,
-) -> Response:
+def _form(v: Visit, values: dict[str, str], errors: dict[str, str], status: int) -> Response:
     me = v.me
     profiles = sorted({p.name for g in GPU_MODELS.values() for p in g.mig_profiles})
     return v.render(
@@ -269,8 +263,6 @@ def _form(
         status,
         values=values,
         errors=errors,
-        nb=notebook or NOTEBOOK_DEFAULTS,
-        nb_errors=notebook_errors or {},
         projects=sorted(me.projects),
         profiles=profiles,
         priorities=[p.value for p in Priority],
@@ -295,9 +287,22 @@ async def submit(request: Request) -> Response:
     return RedirectResponse(f"/jobs/{job}", 303, headers=HEADERS)
 
 
+@router.get("/notebook")
+def notebook_page(request: Request) -> Response:
+    with visit(request) as v:
+        return _notebook_form(v, NOTEBOOK_DEFAULTS, {}, 200)
+
+
+def _notebook_form(
+    v: Visit, values: dict[str, str], errors: dict[str, str], status: int
+) -> Response:
+    projects = sorted(v.me.projects)
+    return v.render("notebook.html", status, nb=values, nb_errors=errors, projects=projects)
+
+
 @router.post("/notebook")
 async def notebook(request: Request) -> Response:
-    """Start a notebook (the form beside the submit form) and show its job."""
+    """Start a notebook (the form of ``/notebook``) and show its job."""
     fields = await form(request)
     values = {k: fields.get(k, "").strip() for k in NOTEBOOK_FIELDS}
     errors: dict[str, str] = {}
@@ -308,7 +313,7 @@ async def notebook(request: Request) -> Response:
         if not errors:
             job = _start_notebook(v, body, errors)
         if job is None:
-            return _form(v, {"gpus": "1", "time_limit": "60"}, {}, 422, values, errors)
+            return _notebook_form(v, values, errors, 422)
     notify(request.app.state.settings)
     return RedirectResponse(f"/jobs/{job}", 303, headers=HEADERS)
 
