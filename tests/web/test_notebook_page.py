@@ -1,6 +1,6 @@
-"""The "Start a notebook" page (linked from the submit page) starts a notebook as ``POST /notebooks`` does
-(errors beside their field, nothing stored); the job page of a running notebook links to it
-for its member and admins only."""
+"""The "Start a notebook" page (linked from the submit page) starts a notebook as ``POST
+/notebooks`` does (errors beside their field, nothing stored); the job page of a running
+notebook links to it for its member and admins only."""
 
 from __future__ import annotations
 
