@@ -70,3 +70,32 @@ def test_the_server_picks_the_command(course_api: CourseApi) -> None:
     assert r.status_code == 422
     r = course_api.call("alice", "POST", "/notebooks", {"gpus": 1, "mig": "1g.10gb"})
     assert r.status_code == 422 and "not both" in r.text
+
+
+def test_a_retry_with_its_idempotency_key_finds_the_same_notebook(course_api: CourseApi) -> None:
+    course_api.client.app.state.lab_settings = LabSettings(ports=PORTS)  # type: ignore[attr-defined]
+
+    def start(body: dict[str, object], key: str = "nb-1") -> object:
+        headers = {"Authorization": f"Bearer {course_api.tokens['alice']}", "Idempotency-Key": key}
+        return course_api.client.post("/api/v1/notebooks", json=body, headers=headers)
+
+    first = start({"gpus": 1, "time_limit": 600})
+    assert first.status_code == 201, first.text
+    again = start({"gpus": 1, "time_limit": 600})  # a retry: same port, same token, no new job
+    assert (again.status_code, again.headers.get("Idempotent-Replayed")) == (200, "true")
+    assert again.json()["id"] == first.json()["id"]
+    assert again.json()["env"]["JUPYTER_TOKEN"] == first.json()["env"]["JUPYTER_TOKEN"]
+    other = start({"gpus": 2, "time_limit": 600})  # the key with another request
+    assert other.status_code == 409 and "Idempotency-Key" in other.json()["detail"]
+    job = course_api.client.post(
+        "/api/v1/jobs",
+        json={"command": ["true"]},
+        headers={
+            "Authorization": f"Bearer {course_api.tokens['alice']}",
+            "Idempotency-Key": "job-1",
+        },
+    )
+    assert job.status_code == 201
+    assert start({"gpus": 1}, key="job-1").status_code == 409  # a job's key, not a notebook's
+    with course_api.store.session() as s:
+        assert len(s.scalars(select(JobRow)).all()) == 2

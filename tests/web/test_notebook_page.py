@@ -48,3 +48,14 @@ def test_a_wrong_value_is_shown_beside_its_field_and_starts_nothing(pages: Pages
     r = alice.post("/notebook", project="nlp", gpus="1", time_limit="30")
     assert r.status_code == 422 and 'id="nb-project-error"' in r.text
     assert pages.api("alice", "GET", "/jobs").json()["count"] == 0
+
+
+def test_the_form_sent_twice_starts_one_notebook(pages: Pages) -> None:
+    alice = pages.visitor("alice")
+    page = alice.get("/notebook").text
+    key = page.split('name="key" value="', 1)[1].split('"', 1)[0]
+    first = alice.post("/notebook", project="vision", gpus="1", time_limit="30", key=key)
+    again = alice.post("/notebook", project="vision", gpus="1", time_limit="30", key=key)
+    assert first.status_code == again.status_code == 303
+    assert first.headers["location"] == again.headers["location"]
+    assert pages.api("alice", "GET", "/jobs").json()["count"] == 1

@@ -19,14 +19,16 @@ import secrets
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aitc.control.courses.labs import LabSettings, default_lab_command, free_port
 from aitc.control.store.access import Caller
-from aitc.control.store.jobs import create_job
+from aitc.control.store.jobs import create_job, stored_before
 from aitc.control.store.models import JobRow
 from aitc.control.store.specs import JobSpec
 from aitc.domain.job import Priority
+from aitc.errors import ConflictError
 
 TOKEN_VAR = "JUPYTER_TOKEN"
 DEFAULT_NAME = "notebook"
@@ -52,12 +54,43 @@ def start_notebook(
     request: NotebookRequest,
     settings: LabSettings,
     now: float,
-) -> JobRow:
+    idempotency_key: str | None = None,
+) -> tuple[JobRow, bool]:
     """Submit the caller's notebook: a port no lab or notebook holds, a fresh token, the
-    server's Jupyter command."""
+    server's Jupyter command. Returns ``(job, created)``: a retry with the same
+    ``idempotency_key`` and request finds the notebook started before (its port and token);
+    ``ConflictError`` if the key went with another request."""
+    if idempotency_key is not None:
+        earlier = _started_before(session, caller, request, settings, idempotency_key)
+        if earlier is not None:
+            return earlier, False
     port = free_port(session=session, settings=settings, what="notebook")
-    token = secrets.token_urlsafe(24)
-    spec = JobSpec(
+    spec = _spec(request, settings, port, secrets.token_urlsafe(24))
+    job, created = create_job(
+        session=session, spec=spec, caller=caller, now=now, idempotency_key=idempotency_key
+    )
+    return job, created
+
+
+def _started_before(
+    session: Session, caller: Caller, request: NotebookRequest, settings: LabSettings, key: str
+) -> JobRow | None:
+    row = session.scalar(
+        select(JobRow.spec).where(
+            JobRow.member_id == caller.member_id, JobRow.idempotency_key == key
+        )
+    )
+    if row is None:
+        return None
+    stored = JobSpec.from_json(row)
+    if stored.notebook_port is None:
+        raise ConflictError("this Idempotency-Key was already used for a job that is no notebook")
+    spec = _spec(request, settings, stored.notebook_port, stored.env.get(TOKEN_VAR, ""))
+    return stored_before(session=session, caller=caller, key=key, spec=spec)
+
+
+def _spec(request: NotebookRequest, settings: LabSettings, port: int, token: str) -> JobSpec:
+    return JobSpec(
         command=default_lab_command(settings),
         project=request.project,
         name=request.name or DEFAULT_NAME,
@@ -70,8 +103,6 @@ def start_notebook(
         notebook_port=port,
         notebook_host=settings.host_for(""),
     )
-    job, _ = create_job(session=session, spec=spec, caller=caller, now=now)
-    return job
 
 
 def notebook_url(spec: JobSpec, node: str | None) -> str | None:

@@ -211,6 +211,13 @@ _UNSET: dict[str, Any] = dict.fromkeys(
 )
 
 
+def stored_before(*, session: Session, caller: Caller, key: str, spec: JobSpec) -> JobRow | None:
+    """The job ``caller`` stored before under Idempotency-Key ``key`` for this same ``spec``
+    (None: no job has that key); ``ConflictError`` if the key went with another request."""
+    earlier = _by_key(session, caller.member_id, key)
+    return None if earlier is None else _same_request(earlier, spec)
+
+
 def _by_key(session: Session, member_id: str, key: str) -> JobRow | None:
     stmt = select(JobRow).where(JobRow.member_id == member_id, JobRow.idempotency_key == key)
     return session.scalars(stmt).first()

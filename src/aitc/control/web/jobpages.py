@@ -297,7 +297,10 @@ def _notebook_form(
     v: Visit, values: dict[str, str], errors: dict[str, str], status: int
 ) -> Response:
     projects = sorted(v.me.projects)
-    return v.render("notebook.html", status, nb=values, nb_errors=errors, projects=projects)
+    key = secrets.token_urlsafe(16)  # a form sent twice (a double click) starts one notebook
+    return v.render(
+        "notebook.html", status, nb=values, nb_errors=errors, projects=projects, key=key
+    )
 
 
 @router.post("/notebook")
@@ -311,21 +314,23 @@ async def notebook(request: Request) -> Response:
     with visit(request, write=True) as v:
         job = None
         if not errors:
-            job = _start_notebook(v, body, errors)
+            job = _start_notebook(v, body, fields.get("key") or None, errors)
         if job is None:
             return _notebook_form(v, values, errors, 422)
     notify(request.app.state.settings)
     return RedirectResponse(f"/jobs/{job}", 303, headers=HEADERS)
 
 
-def _start_notebook(v: Visit, body: dict[str, Any], errors: dict[str, str]) -> int | None:
+def _start_notebook(
+    v: Visit, body: dict[str, Any], key: str | None, errors: dict[str, str]
+) -> int | None:
     """Validate and start the notebook as ``POST /api/v1/notebooks`` does; its job's id, or
     None with ``errors`` filled in by field."""
     with _refusals(errors, NOTEBOOK_FIELDS, body):
         wanted = NotebookCreate.model_validate(body).to_request()
-        job = start_notebook(
+        job, _ = start_notebook(
             session=v.session, caller=v.me, request=wanted,
-            settings=lab_settings(v.request), now=now(v.request),
+            settings=lab_settings(v.request), now=now(v.request), idempotency_key=key,
         )  # fmt: skip
         return job.id
     return None
