@@ -255,3 +255,13 @@ def test_an_earlier_attempt_of_a_job_with_its_own_output_file_is_in_that_file(
     assert out.read_text() == "attempt 1\nattempt 2\n"  # appended when it started again
     code, _, err = aitc(server, "logs", "--attempt", "1", str(job_id))
     assert code == 1 and "writes its output to its own file, one for all its attempts" in err
+
+
+def test_cancel_of_many_jobs_goes_on_past_one_it_cannot_cancel(server: ServerProcess) -> None:
+    first = submitted(aitc(server, "submit", "--hold", "--", "true")[1])
+    last = submitted(aitc(server, "submit", "--hold", "--", "true")[1])
+    code, out, err = aitc(server, "cancel", str(first), "999999", str(last))
+    assert code == 1  # as scancel: each job is tried, the refusal said, the exit code not 0
+    assert out.splitlines() == [f"job {first}: cancelled", f"job {last}: cancelled"]
+    assert err.startswith("aitc: job 999999: not found")
+    assert [job(server, j)["state"] for j in (first, last)] == ["cancelled", "cancelled"]

@@ -43,8 +43,14 @@ def run(
 
 
 def _report(exc: ApiError, fields: Mapping[str, str]) -> None:
+    say(exc, fields)
+    raise typer.Exit(exc.exit_code)
+
+
+def say(exc: ApiError, fields: Mapping[str, str] | None = None) -> None:
+    """Print ``exc`` as ``aitc: what: why`` (a line per field of an invalid request)."""
+    fields = fields or {}
     for what, why in exc.fields or ((exc.what, exc.why),):
         head, _, rest = what.partition(".")
         named = f"{fields[head]} {rest}".rstrip() if head in fields else what
         echo(f"aitc: {named}: {why}", err=True)
-    raise typer.Exit(exc.exit_code)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from aitc.cli import admin, interactive, notebook, submit
-from aitc.cli.apicall import TokenOpt, UrlOpt, run
+from aitc.cli.apicall import TokenOpt, UrlOpt, run, say
 from aitc.cli.output import Rows, echo, print_json, safe, usage, when
 from aitc.cli.timespec import parse_duration, parse_since
 from aitc.domain.durations import slurm_duration
@@ -456,28 +456,44 @@ def _each_ref(
 ) -> None:
     """``verb`` (hold, release, cancel, requeue) each of ``refs``: a job, an array's every task
     (its number), one task (``ARRAY_TASK``), as scontrol and scancel take them; ``shown``
-    says what became of each (its state unless given), ``query`` goes with each request."""
+    says what became of each (its state unless given), ``query`` goes with each request. As
+    scancel, one that is refused is said and the others are still done; the exit code is then
+    the last refusal's (a server that cannot be reached stops it all)."""
+    from aitc.control.apiclient import ApiError
+
     shown = shown or (_cancelled if verb == "cancel" else _state)
     query = query or {}
 
+    def each(client: ApiClient, ref: str) -> None:
+        array, _, task = ref.partition("_")
+        if not task:
+            job = client.request("GET", f"/jobs/{array}", subject=f"job {array}")
+            if job.get("array_job_id") != job["id"]:  # a job, not an array
+                job = client.request(
+                    "POST", f"/jobs/{array}/{verb}", params=query, subject=f"job {array}"
+                )
+                echo(f"job {job['id']}: {shown(job)}")
+                return
+        params = query | ({"task": int(task)} if task else {})
+        subject = f"array {ref}" if not task else f"task {ref}"
+        done = client.request(
+            "POST", f"/jobs/arrays/{array}/{verb}", params=params, subject=subject
+        )
+        for job in done["data"]:
+            echo(f"job {job['id']} ({_array(job)}): {shown(job)}")
+
     def call(client: ApiClient) -> None:
+        refused = 0
         for ref in refs:
-            array, _, task = ref.partition("_")
-            if not task:
-                job = client.request("GET", f"/jobs/{array}", subject=f"job {array}")
-                if job.get("array_job_id") != job["id"]:  # a job, not an array
-                    job = client.request(
-                        "POST", f"/jobs/{array}/{verb}", params=query, subject=f"job {array}"
-                    )
-                    echo(f"job {job['id']}: {shown(job)}")
-                    continue
-            params = query | ({"task": int(task)} if task else {})
-            subject = f"array {ref}" if not task else f"task {ref}"
-            done = client.request(
-                "POST", f"/jobs/arrays/{array}/{verb}", params=params, subject=subject
-            )
-            for job in done["data"]:
-                echo(f"job {job['id']} ({_array(job)}): {shown(job)}")
+            try:
+                each(client, ref)
+            except ApiError as exc:
+                if exc.status is None or len(refs) == 1:  # unreachable, or nothing else to do
+                    raise
+                say(exc)
+                refused = exc.exit_code
+        if refused:
+            raise typer.Exit(refused)
 
     run(url, token, call)
 
