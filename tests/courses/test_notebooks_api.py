@@ -6,6 +6,10 @@ tests/control/test_notebook_on_serve.py."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
+
 from course_harness import (
     DAY,
     CourseApi,
@@ -99,3 +103,45 @@ def test_a_retry_with_its_idempotency_key_finds_the_same_notebook(course_api: Co
     assert start({"gpus": 1}, key="job-1").status_code == 409  # a job's key, not a notebook's
     with course_api.store.session() as s:
         assert len(s.scalars(select(JobRow)).all()) == 2
+
+
+def test_an_interpreter_the_members_account_cannot_run_is_refused_at_once(
+    course_api: CourseApi,
+) -> None:
+    from aitc.control.accounts import resolve, why_cannot_run
+    from aitc.control.store.models import MemberRow
+
+    bklein = resolve("bklein")
+    assert bklein is not None  # a real account of this machine (tests/security makes it)
+    base = Path(tempfile.mkdtemp(prefix="aitc-nb-"))  # in /tmp, which every account may enter
+    try:
+        base.chmod(0o755)
+        closed = base / "closed"
+        (closed / "bin").mkdir(parents=True)
+        python = closed / "bin" / "python"
+        python.write_text("#!/bin/sh\n")
+        python.chmod(0o755)
+        assert why_cannot_run(str(python), bklein) is None
+        python.chmod(0o744)  # readable, not executable by others
+        assert why_cannot_run(str(python), bklein) == f"the file {python} is closed to bklein"
+        python.chmod(0o755)
+        closed.chmod(0o700)  # root's: bklein may not enter
+        assert why_cannot_run(str(python), bklein) == f"the directory {closed} is closed to bklein"
+
+        settings = LabSettings(ports=PORTS, python=str(python))
+        course_api.client.app.state.lab_settings = settings  # type: ignore[attr-defined]
+        with course_api.store.session() as s:
+            member = s.get(MemberRow, "alice")
+            assert member is not None
+            member.unix_user = "bklein"
+        r = course_api.call("alice", "POST", "/notebooks", {"gpus": 1})
+        assert r.status_code == 409
+        assert r.json()["detail"] == (
+            f"this server's notebook interpreter {python} cannot be run by bklein (the "
+            f"directory {closed} is closed to bklein): its operator names one members can run "
+            "with aitc serve --lab-python"
+        )
+        with course_api.store.session() as s:
+            assert s.scalars(select(JobRow)).all() == []  # nothing started
+    finally:
+        shutil.rmtree(base)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import stat
 import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -51,6 +52,31 @@ def resolve(name: str) -> Account | None:
         shell=pw.pw_shell or "/bin/sh",
         groups=tuple(os.getgrouplist(pw.pw_name, pw.pw_gid)),
     )
+
+
+def why_cannot_run(program: str, account: Account) -> str | None:
+    """Why ``account`` cannot run ``program`` here (None: it can): a directory on the way to it,
+    through its links, that the account may not enter, or the file itself not executable by it.
+    The kernel's rule for the account's uid and groups, read from the modes (root runs all)."""
+    if account.uid == 0:
+        return None
+    path = Path(program)
+    places = [*reversed(path.parents), path, *reversed(path.resolve().parents), path.resolve()]
+    for place in dict.fromkeys(places):  # in order, once each
+        try:
+            st = place.stat()
+        except OSError as exc:
+            return f"{place}: {exc.strerror}"
+        if st.st_uid == account.uid:
+            bit = stat.S_IXUSR
+        elif st.st_gid in account.groups or st.st_gid == account.gid:
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not st.st_mode & bit:
+            kind = "directory" if stat.S_ISDIR(st.st_mode) else "file"
+            return f"the {kind} {place} is closed to {account.name}"
+    return None
 
 
 def server_account() -> Account:

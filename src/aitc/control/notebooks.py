@@ -22,10 +22,11 @@ from urllib.parse import quote
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from aitc.control.accounts import resolve, why_cannot_run
 from aitc.control.courses.labs import LabSettings, default_lab_command, free_port
 from aitc.control.store.access import Caller
 from aitc.control.store.jobs import create_job, stored_before
-from aitc.control.store.models import JobRow
+from aitc.control.store.models import JobRow, MemberRow
 from aitc.control.store.specs import JobSpec
 from aitc.domain.job import Priority
 from aitc.errors import ConflictError
@@ -64,12 +65,29 @@ def start_notebook(
         earlier = _started_before(session, caller, request, settings, idempotency_key)
         if earlier is not None:
             return earlier, False
+    _check_runnable(session, caller, settings.python)
     port = free_port(session=session, settings=settings, what="notebook")
     spec = _spec(request, settings, port, secrets.token_urlsafe(24))
     job, created = create_job(
         session=session, spec=spec, caller=caller, now=now, idempotency_key=idempotency_key
     )
     return job, created
+
+
+def _check_runnable(session: Session, caller: Caller, python: str) -> None:
+    """Refuse at once (``ConflictError``) a notebook whose interpreter the member's Unix account
+    cannot run, rather than a job that fails at its start (a server whose own interpreter
+    lives where members cannot reach; the operator names another with ``--lab-python``)."""
+    unix_user = session.scalar(select(MemberRow.unix_user).where(MemberRow.id == caller.member_id))
+    account = resolve(unix_user or caller.member_id)
+    if account is None:  # no such account here: the job says so when it starts
+        return
+    why = why_cannot_run(python, account)
+    if why is not None:
+        raise ConflictError(
+            f"this server's notebook interpreter {python} cannot be run by {account.name} "
+            f"({why}): its operator names one members can run with aitc serve --lab-python"
+        )
 
 
 def _started_before(
