@@ -67,16 +67,22 @@ def why_cannot_run(program: str, account: Account) -> str | None:
             st = place.stat()
         except OSError as exc:
             return f"{place}: {exc.strerror}"
-        if st.st_uid == account.uid:
-            bit = stat.S_IXUSR
-        elif st.st_gid in account.groups or st.st_gid == account.gid:
-            bit = stat.S_IXGRP
-        else:
-            bit = stat.S_IXOTH
-        if not st.st_mode & bit:
+        if not may_execute(st, account):
             kind = "directory" if stat.S_ISDIR(st.st_mode) else "file"
             return f"the {kind} {place} is closed to {account.name}"
     return None
+
+
+def may_execute(st: os.stat_result, account: Account) -> bool:
+    """Whether ``account`` may execute the file (enter the directory) ``st`` describes: the
+    kernel's rule, owner's bit for its owner, group's for its groups, others' for the rest."""
+    if st.st_uid == account.uid:
+        bit = stat.S_IXUSR
+    elif st.st_gid in account.groups or st.st_gid == account.gid:
+        bit = stat.S_IXGRP
+    else:
+        bit = stat.S_IXOTH
+    return bool(st.st_mode & bit)
 
 
 def server_account() -> Account:

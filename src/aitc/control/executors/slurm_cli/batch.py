@@ -41,7 +41,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from aitc.control.accounts import Account
+from aitc.control.accounts import Account, may_execute
 from aitc.control.executors.base import ExecJob
 from aitc.domain.timesignal import TimeSignal
 from aitc.errors import ExecutorError, SlurmError
@@ -187,14 +187,7 @@ def unreachable(path: Path, account: Account) -> Path | None:
     if account.uid in (0, os.geteuid()):
         return None
     for directory in [*reversed(path.parents), path]:
-        st = directory.stat()
-        if st.st_uid == account.uid:
-            bit = stat.S_IXUSR
-        elif st.st_gid in account.groups or st.st_gid == account.gid:
-            bit = stat.S_IXGRP
-        else:
-            bit = stat.S_IXOTH
-        if not st.st_mode & bit:
+        if not may_execute(directory.stat(), account):
             return directory
     return None
 
