@@ -523,11 +523,12 @@ def limits_applied(
 
 
 def requeue_job(*, session: Session, caller: Caller, job_id: int, hold: bool, now: float) -> JobRow:
-    """Ask the controller to stop a starting or running job and put it back in the queue, at
+    """Ask the controller to stop a running job and put it back in the queue, at
     its place in arrival order, to run again as a new attempt (``scontrol requeue``; ``hold``:
     held once back, as ``scontrol requeuehold``). Whoever may cancel a job may requeue it.
-    ``ConflictError`` for a job that is not running or is being cancelled; the same request
-    asked again before the controller acts changes nothing."""
+    ``ConflictError`` for a job that is not running (a starting one too: each requeue costs a
+    start and a stop, so a flood of them cannot churn processes) or is being cancelled; the
+    same request asked again before the controller acts changes nothing."""
     job = get_job(session=session, caller=caller, job_id=job_id, lock=True)
     check_may_cancel(caller, job, "requeue")
     _ask_requeue(session, job, caller, hold, now)
@@ -542,7 +543,7 @@ def requeue_array(
     rows, none_is = _array_rows(session, caller, array_id, task)
     for row in rows:
         check_may_cancel(caller, row, "requeue")
-    live = [r for r in rows if r.state in (s.value for s in _ACTIVE) and not r.cancel_requested]
+    live = [r for r in rows if r.state == JobState.RUNNING.value and not r.cancel_requested]
     if not live:
         raise ConflictError(f"{none_is} running: only a running job can be requeued")
     for row in live:
@@ -555,7 +556,9 @@ def _ask_requeue(session: Session, job: JobRow, caller: Caller, hold: bool, now:
     if state is JobState.PENDING:
         hint = " (aitc hold keeps a pending one out of scheduling)" if hold else ""
         raise ConflictError(f"it is pending: only a running job can be requeued{hint}")
-    if state not in _ACTIVE:
+    if state is JobState.STARTING:  # each requeue costs a start and a stop: one per run
+        raise ConflictError("it is starting: requeue it once it runs")
+    if state is not JobState.RUNNING:
         raise ConflictError(
             f"it is {job.state}: only a running job can be requeued (aitc show {job.id} prints "
             "its request, to submit it again)"

@@ -98,7 +98,7 @@ def _job_page(
         may_cancel=may_cancel,
         may_change=may_cancel and job.state == JobState.PENDING.value,
         may_requeue=may_cancel
-        and job.state in (JobState.STARTING.value, JobState.RUNNING.value)
+        and job.state == JobState.RUNNING.value
         and not job.cancel_requested
         and job.requeue_request is None,
         requeue_asked=job.requeue_request is not None,
